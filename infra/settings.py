@@ -95,7 +95,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FTBOT_HOSTING_PRICES", "hosting_prices"),
     )
     max_file_bytes: int = Field(
-        512 * 1024 * 1024, gt=0, validation_alias=AliasChoices("FTBOT_MAX_FILE_BYTES", "max_file_bytes")
+        512 * 1024 * 1024,
+        gt=0,
+        validation_alias=AliasChoices("FTBOT_MAX_FILE_BYTES", "max_file_bytes"),
     )
 
     @field_validator("admins", "trainers", mode="before")

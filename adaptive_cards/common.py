@@ -1,0 +1,46 @@
+"""Shared pieces of every card (Adaptive Cards 1.5): envelope, text blocks, facts, buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+Card = dict[str, Any]
+Element = dict[str, Any]
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+
+
+def card(body: Iterable[Element], actions: Iterable[Element] = ()) -> Card:
+    """An Adaptive Card 1.5 with `body` and `actions`, full width in Teams."""
+    result: Card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": list(body),
+        "msteams": {"width": "Full"},
+    }
+    actions = list(actions)
+    if actions:
+        result["actions"] = actions
+    return result
+
+
+def text(value: str, **style: Any) -> Element:
+    """A wrapping TextBlock; `style` adds properties such as weight, size, color, isSubtle."""
+    return {"type": "TextBlock", "text": value, "wrap": True, **style}
+
+
+def heading(value: str) -> Element:
+    """A card's title line."""
+    return text(value, weight="Bolder", size="Medium")
+
+
+def facts(pairs: Iterable[tuple[str, str]]) -> Element:
+    """A FactSet of (title, value) pairs."""
+    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs]}
+
+
+def submit(title: str, verb: str, data: Mapping[str, Any] | None = None) -> Element:
+    """A button whose press reaches the bot as a message with `value.verb` (Action.Submit)."""
+    return {"type": "Action.Submit", "title": title, "data": {"verb": verb, **(data or {})}}

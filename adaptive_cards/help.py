@@ -1,0 +1,41 @@
+"""The help card: every command with its usage and one-line help."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from adaptive_cards.common import Card, card, heading, text
+
+
+@dataclass(frozen=True)
+class HelpEntry:
+    """One listed command."""
+
+    usage: str
+    help: str
+    role: str
+
+
+def help_card(entries: Sequence[HelpEntry], *, mode: str, greeting: bool = False) -> Card:
+    """The command list; `mode` says where Azure calls go (sandbox or the Azure account)."""
+    title = "Hi, I'm FineTune Ops" if greeting else "FineTune Ops commands"
+    intro = (
+        "I take your team from a JSONL file to a deployed, fine-tuned Azure OpenAI model. "
+        "Type a command (in a channel, mention me first)."
+    )
+    rows = [
+        {
+            "type": "ColumnSet",
+            "columns": [
+                {
+                    "type": "Column",
+                    "width": "auto",
+                    "items": [text(f"`{entry.usage}`", fontType="Monospace")],
+                },
+                {"type": "Column", "width": "stretch", "items": [text(entry.help)]},
+            ],
+        }
+        for entry in entries
+    ]
+    return card([heading(title), text(intro), *rows, text(mode, isSubtle=True, size="Small")])

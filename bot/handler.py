@@ -1,0 +1,96 @@
+"""The activity handler: remembers conversations, greets once, hands commands to the router."""
+
+from __future__ import annotations
+
+import time
+from http import HTTPStatus
+
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
+from botbuilder.schema import (
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    ChannelAccount,
+)
+
+from adaptive_cards.common import CARD_CONTENT_TYPE, card, text
+from bot.router import Router, clean_text
+from bot.services import Services
+from bot.turn import Turn
+
+
+class FineTuneBot(ActivityHandler):  # type: ignore[misc]
+    """Routes messages and card actions; everything else is the router's and the skills'."""
+
+    def __init__(self, router: Router, services: Services) -> None:
+        self.router = router
+        self.services = services
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if activity.conversation is not None and activity.type in (
+            ActivityTypes.message,
+            ActivityTypes.invoke,
+            ActivityTypes.conversation_update,
+            ActivityTypes.installation_update,
+        ):
+            await self.services.notifier.remember(activity)
+        if activity.type in (ActivityTypes.message, ActivityTypes.invoke) and not await self._first(
+            turn_context
+        ):
+            return  # the channel delivered the same activity again: it was handled already
+        await super().on_turn(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        turn = Turn(turn_context, self.services)
+        data = turn.data()
+        verb = data.get("verb")
+        if isinstance(verb, str):
+            await self.router.handle_verb(turn, verb, data)
+            return
+        text = clean_text(turn_context.activity.text)
+        if not text and turn.attachments:
+            text = "attached"
+        await self.router.handle_text(turn, text or "help")
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        action = activity.value.get("action") if isinstance(activity.value, dict) else None
+        if not isinstance(action, dict) or action.get("type") != "Action.Execute":
+            return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
+        verb = str(action.get("verb") or "")
+        data = action.get("data")
+        data = data if isinstance(data, dict) else {}
+        await self.router.handle_verb(Turn(turn_context, self.services), verb, data)
+        # The body stays a schema object: CloudAdapter serializes it (a dict would give HTTP 500).
+        # Universal Actions refresh the pressed card with this one.
+        done = card([text(f"`{verb}`: my answer is in the conversation.", isSubtle=True)])
+        body = AdaptiveCardInvokeResponse(
+            status_code=int(HTTPStatus.OK), type=CARD_CONTENT_TYPE, value=done
+        )
+        return InvokeResponse(status=int(HTTPStatus.OK), body=body)
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        bot_id = turn_context.activity.recipient.id
+        if any(member.id == bot_id for member in members_added):
+            await self._greet(turn_context)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._greet(turn_context)
+
+    async def _greet(self, turn_context: TurnContext) -> None:
+        """Send the help card once per conversation, however many join events arrive."""
+        key = f"greeted/{turn_context.activity.conversation.id}"
+        if await self.services.storage.create(key, {"at": time.time()}):
+            await self.router.handle_verb(Turn(turn_context, self.services), "welcome", {})
+
+    async def _first(self, turn_context: TurnContext) -> bool:
+        """True the first time an activity id is seen in its conversation."""
+        activity = turn_context.activity
+        if not activity.id:
+            return True
+        key = f"seen/{activity.conversation.id}/{activity.id}"
+        return bool(await self.services.storage.create(key, {"at": time.time()}))

@@ -1,0 +1,129 @@
+"""The command router: one explicit table of commands, reached by text or by card verb.
+
+Text arrives as "<at>Bot</at> name args" in channels and "name args" in personal chat; a button
+press arrives as a verb plus data (Action.Submit `value`, Action.Execute `action`). Both reach the
+same handler after its argument parser. Expected failures (`UserError`) are shown as they are;
+anything else is logged with a correlation id and the user sees one sentence with that id.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from bot.turn import Role, Turn
+from skills.errors import UserError
+
+log = logging.getLogger(__name__)
+
+A = TypeVar("A")
+ArgParser = Callable[[str, Mapping[str, Any]], A]
+Handler = Callable[[Turn, A], Awaitable[None]]
+
+_MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class Command(Generic[A]):
+    """One command: how it is called, what it needs, and what handles it."""
+
+    name: str
+    usage: str
+    help: str
+    parse: ArgParser[A]
+    handler: Handler[A]
+    role: Role = Role.USER
+    aliases: tuple[str, ...] = ()
+    listed: bool = True  # False: reached only by a card button's verb
+
+
+def clean_text(text: str | None) -> str:
+    """The command text: mentions and markup removed, entities decoded, spaces folded."""
+    without = _TAG.sub(" ", _MENTION.sub(" ", text or ""))
+    return " ".join(html.unescape(without).replace("\xa0", " ").split())
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """("name", "rest of the line") with the name lower-cased."""
+    word, _, rest = text.partition(" ")
+    return word.lower(), rest.strip()
+
+
+def failure_sentence(reference: str) -> str:
+    """What the user sees when something unexpected broke."""
+    return (
+        f"Something went wrong on my side (reference {reference}). Please try again; "
+        "if it keeps happening, give that reference to your admin."
+    )
+
+
+class Router:
+    """Finds the command for a word or verb, checks the role, parses and runs it."""
+
+    def __init__(self, commands: Sequence[Command[Any]]) -> None:
+        self.commands = list(commands)
+        self._index: dict[str, Command[Any]] = {}
+        for command in self.commands:
+            for word in (command.name, *command.aliases):
+                if word in self._index:
+                    raise ValueError(f"command word {word!r} is registered twice")
+                self._index[word] = command
+
+    def find(self, word: str) -> Command[Any] | None:
+        """The command named or aliased `word` (case-insensitive)."""
+        return self._index.get(word.lower())
+
+    def suggestions(self, word: str) -> list[str]:
+        """The listed command names closest to a mistyped word."""
+        listed = {w: c.name for w, c in self._index.items() if c.listed}
+        close = difflib.get_close_matches(word.lower(), list(listed), n=3, cutoff=0.6)
+        return list(dict.fromkeys(listed[w] for w in close))
+
+    async def handle_text(self, turn: Turn, text: str) -> None:
+        """Run the command a chat message names."""
+        word, rest = split_command(text)
+        command = self.find(word)
+        if command is None or not command.listed:
+            await turn.send_text(self._unknown(word))
+            return
+        await self.run(turn, command, rest, {})
+
+    async def handle_verb(self, turn: Turn, verb: str, data: Mapping[str, Any]) -> None:
+        """Run the command a card button's verb names."""
+        command = self.find(verb)
+        if command is None:
+            await turn.send_text("That button no longer works; type `help` to see what I can do.")
+            return
+        await self.run(turn, command, "", data)
+
+    async def run(
+        self, turn: Turn, command: Command[Any], text: str, data: Mapping[str, Any]
+    ) -> None:
+        """Check the role, parse, run; turn every failure into one sentence for the user."""
+        try:
+            if turn.role < command.role:
+                raise UserError(
+                    f"`{command.name}` needs the {command.role.name.lower()} role; "
+                    "ask your admin to add you."
+                )
+            await command.handler(turn, command.parse(text, data))
+        except UserError as error:
+            await turn.send_text(error.message)
+        except Exception:
+            reference = uuid.uuid4().hex[:8]
+            log.exception("command %s failed [ref %s]", command.name, reference)
+            await turn.send_text(failure_sentence(reference))
+
+    def _unknown(self, word: str) -> str:
+        close = self.suggestions(word)
+        if close:
+            options = " or ".join(f"`{name}`" for name in close)
+            return f"I don't know `{word}`. Did you mean {options}? Type `help` for the list."
+        return f"I don't know `{word}`. Type `help` to see what I can do."

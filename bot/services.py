@@ -1,0 +1,18 @@
+"""What handlers need besides the turn: settings, storage, the notifier; built once in app.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.notifier import Notifier
+from infra.settings import Settings
+from infra.storage import SqliteStorage
+
+
+@dataclass(frozen=True)
+class Services:
+    """The bot's long-lived collaborators, passed to every command handler."""
+
+    settings: Settings
+    storage: SqliteStorage
+    notifier: Notifier

@@ -1,0 +1,99 @@
+"""`Turn`: one incoming activity as command handlers see it (who, where, how to answer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity, Attachment
+
+from adaptive_cards.common import Card
+from bot.services import Services
+from infra.settings import Settings
+
+
+class Role(IntEnum):
+    """Bot roles, each allowed what the ones below it are."""
+
+    USER = 0
+    TRAINER = 1
+    ADMIN = 2
+
+
+def role_of(user_id: str, settings: Settings) -> Role:
+    """A user's role from the settings; with no admins configured everyone is admin (local use)."""
+    if not settings.admins or user_id in settings.admins:
+        return Role.ADMIN
+    if user_id in settings.trainers:
+        return Role.TRAINER
+    return Role.USER
+
+
+def card_activity(content: Card, summary: str = "") -> Activity:
+    """A message carrying one Adaptive Card (and an optional plain-text summary)."""
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(content))
+    if summary:
+        activity.text = summary
+    return activity
+
+
+@dataclass
+class Turn:
+    """The current turn: the context, the services, and the caller's identity and role."""
+
+    context: TurnContext
+    services: Services
+
+    @property
+    def activity(self) -> Activity:
+        """The incoming activity."""
+        return self.context.activity
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation (in a channel: the thread) the activity belongs to."""
+        return str(self.activity.conversation.id)
+
+    @property
+    def user_id(self) -> str:
+        """The caller: AAD object id in Teams, the channel's user id elsewhere."""
+        sender = self.activity.from_property
+        return str(getattr(sender, "aad_object_id", None) or sender.id)
+
+    @property
+    def role(self) -> Role:
+        """The caller's bot role."""
+        return role_of(self.user_id, self.services.settings)
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        """Files and cards attached to the incoming activity."""
+        return list(self.activity.attachments or [])
+
+    async def send_text(self, text: str) -> str:
+        """Answer with plain text; returns the new activity's id."""
+        response = await self.context.send_activity(MessageFactory.text(text))
+        return str(response.id) if response and response.id else ""
+
+    async def send_card(self, content: Card, summary: str = "") -> str:
+        """Answer with an Adaptive Card; returns the new activity's id (to update it later)."""
+        response = await self.context.send_activity(card_activity(content, summary))
+        return str(response.id) if response and response.id else ""
+
+    async def update_card(self, activity_id: str, content: Card, summary: str = "") -> None:
+        """Replace a card this bot sent earlier in this conversation."""
+        activity = card_activity(content, summary)
+        activity.id = activity_id
+        await self.context.update_activity(activity)
+
+    async def send(self, activity: Activity) -> str:
+        """Send any prepared activity (files, typing, ...)."""
+        response = await self.context.send_activity(activity)
+        return str(response.id) if response and response.id else ""
+
+    def data(self) -> dict[str, Any]:
+        """The card payload of a button press, or an empty dict."""
+        value = self.activity.value
+        return dict(value) if isinstance(value, dict) else {}

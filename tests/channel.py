@@ -1,0 +1,191 @@
+"""A channel fake: a local server playing the Bot Connector API at the activity's serviceUrl.
+
+Tests POST real activities into the bot's /api/messages, as the Bot Framework Emulator does; the
+bot answers through the Connector API, which this server records (posts and in-place updates). It
+also serves attachment files, as the Emulator's and Teams' download URLs do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+Activity = dict[str, Any]
+Predicate = Callable[[Activity], bool]
+
+
+class ChannelFake:
+    """Records what the bot sends; `conversation()` opens a chat with the bot."""
+
+    def __init__(self) -> None:
+        self.sent: list[Activity] = []  # every activity the bot posted or updated, in order
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self._ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=1024**3)
+        app.router.add_post("/v3/conversations/{cid}/activities", self._post)
+        app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._post)
+        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._put)
+        app.router.add_get("/files/{name}", self._file)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def serve_file(
+        self, name: str, content: bytes, content_type: str = "application/octet-stream"
+    ) -> str:
+        """Make `content` downloadable; returns its URL."""
+        self.files[name] = (content, content_type)
+        return f"{self.url}/files/{name}"
+
+    async def _record(self, activity: Activity) -> None:
+        async with self._changed:
+            self.sent.append(activity)
+            self._changed.notify_all()
+
+    async def _post(self, request: web.Request) -> web.Response:
+        activity = await request.json()
+        activity["id"] = f"bot-{next(self._ids)}"
+        activity["_op"] = "post"
+        activity["_conversation"] = request.match_info["cid"]
+        await self._record(activity)
+        return web.json_response({"id": activity["id"]})
+
+    async def _put(self, request: web.Request) -> web.Response:
+        activity = await request.json()
+        activity["id"] = request.match_info["aid"]
+        activity["_op"] = "update"
+        activity["_conversation"] = request.match_info["cid"]
+        await self._record(activity)
+        return web.json_response({"id": activity["id"]})
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        found = self.files.get(request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        content, content_type = found
+        return web.Response(body=content, content_type=content_type)
+
+    async def wait_for(
+        self, predicate: Predicate, start: int = 0, seconds: float = 10.0
+    ) -> Activity:
+        """The first recorded activity from index `start` on that matches `predicate`."""
+
+        def found() -> Activity | None:
+            return next((a for a in self.sent[start:] if predicate(a)), None)
+
+        async with self._changed:
+            match = await asyncio.wait_for(self._changed.wait_for(found), seconds)
+        assert match is not None
+        return match
+
+
+class Conversation:
+    """One user talking to the bot in one conversation, through the channel fake."""
+
+    def __init__(
+        self,
+        bot_url: str,
+        channel: ChannelFake,
+        session: aiohttp.ClientSession,
+        *,
+        conversation_type: str = "personal",
+        channel_id: str = "emulator",
+        user_id: str = "user-1",
+        aad_object_id: str | None = None,
+    ) -> None:
+        self.bot_url = bot_url
+        self.channel = channel
+        self.session = session
+        self.id = f"conv-{uuid.uuid4().hex[:12]}"
+        self.conversation_type = conversation_type
+        self.channel_id = channel_id
+        self.user = {"id": user_id, "name": "Test User"}
+        if aad_object_id:
+            self.user["aadObjectId"] = aad_object_id
+        self.bot = {"id": "bot-1", "name": "FineTuneBot"}
+        self.mark = 0
+
+    def activity(self, **fields: Any) -> Activity:
+        """A complete incoming activity in this conversation."""
+        return {
+            "type": "message",
+            "id": uuid.uuid4().hex,
+            "channelId": self.channel_id,
+            "serviceUrl": self.channel.url,
+            "from": self.user,
+            "recipient": self.bot,
+            "conversation": {"id": self.id, "conversationType": self.conversation_type},
+            **fields,
+        }
+
+    async def post(self, activity: Activity) -> aiohttp.ClientResponse:
+        """POST an activity to the bot; the response is read and released."""
+        self.mark = len(self.channel.sent)
+        async with self.session.post(f"{self.bot_url}/api/messages", json=activity) as response:
+            await response.read()
+            return response
+
+    async def say(self, text: str, **fields: Any) -> Activity:
+        """Send a message and return the bot's first answer to it."""
+        response = await self.post(self.activity(text=text, **fields))
+        assert response.status in (200, 201), response.status
+        return await self.reply()
+
+    async def reply(self, predicate: Predicate | None = None, seconds: float = 10.0) -> Activity:
+        """The next activity the bot sent in this conversation since the last post."""
+        return await self.channel.wait_for(
+            lambda a: a["_conversation"] == self.id and (predicate is None or predicate(a)),
+            start=self.mark,
+            seconds=seconds,
+        )
+
+    def replies(self) -> list[Activity]:
+        """Everything the bot sent in this conversation so far."""
+        return [a for a in self.channel.sent if a["_conversation"] == self.id]
+
+
+def card_of(activity: Activity) -> dict[str, Any]:
+    """The Adaptive Card an activity carries (the first one)."""
+    for attachment in activity.get("attachments") or []:
+        if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+            content: dict[str, Any] = attachment["content"]
+            return content
+    raise AssertionError(f"no Adaptive Card in {activity}")
+
+
+def card_text(activity: Activity) -> str:
+    """All text of an activity and its card, for assertions that read like a user."""
+    parts: list[str] = [activity.get("text") or ""]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("text", "title", "value"):
+                if isinstance(node.get(key), str):
+                    parts.append(node[key])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for attachment in activity.get("attachments") or []:
+        walk(attachment.get("content"))
+    return "\n".join(parts)

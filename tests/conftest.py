@@ -1,0 +1,51 @@
+"""Shared fixtures: the real bot over HTTP, and a channel fake for it to answer through."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.channel import ChannelFake, Conversation
+from tests.harness import bot_settings, running_bot
+
+
+@pytest.fixture
+async def channel() -> AsyncIterator[ChannelFake]:
+    fake = ChannelFake()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to start the bot with other settings."""
+    return {}
+
+
+@pytest.fixture
+async def bot_url(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIterator[str]:
+    async with running_bot(bot_settings(tmp_path / "data", **settings_overrides)) as url:
+        yield url
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+@pytest.fixture
+def conversation(
+    bot_url: str, channel: ChannelFake, session: aiohttp.ClientSession
+) -> Callable[..., Conversation]:
+    """Open a conversation with the running bot: `conversation(conversation_type="channel")`."""
+
+    def open_(**options: Any) -> Conversation:
+        return Conversation(bot_url, channel, session, **options)
+
+    return open_

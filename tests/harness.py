@@ -1,0 +1,41 @@
+"""Start the real bot in-process on a free loopback port, with its own data folder."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from app import create_app
+from infra.settings import Settings
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def bot_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test bot: loopback, a free port, no `.env` file."""
+    values: dict[str, Any] = {"host": "127.0.0.1", "port": free_port(), "data_dir": data_dir}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings) -> AsyncIterator[str]:
+    """Serve `create_app(settings)` until the block ends; yields the bot's base URL."""
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    try:
+        yield settings.base_url
+    finally:
+        await runner.cleanup()

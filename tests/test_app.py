@@ -1,0 +1,70 @@
+"""The service: health, bad requests, settings and authentication."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.harness import bot_settings, running_bot
+
+
+async def test_healthz(bot_url: str, session: aiohttp.ClientSession) -> None:
+    async with session.get(f"{bot_url}/healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"status": "ok"}
+
+
+async def test_bad_bodies_get_4xx(bot_url: str, session: aiohttp.ClientSession) -> None:
+    url = f"{bot_url}/api/messages"
+    async with session.post(
+        url, data=b"{not json", headers={"Content-Type": "application/json"}
+    ) as r:
+        assert r.status == 400
+    async with session.post(url, data=b"hello", headers={"Content-Type": "text/plain"}) as r:
+        assert r.status == 415
+    async with session.post(url, json={"text": "no type"}) as r:
+        assert r.status == 400
+
+
+async def test_with_an_app_id_unauthenticated_requests_get_401(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    settings = bot_settings(tmp_path, app_id="11111111-2222-3333-4444-555555555555")
+    async with running_bot(settings) as url:
+        activity = {
+            "type": "message",
+            "text": "help",
+            "channelId": "msteams",
+            "serviceUrl": "http://127.0.0.1:9/",
+            "from": {"id": "u"},
+            "recipient": {"id": "b"},
+            "conversation": {"id": "c"},
+        }
+        async with session.post(f"{url}/api/messages", json=activity) as response:
+            assert response.status == 401
+
+
+def test_a_bad_setting_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PORT": "not-a-port", "FTBOT_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ftbot"), "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "ftbot: invalid setting PORT: Input should be a valid integer, "
+        "unable to parse string as an integer"
+    ]
+
+
+def test_secrets_do_not_show_in_settings(tmp_path: Path) -> None:
+    settings = bot_settings(tmp_path, app_password="hunter2", azure_openai_api_key="k3y")
+    assert "hunter2" not in repr(settings) and "k3y" not in str(settings)

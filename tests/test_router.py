@@ -1,0 +1,111 @@
+"""The command router, driven over HTTP like the Emulator and Teams drive it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.channel import Conversation, card_of, card_text
+
+
+async def test_help_lists_the_commands_from_the_table(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    reply = await chat.say("help")
+    card = card_of(reply)
+    assert card["version"] == "1.5"
+    text = card_text(reply)
+    assert "help [command]" in text
+    assert "Sandbox mode" in text
+    assert "welcome" not in text  # card-only verbs are not listed
+
+
+async def test_commands_are_case_insensitive_and_aliases_work(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    assert "help [command]" in card_text(await chat.say("HELP"))
+    assert "help [command]" in card_text(await chat.say("commands"))
+
+
+async def test_channel_mention_is_stripped(conversation: Callable[..., Conversation]) -> None:
+    chat = conversation(conversation_type="channel", channel_id="msteams")
+    reply = await chat.say(
+        "<at>FineTuneBot</at> help",
+        entities=[{"type": "mention", "text": "<at>FineTuneBot</at>", "mentioned": chat.bot}],
+    )
+    assert "help [command]" in card_text(reply)
+
+
+async def test_typo_suggests_the_closest_command(conversation: Callable[..., Conversation]) -> None:
+    reply = await conversation().say("hlep")
+    assert reply["text"].startswith("I don't know `hlep`. Did you mean `help`?")
+
+
+async def test_unknown_word_without_neighbours(conversation: Callable[..., Conversation]) -> None:
+    reply = await conversation().say("xyzzy")
+    assert reply["text"] == "I don't know `xyzzy`. Type `help` to see what I can do."
+
+
+async def test_help_for_one_command(conversation: Callable[..., Conversation]) -> None:
+    reply = await conversation().say("help help")
+    assert reply["text"].startswith("`help [command]` (also: ?, commands): List the commands")
+    reply = await conversation().say("help trian")
+    assert reply["text"].startswith("There is no command `trian`.")
+
+
+async def test_bad_arguments_get_one_sentence(conversation: Callable[..., Conversation]) -> None:
+    reply = await conversation().say("help me please")
+    assert reply["text"] == "Expected one word, got `me please`."
+
+
+async def test_submit_button_reaches_the_same_handler(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    reply = await chat.say("", value={"verb": "help"})
+    assert "help [command]" in card_text(reply)
+
+
+async def test_execute_action_is_answered_with_an_invoke_response(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    activity = chat.activity(
+        type="invoke",
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": "help", "data": {}}},
+    )
+    response = await chat.post(activity)
+    assert response.status == 200
+    assert "help [command]" in card_text(await chat.reply())
+
+
+async def test_unknown_button_verb(conversation: Callable[..., Conversation]) -> None:
+    reply = await conversation().say("", value={"verb": "no-such-verb"})
+    assert reply["text"] == "That button no longer works; type `help` to see what I can do."
+
+
+async def test_greets_once_when_added(conversation: Callable[..., Conversation]) -> None:
+    chat = conversation(conversation_type="channel", channel_id="msteams")
+    added = chat.activity(type="conversationUpdate", membersAdded=[chat.bot])
+    await chat.post(added)
+    greeting = await chat.reply()
+    assert "Hi, I'm FineTune Ops" in card_text(greeting)
+    await chat.post(chat.activity(type="installationUpdate", action="add"))
+    await chat.post(chat.activity(type="conversationUpdate", membersAdded=[chat.bot]))
+    await chat.say("help")
+    greetings = [a for a in chat.replies() if "Hi, I'm FineTune Ops" in card_text(a)]
+    assert len(greetings) == 1
+
+
+async def test_a_redelivered_activity_is_handled_once(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    activity = chat.activity(text="help")
+    await chat.post(activity)
+    await chat.reply()
+    await chat.post(activity)  # Teams retries a delivery with the same id
+    await chat.say("hlep")
+    assert len(chat.replies()) == 2
