@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -95,7 +95,9 @@ class Notifier:
 
         await self._continue(conversation_id, logic)
 
-    async def _continue(self, conversation_id: str, logic: Any) -> None:
+    async def _continue(
+        self, conversation_id: str, logic: Callable[[TurnContext], Awaitable[None]]
+    ) -> None:
         stored = (await self._storage.read([reference_key(conversation_id)])).get(
             reference_key(conversation_id)
         )
@@ -105,6 +107,18 @@ class Notifier:
 
         async def attempt() -> None:
             await self._rate.wait(conversation_id)
-            await self._adapter.continue_conversation(reference, logic, bot_app_id=self._app_id)
+            failed: list[Exception] = []
+
+            async def guarded(context: TurnContext) -> None:
+                # The adapter would hand a failure to on_turn_error, which writes to the user;
+                # a proactive send reports it to its caller instead.
+                try:
+                    await logic(context)
+                except Exception as error:
+                    failed.append(error)
+
+            await self._adapter.continue_conversation(reference, guarded, bot_app_id=self._app_id)
+            if failed:
+                raise failed[0]
 
         await retry(attempt, classify=classify)

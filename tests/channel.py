@@ -26,6 +26,8 @@ class ChannelFake:
     def __init__(self) -> None:
         self.sent: list[Activity] = []  # every activity the bot posted or updated, in order
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
+        self.calls = 0
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -55,12 +57,22 @@ class ChannelFake:
         self.files[name] = (content, content_type)
         return f"{self.url}/files/{name}"
 
+    def _failure(self) -> web.Response | None:
+        self.calls += 1
+        if not self.failures:
+            return None
+        status, headers = self.failures.pop(0)
+        body = {"error": {"code": "Throttled", "message": "injected by the test"}}
+        return web.json_response(body, status=status, headers=headers)
+
     async def _record(self, activity: Activity) -> None:
         async with self._changed:
             self.sent.append(activity)
             self._changed.notify_all()
 
     async def _post(self, request: web.Request) -> web.Response:
+        if (failure := self._failure()) is not None:
+            return failure
         activity = await request.json()
         activity["id"] = f"bot-{next(self._ids)}"
         activity["_op"] = "post"
@@ -69,6 +81,8 @@ class ChannelFake:
         return web.json_response({"id": activity["id"]})
 
     async def _put(self, request: web.Request) -> web.Response:
+        if (failure := self._failure()) is not None:
+            return failure
         activity = await request.json()
         activity["id"] = request.match_info["aid"]
         activity["_op"] = "update"

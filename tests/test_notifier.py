@@ -1,0 +1,86 @@
+"""Proactive messages through the real CloudAdapter to the channel fake."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from botbuilder.core import MessageFactory
+from botbuilder.schema import Activity
+
+from bot.adapter import create_adapter
+from bot.notifier import Notifier
+from infra.storage import SqliteStorage
+from skills.errors import UserError
+from tests.channel import ChannelFake
+from tests.harness import bot_settings
+
+
+@pytest.fixture
+async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifier]:
+    settings = bot_settings(tmp_path)
+    storage = SqliteStorage(tmp_path / "state.sqlite3")
+    notifier = Notifier(create_adapter(settings), storage, settings.app_id)
+    incoming = Activity().deserialize(
+        {
+            "type": "message",
+            "id": "a1",
+            "channelId": "msteams",
+            "serviceUrl": channel.url,
+            "from": {"id": "user"},
+            "recipient": {"id": "bot"},
+            "conversation": {"id": "19:abc@thread.tacv2;messageid=1"},
+        }
+    )
+    await notifier.remember(incoming)
+    yield notifier
+    storage.close()
+
+
+CONVERSATION = "19:abc@thread.tacv2;messageid=1"
+
+
+async def test_send_then_update_in_place(notifier: Notifier, channel: ChannelFake) -> None:
+    message_id = await notifier.send(CONVERSATION, MessageFactory.text("training started"))
+    await notifier.update(CONVERSATION, message_id, MessageFactory.text("training at step 5"))
+    assert [(a["_op"], a["text"]) for a in channel.sent] == [
+        ("post", "training started"),
+        ("update", "training at step 5"),
+    ]
+    assert channel.sent[1]["id"] == message_id
+    assert channel.sent[0]["_conversation"] == CONVERSATION
+
+
+async def test_throttling_is_retried_honouring_retry_after(
+    notifier: Notifier, channel: ChannelFake
+) -> None:
+    channel.failures = [(429, {"Retry-After": "0.3"}), (502, {})]
+    started = time.monotonic()
+    await notifier.send(CONVERSATION, MessageFactory.text("done"))
+    assert time.monotonic() - started >= 0.3
+    assert channel.calls == 3
+    assert [a["text"] for a in channel.sent] == ["done"]
+
+
+async def test_other_errors_are_not_retried(notifier: Notifier, channel: ChannelFake) -> None:
+    channel.failures = [(403, {})]
+    with pytest.raises(Exception):  # noqa: B017 - the connector's own error type
+        await notifier.send(CONVERSATION, MessageFactory.text("nope"))
+    assert channel.calls == 1 and channel.sent == []
+
+
+async def test_unknown_conversation(notifier: Notifier) -> None:
+    with pytest.raises(UserError):
+        await notifier.send("never-seen", MessageFactory.text("hello"))
+
+
+async def test_stays_under_seven_messages_per_second(
+    notifier: Notifier, channel: ChannelFake
+) -> None:
+    started = time.monotonic()
+    for n in range(8):
+        await notifier.send(CONVERSATION, MessageFactory.text(f"m{n}"))
+    assert time.monotonic() - started >= 1.0
+    assert len(channel.sent) == 8
