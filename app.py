@@ -16,6 +16,7 @@ from bot.notifier import Notifier
 from bot.services import Services
 from infra.settings import Settings, describe_error, load_settings
 from infra.storage import SqliteStorage
+from infra.tasks import Tasks
 
 log = logging.getLogger("ftbot")
 
@@ -44,17 +45,18 @@ def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
     storage = SqliteStorage(settings.data_dir / "state.sqlite3")
     adapter = create_adapter(settings)
-    services = Services(settings, storage, Notifier(adapter, storage, settings.app_id))
+    services = Services(settings, storage, Notifier(adapter, storage, settings.app_id), Tasks())
     app = web.Application()
     app[ADAPTER] = adapter
     app[BOT] = FineTuneBot(build_router(), services)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
 
-    async def close_storage(_: web.Application) -> None:
+    async def close(_: web.Application) -> None:
+        await services.tasks.close()
         storage.close()
 
-    app.on_cleanup.append(close_storage)
+    app.on_cleanup.append(close)
     return app
 
 

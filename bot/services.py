@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.notifier import Notifier
 from infra.settings import Settings
 from infra.storage import SqliteStorage
+from infra.tasks import Tasks
 
 
 @dataclass(frozen=True)
@@ -16,3 +17,4 @@ class Services:
     settings: Settings
     storage: SqliteStorage
     notifier: Notifier
+    tasks: Tasks
