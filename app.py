@@ -10,8 +10,9 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from pydantic import ValidationError
 
 from bot.adapter import create_adapter
-from bot.commands import build_router, mode_line
+from bot.commands import build_router
 from bot.handler import FineTuneBot
+from bot.help import mode_line
 from bot.notifier import Notifier
 from bot.services import Services
 from infra.settings import Settings, describe_error, load_settings

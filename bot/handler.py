@@ -41,7 +41,7 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        turn = Turn(turn_context, self.services)
+        turn = self._turn(turn_context)
         data = turn.data()
         verb = data.get("verb")
         if isinstance(verb, str):
@@ -62,7 +62,7 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         verb = str(action.get("verb") or "")
         data = action.get("data")
         data = data if isinstance(data, dict) else {}
-        await self.router.handle_verb(Turn(turn_context, self.services), verb, data)
+        await self.router.handle_verb(self._turn(turn_context), verb, data)
         # The body stays a schema object: CloudAdapter serializes it (a dict would give HTTP 500).
         # Universal Actions refresh the pressed card with this one.
         done = card([text(f"`{verb}`: my answer is in the conversation.", isSubtle=True)])
@@ -85,7 +85,10 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         """Send the help card once per conversation, however many join events arrive."""
         key = f"greeted/{turn_context.activity.conversation.id}"
         if await self.services.storage.create(key, {"at": time.time()}):
-            await self.router.handle_verb(Turn(turn_context, self.services), "welcome", {})
+            await self.router.handle_verb(self._turn(turn_context), "welcome", {})
+
+    def _turn(self, turn_context: TurnContext) -> Turn:
+        return Turn(turn_context, self.services, self.router)
 
     async def _first(self, turn_context: TurnContext) -> bool:
         """True the first time an activity id is seen in its conversation."""

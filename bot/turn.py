@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, Attachment
@@ -12,6 +12,9 @@ from botbuilder.schema import Activity, Attachment
 from adaptive_cards.common import Card
 from bot.services import Services
 from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.router import Router
 
 
 class Role(IntEnum):
@@ -45,6 +48,7 @@ class Turn:
 
     context: TurnContext
     services: Services
+    router: Router
 
     @property
     def activity(self) -> Activity:

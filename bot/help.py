@@ -1,0 +1,48 @@
+"""`help`, `help <command>` and the greeting, generated from the command table."""
+
+from __future__ import annotations
+
+from adaptive_cards.help import HelpEntry, help_card
+from bot.turn import Turn
+from infra.settings import Settings
+from skills.errors import UserError
+
+
+def mode_line(settings: Settings) -> str:
+    """Where Azure calls go, for help and the start-up line."""
+    if settings.sandbox_mode:
+        return "Sandbox mode: Azure calls go to the built-in sandbox (no Azure account needed)."
+    return f"Azure mode: {settings.azure_openai_endpoint}"
+
+
+def _entries(turn: Turn) -> list[HelpEntry]:
+    return [
+        HelpEntry(usage=c.usage, help=c.help, role=c.role.name.lower())
+        for c in turn.router.commands
+        if c.listed
+    ]
+
+
+async def show_help(turn: Turn, name: str | None) -> None:
+    """The command list, or one command's usage, help and role."""
+    if name is None:
+        mode = mode_line(turn.services.settings)
+        await turn.send_card(help_card(_entries(turn), mode=mode), "FineTune Ops commands")
+        return
+    command = turn.router.find(name)
+    if command is None or not command.listed:
+        close = turn.router.suggestions(name)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        raise UserError(f"There is no command `{name}`.{hint} Type `help` for the list.")
+    aliases = f" (also: {', '.join(command.aliases)})" if command.aliases else ""
+    role = command.role.name.lower()
+    await turn.send_text(f"`{command.usage}`{aliases}: {command.help} Needs the {role} role.")
+
+
+async def welcome(turn: Turn, _: None) -> None:
+    """The greeting when the bot is added to a chat or team."""
+    mode = mode_line(turn.services.settings)
+    await turn.send_card(
+        help_card(_entries(turn), mode=mode, greeting=True),
+        "Hi, I'm FineTune Ops. Type help to see what I can do.",
+    )
