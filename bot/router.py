@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 A = TypeVar("A")
 ArgParser = Callable[[str, Mapping[str, Any]], A]
 Handler = Callable[[Turn, A], Awaitable[None]]
+Fallback = Callable[[Turn, str], Awaitable[bool]]
 
 _MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -67,8 +68,12 @@ def failure_sentence(reference: str) -> str:
 class Router:
     """Finds the command for a word or verb, checks the role, parses and runs it."""
 
-    def __init__(self, commands: Sequence[Command[Any]]) -> None:
+    def __init__(
+        self, commands: Sequence[Command[Any]], fallbacks: Sequence[Fallback] = ()
+    ) -> None:
+        """`fallbacks` get text that names no command (e.g. a chat session); True = handled."""
         self.commands = list(commands)
+        self.fallbacks = list(fallbacks)
         self._index: dict[str, Command[Any]] = {}
         for command in self.commands:
             for word in (command.name, *command.aliases):
@@ -91,6 +96,9 @@ class Router:
         word, rest = split_command(text)
         command = self.find(word)
         if command is None or not command.listed:
+            for fallback in self.fallbacks:
+                if await self._guarded(turn, "fallback", fallback(turn, text)):
+                    return
             await turn.send_text(self._unknown(word))
             return
         await self.run(turn, command, rest, {})
@@ -107,19 +115,30 @@ class Router:
         self, turn: Turn, command: Command[Any], text: str, data: Mapping[str, Any]
     ) -> None:
         """Check the role, parse, run; turn every failure into one sentence for the user."""
-        try:
-            if turn.role < command.role:
-                raise UserError(
-                    f"`{command.name}` needs the {command.role.name.lower()} role; "
-                    "ask your admin to add you."
-                )
+        if turn.role < command.role:
+            role = command.role.name.lower()
+            await turn.send_text(
+                f"`{command.name}` needs the {role} role; ask your admin to add you."
+            )
+            return
+
+        async def call() -> bool:
             await command.handler(turn, command.parse(text, data))
+            return True
+
+        await self._guarded(turn, command.name, call())
+
+    async def _guarded(self, turn: Turn, name: str, work: Awaitable[bool]) -> bool:
+        """Await `work`; a UserError is shown as is, anything else as one sentence with an id."""
+        try:
+            return await work
         except UserError as error:
             await turn.send_text(error.message)
         except Exception:
             reference = uuid.uuid4().hex[:8]
-            log.exception("command %s failed [ref %s]", command.name, reference)
+            log.exception("%s failed [ref %s]", name, reference)
             await turn.send_text(failure_sentence(reference))
+        return True
 
     def _unknown(self, word: str) -> str:
         close = self.suggestions(word)
