@@ -110,13 +110,3 @@ async def test_a_redelivered_activity_is_handled_once(
     await chat.say("hlep")
     assert len(chat.replies()) == 2
 
-
-async def test_roles_are_enforced(
-    tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
-) -> None:
-    settings = bot_settings(tmp_path, admins="admin-aad", trainers="trainer-aad")
-    async with running_bot(settings) as url:
-        user = Conversation(url, channel, session, aad_object_id="someone-else")
-        assert "help [command]" in card_text(await user.say("help"))  # help is for anyone
-        reply = await user.say("welcome", value={"verb": "welcome"})
-        assert "Hi, I'm FineTune Ops" in card_text(reply)
