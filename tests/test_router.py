@@ -109,4 +109,3 @@ async def test_a_redelivered_activity_is_handled_once(
     await chat.post(activity)  # Teams retries a delivery with the same id
     await chat.say("hlep")
     assert len(chat.replies()) == 2
-
