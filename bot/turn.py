@@ -35,10 +35,14 @@ def role_of(user_id: str, settings: Settings) -> Role:
 
 
 def card_activity(content: Card, summary: str = "") -> Activity:
-    """A message carrying one Adaptive Card (and an optional plain-text summary)."""
+    """A message carrying one Adaptive Card; `summary` is the notification preview text.
+
+    No `text` beside the card: some clients split text + card into two messages, and the card
+    could then not be updated in place.
+    """
     activity = MessageFactory.attachment(CardFactory.adaptive_card(content))
     if summary:
-        activity.text = summary
+        activity.summary = summary
     return activity
 
 
