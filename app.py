@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -13,11 +14,16 @@ from bot.adapter import create_adapter
 from bot.commands import build_router
 from bot.handler import FineTuneBot
 from bot.help import mode_line
+from bot.hosting import Hosting
 from bot.notifier import Notifier
 from bot.services import Services
+from bot.training import resume_launches
+from bot.watcher import JobWatcher
+from infra.azure import AzureClients, azure_clients
 from infra.settings import Settings, describe_error, load_settings
 from infra.storage import SqliteStorage
 from infra.tasks import Tasks
+from skills.datasets import DatasetStore
 
 log = logging.getLogger("ftbot")
 
@@ -46,7 +52,13 @@ def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
     storage = SqliteStorage(settings.data_dir / "state.sqlite3")
     adapter = create_adapter(settings)
-    services = Services(settings, storage, Notifier(adapter, storage, settings.app_id), Tasks())
+    notifier = Notifier(adapter, storage, settings.app_id)
+    tasks = Tasks()
+    clients: list[AzureClients] = []  # built at start (infra/azure.py), closed at cleanup
+    watcher = JobWatcher(settings, storage, notifier, tasks, lambda: clients[0].openai)
+    hosting = Hosting.for_settings(settings, lambda: clients[0])  # deploy and chat
+    datasets = DatasetStore(settings.data_dir / "datasets")
+    services = Services(settings, storage, notifier, tasks, datasets, watcher, hosting)
     app = web.Application()
     app[ADAPTER] = adapter
     app[BOT] = FineTuneBot(build_router(), services)
@@ -57,6 +69,28 @@ def create_app(settings: Settings) -> web.Application:
         await services.tasks.close()
         storage.close()
 
+    async def azure(_: web.Application) -> AsyncIterator[None]:
+        async with azure_clients(settings) as built:
+            clients.append(built)
+            await watcher.start()  # resumes the watch list of unfinished jobs
+            await resume_launches(services)
+            await hosting.start(services)  # deployments in progress, the idle watcher
+            yield
+            await hosting.stop()
+            await watcher.stop()
+            await tasks.close()  # launches too: stop all work before the clients close
+
+    app.cleanup_ctx.append(azure)
+    if settings.sandbox_mode:
+        from infra.sandbox import create_sandbox_app
+
+        sandbox = create_sandbox_app(
+            settings.data_dir / "sandbox",
+            speedup=settings.sandbox_speedup,
+            faults=settings.sandbox_faults,
+            arm_token=settings.sandbox_arm_token.get_secret_value(),
+        )
+        app.add_subapp("/sandbox", sandbox)
     app.on_cleanup.append(close)
     return app
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from skills.errors import UserError
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -15,12 +17,83 @@ def _run(args: argparse.Namespace) -> int:
     return app.main()
 
 
+def _validate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from skills.validation import estimated_price, validate_file
+    from skills.validation_text import report_text
+
+    if not args.json:  # pydantic is slow to import: only the readable report shows a price
+        from pydantic import ValidationError
+
+        from infra.settings import describe_error, load_settings
+
+    reports = [validate_file(Path(f), model=args.model, epochs=args.epochs) for f in args.files]
+    if args.json:
+        data = [r.to_json() for r in reports]
+        print(json.dumps(data if len(data) > 1 else data[0], indent=2))
+    else:
+        try:
+            prices = load_settings().training_prices
+        except ValidationError as error:
+            print(f"ftbot: {describe_error(error)}", file=sys.stderr)
+            return 2
+        print("\n\n".join(report_text(r, estimated_price(r, prices)) for r in reports))
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from skills.sample import write_sample
+
+    for path in write_sample(Path(args.directory)):
+        print(path)
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from infra.sandbox.serve import serve
+    from infra.settings import describe_error, load_settings
+
+    try:
+        settings = load_settings()
+    except ValidationError as error:
+        print(f"ftbot: {describe_error(error)}", file=sys.stderr)
+        return 2
+    return serve(settings, args.host, args.port)
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of epochs, got {value!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one sub-command per front end of a skill."""
     parser = argparse.ArgumentParser(prog="ftbot", description="FineTune Ops bot and tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="start the bot (HOST, PORT, FTBOT_DATA_DIR apply)")
     run.set_defaults(handler=_run)
+    validate = commands.add_parser("validate", help="check JSONL training files (exit 1 if not ok)")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--model", default="gpt-4o-mini-2024-07-18", help="base model")
+    validate.add_argument("--epochs", type=_positive, help="epochs for the billing estimate")
+    validate.add_argument("--json", action="store_true", help="print the report(s) as JSON")
+    validate.set_defaults(handler=_validate)
+    sample = commands.add_parser("sample", help="write the sample training and validation files")
+    sample.add_argument("directory", metavar="DIR")
+    sample.set_defaults(handler=_sample)
+    sandbox = commands.add_parser(
+        "sandbox", help="run the Azure sandbox alone (FTBOT_DATA_DIR, SANDBOX_* apply)"
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind")
+    sandbox.add_argument("--port", type=int, default=8089, help="port to listen on")
+    sandbox.set_defaults(handler=_sandbox)
     return parser
 
 
@@ -28,7 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen sub-command; returns the exit status."""
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except UserError as error:
+        print(f"ftbot: {error.message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from botbuilder.schema import (
 )
 
 from adaptive_cards.common import CARD_CONTENT_TYPE, card, text
+from bot.attachments import incoming_files
 from bot.router import Router, clean_text
 from bot.services import Services
 from bot.turn import Turn
@@ -48,12 +49,17 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
             await self.router.handle_verb(turn, verb, data)
             return
         text = clean_text(turn_context.activity.text)
-        if not text and turn.attachments:
-            text = "attached"
+        if not text and incoming_files(turn.attachments):
+            await self.router.handle_verb(turn, "attached", {})
+            return
         await self.router.handle_text(turn, text or "help")
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
+        if activity.name == "fileConsent/invoke" and isinstance(activity.value, dict):
+            # Teams' answer to a file consent card (files sent in personal chat).
+            await self.router.handle_verb(self._turn(turn_context), "file-consent", activity.value)
+            return InvokeResponse(status=int(HTTPStatus.OK))
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
         action = activity.value.get("action") if isinstance(activity.value, dict) else None

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.notifier import Notifier
 from infra.settings import Settings
 from infra.storage import SqliteStorage
 from infra.tasks import Tasks
+from skills.datasets import DatasetStore
+
+if TYPE_CHECKING:
+    from bot.hosting import Hosting
+    from bot.watcher import JobWatcher
 
 
 @dataclass(frozen=True)
@@ -18,3 +24,6 @@ class Services:
     storage: SqliteStorage
     notifier: Notifier
     tasks: Tasks
+    datasets: DatasetStore
+    watcher: JobWatcher
+    hosting: Hosting  # deployments and chat: Azure clients, service clock, background work

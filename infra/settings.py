@@ -100,11 +100,55 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FTBOT_MAX_FILE_BYTES", "max_file_bytes"),
     )
 
+    # The embedded sandbox (docs/sandbox.md): time factor, injected faults, accepted ARM token.
+    sandbox_speedup: float = Field(
+        1.0, gt=0, validation_alias=AliasChoices("SANDBOX_SPEEDUP", "sandbox_speedup")
+    )
+    sandbox_faults: str = Field(
+        "", validation_alias=AliasChoices("SANDBOX_FAULTS", "sandbox_faults")
+    )
+    sandbox_arm_token: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("SANDBOX_ARM_TOKEN", "sandbox_arm_token")
+    )
+
+    # The job watcher (bot/watcher.py): poll cadence by phase, card update interval, send budget.
+    training_poll_running_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=AliasChoices("FTBOT_POLL_RUNNING", "training_poll_running_seconds"),
+    )
+    training_poll_queued_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=AliasChoices("FTBOT_POLL_QUEUED", "training_poll_queued_seconds"),
+    )
+    training_card_seconds: float = Field(
+        5.0, ge=0, validation_alias=AliasChoices("FTBOT_CARD_SECONDS", "training_card_seconds")
+    )
+    training_updates_per_second: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=AliasChoices("FTBOT_UPDATES_PER_SECOND", "training_updates_per_second"),
+    )
+    training_import_timeout_seconds: float = Field(
+        3600.0,
+        gt=0,
+        validation_alias=AliasChoices("FTBOT_IMPORT_TIMEOUT", "training_import_timeout_seconds"),
+    )
+
     @field_validator("admins", "trainers", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sandbox_faults")
+    @classmethod
+    def _faults(cls, value: str) -> str:
+        from infra.sandbox.faults import parse_faults
+
+        parse_faults(value)
         return value
 
     @property

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import os
 import tempfile
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import tiktoken
@@ -35,13 +35,21 @@ def _cache_dir() -> Path:
     return Path(configured) if configured else Path(tempfile.gettempdir()) / "data-gym-cache"
 
 
+def _bpe_openai_dir() -> Path:
+    """bpe-openai's folder, found without importing it (its import warns of a deprecation)."""
+    spec = importlib.util.find_spec("bpe_openai")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the bpe-openai package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def seed_cache(name: str) -> None:
     """Put encoding `name`'s BPE file into tiktoken's cache from bpe-openai, if it is not there."""
     url, sha256 = _BLOBS[name]
     target = _cache_dir() / hashlib.sha1(url.encode()).hexdigest()
     if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
         return
-    packed = resources.files("bpe_openai.data").joinpath(f"{name}.tiktoken.gz").read_bytes()
+    packed = (_bpe_openai_dir() / "data" / f"{name}.tiktoken.gz").read_bytes()
     data = gzip.decompress(packed)
     if hashlib.sha256(data).hexdigest() != sha256:
         raise RuntimeError(f"bpe-openai's {name} does not match the hash tiktoken expects")

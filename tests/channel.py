@@ -26,6 +26,7 @@ class ChannelFake:
     def __init__(self) -> None:
         self.sent: list[Activity] = []  # every activity the bot posted or updated, in order
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.uploads: dict[str, bytes] = {}  # files the bot uploaded (Teams file consent)
         self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
         self.calls = 0
         self._ids = itertools.count(1)
@@ -39,6 +40,7 @@ class ChannelFake:
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._post)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._put)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_put("/upload/{name}", self._upload)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -89,6 +91,13 @@ class ChannelFake:
         activity["_conversation"] = request.match_info["cid"]
         await self._record(activity)
         return web.json_response({"id": activity["id"]})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.headers.get("Content-Range") != f"bytes 0-{len(body) - 1}/{len(body)}":
+            return web.Response(status=400, text="Content-Range must cover the whole file")
+        self.uploads[request.match_info["name"]] = body
+        return web.json_response({"id": request.match_info["name"]}, status=201)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         found = self.files.get(request.match_info["name"])

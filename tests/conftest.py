@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,11 @@ import pytest
 
 from tests.channel import ChannelFake, Conversation
 from tests.harness import bot_settings, running_bot
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start from an empty tiktoken cache, so every run proves the offline seeding works."""
+    os.environ["TIKTOKEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="ftbot-tiktoken-")
 
 
 @pytest.fixture

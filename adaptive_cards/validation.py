@@ -1,0 +1,123 @@
+"""The validation report card, and the full error list sent as text."""
+
+from __future__ import annotations
+
+from adaptive_cards.common import Card, Element, card, facts, submit, text
+from skills.validation import Distribution, TokenStats, ValidationReport
+
+SHOWN_ERRORS = 10
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _cell(value: str, bold: bool = False) -> Element:
+    block = text(value, weight="Bolder") if bold else text(value)
+    return {"type": "TableCell", "items": [block]}
+
+
+def _table(tokens: TokenStats) -> Element:
+    """Token statistics: one row per measure, columns min..p95."""
+    header = ["", "min", "max", "mean", "median", "p5", "p95"]
+    rows: list[tuple[str, Distribution]] = [
+        ("Total tokens", tokens.total),
+        ("Assistant tokens", tokens.assistant),
+        ("Messages", tokens.messages),
+    ]
+    return {
+        "type": "Table",
+        "columns": [{"width": 3}] + [{"width": 2}] * 6,
+        "firstRowAsHeader": True,
+        "rows": [{"type": "TableRow", "cells": [_cell(h, bold=True) for h in header]}]
+        + [
+            {
+                "type": "TableRow",
+                "cells": [_cell(label)]
+                + [_cell(_number(v)) for v in (d.min, d.max, d.mean, d.median, d.p5, d.p95)],
+            }
+            for label, d in rows
+        ],
+    }
+
+
+def _lines(lines: list[int], count: int) -> str:
+    shown = ", ".join(str(line) for line in lines[:20])
+    return shown + (f" and {count - 20} more" if count > 20 else "")
+
+
+def _file_section(report: ValidationReport) -> list[Element]:
+    verdict = "ready" if report.ok else "not ready"
+    body = [
+        text(f"**{report.file}**: {verdict}", separator=True, spacing="Medium"),
+        facts(
+            [
+                ("Format", report.format),
+                ("Examples", f"{report.examples:,}"),
+                ("Invalid", f"{report.invalid_examples:,}"),
+                ("Model", f"{report.model} (limit {report.token_limit:,} tokens per example)"),
+            ]
+        ),
+    ]
+    body += [
+        text(f"{e.message[:1].upper()}{e.message[1:]}", color="Attention")
+        for e in report.file_errors
+    ]
+    if report.errors:
+        body.append(
+            text(f"First errors ({sum(report.error_counts.values()):,} in all):", weight="Bolder")
+        )
+        body += [
+            text(f"Line {e.line} · `{e.code}` · {e.message}", color="Attention", spacing="None")
+            for e in report.errors[:SHOWN_ERRORS]
+        ]
+    if report.over_limit:
+        count = len(report.over_limit)
+        body.append(
+            text(
+                f"{count:,} example(s) exceed {report.token_limit:,} tokens: line "
+                + _lines(report.over_limit, count),
+                color="Attention",
+            )
+        )
+    body += [text(f"⚠ {w.message}", color="Warning", spacing="Small") for w in report.warnings]
+    if report.tokens:
+        body.append(_table(report.tokens))
+    return body
+
+
+def validation_card(
+    reports: list[ValidationReport], dataset_ids: list[str], price: float | None
+) -> Card:
+    """The report on the training file (first) and any validation file; `dataset_ids` are the
+    stored files' sha256 ids, `price` the estimated training cost in USD for the first file."""
+    ready = all(report.ok for report in reports)
+    verdict = "✅ Ready to train" if ready else "❌ Not ready to train: fix the problems below"
+    body: list[Element] = [text(verdict, weight="Bolder", size="Large")]
+    for report in reports:
+        body += _file_section(report)
+    billing = reports[0].billing
+    estimate = [
+        ("Epochs", str(billing.epochs)),
+        ("Billed tokens", f"{billing.billed_tokens:,} ({billing.dataset_tokens:,} per epoch)"),
+    ]
+    if price is not None:
+        estimate.append(("Estimated price", f"about ${price:,.2f} (an estimate, not a quote)"))
+    body += [text("Training estimate", weight="Bolder", separator=True), facts(estimate)]
+    actions = []
+    if ready:
+        actions.append(submit("Start training", "train", {"datasets": dataset_ids}))
+    if any(report.errors or report.file_errors for report in reports):
+        actions.append(submit("Show all errors", "errors", {"datasets": dataset_ids}))
+    return card(body, actions)
+
+
+def error_lines(report: ValidationReport) -> list[str]:
+    """Every kept error of `report` as one line each, file-level problems first."""
+    lines = [f"{report.file}: {e.message}" for e in report.file_errors]
+    lines += [f"{report.file} line {e.line}: {e.code}: {e.message}" for e in report.errors]
+    listed = len(report.errors)
+    total = sum(report.error_counts.values()) - report.error_counts.get("unknown_format", 0)
+    if total > listed:
+        lines.append(f"{report.file}: {total - listed:,} more errors are not listed.")
+    return lines

@@ -1,0 +1,245 @@
+"""Chat front end of dataset validation: `validate` with attachments, `sample`, "Show all errors".
+
+Files are streamed into the content-addressed dataset store, validated off the event loop, and
+answered with the report card. The files last validated in a conversation are remembered under
+`validated/{conversation id}` for `train`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+import aiohttp
+from botbuilder.core import MessageFactory
+from botbuilder.schema import Attachment
+
+from adaptive_cards.common import card, submit, text
+from adaptive_cards.validation import error_lines, validation_card
+from bot.arguments import key_values
+from bot.attachments import file_chunks, incoming_files
+from bot.turn import Turn
+from skills.datasets import StoredDataset
+from skills.errors import UserError
+from skills.sample import SAMPLE_FILES, read_sample
+from skills.validation import ValidationReport, estimated_price, validate_file
+
+JSONL_SUFFIXES = (".jsonl", ".json", ".txt")
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
+TEXT_PART = 3500  # characters per message when the error list is sent as text
+_VALIDATION_NAME = re.compile(r"^val", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ValidateArgs:
+    """What to validate: stored datasets (from a button) or the attachments, for which model."""
+
+    datasets: tuple[str, ...]
+    model: str | None
+    epochs: int | None
+
+
+def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
+    """`validate [model=..] [epochs=N]`, or a button's {"datasets": [...]}."""
+    words, options = key_values(text_, {"model", "epochs"})
+    if words:
+        raise UserError(f"`validate` takes model=.. and epochs=N, not `{' '.join(words)}`.")
+    epochs = options.get("epochs")
+    if epochs is not None and not epochs.isdigit():
+        raise UserError("Epochs must be a whole number, as in `epochs=3`.")
+    datasets = data.get("datasets") or ()
+    if not isinstance(datasets, list | tuple) or not all(isinstance(d, str) for d in datasets):
+        raise UserError("That button carries no files; attach them and say `validate`.")
+    model = options.get("model") or data.get("model")
+    return ValidateArgs(
+        tuple(datasets), str(model) if model else None, int(epochs) if epochs else None
+    )
+
+
+def order_files(names: Sequence[str]) -> list[int]:
+    """Indexes in (training, validation) order: a name starting with "val" is the validation file,
+    otherwise the second file is."""
+    if (
+        len(names) == 2
+        and _VALIDATION_NAME.match(PurePath(names[0]).name)
+        and not (_VALIDATION_NAME.match(PurePath(names[1]).name))
+    ):
+        return [1, 0]
+    return list(range(len(names)))
+
+
+async def _store_attachments(turn: Turn) -> list[StoredDataset]:
+    files = incoming_files(turn.attachments)
+    if not files:
+        raise UserError(
+            "Attach your training file (and optionally a validation file) to the message that "
+            "says `validate`. No data yet? Type `sample`."
+        )
+    if len(files) > 2:
+        raise UserError("Attach at most two files: a training file and a validation file.")
+    for file in files:
+        if not file.name.lower().endswith(JSONL_SUFFIXES):
+            raise UserError(
+                f"{file.name} is not a JSONL file; attach a .jsonl file with one JSON example "
+                "per line."
+            )
+    limit = turn.services.settings.max_file_bytes
+    store = turn.services.datasets
+    return [await store.add_stream(file_chunks(f, limit), f.name, max_bytes=limit) for f in files]
+
+
+async def validate(turn: Turn, args: ValidateArgs) -> None:
+    """Validate the attached (or given) files and answer with the report card."""
+    settings = turn.services.settings
+    if args.datasets:
+        stored = [turn.services.datasets.get(sha) for sha in args.datasets[:2]]
+    else:
+        stored = await _store_attachments(turn)
+    stored = [stored[i] for i in order_files([s.name for s in stored])]
+    model = args.model or settings.default_model
+    reports = [
+        await asyncio.to_thread(validate_file, s.path, model=model, epochs=args.epochs, name=s.name)
+        for s in stored
+    ]
+    ids = [s.sha256 for s in stored]
+    price = estimated_price(reports[0], settings.training_prices)
+    await turn.send_card(validation_card(reports, ids, price), reports[0].summary())
+    await turn.services.storage.write(
+        {
+            f"validated/{turn.conversation_id}": {
+                "training": ids[0],
+                "validation": ids[1] if len(ids) > 1 else None,
+                "model": model,
+                "ok": all(r.ok for r in reports),
+                "at": time.time(),
+            }
+        }
+    )
+
+
+async def offer_validation(turn: Turn, _: None) -> None:
+    """Files attached with no text: keep them and offer to validate."""
+    stored = await _store_attachments(turn)
+    names = ", ".join(s.name for s in stored)
+    ids = [s.sha256 for s in stored]
+    body = [text(f"Got {names}. Shall I check it for fine-tuning?")]
+    await turn.send_card(card(body, [submit("Validate", "validate", {"datasets": ids})]))
+
+
+async def show_errors(turn: Turn, args: ValidateArgs) -> None:
+    """Every kept error of the files on a report card, as text in parts."""
+    if not args.datasets:
+        raise UserError("That button carries no files; attach them and say `validate`.")
+    model = args.model or turn.services.settings.default_model
+    lines: list[str] = []
+    for sha in args.datasets[:2]:
+        stored = turn.services.datasets.get(sha)
+        report: ValidationReport = await asyncio.to_thread(
+            validate_file, stored.path, model=model, name=stored.name
+        )
+        lines += error_lines(report) or [f"{stored.name}: no errors."]
+    for part in _parts(lines, TEXT_PART):
+        await turn.send_text(part)
+
+
+def _parts(lines: list[str], size: int) -> list[str]:
+    parts: list[str] = []
+    current = ""
+    for line in lines:
+        line = line[:size]
+        if current and len(current) + len(line) + 1 > size:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    return [*parts, current] if current else parts
+
+
+async def _once(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
+def _teams_personal(turn: Turn) -> bool:
+    """Teams personal chat takes files only through the file consent flow."""
+    conversation = turn.activity.conversation
+    return bool(
+        turn.activity.channel_id == "msteams" and conversation.conversation_type == "personal"
+    )
+
+
+def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
+    if _teams_personal(turn):
+        consent = {
+            "description": f"FineTune Ops sample: {name}",
+            "sizeInBytes": len(content),
+            "acceptContext": {"sample": name},
+            "declineContext": {"sample": name},
+        }
+        return Attachment(content_type=FILE_CONSENT, name=name, content=consent)
+    url = "data:application/jsonl;base64," + base64.b64encode(content).decode()
+    return Attachment(content_type="application/jsonl", content_url=url, name=name)
+
+
+async def send_sample(turn: Turn, _: None) -> None:
+    """Send the sample training and validation files, and offer to validate them."""
+    store = turn.services.datasets
+    ids: list[str] = []
+    attachments: list[Attachment] = []
+    for name in SAMPLE_FILES:
+        content = read_sample(name)
+        stored = await store.add_stream(_once(content), name, max_bytes=len(content))
+        ids.append(stored.sha256)
+        attachments.append(_file_attachment(turn, name, content))
+    await turn.send(
+        MessageFactory.carousel(attachments, "Here is a sample dataset: an AI teacher.")
+    )
+    body = [
+        text("Sample dataset: an AI teacher that helps people learn about AI.", weight="Bolder"),
+        text(f"{SAMPLE_FILES[0]} for training, {SAMPLE_FILES[1]} for validation."),
+    ]
+    await turn.send_card(card(body, [submit("Validate these", "validate", {"datasets": ids})]))
+
+
+def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+async def file_consent(turn: Turn, data: Mapping[str, Any]) -> None:
+    """Teams accepted (or declined) a sample file: upload it to the given URL, then show it."""
+    context = _object(data, "context")
+    name = str(context.get("sample", ""))
+    if name not in SAMPLE_FILES:
+        raise UserError("I don't know that file any more; type `sample` again.")
+    if data.get("action") != "accept":
+        await turn.send_text(f"OK, I won't send {name}.")
+        return
+    info = _object(data, "uploadInfo")
+    content = read_sample(name)
+    headers = {
+        "Content-Length": str(len(content)),
+        "Content-Range": f"bytes 0-{len(content) - 1}/{len(content)}",
+    }
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+            session.put(str(info.get("uploadUrl")), data=content, headers=headers) as response,
+        ):
+            uploaded = response.status in (200, 201)
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        uploaded = False
+    if not uploaded:
+        raise UserError(f"Teams did not take {name}; type `sample` to try again.")
+    shown = Attachment(
+        content_type=FILE_INFO,
+        content_url=str(info.get("contentUrl")),
+        name=str(info.get("name") or name),
+        content={"uniqueId": info.get("uniqueId"), "fileType": info.get("fileType") or "jsonl"},
+    )
+    await turn.send(MessageFactory.attachment(shown))

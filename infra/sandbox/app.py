@@ -1,0 +1,114 @@
+"""The sandbox's aiohttp application: data plane, Resource Manager, faults, background work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from infra.sandbox import arm, chat, dataplane
+from infra.sandbox.chat import CHAT_MODELS, ChatModels
+from infra.sandbox.errors import AzureError
+from infra.sandbox.faults import describe, parse_faults
+from infra.sandbox.ids import new_guid
+from infra.sandbox.imports import resume_imports
+from infra.sandbox.lifecycle import sweep
+from infra.sandbox.roles import add_roles
+from infra.sandbox.service import SANDBOX, Sandbox, SandboxConfig
+from infra.sandbox.training import TRAINER, Trainer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ARM_ROUTER = web.AppKey("sandbox_arm_router", arm.Router)
+
+
+@web.middleware
+async def azure_edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Injected faults, Azure-shaped errors, and the headers every answer carries."""
+    sandbox = request.config_dict[SANDBOX]
+    faults = sandbox.config.faults
+    request_id = new_guid()
+    try:
+        if faults.latency:
+            await asyncio.sleep(faults.latency)
+        status = faults.pick(sandbox.fault_rng) if faults.rates else None
+        if status is not None:
+            code, message = describe(status)
+            headers = {}
+            if status in (429, 503):
+                headers = {"Retry-After": f"{faults.retry_after:g}"}
+            raise AzureError(status, code, message, headers=headers)
+        response = await handler(request)
+    except AzureError as error:
+        response = error.response()
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = "404" if error.status == 404 else str(error.status)
+        response = AzureError(error.status, code, error.reason).response()
+    except Exception:
+        log.exception(
+            "sandbox request %s %s failed (request id %s)", request.method, request.path, request_id
+        )
+        response = AzureError(
+            500, "InternalServerError", "The server had an error while processing your request."
+        ).response()
+    if not response.prepared:
+        response.headers["x-ms-request-id"] = request_id
+        response.headers["apim-request-id"] = request_id
+        response.headers["x-sandbox-time"] = f"{sandbox.clock.now():.3f}"
+    return response
+
+
+async def _dataplane_root(request: web.Request) -> web.Response:
+    dataplane.authorize(request)
+    raise AzureError(404, "404", "Resource not found")
+
+
+async def _arm(request: web.Request) -> web.Response:
+    return await request.config_dict[ARM_ROUTER].dispatch(request)
+
+
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    sandbox, trainer = app[SANDBOX], app[TRAINER]
+    sandbox.ensure_default_account()
+    resume_imports(sandbox)
+    sandbox.spawn(trainer.loop(), "sandbox trainer")
+    sandbox.spawn(sweep(sandbox), "sandbox sweeper")
+    yield
+    await sandbox.stop()
+
+
+def build_app(config: SandboxConfig) -> web.Application:
+    """The sandbox application for a configuration."""
+    app = web.Application(middlewares=[azure_edge], client_max_size=1024**3)
+    sandbox = Sandbox(config)
+    app[SANDBOX] = sandbox
+    app[TRAINER] = Trainer(sandbox)
+    app[CHAT_MODELS] = ChatModels(sandbox)
+    router = arm.build_router()
+    add_roles(router)
+    app[ARM_ROUTER] = router
+    app.router.add_get("/openai-accounts/{account}/", _dataplane_root, name=arm.DATAPLANE_ROUTE)
+    dataplane.add_routes(app)
+    chat.add_routes(app)
+    app.router.add_route("*", "/{tail:subscriptions/.*}", _arm)
+    app.router.add_route("*", "/{tail:providers/.*}", _arm)
+    app.cleanup_ctx.append(_lifetime)
+    return app
+
+
+def create_sandbox_app(
+    data_dir: Path, *, speedup: float = 1.0, faults: str = "", arm_token: str = ""
+) -> web.Application:
+    """The Azure sandbox as an aiohttp app, standalone or mounted with `app.add_subapp`.
+
+    `data_dir` holds its SQLite state and files; `speedup` runs sandbox time faster; `faults` is
+    the `SANDBOX_FAULTS` syntax; `arm_token`, when set, is the only bearer token accepted.
+    """
+    config = SandboxConfig(Path(data_dir), speedup, parse_faults(faults), arm_token)
+    return build_app(config)

@@ -1,0 +1,93 @@
+"""Fault injection for reliability tests, configured by `SANDBOX_FAULTS`.
+
+Syntax: comma-separated `name=value` pairs, for example `429=0.1,500=0.05,latency=0.02`:
+
+- `<status>=<rate>`: answer that share (0..1) of requests with that status (429, 500, 503, ...)
+  instead of serving them; a 429 or 503 carries `Retry-After`.
+- `latency=<seconds>`: add that much real time before every answer.
+- `retry_after=<seconds>`: the Retry-After a fault gives (default 1).
+- `seed=<int>`: make the sequence of faults reproducible.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+_MESSAGES = {
+    429: (
+        "429",
+        "Requests to the sandbox have exceeded the call rate limit of your current pricing tier "
+        "(injected fault). Please retry after the time in Retry-After.",
+    ),
+    500: ("InternalServerError", "The server had an error while processing your request."),
+    502: ("BadGateway", "The server received an invalid response from an upstream server."),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable. Please retry later."),
+    504: ("GatewayTimeout", "The server did not answer in time."),
+}
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Parsed fault settings; `pick()` decides the fault of one request."""
+
+    rates: dict[int, float] = field(default_factory=dict)
+    latency: float = 0.0
+    retry_after: float = 1.0
+    seed: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when any fault or latency is configured."""
+        return bool(self.rates) or self.latency > 0
+
+    def rng(self) -> random.Random:
+        """A random source for one sandbox run."""
+        return random.Random(self.seed)
+
+    def pick(self, rng: random.Random) -> int | None:
+        """The status to inject for one request, or None to serve it."""
+        draw = rng.random()
+        for status, rate in self.rates.items():
+            if draw < rate:
+                return status
+            draw -= rate
+        return None
+
+
+def describe(status: int) -> tuple[str, str]:
+    """Azure's error code and message for an injected status."""
+    return _MESSAGES.get(status, (str(status), "Injected fault."))
+
+
+def parse_faults(text: str) -> Faults:
+    """Parse the `SANDBOX_FAULTS` syntax; raises ValueError naming the bad part."""
+    rates: dict[int, float] = {}
+    latency, retry_after, seed = 0.0, 1.0, None
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name, value = name.strip().lower(), value.strip()
+        if not sep or not value:
+            raise ValueError(f"fault {part!r} is not name=value")
+        try:
+            if name == "latency":
+                latency = float(value)
+            elif name == "retry_after":
+                retry_after = float(value)
+            elif name == "seed":
+                seed = int(value)
+            elif name.isdigit() and 400 <= int(name) <= 599:
+                rates[int(name)] = float(value)
+            else:
+                raise ValueError(f"unknown fault {name!r} (use a 4xx/5xx status, latency, ...)")
+        except ValueError as error:
+            if "unknown fault" in str(error):
+                raise
+            raise ValueError(f"fault {part!r} has a value that is not a number") from None
+    if any(not 0 <= rate <= 1 for rate in rates.values()) or sum(rates.values()) > 1:
+        raise ValueError("fault rates must be between 0 and 1 and add up to at most 1")
+    if latency < 0 or retry_after <= 0:
+        raise ValueError("latency must be >= 0 and retry_after > 0")
+    return Faults(rates=rates, latency=latency, retry_after=retry_after, seed=seed)

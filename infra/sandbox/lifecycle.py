@@ -1,0 +1,61 @@
+"""Time-driven state: accounts and deployments becoming ready, and deployments Azure removes.
+
+A fine-tuned deployment with no chat completion for 15 days (sandbox time) is deleted, the model
+stays; a developer-tier deployment ends 24 hours after it was created. `settle` applies what is
+due; the handlers call it before they read, and a sweeper calls it in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from infra.sandbox.clock import DAY, HOUR
+from infra.sandbox.service import Sandbox
+
+log = logging.getLogger(__name__)
+
+IDLE_LIMIT = 15 * DAY
+DEVELOPER_LIFETIME = 24 * HOUR
+FINE_TUNED_DEPLOY_SECONDS = 20.0
+BASE_DEPLOY_SECONDS = 5.0
+"""Sandbox seconds a deployment spends in Creating (Azure: 15-20 minutes for a fine-tuned one)."""
+
+
+def settle(sandbox: Sandbox) -> None:
+    """Apply every state change that is due at the current sandbox time."""
+    store, now = sandbox.store, sandbox.clock.now()
+    for key, account in store.items("account"):
+        props = account["properties"]
+        if props.get("provisioningState") != "Succeeded" and now >= account["_ready_at"]:
+            props["provisioningState"] = "Succeeded"
+            store.put("account", key, account)
+    for key, deployment in store.items("deployment"):
+        props = deployment["properties"]
+        state = props.get("provisioningState")
+        if state in ("Accepted", "Creating") and now >= deployment["_ready_at"]:
+            props["provisioningState"] = "Succeeded"
+            store.put("deployment", key, deployment)
+            state = "Succeeded"
+        if state != "Succeeded":
+            continue
+        sku = str(deployment["sku"]["name"]).lower()
+        idle = now - float(deployment["_last_used"])
+        if deployment["_fine_tuned"] and idle >= IDLE_LIMIT:
+            log.info("deleting deployment %s: no completion for 15 days", deployment["name"])
+            store.delete("deployment", key)
+        elif sku == "developer" and now - float(deployment["_created"]) >= DEVELOPER_LIFETIME:
+            log.info("deleting developer deployment %s: 24 hours are over", deployment["name"])
+            store.delete("deployment", key)
+
+
+async def sweep(sandbox: Sandbox) -> None:
+    """Settle state continually and save the sandbox clock once a second."""
+    saved = time.monotonic()
+    while True:
+        settle(sandbox)
+        if time.monotonic() - saved >= 1:
+            sandbox.save_clock()
+            saved = time.monotonic()
+        await asyncio.sleep(0.05)

@@ -1,0 +1,463 @@
+"""Fine-tuning jobs: the queue (one running job per account) and the training run itself.
+
+A job goes pending -> running -> succeeded | failed | cancelled with Azure's events. Training is
+real (see `lm.py`): each step evaluates a batch with the current model, then learns it; loss and
+accuracy are measured. All progress is stored, so a restart resumes a job at its last step (the
+model is rebuilt by replaying the steps already taken, which is deterministic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from infra.sandbox.catalog import BASE_MODELS
+from infra.sandbox.ids import hex32, new_id
+from infra.sandbox.imports import check_file, file_path
+from infra.sandbox.lm import Example, NGramModel, parse_examples
+from infra.sandbox.service import Sandbox
+from infra.sandbox.store import Doc
+
+log = logging.getLogger(__name__)
+
+QUEUE_SECONDS = 5.0
+PREP_SECONDS = 8.0
+POST_SECONDS = 6.0
+STEP_SECONDS = 0.25
+SECONDS_PER_TOKEN = 1 / 4000
+"""Sandbox time of the phases: the lab's sample (about 100 steps) takes 30-60 s at speedup 1."""
+KEEP_CHECKPOINTS = 3
+LR_SCALE = 10.0
+"""Count weight per unit of learning-rate multiplier (the default 0.1 adds whole counts)."""
+RESULT_COLUMNS = (
+    "step",
+    "train_loss",
+    "train_mean_token_accuracy",
+    "valid_loss",
+    "validation_mean_token_accuracy",
+    "full_valid_loss",
+    "full_valid_mean_token_accuracy",
+)
+ACTIVE = ("pending", "running")
+
+
+def default_hyperparameters(examples: int, given: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters a job runs with: given values, else the service's automatic choice."""
+    epochs = given.get("n_epochs")
+    if not isinstance(epochs, int):
+        epochs = 3
+        if examples * 3 < 100:
+            epochs = min(25, 100 // max(examples, 1))
+        elif examples * 3 > 25_000:
+            epochs = max(1, 25_000 // examples)
+    batch = given.get("batch_size")
+    if not isinstance(batch, int):
+        batch = max(1, min(256, round(examples * 0.002)))
+    rate = given.get("learning_rate_multiplier")
+    if not isinstance(rate, int | float) or isinstance(rate, bool):
+        rate = 0.1 if batch < 8 else 0.2
+    return {"n_epochs": epochs, "batch_size": batch, "learning_rate_multiplier": float(rate)}
+
+
+@dataclass
+class Trainee:
+    """A model in training with its data and plan (which examples each step sees)."""
+
+    train: list[Example]
+    valid: list[Example]
+    epochs: int
+    batch: int
+    rate: float
+    seed: int
+    vocab: int
+    model: NGramModel = field(init=False)
+    orders: list[list[int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.model = NGramModel(self.vocab)
+        self.orders = []
+        for epoch in range(self.epochs):
+            order = list(range(len(self.train)))
+            random.Random(self.seed * 1000 + epoch).shuffle(order)
+            self.orders.append(order)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches in one pass over the training data."""
+        return max(1, math.ceil(len(self.train) / self.batch))
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole job."""
+        return self.epochs * self.steps_per_epoch
+
+    def batch_of(self, step: int) -> list[Example]:
+        """The training examples of a step (1-based)."""
+        epoch, index = divmod(step - 1, self.steps_per_epoch)
+        ids = self.orders[epoch][index * self.batch : (index + 1) * self.batch]
+        return [self.train[i] for i in ids]
+
+    def tokens_of(self, step: int) -> int:
+        """Billed tokens of a step's batch."""
+        return sum(e.tokens for e in self.batch_of(step))
+
+    def learn(self, step: int) -> None:
+        """Take one step's update without measuring (used to replay after a restart)."""
+        weight = self.rate * LR_SCALE
+        for example in self.batch_of(step):
+            for turn in example.turns:
+                self.model.add(turn, weight)
+
+    def replay(self, steps: int) -> None:
+        """Take steps 1..`steps` again to rebuild the model after a restart."""
+        for step in range(1, steps + 1):
+            self.learn(step)
+
+    def measure(self, examples: list[Example]) -> tuple[float, float]:
+        """(mean token loss, mean token accuracy) of the current model on `examples`."""
+        nll, right, count = 0.0, 0, 0
+        for example in examples:
+            for turn in example.turns:
+                a, b, c = self.model.score(turn)
+                nll, right, count = nll + a, right + b, count + c
+        return (nll / count, right / count) if count else (0.0, 0.0)
+
+    def step(self, step: int) -> dict[str, float]:
+        """Measure the step's batch (and a validation batch), learn it; returns the metrics."""
+        loss, accuracy = self.measure(self.batch_of(step))
+        metrics = {"step": float(step), "train_loss": loss, "train_mean_token_accuracy": accuracy}
+        if self.valid:
+            start = ((step - 1) * self.batch) % len(self.valid)
+            chosen = [self.valid[(start + i) % len(self.valid)] for i in range(self.batch)]
+            metrics["valid_loss"], metrics["valid_mean_token_accuracy"] = self.measure(chosen)
+        self.learn(step)
+        if self.valid and step % self.steps_per_epoch == 0:
+            full = self.measure(self.valid)
+            metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = full
+        return metrics
+
+
+def model_id(base: str, suffix: str | None) -> str:
+    """A fine-tuned model id as Azure makes them: `<base>.ft-<32 hex>[-<suffix>]`."""
+    return f"{base}.ft-{hex32()}" + (f"-{suffix}" if suffix else "")
+
+
+def read_examples(sandbox: Sandbox, file_id: str | None) -> list[Example]:
+    """The examples of a stored file (empty when there is no file)."""
+    if not file_id:
+        return []
+    text = file_path(sandbox, file_id).read_text(encoding="utf-8", errors="replace")
+    return parse_examples(text, sandbox.encoding)
+
+
+def results_csv(rows: list[dict[str, Any]]) -> bytes:
+    """results.csv with Azure's columns, from the metrics events' data."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(RESULT_COLUMNS)
+    for data in rows:
+        values = [
+            data.get("step"),
+            data.get("train_loss"),
+            data.get("train_mean_token_accuracy"),
+            data.get("valid_loss"),
+            data.get("valid_mean_token_accuracy"),
+            data.get("full_valid_loss"),
+            data.get("full_valid_mean_token_accuracy"),
+        ]
+        writer.writerow(
+            ["" if v is None else (f"{v:.5f}" if isinstance(v, float) else v) for v in values]
+        )
+    return out.getvalue().encode()
+
+
+class JobFailed(Exception):
+    """A job cannot go on; carries Azure's job error."""
+
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.error = {"code": code, "message": message, "param": param}
+
+
+class Trainer:
+    """Starts due jobs (one running per account) and runs them."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    # -- events -----------------------------------------------------------------------------
+
+    def event(
+        self,
+        job_id: str,
+        message: str,
+        *,
+        level: str = "info",
+        kind: str = "message",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Record one job event."""
+        eid = new_id("ftevent")
+        doc: Doc = {
+            "object": "fine_tuning.job.event",
+            "id": eid,
+            "created_at": self.sandbox.clock.stamp(),
+            "level": level,
+            "message": message,
+            "type": kind,
+        }
+        if data is not None:
+            doc["data"] = data
+        self.sandbox.store.put("event", eid, doc, parent=job_id)
+
+    # -- queue ------------------------------------------------------------------------------
+
+    async def loop(self) -> None:
+        """Start jobs when they are due; runs for the sandbox's lifetime."""
+        while True:
+            self.schedule()
+            try:
+                await asyncio.wait_for(self.sandbox.wake.wait(), timeout=0.1)
+            except TimeoutError:
+                pass
+            self.sandbox.wake.clear()
+
+    def schedule(self) -> None:
+        """Resume running jobs and start the oldest due pending job of each idle account."""
+        store, now = self.sandbox.store, self.sandbox.clock.now()
+        busy = {store.parent_of("job", j) for j in self._running}
+        for job_id, job in store.items("job"):
+            if job["status"] == "running" and job_id not in self._running:
+                self._start(job_id)
+                busy.add(store.parent_of("job", job_id))
+        for job_id, job in store.items("job"):
+            account = store.parent_of("job", job_id)
+            if job["status"] != "pending" or account in busy or job_id in self._running:
+                continue
+            if job["_queued_until"] <= now:
+                self._start(job_id)
+                busy.add(account)
+
+    def _start(self, job_id: str) -> None:
+        task = self.sandbox.spawn(self.run(job_id), f"job {job_id}")
+        self._running[job_id] = task
+        task.add_done_callback(lambda _: self._done(job_id))
+
+    def _done(self, job_id: str) -> None:
+        self._running.pop(job_id, None)
+        self.sandbox.wake.set()
+
+    def cancel(self, job_id: str) -> None:
+        """Stop a job's run (its status is set by the caller)."""
+        task = self._running.get(job_id)
+        if task is not None:
+            task.cancel()
+
+    # -- one job ----------------------------------------------------------------------------
+
+    def _job(self, job_id: str) -> Doc:
+        job = self.sandbox.store.get("job", job_id)
+        if job is None:
+            raise asyncio.CancelledError
+        return job
+
+    def _save(self, job_id: str, job: Doc) -> None:
+        self.sandbox.store.put("job", job_id, job)
+
+    async def run(self, job_id: str) -> None:
+        """Run a job from wherever it stopped to its end."""
+        job = self._job(job_id)
+        clock = self.sandbox.clock
+        if job["status"] == "pending":
+            job["status"] = "running"
+            job["_started_at"] = clock.now()
+            job["_prep_until"] = clock.now() + PREP_SECONDS
+            self._save(job_id, job)
+            self.event(job_id, "Job started.")
+        try:
+            trainee = await self._prepare(job_id)
+            await clock.sleep_until(self._job(job_id)["_prep_until"])
+            await self._train(job_id, trainee)
+            await self._finish(job_id, trainee)
+        except JobFailed as failure:
+            job = self._job(job_id)
+            job.update(status="failed", error=failure.error, finished_at=clock.stamp())
+            job["estimated_finish"] = None
+            self._save(job_id, job)
+            self.event(job_id, f"Job failed. {failure}", level="error")
+
+    async def _prepare(self, job_id: str) -> Trainee:
+        job = self._job(job_id)
+        sandbox = self.sandbox
+        files = [
+            ("training_file", job["training_file"]),
+            ("validation_file", job.get("validation_file")),
+        ]
+        for param, file_id in files:
+            if not file_id:
+                continue
+            if sandbox.store.get("file", file_id) is None:
+                raise JobFailed(
+                    "invalid_file", f"The {param.replace('_', ' ')} was deleted.", param
+                )
+            base = BASE_MODELS.get(job["model"])
+            limit_model = base.id if base else job["model"]
+            name = str((sandbox.store.get("file", file_id) or {}).get("filename", file_id))
+            path = file_path(sandbox, file_id)
+            problem = await asyncio.to_thread(check_file, path, limit_model, name)
+            if problem is not None:
+                raise JobFailed(
+                    "invalid_file", f"The {param.replace('_', ' ')} is invalid: {problem}", param
+                )
+        train = await asyncio.to_thread(read_examples, sandbox, job["training_file"])
+        valid = await asyncio.to_thread(read_examples, sandbox, job.get("validation_file"))
+        hp = job["hyperparameters"]
+        trainee = Trainee(
+            train,
+            valid,
+            int(hp["n_epochs"]),
+            int(hp["batch_size"]),
+            float(hp["learning_rate_multiplier"]),
+            int(job["seed"]),
+            sandbox.encoding.n_vocab,
+        )
+        done = int(job.get("_step", 0))
+        if done:
+            await asyncio.to_thread(trainee.replay, done)
+        if "_model_id" not in job:
+            job["_model_id"] = model_id(job["model"], job.get("suffix"))
+            job["estimated_finish"] = int(
+                job["_prep_until"]
+                + sum(
+                    STEP_SECONDS + trainee.tokens_of(s) * SECONDS_PER_TOKEN
+                    for s in range(1, trainee.total_steps + 1)
+                )
+                + POST_SECONDS
+            )
+            self._save(job_id, job)
+            self.event(job_id, "Training started.")
+        return trainee
+
+    async def _train(self, job_id: str, trainee: Trainee) -> None:
+        clock = self.sandbox.clock
+        total = trainee.total_steps
+        for step in range(int(self._job(job_id).get("_step", 0)) + 1, total + 1):
+            began = clock.now()
+            metrics = await asyncio.to_thread(trainee.step, step)
+            await clock.sleep_until(
+                began + STEP_SECONDS + trainee.tokens_of(step) * SECONDS_PER_TOKEN
+            )
+            data: dict[str, Any] = {
+                k: (int(v) if k == "step" else round(v, 5)) for k, v in metrics.items()
+            }
+            text = f"Step {step}/{total}: training loss={data['train_loss']:.2f}"
+            if "valid_loss" in data:
+                text += f", validation loss={data['valid_loss']:.2f}"
+            self.event(job_id, text, kind="metrics", data=data)
+            job = self._job(job_id)
+            job["_step"] = step
+            self._save(job_id, job)
+            if step % trainee.steps_per_epoch == 0:
+                self._checkpoint(job_id, job, step, data)
+
+    def _checkpoint(self, job_id: str, job: Doc, step: int, data: dict[str, Any]) -> None:
+        store = self.sandbox.store
+        cid = new_id("ftchkpt")
+        doc: Doc = {
+            "object": "fine_tuning.job.checkpoint",
+            "id": cid,
+            "created_at": self.sandbox.clock.stamp(),
+            "fine_tuned_model_checkpoint": f"{job['_model_id']}:ckpt-step-{step}",
+            "fine_tuning_job_id": job_id,
+            "step_number": step,
+            "metrics": {k: v for k, v in data.items()},
+        }
+        store.put("checkpoint", cid, doc, parent=job_id)
+        kept = store.docs("checkpoint", job_id)
+        for old in kept[:-KEEP_CHECKPOINTS]:
+            store.delete("checkpoint", old["id"])
+        self.event(job_id, f"Checkpoint created at step {step}.")
+
+    async def _finish(self, job_id: str, trainee: Trainee) -> None:
+        sandbox, store, clock = self.sandbox, self.sandbox.store, self.sandbox.clock
+        job = self._job(job_id)
+        if "_post_until" not in job:
+            job["_post_until"] = clock.now() + POST_SECONDS
+            self._save(job_id, job)
+            self.event(job_id, "Postprocessing started.")
+        await clock.sleep_until(job["_post_until"])
+        account = store.parent_of("job", job_id)
+        rows = [e["data"] for e in store.docs("event", job_id) if e["type"] == "metrics"]
+        content = results_csv(rows)
+        result_id = new_id("file")
+        file_path(sandbox, result_id).write_bytes(content)
+        store.put(
+            "file",
+            result_id,
+            {
+                "object": "file",
+                "id": result_id,
+                "bytes": len(content),
+                "created_at": clock.stamp(),
+                "filename": "results.csv",
+                "purpose": "fine-tune-results",
+                "status": "processed",
+            },
+            parent=account,
+        )
+        self.event(job_id, f"Completed results file: {result_id}")
+        fine_tuned = str(job["_model_id"])
+        source = file_path(sandbox, job["training_file"]).read_bytes()
+        (sandbox.models_dir / f"{fine_tuned}.jsonl").write_bytes(source)
+        store.put(
+            "model",
+            fine_tuned,
+            {
+                "object": "model",
+                "id": fine_tuned,
+                "created_at": clock.stamp(),
+                "status": "succeeded",
+                "model": job["model"],
+                "fine_tune": job_id,
+                "capabilities": {
+                    "fine_tune": True,
+                    "inference": True,
+                    "completion": False,
+                    "chat_completion": True,
+                    "embeddings": False,
+                },
+                "lifecycle_status": "generally-available",
+                "deprecation": {"inference": clock.stamp() + 365 * 86_400},
+                "_rate": trainee.rate,
+                "_epochs": trainee.epochs,
+                "_steps_per_epoch": trainee.steps_per_epoch,
+            },
+            parent=account,
+        )
+        self.event(job_id, "Model Evaluation Passed.")
+        hours = (clock.now() - float(job["_started_at"])) / 3600
+        self.event(job_id, f"Training hours billed: {hours:.3f}")
+        job = self._job(job_id)
+        job.update(
+            status="succeeded",
+            fine_tuned_model=fine_tuned,
+            finished_at=clock.stamp(),
+            result_files=[result_id],
+            trained_tokens=sum(e.tokens for e in trainee.train) * trainee.epochs,
+            estimated_finish=None,
+        )
+        self._save(job_id, job)
+        self.event(job_id, "Job succeeded.")
+
+
+TRAINER = web.AppKey("sandbox_trainer", Trainer)
+"""Where the sandbox app keeps its `Trainer`."""

@@ -1,0 +1,356 @@
+"""Talking to a deployment, as the portal's chat playground does (the lab's step 9).
+
+A session belongs to one user in one conversation (in a channel: one thread): the deployment, a
+system message, few-shot examples and the history. Each prompt is sent with the system message,
+the examples and as much recent history as the model's context holds (tiktoken counts; oldest
+turns go first). Azure's failures come back as one plain sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import tiktoken
+from openai import (
+    APIConnectionError,
+    APIStatusError,
+    AsyncAzureOpenAI,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+from openai.types.chat import ChatCompletionMessageParam
+
+from infra.retry import retry
+from infra.storage import JsonObject, SqliteStorage
+from skills.deployment import base_of, context_window
+from skills.errors import UserError
+from skills.tokens import encoding_name_for, get_encoding
+
+ANSWER_TOKENS = 800
+"""Room kept for the model's answer when the history is trimmed."""
+KEEP_ALIVE_PROMPT = "Reply with OK."
+STORED_HISTORY = 200
+"""Messages of history kept in the state store (trimming to the context happens per prompt)."""
+LAB_SYSTEM_MESSAGE = "The system is an AI teacher that helps people learn about AI"
+
+_KEY_SAFE = re.compile(r"[^A-Za-z0-9_.:;@=-]")
+
+
+class DeploymentGone(UserError):
+    """The data plane says the deployment does not exist (never made, deleted, or not ready)."""
+
+    def __init__(self, deployment: str) -> None:
+        super().__init__(
+            f"There is no ready deployment `{deployment}`: it does not exist, is still being "
+            "created, or was deleted. `deployments` lists what there is."
+        )
+        self.deployment = deployment
+
+
+@dataclass
+class ChatSession:
+    """One user's chat with one deployment."""
+
+    deployment: str
+    model: str
+    version: str = "1"
+    system: str = ""
+    examples: list[list[str]] = field(default_factory=list)
+    history: list[dict[str, str]] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def base(self) -> str:
+        """The base model behind the deployment (for the tokenizer and the context size)."""
+        return base_of(self.model, self.version)
+
+    @property
+    def last_prompt(self) -> str:
+        """The user's latest message in the history, or ''."""
+        return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
+
+    def to_json(self) -> JsonObject:
+        """The session as a storage item."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, item: JsonObject) -> ChatSession:
+        """A session from a storage item (unknown fields are ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in item.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's answer and what it cost."""
+
+    deployment: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+    created: float
+    finish_reason: str
+    dropped: int = 0
+
+    @property
+    def filtered(self) -> bool:
+        """Azure's content filter cut the answer."""
+        return self.finish_reason == "content_filter"
+
+
+# -- sessions in the state store ---------------------------------------------------------------
+
+
+def session_key(conversation_id: str, user_id: str) -> str:
+    """Storage key of a user's session in a conversation (a channel thread is a conversation)."""
+    return f"chat/{_KEY_SAFE.sub('_', conversation_id)}/{_KEY_SAFE.sub('_', user_id)}"
+
+
+async def read_session(
+    storage: SqliteStorage, conversation_id: str, user_id: str
+) -> ChatSession | None:
+    """The user's current session here, if any."""
+    key = session_key(conversation_id, user_id)
+    item = (await storage.read([key])).get(key)
+    return ChatSession.from_json(item) if item is not None else None
+
+
+async def save_session(
+    storage: SqliteStorage, conversation_id: str, user_id: str, session: ChatSession
+) -> None:
+    """Store a session (the history is capped)."""
+    session.history = session.history[-STORED_HISTORY:]
+    await storage.write({session_key(conversation_id, user_id): session.to_json()})
+
+
+async def end_session(storage: SqliteStorage, conversation_id: str, user_id: str) -> bool:
+    """Forget the session; False when there was none."""
+    key = session_key(conversation_id, user_id)
+    if not (await storage.read([key])).get(key):
+        return False
+    await storage.delete([key])
+    return True
+
+
+# -- the prompt --------------------------------------------------------------------------------
+
+
+def parse_example(text: str) -> tuple[str, str]:
+    """`user text => assistant text` as a pair."""
+    user, sep, assistant = text.partition("=>")
+    if not sep or not user.strip() or not assistant.strip():
+        raise UserError(
+            "Write an example as `example <user text> => <assistant text>`, e.g. `example What "
+            "is AI? => AI is software that does tasks we link to human thinking.`"
+        )
+    return user.strip(), assistant.strip()
+
+
+def encoding_for(session: ChatSession) -> tiktoken.Encoding:
+    """The tokenizer of the session's model."""
+    return get_encoding(encoding_name_for(session.base))
+
+
+def message_tokens(messages: Sequence[dict[str, str]], encoding: tiktoken.Encoding) -> int:
+    """Prompt tokens of chat messages: 3 per message, its role and content, 3 for the reply."""
+    total = 3
+    for message in messages:
+        total += 3 + sum(len(encoding.encode(v, disallowed_special=())) for v in message.values())
+    return total
+
+
+def build_messages(
+    session: ChatSession,
+    prompt: str,
+    encoding: tiktoken.Encoding,
+    budget: int,
+) -> tuple[list[dict[str, str]], int]:
+    """(messages to send, history messages dropped) so the prompt fits in `budget` tokens.
+
+    The system message, the examples and the prompt always go; history is added newest first
+    as long as it fits, whole user/assistant turns at a time.
+    """
+    head: list[dict[str, str]] = []
+    if session.system:
+        head.append({"role": "system", "content": session.system})
+    for user, assistant in session.examples:
+        head += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    tail = [{"role": "user", "content": prompt}]
+    used = message_tokens(head + tail, encoding)
+    if used > budget:
+        raise UserError(
+            f"Your message, the system message and the examples come to {used:,} tokens, more "
+            f"than the {budget:,} this model can read; shorten them or start over with `end`."
+        )
+    kept: list[dict[str, str]] = []
+    turns = _turns(session.history)
+    for turn in reversed(turns):
+        cost = message_tokens(turn, encoding) - 3
+        if used + cost > budget:
+            break
+        kept = turn + kept
+        used += cost
+    dropped = len(session.history) - len(kept)
+    return head + kept + tail, dropped
+
+
+def _turns(history: Sequence[dict[str, str]]) -> list[list[dict[str, str]]]:
+    """History grouped into turns: a user message with the answers that follow it."""
+    turns: list[list[dict[str, str]]] = []
+    for message in history:
+        if message["role"] == "user" or not turns:
+            turns.append([message])
+        else:
+            turns[-1].append(message)
+    return turns
+
+
+def prompt_budget(session: ChatSession) -> int:
+    """Tokens the prompt may use: the model's context less room for the answer."""
+    return context_window(session.model, session.version) - ANSWER_TOKENS
+
+
+# -- calling the model -------------------------------------------------------------------------
+
+
+async def complete(
+    client: AsyncAzureOpenAI,
+    deployment: str,
+    messages: Sequence[dict[str, str]],
+    *,
+    max_tokens: int = ANSWER_TOKENS,
+    attempts: int = 3,
+    dropped: int = 0,
+) -> Answer:
+    """One chat completion; throttling is retried with backoff, other failures explained."""
+    payload: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": m["content"]}
+        if m["role"] == "system"
+        else {"role": "assistant", "content": m["content"]}
+        if m["role"] == "assistant"
+        else {"role": "user", "content": m["content"]}
+        for m in messages
+    ]
+
+    async def call() -> Answer:
+        response = await client.chat.completions.create(
+            model=deployment, messages=payload, max_tokens=max_tokens
+        )
+        choice = response.choices[0] if response.choices else None
+        usage = response.usage
+        return Answer(
+            deployment=deployment,
+            text=(choice.message.content or "") if choice else "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            model=response.model,
+            created=float(response.created),
+            finish_reason=str(choice.finish_reason) if choice else "stop",
+            dropped=dropped,
+        )
+
+    try:
+        return await retry(call, classify=_throttled, attempts=attempts, base=1.0, cap=10.0)
+    except RateLimitError as error:
+        wait = _retry_after(error) or 10.0
+        raise UserError(
+            f"`{deployment}` is busy right now (Azure is throttling it); try again in "
+            f"{max(1, round(wait))} s."
+        ) from None
+    except NotFoundError:
+        raise DeploymentGone(deployment) from None
+    except BadRequestError as error:
+        raise UserError(_bad_request(deployment, error)) from None
+    except (AuthenticationError, PermissionDeniedError):
+        raise UserError(
+            "Azure OpenAI refused the bot's credentials; an admin can check them with `keys`."
+        ) from None
+    except APIConnectionError:
+        raise UserError("I could not reach Azure OpenAI; try again in a moment.") from None
+    except APIStatusError as error:
+        raise UserError(
+            f"Azure OpenAI failed to answer (HTTP {error.status_code}); try again in a moment."
+        ) from None
+
+
+async def keep_alive(client: AsyncAzureOpenAI, deployment: str) -> Answer:
+    """The smallest completion there is: it resets the deployment's inactivity clock."""
+    return await complete(
+        client, deployment, [{"role": "user", "content": KEEP_ALIVE_PROMPT}], max_tokens=1
+    )
+
+
+async def compare(
+    client: AsyncAzureOpenAI,
+    first: tuple[str, Sequence[dict[str, str]]],
+    second: tuple[str, Sequence[dict[str, str]]],
+) -> tuple[Answer | UserError, Answer | UserError]:
+    """The same prompt to two deployments at once; each side is an answer or why it failed."""
+
+    async def one(deployment: str, messages: Sequence[dict[str, str]]) -> Answer | UserError:
+        try:
+            return await complete(client, deployment, messages)
+        except UserError as error:
+            return error
+
+    left, right = await asyncio.gather(one(*first), one(*second))
+    return left, right
+
+
+def _retry_after(error: Exception) -> float | None:
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) * scale
+        except ValueError:
+            continue
+    return None
+
+
+def _throttled(error: Exception) -> float | bool:
+    """Retry verdict: throttling (429) and service hiccups (5xx) are worth another try."""
+    if isinstance(error, RateLimitError):
+        return _retry_after(error) or True
+    if isinstance(error, APIStatusError) and error.status_code >= 500:
+        return True
+    return False
+
+
+def _bad_request(deployment: str, error: BadRequestError) -> str:
+    body: Any = error.body
+    inner = body.get("error", body) if isinstance(body, dict) else {}
+    inner = inner if isinstance(inner, dict) else {}
+    code = str(inner.get("code") or error.code or "")
+    if code == "content_filter" or "content management policy" in str(error.message).lower():
+        categories = _filtered_categories(inner)
+        which = f" ({', '.join(categories)})" if categories else ""
+        return f"Azure's content filter blocked this message{which}; rephrase it and try again."
+    message = str(inner.get("message") or error.message).rstrip(".")
+    return f"`{deployment}` could not answer: {message}."
+
+
+def _filtered_categories(inner: dict[str, Any]) -> list[str]:
+    innererror = inner.get("innererror")
+    result = innererror.get("content_filter_result") if isinstance(innererror, dict) else None
+    if not isinstance(result, dict):
+        return []
+    return [
+        name.replace("_", " ")
+        for name, verdict in result.items()
+        if isinstance(verdict, dict) and verdict.get("filtered")
+    ]

@@ -1,0 +1,615 @@
+"""Fine-tuning on Azure OpenAI: upload, launch, follow and stop jobs (the lab's step 7).
+
+Plain async functions over the official `openai` SDK client (`AsyncAzureOpenAI`, built in
+`infra/azure.py` and passed in) that return small result objects: the bot, the shell and the tests
+use them alike. Calls that are safe to repeat are retried on throttling and server errors with
+`infra.retry` (honouring Retry-After); creating a job is never blindly repeated: after an unclear
+failure the job list is searched for a job on the same uploaded file first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import openai
+from openai import AsyncAzureOpenAI
+
+from infra.retry import retry
+from skills.errors import UserError
+
+T = TypeVar("T")
+
+FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+RUNNING_STATUSES = frozenset({"running"})
+"""Everything else (pending, queued, validating_files, notRunning, ...) is waiting."""
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+MAX_CHART_POINTS = 200
+_STEP_TEXT = re.compile(r"\bStep (\d+)\s*/\s*(\d+)", re.IGNORECASE)
+
+
+# -- errors and retries -------------------------------------------------------------------------
+
+
+def retry_after(error: BaseException) -> float | None:
+    """Seconds an Azure error asks us to wait (Retry-After / retry-after-ms), if it says."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue
+    return None
+
+
+def transient(error: BaseException) -> bool:
+    """True for failures worth another try: throttling, server errors, broken connections."""
+    if isinstance(error, openai.APIStatusError):
+        return error.status_code in RETRY_STATUSES or error.status_code >= 500
+    return isinstance(error, openai.APIConnectionError)  # includes APITimeoutError
+
+
+def classify(error: Exception) -> float | bool:
+    """`infra.retry.retry` verdict for an Azure OpenAI call."""
+    if not transient(error):
+        return False
+    hint = retry_after(error)
+    return hint if hint is not None else True
+
+
+async def call(work: Callable[[], Awaitable[T]], *, attempts: int = 5, cap: float = 30.0) -> T:
+    """Await an idempotent Azure call, retrying transient failures with backoff."""
+    return await retry(work, classify=classify, attempts=attempts, cap=cap)
+
+
+def user_error(error: openai.APIError, what: str) -> UserError:
+    """One sentence for an Azure failure that retries did not cure."""
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        reason = azure_message(error)
+        if status == 404:
+            return UserError(f"Azure OpenAI has no {what}.")
+        if status in (401, 403):
+            return UserError(
+                f"Azure OpenAI refused access ({status}): {reason} "
+                "Ask your admin to check the key or the role assignments."
+            )
+        if status == 429:
+            return UserError(
+                "Azure OpenAI is busy (rate limited); try again in a minute. " + reason
+            )
+        if status >= 500:
+            return UserError(f"Azure OpenAI had a server error ({status}); try again shortly.")
+        return UserError(f"Azure OpenAI refused it ({status}): {reason}")
+    return UserError("I cannot reach Azure OpenAI right now; try again shortly.")
+
+
+def azure_message(error: openai.APIStatusError) -> str:
+    """The `error.message` of an Azure error body, else the SDK's message."""
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    return str(error.message)
+
+
+# -- what a user asks for ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated file to train on: where it is stored and what it is called."""
+
+    sha256: str
+    path: str
+    name: str
+    examples: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A training run as confirmed by the user (JSON-friendly: it is stored until confirmed)."""
+
+    model: str
+    training: Dataset
+    validation: Dataset | None
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    suffix: str | None = None
+    seed: int | None = None
+    estimated_epochs: int = 0
+    billed_tokens: int = 0
+    price: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data (see `plan_from_json`)."""
+        return asdict(self)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters the user gave (the service chooses the rest)."""
+        given = {
+            "n_epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate_multiplier": self.learning_rate_multiplier,
+        }
+        return {k: v for k, v in given.items() if v is not None}
+
+
+def plan_from_json(data: dict[str, Any]) -> Plan:
+    """The `Plan` stored by `Plan.to_json`."""
+    values = dict(data)
+    values["training"] = Dataset(**values["training"])
+    if values.get("validation") is not None:
+        values["validation"] = Dataset(**values["validation"])
+    return Plan(**values)
+
+
+SUFFIX = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+def check_options(options: dict[str, str]) -> dict[str, Any]:
+    """Typed `train` options from `key=value` words; one clear sentence when one is wrong."""
+    typed: dict[str, Any] = {}
+
+    def whole(key: str, low: int, high: int, label: str) -> None:
+        if key not in options:
+            return
+        try:
+            value = int(options[key])
+        except ValueError:
+            raise UserError(f"{label} must be a whole number from {low} to {high}.") from None
+        if not low <= value <= high:
+            raise UserError(f"{label} must be a whole number from {low} to {high}.")
+        typed[key] = value
+
+    whole("epochs", 1, 50, "Epochs")
+    whole("batch", 1, 256, "Batch size")
+    whole("seed", 0, 2**31 - 1, "Seed")
+    if "lr" in options:
+        try:
+            rate = float(options["lr"])
+        except ValueError:
+            rate = -1.0
+        if not 0 < rate <= 10 or math.isnan(rate):
+            raise UserError("The learning rate multiplier must be a number above 0, up to 10.")
+        typed["lr"] = rate
+    if "suffix" in options:
+        if not SUFFIX.match(options["suffix"]):
+            raise UserError(
+                "The suffix may have up to 40 letters, digits, `-`, `_` or `.` characters."
+            )
+        typed["suffix"] = options["suffix"]
+    if "model" in options:
+        typed["model"] = options["model"]
+    return typed
+
+
+# -- what Azure says ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A fine-tuning job as Azure reports it."""
+
+    id: str
+    status: str
+    model: str
+    fine_tuned_model: str | None
+    created_at: int
+    finished_at: int | None
+    trained_tokens: int | None
+    training_file: str
+    validation_file: str | None
+    result_files: list[str]
+    hyperparameters: dict[str, Any]
+    error_code: str | None = None
+    error_message: str | None = None
+    estimated_finish: int | None = None
+
+    @property
+    def final(self) -> bool:
+        """True once the job has ended."""
+        return self.status in FINAL_STATUSES
+
+    @property
+    def running(self) -> bool:
+        """True while the job trains."""
+        return self.status in RUNNING_STATUSES
+
+
+def job_state(job: Any) -> JobState:
+    """A `JobState` from the SDK's `FineTuningJob`."""
+    error = getattr(job, "error", None)
+    hyper = getattr(job, "hyperparameters", None)
+    hyperparameters = hyper.model_dump(exclude_none=True) if hyper is not None else {}
+    code = getattr(error, "code", None) if error is not None else None
+    message = getattr(error, "message", None) if error is not None else None
+    return JobState(
+        id=str(job.id),
+        status=str(job.status),
+        model=str(job.model),
+        fine_tuned_model=job.fine_tuned_model or None,
+        created_at=int(job.created_at or 0),
+        finished_at=int(job.finished_at) if job.finished_at else None,
+        trained_tokens=int(job.trained_tokens) if job.trained_tokens is not None else None,
+        training_file=str(job.training_file),
+        validation_file=job.validation_file or None,
+        result_files=list(job.result_files or []),
+        hyperparameters=hyperparameters,
+        error_code=str(code) if code else None,
+        error_message=str(message) if message else None,
+        estimated_finish=int(job.estimated_finish) if job.estimated_finish else None,
+    )
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One training step's measurements (a metrics event or a results.csv row)."""
+
+    step: int
+    train_loss: float | None = None
+    train_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_accuracy: float | None = None
+    full_valid_loss: float | None = None
+    full_valid_accuracy: float | None = None
+
+
+def _number(value: object) -> float | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def metric_from(data: dict[str, Any]) -> Metric | None:
+    """A `Metric` from metrics data (event data, checkpoint metrics or a CSV row)."""
+    step = _number(data.get("step"))
+    if step is None:
+        return None
+    return Metric(
+        step=int(step),
+        train_loss=_number(data.get("train_loss")),
+        train_accuracy=_number(data.get("train_mean_token_accuracy")),
+        valid_loss=_number(data.get("valid_loss")),
+        valid_accuracy=_number(
+            data.get("valid_mean_token_accuracy", data.get("validation_mean_token_accuracy"))
+        ),
+        full_valid_loss=_number(data.get("full_valid_loss")),
+        full_valid_accuracy=_number(data.get("full_valid_mean_token_accuracy")),
+    )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One job event (a message or a metrics report)."""
+
+    id: str
+    created_at: int
+    level: str
+    message: str
+    type: str
+    data: dict[str, Any] | None = None
+
+    @property
+    def metric(self) -> Metric | None:
+        """The measurements of a metrics event."""
+        if self.type != "metrics" or not isinstance(self.data, dict):
+            return None
+        return metric_from(self.data)
+
+    @property
+    def total_steps(self) -> int | None:
+        """N of a "Step n/N: ..." message, when the service writes one."""
+        found = _STEP_TEXT.search(self.message)
+        return int(found.group(2)) if found else None
+
+
+def event_of(item: Any) -> Event:
+    """An `Event` from the SDK's `FineTuningJobEvent`."""
+    data = getattr(item, "data", None)
+    return Event(
+        id=str(item.id),
+        created_at=int(item.created_at or 0),
+        level=str(item.level or "info"),
+        message=str(item.message or ""),
+        type=str(getattr(item, "type", None) or "message"),
+        data=dict(data) if isinstance(data, dict) else None,
+    )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A saved model of one epoch, deployable like the final model."""
+
+    id: str
+    model: str
+    step: int
+    metric: Metric | None
+
+
+@dataclass
+class Series:
+    """Loss curves, thinned to at most `MAX_CHART_POINTS` points (JSON-friendly lists)."""
+
+    train: list[list[float]] = field(default_factory=list)
+    valid: list[list[float]] = field(default_factory=list)
+
+    def add(self, metric: Metric) -> None:
+        """Append one step's losses, halving the density when the curve grows too long."""
+        for points, value in ((self.train, metric.train_loss), (self.valid, metric.valid_loss)):
+            if value is None or (points and points[-1][0] >= metric.step):
+                continue
+            points.append([float(metric.step), value])
+            if len(points) > MAX_CHART_POINTS:
+                del points[1:-1:2]
+
+    @classmethod
+    def of(cls, metrics: Iterable[Metric]) -> Series:
+        """The curves of a whole run."""
+        series = cls()
+        for metric in metrics:
+            series.add(metric)
+        return series
+
+
+# -- files and jobs -----------------------------------------------------------------------------
+
+
+async def upload(client: AsyncAzureOpenAI, dataset: Dataset) -> str:
+    """Upload a stored dataset for fine-tuning; returns the Azure file id."""
+    content = await asyncio.to_thread(Path(dataset.path).read_bytes)
+    try:
+        created = await call(
+            lambda: client.files.create(file=(dataset.name, content), purpose="fine-tune")
+        )
+    except openai.APIError as error:
+        raise user_error(error, f"file upload for {dataset.name}") from error
+    return str(created.id)
+
+
+async def wait_processed(
+    client: AsyncAzureOpenAI,
+    file_id: str,
+    name: str,
+    *,
+    interval: float,
+    limit: float,
+) -> None:
+    """Wait until Azure has imported the file; its import error is shown with Azure's reason."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            found = await call(lambda: client.files.retrieve(file_id))
+        except openai.APIError as error:
+            raise user_error(error, f"file {file_id} ({name})") from error
+        status = str(found.status)
+        if status == "processed":
+            return
+        if status in ("error", "failed", "deleted"):
+            reason = getattr(found, "status_details", None) or "no reason given"
+            raise UserError(f"Azure could not import {name}: {reason}")
+        if time.monotonic() > deadline:
+            raise UserError(
+                f"Azure is still importing {name} after {limit:.0f} s; try `train` again later."
+            )
+        await asyncio.sleep(interval)
+
+
+async def find_job_on_file(client: AsyncAzureOpenAI, training_file: str) -> JobState | None:
+    """The job trained on an uploaded file, if one was created (recovery after a failure)."""
+    page = await call(lambda: client.fine_tuning.jobs.list(limit=50))
+    for job in page.data:
+        if job.training_file == training_file:
+            return job_state(job)
+    return None
+
+
+async def create_job(
+    client: AsyncAzureOpenAI, plan: Plan, training_file: str, validation_file: str | None
+) -> JobState:
+    """Create the fine-tuning job once: an unclear failure is checked against the job list."""
+    options: dict[str, Any] = {"model": plan.model, "training_file": training_file}
+    if validation_file:
+        options["validation_file"] = validation_file
+    if plan.hyperparameters():
+        options["hyperparameters"] = plan.hyperparameters()
+    if plan.suffix:
+        options["suffix"] = plan.suffix
+    if plan.seed is not None:
+        options["seed"] = plan.seed
+
+    async def attempt() -> JobState:
+        try:
+            return job_state(await client.fine_tuning.jobs.create(**options))
+        except openai.APIError as error:
+            if transient(error):
+                existing = await find_job_on_file(client, training_file)
+                if existing is not None:
+                    return existing  # the create went through; its answer got lost
+            raise
+
+    try:
+        return await call(attempt)
+    except openai.APIError as error:
+        raise user_error(error, "such base model or file") from error
+
+
+async def get_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
+    """The job's current state (UserError when there is no such job)."""
+    try:
+        return job_state(await call(lambda: client.fine_tuning.jobs.retrieve(job_id)))
+    except openai.APIError as error:
+        raise user_error(error, f"job `{job_id}`") from error
+
+
+async def list_jobs(client: AsyncAzureOpenAI, limit: int = 10) -> list[JobState]:
+    """The most recent jobs of the resource."""
+    try:
+        page = await call(lambda: client.fine_tuning.jobs.list(limit=limit))
+    except openai.APIError as error:
+        raise user_error(error, "job list") from error
+    jobs = [job_state(job) for job in page.data]
+    return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
+
+
+async def cancel_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
+    """Ask Azure to cancel a job; an ended job is refused with its status."""
+    job = await get_job(client, job_id)
+    if job.final:
+        raise UserError(f"Job `{job_id}` has already ended: {job.status}.")
+    try:
+        return job_state(await call(lambda: client.fine_tuning.jobs.cancel(job_id)))
+    except openai.APIError as error:
+        raise user_error(error, f"job `{job_id}` to cancel") from error
+
+
+def _chronological(events: list[Event]) -> list[Event]:
+    """Events oldest first, whichever order the service listed them in."""
+    if len(events) > 1 and events[0].created_at > events[-1].created_at:
+        return list(reversed(events))
+    return events
+
+
+async def new_events(
+    client: AsyncAzureOpenAI,
+    job_id: str,
+    after: str | None,
+    *,
+    limit: int = 100,
+    attempts: int = 5,
+) -> list[Event]:
+    """The job's events after event `after` (all when None), oldest first."""
+    found: list[Event] = []
+    cursor = after
+    for _ in range(50):  # at most 5,000 events per poll; the rest come next time
+
+        def page_call(position: str | None = cursor) -> Awaitable[Any]:
+            if position is None:
+                return client.fine_tuning.jobs.list_events(job_id, limit=limit)
+            return client.fine_tuning.jobs.list_events(job_id, after=position, limit=limit)
+
+        page = await call(page_call, attempts=attempts)
+        batch = _chronological([event_of(item) for item in page.data])
+        found.extend(batch)
+        if not batch or not page.has_more:
+            break
+        cursor = batch[-1].id
+    seen: set[str] = {after} if after else set()
+    unique = []
+    for event in found:
+        if event.id not in seen:
+            seen.add(event.id)
+            unique.append(event)
+    return unique
+
+
+async def recent_events(client: AsyncAzureOpenAI, job_id: str, count: int) -> list[Event]:
+    """The last `count` events of a job, oldest first."""
+    try:
+        events = await new_events(client, job_id, None)
+    except openai.APIError as error:
+        raise user_error(error, f"job `{job_id}`") from error
+    return events[-count:]
+
+
+async def checkpoints(client: AsyncAzureOpenAI, job_id: str) -> list[Checkpoint]:
+    """The job's kept checkpoints, by step."""
+    page = await call(lambda: client.fine_tuning.jobs.checkpoints.list(job_id, limit=10))
+    found = []
+    for item in page.data:
+        metrics = item.metrics.model_dump(exclude_none=True) if item.metrics else {}
+        metrics.setdefault("step", item.step_number)
+        found.append(
+            Checkpoint(
+                id=str(item.id),
+                model=str(item.fine_tuned_model_checkpoint),
+                step=int(item.step_number),
+                metric=metric_from(metrics),
+            )
+        )
+    return sorted(found, key=lambda c: c.step)
+
+
+def parse_results(text: str) -> list[Metric]:
+    """The rows of a results.csv file (Azure's columns)."""
+    rows = csv.DictReader(io.StringIO(text))
+    return [metric for row in rows if (metric := metric_from(dict(row))) is not None]
+
+
+async def results(client: AsyncAzureOpenAI, job: JobState) -> list[Metric]:
+    """The per-step metrics from the job's results.csv (empty when there is none)."""
+    if not job.result_files:
+        return []
+    file_id = job.result_files[0]
+    content = await call(lambda: client.files.content(file_id))
+    return parse_results(content.text)
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+def total_steps(hyperparameters: dict[str, Any], examples: int) -> int | None:
+    """Steps of a job from its resolved epochs and batch size (None while they are 'auto')."""
+    epochs = hyperparameters.get("n_epochs")
+    batch = hyperparameters.get("batch_size")
+    if not isinstance(epochs, int) or not isinstance(batch, int) or batch < 1 or examples < 1:
+        return None
+    return epochs * math.ceil(examples / batch)
+
+
+def time_left(step: int, total: int | None, running_for: float) -> float | None:
+    """Seconds left at the pace so far (None until there is a pace to go by)."""
+    if total is None or step < 1 or running_for <= 0 or step > total:
+        return None
+    return running_for / step * (total - step)
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: 45 s, 3 min 20 s, 1 h 05 min."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+FAILURE_ADVICE = {
+    "invalid_file": "Fix the file (`validate` shows what is wrong), then start training again.",
+    "invalid_training_file": "Fix the file (`validate` shows what is wrong), then train again.",
+    "invalid_validation_file": "Fix the validation file, then start training again.",
+    "quota_exceeded": "The resource's fine-tuning quota is used up; cancel a job or wait.",
+    "invalid_model": "Choose a base model this region can fine-tune (`train model=...`).",
+}
+
+
+def failure_advice(code: str | None) -> str:
+    """What to do about a failed job."""
+    default = (
+        "Check the reason above, then start again with `train`; if it persists, tell your admin."
+    )
+    return FAILURE_ADVICE.get(code or "", default)

@@ -1,0 +1,249 @@
+"""The per-example rules of dataset validation: error codes, and how tokens are counted.
+
+Pure functions on one parsed JSON line; `skills.validation_scan` runs them over a file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+Issue = tuple[str, str]
+"""(code, message) of one problem found in an example."""
+
+ROLES = frozenset({"system", "user", "assistant", "tool", "function"})
+MESSAGE_KEYS = frozenset(
+    {"role", "content", "name", "function_call", "tool_calls", "tool_call_id", "weight"}
+)
+CHAT_KEYS = frozenset({"messages", "tools", "functions", "parallel_tool_calls"})
+DPO_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|endofprompt|>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+)
+IMAGE_TOKENS = 85
+"""Tokens counted per image part: OpenAI's base cost of an image (its true cost depends on size)."""
+_OUTPUT_KEYS = frozenset({"content", "tool_calls", "function_call"})
+
+
+def describe(value: object) -> str:
+    """The JSON type name of a parsed value, for messages."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number")
+
+
+def _valid_part(part: object) -> bool:
+    if type(part) is not dict:
+        return False
+    kind = part.get("type")
+    if kind == "text":
+        return type(part.get("text")) is str
+    if kind == "image_url":
+        image = part.get("image_url")
+        return type(image) is dict and type(image.get("url")) is str
+    return False
+
+
+def _has_content(message: dict[str, Any], role: object) -> bool:
+    content = message.get("content")
+    if type(content) is str:
+        return bool(content) or _calls_tool(message, role)
+    if type(content) is list:
+        return bool(content) and all(_valid_part(part) for part in content)
+    return content is None and _calls_tool(message, role)
+
+
+def _calls_tool(message: dict[str, Any], role: object) -> bool:
+    return role == "assistant" and ("tool_calls" in message or "function_call" in message)
+
+
+def _valid_weight(message: dict[str, Any], role: object) -> bool:
+    weight = message["weight"]
+    number = type(weight) is int or type(weight) is float
+    return role == "assistant" and number and weight in (0, 1)
+
+
+def check_messages(messages: list[Any], where: str, found: dict[str, str]) -> bool:
+    """Check each message of `messages`, adding first-seen issues to `found`; True if an assistant
+    message is among them."""
+    assistant = False
+    for number, message in enumerate(messages, 1):
+        if type(message) is not dict:
+            found.setdefault("data_type", f"{where} {number} is {describe(message)}, not an object")
+            continue
+        role = message.get("role")
+        content = message.get("content")
+        if len(message) == 2 and type(content) is str and content and type(role) is str:
+            # the common case, {"role": ..., "content": "..."}, checked quickly
+            if role not in ROLES:
+                found.setdefault("unrecognized_role", f"{where} {number} has role {role!r}")
+            assistant = assistant or role == "assistant"
+            continue
+        if "role" not in message:
+            found.setdefault("message_missing_key", f"{where} {number} has no role")
+        elif type(role) is not str or role not in ROLES:
+            found.setdefault("unrecognized_role", f"{where} {number} has role {role!r}")
+        assistant = assistant or role == "assistant"
+        if not MESSAGE_KEYS.issuperset(message):
+            extra = ", ".join(sorted(str(k) for k in message.keys() - MESSAGE_KEYS))
+            found.setdefault("message_unrecognized_key", f"{where} {number} has key(s) {extra}")
+        if not _has_content(message, role):
+            found.setdefault("missing_content", f"{where} {number} has no text content")
+        if "weight" in message and not _valid_weight(message, role):
+            found.setdefault(
+                "invalid_weight", f"{where} {number}: weight must be 0 or 1, on assistant messages"
+            )
+    return assistant
+
+
+def _strings(value: object) -> Iterable[str]:
+    if type(value) is str:
+        yield value
+    elif type(value) is dict:
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif type(value) is list:
+        for item in value:
+            yield from _strings(item)
+
+
+def special_token(example: object) -> str | None:
+    """The first special token found in any string of `example`, if any."""
+    for text in _strings(example):
+        if "<|" in text:
+            for token in SPECIAL_TOKENS:
+                if token in text:
+                    return token
+    return None
+
+
+def _check_special(example: object, raw: str, found: dict[str, str]) -> None:
+    # A string can hold "<|" only if the raw line does, or spells a character with a \u escape.
+    if "<|" in raw or "\\u" in raw:
+        token = special_token(example)
+        if token:
+            found["special_token"] = f"contains {token}, which the service rejects"
+
+
+def check_chat(example: object, raw: str) -> list[Issue]:
+    """Problems of one chat-format example (`raw` is its line, for a quick special-token test)."""
+    if type(example) is not dict:
+        return [("data_type", f"the line is {describe(example)}, not an object")]
+    messages = example.get("messages")
+    if type(messages) is not list or not messages:
+        return [("missing_messages_list", "messages is missing, empty or not a list")]
+    found: dict[str, str] = {}
+    if not check_messages(messages, "message", found):
+        found["example_missing_assistant_message"] = "no assistant message"
+    _check_special(example, raw, found)
+    return list(found.items())
+
+
+def check_dpo(example: object, raw: str) -> list[Issue]:
+    """Problems of one DPO example: input.messages, preferred_output, non_preferred_output."""
+    if type(example) is not dict:
+        return [("data_type", f"the line is {describe(example)}, not an object")]
+    given = example.get("input")
+    messages = given.get("messages") if type(given) is dict else None
+    if type(messages) is not list or not messages:
+        return [("missing_messages_list", "input.messages is missing, empty or not a list")]
+    found: dict[str, str] = {}
+    check_messages(messages, "input message", found)
+    for key in ("preferred_output", "non_preferred_output"):
+        output = example.get(key)
+        if type(output) is not list or not check_messages(output, key, found):
+            found.setdefault("example_missing_assistant_message", f"{key} has no assistant message")
+    _check_special(example, raw, found)
+    return list(found.items())
+
+
+def dpo_messages(example: dict[str, Any]) -> list[Any]:
+    """All messages of a valid DPO example: input, then preferred, then non-preferred output."""
+    given: list[Any] = example["input"]["messages"]
+    preferred: list[Any] = example["preferred_output"]
+    rejected: list[Any] = example["non_preferred_output"]
+    return given + preferred + rejected
+
+
+class Measure(NamedTuple):
+    """The token counts of one valid example."""
+
+    total: int
+    assistant: int
+    messages: int
+    has_system: bool
+    has_user: bool
+
+
+class TokenCounter:
+    """Counts an example's tokens by the lab's rule (see docs/validation.md for non-strings)."""
+
+    def __init__(self, encode: Callable[[str], list[int]], cache_size: int = 4096) -> None:
+        self._encode = encode
+        self._cache: dict[str, int] = {}
+        self._cache_size = cache_size
+
+    def text(self, value: str) -> int:
+        """Tokens of one string."""
+        return len(self._encode(value))
+
+    def repeated(self, value: str) -> int:
+        """Tokens of a string that tends to repeat (roles, system prompts, tools), memoized."""
+        count = self._cache.get(value)
+        if count is None:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            count = self._cache[value] = len(self._encode(value))
+        return count
+
+    def value(self, key: str, value: object) -> int:
+        """Tokens of a non-string message value: content parts, tool calls, function calls."""
+        if key == "weight" or value is None:
+            return 0
+        if key == "content" and type(value) is list:
+            return sum(
+                self.text(part["text"]) if part["type"] == "text" else IMAGE_TOKENS
+                for part in value
+            )
+        return self.text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+    def measure(self, messages: list[Any], extras: dict[str, Any]) -> Measure:
+        """Count valid `messages`; `extras` holds top-level tools/functions, counted once."""
+        encode, repeated = self._encode, self.repeated  # local names: this loop is the hot path
+        total = 3 + 3 * len(messages)
+        assistant = 0
+        roles: set[str] = set()
+        for message in messages:
+            role = message["role"]
+            roles.add(role)
+            content = message.get("content")
+            if len(message) == 2 and type(content) is str:  # the common case, counted quickly
+                tokens = repeated(content) if role == "system" else len(encode(content))
+                total += repeated(role) + tokens
+                if role == "assistant":
+                    assistant += tokens
+                continue
+            for key, value in message.items():
+                if type(value) is not str:
+                    tokens = self.value(key, value)
+                elif key == "role" or role == "system":
+                    tokens = repeated(value)
+                else:
+                    tokens = len(encode(value))
+                total += tokens
+                if key == "name":
+                    total += 1
+                if role == "assistant" and key in _OUTPUT_KEYS:
+                    assistant += tokens
+        for key in ("tools", "functions"):
+            if extras.get(key):
+                tools = json.dumps(extras[key], ensure_ascii=False, separators=(",", ":"))
+                total += repeated(tools)
+        return Measure(total, assistant, len(messages), "system" in roles, "user" in roles)

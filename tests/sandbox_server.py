@@ -1,0 +1,59 @@
+"""The sandbox in-process on a free 127.0.0.1 port, mounted under /sandbox as the bot mounts it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from openai import AsyncAzureOpenAI
+
+from infra.sandbox import create_sandbox_app
+
+API_VERSION = "2024-10-21"
+SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
+TRAINING = SAMPLE / "training_set.jsonl"
+VALIDATION = SAMPLE / "validation_set.jsonl"
+ACCOUNT = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/sandbox"
+    "/providers/Microsoft.CognitiveServices/accounts/aoai-sandbox"
+)
+"""The ARM path of the well-known account."""
+
+
+@asynccontextmanager
+async def running_sandbox(data_dir: Path, **options: Any) -> AsyncIterator[str]:
+    """Serve a sandbox on a free port; yields its base URL (`http://127.0.0.1:N/sandbox`)."""
+    root = web.Application()
+    root.add_subapp("/sandbox", create_sandbox_app(data_dir, **options))
+    runner = web.AppRunner(root)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/sandbox"
+    finally:
+        await runner.cleanup()
+
+
+def openai_client(endpoint: str, key: str, **options: Any) -> AsyncAzureOpenAI:
+    """The official client as the lab builds it: endpoint and api key."""
+    return AsyncAzureOpenAI(
+        azure_endpoint=endpoint, api_key=key, api_version=API_VERSION, **options
+    )
+
+
+async def wait_for(check: Any, within: float = 30.0, every: float = 0.02) -> Any:
+    """Call the async `check` until it returns something truthy (or fail after `within` s)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {within} s")
+        await asyncio.sleep(every)

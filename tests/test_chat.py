@@ -1,0 +1,143 @@
+"""The chat playground over HTTP, against a deployment of a model trained in the embedded sandbox:
+answers in the style of the training data, system message and examples, reset, compare, end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.chat import NO_SESSION
+from skills.chat import ChatSession, build_messages, message_tokens
+from skills.sample import read_sample
+from skills.tokens import get_encoding
+from tests.channel import Conversation, card_text
+from tests.test_deployment import MODEL, deploy_and_wait, trained_model
+
+TEACHER = "The system is an AI teacher that helps people learn about AI"
+TYPES = "What are the different types of artificial intelligence?"
+TYPES_ANSWER = (
+    "Narrow AI does one task well, general AI would match people at any task, and super "
+    "intelligence would exceed them; only narrow AI exists today."
+)
+NAME = "gpt-4o-mini-teacher"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"sandbox_speedup": 3000.0}
+
+
+def learned_answers() -> list[str]:
+    """The assistant turns of the sample training file."""
+    lines = read_sample("training_set.jsonl").decode().splitlines()
+    return [json.loads(line)["messages"][-1]["content"] for line in lines if line.strip()]
+
+
+def answer_of(reply: dict[str, Any]) -> str:
+    """The model's answer without the footer."""
+    text: str = reply["text"]
+    return text.rsplit("\n\n_", 1)[0]
+
+
+async def test_chat_like_the_playground(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    job, model = await trained_model(bot_url, tmp_path)
+    chat = conversation()
+    await deploy_and_wait(chat, {"verb": "deploy", "model": model, "job": job})
+    base = await deploy_and_wait(chat, f"deploy {MODEL} name=base")
+    assert "No hosting fee" in card_text(base) and "per hour" not in card_text(base)
+
+    started = card_text(await chat.say(f"chat {NAME}"))
+    assert f"Chatting with {NAME}" in started and model in started and TEACHER in started
+
+    # a question from the training data's topic is answered in its style, with a footer
+    reply = await chat.say("What is machine learning?")
+    assert answer_of(reply) in learned_answers()
+    assert reply["text"].endswith(" completion tokens_")
+    assert f"_{NAME} · " in reply["text"]
+
+    # the lab's system message changes the answer to the same question
+    question = "How does a computer understand language?"
+    plain = answer_of(await chat.say(question))
+    cleared = await chat.say("reset")
+    assert cleared["text"].startswith("History cleared (4 messages).")
+    assert (await chat.say(f"system {TEACHER}"))["text"].startswith("System message set")
+    steered = answer_of(await chat.say(question))
+    assert steered != plain and steered in learned_answers()
+
+    # a few-shot example changes it too
+    await chat.say("reset")
+    before = answer_of(await chat.say(TYPES))
+    assert before != TYPES_ANSWER
+    added = await chat.say(f"example {TYPES} => {TYPES_ANSWER}")
+    assert added["text"].startswith("Example 1 added")
+    await chat.say("reset")
+    assert answer_of(await chat.say(TYPES)) == TYPES_ANSWER
+    assert answer_of(await chat.say("What is artificial intelligence?"))  # the lab's question
+
+    # commands keep working during a session
+    assert "help [command]" in card_text(await chat.say("help"))
+
+    # the same prompt to the base model, side by side
+    compared = card_text(await chat.say(f"compare base {question}"))
+    assert "Compare" in compared and question in compared
+    assert NAME in compared and "base" in compared
+    assert steered in compared and "stand-in for the base model" in compared
+
+    # leaving: plain messages are commands again
+    ended = await chat.say("end")
+    assert ended["text"].startswith(f"Chat with `{NAME}` ended (")
+    assert (await chat.say("hello there"))["text"].startswith("I don't know `hello`")
+
+
+async def test_sessions_are_per_user_and_explained(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    chat = conversation()
+    reply = await chat.say("system be brief")
+    assert reply["text"] == NO_SESSION
+    reply = await chat.say("chat nowhere")
+    assert reply["text"].startswith("There is no ready deployment `nowhere`")
+    reply = await chat.say("chat")
+    assert reply["text"].startswith("Chat with which deployment?")
+    reply = await chat.say("example no arrow here")
+    assert reply["text"].startswith("You are not chatting")
+
+    job, model = await trained_model(bot_url, tmp_path)
+    await deploy_and_wait(chat, {"verb": "deploy", "model": model, "job": job})
+    await chat.say(f"chat {NAME}")
+    assert (await chat.say("example no arrow here"))["text"].startswith("Write an example as")
+    # someone else in the same conversation is not in the session
+    other = conversation()
+    other.id = chat.id
+    other.user = {"id": "user-2", "name": "Other User"}
+    assert (await other.say("What is machine learning?"))["text"].startswith("I don't know")
+    assert answer_of(await chat.say("What is machine learning?")) in learned_answers()
+
+
+def test_history_is_trimmed_oldest_first_keeping_system_and_examples() -> None:
+    encoding = get_encoding("o200k_base")
+    session = ChatSession(
+        deployment="d",
+        model=MODEL,
+        system=TEACHER,
+        examples=[[TYPES, TYPES_ANSWER]],
+        history=[
+            {"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "word " * 40}
+            for i in range(10)
+        ],
+    )
+    everything, dropped = build_messages(session, "latest?", encoding, 10_000)
+    assert dropped == 0 and len(everything) == 1 + 2 + 10 + 1
+    budget = message_tokens(everything, encoding) - 100  # two turns too many
+    messages, dropped = build_messages(session, "latest?", encoding, budget)
+    assert dropped == 4
+    assert messages[0] == {"role": "system", "content": TEACHER}
+    assert messages[1]["content"] == TYPES and messages[2]["content"] == TYPES_ANSWER
+    assert messages[3]["content"].startswith("turn 4 ") and messages[-1]["content"] == "latest?"
+    assert message_tokens(messages, encoding) <= budget

@@ -1,0 +1,200 @@
+"""Hosting from chat, against the bot's embedded sandbox: deploy from the training notice's button,
+follow it on one card, list, delete; the 15-day rule with sandbox time sped up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from infra.azure import azure_clients
+from infra.settings import Settings
+from skills.sample import read_sample
+from tests.channel import Activity, ChannelFake, Conversation, card_of, card_text
+from tests.harness import bot_settings, running_bot
+
+MODEL = "gpt-4o-mini-2024-07-18"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"sandbox_speedup": 3000.0}
+
+
+async def trained_model(bot_url: str, tmp_path: Path) -> tuple[str, str]:
+    """(job id, fine-tuned model) of a job trained on the sample data with the official SDK."""
+    settings = Settings(_env_file=None, data_dir=tmp_path / "client")
+    async with azure_clients(settings, sandbox_url=f"{bot_url}/sandbox") as azure:
+        client = azure.openai
+        files = []
+        for name in ("training_set.jsonl", "validation_set.jsonl"):
+            content = (name, read_sample(name))
+            uploaded = await client.files.create(file=content, purpose="fine-tune")
+            files.append(uploaded.id)
+        for file_id in files:
+            while (await client.files.retrieve(file_id)).status != "processed":
+                await _pause()
+        job = await client.fine_tuning.jobs.create(
+            model=MODEL, training_file=files[0], validation_file=files[1], suffix="teacher"
+        )
+        while (job := await client.fine_tuning.jobs.retrieve(job.id)).status != "succeeded":
+            assert job.status in ("pending", "running"), job.error
+            await _pause()
+        assert job.fine_tuned_model
+        return job.id, job.fine_tuned_model
+
+
+async def _pause() -> None:
+    await asyncio.sleep(0.05)
+
+
+def buttons(activity: Activity) -> dict[str, dict[str, Any]]:
+    """The card's Action.Submit buttons by title -> their data."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Submit":
+                found[str(node["title"])] = dict(node["data"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card_of(activity))
+    return found
+
+
+async def press(chat: Conversation, activity: Activity, title: str) -> None:
+    """Press a card button (Action.Submit: a message whose value is the button's data)."""
+    data = buttons(activity)[title]
+    response = await chat.post(chat.activity(value=data, replyToId=activity["id"]))
+    assert response.status in (200, 201)
+
+
+def updated(card_id: str, words: str) -> Callable[[Activity], bool]:
+    """An in-place update of message `card_id` whose text contains `words`."""
+    return lambda a: a["_op"] == "update" and a["id"] == card_id and words in card_text(a)
+
+
+async def deploy_and_wait(chat: Conversation, command: str | dict[str, Any]) -> Activity:
+    """Run `deploy` (text or button data), confirm, and wait until the card says deployed."""
+    if isinstance(command, str):
+        confirm = await chat.say(command)
+    else:
+        confirm = await chat.say("", value=command)
+    assert "Deploy " in card_text(confirm), card_text(confirm)
+    await press(chat, confirm, "Deploy")
+    return await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
+
+
+async def test_deploy_from_the_training_notice_button_to_delete(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    job, model = await trained_model(bot_url, tmp_path)
+    chat = conversation()
+
+    # the training notice's "Deploy" button: the cost is stated before anything is created
+    confirm = await chat.say("", value={"verb": "deploy", "model": model, "job": job})
+    text = card_text(confirm)
+    assert "Deploy gpt-4o-mini-teacher?" in text
+    assert model in text and "$1.70 per hour" in text and "estimate" in text
+    assert "billed whether the model is used or not" in text
+
+    # one card, updated in place, until it succeeds
+    await press(chat, confirm, "Deploy")
+    done = await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
+    assert "Succeeded" in card_text(done)
+    assert not [a for a in chat.replies() if a["_op"] == "post" and a is not confirm]
+
+    # pressing "Deploy" again on the same card does not deploy twice
+    await press(chat, confirm, "Deploy")
+    assert "already answered" in (await chat.reply())["text"]
+
+    # listed, with its idle days
+    listing = card_text(await chat.say("deployments"))
+    assert "gpt-4o-mini-teacher" in listing and model in listing
+    assert "days left of 15" in listing and "Succeeded" in listing
+
+    # "Chat with it" starts a session
+    await press(chat, done, "Chat with it")
+    started = await chat.reply()
+    assert "Chatting with gpt-4o-mini-teacher" in card_text(started)
+
+    # delete asks first, then says when it is gone
+    ask = await chat.say("delete gpt-4o-mini-teacher")
+    assert "Delete gpt-4o-mini-teacher?" in card_text(ask)
+    await press(chat, ask, "Delete")
+    await chat.reply(updated(ask["id"], "gpt-4o-mini-teacher is deleted"))
+    listing = card_text(await chat.say("deployments"))
+    assert "gpt-4o-mini-teacher" not in listing and "There are no deployments" in listing
+
+
+async def test_deploy_by_job_id_with_options_and_cancel(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    job, model = await trained_model(bot_url, tmp_path)
+    chat = conversation()
+    confirm = await chat.say(f"deploy {job} name=tutor sku=developer")
+    text = card_text(confirm)
+    assert "Deploy tutor?" in text and model in text
+    assert "no hourly hosting fee" in text and "24 hours" in text
+    await press(chat, confirm, "Cancel")
+    await chat.reply(updated(confirm["id"], "cancelled"))
+    assert "There are no deployments" in card_text(await chat.say("deployments"))
+
+
+async def test_deploy_refuses_bad_input_in_plain_words(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    reply = await chat.say("deploy")
+    assert reply["text"].startswith("Tell me what to deploy")
+    reply = await chat.say("deploy ftjob-0123456789abcdef0123456789abcdef")
+    assert reply["text"] == (
+        "There is no fine-tuning job `ftjob-0123456789abcdef0123456789abcdef` on this resource."
+    )
+    reply = await chat.say(f"deploy {MODEL}.ft-0123 name=bad/name")
+    assert "is not a valid deployment name" in reply["text"]
+    reply = await chat.say(f"deploy {MODEL} sku=premium")
+    assert reply["text"] == "Unknown sku `premium`; use standard, globalstandard or developer."
+    reply = await chat.say("delete nothing-here")
+    assert reply["text"] == "There is no deployment `nothing-here`; `deployments` lists them."
+
+
+async def test_deploy_a_checkpoint(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    job, model = await trained_model(bot_url, tmp_path)
+    settings = Settings(_env_file=None, data_dir=tmp_path / "client")
+    async with azure_clients(settings, sandbox_url=f"{bot_url}/sandbox") as azure:
+        checkpoints = (await azure.openai.fine_tuning.jobs.checkpoints.list(job)).data
+    first = min(checkpoints, key=lambda c: c.step_number)
+    chat = conversation()
+    done = await deploy_and_wait(chat, f"deploy {first.id}")
+    text = card_text(done)
+    assert f"gpt-4o-mini-teacher-step{first.step_number}" in text
+    assert f"{model}:ckpt-step-{first.step_number}" in text
+
+
+async def test_a_restart_mid_deployment_still_updates_the_card(
+    channel: ChannelFake, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    async with running_bot(bot_settings(data, sandbox_speedup=3000.0)) as url:
+        job, model = await trained_model(url, tmp_path)
+    # 20 sandbox seconds of creation last 4 s at this speed: restart the bot in the middle
+    async with running_bot(bot_settings(data, sandbox_speedup=5.0)) as url:
+        chat = Conversation(url, channel, session)
+        confirm = await chat.say("", value={"verb": "deploy", "model": model, "job": job})
+        await press(chat, confirm, "Deploy")
+        await chat.reply(updated(confirm["id"], "Deploying gpt-4o-mini-teacher"))
+    async with running_bot(bot_settings(data, sandbox_speedup=5.0)) as url:
+        chat.bot_url = url
+        done = await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
+        assert "Succeeded" in card_text(done)

@@ -1,0 +1,202 @@
+"""Azure's errors from the sandbox: bad files, keys, tokens, unknown objects, injected faults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import openai
+import pytest
+
+from tests.sandbox_server import (
+    ACCOUNT,
+    TRAINING,
+    VALIDATION,
+    openai_client,
+    running_sandbox,
+    wait_for,
+)
+
+SPECS = (
+    Path(__file__).resolve().parents[2] / "shared" / "specs" / "specification" / "cognitiveservices"
+)
+DATA_PLANE = SPECS / "data-plane/AzureOpenAI/authoring/stable/2024-10-21/examples"
+ARM = SPECS / "resource-manager/Microsoft.CognitiveServices/stable/2024-10-01/examples"
+Q = "?api-version=2024-10-01"
+BEARER = {"Authorization": "Bearer anything"}
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """(base URL, KEY1) of a fast sandbox."""
+    async with running_sandbox(tmp_path, speedup=5000) as url, aiohttp.ClientSession() as http:
+        async with http.post(f"{url}{ACCOUNT}/listKeys{Q}", headers=BEARER) as response:
+            keys = await response.json()
+        yield url, keys["key1"]
+
+
+def _endpoint(url: str) -> str:
+    return f"{url}/openai-accounts/aoai-sandbox/"
+
+
+def _example(name: str, folder: Path = DATA_PLANE) -> dict[str, object]:
+    data = json.loads((folder / name).read_text())
+    responses = data["responses"]
+    return responses.get("200", responses.get("201"))["body"]  # type: ignore[no-any-return]
+
+
+async def test_bad_file_gets_error_status_with_reason(sandbox: tuple[str, str]) -> None:
+    url, key = sandbox
+    async with openai_client(_endpoint(url), key) as client:
+        bad = await client.files.create(
+            file=("bad.jsonl", b'{"messages": []}\nnot json\n'), purpose="fine-tune"
+        )
+        done = await wait_for(lambda: _settled(client, bad.id))
+        assert done.status == "error"
+        assert done.status_details and "bad.jsonl was not accepted" in done.status_details
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.fine_tuning.jobs.create(
+                model="gpt-4o-mini-2024-07-18", training_file=bad.id
+            )
+        assert "must point to a completed file import" in str(refused.value)
+        with pytest.raises(openai.BadRequestError):
+            await client.files.create(file=("notes.txt", b"x"), purpose="fine-tune")
+
+
+async def _settled(client: openai.AsyncAzureOpenAI, file_id: str) -> openai.types.FileObject | None:
+    file = await client.files.retrieve(file_id)
+    return file if file.status in ("processed", "error") else None
+
+
+async def test_bad_key_is_401_and_unknown_job_is_404(sandbox: tuple[str, str]) -> None:
+    url, key = sandbox
+    async with openai_client(_endpoint(url), "0" * 32, max_retries=0) as wrong:
+        with pytest.raises(openai.AuthenticationError) as denied:
+            await wrong.fine_tuning.jobs.list()
+        assert denied.value.status_code == 401
+    async with openai_client(_endpoint(url), key) as client:
+        with pytest.raises(openai.NotFoundError) as missing:
+            await client.fine_tuning.jobs.retrieve("ftjob-" + "0" * 32)
+        assert missing.value.body == {  # the SDK unwraps Azure's {"error": {...}}
+            "code": "notFound",
+            "message": f"The fine-tuning job 'ftjob-{'0' * 32}' was not found.",
+        }
+        with pytest.raises(openai.BadRequestError):
+            await client.fine_tuning.jobs.create(model="gpt-5-unknown", training_file="file-x")
+
+
+async def test_job_can_be_cancelled_and_not_twice(sandbox: tuple[str, str]) -> None:
+    url, key = sandbox
+    async with openai_client(_endpoint(url), key) as client:
+        training = await client.files.create(
+            file=(TRAINING.name, TRAINING.read_bytes()), purpose="fine-tune"
+        )
+        await wait_for(lambda: _settled(client, training.id))
+        job = await client.fine_tuning.jobs.create(
+            model="gpt-4o-mini-2024-07-18", training_file=training.id
+        )
+        cancelled = await client.fine_tuning.jobs.cancel(job.id)
+        assert cancelled.status == "cancelled"
+        with pytest.raises(openai.ConflictError):
+            await client.fine_tuning.jobs.cancel(job.id)
+        events = [e.message async for e in client.fine_tuning.jobs.list_events(job.id)]
+        assert events[-1] == "Job cancelled."
+
+
+async def test_resource_manager_errors(tmp_path: Path) -> None:
+    async with (
+        running_sandbox(tmp_path, arm_token="s3cret") as url,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.get(f"{url}{ACCOUNT}{Q}") as response:
+            assert response.status == 401
+            assert (await response.json())["error"]["code"] == "AuthenticationFailed"
+        async with http.get(f"{url}{ACCOUNT}{Q}", headers=BEARER) as response:
+            assert response.status == 401
+        token = {"Authorization": "Bearer s3cret"}
+        async with http.get(f"{url}{ACCOUNT}", headers=token) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["code"] == "MissingApiVersionParameter"
+        async with http.get(
+            f"{url}{ACCOUNT.replace('aoai-sandbox', 'nope')}{Q}", headers=token
+        ) as response:
+            assert response.status == 404
+            assert (await response.json())["error"]["code"] == "ResourceNotFound"
+        body = {
+            "sku": {"name": "standard", "capacity": 1},
+            "properties": {"model": {"format": "OpenAI", "name": "nope", "version": "1"}},
+        }
+        async with http.put(
+            f"{url}{ACCOUNT}/deployments/x1{Q}", json=body, headers=token
+        ) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["code"] == "DeploymentModelNotSupported"
+        async with http.get(f"{url}{ACCOUNT.lower()}{Q}", headers=token) as response:
+            assert response.status == 200  # ARM paths are case-insensitive
+
+
+async def test_responses_have_the_shape_of_azures_examples(sandbox: tuple[str, str]) -> None:
+    url, key = sandbox
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}{ACCOUNT}/listKeys{Q}", headers=BEARER) as response:
+            assert set(await response.json()) == set(_example("ListKeys.json", ARM))
+        body = {
+            "sku": {"name": "Standard", "capacity": 1},
+            "properties": {
+                "model": {"format": "OpenAI", "name": "gpt-4o-mini", "version": "2024-07-18"}
+            },
+        }
+        async with http.put(
+            f"{url}{ACCOUNT}/deployments/base{Q}", json=body, headers=BEARER
+        ) as response:
+            assert response.status == 201
+            created = await response.json()
+            expected = json.loads((ARM / "PutDeployment.json").read_text())["responses"]["201"][
+                "body"
+            ]
+            assert set(expected) <= set(created) and set(expected["properties"]) <= set(
+                created["properties"]
+            )
+            assert created["properties"]["provisioningState"] == "Accepted"
+            assert float(response.headers["Retry-After"]) > 0
+    async with openai_client(_endpoint(url), key) as client:
+        upload = await client.files.with_raw_response.create(
+            file=(VALIDATION.name, VALIDATION.read_bytes()), purpose="fine-tune"
+        )
+        assert upload.status_code == 201 and upload.headers["location"].endswith(upload.parse().id)
+        assert set(_example("upload_file.json")) <= set(json.loads(upload.text))
+        file = await wait_for(lambda: _settled(client, upload.parse().id))
+        raw = await client.files.with_raw_response.retrieve(file.id)
+        assert set(json.loads(raw.text)) == set(_example("get_file.json"))
+        job = await client.fine_tuning.jobs.with_raw_response.create(
+            model="gpt-4o-mini-2024-07-18", training_file=file.id
+        )
+        assert set(_example("post_finetuning_job.json")) <= set(json.loads(job.text))
+        events = await client.fine_tuning.jobs.with_raw_response.list_events(job.parse().id)
+        event_shape = _example("get_finetuning_job_events.json")["data"][0]  # type: ignore[index]
+        assert set(event_shape) == set(json.loads(events.text)["data"][0])
+        deleted = await client.files.with_raw_response.delete(file.id)
+        assert json.loads(deleted.text) == {"object": "file", "deleted": True, "id": file.id}
+
+
+async def test_faults_give_429_with_retry_after_and_500(tmp_path: Path) -> None:
+    async with running_sandbox(tmp_path / "a", faults="429=1,retry_after=2") as url:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/openai-accounts/aoai-sandbox/openai/files") as response:
+                assert response.status == 429 and response.headers["Retry-After"] == "2"
+                assert (await response.json())["error"]["code"] == "429"
+        async with openai_client(_endpoint(url), "k", max_retries=0) as client:
+            with pytest.raises(openai.RateLimitError):
+                await client.files.list()
+    async with running_sandbox(tmp_path / "b", faults="500=0.5,seed=7,latency=0.001") as url:
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for _ in range(40):
+                async with http.post(f"{url}{ACCOUNT}/listKeys{Q}", headers=BEARER) as response:
+                    statuses.append(response.status)
+        assert set(statuses) == {200, 500} and 8 <= statuses.count(500) <= 32
+    with pytest.raises(ValueError):
+        async with running_sandbox(tmp_path / "c", faults="429=lots"):
+            pass

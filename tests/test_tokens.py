@@ -1,0 +1,49 @@
+"""tiktoken works air-gapped: its cache is seeded from bpe-openai, checked by tiktoken's hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skills.tokens import encoding_name_for
+
+LOAD = "from skills.tokens import get_encoding"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), [("o200k_base", [24912, 2375]), ("cl100k_base", [15339, 1917])]
+)
+def test_encodings_load_from_an_empty_cache_without_network(
+    tmp_path: Path, name: str, expected: list[int]
+) -> None:
+    code = f"{LOAD}; print(get_encoding({name!r}).encode('hello world'))"
+    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(expected)
+    (cached,) = tmp_path.iterdir()
+    url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+    assert cached.name == hashlib.sha1(url.encode()).hexdigest()
+
+
+def test_a_corrupt_cache_file_is_replaced(tmp_path: Path) -> None:
+    url = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+    (tmp_path / hashlib.sha1(url.encode()).hexdigest()).write_bytes(b"garbage")
+    code = f"{LOAD}; print(len(get_encoding('o200k_base').encode('a b')))"
+    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
+
+
+def test_encoding_by_model() -> None:
+    assert encoding_name_for("gpt-4o-mini-2024-07-18") == "o200k_base"
+    assert encoding_name_for("gpt-4.1-nano-2025-04-14") == "o200k_base"
+    assert encoding_name_for("gpt-35-turbo-0125") == "cl100k_base"

@@ -1,0 +1,145 @@
+"""Training from chat, driven like a user in the Emulator, against the bot's embedded sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.channel import ChannelFake, Conversation, card_of, card_text
+from tests.training_flow import (
+    FAST,
+    answered,
+    ask,
+    button,
+    facts_of,
+    job_cards,
+    notices,
+    press,
+    train,
+    updates_of,
+    validate_samples,
+    wait_until,
+)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return dict(FAST)
+
+
+async def test_confirm_gives_one_live_card_then_one_notice(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    chat = conversation()
+    await validate_samples(chat)
+    confirmation = await train(chat)
+    shown = facts_of(confirmation)
+    assert shown["Base model"] == "gpt-4o-mini-2024-07-18"
+    assert shown["Training file"].startswith("training_set.jsonl (")
+    assert shown["Validation file"].startswith("validation_set.jsonl (")
+    assert "(estimate)" in shown["Billed tokens"] and "$" in shown["Training price"]
+
+    await press(chat, confirmation, "Confirm training")
+    card = await chat.reply(lambda a: a["_op"] == "post" and "Fine-tuning" in card_text(a))
+    await wait_until(lambda: notices(chat), 60)
+    await asyncio.sleep(0.5)  # nothing else may arrive
+
+    assert len(job_cards(chat)) == 1
+    assert len(updates_of(chat, card["id"])) >= 2
+    # The confirmation card was replaced in place, not answered with a new card.
+    assert "Training confirmed" in card_text(updates_of(chat, confirmation["id"])[-1])
+    [notice] = notices(chat)
+    text = card_text(notice)
+    assert "Training complete: succeeded" in text
+    facts = facts_of(notice)
+    model = facts["Fine-tuned model"]
+    assert model.startswith("gpt-4o-mini-2024-07-18.ft-")
+    assert int(facts["Trained tokens"].replace(",", "")) > 0
+    assert float(facts["Training loss"]) > 0
+    assert "ckpt-step-" in text  # the checkpoints
+    body = card_of(notice)["body"]
+    chart = next(e for e in body if e["type"] == "Chart.Line")
+    assert len(chart["data"][0]["values"]) > 2
+    images = [a for a in notice["attachments"] if a["contentType"] == "image/png"]
+    assert images and images[0]["contentUrl"].startswith("data:image/png;base64,")
+    job = facts["Job"]
+    assert button(notice, "Deploy") == {"verb": "deploy", "model": model, "job": job}
+    assert button(notice, "Show events") == {"verb": "events", "job": job}
+    # The live card ends on the final state, with the same id.
+    final_card = updates_of(chat, card["id"])[-1]
+    assert "Succeeded" in card_text(final_card) and model in card_text(final_card)
+
+    status = await ask(chat, "status")
+    assert "Fine-tuning: Succeeded" in card_text(status) and job in card_text(status)
+    events = await ask(chat, "", value=button(notice, "Show events"))
+    assert "Job succeeded." in card_text(events)
+    listed = await ask(chat, "jobs")
+    assert job in card_text(listed) and "Succeeded" in card_text(listed)
+    last_two = await ask(chat, f"events {job} 2")
+    assert card_text(last_two).count("**info**") == 2
+
+
+async def test_a_repeated_or_second_confirm_creates_one_job(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    chat = conversation()
+    await validate_samples(chat)
+    confirmation = await train(chat)
+    first = await press(chat, confirmation, "Confirm training")
+    await chat.post(first)  # Teams redelivers the same activity (same id)
+    await press(chat, confirmation, "Confirm training")  # a double click: a new activity
+    again = await chat.reply(lambda a: "already started" in (a.get("text") or ""))
+    assert again["_op"] == "post"
+    await wait_until(lambda: notices(chat), 60)
+    await asyncio.sleep(0.5)
+    assert len(job_cards(chat)) == 1
+    assert len(notices(chat)) == 1
+    listed = await ask(chat, "jobs")
+    assert card_text(listed).count("ftjob-") == 1
+
+
+async def test_cancel_in_the_confirmation_spends_nothing(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    await validate_samples(chat)
+    confirmation = await train(chat, "train epochs=2 suffix=teacher")
+    assert facts_of(confirmation)["Epochs"] == "2"
+    assert facts_of(confirmation)["Suffix"] == "teacher"
+    await press(chat, confirmation, "Cancel")
+    reply = await chat.reply(answered)
+    assert reply["text"].startswith("OK, I dropped that training plan")
+    await press(chat, confirmation, "Confirm training")
+    late = await chat.reply(answered)
+    assert "expired or was cancelled" in late["text"]
+    listed = await ask(chat, "jobs")
+    assert "no jobs" in card_text(listed)
+
+
+async def test_bad_options_get_one_sentence(conversation: Callable[..., Conversation]) -> None:
+    chat = conversation()
+    assert (await ask(chat, "train epochs=many"))["text"] == (
+        "Epochs must be a whole number from 1 to 50."
+    )
+    assert (await ask(chat, "train colour=blue"))["text"].startswith("Unknown option `colour`")
+    assert (await ask(chat, "train"))["text"].startswith("Validate your files first")
+    assert (await ask(chat, "status"))["text"].startswith("No training was started")
+    assert (await ask(chat, "cancel"))["text"].startswith("Which job?")
+    reply = await ask(chat, "status ftjob-00000000000000000000000000000000")
+    assert reply["text"] == "Azure OpenAI has no job `ftjob-00000000000000000000000000000000`."
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{**FAST, "admins": ["admin-1"], "trainers": ["trainer-1"]}]
+)
+async def test_training_commands_need_the_trainer_role(
+    conversation: Callable[..., Conversation],
+) -> None:
+    reply = await ask(conversation(user_id="someone"), "train")
+    assert reply["text"] == "`train` needs the trainer role; ask your admin to add you."
+    reply = await ask(conversation(user_id="someone"), "jobs")
+    assert reply["text"] == "`jobs` needs the trainer role; ask your admin to add you."
+    assert "no jobs" in card_text(await ask(conversation(user_id="trainer-1"), "jobs"))

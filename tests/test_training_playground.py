@@ -1,0 +1,65 @@
+"""Training end to end through Microsoft 365 Agents Playground (a real Teams-like client)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.playground import BotMessage, Playground, playground_fixture  # noqa: F401 (fixture)
+from tests.training_flow import FAST, FILES, SAMPLE
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return dict(FAST)
+
+
+def heading(message: BotMessage) -> str:
+    return str(message.cards[0]["body"][0].get("text", "")) if message.cards else ""
+
+
+async def validate(playground: Playground) -> None:
+    """Attach the sample files (as data URLs) and say `validate`."""
+    attachments = [
+        {
+            "contentType": "application/octet-stream",
+            "contentUrl": "data:application/octet-stream;base64,"
+            + base64.b64encode((SAMPLE / name).read_bytes()).decode(),
+            "name": name,
+        }
+        for name in FILES
+    ]
+    await playground.send_activity(
+        {"type": "message", "text": "validate", "attachments": attachments}
+    )
+    reply = await playground.next_message(60)
+    while not any(
+        a.get("title") == "Start training" for c in reply.cards for a in c.get("actions", [])
+    ):
+        reply = await playground.next_message(60)
+
+
+async def test_train_through_the_playground(playground: Playground) -> None:
+    await validate(playground)
+    await playground.send("train")
+    confirmation = await playground.wait_for(lambda m: heading(m) == "Start fine-tuning?", 30)
+    token = confirmation.cards[0]["actions"][0]["data"]["token"]
+    await playground.submit(
+        {"verb": "train-confirm", "token": token}, reply_to=confirmation.message_id
+    )
+    card = await playground.wait_for(
+        lambda m: m.action == "createMessage" and heading(m).startswith("Fine-tuning:"), 30
+    )
+    updates = 0
+    notice = None
+    while notice is None:
+        message = await playground.next_message(60)
+        if message.action == "updateMessage" and message.message_id == card.message_id:
+            updates += 1
+        elif message.action == "createMessage" and heading(message).startswith("Training "):
+            notice = message
+    assert updates >= 2
+    assert "Training complete: succeeded" in notice.all_text
+    assert "gpt-4o-mini-2024-07-18.ft-" in notice.all_text

@@ -1,0 +1,161 @@
+"""The job watcher's reliability: restarts, faults, failures, cancellation, exactly-once notices."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from infra.azure import azure_clients
+from tests.channel import ChannelFake, Conversation, card_text
+from tests.harness import bot_settings, running_bot
+from tests.training_flow import (
+    FAST,
+    answered,
+    ask,
+    facts_of,
+    job_cards,
+    job_id_of,
+    notices,
+    press,
+    train,
+    updates_of,
+    validate_samples,
+    wait_until,
+)
+
+SLOW = {**FAST, "sandbox_speedup": 2.0}
+"""Sandbox time at twice real time: a job waits about 2.5 s in the queue and runs ~20 s."""
+
+
+async def confirmed(chat: Conversation, text: str = "train") -> dict[str, Any]:
+    """Validate the samples, say `train`, confirm; returns the live job card's first post."""
+    await validate_samples(chat)
+    await press(chat, await train(chat, text), "Confirm training")
+    return await chat.reply(lambda a: a["_op"] == "post" and "Fine-tuning" in card_text(a))
+
+
+async def test_restart_mid_job_gives_exactly_one_notice(
+    tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
+) -> None:
+    settings = bot_settings(tmp_path / "data", **{**FAST, "sandbox_speedup": 8.0})
+    async with running_bot(settings) as url:
+        chat = Conversation(url, channel, session)
+        card = await confirmed(chat)
+        await wait_until(lambda: "Step" in card_text(channel.sent[-1]) or notices(chat), 30)
+        assert not notices(chat), "the job ended before the restart; slow the sandbox down"
+        before = len(updates_of(chat, card["id"]))
+    async with running_bot(settings):
+        await wait_until(lambda: notices(chat), 60)
+        await asyncio.sleep(0.5)
+    async with running_bot(settings):  # and once more after the notice: nothing new
+        await asyncio.sleep(1.0)
+    assert len(notices(chat)) == 1
+    assert "succeeded" in card_text(notices(chat)[0])
+    assert len(job_cards(chat)) == 1
+    assert len(updates_of(chat, card["id"])) > before  # the same card carried on after restart
+
+
+async def test_restart_right_after_the_launch_resumes_the_watch(
+    tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
+) -> None:
+    settings = bot_settings(tmp_path / "data", **{**FAST, "sandbox_speedup": 8.0})
+    async with running_bot(settings) as url:
+        chat = Conversation(url, channel, session)
+        card = await confirmed(chat)
+        await wait_until(lambda: job_id_of(channel, card["id"]), 30)
+    # The sandbox is embedded: it stops with the bot and carries the job on when it is back.
+    async with running_bot(settings):
+        await wait_until(lambda: notices(chat), 60)
+        await asyncio.sleep(0.5)
+    assert len(notices(chat)) == 1
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return dict(FAST)
+
+
+FAULTS = {**FAST, "sandbox_faults": "429=0.2,500=0.15,retry_after=0.1,seed=5"}
+
+
+@pytest.mark.parametrize("settings_overrides", [FAULTS])
+async def test_a_job_under_injected_faults_still_notifies_once(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    card = await confirmed(chat)
+    await wait_until(lambda: notices(chat), 90)
+    await asyncio.sleep(0.5)
+    assert len(notices(chat)) == 1
+    assert "Training complete: succeeded" in card_text(notices(chat)[0])
+    assert len(updates_of(chat, card["id"])) >= 2
+
+
+@pytest.mark.parametrize("settings_overrides", [SLOW])
+async def test_a_failed_job_shows_the_service_error(
+    conversation: Callable[..., Conversation], channel: ChannelFake, tmp_path: Path
+) -> None:
+    chat = conversation()
+    card = await confirmed(chat)
+    job = await wait_until(lambda: job_id_of(channel, card["id"]), 30)
+    settings = bot_settings(tmp_path / "data", port=int(chat.bot_url.rsplit(":", 1)[1]))
+    async with azure_clients(settings) as azure:  # someone deletes the file on the resource
+        found = await azure.openai.fine_tuning.jobs.retrieve(job)
+        assert str(found.status) == "pending"
+        await azure.openai.files.delete(found.training_file)
+    await wait_until(lambda: notices(chat), 60)
+    [notice] = notices(chat)
+    text = card_text(notice)
+    assert "Training failed" in text
+    assert "Azure says (invalid_file): The training file was deleted." in text
+    assert "What to do:" in text
+    assert "Deploy" not in [a["title"] for a in notice["attachments"][0]["content"]["actions"]]
+    final = updates_of(chat, card["id"])[-1]
+    assert "Failed" in card_text(final) and "The training file was deleted." in card_text(final)
+
+
+@pytest.mark.parametrize("settings_overrides", [SLOW])
+async def test_cancel_asks_first_then_the_notice_says_cancelled(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    chat = conversation()
+    card = await confirmed(chat)
+    job = await wait_until(lambda: job_id_of(channel, card["id"]), 30)
+    question = await ask(chat, f"cancel {job}")
+    assert "Cancel this fine-tuning job?" in card_text(question)
+    await press(chat, question, "Keep it running")
+    kept = await chat.reply(answered)
+    assert kept["text"] == f"OK, job `{job}` keeps running."
+    latest = next(a for a in reversed(channel.sent) if a["id"] == card["id"])
+    question = await ask(chat, "", value={"verb": "cancel", "job": job})  # the card's button
+    assert facts_of(question)["Job"] == job and "Cancel job" in card_text(latest)
+    await press(chat, question, "Cancel the job")
+    done = await chat.reply(answered)
+    assert done["text"].startswith(f"Cancel requested for job `{job}`")
+    await wait_until(lambda: notices(chat), 30)
+    assert "Training cancelled" in card_text(notices(chat)[0])
+    again = await ask(chat, f"cancel {job}")
+    assert again["text"] == f"Job `{job}` has already ended: cancelled."
+    assert len(notices(chat)) == 1
+
+
+async def test_a_notice_that_cannot_be_delivered_is_retried_and_sent_once(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    chat = conversation()
+    card = await confirmed(chat)
+    # The live card turns final just before the notice goes out: from then on Teams refuses twice.
+    await wait_until(
+        lambda: any("Succeeded" in card_text(a) for a in updates_of(chat, card["id"])), 60
+    )
+    channel.failures = [(403, {}), (403, {})]
+    calls = channel.calls
+    await wait_until(lambda: notices(chat), 30)
+    await asyncio.sleep(0.5)
+    assert channel.calls - calls >= 3  # two refused sends, then the one that arrived
+    assert len(notices(chat)) == 1

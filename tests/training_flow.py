@@ -1,0 +1,149 @@
+"""Helpers for the training tests: a user validating the sample files and pressing buttons."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.channel import Activity, ChannelFake, Conversation, card_of, card_text
+
+SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
+FILES = ("training_set.jsonl", "validation_set.jsonl")
+FAST = {
+    "sandbox_speedup": 20.0,
+    "training_poll_running_seconds": 0.1,
+    "training_poll_queued_seconds": 0.2,
+    "training_card_seconds": 0.2,
+    "training_updates_per_second": 50.0,
+}
+
+
+def actions(activity: Activity) -> list[dict[str, Any]]:
+    """The buttons of an activity's card."""
+    try:
+        return list(card_of(activity).get("actions") or [])
+    except AssertionError:
+        return []
+
+
+def button(activity: Activity, title: str) -> dict[str, Any]:
+    """The Action.Submit data of the card's button called `title`."""
+    for action in actions(activity):
+        if action.get("title") == title:
+            data: dict[str, Any] = action["data"]
+            return data
+    raise AssertionError(f"no button {title!r} in {card_text(activity)}")
+
+
+async def press(chat: Conversation, card: Activity, title: str, **fields: Any) -> Activity:
+    """Press a button on a card the bot sent (Teams sends replyToId = that card's id)."""
+    activity = chat.activity(value=button(card, title), replyToId=card["id"], **fields)
+    response = await chat.post(activity)
+    assert response.status in (200, 201), response.status
+    return activity
+
+
+async def validate_samples(chat: Conversation) -> None:
+    """Attach the sample training and validation files and say `validate`."""
+    attachments = []
+    for name in FILES:
+        url = chat.channel.serve_file(f"{chat.id}-{name}", (SAMPLE / name).read_bytes())
+        attachments.append(
+            {"contentType": "application/octet-stream", "contentUrl": url, "name": name}
+        )
+    reply = await chat.say("validate", attachments=attachments)
+    if not any(b.get("title") == "Start training" for b in actions(reply)):
+        await chat.reply(lambda a: any(b.get("title") == "Start training" for b in actions(a)), 60)
+
+
+async def ask(chat: Conversation, text: str, **fields: Any) -> Activity:
+    """Say something and return the bot's answer (a new message, not a live card's update)."""
+    response = await chat.post(chat.activity(text=text, **fields))
+    assert response.status in (200, 201), response.status
+    return await chat.reply(lambda a: a["_op"] == "post" and not is_notice(a))
+
+
+def answered(activity: Activity) -> bool:
+    """A new text message (an answer), not a card update."""
+    return activity["_op"] == "post" and bool(activity.get("text")) and not is_notice(activity)
+
+
+async def train(chat: Conversation, text: str = "train") -> Activity:
+    """Say `train ...` and return the confirmation card."""
+    reply = await ask(chat, text)
+    assert "Start fine-tuning?" in card_text(reply), card_text(reply)
+    return reply
+
+
+def heading_of(activity: Activity) -> str:
+    """The first text of the activity's card ('' when it has no card)."""
+    try:
+        body = card_of(activity).get("body") or []
+    except AssertionError:
+        return ""
+    return str(body[0].get("text", "")) if body else ""
+
+
+def is_job_card(activity: Activity) -> bool:
+    """A live job card (posted or updated)."""
+    return heading_of(activity).startswith("Fine-tuning:")
+
+
+def is_notice(activity: Activity) -> bool:
+    """The final "training complete" notice."""
+    return activity["_op"] == "post" and heading_of(activity).startswith("Training ")
+
+
+def job_cards(chat: Conversation) -> list[Activity]:
+    """Job card posts in the conversation."""
+    return [a for a in chat.replies() if a["_op"] == "post" and is_job_card(a)]
+
+
+def updates_of(chat: Conversation, activity_id: str) -> list[Activity]:
+    """In-place updates of one message."""
+    return [a for a in chat.replies() if a["_op"] == "update" and a["id"] == activity_id]
+
+
+def notices(chat: Conversation) -> list[Activity]:
+    """Final notices in the conversation."""
+    return [a for a in chat.replies() if is_notice(a)]
+
+
+async def wait_until(check: Callable[[], Any], seconds: float = 30.0) -> Any:
+    """Poll `check()` until it is truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not (result := check()):
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.05)
+    return result
+
+
+def job_id_of(channel: ChannelFake, card_id: str) -> str | None:
+    """The job id the live card shows once the job exists."""
+    for activity in reversed(channel.sent):
+        if activity["id"] == card_id:
+            for fact in _facts(activity):
+                if fact["title"] == "Job" and fact["value"].startswith("ftjob-"):
+                    return str(fact["value"])
+    return None
+
+
+def _facts(activity: Activity) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    try:
+        body = card_of(activity)["body"]
+    except AssertionError:
+        return found
+    for element in body:
+        if element.get("type") == "FactSet":
+            found.extend(element["facts"])
+    return found
+
+
+def facts_of(activity: Activity) -> dict[str, str]:
+    """The card's facts as a dict."""
+    return {f["title"]: f["value"] for f in _facts(activity)}
