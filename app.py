@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
-from pydantic import ValidationError
 
 from bot.adapter import create_adapter
 from bot.commands import build_router
@@ -20,7 +19,7 @@ from bot.services import Services
 from bot.training import resume_launches
 from bot.watcher import JobWatcher
 from infra.azure import AzureClients, azure_clients
-from infra.settings import Settings, describe_error, load_settings
+from infra.settings import Settings, load_settings
 from infra.storage import SqliteStorage
 from infra.tasks import Tasks
 from skills.datasets import DatasetStore
@@ -96,15 +95,11 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def main() -> int:
-    """Start the bot with settings from the environment; a bad setting stops it with one line."""
+    """Start the bot with settings from the environment (a bad one raises a one-line UserError)."""
+    settings = load_settings()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        settings = load_settings()
-    except ValidationError as error:
-        print(f"ftbot: {describe_error(error)}", file=sys.stderr)
-        return 2
     app = create_app(settings)
     print(
         f"FineTune Ops listening on http://{settings.host}:{settings.port}/api/messages "
@@ -116,4 +111,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import cli
+
+    sys.exit(cli.main(["run"]))

@@ -1,4 +1,4 @@
-"""`ftbot`: the shell front end (run the bot, and later validate, sample, sandbox)."""
+"""`ftbot`: the shell front end: run the bot, validate and sample datasets, run the sandbox."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from skills.errors import UserError
+from skills.validation import DEFAULT_MODEL
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -24,21 +25,14 @@ def _validate(args: argparse.Namespace) -> int:
     from skills.validation import estimated_price, validate_file
     from skills.validation_text import report_text
 
-    if not args.json:  # pydantic is slow to import: only the readable report shows a price
-        from pydantic import ValidationError
-
-        from infra.settings import describe_error, load_settings
-
     reports = [validate_file(Path(f), model=args.model, epochs=args.epochs) for f in args.files]
     if args.json:
         data = [r.to_json() for r in reports]
         print(json.dumps(data if len(data) > 1 else data[0], indent=2))
     else:
-        try:
-            prices = load_settings().training_prices
-        except ValidationError as error:
-            print(f"ftbot: {describe_error(error)}", file=sys.stderr)
-            return 2
+        from infra.settings import load_settings  # pydantic is slow to import: only here
+
+        prices = load_settings().training_prices
         print("\n\n".join(report_text(r, estimated_price(r, prices)) for r in reports))
     return 0 if all(r.ok for r in reports) else 1
 
@@ -54,17 +48,10 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from infra.sandbox.serve import serve
-    from infra.settings import describe_error, load_settings
+    from infra.settings import load_settings
 
-    try:
-        settings = load_settings()
-    except ValidationError as error:
-        print(f"ftbot: {describe_error(error)}", file=sys.stderr)
-        return 2
-    return serve(settings, args.host, args.port)
+    return serve(load_settings(), args.host, args.port)
 
 
 def _positive(value: str) -> int:
@@ -81,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     validate = commands.add_parser("validate", help="check JSONL training files (exit 1 if not ok)")
     validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.add_argument("--model", default="gpt-4o-mini-2024-07-18", help="base model")
+    validate.add_argument("--model", default=DEFAULT_MODEL, help="base model")
     validate.add_argument("--epochs", type=_positive, help="epochs for the billing estimate")
     validate.add_argument("--json", action="store_true", help="print the report(s) as JSON")
     validate.set_defaults(handler=_validate)

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from skills.errors import UserError
+
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 SANDBOX_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 SANDBOX_RESOURCE_GROUP = "sandbox"
@@ -170,5 +172,8 @@ def describe_error(error: ValidationError) -> str:
 
 
 def load_settings() -> Settings:
-    """Read the settings from the environment and `.env` (raises ValidationError)."""
-    return Settings()
+    """Read the settings from the environment and `.env`; a bad one is a one-line UserError."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise UserError(describe_error(error)) from None
