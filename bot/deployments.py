@@ -619,9 +619,13 @@ async def keep_alive_command(turn: Turn, name: str) -> None:
     clock.observe(answer.created)
     record = await records.record_use(services.storage, account, name, "", answer.created)
     who = str(getattr(turn.activity.from_property, "name", "") or turn.user_id)
-    if record.warning_card and record.warning_conversation == turn.conversation_id:
+    # The pressed card (Teams sends its id as replyToId), else the warning the record names.
+    warning = str(turn.activity.reply_to_id or "") if turn.data() else ""
+    if not warning and record.warning_conversation == turn.conversation_id:
+        warning = record.warning_card
+    if warning:
         await turn.update_card(
-            record.warning_card,
+            warning,
             cards.kept_alive_card(name, record.model, who),
             f"{name} kept alive",
         )

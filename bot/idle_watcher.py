@@ -127,9 +127,11 @@ async def _warn(
         card_id = await services.notifier.send(
             record.conversation_id, card_activity(content, summary)
         )
-    except BaseException:
+    except Exception:
         await services.storage.delete([key])  # not sent: the next look tries again
         raise
+    # Cancelled (shutdown) mid-send: the claim stays, as the card may have gone out already;
+    # at most once is better than twice.
     await records.change_record(
         services.storage,
         account,

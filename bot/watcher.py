@@ -95,8 +95,8 @@ def new_record(
         "valid_loss": None,
         "last_event": None,
         "series": {"train": [], "valid": []},
-        "card_at": 0.0,
-        "dirty": True,
+        "card_at": time.time(),  # the launch shows the new job on the card right away
+        "dirty": False,
         "final": False,
     }
 
@@ -196,7 +196,7 @@ class JobWatcher:
 
     async def start(self) -> None:
         """Resume the watch list from the store and start the poller."""
-        for key in []:
+        for key in await self.storage.keys(WATCH):
             self._next[key.removeprefix(WATCH)] = 0.0
         if self._loop is None:
             self._loop = self.tasks.spawn(self._run(), "job watcher")
@@ -362,10 +362,10 @@ class JobWatcher:
         card_id = str(record.get("card") or "")
         if not card_id:
             return
-        if not (self._budget.try_take() or force):
-            return  # over the bot-wide budget: this card waits for the next poll
         if force:
             await self._budget.take()
+        elif not self._budget.try_take():
+            return  # over the bot-wide budget: this card waits for the next poll
         view = job_view(record, job)
         activity = card_activity(job_card(view), f"Fine-tuning: {status_label(job.status)}")
         try:

@@ -28,7 +28,10 @@ def settings_overrides() -> dict[str, Any]:
 async def trained_model(bot_url: str, tmp_path: Path) -> tuple[str, str]:
     """(job id, fine-tuned model) of a job trained on the sample data with the official SDK."""
     settings = Settings(_env_file=None, data_dir=tmp_path / "client")
-    async with azure_clients(settings, sandbox_url=f"{bot_url}/sandbox") as azure:
+    async with (
+        azure_clients(settings, sandbox_url=f"{bot_url}/sandbox") as azure,
+        asyncio.timeout(60),
+    ):
         client = azure.openai
         files = []
         for name in ("training_set.jsonl", "validation_set.jsonl"):

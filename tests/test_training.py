@@ -88,15 +88,17 @@ async def test_a_repeated_or_second_confirm_creates_one_job(
     chat = conversation()
     await validate_samples(chat)
     confirmation = await train(chat)
-    first = await press(chat, confirmation, "Confirm training")
-    await chat.post(first)  # Teams redelivers the same activity (same id)
-    await press(chat, confirmation, "Confirm training")  # a double click: a new activity
-    again = await chat.reply(lambda a: "already started" in (a.get("text") or ""))
-    assert again["_op"] == "post"
+    first = chat.activity(value=button(confirmation, "Confirm training"))
+    second = chat.activity(value=button(confirmation, "Confirm training"))
+    # A double click (two activities) at once, then Teams redelivering the first (same id).
+    await asyncio.gather(chat.post(first), chat.post(second))
+    await chat.post(first)
+    await wait_until(lambda: [a for a in chat.replies() if "already started" in card_text(a)])
     await wait_until(lambda: notices(chat), 60)
     await asyncio.sleep(0.5)
     assert len(job_cards(chat)) == 1
     assert len(notices(chat)) == 1
+    assert len([a for a in chat.replies() if "already started" in card_text(a)]) == 1
     listed = await ask(chat, "jobs")
     assert card_text(listed).count("ftjob-") == 1
 

@@ -159,3 +159,19 @@ async def test_a_notice_that_cannot_be_delivered_is_retried_and_sent_once(
     await asyncio.sleep(0.5)
     assert channel.calls - calls >= 3  # two refused sends, then the one that arrived
     assert len(notices(chat)) == 1
+
+
+async def test_jobs_of_two_conversations_each_notify_their_own(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chats = [conversation(), conversation(conversation_type="channel", channel_id="msteams")]
+    cards = [await confirmed(chat) for chat in chats]  # the second job waits in the queue
+    for chat in chats:
+        await wait_until(lambda chat=chat: notices(chat), 60)
+    await asyncio.sleep(0.5)
+    models = set()
+    for chat, card in zip(chats, cards, strict=True):
+        [notice] = notices(chat)
+        models.add(facts_of(notice)["Fine-tuned model"])
+        assert len(updates_of(chat, card["id"])) >= 2
+    assert len(models) == 2
