@@ -15,7 +15,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -89,20 +89,31 @@ def generate(path: Path, size: int = SIZE) -> Path:
 
 
 def lab_method(path: Path) -> int:
-    """(a) The lab's notebook: a list of every example, then `encode` per value in one thread."""
+    """(a) The lab's notebook, as written: a list of every example, then per example its total
+    and assistant tokens with `encode` in one thread, then the distributions with numpy."""
+    import numpy as np
+
     encoding = get_encoding(ENCODING)
     with path.open(encoding="utf-8") as f:
         dataset = [json.loads(line) for line in f]
-    total = 0
+    total_tokens, assistant_tokens = [], []
     for example in dataset:
-        for message in example["messages"]:
+        messages = example.get("messages", {})
+        total = 0
+        for message in messages:
             total += 3
             for key, value in message.items():
                 total += len(encoding.encode(value))
                 if key == "name":
                     total += 1
-        total += 3
-    return total
+        total_tokens.append(total + 3)
+        assistant_tokens.append(
+            sum(len(encoding.encode(m["content"])) for m in messages if m["role"] == "assistant")
+        )
+    for values in (total_tokens, assistant_tokens):
+        np.min(values), np.max(values), np.mean(values), np.median(values)
+        np.quantile(values, 0.1), np.quantile(values, 0.9)
+    return sum(total_tokens)
 
 
 def _floor_range(path: Path, start: int, end: int) -> int:
@@ -149,59 +160,45 @@ def _peaks(pid: int, found: dict[int, int]) -> None:
         _peaks(int(child), found)
 
 
-def _cpu() -> float:
-    """CPU seconds used so far by this process and its waited-for children."""
-    own, children = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def validator(path: Path) -> tuple[float, float, float, float]:
-    """Run `ftbot validate --json`: wall and CPU seconds, and the peak RSS in MB of its largest
-    process and of all its processes added up (each process's own peak, sampled from /proc)."""
-    ftbot = Path(sys.executable).with_name("ftbot")
+def measured(command: list[str]) -> tuple[float, float, float, float]:
+    """Run `command` as its own process: wall and CPU seconds, and the peak RSS in MB of its
+    largest process and of all its processes added up (each one's own peak, from /proc)."""
     start, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    child = subprocess.Popen(
-        [str(ftbot), "validate", "--json", str(path)], stdout=subprocess.DEVNULL
-    )
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     peaks: dict[int, int] = {}
     while child.poll() is None:
         _peaks(child.pid, peaks)
         time.sleep(0.01)
     seconds = time.perf_counter() - start
-    if child.returncode != 0:
-        raise RuntimeError(f"ftbot validate exited with {child.returncode}")
+    if child.returncode not in (0, 1):
+        raise RuntimeError(f"{command[0]} exited with {child.returncode}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     used = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     return seconds, used, max(peaks.values(), default=0) / 1024, sum(peaks.values()) / 1024
 
 
-def _timed(action: Callable[[], object]) -> tuple[float, float]:
-    start, cpu = time.perf_counter(), _cpu()
-    action()
-    return time.perf_counter() - start, _cpu() - cpu
-
-
 def run() -> None:
     """Generate the file, time the three methods in one run and print them side by side.
 
-    The machine may be shared: the methods run in turn ROUNDS times and the best time counts;
-    CPU seconds (all processes) are printed too, as they suffer less from a busy machine.
+    Each method is a whole process (interpreter, imports, encoding load, work), as `ftbot
+    validate` is. The machine may be shared: the methods run in turn ROUNDS times and the best
+    time counts; CPU seconds (all processes) are printed too, as they suffer less from a busy
+    machine.
     """
     path = generate(DATA_DIR / "chat-100mb.jsonl")
     print(
         f"  file: {path} ({path.stat().st_size / 1e6:.0f} MB), {os.cpu_count()} cores", flush=True
     )
+    python = sys.executable
+    ftbot = str(Path(python).with_name("ftbot"))
     ours, lab, floor = [], [], []
     largest = tree = 0.0
     for _ in range(ROUNDS):
-        seconds, cpu, big, peak = validator(path)
+        seconds, cpu, big, peak = measured([ftbot, "validate", "--json", str(path)])
         ours.append((seconds, cpu))
         largest, tree = max(largest, big), max(tree, peak)
-        lab.append(_timed(lambda: lab_method(path)))
-        floor.append(_timed(lambda: floor_method(path)))
+        lab.append(measured([python, "-m", "benchmarks.validation", "lab", str(path)])[:2])
+        floor.append(measured([python, "-m", "benchmarks.validation", "floor", str(path)])[:2])
         print(
             f"  round: ftbot {seconds:.2f} s, (a) {lab[-1][0]:.2f} s, (b) {floor[-1][0]:.2f} s",
             flush=True,
@@ -217,3 +214,10 @@ def run() -> None:
         f"ftbot takes {best / b:.2f}x (goal <= 1.3)"
     )
     print(f"  ftbot peak RSS: {largest:.0f} MB largest process (goal < 300), {tree:.0f} MB in all")
+
+
+if (
+    __name__ == "__main__"
+):  # one method as its own process: `python -m benchmarks.validation lab FILE`
+    method = {"lab": lab_method, "floor": floor_method}[sys.argv[1]]
+    method(Path(sys.argv[2]))

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FTBOT_POLL_RUNNING", "training_poll_running_seconds"),
     )
     training_poll_queued_seconds: float = Field(
-        30.0,
+        10.0,
         gt=0,
         validation_alias=AliasChoices("FTBOT_POLL_QUEUED", "training_poll_queued_seconds"),
     )
