@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,7 +250,7 @@ async def deploy_confirm(turn: Turn, args: RequestArgs) -> None:
     )
     progress = cards.progress_card(plan, info.state, hosting.span(0))
     record.card_id = await _show(turn, card_id, progress, f"Deploying {plan.name}")
-    record.reason = str(item["ref"])
+    record.ref = str(item["ref"])
     await records.save_record(services.storage, account, record)
     follow_deployment(services, plan.name)
 
@@ -404,7 +404,7 @@ async def _finish(
     await records.change_record(
         services.storage, account, record.name, state=records.FAILED, reason=reason
     )
-    retry_ref = record.reason or record.model
+    retry_ref = record.ref or record.model
     content = cards.failed_card(plan, reason, retry_ref)
     await _update(services, record, content, f"Deployment of {record.name} failed")
 
@@ -434,10 +434,10 @@ async def list_command(turn: Turn, _: None) -> None:
 
 def idle_since(info: DeploymentInfo | None, record: DeploymentRecord | None) -> float | None:
     """When the current idle period started: the last completion seen, or the creation."""
-    stamps = [s for s in (info.created_at if info else None,) if s]
+    stamps = [info.created_at] if info is not None and info.created_at else []
     if record is not None and (info is None or record.model == info.model):
-        stamps += [s for s in (record.last_used, record.created_at) if s]
-    return max(stamps) if stamps else None
+        stamps += [record.last_used, record.created_at]
+    return max(stamps) if any(stamps) else None
 
 
 def _row(info: DeploymentInfo, record: DeploymentRecord | None, now: float) -> cards.DeploymentRow:
@@ -470,7 +470,7 @@ async def _note_vanished(
     services: Services,
     account: Account,
     found: list[DeploymentInfo],
-    known: Any,
+    known: Iterable[DeploymentRecord],
     now: float,
 ) -> list[str]:
     """Mark records whose deployment is gone; sentences for those deleted for inactivity."""

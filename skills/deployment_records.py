@@ -40,6 +40,7 @@ class DeploymentRecord:
     user_id: str = ""
     card_id: str = ""
     job: str = ""
+    ref: str = ""  # what the user asked to deploy (job, model or checkpoint), for "Try again"
     started_at: float = 0.0
     created_at: float = 0.0
     last_used: float = 0.0

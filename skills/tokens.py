@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def seed_cache(name: str) -> None:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise RuntimeError(f"bpe-openai's {name} does not match the hash tiktoken expects")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.part")
+    # One partial file per process and thread: threads seeding at once must not share it.
+    partial = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
     partial.write_bytes(data)
     partial.replace(target)
 

@@ -47,3 +47,28 @@ def test_encoding_by_model() -> None:
     assert encoding_name_for("gpt-4o-mini-2024-07-18") == "o200k_base"
     assert encoding_name_for("gpt-4.1-nano-2025-04-14") == "o200k_base"
     assert encoding_name_for("gpt-35-turbo-0125") == "cl100k_base"
+
+
+def test_threads_seeding_the_empty_cache_at_once_all_succeed(tmp_path: Path) -> None:
+    # The sandbox imports two uploaded files at once, each in a thread, on a fresh cache.
+    code = (
+        "import sys, threading\n"
+        "from skills.tokens import seed_cache\n"
+        "errors = []\n"
+        "def seed():\n"
+        "    try:\n"
+        "        seed_cache('o200k_base')\n"
+        "    except Exception as error:\n"
+        "        errors.append(error)\n"
+        "threads = [threading.Thread(target=seed) for _ in range(8)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "sys.exit(repr(errors) if errors else 0)\n"
+    )
+    for attempt in range(3):
+        cache = tmp_path / str(attempt)
+        env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(cache)}
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
