@@ -16,7 +16,7 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ConversationReference
 
-from infra.retry import retry
+from infra.retry import retry, retry_after
 from infra.storage import SqliteStorage
 from skills.errors import UserError
 
@@ -35,11 +35,8 @@ def classify(error: Exception) -> float | bool:
     status = getattr(response, "status_code", None)
     if status not in RETRY_STATUSES:
         return False
-    header = (getattr(response, "headers", None) or {}).get("Retry-After")
-    try:
-        return float(header) if header is not None else True
-    except ValueError:
-        return True
+    hint = retry_after(error)
+    return hint if hint is not None else True
 
 
 class _RateLimit:

@@ -33,7 +33,7 @@ from openai import AsyncAzureOpenAI
 from adaptive_cards.training import FinalView, JobView, final_card, job_card, status_label
 from bot.notifier import Notifier
 from bot.turn import card_activity
-from infra.retry import backoff_delay
+from infra.retry import backoff_delay, retry_after
 from infra.settings import Settings
 from infra.storage import JsonObject, SqliteStorage, StorageConflict
 from infra.tasks import Tasks
@@ -289,7 +289,7 @@ class JobWatcher:
             self._unwatch(job_id)
             return
         except openai.APIError as error:
-            hint = training.retry_after(error)
+            hint = retry_after(error)
             if isinstance(error, openai.APIStatusError) and error.status_code == 429 and hint:
                 self._paused_until = max(self._paused_until, time.monotonic() + hint)
             log.warning("polling job %s failed (%s); backing off", job_id, error)

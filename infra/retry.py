@@ -10,6 +10,25 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def retry_after(error: BaseException) -> float | None:
+    """Seconds a failed HTTP call was asked to wait (Retry-After / retry-after-ms), if it says.
+
+    Reads `error.response.headers`, as the openai, azure-core and Bot Connector errors carry it.
+    """
+    headers = getattr(getattr(error, "response", None), "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue
+    return None
+
+
 def backoff_delay(attempt: int, *, base: float, cap: float, retry_after: float | None) -> float:
     """Seconds to wait before try `attempt + 1`: Retry-After when given, else full jitter."""
     if retry_after is not None:

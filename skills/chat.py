@@ -27,7 +27,7 @@ from openai import (
 )
 from openai.types.chat import ChatCompletionMessageParam
 
-from infra.retry import retry
+from infra.retry import retry, retry_after
 from infra.storage import JsonObject, SqliteStorage
 from skills.deployment import base_of, context_window
 from skills.errors import UserError
@@ -261,7 +261,7 @@ async def complete(
     try:
         return await retry(call, classify=_throttled, attempts=attempts, base=1.0, cap=10.0)
     except RateLimitError as error:
-        wait = _retry_after(error) or 10.0
+        wait = retry_after(error) or 10.0
         raise UserError(
             f"`{deployment}` is busy right now (Azure is throttling it); try again in "
             f"{max(1, round(wait))} s."
@@ -306,26 +306,10 @@ async def compare(
     return left, right
 
 
-def _retry_after(error: Exception) -> float | None:
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return float(value) * scale
-        except ValueError:
-            continue
-    return None
-
-
 def _throttled(error: Exception) -> float | bool:
     """Retry verdict: throttling (429) and service hiccups (5xx) are worth another try."""
     if isinstance(error, RateLimitError):
-        return _retry_after(error) or True
+        return retry_after(error) or True
     if isinstance(error, APIStatusError) and error.status_code >= 500:
         return True
     return False

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import openai
 from openai import AsyncAzureOpenAI
 
-from infra.retry import retry
+from infra.retry import retry, retry_after
 from skills.errors import UserError
 
 T = TypeVar("T")
@@ -37,23 +37,6 @@ _STEP_TEXT = re.compile(r"\bStep (\d+)\s*/\s*(\d+)", re.IGNORECASE)
 
 
 # -- errors and retries -------------------------------------------------------------------------
-
-
-def retry_after(error: BaseException) -> float | None:
-    """Seconds an Azure error asks us to wait (Retry-After / retry-after-ms), if it says."""
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            continue
-    return None
 
 
 def transient(error: BaseException) -> bool:
