@@ -100,6 +100,8 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for chatty in ("azure", "httpx", "httpx2", "openai"):  # every request, headers included
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     app = create_app(settings)
     print(
         f"FineTune Ops listening on http://{settings.host}:{settings.port}/api/messages "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -93,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(f"ftbot: {error.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ftbot validate --json ... | head`: the reader left, that is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

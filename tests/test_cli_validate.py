@@ -179,3 +179,15 @@ def test_usage_errors_and_unreadable_files_exit_2(
     )
     assert result.returncode == 2 and result.stdout == ""
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    files = [DATA / "mslearn_training_set.jsonl"] * 40
+    command = [str(FTBOT), "validate", "--json", *map(str, files)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout is not None and child.stderr is not None
+        assert child.stdout.read(10) == b"[\n  {\n    "
+        child.stdout.close()  # as `| head` does
+        errors = child.stderr.read()
+    assert child.returncode == 0
+    assert errors == b""
