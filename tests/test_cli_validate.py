@@ -182,7 +182,7 @@ def test_usage_errors_and_unreadable_files_exit_2(
 
 
 def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
-    files = [DATA / "mslearn_training_set.jsonl"] * 40
+    files = [DATA / "mslearn_training_set.jsonl"] * 200  # more than a pipe holds
     command = [str(FTBOT), "validate", "--json", *map(str, files)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
         assert child.stdout is not None and child.stderr is not None
