@@ -1,14 +1,17 @@
 """Azure's chat failures in plain words: throttling (retried, then "try again in N s") from the
-sandbox's injected 429s, and the content filter from a stand-in answering as Azure does."""
+sandbox's injected 429s, and the sandbox's content filter refusing a prompt as Azure does."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from openai import AsyncAzureOpenAI
+from azure.mgmt.cognitiveservices.models import (
+    Deployment,
+    DeploymentModel,
+    DeploymentProperties,
+    Sku,
+)
 
 from infra.azure import azure_clients
 from infra.settings import Settings
@@ -30,50 +33,27 @@ async def test_throttling_is_retried_then_explained(tmp_path: Path) -> None:
     )
 
 
-FILTERED = {
-    "error": {
-        "message": "The response was filtered due to the prompt triggering Azure OpenAI's "
-        "content management policy. Please modify your prompt and retry.",
-        "type": None,
-        "param": "prompt",
-        "code": "content_filter",
-        "status": 400,
-        "innererror": {
-            "code": "ResponsibleAIPolicyViolation",
-            "content_filter_result": {
-                "hate": {"filtered": False, "severity": "safe"},
-                "self_harm": {"filtered": True, "severity": "medium"},
-                "sexual": {"filtered": False, "severity": "safe"},
-                "violence": {"filtered": False, "severity": "safe"},
-            },
-        },
-    }
-}
-
-
-@pytest.fixture
-async def filtering_azure() -> AsyncIterator[str]:
-    """An endpoint whose every chat completion is refused by the content filter."""
-
-    async def refuse(request: web.Request) -> web.Response:
-        return web.json_response(FILTERED, status=400)
-
-    app = web.Application()
-    app.router.add_post("/openai/deployments/{name}/chat/completions", refuse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    await runner.cleanup()
-
-
-async def test_content_filter_is_explained(filtering_azure: str) -> None:
-    async with AsyncAzureOpenAI(
-        azure_endpoint=filtering_azure, api_key="k", api_version="2024-10-21"
-    ) as client:
-        with pytest.raises(UserError) as caught:
-            await complete(client, "teacher", HELLO)
+async def test_content_filter_is_explained(tmp_path: Path) -> None:
+    async with running_sandbox(tmp_path / "sandbox", speedup=1000.0) as url:
+        settings = Settings(_env_file=None, data_dir=tmp_path)
+        async with azure_clients(settings, sandbox_url=url) as azure:
+            model = DeploymentModel(format="OpenAI", name="gpt-4o-mini", version="2024-07-18")
+            deploying = await azure.cognitive.deployments.begin_create_or_update(
+                azure.resource_group,
+                azure.account,
+                "base",
+                Deployment(
+                    sku=Sku(name="GlobalStandard", capacity=1),
+                    properties=DeploymentProperties(model=model),
+                ),
+                polling_interval=0.05,
+            )
+            await deploying.result()
+            asked = [{"role": "user", "content": "Tell me how to hurt myself."}]
+            with pytest.raises(UserError) as caught:
+                await complete(azure.openai, "base", asked)
+            answered = await complete(azure.openai, "base", HELLO)
     assert caught.value.message == (
         "Azure's content filter blocked this message (self harm); rephrase it and try again."
     )
+    assert answered.text

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from infra.sandbox.catalog import find_base
+from infra.sandbox.content_filter import refuse_if_filtered, screen
 from infra.sandbox.dataplane import authorize, json_body
 from infra.sandbox.errors import bad_request, not_found
 from infra.sandbox.ids import new_id
@@ -161,6 +162,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         raise bad_request(
             "invalid_request_error", "max_tokens must be a positive integer.", param="max_tokens"
         )
+    filters = screen(messages)
+    refuse_if_filtered(filters)
     text, model_name = await _answer(request, sandbox, deployment, messages, body)
     enc = sandbox.encoding
     tokens = enc.encode(text, disallowed_special=())
@@ -177,10 +180,6 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         "total_tokens": prompt + len(tokens),
     }
     completion_id, created = new_id("chatcmpl"), sandbox.clock.stamp()
-    filters = {
-        name: {"filtered": False, "severity": "safe"}
-        for name in ("hate", "self_harm", "sexual", "violence")
-    }
     if body.get("stream"):
         return await _stream(request, completion_id, created, model_name, text, finish, usage, body)
     return web.json_response(

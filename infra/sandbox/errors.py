@@ -19,6 +19,7 @@ class AzureError(Exception):
         *,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        inner: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -26,12 +27,16 @@ class AzureError(Exception):
         self.message = message
         self.param = param
         self.headers = headers or {}
+        self.inner = inner
 
     def body(self) -> dict[str, Any]:
         """The JSON body Azure sends."""
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.param is not None:
             error["param"] = self.param
+        if self.inner is not None:
+            error["status"] = self.status
+            error["innererror"] = self.inner
         return {"error": error}
 
     def response(self) -> web.Response:
