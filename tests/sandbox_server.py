@@ -17,6 +17,8 @@ API_VERSION = "2024-10-21"
 SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
 TRAINING = SAMPLE / "training_set.jsonl"
 VALIDATION = SAMPLE / "validation_set.jsonl"
+EXAMPLES = len(TRAINING.read_text(encoding="utf-8").splitlines())
+"""Training examples in the sample: one step each per epoch (batch size 1), 6 epochs."""
 ACCOUNT = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/sandbox"
     "/providers/Microsoft.CognitiveServices/accounts/aoai-sandbox"

@@ -24,7 +24,14 @@ from azure.mgmt.cognitiveservices.models import (
 
 from infra.azure import AzureClients, azure_clients
 from infra.settings import Settings
-from tests.sandbox_server import TRAINING, VALIDATION, openai_client, running_sandbox, wait_for
+from tests.sandbox_server import (
+    EXAMPLES,
+    TRAINING,
+    VALIDATION,
+    openai_client,
+    running_sandbox,
+    wait_for,
+)
 
 SUB, RG, NAME = "00000000-0000-0000-0000-000000000000", "rg-finetune", "AzureOpenAI-Finetune01"
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -143,14 +150,17 @@ async def test_lab_from_account_to_chat(clients: AzureClients) -> None:
         assert "Job started." in messages and messages[-1] == "Job succeeded."
         assert any(m.startswith("Training hours billed: ") for m in messages)
         metrics = [e for e in events if e.type == "metrics"]
-        assert len(metrics) == 90 and metrics[0].data["step"] == 1
+        assert len(metrics) == 6 * EXAMPLES and metrics[0].data["step"] == 1
         newer = await client.fine_tuning.jobs.list_events(job.id, after=events[-3].id)
         assert [e.id for e in newer.data] == [e.id for e in events[-2:]]
 
         checkpoints = (await client.fine_tuning.jobs.checkpoints.list(job.id)).data
-        assert [c.step_number for c in checkpoints] == [60, 75, 90]
+        assert [c.step_number for c in checkpoints] == [4 * EXAMPLES, 5 * EXAMPLES, 6 * EXAMPLES]
         assert all(c.id.startswith("ftchkpt-") for c in checkpoints)
-        assert checkpoints[-1].fine_tuned_model_checkpoint == f"{job.fine_tuned_model}:ckpt-step-90"
+        assert (
+            checkpoints[-1].fine_tuned_model_checkpoint
+            == f"{job.fine_tuned_model}:ckpt-step-{6 * EXAMPLES}"
+        )
 
         content = await client.files.content(job.result_files[0])
         rows = list(csv.DictReader(io.StringIO(content.text)))
@@ -168,7 +178,8 @@ async def test_lab_from_account_to_chat(clients: AzureClients) -> None:
         assert float(rows[-1]["train_mean_token_accuracy"]) > float(
             rows[0]["train_mean_token_accuracy"]
         )
-        assert rows[14]["full_valid_loss"] and not rows[13]["full_valid_loss"]
+        epoch_end = EXAMPLES - 1  # the whole validation file is measured at each epoch's end
+        assert rows[epoch_end]["full_valid_loss"] and not rows[epoch_end - 1]["full_valid_loss"]
         models = [m.id async for m in client.models.list()]
         assert MODEL in models and job.fine_tuned_model in models
 

@@ -8,7 +8,14 @@ from pathlib import Path
 import aiohttp
 import openai
 
-from tests.sandbox_server import ACCOUNT, TRAINING, openai_client, running_sandbox, wait_for
+from tests.sandbox_server import (
+    ACCOUNT,
+    EXAMPLES,
+    TRAINING,
+    openai_client,
+    running_sandbox,
+    wait_for,
+)
 
 Q = "?api-version=2024-10-01"
 BEARER = {"Authorization": "Bearer t"}
@@ -57,7 +64,7 @@ async def test_restart_keeps_state_and_finishes_the_job(tmp_path: Path) -> None:
             await wait_for(succeeded, within=60)
             events = [e async for e in client.fine_tuning.jobs.list_events(job_id, limit=100)]
             steps = [e.data["step"] for e in events if e.type == "metrics"]
-            assert steps == list(range(1, 91))
+            assert steps == list(range(1, 6 * EXAMPLES + 1))
             assert [e.message for e in events].count("Job started.") == 1
 
 

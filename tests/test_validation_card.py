@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from adaptive_cards.validation import error_lines, validation_card
-from skills.sample import write_sample
+from skills.sample import read_sample, write_sample
 from skills.validation import ValidationReport, validate_file
+
+SAMPLE_LINES = len(read_sample("training_set.jsonl").splitlines())
 
 
 def texts(element: Any) -> list[str]:
@@ -64,7 +66,9 @@ def test_not_ready_card_shows_first_ten_errors(tmp_path: Path) -> None:
     card = validation_card([report], ["c" * 64], None)
     assert card["body"][0]["text"].startswith("❌ Not ready")
     error_texts = [t for t in texts(card["body"]) if t.startswith("Line ")]
-    assert len(error_texts) == 10 and error_texts[0].startswith("Line 16 · `invalid_json`")
+    assert len(error_texts) == 10 and error_texts[0].startswith(
+        f"Line {SAMPLE_LINES + 1} · `invalid_json`"
+    )
     assert any("14 in all" in t for t in texts(card["body"]))
     assert not any("Estimated price" in json.dumps(e) for e in card["body"])
     assert [a["title"] for a in card["actions"]] == ["Show all errors"]
@@ -75,7 +79,9 @@ def test_error_lines_list_every_error(tmp_path: Path) -> None:
     write_sample(tmp_path / "s")
     report = broken(tmp_path, 14)
     lines = error_lines(report)
-    assert len(lines) == 14 and lines[-1].startswith("broken.jsonl line 29: invalid_json")
+    assert len(lines) == 14 and lines[-1].startswith(
+        f"broken.jsonl line {SAMPLE_LINES + 14}: invalid_json"
+    )
 
 
 def test_over_limit_and_warnings_are_shown(tmp_path: Path) -> None:
@@ -90,5 +96,5 @@ def test_over_limit_and_warnings_are_shown(tmp_path: Path) -> None:
         f.write(json.dumps(long) + "\n")
     report = validate_file(training, model="gpt-35-turbo-0613")
     words = texts(validation_card([report], [], None)["body"])
-    assert any("exceed 4,096 tokens: line 16" in t for t in words)
+    assert any(f"exceed 4,096 tokens: line {SAMPLE_LINES + 1}" in t for t in words)
     assert any("have no system message" in t for t in words)
