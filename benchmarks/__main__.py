@@ -11,7 +11,7 @@ import benchmarks
 
 def main(names: list[str]) -> int:
     """Import and run each benchmark module's `run()`."""
-    found = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+    found = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name[0] != "_")
     chosen = names or found
     unknown = [n for n in chosen if n not in found]
     if unknown:
