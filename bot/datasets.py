@@ -134,7 +134,8 @@ async def offer_validation(turn: Turn, _: None) -> None:
 
 
 async def show_errors(turn: Turn, args: ValidateArgs) -> None:
-    """Every kept error of the files on a report card, as text in parts."""
+    """Every kept error of the files on a report card: a text file where the channel takes
+    inline files (Emulator, Web Chat), else (Teams) text in parts."""
     if not args.datasets:
         raise UserError("That button carries no files; attach them and say `validate`.")
     model = args.model or turn.services.settings.default_model
@@ -145,6 +146,12 @@ async def show_errors(turn: Turn, args: ValidateArgs) -> None:
             validate_file, stored.path, model=model, name=stored.name
         )
         lines += error_lines(report) or [f"{stored.name}: no errors."]
+    if turn.activity.channel_id != "msteams":
+        content = ("\n".join(lines) + "\n").encode()
+        url = "data:text/plain;base64," + base64.b64encode(content).decode()
+        errors = Attachment(content_type="text/plain", content_url=url, name="errors.txt")
+        await turn.send(MessageFactory.attachment(errors, f"All {len(lines)} problems found."))
+        return
     for part in _parts(lines, TEXT_PART):
         await turn.send_text(part)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -96,10 +97,29 @@ async def test_a_bad_file_lists_its_errors(
     assert "Not ready to train" in shown
     assert "Line 2" in shown and "invalid_json" in shown and "missing_messages_list" in shown
     assert "Start training" not in [a["title"] for a in card_of(reply)["actions"]]
-    await chat.say("", value=button(reply, "Show all errors"))
-    listed = "\n".join(a.get("text", "") for a in chat.replies()[-1:])
-    assert "train.jsonl line 2: invalid_json" in listed
-    assert "train.jsonl line 3: missing_messages_list" in listed
+    listed = await chat.say("", value=button(reply, "Show all errors"))
+    assert listed["text"] == "All 3 problems found."
+    (errors,) = listed["attachments"]
+    assert errors["name"] == "errors.txt"
+    content = base64.b64decode(errors["contentUrl"].partition(",")[2]).decode()
+    assert content.splitlines() == [
+        "train.jsonl line 2: invalid_json: the line is not JSON (Expecting property name "
+        "enclosed in double quotes)",
+        "train.jsonl line 3: missing_messages_list: messages is missing, empty or not a list",
+        f"train.jsonl line {len(lines) + 2}: invalid_json: the line is not valid UTF-8",
+    ]
+
+
+async def test_in_teams_all_errors_come_as_text(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    chat = conversation(channel_id="msteams")
+    broken = TRAINING + b"{not json\n"
+    reply = await chat.say("validate", attachments=[attachment(channel, "train.jsonl", broken)])
+    listed = await chat.say("", value=button(reply, "Show all errors"))
+    assert listed["text"].startswith(
+        f"train.jsonl line {len(TRAINING.splitlines()) + 1}: invalid_json"
+    )
 
 
 @pytest.mark.parametrize(
