@@ -1,4 +1,4 @@
-"""Training end to end through Microsoft 365 Agents Playground (a real Teams-like client)."""
+"""Training, deployment and chat end to end through Microsoft 365 Agents Playground."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ async def validate(playground: Playground) -> None:
         reply = await playground.next_message(60)
 
 
-async def test_train_through_the_playground(playground: Playground) -> None:
+async def test_train_deploy_and_chat_through_the_playground(playground: Playground) -> None:
     await validate(playground)
     await playground.send("train")
     confirmation = await playground.wait_for(lambda m: heading(m) == "Start fine-tuning?", 30)
@@ -63,3 +63,21 @@ async def test_train_through_the_playground(playground: Playground) -> None:
     assert updates >= 2
     assert "Training complete: succeeded" in notice.all_text
     assert "gpt-4o-mini-2024-07-18.ft-" in notice.all_text
+
+    # the lab's last steps from the notice: deploy, then chat with the model
+    deploy = next(a["data"] for a in notice.cards[0]["actions"] if a["title"] == "Deploy")
+    await playground.submit(deploy, reply_to=notice.message_id)
+    cost = await playground.wait_for(lambda m: heading(m).startswith("Deploy "), 30)
+    assert "per hour" in cost.all_text and "estimate" in cost.all_text
+    confirm = next(a["data"] for a in cost.cards[0]["actions"] if a["title"] == "Deploy")
+    await playground.submit(confirm, reply_to=cost.message_id)
+    deployed = await playground.wait_for(
+        lambda m: m.message_id == cost.message_id and heading(m).endswith(" is deployed"), 60
+    )
+    chat = next(a["data"] for a in deployed.cards[0]["actions"] if a["title"] == "Chat with it")
+    await playground.submit(chat, reply_to=deployed.message_id)
+    await playground.wait_for(lambda m: heading(m).startswith("Chatting with "), 30)
+    await playground.send("What is artificial intelligence?")
+    answer = await playground.wait_for(lambda m: "completion tokens_" in m.text, 30)
+    learned = (SAMPLE / "training_set.jsonl").read_text(encoding="utf-8")
+    assert answer.text.split("\n\n")[0] in learned
