@@ -68,6 +68,11 @@ def create_app(settings: Settings) -> web.Application:
         await services.tasks.close()
         storage.close()
 
+    async def forget(app: web.Application) -> None:
+        await app[BOT].forget_old_deliveries()
+
+    app.on_startup.append(forget)
+
     async def azure(_: web.Application) -> AsyncIterator[None]:
         async with azure_clients(settings) as built:
             clients.append(built)

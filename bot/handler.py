@@ -18,6 +18,9 @@ from bot.router import Router, clean_text
 from bot.services import Services
 from bot.turn import Turn
 
+SEEN_SECONDS = 24 * 3600.0
+"""How long an activity id is remembered to drop redeliveries."""
+
 
 class FineTuneBot(ActivityHandler):  # type: ignore[misc]
     """Routes messages and card actions; everything else is the router's and the skills'."""
@@ -95,6 +98,15 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
 
     def _turn(self, turn_context: TurnContext) -> Turn:
         return Turn(turn_context, self.services, self.router)
+
+    async def forget_old_deliveries(self, older_than: float = SEEN_SECONDS) -> int:
+        """Drop the ids of activities handled long ago (channels retry within minutes)."""
+        keys = await self.services.storage.keys("seen/")
+        found = await self.services.storage.read(keys)
+        cutoff = time.time() - older_than
+        old = [key for key, item in found.items() if float(item.get("at", 0)) < cutoff]
+        await self.services.storage.delete(old)
+        return len(old)
 
     async def _first(self, turn_context: TurnContext) -> bool:
         """True the first time an activity id is seen in its conversation."""

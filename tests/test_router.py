@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from pathlib import Path
 
-from tests.channel import Conversation, card_of, card_text
+import aiohttp
+
+from infra.storage import SqliteStorage
+from tests.channel import ChannelFake, Conversation, card_of, card_text
+from tests.harness import bot_settings, running_bot
 
 
 async def test_help_lists_the_commands_from_the_table(
@@ -109,3 +115,22 @@ async def test_a_redelivered_activity_is_handled_once(
     await chat.post(activity)  # Teams retries a delivery with the same id
     await chat.say("hlep")
     assert len(chat.replies()) == 2
+
+
+async def test_old_delivery_ids_are_forgotten_at_start(
+    tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
+) -> None:
+    settings = bot_settings(tmp_path)
+    async with running_bot(settings) as url:
+        chat = Conversation(url, channel, session)
+        old = chat.activity(text="help")
+        await chat.post(old)
+        await chat.reply()
+    storage = SqliteStorage(tmp_path / "state.sqlite3")
+    (key,) = await storage.keys("seen/")
+    await storage.write({key: {"at": time.time() - 2 * 24 * 3600}})
+    storage.close()
+    async with running_bot(settings) as url:  # the restart forgets the old id
+        chat.bot_url = url
+        await chat.post(old)
+        assert "help [command]" in card_text(await chat.reply())
