@@ -220,7 +220,7 @@ async def deploy_confirm(turn: Turn, args: RequestArgs) -> None:
         str(item["model"]), str(item["version"]), bool(item["fine_tuned"]), str(item["job"])
     )
     plan = _plan(item, services.settings.hosting_prices)
-    card_id = str(item.get("card_id") or "")
+    card_id = _pressed_card(turn, item)
     try:
         existing = await hosting.get_deployment(azure.cognitive, account, plan.name, clock.observe)
         if existing is not None:
@@ -255,6 +255,12 @@ async def deploy_confirm(turn: Turn, args: RequestArgs) -> None:
     follow_deployment(services, plan.name)
 
 
+def _pressed_card(turn: Turn, item: JsonObject) -> str:
+    """The card whose button was pressed: the activity's replyToId, else the id stored when the
+    card was sent (a fast press can come before that id is stored)."""
+    return str(turn.activity.reply_to_id or item.get("card_id") or "")
+
+
 async def _show(turn: Turn, card_id: str, content: Card, summary: str) -> str:
     """Replace the card `card_id` (or send a new one when there is none); returns its id."""
     if card_id:
@@ -267,9 +273,7 @@ async def deploy_cancel(turn: Turn, args: RequestArgs) -> None:
     """Drop a deployment that was not confirmed."""
     item = await _claim(turn, request_key(args.request), "cancelled")
     plan = _plan(item, turn.services.settings.hosting_prices)
-    await _show(
-        turn, str(item.get("card_id") or ""), cards.cancelled_card(plan), "Deployment cancelled"
-    )
+    await _show(turn, _pressed_card(turn, item), cards.cancelled_card(plan), "Deployment cancelled")
 
 
 # -- following a deployment in the background -----------------------------------------------
@@ -558,7 +562,7 @@ async def delete_confirm(turn: Turn, args: RequestArgs) -> None:
     services = turn.services
     azure = clients(services)
     account = account_of(azure)
-    name, card_id = str(item["name"]), str(item.get("card_id") or "")
+    name, card_id = str(item["name"]), _pressed_card(turn, item)
     await hosting.begin_delete(azure.cognitive, account, name)
     shown = await _show(
         turn, card_id, cards.deleting_card(name, "Deleting {name}..."), f"Deleting {name}"
@@ -597,7 +601,7 @@ async def delete_cancel(turn: Turn, args: RequestArgs) -> None:
     name = str(item["name"])
     await _show(
         turn,
-        str(item.get("card_id") or ""),
+        _pressed_card(turn, item),
         cards.deleting_card(name, "Kept {name}: nothing was deleted"),
         f"Kept {name}",
     )

@@ -26,6 +26,7 @@ class ChannelFake:
     def __init__(self) -> None:
         self.sent: list[Activity] = []  # every activity the bot posted or updated, in order
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.slow_posts = 0.0  # seconds between recording a posted activity and answering
         self.uploads: dict[str, bytes] = {}  # files the bot uploaded (Teams file consent)
         self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
         self.calls = 0
@@ -80,6 +81,7 @@ class ChannelFake:
         activity["_op"] = "post"
         activity["_conversation"] = request.match_info["cid"]
         await self._record(activity)
+        await asyncio.sleep(self.slow_posts)  # the user may see, and press, the card meanwhile
         return web.json_response({"id": activity["id"]})
 
     async def _put(self, request: web.Request) -> web.Response:

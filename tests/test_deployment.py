@@ -201,3 +201,20 @@ async def test_a_restart_mid_deployment_still_updates_the_card(
         chat.bot_url = url
         done = await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
         assert "Succeeded" in card_text(done)
+
+
+async def test_a_fast_press_updates_the_pressed_card(
+    conversation: Callable[..., Conversation], channel: ChannelFake, bot_url: str, tmp_path: Path
+) -> None:
+    """The channel is slow to confirm the cost card, and the user presses Deploy before it has:
+    the card pressed (replyToId) is the one that follows the deployment, not a new one."""
+    job, _ = await trained_model(bot_url, tmp_path)
+    chat = conversation()
+    channel.slow_posts = 1.0
+    post = asyncio.create_task(chat.post(chat.activity(text=f"deploy {job}")))
+    confirm = await chat.reply(lambda a: "Deploy " in card_text(a))
+    channel.slow_posts = 0.0
+    await press(chat, confirm, "Deploy")
+    await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
+    await post
+    assert [a for a in chat.replies() if a["_op"] == "post"] == [confirm]
