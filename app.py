@@ -80,7 +80,6 @@ def create_app(settings: Settings) -> web.Application:
             await resume_launches(services)
             await hosting.start(services)  # deployments in progress, the idle watcher
             yield
-            await hosting.stop()
             await watcher.stop()
             await tasks.close()  # launches too: stop all work before the clients close
 

@@ -292,7 +292,7 @@ def follow_deployment(services: Services, name: str) -> None:
         finally:
             active.discard(name.lower())
 
-    services.hosting.spawn(services, run(), f"follow deployment {name}")
+    services.tasks.spawn(run(), f"follow deployment {name}")
 
 
 async def resume_following(services: Services) -> None:
