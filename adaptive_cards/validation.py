@@ -8,10 +8,6 @@ from skills.validation import Distribution, TokenStats, ValidationReport
 SHOWN_ERRORS = 10
 
 
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
 def _cell(value: str, bold: bool = False) -> Element:
     block = text(value, weight="Bolder") if bold else text(value)
     return {"type": "TableCell", "items": [block]}
@@ -33,8 +29,7 @@ def _table(tokens: TokenStats) -> Element:
         + [
             {
                 "type": "TableRow",
-                "cells": [_cell(label)]
-                + [_cell(_number(v)) for v in (d.min, d.max, d.mean, d.median, d.p5, d.p95)],
+                "cells": [_cell(label)] + [_cell(value) for value in d.shown()],
             }
             for label, d in rows
         ],

@@ -71,6 +71,11 @@ class Distribution:
     p5: float
     p95: float
 
+    def shown(self) -> list[str]:
+        """The six values as the reports show them: whole numbers plain, others to one decimal."""
+        values = (self.min, self.max, self.mean, self.median, self.p5, self.p95)
+        return [f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}" for v in values]
+
 
 @dataclass(frozen=True)
 class TokenStats:

@@ -7,13 +7,8 @@ from skills.validation import Distribution, ValidationReport
 SHOWN_ERRORS = 20
 
 
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
 def _row(label: str, stats: Distribution) -> str:
-    cells = (stats.min, stats.max, stats.mean, stats.median, stats.p5, stats.p95)
-    return f"    {label:<10}" + "".join(f"{_number(cell):>10}" for cell in cells)
+    return f"    {label:<10}" + "".join(f"{cell:>10}" for cell in stats.shown())
 
 
 def _lines(lines: list[int], count: int) -> str:
