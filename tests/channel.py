@@ -182,6 +182,14 @@ class Conversation:
             seconds=seconds,
         )
 
+    async def press(self, card: Activity, title: str, **fields: Any) -> Activity:
+        """Press a button on a card the bot sent, as Teams does (Action.Submit: a message whose
+        value is the button's data, replyToId the card's id); returns the activity posted."""
+        activity = self.activity(value=button(card, title), replyToId=card["id"], **fields)
+        response = await self.post(activity)
+        assert response.status in (200, 201), response.status
+        return activity
+
     def replies(self) -> list[Activity]:
         """Everything the bot sent in this conversation so far."""
         return [a for a in self.channel.sent if a["_conversation"] == self.id]
@@ -214,3 +222,29 @@ def card_text(activity: Activity) -> str:
     for attachment in activity.get("attachments") or []:
         walk(attachment.get("content"))
     return "\n".join(parts)
+
+
+def buttons(activity: Activity) -> dict[str, dict[str, Any]]:
+    """The Action.Submit buttons anywhere in an activity's cards: title -> data."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Submit":
+                found[str(node["title"])] = dict(node["data"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for attachment in activity.get("attachments") or []:
+        walk(attachment.get("content"))
+    return found
+
+
+def button(activity: Activity, title: str) -> dict[str, Any]:
+    """The data of the button called `title` (fails naming the buttons there are)."""
+    found = buttons(activity)
+    assert title in found, f"no button {title!r} in {list(found)}: {card_text(activity)}"
+    return found[title]

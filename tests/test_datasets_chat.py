@@ -11,7 +11,7 @@ import pytest
 
 from bot.datasets import FILE_CONSENT, FILE_INFO
 from skills.sample import read_sample
-from tests.channel import ChannelFake, Conversation, card_of, card_text
+from tests.channel import ChannelFake, Conversation, button, card_of, card_text
 
 TRAINING = read_sample("training_set.jsonl")
 VALIDATION = read_sample("validation_set.jsonl")
@@ -21,15 +21,6 @@ def attachment(channel: ChannelFake, name: str, content: bytes, **serve: Any) ->
     """An Emulator-style file attachment (a contentUrl the channel serves)."""
     url = channel.serve_file(name, content, **serve)
     return {"contentType": "application/octet-stream", "contentUrl": url, "name": name}
-
-
-def button(activity: dict[str, Any], title: str) -> dict[str, Any]:
-    """The data of the card button titled `title`."""
-    actions = card_of(activity).get("actions", [])
-    found = [a["data"] for a in actions if a["title"] == title]
-    assert found, f"no button {title!r} in {[a['title'] for a in actions]}"
-    data: dict[str, Any] = found[0]
-    return data
 
 
 async def test_attached_files_get_a_report_card(

@@ -14,7 +14,7 @@ import pytest
 from infra.azure import azure_clients
 from infra.settings import Settings
 from skills.sample import read_sample
-from tests.channel import Activity, ChannelFake, Conversation, card_of, card_text
+from tests.channel import Activity, ChannelFake, Conversation, card_text
 from tests.harness import bot_settings, running_bot
 
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -55,31 +55,6 @@ async def _pause() -> None:
     await asyncio.sleep(0.05)
 
 
-def buttons(activity: Activity) -> dict[str, dict[str, Any]]:
-    """The card's Action.Submit buttons by title -> their data."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Submit":
-                found[str(node["title"])] = dict(node["data"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card_of(activity))
-    return found
-
-
-async def press(chat: Conversation, activity: Activity, title: str) -> None:
-    """Press a card button (Action.Submit: a message whose value is the button's data)."""
-    data = buttons(activity)[title]
-    response = await chat.post(chat.activity(value=data, replyToId=activity["id"]))
-    assert response.status in (200, 201)
-
-
 def updated(card_id: str, words: str) -> Callable[[Activity], bool]:
     """An in-place update of message `card_id` whose text contains `words`."""
     return lambda a: a["_op"] == "update" and a["id"] == card_id and words in card_text(a)
@@ -92,7 +67,7 @@ async def deploy_and_wait(chat: Conversation, command: str | dict[str, Any]) -> 
     else:
         confirm = await chat.say("", value=command)
     assert "Deploy " in card_text(confirm), card_text(confirm)
-    await press(chat, confirm, "Deploy")
+    await chat.press(confirm, "Deploy")
     return await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
 
 
@@ -110,13 +85,13 @@ async def test_deploy_from_the_training_notice_button_to_delete(
     assert "billed whether the model is used or not" in text
 
     # one card, updated in place, until it succeeds
-    await press(chat, confirm, "Deploy")
+    await chat.press(confirm, "Deploy")
     done = await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
     assert "Succeeded" in card_text(done)
     assert not [a for a in chat.replies() if a["_op"] == "post" and a is not confirm]
 
     # pressing "Deploy" again on the same card does not deploy twice
-    await press(chat, confirm, "Deploy")
+    await chat.press(confirm, "Deploy")
     assert "already answered" in (await chat.reply())["text"]
 
     # listed, with its idle days
@@ -125,14 +100,14 @@ async def test_deploy_from_the_training_notice_button_to_delete(
     assert "days left of 15" in listing and "Succeeded" in listing
 
     # "Chat with it" starts a session
-    await press(chat, done, "Chat with it")
+    await chat.press(done, "Chat with it")
     started = await chat.reply()
     assert "Chatting with gpt-4o-mini-teacher" in card_text(started)
 
     # delete asks first, then says when it is gone
     ask = await chat.say("delete gpt-4o-mini-teacher")
     assert "Delete gpt-4o-mini-teacher?" in card_text(ask)
-    await press(chat, ask, "Delete")
+    await chat.press(ask, "Delete")
     await chat.reply(updated(ask["id"], "gpt-4o-mini-teacher is deleted"))
     listing = card_text(await chat.say("deployments"))
     assert "gpt-4o-mini-teacher" not in listing and "There are no deployments" in listing
@@ -147,7 +122,7 @@ async def test_deploy_by_job_id_with_options_and_cancel(
     text = card_text(confirm)
     assert "Deploy tutor?" in text and model in text
     assert "no hourly hosting fee" in text and "24 hours" in text
-    await press(chat, confirm, "Cancel")
+    await chat.press(confirm, "Cancel")
     await chat.reply(updated(confirm["id"], "cancelled"))
     assert "There are no deployments" in card_text(await chat.say("deployments"))
 
@@ -195,7 +170,7 @@ async def test_a_restart_mid_deployment_still_updates_the_card(
     async with running_bot(bot_settings(data, sandbox_speedup=5.0)) as url:
         chat = Conversation(url, channel, session)
         confirm = await chat.say("", value={"verb": "deploy", "model": model, "job": job})
-        await press(chat, confirm, "Deploy")
+        await chat.press(confirm, "Deploy")
         await chat.reply(updated(confirm["id"], "Deploying gpt-4o-mini-teacher"))
     async with running_bot(bot_settings(data, sandbox_speedup=5.0)) as url:
         chat.bot_url = url
@@ -214,7 +189,7 @@ async def test_a_fast_press_updates_the_pressed_card(
     post = asyncio.create_task(chat.post(chat.activity(text=f"deploy {job}")))
     confirm = await chat.reply(lambda a: "Deploy " in card_text(a))
     channel.slow_posts = 0.0
-    await press(chat, confirm, "Deploy")
+    await chat.press(confirm, "Deploy")
     await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
     await post
     assert [a for a in chat.replies() if a["_op"] == "post"] == [confirm]

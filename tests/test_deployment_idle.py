@@ -9,9 +9,9 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.channel import Activity, ChannelFake, Conversation, card_text
+from tests.channel import Activity, ChannelFake, Conversation, buttons, card_text
 from tests.harness import bot_settings, running_bot
-from tests.test_deployment import buttons, deploy_and_wait, press, trained_model, updated
+from tests.test_deployment import deploy_and_wait, trained_model, updated
 
 NAME = "gpt-4o-mini-teacher"
 WARNING = "will be deleted for inactivity"
@@ -47,7 +47,7 @@ async def test_warned_once_across_a_restart_and_kept_alive(
     restarted = bot_settings(tmp_path / "data", sandbox_speedup=SPEEDUP)
     async with running_bot(restarted) as url:
         chat.bot_url = url
-        await press(chat, warning, "Keep alive")
+        await chat.press(warning, "Keep alive")
         kept = await chat.reply(lambda a: "is kept alive" in (a.get("text") or ""))
         assert kept["text"].startswith(f"`{NAME}` is kept alive")
         await chat.reply(updated(warning["id"], f"{NAME} kept alive"))
@@ -75,7 +75,7 @@ async def test_deleted_for_inactivity_is_offered_again(
         assert model in card_text(notice) and "Redeploy" in buttons(notice)
         gone = await chat.say(f"chat {NAME}")
         assert "was deleted for inactivity" in card_text(gone)
-        await press(chat, gone, "Redeploy")
+        await chat.press(gone, "Redeploy")
         again = await chat.reply()
         assert f"Deploy {NAME}?" in card_text(again) and model in card_text(again)
         listing = card_text(await chat.say("deployments"))

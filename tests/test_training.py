@@ -8,16 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.channel import ChannelFake, Conversation, card_of, card_text
+from tests.channel import ChannelFake, Conversation, button, card_of, card_text
 from tests.training_flow import (
     FAST,
     answered,
     ask,
-    button,
     facts_of,
     job_cards,
     notices,
-    press,
     train,
     updates_of,
     validate_samples,
@@ -42,7 +40,7 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     assert shown["Validation file"].startswith("validation_set.jsonl (")
     assert "(estimate)" in shown["Billed tokens"] and "$" in shown["Training price"]
 
-    await press(chat, confirmation, "Confirm training")
+    await chat.press(confirmation, "Confirm training")
     card = await chat.reply(lambda a: a["_op"] == "post" and "Fine-tuning" in card_text(a))
     await wait_until(lambda: notices(chat), 60)
     await asyncio.sleep(0.5)  # nothing else may arrive
@@ -111,10 +109,10 @@ async def test_cancel_in_the_confirmation_spends_nothing(
     confirmation = await train(chat, "train epochs=2 suffix=teacher")
     assert facts_of(confirmation)["Epochs"] == "2"
     assert facts_of(confirmation)["Suffix"] == "teacher"
-    await press(chat, confirmation, "Cancel")
+    await chat.press(confirmation, "Cancel")
     reply = await chat.reply(answered)
     assert reply["text"].startswith("OK, I dropped that training plan")
-    await press(chat, confirmation, "Confirm training")
+    await chat.press(confirmation, "Confirm training")
     late = await chat.reply(answered)
     assert "expired or was cancelled" in late["text"]
     listed = await ask(chat, "jobs")

@@ -21,7 +21,6 @@ from tests.training_flow import (
     job_cards,
     job_id_of,
     notices,
-    press,
     train,
     updates_of,
     validate_samples,
@@ -35,7 +34,7 @@ SLOW = {**FAST, "sandbox_speedup": 2.0}
 async def confirmed(chat: Conversation, text: str = "train") -> dict[str, Any]:
     """Validate the samples, say `train`, confirm; returns the live job card's first post."""
     await validate_samples(chat)
-    await press(chat, await train(chat, text), "Confirm training")
+    await chat.press(await train(chat, text), "Confirm training")
     return await chat.reply(lambda a: a["_op"] == "post" and "Fine-tuning" in card_text(a))
 
 
@@ -128,13 +127,13 @@ async def test_cancel_asks_first_then_the_notice_says_cancelled(
     job = await wait_until(lambda: job_id_of(channel, card["id"]), 30)
     question = await ask(chat, f"cancel {job}")
     assert "Cancel this fine-tuning job?" in card_text(question)
-    await press(chat, question, "Keep it running")
+    await chat.press(question, "Keep it running")
     kept = await chat.reply(answered)
     assert kept["text"] == f"OK, job `{job}` keeps running."
     latest = next(a for a in reversed(channel.sent) if a["id"] == card["id"])
     question = await ask(chat, "", value={"verb": "cancel", "job": job})  # the card's button
     assert facts_of(question)["Job"] == job and "Cancel job" in card_text(latest)
-    await press(chat, question, "Cancel the job")
+    await chat.press(question, "Cancel the job")
     done = await chat.reply(answered)
     assert done["text"].startswith(f"Cancel requested for job `{job}`")
     await wait_until(lambda: notices(chat), 30)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.channel import Activity, ChannelFake, Conversation, card_of, card_text
+from tests.channel import Activity, ChannelFake, Conversation, buttons, card_of, card_text
 
 SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
 FILES = ("training_set.jsonl", "validation_set.jsonl")
@@ -20,31 +20,6 @@ FAST = {
 }
 
 
-def actions(activity: Activity) -> list[dict[str, Any]]:
-    """The buttons of an activity's card."""
-    try:
-        return list(card_of(activity).get("actions") or [])
-    except AssertionError:
-        return []
-
-
-def button(activity: Activity, title: str) -> dict[str, Any]:
-    """The Action.Submit data of the card's button called `title`."""
-    for action in actions(activity):
-        if action.get("title") == title:
-            data: dict[str, Any] = action["data"]
-            return data
-    raise AssertionError(f"no button {title!r} in {card_text(activity)}")
-
-
-async def press(chat: Conversation, card: Activity, title: str, **fields: Any) -> Activity:
-    """Press a button on a card the bot sent (Teams sends replyToId = that card's id)."""
-    activity = chat.activity(value=button(card, title), replyToId=card["id"], **fields)
-    response = await chat.post(activity)
-    assert response.status in (200, 201), response.status
-    return activity
-
-
 async def validate_samples(chat: Conversation) -> None:
     """Attach the sample training and validation files and say `validate`."""
     attachments = []
@@ -54,8 +29,8 @@ async def validate_samples(chat: Conversation) -> None:
             {"contentType": "application/octet-stream", "contentUrl": url, "name": name}
         )
     reply = await chat.say("validate", attachments=attachments)
-    if not any(b.get("title") == "Start training" for b in actions(reply)):
-        await chat.reply(lambda a: any(b.get("title") == "Start training" for b in actions(a)), 60)
+    if "Start training" not in buttons(reply):
+        await chat.reply(lambda a: "Start training" in buttons(a), 60)
 
 
 async def ask(chat: Conversation, text: str, **fields: Any) -> Activity:
