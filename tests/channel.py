@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -204,43 +204,37 @@ def card_of(activity: Activity) -> dict[str, Any]:
     raise AssertionError(f"no Adaptive Card in {activity}")
 
 
+def _objects(activity: Activity) -> Iterator[dict[str, Any]]:
+    """Every JSON object inside an activity's attachments, in document order."""
+
+    def walk(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            yield node
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    for attachment in activity.get("attachments") or []:
+        yield from walk(attachment.get("content"))
+
+
 def card_text(activity: Activity) -> str:
     """All text of an activity and its card, for assertions that read like a user."""
     parts: list[str] = [activity.get("text") or ""]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("text", "title", "value"):
-                if isinstance(node.get(key), str):
-                    parts.append(node[key])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    for attachment in activity.get("attachments") or []:
-        walk(attachment.get("content"))
+    for node in _objects(activity):
+        parts += [node[key] for key in ("text", "title", "value") if isinstance(node.get(key), str)]
     return "\n".join(parts)
 
 
 def buttons(activity: Activity) -> dict[str, dict[str, Any]]:
     """The Action.Submit buttons anywhere in an activity's cards: title -> data."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Submit":
-                found[str(node["title"])] = dict(node["data"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    for attachment in activity.get("attachments") or []:
-        walk(attachment.get("content"))
-    return found
+    return {
+        str(node["title"]): dict(node["data"])
+        for node in _objects(activity)
+        if node.get("type") == "Action.Submit"
+    }
 
 
 def button(activity: Activity, title: str) -> dict[str, Any]:
