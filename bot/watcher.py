@@ -36,7 +36,7 @@ from bot.turn import card_activity
 from infra.retry import backoff_delay, retry_after
 from infra.settings import Settings
 from infra.storage import JsonObject, SqliteStorage, StorageConflict
-from infra.tasks import Tasks
+from infra.tasks import Tasks, wait_for_event
 from skills import training
 from skills.charts import loss_chart_png
 from skills.training import JobState, Metric, Series
@@ -242,10 +242,7 @@ class JobWatcher:
             wait = min([d for d in self._next.values() if d != float("inf")] or [now + tick])
             wait = max(wait, self._paused_until) - time.monotonic()
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, min(wait, tick)))
-            except TimeoutError:
-                pass
+            await wait_for_event(self._wake, max(0.05, min(wait, tick)))
 
     def _polled(self, job_id: str, _: object = None) -> None:
         self._inflight.pop(job_id, None)

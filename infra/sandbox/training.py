@@ -25,6 +25,7 @@ from infra.sandbox.imports import check_file, file_path
 from infra.sandbox.lm import Example, NGramModel, parse_examples
 from infra.sandbox.service import Sandbox
 from infra.sandbox.store import Doc
+from infra.tasks import wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -225,10 +226,7 @@ class Trainer:
         """Start jobs when they are due; runs for the sandbox's lifetime."""
         while True:
             self.schedule()
-            try:
-                await asyncio.wait_for(self.sandbox.wake.wait(), timeout=0.1)
-            except TimeoutError:
-                pass
+            await wait_for_event(self.sandbox.wake, 0.1)
             self.sandbox.wake.clear()
 
     def schedule(self) -> None:

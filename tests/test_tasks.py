@@ -1,0 +1,58 @@
+"""Background loops stop when told to, even when their wake-up and the stop come together."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from openai import AsyncAzureOpenAI
+
+from bot.adapter import create_adapter
+from bot.notifier import Notifier
+from bot.watcher import JobWatcher
+from infra.storage import SqliteStorage
+from infra.tasks import Tasks, wait_for_event
+from tests.harness import bot_settings
+
+
+async def test_a_loop_on_an_event_stops_when_cancelled_right_after_the_event_is_set() -> None:
+    event = asyncio.Event()
+    woken = 0
+
+    async def loop() -> None:
+        nonlocal woken
+        while True:
+            await wait_for_event(event, 5.0)
+            event.clear()
+            woken += 1
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0.01)
+    event.set()
+    task.cancel()  # `asyncio.wait_for(event.wait(), 5)` on Python 3.11 loses this cancel
+    async with asyncio.timeout(2):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert woken == 0
+
+
+async def test_the_wait_ends_after_its_time_when_nothing_sets_the_event() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await wait_for_event(asyncio.Event(), 0.05)
+    assert 0.04 <= loop.time() - started < 1.0
+
+
+async def test_the_job_watcher_stops_right_after_a_job_is_added(tmp_path: Path) -> None:
+    settings = bot_settings(tmp_path)
+    storage = SqliteStorage(tmp_path / "state.sqlite3")
+    notifier = Notifier(create_adapter(settings), storage, settings.app_id)
+    client = AsyncAzureOpenAI(azure_endpoint="http://127.0.0.1:9", api_key="k", api_version="x")
+    watcher = JobWatcher(settings, storage, notifier, Tasks(), lambda: client)
+    await watcher.start()
+    await asyncio.sleep(0.01)
+    await watcher.watch("ftjob-" + "0" * 32)  # wakes the poller...
+    async with asyncio.timeout(5):
+        await watcher.stop()  # ...which must still stop at once
+    assert watcher.watched == ["ftjob-" + "0" * 32]  # kept, for the next start to resume
