@@ -19,11 +19,8 @@ from tests.sandbox_server import (
     wait_for,
 )
 
-SPECS = (
-    Path(__file__).resolve().parents[2] / "shared" / "specs" / "specification" / "cognitiveservices"
-)
-DATA_PLANE = SPECS / "data-plane/AzureOpenAI/authoring/stable/2024-10-21/examples"
-ARM = SPECS / "resource-manager/Microsoft.CognitiveServices/stable/2024-10-01/examples"
+AZURE_EXAMPLES = Path(__file__).resolve().parent / "data" / "azure_examples"
+"""Azure's published request/response examples (tests/data/README.md names their sources)."""
 Q = "?api-version=2024-10-01"
 BEARER = {"Authorization": "Bearer anything"}
 
@@ -41,8 +38,8 @@ def _endpoint(url: str) -> str:
     return f"{url}/openai-accounts/aoai-sandbox/"
 
 
-def _example(name: str, folder: Path = DATA_PLANE) -> dict[str, object]:
-    data = json.loads((folder / name).read_text())
+def _example(name: str) -> dict[str, object]:
+    data = json.loads((AZURE_EXAMPLES / name).read_text())
     responses = data["responses"]
     return responses.get("200", responses.get("201"))["body"]  # type: ignore[no-any-return]
 
@@ -141,7 +138,7 @@ async def test_responses_have_the_shape_of_azures_examples(sandbox: tuple[str, s
     url, key = sandbox
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{url}{ACCOUNT}/listKeys{Q}", headers=BEARER) as response:
-            assert set(await response.json()) == set(_example("ListKeys.json", ARM))
+            assert set(await response.json()) == set(_example("ListKeys.json"))
         body = {
             "sku": {"name": "Standard", "capacity": 1},
             "properties": {
@@ -153,9 +150,9 @@ async def test_responses_have_the_shape_of_azures_examples(sandbox: tuple[str, s
         ) as response:
             assert response.status == 201
             created = await response.json()
-            expected = json.loads((ARM / "PutDeployment.json").read_text())["responses"]["201"][
-                "body"
-            ]
+            expected = json.loads((AZURE_EXAMPLES / "PutDeployment.json").read_text())["responses"][
+                "201"
+            ]["body"]
             assert set(expected) <= set(created) and set(expected["properties"]) <= set(
                 created["properties"]
             )
