@@ -197,3 +197,18 @@ async def test_faults_give_429_with_retry_after_and_500(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         async with running_sandbox(tmp_path / "c", faults="429=lots"):
             pass
+
+
+async def test_listing_files_pages_as_the_sdk_asks(sandbox: tuple[str, str]) -> None:
+    url, key = sandbox
+    async with openai_client(_endpoint(url), key) as client:
+        uploaded = [
+            (await client.files.create(file=(f.name, f.read_bytes()), purpose="fine-tune")).id
+            for f in (TRAINING, VALIDATION)
+        ]
+        listed = [f.id async for f in client.files.list()]  # the SDK pages with `after`
+        assert sorted(listed) == sorted(uploaded)
+        first = await client.files.list(limit=1)
+        assert len(first.data) == 1 and first.has_more
+        rest = await client.files.list(limit=1, after=first.data[0].id)
+        assert [f.id for f in first.data + rest.data] == listed and not rest.has_more

@@ -138,13 +138,14 @@ async def upload_file(request: web.Request) -> web.Response:
 
 
 async def list_files(request: web.Request) -> web.Response:
-    """GET /openai/files (optionally `purpose=`)."""
+    """GET /openai/files (optionally `purpose=`); `after` and `limit` page, as the SDK asks."""
     sandbox, _, subdomain = authorize(request)
     purpose = request.query.get("purpose")
     docs = [
         d for d in sandbox.store.docs("file", subdomain) if not purpose or d["purpose"] == purpose
     ]
-    return listing(docs)
+    chosen, more = page(docs, request.query.get("after"), request.query.get("limit"), 10_000)
+    return listing(chosen, has_more=more)
 
 
 async def get_file(request: web.Request) -> web.Response:
