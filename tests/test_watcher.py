@@ -74,6 +74,29 @@ async def test_restart_right_after_the_launch_resumes_the_watch(
     assert len(notices(chat)) == 1
 
 
+async def test_restart_during_the_file_import_uploads_once_and_creates_one_job(
+    tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
+) -> None:
+    settings = bot_settings(tmp_path / "data", **{**FAST, "sandbox_speedup": 1.0})
+    async with running_bot(settings) as url:  # the import takes ~4 s here
+        chat = Conversation(url, channel, session)
+        card = await confirmed(chat)
+        await wait_until(
+            lambda: any("importing" in card_text(a) for a in updates_of(chat, card["id"])), 30
+        )
+        assert job_id_of(channel, card["id"]) is None, "the job exists already; slow it down"
+    faster = bot_settings(tmp_path / "data", **{**FAST, "port": settings.port})
+    async with running_bot(faster), azure_clients(faster) as azure:
+        await wait_until(lambda: notices(chat), 60)
+        await asyncio.sleep(0.5)
+        files = [f async for f in azure.openai.files.list() if f.purpose == "fine-tune"]
+        jobs = [j async for j in azure.openai.fine_tuning.jobs.list()]
+    assert len(notices(chat)) == 1 and "succeeded" in card_text(notices(chat)[0])
+    assert len(job_cards(chat)) == 1
+    assert sorted(f.filename for f in files) == ["training_set.jsonl", "validation_set.jsonl"]
+    assert [j.id for j in jobs] == [job_id_of(channel, card["id"])]
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return dict(FAST)
