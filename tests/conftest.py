@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.channel import ChannelFake, Conversation
-from tests.harness import bot_settings, running_bot
+from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,7 +42,7 @@ async def bot_url(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIt
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
+    async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as client:
         yield client
 
 

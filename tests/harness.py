@@ -8,10 +8,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from app import create_app
 from infra.settings import Settings
+
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60)
+"""A test's HTTP call that gets no answer fails within a minute, with its traceback, instead of
+stalling the run until the suite's per-test timeout stops everything."""
 
 
 def free_port() -> int:

@@ -30,7 +30,7 @@ import aiohttp
 import pytest
 
 from tests.channel import card_text
-from tests.harness import free_port
+from tests.harness import HTTP_TIMEOUT, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / ".playground" / "node_modules" / ".bin" / "agentsplayground"
@@ -388,7 +388,7 @@ async def running_playground(
             except PortTaken:
                 if attempt == attempts:
                     raise
-        session = await stack.enter_async_context(aiohttp.ClientSession())
+        session = await stack.enter_async_context(aiohttp.ClientSession(timeout=HTTP_TIMEOUT))
         client = Playground(f"http://127.0.0.1:{port}", session, output)
         stack.push_async_callback(client.close)
         await client.open()

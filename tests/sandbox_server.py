@@ -43,9 +43,12 @@ async def running_sandbox(data_dir: Path, **options: Any) -> AsyncIterator[str]:
 
 
 def openai_client(endpoint: str, key: str, **options: Any) -> AsyncAzureOpenAI:
-    """The official client as the lab builds it: endpoint and api key."""
+    """The official client as the lab builds it: endpoint and api key (60 s per request)."""
     return AsyncAzureOpenAI(
-        azure_endpoint=endpoint, api_key=key, api_version=API_VERSION, **options
+        azure_endpoint=endpoint,
+        api_key=key,
+        api_version=API_VERSION,
+        **{"timeout": 60.0, **options},
     )
 
 
