@@ -166,6 +166,11 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
 
 
 def _refuse_existing(existing: DeploymentInfo, choice: ModelChoice) -> None:
+    if existing.state.lower() == "deleting":
+        raise UserError(
+            f"`{existing.name}` is being deleted; deploy again once `deployments` no longer "
+            "lists it, or pick another name with `name=...`."
+        )
     if existing.model == choice.model:
         state = "ready" if existing.ready else existing.state.lower()
         raise UserError(

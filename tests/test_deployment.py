@@ -160,7 +160,7 @@ async def test_deploy_a_checkpoint(
     assert f"{model}:ckpt-step-{first.step_number}" in text
 
 
-async def test_a_restart_mid_deployment_still_updates_the_card(
+async def test_a_restart_mid_deployment_then_a_delete_that_takes_its_time(
     channel: ChannelFake, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
@@ -176,6 +176,15 @@ async def test_a_restart_mid_deployment_still_updates_the_card(
         chat.bot_url = url
         done = await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
         assert "Succeeded" in card_text(done)
+        # Azure deletes as a long-running operation: 10 sandbox seconds, 2 s here
+        ask = await chat.say("delete gpt-4o-mini-teacher")
+        await chat.press(ask, "Delete")
+        await chat.reply(updated(ask["id"], "Deleting gpt-4o-mini-teacher"))
+        again = await chat.say(f"deploy {job}")
+        assert "`gpt-4o-mini-teacher` is being deleted" in again["text"]
+        assert "Deleting" in card_text(await chat.say("deployments"))
+        await chat.reply(updated(ask["id"], "gpt-4o-mini-teacher is deleted"), seconds=20)
+        assert "There are no deployments" in card_text(await chat.say("deployments"))
 
 
 async def test_a_fast_press_updates_the_pressed_card(

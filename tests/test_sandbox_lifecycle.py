@@ -108,3 +108,39 @@ async def test_idle_fine_tuned_and_developer_deployments_are_deleted(tmp_path: P
 
 async def _empty(listed: object) -> bool:
     return await listed() == []  # type: ignore[operator,no-any-return]
+
+
+async def test_a_deployment_is_deleted_as_a_long_running_operation(tmp_path: Path) -> None:
+    body = {
+        "sku": {"name": "Standard", "capacity": 1},
+        "properties": {
+            "model": {"format": "OpenAI", "name": "gpt-4o-mini", "version": "2024-07-18"}
+        },
+    }
+    deployment = f"{ACCOUNT}/deployments/base{Q}"
+    async with running_sandbox(tmp_path, speedup=10) as url, aiohttp.ClientSession() as http:
+        async with http.put(f"{url}{deployment}", json=body, headers=BEARER) as response:
+            assert response.status == 201
+        async with http.delete(f"{url}{deployment}", headers=BEARER) as response:
+            assert response.status == 202  # as Azure answers, with an operation to poll
+            operation = response.headers["Azure-AsyncOperation"]
+            assert operation.startswith(f"{url}/subscriptions/") and "api-version=" in operation
+        async with http.get(f"{url}{deployment}", headers=BEARER) as response:
+            assert (await response.json())["properties"]["provisioningState"] == "Deleting"
+        async with http.delete(f"{url}{deployment}", headers=BEARER) as response:
+            assert response.headers["Azure-AsyncOperation"] == operation  # the same operation
+        async with http.put(f"{url}{deployment}", json=body, headers=BEARER) as response:
+            assert response.status == 409
+        async with http.get(operation, headers=BEARER) as response:
+            assert (await response.json())["status"] == "InProgress"
+            assert float(response.headers["Retry-After"]) > 0
+
+        async def finished() -> bool:
+            async with http.get(operation, headers=BEARER) as response:
+                return bool((await response.json())["status"] == "Succeeded")
+
+        await wait_for(finished, within=5)  # 10 sandbox seconds at speedup 10
+        async with http.get(f"{url}{deployment}", headers=BEARER) as response:
+            assert response.status == 404
+        async with http.delete(f"{url}{deployment}", headers=BEARER) as response:
+            assert response.status == 204

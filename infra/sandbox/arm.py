@@ -17,8 +17,13 @@ from infra.sandbox.catalog import find_base
 from infra.sandbox.chat import resolve_model
 from infra.sandbox.dataplane import json_body
 from infra.sandbox.errors import AzureError, bad_request
-from infra.sandbox.ids import hex32, new_key
-from infra.sandbox.lifecycle import BASE_DEPLOY_SECONDS, FINE_TUNED_DEPLOY_SECONDS, settle
+from infra.sandbox.ids import hex32, new_guid, new_key
+from infra.sandbox.lifecycle import (
+    BASE_DEPLOY_SECONDS,
+    DELETE_SECONDS,
+    FINE_TUNED_DEPLOY_SECONDS,
+    settle,
+)
 from infra.sandbox.service import SANDBOX, Sandbox, account_id, arm_key
 from infra.sandbox.store import Doc, wire
 
@@ -242,6 +247,12 @@ async def put_deployment(request: web.Request, sandbox: Sandbox, m: dict[str, st
     settle(sandbox)
     key = _deployment_key(account_key, name)
     existing = sandbox.store.get("deployment", key)
+    if existing is not None and existing["properties"]["provisioningState"] == "Deleting":
+        raise AzureError(
+            409,
+            "RequestConflict",
+            f"Deployment '{name}' is being deleted; create it again once it is gone.",
+        )
     if existing is None and fine_tuned is not None:
         count = sum(1 for d in sandbox.store.docs("deployment", account_key) if d["_fine_tuned"])
         if count >= MAX_FINE_TUNED_DEPLOYMENTS:
@@ -319,11 +330,54 @@ async def get_deployment(request: web.Request, sandbox: Sandbox, m: dict[str, st
 async def delete_deployment(
     request: web.Request, sandbox: Sandbox, m: dict[str, str]
 ) -> web.Response:
-    """DELETE a deployment (200; 204 when there was none). The model stays."""
-    account_key, _ = _find_account(sandbox, m)
-    if sandbox.store.delete("deployment", _deployment_key(account_key, m["deployment"])) is None:
+    """DELETE a deployment: 202 and an operation to poll while it is Deleting (204 when there
+    was none). The model stays."""
+    account_key, account = _find_account(sandbox, m)
+    settle(sandbox)
+    key = _deployment_key(account_key, m["deployment"])
+    doc = sandbox.store.get("deployment", key)
+    if doc is None:
         return web.Response(status=204)
-    return web.Response(status=200)
+    now = sandbox.clock.now()
+    if doc["properties"]["provisioningState"] != "Deleting":
+        doc["properties"]["provisioningState"] = "Deleting"
+        doc["_gone_at"] = now + DELETE_SECONDS
+        doc["_operation"] = new_guid()
+        sandbox.store.put("deployment", key, doc, parent=account_key)
+    operation: Doc = {"_deployment": key, "_started": now, "_gone_at": doc["_gone_at"]}
+    sandbox.store.put("operation", doc["_operation"], operation)
+    prefix = request.path[: request.path.lower().index("/subscriptions/")]
+    status_path = (
+        f"{prefix}/subscriptions/{m['sub']}/providers/Microsoft.CognitiveServices/locations/"
+        f"{account['location']}/operationsStatus/{doc['_operation']}"
+    )
+    status_url = request.url.with_path(status_path).with_query(request.query)
+    headers = {
+        "Azure-AsyncOperation": str(status_url),
+        **_retry_after(sandbox, float(doc["_gone_at"])),
+    }
+    return web.Response(status=202, headers=headers)
+
+
+async def operation_status(
+    request: web.Request, sandbox: Sandbox, m: dict[str, str]
+) -> web.Response:
+    """GET the status of a deployment's deletion: InProgress, then Succeeded."""
+    operation = sandbox.store.get("operation", m["operation"])
+    if operation is None:
+        raise AzureError(404, "NotFound", f"The operation '{m['operation']}' was not found.")
+    settle(sandbox)
+    done = sandbox.store.get("deployment", operation["_deployment"]) is None
+    body: Doc = {
+        "id": request.path,
+        "name": m["operation"],
+        "status": "Succeeded" if done else "InProgress",
+        "startTime": sandbox.clock.iso(float(operation["_started"])),
+    }
+    if done:
+        body["endTime"] = sandbox.clock.iso(float(operation["_gone_at"]))
+        return web.json_response(body)
+    return web.json_response(body, headers=_retry_after(sandbox, float(operation["_gone_at"])))
 
 
 async def list_deployments(
@@ -402,4 +456,10 @@ def build_router() -> Router:
     router.add("PUT", f"{_ACCOUNT}/deployments/(?P<deployment>[^/]+)", put_deployment)
     router.add("GET", f"{_ACCOUNT}/deployments/(?P<deployment>[^/]+)", get_deployment)
     router.add("DELETE", f"{_ACCOUNT}/deployments/(?P<deployment>[^/]+)", delete_deployment)
+    router.add(
+        "GET",
+        f"{sub}/providers/microsoft\\.cognitiveservices/locations/[^/]+"
+        "/operationsstatus/(?P<operation>[^/]+)",
+        operation_status,
+    )
     return router

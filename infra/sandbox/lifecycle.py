@@ -1,5 +1,7 @@
 """Time-driven state: accounts and deployments becoming ready, and deployments Azure removes.
 
+A deployment being deleted shows `Deleting` for DELETE_SECONDS, then it is gone.
+
 A fine-tuned deployment with no chat completion for 15 days (sandbox time) is deleted, the model
 stays; a developer-tier deployment ends 24 hours after it was created. `settle` applies what is
 due; the handlers call it before they read, and a sweeper calls it in the background.
@@ -21,6 +23,8 @@ DEVELOPER_LIFETIME = 24 * HOUR
 FINE_TUNED_DEPLOY_SECONDS = 20.0
 BASE_DEPLOY_SECONDS = 5.0
 """Sandbox seconds a deployment spends in Creating (Azure: 15-20 minutes for a fine-tuned one)."""
+DELETE_SECONDS = 10.0
+"""Sandbox seconds a deployment spends in Deleting before it is gone."""
 
 
 def settle(sandbox: Sandbox) -> None:
@@ -34,6 +38,10 @@ def settle(sandbox: Sandbox) -> None:
     for key, deployment in store.items("deployment"):
         props = deployment["properties"]
         state = props.get("provisioningState")
+        if state == "Deleting":
+            if now >= deployment["_gone_at"]:
+                store.delete("deployment", key)
+            continue
         if state in ("Accepted", "Creating") and now >= deployment["_ready_at"]:
             props["provisioningState"] = "Succeeded"
             store.put("deployment", key, deployment)
