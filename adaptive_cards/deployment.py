@@ -131,23 +131,14 @@ def deployments_card(rows: Sequence[DeploymentRow], account: str, now_note: str)
         pairs.append(("Last use", row.last_use))
         if row.days_left:
             pairs.append(("Idle deletion", row.days_left))
-        body.append(
-            {
-                "type": "Container",
-                "separator": True,
-                "items": [
-                    text(row.name, weight="Bolder"),
-                    facts(pairs),
-                    {
-                        "type": "ActionSet",
-                        "actions": [
-                            submit("Chat", "chat", {"deployment": row.name}),
-                            submit("Delete", "delete", {"deployment": row.name}),
-                        ],
-                    },
-                ],
-            }
-        )
+        items: list[Element] = [text(row.name, weight="Bolder"), facts(pairs)]
+        if row.state.lower() != "deleting":
+            actions = [
+                submit("Chat", "chat", {"deployment": row.name}),
+                submit("Delete", "delete", {"deployment": row.name}),
+            ]
+            items.append({"type": "ActionSet", "actions": actions})
+        body.append({"type": "Container", "separator": True, "items": items})
     body.append(text(now_note, isSubtle=True))
     return card(body)
 

@@ -14,7 +14,7 @@ import pytest
 from infra.azure import azure_clients
 from infra.settings import Settings
 from skills.sample import read_sample
-from tests.channel import Activity, ChannelFake, Conversation, card_text
+from tests.channel import Activity, ChannelFake, Conversation, buttons, card_text
 from tests.harness import bot_settings, running_bot
 
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -182,7 +182,8 @@ async def test_a_restart_mid_deployment_then_a_delete_that_takes_its_time(
         await chat.reply(updated(ask["id"], "Deleting gpt-4o-mini-teacher"))
         again = await chat.say(f"deploy {job}")
         assert "`gpt-4o-mini-teacher` is being deleted" in again["text"]
-        assert "Deleting" in card_text(await chat.say("deployments"))
+        listing = await chat.say("deployments")
+        assert "Deleting" in card_text(listing) and "Delete" not in buttons(listing)
         await chat.reply(updated(ask["id"], "gpt-4o-mini-teacher is deleted"), seconds=20)
         assert "There are no deployments" in card_text(await chat.say("deployments"))
 
