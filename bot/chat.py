@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptive_cards.chat import Side, compare_card, session_card
-from bot.deployments import account_of, clients, clock_of, explain_gone
+from bot.deployments import explain_gone
+from bot.hosting import account_of, clients, clock_of
 from bot.services import Services
 from bot.turn import Turn
 from skills import chat as chats

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from infra.azure import AzureClients
 from infra.settings import Settings
+from skills.deployment import Account
 from skills.service_clock import ServiceClock
 
 if TYPE_CHECKING:
@@ -36,8 +37,23 @@ class Hosting:
 
     async def start(self, services: Services) -> None:
         """Follow again the deployments left in progress, and start the idle watcher."""
-        from bot.deployments import resume_following
+        from bot.deployment_watcher import resume_following
         from bot.idle_watcher import watch_idle
 
         await resume_following(services)
         services.tasks.spawn(watch_idle(services), "idle watcher")
+
+
+def clients(services: Services) -> AzureClients:
+    """The Azure clients of this bot (real Azure or the sandbox)."""
+    return services.hosting.azure()
+
+
+def account_of(azure: AzureClients) -> Account:
+    """The Azure OpenAI resource the bot acts on."""
+    return Account(azure.resource_group, azure.account)
+
+
+def clock_of(services: Services) -> ServiceClock:
+    """The service's clock (sandbox time runs faster)."""
+    return services.hosting.clock

@@ -18,7 +18,7 @@ import math
 import time
 
 from adaptive_cards import deployment as cards
-from bot.deployments import account_of, clients, clock_of
+from bot.hosting import account_of, clients, clock_of
 from bot.services import Services
 from bot.turn import card_activity
 from skills import deployment as hosting
