@@ -176,7 +176,7 @@ async def test_a_restart_mid_deployment_then_a_delete_that_takes_its_time(
         chat.bot_url = url
         done = await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
         assert "Succeeded" in card_text(done)
-        # Azure deletes as a long-running operation: 10 sandbox seconds, 2 s here
+        # Azure deletes as a long-running operation: 20 sandbox seconds, 4 s here
         ask = await chat.say("delete gpt-4o-mini-teacher")
         await chat.press(ask, "Delete")
         await chat.reply(updated(ask["id"], "Deleting gpt-4o-mini-teacher"))

@@ -139,7 +139,7 @@ async def test_a_deployment_is_deleted_as_a_long_running_operation(tmp_path: Pat
             async with http.get(operation, headers=BEARER) as response:
                 return bool((await response.json())["status"] == "Succeeded")
 
-        await wait_for(finished, within=5)  # 10 sandbox seconds at speedup 10
+        await wait_for(finished, within=10)  # 20 sandbox seconds at speedup 10
         async with http.get(f"{url}{deployment}", headers=BEARER) as response:
             assert response.status == 404
         async with http.delete(f"{url}{deployment}", headers=BEARER) as response:

@@ -23,7 +23,7 @@ DEVELOPER_LIFETIME = 24 * HOUR
 FINE_TUNED_DEPLOY_SECONDS = 20.0
 BASE_DEPLOY_SECONDS = 5.0
 """Sandbox seconds a deployment spends in Creating (Azure: 15-20 minutes for a fine-tuned one)."""
-DELETE_SECONDS = 10.0
+DELETE_SECONDS = 20.0
 """Sandbox seconds a deployment spends in Deleting before it is gone."""
 
 
