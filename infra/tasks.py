@@ -36,12 +36,17 @@ class Tasks:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def close(self) -> None:
-        """Cancel what still runs and wait for it to stop."""
+    async def close(self, grace: float = 10.0) -> None:
+        """Cancel what still runs and wait for it to stop; a task still running after `grace`
+        seconds (it ignored its cancel) is logged and left, so a shutdown never hangs."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _, stuck = await asyncio.wait(tasks, timeout=grace)
+        for task in stuck:
+            log.error("background task %s did not stop when cancelled", task.get_name())
 
 
 async def wait_for_event(event: asyncio.Event, seconds: float) -> None:

@@ -44,6 +44,43 @@ async def test_the_wait_ends_after_its_time_when_nothing_sets_the_event() -> Non
     assert 0.04 <= loop.time() - started < 1.0
 
 
+async def test_close_stops_every_task_and_a_failure_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tasks = Tasks()
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    sleeper = tasks.spawn(asyncio.sleep(60), "sleeper")
+    tasks.spawn(fails(), "fails")
+    await asyncio.sleep(0.01)
+    assert len(tasks) == 1
+    await tasks.close()
+    assert sleeper.cancelled() and len(tasks) == 0
+    assert caplog.text.count("background task fails failed") == 1
+
+
+async def test_close_gives_up_on_a_task_that_ignores_its_cancel(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tasks, release = Tasks(), asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            await release.wait()  # swallows the cancel, as a buggy loop would
+
+    task = tasks.spawn(stubborn(), "stubborn")
+    await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        await tasks.close(grace=0.2)
+    assert "background task stubborn did not stop when cancelled" in caplog.text
+    release.set()
+    await task
+
+
 async def test_the_job_watcher_stops_right_after_a_job_is_added(tmp_path: Path) -> None:
     settings = bot_settings(tmp_path)
     storage = SqliteStorage(tmp_path / "state.sqlite3")

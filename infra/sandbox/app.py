@@ -77,8 +77,8 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     sandbox, trainer = app[SANDBOX], app[TRAINER]
     sandbox.ensure_default_account()
     resume_imports(sandbox)
-    sandbox.spawn(trainer.loop(), "sandbox trainer")
-    sandbox.spawn(sweep(sandbox), "sandbox sweeper")
+    sandbox.spawn(trainer.loop(), "trainer")
+    sandbox.spawn(sweep(sandbox), "sweeper")
     yield
     await sandbox.stop()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from infra.sandbox.faults import Faults
 from infra.sandbox.ids import hex32, new_key
 from infra.sandbox.store import Doc, Store
 from infra.settings import SANDBOX_ACCOUNT, SANDBOX_RESOURCE_GROUP, SANDBOX_SUBSCRIPTION
+from infra.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Sandbox:
         self.clock = SandboxClock(config.speedup, float(saved) if saved else None)
         self.fault_rng = config.faults.rng()
         self.wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks()
         self._encoding: tiktoken.Encoding | None = None
 
     @property
@@ -81,24 +81,11 @@ class Sandbox:
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run `work` as a tracked task; its failure is logged, never lost."""
-        task = asyncio.get_running_loop().create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sandbox task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(work, f"sandbox {name}")
 
     async def stop(self) -> None:
         """Cancel background work, save the clock and close the store."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.close()
         self.save_clock()
         self.store.close()
 
