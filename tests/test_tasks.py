@@ -1,4 +1,5 @@
-"""Background loops stop when told to, even when their wake-up and the stop come together."""
+"""Background work stops when told to, even when a wake-up and the stop come together; a task
+that ignores its cancel is named, and the shutdown goes on."""
 
 from __future__ import annotations
 
