@@ -1,4 +1,4 @@
-"""Training, deployment and chat end to end through Microsoft 365 Agents Playground."""
+"""Training, deployment, chat and clean-up end to end through Microsoft 365 Agents Playground."""
 
 from __future__ import annotations
 
@@ -81,3 +81,13 @@ async def test_train_deploy_and_chat_through_the_playground(playground: Playgrou
     answer = await playground.wait_for(lambda m: "completion tokens_" in m.text, 30)
     learned = (SAMPLE / "training_set.jsonl").read_text(encoding="utf-8")
     assert answer.text.split("\n\n")[0] in learned
+
+    # and the lab's clean-up: delete the deployment, the same card says when it is gone
+    name = heading(deployed).removesuffix(" is deployed")
+    await playground.send(f"delete {name}")
+    ask = await playground.wait_for(lambda m: heading(m) == f"Delete {name}?", 30)
+    delete = next(a["data"] for a in ask.cards[0]["actions"] if a["title"] == "Delete")
+    await playground.submit(delete, reply_to=ask.message_id)
+    await playground.wait_for(
+        lambda m: m.message_id == ask.message_id and heading(m) == f"{name} is deleted", 60
+    )
