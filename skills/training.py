@@ -3,8 +3,9 @@
 Plain async functions over the official `openai` SDK client (`AsyncAzureOpenAI`, built in
 `infra/azure.py` and passed in) that return small result objects: the bot, the shell and the tests
 use them alike. Calls that are safe to repeat are retried on throttling and server errors with
-`infra.retry` (honouring Retry-After); creating a job is never blindly repeated: after an unclear
-failure the job list is searched for a job on the same uploaded file first.
+`infra.retry` (honouring Retry-After). An upload or a job creation is never blindly repeated,
+neither by us nor by the SDK's own retries (`once`): after an unclear failure the file list or the
+job list is searched for what the lost call made first.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def classify(error: Exception) -> float | bool:
 async def call(work: Callable[[], Awaitable[T]], *, attempts: int = 5, cap: float = 30.0) -> T:
     """Await an idempotent Azure call, retrying transient failures with backoff."""
     return await retry(work, classify=classify, attempts=attempts, cap=cap)
+
+
+def once(client: AsyncAzureOpenAI) -> AsyncAzureOpenAI:
+    """The client without the SDK's own retries, for a call that creates something."""
+    return client.with_options(max_retries=0)
+
+
+def maybe_done(error: openai.APIError) -> bool:
+    """A failure after which a create may have happened all the same (its answer got lost)."""
+    return transient(error) and not isinstance(error, openai.RateLimitError)
 
 
 def user_error(error: openai.APIError, what: str) -> UserError:
@@ -361,15 +372,34 @@ class Series:
 
 
 async def upload(client: AsyncAzureOpenAI, dataset: Dataset) -> str:
-    """Upload a stored dataset for fine-tuning; returns the Azure file id."""
+    """Upload a stored dataset for fine-tuning once; returns the Azure file id."""
     content = await asyncio.to_thread(Path(dataset.path).read_bytes)
+
+    async def uploads() -> set[str]:
+        """Ids of the fine-tune files that look like this upload (name and size)."""
+        files = await call(lambda: _list_files(client))
+        return {f.id for f in files if f.filename == dataset.name and f.bytes == len(content)}
+
+    async def attempt(before: set[str]) -> str:
+        try:
+            created = await once(client).files.create(
+                file=(dataset.name, content), purpose="fine-tune"
+            )
+            return str(created.id)
+        except openai.APIError as error:
+            if maybe_done(error) and (made := await uploads() - before):
+                return min(made)  # the upload went through; its answer got lost
+            raise
+
     try:
-        created = await call(
-            lambda: client.files.create(file=(dataset.name, content), purpose="fine-tune")
-        )
+        before = await uploads()
+        return await call(lambda: attempt(before))
     except openai.APIError as error:
         raise user_error(error, f"file upload for {dataset.name}") from error
-    return str(created.id)
+
+
+async def _list_files(client: AsyncAzureOpenAI) -> list[openai.types.FileObject]:
+    return [f async for f in client.files.list(purpose="fine-tune")]
 
 
 async def wait_processed(
@@ -425,9 +455,9 @@ async def create_job(
 
     async def attempt() -> JobState:
         try:
-            return job_state(await client.fine_tuning.jobs.create(**options))
+            return job_state(await once(client).fine_tuning.jobs.create(**options))
         except openai.APIError as error:
-            if transient(error):
+            if maybe_done(error):
                 existing = await find_job_on_file(client, training_file)
                 if existing is not None:
                     return existing  # the create went through; its answer got lost

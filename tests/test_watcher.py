@@ -118,6 +118,25 @@ async def test_a_job_under_injected_faults_still_notifies_once(
     assert len(updates_of(chat, card["id"])) >= 2
 
 
+@pytest.mark.parametrize("settings_overrides", [{**FAST, "sandbox_faults": "lost=1"}])
+async def test_lost_answers_to_uploads_and_the_create_still_give_one_of_each(
+    conversation: Callable[..., Conversation], tmp_path: Path
+) -> None:
+    """Every POST is done by Azure but answered 504: blind retries would upload and create
+    again; the bot finds what its lost calls made instead."""
+    chat = conversation()
+    await confirmed(chat)
+    await wait_until(lambda: notices(chat), 60)
+    settings = bot_settings(tmp_path / "client", port=int(chat.bot_url.rsplit(":", 1)[1]))
+    async with azure_clients(settings) as azure:
+        files = [f async for f in azure.openai.files.list() if f.purpose == "fine-tune"]
+        jobs = [j async for j in azure.openai.fine_tuning.jobs.list()]
+    assert sorted(f.filename for f in files) == ["training_set.jsonl", "validation_set.jsonl"]
+    assert len(jobs) == 1
+    await asyncio.sleep(0.5)
+    assert len(notices(chat)) == 1 and "succeeded" in card_text(notices(chat)[0])
+
+
 @pytest.mark.parametrize("settings_overrides", [SLOW])
 async def test_a_failed_job_shows_the_service_error(
     conversation: Callable[..., Conversation], channel: ChannelFake, tmp_path: Path

@@ -43,6 +43,9 @@ async def azure_edge(request: web.Request, handler: Handler) -> web.StreamRespon
                 headers = {"Retry-After": f"{faults.retry_after:g}"}
             raise AzureError(status, code, message, headers=headers)
         response = await handler(request)
+        lost = faults.lost and request.method == "POST" and not response.prepared
+        if lost and sandbox.fault_rng.random() < faults.lost:
+            raise AzureError(504, *describe(504))  # done, but the caller never hears of it
     except AzureError as error:
         response = error.response()
     except web.HTTPException as error:

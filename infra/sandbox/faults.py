@@ -4,6 +4,8 @@ Syntax: comma-separated `name=value` pairs, for example `429=0.1,500=0.05,latenc
 
 - `<status>=<rate>`: answer that share (0..1) of requests with that status (429, 500, 503, ...)
   instead of serving them; a 429 or 503 carries `Retry-After`.
+- `lost=<rate>`: serve that share of POST requests (an upload, a job creation), then answer 504
+  as if the answer was lost on the way back: the work is done, the caller cannot know it.
 - `latency=<seconds>`: add that much real time before every answer.
 - `retry_after=<seconds>`: the Retry-After a fault gives (default 1).
 - `seed=<int>`: make the sequence of faults reproducible.
@@ -32,6 +34,7 @@ class Faults:
     """Parsed fault settings; `pick()` decides the fault of one request."""
 
     rates: dict[int, float] = field(default_factory=dict)
+    lost: float = 0.0
     latency: float = 0.0
     retry_after: float = 1.0
     seed: int | None = None
@@ -39,7 +42,7 @@ class Faults:
     @property
     def active(self) -> bool:
         """True when any fault or latency is configured."""
-        return bool(self.rates) or self.latency > 0
+        return bool(self.rates) or self.lost > 0 or self.latency > 0
 
     def rng(self) -> random.Random:
         """A random source for one sandbox run."""
@@ -63,7 +66,7 @@ def describe(status: int) -> tuple[str, str]:
 def parse_faults(text: str) -> Faults:
     """Parse the `SANDBOX_FAULTS` syntax; raises ValueError naming the bad part."""
     rates: dict[int, float] = {}
-    latency, retry_after, seed = 0.0, 1.0, None
+    latency, retry_after, lost, seed = 0.0, 1.0, 0.0, None
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
@@ -76,6 +79,8 @@ def parse_faults(text: str) -> Faults:
                 latency = float(value)
             elif name == "retry_after":
                 retry_after = float(value)
+            elif name == "lost":
+                lost = float(value)
             elif name == "seed":
                 seed = int(value)
             elif name.isdigit() and 400 <= int(name) <= 599:
@@ -86,8 +91,8 @@ def parse_faults(text: str) -> Faults:
             if "unknown fault" in str(error):
                 raise
             raise ValueError(f"fault {part!r} has a value that is not a number") from None
-    if any(not 0 <= rate <= 1 for rate in rates.values()) or sum(rates.values()) > 1:
+    if any(not 0 <= r <= 1 for r in (*rates.values(), lost)) or sum(rates.values()) > 1:
         raise ValueError("fault rates must be between 0 and 1 and add up to at most 1")
     if latency < 0 or retry_after <= 0:
         raise ValueError("latency must be >= 0 and retry_after > 0")
-    return Faults(rates=rates, latency=latency, retry_after=retry_after, seed=seed)
+    return Faults(rates=rates, lost=lost, latency=latency, retry_after=retry_after, seed=seed)
