@@ -127,13 +127,16 @@ async def test_a_deployment_is_deleted_as_a_long_running_operation(tmp_path: Pat
             assert operation.startswith(f"{url}/subscriptions/") and "api-version=" in operation
         async with http.get(f"{url}{deployment}", headers=BEARER) as response:
             assert (await response.json())["properties"]["provisioningState"] == "Deleting"
+        async with http.get(operation, headers=BEARER) as response:
+            started = await response.json()
+            assert started["status"] == "InProgress"
+            assert float(response.headers["Retry-After"]) > 0
         async with http.delete(f"{url}{deployment}", headers=BEARER) as response:
             assert response.headers["Azure-AsyncOperation"] == operation  # the same operation
         async with http.put(f"{url}{deployment}", json=body, headers=BEARER) as response:
             assert response.status == 409
         async with http.get(operation, headers=BEARER) as response:
-            assert (await response.json())["status"] == "InProgress"
-            assert float(response.headers["Retry-After"]) > 0
+            assert await response.json() == started  # the repeated DELETE changed nothing
 
         async def finished() -> bool:
             async with http.get(operation, headers=BEARER) as response:

@@ -344,8 +344,8 @@ async def delete_deployment(
         doc["_gone_at"] = now + DELETE_SECONDS
         doc["_operation"] = new_guid()
         sandbox.store.put("deployment", key, doc, parent=account_key)
-    operation: Doc = {"_deployment": key, "_started": now, "_gone_at": doc["_gone_at"]}
-    sandbox.store.put("operation", doc["_operation"], operation)
+        operation: Doc = {"_deployment": key, "_started": now, "_gone_at": doc["_gone_at"]}
+        sandbox.store.put("operation", doc["_operation"], operation)
     prefix = request.path[: request.path.lower().index("/subscriptions/")]
     status_path = (
         f"{prefix}/subscriptions/{m['sub']}/providers/Microsoft.CognitiveServices/locations/"
