@@ -127,8 +127,8 @@ async def test_lost_answers_to_uploads_and_the_create_still_give_one_of_each(
     chat = conversation()
     await confirmed(chat)
     await wait_until(lambda: notices(chat), 60)
-    settings = bot_settings(tmp_path / "client", port=int(chat.bot_url.rsplit(":", 1)[1]))
-    async with azure_clients(settings) as azure:
+    client = bot_settings(tmp_path / "client")
+    async with azure_clients(client, sandbox_url=f"{chat.bot_url}/sandbox") as azure:
         files = [f async for f in azure.openai.files.list() if f.purpose == "fine-tune"]
         jobs = [j async for j in azure.openai.fine_tuning.jobs.list()]
     assert sorted(f.filename for f in files) == ["training_set.jsonl", "validation_set.jsonl"]
@@ -144,8 +144,9 @@ async def test_a_failed_job_shows_the_service_error(
     chat = conversation()
     card = await confirmed(chat)
     job = await wait_until(lambda: job_id_of(channel, card["id"]), 30)
-    settings = bot_settings(tmp_path / "data", port=int(chat.bot_url.rsplit(":", 1)[1]))
-    async with azure_clients(settings) as azure:  # someone deletes the file on the resource
+    client = bot_settings(tmp_path / "client")
+    async with azure_clients(client, sandbox_url=f"{chat.bot_url}/sandbox") as azure:
+        # someone deletes the file on the resource
         found = await azure.openai.fine_tuning.jobs.retrieve(job)
         assert str(found.status) == "pending"
         await azure.openai.files.delete(found.training_file)
