@@ -117,6 +117,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    import cli
-
-    sys.exit(cli.main(["run"]))
+    sys.exit(main())

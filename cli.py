@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from skills.errors import UserError
+from infra.errors import UserError
 from skills.validation import DEFAULT_MODEL
 
 Handler = Callable[[argparse.Namespace], int]

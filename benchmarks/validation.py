@@ -21,7 +21,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from statistics import median
 
-from skills.tokens import get_encoding
+from infra.tokens import get_encoding
 
 SIZE = 100 * 1024 * 1024
 DATA_DIR = Path("bench-data")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from skills.errors import UserError
+from infra.errors import UserError
 
 
 def no_args(text: str, data: Mapping[str, Any]) -> None:

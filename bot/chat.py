@@ -13,11 +13,11 @@ from bot.deployments import explain_gone
 from bot.hosting import account_of, clients, clock_of
 from bot.services import Services
 from bot.turn import Turn
+from infra.errors import UserError
 from skills import chat as chats
 from skills import deployment as hosting
 from skills.chat import Answer, ChatSession, DeploymentGone
 from skills.deployment_records import record_use
-from skills.errors import UserError
 
 NO_SESSION = "You are not chatting with a model here; start with `chat <deployment>`."
 

@@ -25,8 +25,8 @@ from adaptive_cards.validation import error_lines, validation_card
 from bot.arguments import key_values
 from bot.attachments import file_chunks, incoming_files
 from bot.turn import Turn
+from infra.errors import UserError
 from skills.datasets import StoredDataset
-from skills.errors import UserError
 from skills.sample import SAMPLE_FILES, read_sample
 from skills.validation import ValidationReport, estimated_price, validate_file
 

@@ -16,11 +16,11 @@ from adaptive_cards.common import Card
 from bot.hosting import account_of, clients, clock_of
 from bot.services import Services
 from bot.turn import card_activity
+from infra.errors import UserError
 from skills import deployment as hosting
 from skills import deployment_records as records
 from skills.deployment import Account, DeploymentInfo
 from skills.deployment_records import DeploymentRecord
-from skills.errors import UserError
 from skills.service_clock import ServiceClock
 
 log = logging.getLogger(__name__)

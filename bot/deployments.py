@@ -22,13 +22,13 @@ from bot.deployment_watcher import follow_deployment
 from bot.hosting import account_of, clients, clock_of
 from bot.services import Services
 from bot.turn import Turn
+from infra.errors import UserError
 from infra.storage import JsonObject, update
 from skills import deployment as hosting
 from skills import deployment_records as records
 from skills.chat import DeploymentGone, keep_alive
 from skills.deployment import Account, DeploymentInfo, ModelChoice
 from skills.deployment_records import DeploymentRecord
-from skills.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from adaptive_cards.help import HelpEntry, help_card
 from bot.turn import Turn
+from infra.errors import UserError
 from infra.settings import Settings
-from skills.errors import UserError
 
 
 def mode_line(settings: Settings) -> str:

@@ -16,9 +16,9 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ConversationReference
 
+from infra.errors import UserError
 from infra.retry import retry, retry_after
 from infra.storage import SqliteStorage
-from skills.errors import UserError
 
 RETRY_STATUSES = {412, 429, 502, 504}
 PER_SECOND = 7

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from bot.turn import Role, Turn
-from skills.errors import UserError
+from infra.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -35,9 +35,9 @@ from bot.router import failure_sentence
 from bot.services import Services
 from bot.turn import Turn, card_activity
 from bot.watcher import job_key, job_view, latest_key, new_record, watch_key
+from infra.errors import UserError
 from infra.storage import JsonObject
 from skills import training
-from skills.errors import UserError
 from skills.training import Dataset, Plan, plan_from_json
 from skills.validation import ValidationReport, estimated_price, validate_file
 

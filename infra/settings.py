@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from skills.errors import UserError
+from infra.errors import UserError
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 SANDBOX_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"

@@ -27,11 +27,11 @@ from openai import (
 )
 from openai.types.chat import ChatCompletionMessageParam
 
+from infra.errors import UserError
 from infra.retry import retry, retry_after
 from infra.storage import JsonObject, SqliteStorage
+from infra.tokens import encoding_name_for, get_encoding
 from skills.deployment import base_of, context_window
-from skills.errors import UserError
-from skills.tokens import encoding_name_for, get_encoding
 
 ANSWER_TOKENS = 800
 """Room kept for the model's answer when the history is trimmed."""

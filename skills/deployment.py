@@ -24,7 +24,7 @@ from azure.mgmt.cognitiveservices.models import (
 )
 from openai import APIError, AsyncAzureOpenAI, NotFoundError
 
-from skills.errors import UserError
+from infra.errors import UserError
 
 DAY = 86_400.0
 HOUR = 3_600.0

@@ -6,7 +6,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from skills.errors import UserError
+from infra.errors import UserError
 
 SAMPLE_FILES = ("training_set.jsonl", "validation_set.jsonl")
 

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 import openai
 from openai import AsyncAzureOpenAI
 
+from infra.errors import UserError
 from infra.retry import retry, retry_after
-from skills.errors import UserError
 
 T = TypeVar("T")
 

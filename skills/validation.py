@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from itertools import accumulate
 from pathlib import Path
 
-from skills.errors import UserError
-from skills.tokens import encoding_name_for
+from infra.errors import UserError
+from infra.tokens import encoding_name_for
 from skills.validation_scan import LIST_CAP, Tally, detect_format, scan
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"

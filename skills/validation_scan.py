@@ -18,8 +18,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import IO
 
+from infra.tokens import get_encoding
 from skills import validation_rules as rules
-from skills.tokens import get_encoding
 
 LIST_CAP = 1000
 """At most this many errors, and line numbers per warning, are kept; counts stay exact."""

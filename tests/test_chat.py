@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.chat import NO_SESSION
+from infra.tokens import get_encoding
 from skills.chat import ChatSession, build_messages, message_tokens
 from skills.sample import read_sample
-from skills.tokens import get_encoding
 from tests.channel import Conversation, card_text
 from tests.test_deployment import MODEL, deploy_and_wait, trained_model
 

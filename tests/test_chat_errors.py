@@ -14,9 +14,9 @@ from azure.mgmt.cognitiveservices.models import (
 )
 
 from infra.azure import azure_clients
+from infra.errors import UserError
 from infra.settings import Settings
 from skills.chat import complete
-from skills.errors import UserError
 from tests.sandbox_server import running_sandbox
 
 HELLO = [{"role": "user", "content": "hello"}]

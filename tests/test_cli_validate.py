@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from skills.tokens import get_encoding
+from infra.tokens import get_encoding
 
 FTBOT = Path(sys.executable).with_name("ftbot")
 DATA = Path(__file__).parent / "data"

@@ -12,8 +12,8 @@ from botbuilder.schema import Activity
 
 from bot.adapter import create_adapter
 from bot.notifier import Notifier
+from infra.errors import UserError
 from infra.storage import SqliteStorage
-from skills.errors import UserError
 from tests.channel import ChannelFake
 from tests.harness import bot_settings
 

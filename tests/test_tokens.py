@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from skills.tokens import encoding_name_for
+from infra.tokens import encoding_name_for
 
-LOAD = "from skills.tokens import get_encoding"
+LOAD = "from infra.tokens import get_encoding"
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_threads_seeding_the_empty_cache_at_once_all_succeed(tmp_path: Path) -> 
     # The sandbox imports two uploaded files at once, each in a thread, on a fresh cache.
     code = (
         "import sys, threading\n"
-        "from skills.tokens import seed_cache\n"
+        "from infra.tokens import seed_cache\n"
         "errors = []\n"
         "def seed():\n"
         "    try:\n"

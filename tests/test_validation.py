@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from skills.errors import UserError
-from skills.tokens import get_encoding
+from infra.errors import UserError
+from infra.tokens import get_encoding
 from skills.validation import (
     TOKEN_LIMITS,
     billing_epochs,

@@ -72,7 +72,7 @@ class Sandbox:
     def encoding(self) -> tiktoken.Encoding:
         """o200k_base, loaded offline on first use."""
         if self._encoding is None:
-            from skills.tokens import get_encoding
+            from infra.tokens import get_encoding
 
             self._encoding = get_encoding("o200k_base")
         return self._encoding
