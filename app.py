@@ -13,16 +13,24 @@ from bot.adapter import create_adapter
 from bot.commands import build_router
 from bot.handler import FineTuneBot
 from bot.help import mode_line
-from bot.hosting import Hosting
 from bot.notifier import Notifier
 from bot.services import Services
-from bot.training import resume_launches
-from bot.watcher import JobWatcher
-from infra.azure import AzureClients, azure_clients
+from infra.azure import Azure
+from infra.datasets import DatasetStore
+from infra.ownership import LocalOwnership
+from infra.records import RecordStore
 from infra.settings import Settings, load_settings
 from infra.storage import SqliteStorage
 from infra.tasks import Tasks
-from skills.datasets import DatasetStore
+from skills.claims import Claims
+from skills.confirmations import Confirmations
+from skills.context import Context
+from skills.datasets import Datasets
+from skills.deployment.service import Hosting
+from skills.notify import Notify
+from skills.playground import Playground
+from skills.service_clock import ServiceClock
+from skills.training.service import Training
 
 log = logging.getLogger("ftbot")
 
@@ -47,43 +55,59 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def build_context(settings: Settings, records: RecordStore, notify: Notify) -> Context:
+    """The infrastructure every skill runs on, for `settings`."""
+    speedup = settings.sandbox_speedup if settings.sandbox_mode else 1.0
+    return Context(
+        settings=settings,
+        records=records,
+        azure=Azure(settings),
+        notify=notify,
+        tasks=Tasks(),
+        owners=LocalOwnership(),
+        claims=Claims(records),
+        confirmations=Confirmations(records),
+        clock=ServiceClock(speedup),  # sandbox time runs SANDBOX_SPEEDUP faster
+        datasets=DatasetStore(settings.data_dir / "datasets"),
+    )
+
+
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
     storage = SqliteStorage(settings.data_dir / "state.sqlite3")
+    records = RecordStore(storage)
     adapter = create_adapter(settings)
-    notifier = Notifier(adapter, storage, settings.app_id)
-    tasks = Tasks()
-    clients: list[AzureClients] = []  # built at start (infra/azure.py), closed at cleanup
-    watcher = JobWatcher(settings, storage, notifier, tasks, lambda: clients[0].openai)
-    hosting = Hosting.for_settings(settings, lambda: clients[0])  # deploy and chat
-    datasets = DatasetStore(settings.data_dir / "datasets")
-    services = Services(settings, storage, notifier, tasks, datasets, watcher, hosting)
+    notifier = Notifier(adapter, records, settings.app_id)
+    ctx = build_context(settings, records, notifier)
+    hosting = Hosting(ctx)
+    training = Training(ctx)
+    services = Services(
+        settings=settings,
+        claims=ctx.claims,
+        datasets=Datasets(ctx),
+        training=training,
+        hosting=hosting,
+        playground=Playground(ctx, hosting),
+    )
+    bot = FineTuneBot(build_router(), services, notifier)
     app = web.Application()
     app[ADAPTER] = adapter
-    app[BOT] = FineTuneBot(build_router(), services)
+    app[BOT] = bot
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
 
-    async def close(_: web.Application) -> None:
-        await services.tasks.close()
-        storage.close()
+    async def work(_: web.Application) -> AsyncIterator[None]:
+        await bot.forget_old_deliveries()
+        await ctx.confirmations.sweep()
+        await training.start()  # the watch list of unfinished jobs, interrupted launches
+        await hosting.start()  # deployments in progress, the idle watcher
+        yield
+        await training.stop()
+        await ctx.tasks.close()  # stop all work before the clients and the store close
+        await ctx.azure.close()
+        await storage.close()
 
-    async def forget(app: web.Application) -> None:
-        await app[BOT].forget_old_deliveries()
-
-    app.on_startup.append(forget)
-
-    async def azure(_: web.Application) -> AsyncIterator[None]:
-        async with azure_clients(settings) as built:
-            clients.append(built)
-            await watcher.start()  # resumes the watch list of unfinished jobs
-            await resume_launches(services)
-            await hosting.start(services)  # deployments in progress, the idle watcher
-            yield
-            await watcher.stop()
-            await tasks.close()  # launches too: stop all work before the clients close
-
-    app.cleanup_ctx.append(azure)
+    app.cleanup_ctx.append(work)
     if settings.sandbox_mode:
         from infra.sandbox import create_sandbox_app
 
@@ -94,7 +118,6 @@ def create_app(settings: Settings) -> web.Application:
             arm_token=settings.sandbox_arm_token.get_secret_value(),
         )
         app.add_subapp("/sandbox", sandbox)
-    app.on_cleanup.append(close)
     return app
 
 

@@ -7,8 +7,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from infra.catalog import DEFAULT_MODEL
 from infra.errors import UserError
-from skills.validation import DEFAULT_MODEL
 
 Handler = Callable[[argparse.Namespace], int]
 

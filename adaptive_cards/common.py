@@ -44,3 +44,22 @@ def facts(pairs: Iterable[tuple[str, str]]) -> Element:
 def submit(title: str, verb: str, data: Mapping[str, Any] | None = None) -> Element:
     """A button whose press reaches the bot as a message with `value.verb` (Action.Submit)."""
     return {"type": "Action.Submit", "title": title, "data": {"verb": verb, **(data or {})}}
+
+
+HOUR = 3600
+DAY = 86_400
+
+
+def duration(seconds: float) -> str:
+    """A duration in words: `45 s`, `3 min 20 s`, `1 h 05 min`, `2.4 days`."""
+    seconds = max(0.0, seconds)
+    if seconds >= 2 * DAY:
+        return f"{seconds / DAY:.1f} days"
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

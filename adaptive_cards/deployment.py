@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
+from adaptive_cards import verbs
+from adaptive_cards.common import Card, Element, card, duration, facts, heading, submit, text
+from infra.catalog import SKU_LABELS
+from skills.deployment.views import (
+    DeletedForInactivity,
+    DeploymentFailed,
+    DeploymentList,
+    DeploymentPlan,
+    DeploymentProgress,
+    DeploymentRow,
+    DeploymentSucceeded,
+    IdleWarning,
+)
 
 
 def _title(value: str, color: str) -> Element:
@@ -13,32 +22,30 @@ def _title(value: str, color: str) -> Element:
     return text(value, weight="Bolder", size="Medium", color=color)
 
 
-SKU_TITLES = {"standard": "Standard", "globalstandard": "Global Standard", "developer": "Developer"}
+def cost_lines(plan: DeploymentPlan) -> list[str]:
+    """What hosting costs, in words: the hourly fee (an estimate), or the developer tier's terms.
 
-
-@dataclass(frozen=True)
-class DeploymentPlan:
-    """What a deployment will be: shown before it is created and on the card that follows it."""
-
-    name: str
-    model: str
-    sku: str
-    capacity: int
-    cost: Sequence[str]
-    request: str = ""
-
-
-@dataclass(frozen=True)
-class DeploymentRow:
-    """One line of `deployments`."""
-
-    name: str
-    model: str
-    sku: str
-    state: str
-    last_use: str
-    days_left: str  # '' when the 15-day rule does not apply
-    deployed_by_bot: bool = False
+    The hosting fee is per deployment per hour (capacity buys throughput, not hosting); a base
+    model's deployment has no hosting fee, only per-token billing.
+    """
+    if not plan.fine_tuned:
+        return ["No hosting fee: a base model's deployment is billed per token only."]
+    if plan.sku == "developer":
+        return [
+            "Developer tier: no hourly hosting fee (you pay per token), and Azure deletes the "
+            "deployment 24 hours after it is created."
+        ]
+    hourly = plan.hourly_price
+    if hourly is None:
+        label = SKU_LABELS.get(plan.sku, plan.sku)
+        return [f"{label} hosting is billed per hour; no price is configured for it."]
+    return [
+        f"Estimated hosting fee: ${hourly:,.2f} per hour (about ${hourly * 24:,.2f} a day), "
+        "billed whether the model is used or not. This is an estimate from the configured list "
+        "price; check your Azure pricing.",
+        "Azure deletes a fine-tuned deployment after 15 days with no completion calls; I will "
+        "warn you 48 hours before.",
+    ]
 
 
 def _plan_facts(plan: DeploymentPlan) -> Element:
@@ -46,7 +53,7 @@ def _plan_facts(plan: DeploymentPlan) -> Element:
         [
             ("Deployment", plan.name),
             ("Model", plan.model),
-            ("SKU", f"{SKU_TITLES.get(plan.sku, plan.sku)}, capacity {plan.capacity}"),
+            ("SKU", f"{SKU_LABELS.get(plan.sku, plan.sku)}, capacity {plan.capacity}"),
         ]
     )
 
@@ -57,11 +64,12 @@ def confirm_card(plan: DeploymentPlan) -> Card:
         [
             heading(f"Deploy {plan.name}?"),
             _plan_facts(plan),
-            *[text(line, isSubtle=True) for line in plan.cost],
+            *[text(line, isSubtle=True) for line in cost_lines(plan)],
+            text(f"This question can be answered for {plan.expires_hours} hours.", isSubtle=True),
         ],
         [
-            submit("Deploy", "deploy-confirm", {"request": plan.request}),
-            submit("Cancel", "deploy-cancel", {"request": plan.request}),
+            submit("Deploy", verbs.DEPLOY_CONFIRM, {"request": plan.token}),
+            submit("Cancel", verbs.DEPLOY_CANCEL, {"request": plan.token}),
         ],
     )
 
@@ -71,8 +79,9 @@ def cancelled_card(plan: DeploymentPlan) -> Card:
     return card([heading(f"Deployment of {plan.name} cancelled"), _plan_facts(plan)])
 
 
-def progress_card(plan: DeploymentPlan, state: str, elapsed: str) -> Card:
+def progress_card(view: DeploymentProgress) -> Card:
     """The card that follows a deployment while Azure creates it."""
+    plan, state, elapsed = view.plan, view.state, duration(view.elapsed)
     return card(
         [
             heading(f"Deploying {plan.name}"),
@@ -83,13 +92,14 @@ def progress_card(plan: DeploymentPlan, state: str, elapsed: str) -> Card:
                 "itself; you can keep working meanwhile.",
                 isSubtle=True,
             ),
-            *[text(line, isSubtle=True) for line in plan.cost],
+            *[text(line, isSubtle=True) for line in cost_lines(plan)],
         ]
     )
 
 
-def succeeded_card(plan: DeploymentPlan, elapsed: str) -> Card:
+def succeeded_card(view: DeploymentSucceeded) -> Card:
     """The deployment is ready: offer to chat with it."""
+    plan, elapsed = view.plan, duration(view.elapsed)
     return card(
         [
             _title(f"{plan.name} is deployed", "Good"),
@@ -100,50 +110,74 @@ def succeeded_card(plan: DeploymentPlan, elapsed: str) -> Card:
                 "when you are done: hosting is billed while it exists.",
                 isSubtle=True,
             ),
-            *[text(line, isSubtle=True) for line in plan.cost],
+            *[text(line, isSubtle=True) for line in cost_lines(plan)],
         ],
         [
-            submit("Chat with it", "chat", {"deployment": plan.name}),
-            submit("Delete", "delete", {"deployment": plan.name}),
+            submit("Chat with it", verbs.CHAT, {"deployment": plan.name}),
+            submit("Delete", verbs.DELETE, {"deployment": plan.name}),
         ],
     )
 
 
-def failed_card(plan: DeploymentPlan, reason: str, model_ref: str) -> Card:
+def failed_card(view: DeploymentFailed) -> Card:
     """The deployment failed: Azure's reason in plain words, and a way to try again."""
+    plan, reason, model_ref = view.plan, view.reason, view.retry
     return card(
         [
             _title(f"Deployment of {plan.name} failed", "Attention"),
             _plan_facts(plan),
             text(reason),
         ],
-        [submit("Try again", "deploy", {"model": model_ref, "name": plan.name, "sku": plan.sku})],
+        [
+            submit(
+                "Try again", verbs.DEPLOY, {"model": model_ref, "name": plan.name, "sku": plan.sku}
+            )
+        ],
     )
 
 
-def deployments_card(rows: Sequence[DeploymentRow], account: str, now_note: str) -> Card:
+def _last_use(row: DeploymentRow) -> str:
+    if row.last_used_ago is not None:
+        return f"{duration(row.last_used_ago)} ago"
+    if row.deployed_ago is not None:
+        return f"none seen (deployed {duration(row.deployed_ago)} ago)"
+    return "none seen"
+
+
+def deployments_card(listing: DeploymentList) -> Card:
     """The account's deployments, with last use and days before the 15-day deletion."""
-    body: list[Element] = [heading(f"Deployments on {account}")]
-    if not rows:
+    body: list[Element] = [heading(f"Deployments on {listing.account}")]
+    if not listing.rows:
         body.append(text("There are no deployments. Deploy a model with `deploy <job or model>`."))
-    for row in rows:
-        pairs = [("Model", row.model), ("SKU", row.sku), ("State", row.state)]
-        pairs.append(("Last use", row.last_use))
-        if row.days_left:
-            pairs.append(("Idle deletion", row.days_left))
+    for row in listing.rows:
+        sku = f"{SKU_LABELS.get(row.sku, row.sku)} x{row.capacity}"
+        pairs = [("Model", row.model), ("SKU", sku), ("State", row.state)]
+        pairs.append(("Last use", _last_use(row)))
+        if row.idle_days is not None and row.days_left is not None:
+            idle = f"idle {row.idle_days:.1f} days, {row.days_left:.1f} days left of 15"
+            pairs.append(("Idle deletion", idle))
         items: list[Element] = [text(row.name, weight="Bolder"), facts(pairs)]
         if row.state.lower() != "deleting":
             actions = [
-                submit("Chat", "chat", {"deployment": row.name}),
-                submit("Delete", "delete", {"deployment": row.name}),
+                submit("Chat", verbs.CHAT, {"deployment": row.name}),
+                submit("Delete", verbs.DELETE, {"deployment": row.name}),
             ]
             items.append({"type": "ActionSet", "actions": actions})
         body.append({"type": "Container", "separator": True, "items": items})
-    body.append(text(now_note, isSubtle=True))
+    note = "Idle days count completions the bot made; calls from elsewhere are not seen."
+    gone = [_inactivity_sentence(g) for g in listing.deleted_for_inactivity]
+    body.append(text(" ".join([*gone, note]), isSubtle=True))
     return card(body)
 
 
-def delete_confirm_card(name: str, model: str, request: str) -> Card:
+def _inactivity_sentence(gone: DeletedForInactivity) -> str:
+    return (
+        f"`{gone.name}` was deleted by Azure after 15 days without completions (its model "
+        f"`{gone.model}` is kept; `deploy {gone.model}` brings it back)."
+    )
+
+
+def delete_confirm_card(name: str, model: str, request: str, expires_hours: int) -> Card:
     """Ask before deleting a deployment."""
     return card(
         [
@@ -151,13 +185,14 @@ def delete_confirm_card(name: str, model: str, request: str) -> Card:
             facts([("Deployment", name), ("Model", model)]),
             text(
                 "The deployment stops answering and its hosting fee stops. A fine-tuned model "
-                "itself is kept and can be deployed again.",
+                f"itself is kept and can be deployed again. This question can be answered for "
+                f"{expires_hours} hours.",
                 isSubtle=True,
             ),
         ],
         [
-            submit("Delete", "delete-confirm", {"request": request}),
-            submit("Keep it", "delete-keep", {"request": request}),
+            submit("Delete", verbs.DELETE_CONFIRM, {"request": request}),
+            submit("Keep it", verbs.DELETE_KEEP, {"request": request}),
         ],
     )
 
@@ -167,8 +202,9 @@ def deleting_card(name: str, state: str) -> Card:
     return card([heading(state.format(name=name))])
 
 
-def idle_warning_card(name: str, model: str, idle: str, left: str) -> Card:
+def idle_warning_card(view: IdleWarning) -> Card:
     """48 hours before Azure deletes an idle fine-tuned deployment."""
+    name, model, idle, left = view.name, view.model, duration(view.idle), duration(view.left)
     return card(
         [
             _title(f"{name} will be deleted for inactivity", "Warning"),
@@ -181,8 +217,8 @@ def idle_warning_card(name: str, model: str, idle: str, left: str) -> Card:
             ),
         ],
         [
-            submit("Keep alive", "keep-alive", {"deployment": name}),
-            submit("Delete now", "delete", {"deployment": name}),
+            submit("Keep alive", verbs.KEEP_ALIVE, {"deployment": name}),
+            submit("Delete now", verbs.DELETE, {"deployment": name}),
         ],
     )
 
@@ -201,8 +237,9 @@ def kept_alive_card(name: str, model: str, who: str) -> Card:
     )
 
 
-def deleted_for_inactivity_card(name: str, model: str) -> Card:
+def deleted_for_inactivity_card(view: DeletedForInactivity) -> Card:
     """Azure removed an idle fine-tuned deployment: the model is kept, offer to deploy it again."""
+    name, model = view.name, view.model
     return card(
         [
             _title(f"{name} was deleted for inactivity", "Attention"),
@@ -211,5 +248,5 @@ def deleted_for_inactivity_card(name: str, model: str) -> Card:
                 f"`{model}` is kept and can be deployed again."
             ),
         ],
-        [submit("Redeploy", "deploy", {"model": model, "name": name})],
+        [submit("Redeploy", verbs.DEPLOY, {"model": model, "name": name})],
     )

@@ -12,9 +12,11 @@ from adaptive_cards.common import Card, card, heading, text
 class HelpEntry:
     """One listed command."""
 
+    name: str
     usage: str
     help: str
     role: str
+    aliases: tuple[str, ...] = ()
 
 
 def help_card(entries: Sequence[HelpEntry], *, mode: str, greeting: bool = False) -> Card:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
-from skills.training import Checkpoint, Event, JobState, Metric, Plan, duration
+from adaptive_cards import verbs
+from adaptive_cards.common import Card, Element, card, duration, facts, heading, submit, text
+from skills.training.jobs import Event, JobState
+from skills.training.plan import Plan
+from skills.training.views import FinalView, JobView
 
 STATUS_LABELS = {
     "uploading": "Uploading files",
@@ -41,7 +43,7 @@ def _price(value: float | None) -> str:
     return "no price known for this model" if value is None else f"about ${value:,.2f} (estimate)"
 
 
-def confirmation_card(plan: Plan, token: str) -> Card:
+def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
     """What a run will cost before anything is spent, with Confirm and Cancel."""
     epochs = str(plan.epochs) if plan.epochs is not None else f"{plan.estimated_epochs} (automatic)"
     pairs = [
@@ -71,11 +73,15 @@ def confirmation_card(plan: Plan, token: str) -> Card:
         [
             heading("Start fine-tuning?"),
             facts(pairs),
-            text("Nothing is uploaded or spent until you confirm.", isSubtle=True),
+            text(
+                "Nothing is uploaded or spent until you confirm. This question can be answered "
+                f"for {expires_hours} hours.",
+                isSubtle=True,
+            ),
         ],
         [
-            submit("Confirm training", "train-confirm", {"token": token}),
-            submit("Cancel", "train-abort", {"token": token}),
+            submit("Confirm training", verbs.TRAIN_CONFIRM, {"token": token}),
+            submit("Cancel", verbs.TRAIN_ABORT, {"token": token}),
         ],
     )
 
@@ -86,25 +92,6 @@ def notice_card(title: str, body: str, *, color: str | None = None) -> Card:
     if color:
         head["color"] = color
     return card([head, text(body)])
-
-
-@dataclass(frozen=True)
-class JobView:
-    """What the live job card shows."""
-
-    status: str
-    model: str
-    files: str
-    job_id: str | None = None
-    step: int | None = None
-    total_steps: int | None = None
-    train_loss: float | None = None
-    valid_loss: float | None = None
-    elapsed: float | None = None
-    left: float | None = None
-    fine_tuned_model: str | None = None
-    error: str | None = None
-    note: str | None = None
 
 
 def job_card(view: JobView) -> Card:
@@ -130,11 +117,11 @@ def job_card(view: JobView) -> Card:
     body: list[Element] = [head, facts(pairs)]
     if view.error:
         body.append(text(view.error, color="Attention"))
-    if view.note:
-        body.append(text(view.note, isSubtle=True))
+    if view.notice_coming:
+        body.append(text("The result comes as a new message when the job ends.", isSubtle=True))
     actions = []
     if view.job_id and view.status not in STATUS_COLORS:
-        actions.append(submit("Cancel job", "cancel", {"job": view.job_id}))
+        actions.append(submit("Cancel job", verbs.CANCEL, {"job": view.job_id}))
     return card(body, actions)
 
 
@@ -160,20 +147,6 @@ def loss_chart(train: Sequence[Sequence[float]], valid: Sequence[Sequence[float]
         "data": data,
         "fallback": text("Loss curves: see the image with this message.", isSubtle=True),
     }
-
-
-@dataclass(frozen=True)
-class FinalView:
-    """Everything the "training complete" notice says."""
-
-    job: JobState
-    files: str
-    last: Metric | None
-    train_curve: list[list[float]] = field(default_factory=list)
-    valid_curve: list[list[float]] = field(default_factory=list)
-    checkpoints: list[Checkpoint] = field(default_factory=list)
-    elapsed: float | None = None
-    advice: str | None = None
 
 
 def final_card(view: FinalView) -> Card:
@@ -234,8 +207,10 @@ def final_card(view: FinalView) -> Card:
         )
     actions = []
     if job.status == "succeeded" and job.fine_tuned_model:
-        actions.append(submit("Deploy", "deploy", {"model": job.fine_tuned_model, "job": job.id}))
-    actions.append(submit("Show events", "events", {"job": job.id}))
+        actions.append(
+            submit("Deploy", verbs.DEPLOY, {"model": job.fine_tuned_model, "job": job.id})
+        )
+    actions.append(submit("Show events", verbs.EVENTS, {"job": job.id}))
     return card(body, actions)
 
 
@@ -280,7 +255,7 @@ def cancel_confirmation_card(job: JobState) -> Card:
             text("Training stops; the steps already run may still be billed.", isSubtle=True),
         ],
         [
-            submit("Cancel the job", "cancel-confirm", {"job": job.id}),
-            submit("Keep it running", "cancel-keep", {"job": job.id}),
+            submit("Cancel the job", verbs.CANCEL_CONFIRM, {"job": job.id}),
+            submit("Keep it running", verbs.CANCEL_KEEP, {"job": job.id}),
         ],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adaptive_cards import verbs
 from adaptive_cards.common import Card, Element, card, facts, submit, text
 from skills.validation import Distribution, TokenStats, ValidationReport
 
@@ -101,9 +102,9 @@ def validation_card(
     body += [text("Training estimate", weight="Bolder", separator=True), facts(estimate)]
     actions = []
     if ready:
-        actions.append(submit("Start training", "train", {"datasets": dataset_ids}))
+        actions.append(submit("Start training", verbs.TRAIN, {"datasets": dataset_ids}))
     if any(report.errors or report.file_errors for report in reports):
-        actions.append(submit("Show all errors", "errors", {"datasets": dataset_ids}))
+        actions.append(submit("Show all errors", verbs.ERRORS, {"datasets": dataset_ids}))
     return card(body, actions)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 
 from botbuilder.core import TurnContext
@@ -12,7 +11,7 @@ from botbuilder.integration.aiohttp import (
     ConfigurationBotFrameworkAuthentication,
 )
 
-from bot.router import failure_sentence
+from infra.errors import unexpected
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,11 @@ def create_adapter(settings: Settings) -> CloudAdapter:
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
-        reference = uuid.uuid4().hex[:8]
-        log.error("turn failed [ref %s]", reference, exc_info=error)
+        sentence = unexpected("turn", error)
         try:
-            await context.send_activity(failure_sentence(reference))
+            await context.send_activity(sentence)
         except Exception:
-            log.exception("could not tell the user about [ref %s]", reference)
+            log.exception("could not tell the user: %s", sentence)
 
     adapter.on_turn_error = on_turn_error
     return adapter

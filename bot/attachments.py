@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import aiohttp
 from botbuilder.schema import Attachment
 
+from infra.datasets import too_large
 from infra.errors import UserError
-from skills.datasets import too_large
 
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 CHUNK = 1 << 20

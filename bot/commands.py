@@ -6,6 +6,7 @@ Rows with `listed=False` are reached only by a card button's verb.
 
 from __future__ import annotations
 
+from adaptive_cards import verbs
 from bot.arguments import no_args, optional_word
 from bot.chat import (
     add_example,
@@ -73,7 +74,7 @@ def build_router() -> Router:
                 show_help,
                 aliases=("?", "commands"),
             ),
-            Command("welcome", "welcome", "Greeting card.", no_args, welcome, listed=False),
+            Command(verbs.WELCOME, "welcome", "Greeting card.", no_args, welcome, listed=False),
             Command(
                 "sample",
                 "sample",
@@ -82,7 +83,7 @@ def build_router() -> Router:
                 send_sample,
             ),
             Command(
-                "validate",
+                verbs.VALIDATE,
                 "validate [model=..] [epochs=N] + attached .jsonl file(s)",
                 "Check training (and validation) files: errors, token statistics, cost estimate.",
                 parse_validate,
@@ -90,7 +91,7 @@ def build_router() -> Router:
                 role=Role.TRAINER,
             ),
             Command(
-                "attached",
+                verbs.ATTACHED,
                 "attached",
                 "Files attached with no text: offer to validate them.",
                 no_args,
@@ -99,7 +100,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "file-consent",
+                verbs.FILE_CONSENT,
                 "file-consent",
                 "Teams' answer to a file consent card.",
                 lambda _, data: data,
@@ -107,7 +108,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "errors",
+                verbs.ERRORS,
                 "errors",
                 "Every error of the files on a report card.",
                 parse_validate,
@@ -116,7 +117,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "train",
+                verbs.TRAIN,
                 "train [model=..] [epochs=N] [batch=N] [lr=X] [suffix=S] [seed=N]",
                 "Fine-tune on the files last validated here (asks to confirm the cost first).",
                 parse_train,
@@ -124,7 +125,7 @@ def build_router() -> Router:
                 role=Role.TRAINER,
             ),
             Command(
-                "status",
+                verbs.STATUS,
                 "status [job]",
                 "Show a job's progress (this conversation's latest job by default).",
                 parse_optional_job,
@@ -140,7 +141,7 @@ def build_router() -> Router:
                 role=Role.TRAINER,
             ),
             Command(
-                "events",
+                verbs.EVENTS,
                 "events <job> [N]",
                 "Show a job's last N events (10 by default).",
                 parse_events,
@@ -148,7 +149,7 @@ def build_router() -> Router:
                 role=Role.TRAINER,
             ),
             Command(
-                "cancel",
+                verbs.CANCEL,
                 "cancel <job>",
                 "Cancel a fine-tuning job (asks to confirm first).",
                 parse_job,
@@ -156,7 +157,7 @@ def build_router() -> Router:
                 role=Role.TRAINER,
             ),
             Command(
-                "train-confirm",
+                verbs.TRAIN_CONFIRM,
                 "train-confirm",
                 "Start a confirmed training.",
                 parse_token,
@@ -165,7 +166,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "train-abort",
+                verbs.TRAIN_ABORT,
                 "train-abort",
                 "Drop a training plan.",
                 parse_token,
@@ -174,7 +175,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "cancel-confirm",
+                verbs.CANCEL_CONFIRM,
                 "cancel-confirm",
                 "Cancel a job, confirmed.",
                 parse_job,
@@ -183,7 +184,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "cancel-keep",
+                verbs.CANCEL_KEEP,
                 "cancel-keep",
                 "Keep a job running.",
                 parse_job,
@@ -193,7 +194,7 @@ def build_router() -> Router:
             ),
             # -- hosting and chat (bot/deployments.py, bot/chat.py) --
             Command(
-                "deploy",
+                verbs.DEPLOY,
                 "deploy <job | model | checkpoint> [name=..] "
                 "[sku=standard|globalstandard|developer] [capacity=N]",
                 "Host a fine-tuned model (shows the hourly cost and asks to confirm first).",
@@ -210,7 +211,7 @@ def build_router() -> Router:
                 role=Role.TRAINER,
             ),
             Command(
-                "delete",
+                verbs.DELETE,
                 "delete <deployment>",
                 "Delete a deployment (asks to confirm first; a fine-tuned model is kept).",
                 parse_deployment_name,
@@ -218,7 +219,7 @@ def build_router() -> Router:
                 role=Role.TRAINER,
             ),
             Command(
-                "chat",
+                verbs.CHAT,
                 "chat <deployment>",
                 "Chat with a deployment here, as in the portal's playground; `end` leaves.",
                 parse_chat,
@@ -255,7 +256,7 @@ def build_router() -> Router:
             ),
             Command("end", "end", "Leave the chat.", no_args, end),
             Command(
-                "deploy-confirm",
+                verbs.DEPLOY_CONFIRM,
                 "deploy-confirm",
                 "Create a confirmed deployment.",
                 parse_request,
@@ -264,7 +265,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "deploy-cancel",
+                verbs.DEPLOY_CANCEL,
                 "deploy-cancel",
                 "Drop a deployment plan.",
                 parse_request,
@@ -273,7 +274,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "delete-confirm",
+                verbs.DELETE_CONFIRM,
                 "delete-confirm",
                 "Delete a deployment, confirmed.",
                 parse_request,
@@ -282,7 +283,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "delete-keep",
+                verbs.DELETE_KEEP,
                 "delete-keep",
                 "Keep a deployment.",
                 parse_request,
@@ -291,7 +292,7 @@ def build_router() -> Router:
                 listed=False,
             ),
             Command(
-                "keep-alive",
+                verbs.KEEP_ALIVE,
                 "keep-alive <deployment>",
                 "One tiny completion: restarts a deployment's 15-day inactivity clock.",
                 parse_deployment_name,

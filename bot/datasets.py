@@ -1,40 +1,35 @@
 """Chat front end of dataset validation: `validate` with attachments, `sample`, "Show all errors".
 
-Files are streamed into the content-addressed dataset store, validated off the event loop, and
-answered with the report card. The files last validated in a conversation are remembered under
-`validated/{conversation id}` for `train`.
+Attachments are downloaded here (bot/attachments.py) and streamed into skills/datasets.py, which
+keeps, validates and remembers them; the answer is the report card. Sending the sample files is
+transport too: a Teams file consent card in personal chat, inline files elsewhere.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import re
-import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any
 
 import aiohttp
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Attachment
 
+from adaptive_cards import verbs
 from adaptive_cards.common import card, submit, text
 from adaptive_cards.validation import error_lines, validation_card
 from bot.arguments import key_values
 from bot.attachments import file_chunks, incoming_files
 from bot.turn import Turn
+from infra.datasets import StoredDataset
 from infra.errors import UserError
-from skills.datasets import StoredDataset
 from skills.sample import SAMPLE_FILES, read_sample
-from skills.validation import ValidationReport, estimated_price, validate_file
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".txt")
 FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 TEXT_PART = 3500  # characters per message when the error list is sent as text
-_VALIDATION_NAME = re.compile(r"^val", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,18 +58,6 @@ def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
     )
 
 
-def order_files(names: Sequence[str]) -> list[int]:
-    """Indexes in (training, validation) order: a name starting with "val" is the validation file,
-    otherwise the second file is."""
-    if (
-        len(names) == 2
-        and _VALIDATION_NAME.match(PurePath(names[0]).name)
-        and not (_VALIDATION_NAME.match(PurePath(names[1]).name))
-    ):
-        return [1, 0]
-    return list(range(len(names)))
-
-
 async def _store_attachments(turn: Turn) -> list[StoredDataset]:
     files = incoming_files(turn.attachments)
     if not files:
@@ -91,37 +74,22 @@ async def _store_attachments(turn: Turn) -> list[StoredDataset]:
                 "per line."
             )
     limit = turn.services.settings.max_file_bytes
-    store = turn.services.datasets
-    return [await store.add_stream(file_chunks(f, limit), f.name, max_bytes=limit) for f in files]
+    datasets = turn.services.datasets
+    return [await datasets.keep(file_chunks(f, limit), f.name) for f in files]
 
 
 async def validate(turn: Turn, args: ValidateArgs) -> None:
     """Validate the attached (or given) files and answer with the report card."""
-    settings = turn.services.settings
+    datasets = turn.services.datasets
     if args.datasets:
-        stored = [turn.services.datasets.get(sha) for sha in args.datasets[:2]]
+        stored = await datasets.stored(args.datasets[:2])
     else:
         stored = await _store_attachments(turn)
-    stored = [stored[i] for i in order_files([s.name for s in stored])]
-    model = args.model or settings.default_model
-    reports = [
-        await asyncio.to_thread(validate_file, s.path, model=model, epochs=args.epochs, name=s.name)
-        for s in stored
-    ]
-    ids = [s.sha256 for s in stored]
-    price = estimated_price(reports[0], settings.training_prices)
-    await turn.send_card(validation_card(reports, ids, price), reports[0].summary())
-    await turn.services.storage.write(
-        {
-            f"validated/{turn.conversation_id}": {
-                "training": ids[0],
-                "validation": ids[1] if len(ids) > 1 else None,
-                "model": model,
-                "ok": all(r.ok for r in reports),
-                "at": time.time(),
-            }
-        }
+    ordered, reports, price = await datasets.validate(
+        turn.conversation_id, stored, args.model, args.epochs
     )
+    ids = [s.sha256 for s in ordered]
+    await turn.send_card(validation_card(reports, ids, price), reports[0].summary())
 
 
 async def offer_validation(turn: Turn, _: None) -> None:
@@ -130,7 +98,7 @@ async def offer_validation(turn: Turn, _: None) -> None:
     names = ", ".join(s.name for s in stored)
     ids = [s.sha256 for s in stored]
     body = [text(f"Got {names}. Shall I check it for fine-tuning?")]
-    await turn.send_card(card(body, [submit("Validate", "validate", {"datasets": ids})]))
+    await turn.send_card(card(body, [submit("Validate", verbs.VALIDATE, {"datasets": ids})]))
 
 
 async def show_errors(turn: Turn, args: ValidateArgs) -> None:
@@ -138,14 +106,11 @@ async def show_errors(turn: Turn, args: ValidateArgs) -> None:
     inline files (Emulator, Web Chat), else (Teams) text in parts."""
     if not args.datasets:
         raise UserError("That button carries no files; attach them and say `validate`.")
-    model = args.model or turn.services.settings.default_model
+    datasets = turn.services.datasets
+    stored = await datasets.stored(args.datasets[:2])
     lines: list[str] = []
-    for sha in args.datasets[:2]:
-        stored = turn.services.datasets.get(sha)
-        report: ValidationReport = await asyncio.to_thread(
-            validate_file, stored.path, model=model, name=stored.name
-        )
-        lines += error_lines(report) or [f"{stored.name}: no errors."]
+    for one, report in zip(stored, await datasets.reports(stored, args.model), strict=True):
+        lines += error_lines(report) or [f"{one.name}: no errors."]
     if turn.activity.channel_id != "msteams":
         content = ("\n".join(lines) + "\n").encode()
         url = "data:text/plain;base64," + base64.b64encode(content).decode()
@@ -166,10 +131,6 @@ def _parts(lines: list[str], size: int) -> list[str]:
             current = ""
         current = f"{current}\n{line}" if current else line
     return [*parts, current] if current else parts
-
-
-async def _once(content: bytes) -> AsyncIterator[bytes]:
-    yield content
 
 
 def _teams_personal(turn: Turn) -> bool:
@@ -195,22 +156,18 @@ def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
 
 async def send_sample(turn: Turn, _: None) -> None:
     """Send the sample training and validation files, and offer to validate them."""
-    store = turn.services.datasets
-    ids: list[str] = []
-    attachments: list[Attachment] = []
-    for name in SAMPLE_FILES:
-        content = read_sample(name)
-        stored = await store.add_stream(_once(content), name, max_bytes=len(content))
-        ids.append(stored.sha256)
-        attachments.append(_file_attachment(turn, name, content))
+    samples = await turn.services.datasets.samples()
+    attachments = [_file_attachment(turn, kept.name, content) for kept, content in samples]
     await turn.send(
         MessageFactory.carousel(attachments, "Here is a sample dataset: an AI teacher.")
     )
+    ids = [kept.sha256 for kept, _ in samples]
     body = [
         text("Sample dataset: an AI teacher that helps people learn about AI.", weight="Bolder"),
         text(f"{SAMPLE_FILES[0]} for training, {SAMPLE_FILES[1]} for validation."),
     ]
-    await turn.send_card(card(body, [submit("Validate these", "validate", {"datasets": ids})]))
+    actions = [submit("Validate these", verbs.VALIDATE, {"datasets": ids})]
+    await turn.send_card(card(body, actions))
 
 
 def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:

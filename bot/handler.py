@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from http import HTTPStatus
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
@@ -12,11 +11,14 @@ from botbuilder.schema import (
     ChannelAccount,
 )
 
+from adaptive_cards import verbs
 from adaptive_cards.common import CARD_CONTENT_TYPE, card, text
 from bot.attachments import incoming_files
+from bot.notifier import Notifier
 from bot.router import Router, clean_text
 from bot.services import Services
 from bot.turn import Turn
+from skills.records import DELIVERY_CLAIMS, delivery_claim, greeting_claim
 
 SEEN_SECONDS = 24 * 3600.0
 """How long an activity id is remembered to drop redeliveries."""
@@ -25,9 +27,10 @@ SEEN_SECONDS = 24 * 3600.0
 class FineTuneBot(ActivityHandler):  # type: ignore[misc]
     """Routes messages and card actions; everything else is the router's and the skills'."""
 
-    def __init__(self, router: Router, services: Services) -> None:
+    def __init__(self, router: Router, services: Services, notifier: Notifier) -> None:
         self.router = router
         self.services = services
+        self.notifier = notifier
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -37,7 +40,7 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
             ActivityTypes.conversation_update,
             ActivityTypes.installation_update,
         ):
-            await self.services.notifier.remember(activity)
+            await self.notifier.remember(activity)
         if activity.type in (ActivityTypes.message, ActivityTypes.invoke) and not await self._first(
             turn_context
         ):
@@ -53,7 +56,7 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
             return
         text = clean_text(turn_context.activity.text)
         if not text and incoming_files(turn.attachments):
-            await self.router.handle_verb(turn, "attached", {})
+            await self.router.handle_verb(turn, verbs.ATTACHED, {})
             return
         await self.router.handle_text(turn, text or "help")
 
@@ -61,7 +64,9 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         activity = turn_context.activity
         if activity.name == "fileConsent/invoke" and isinstance(activity.value, dict):
             # Teams' answer to a file consent card (files sent in personal chat).
-            await self.router.handle_verb(self._turn(turn_context), "file-consent", activity.value)
+            await self.router.handle_verb(
+                self._turn(turn_context), verbs.FILE_CONSENT, activity.value
+            )
             return InvokeResponse(status=int(HTTPStatus.OK))
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
@@ -92,26 +97,21 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
 
     async def _greet(self, turn_context: TurnContext) -> None:
         """Send the help card once per conversation, however many join events arrive."""
-        key = f"greeted/{turn_context.activity.conversation.id}"
-        if await self.services.storage.create(key, {"at": time.time()}):
-            await self.router.handle_verb(self._turn(turn_context), "welcome", {})
+        if await self.services.claims.once(greeting_claim(turn_context.activity.conversation.id)):
+            await self.router.handle_verb(self._turn(turn_context), verbs.WELCOME, {})
 
     def _turn(self, turn_context: TurnContext) -> Turn:
         return Turn(turn_context, self.services, self.router)
 
     async def forget_old_deliveries(self, older_than: float = SEEN_SECONDS) -> int:
         """Drop the ids of activities handled long ago (channels retry within minutes)."""
-        keys = await self.services.storage.keys("seen/")
-        found = await self.services.storage.read(keys)
-        cutoff = time.time() - older_than
-        old = [key for key, item in found.items() if float(item.get("at", 0)) < cutoff]
-        await self.services.storage.delete(old)
-        return len(old)
+        return await self.services.claims.forget(DELIVERY_CLAIMS, older_than)
 
     async def _first(self, turn_context: TurnContext) -> bool:
         """True the first time an activity id is seen in its conversation."""
         activity = turn_context.activity
         if not activity.id:
             return True
-        key = f"seen/{activity.conversation.id}/{activity.id}"
-        return bool(await self.services.storage.create(key, {"at": time.time()}))
+        return await self.services.claims.once(
+            delivery_claim(activity.conversation.id, activity.id)
+        )

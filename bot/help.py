@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adaptive_cards.help import HelpEntry, help_card
+from adaptive_cards.help import help_card
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.settings import Settings
@@ -15,34 +15,27 @@ def mode_line(settings: Settings) -> str:
     return f"Azure mode: {settings.azure_openai_endpoint}"
 
 
-def _entries(turn: Turn) -> list[HelpEntry]:
-    return [
-        HelpEntry(usage=c.usage, help=c.help, role=c.role.name.lower())
-        for c in turn.router.commands
-        if c.listed
-    ]
-
-
 async def show_help(turn: Turn, name: str | None) -> None:
     """The command list, or one command's usage, help and role."""
     if name is None:
         mode = mode_line(turn.services.settings)
-        await turn.send_card(help_card(_entries(turn), mode=mode), "FineTune Ops commands")
+        await turn.send_card(help_card(turn.commands.listing(), mode=mode), "FineTune Ops commands")
         return
-    command = turn.router.find(name)
-    if command is None or not command.listed:
-        close = turn.router.suggestions(name)
+    entry = turn.commands.describe(name)
+    if entry is None:
+        close = turn.commands.suggestions(name)
         hint = f" Did you mean `{close[0]}`?" if close else ""
-        raise UserError(f"There is no command `{name}`.{hint} Type `help` for the list.")
-    aliases = f" (also: {', '.join(command.aliases)})" if command.aliases else ""
-    role = command.role.name.lower()
-    await turn.send_text(f"`{command.usage}`{aliases}: {command.help} Needs the {role} role.")
+        raise UserError(
+            "There is no command `{name}`.{hint} Type `help` for the list.", name=name, hint=hint
+        )
+    aliases = f" (also: {', '.join(entry.aliases)})" if entry.aliases else ""
+    await turn.send_text(f"`{entry.usage}`{aliases}: {entry.help} Needs the {entry.role} role.")
 
 
 async def welcome(turn: Turn, _: None) -> None:
     """The greeting when the bot is added to a chat or team."""
     mode = mode_line(turn.services.settings)
     await turn.send_card(
-        help_card(_entries(turn), mode=mode, greeting=True),
+        help_card(turn.commands.listing(), mode=mode, greeting=True),
         "Hi, I'm FineTune Ops. Type help to see what I can do.",
     )

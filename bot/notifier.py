@@ -1,109 +1,91 @@
 """Proactive messages: send to, or update a message in, any conversation the bot knows.
 
-Conversation references are stored on every incoming activity; `Notifier` resumes them through
-`CloudAdapter.continue_conversation`, retries throttling and gateway errors with backoff (honouring
-Retry-After), and keeps each conversation under Teams' 7 messages per second.
+`Notifier` implements the skills' `Notify` protocol: it renders a view (bot/render.py) and sends it
+through `CloudAdapter.continue_conversation`, with the conversation reference stored on every
+incoming activity. Throttling and gateway errors are retried with backoff (honouring
+Retry-After, `infra.retry`), and each conversation stays under Teams' 7 messages per second. A
+message the channel refused is `NotDelivered`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ConversationReference
 
-from infra.errors import UserError
-from infra.retry import retry, retry_after
-from infra.storage import SqliteStorage
+from bot.render import render
+from infra.ratelimit import WindowLimit
+from infra.records import RecordStore
+from infra.retry import retry, status_of
+from skills.notify import NotDelivered, View
+from skills.records import ConversationRef
 
-RETRY_STATUSES = {412, 429, 502, 504}
 PER_SECOND = 7
-
-
-def reference_key(conversation_id: str) -> str:
-    """Storage key of a conversation's reference."""
-    return f"ref/{conversation_id}"
-
-
-def classify(error: Exception) -> float | bool:
-    """Retry verdict for a Connector API failure (see `infra.retry.retry`)."""
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None)
-    if status not in RETRY_STATUSES:
-        return False
-    hint = retry_after(error)
-    return hint if hint is not None else True
-
-
-class _RateLimit:
-    """At most `limit` sends in any one-second window, per conversation."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._sent: dict[str, deque[float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def wait(self, conversation_id: str) -> None:
-        async with self._locks.setdefault(conversation_id, asyncio.Lock()):
-            sent = self._sent.setdefault(conversation_id, deque(maxlen=self._limit))
-            if len(sent) == self._limit:
-                delay = sent[0] + 1.0 - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            sent.append(time.monotonic())
 
 
 class Notifier:
     """Sends and updates messages outside of a turn."""
 
-    def __init__(self, adapter: CloudAdapter, storage: SqliteStorage, app_id: str) -> None:
+    def __init__(self, adapter: CloudAdapter, records: RecordStore, app_id: str) -> None:
         self._adapter = adapter
-        self._storage = storage
+        self._records = records
         self._app_id = app_id
-        self._rate = _RateLimit(PER_SECOND)
+        self._rate = WindowLimit(PER_SECOND)
+
+    @property
+    def tracked_conversations(self) -> int:
+        """Conversations whose recent sends are being counted (bounded: idle ones are dropped)."""
+        return len(self._rate)
 
     async def remember(self, activity: Activity) -> None:
         """Store the reference of the conversation an incoming activity came from."""
         reference = TurnContext.get_conversation_reference(activity)
-        key = reference_key(str(activity.conversation.id))
-        await self._storage.write({key: {"reference": reference.serialize()}})
+        conversation = str(activity.conversation.id)
+        await self._records.put(
+            ConversationRef(conversation=conversation, reference=reference.serialize())
+        )
 
-    async def send(self, conversation_id: str, activity: Activity) -> str:
-        """Post `activity` as a new message; returns its id."""
+    async def send(self, conversation: str, view: View) -> str:
+        """Post `view` as a new message; returns its id."""
+        return await self.post(conversation, await asyncio.to_thread(render, view))
+
+    async def update(self, conversation: str, message: str, view: View) -> None:
+        """Replace message `message` with `view`."""
+        await self.replace(conversation, message, await asyncio.to_thread(render, view))
+
+    async def post(self, conversation: str, activity: Activity) -> str:
+        """Post a prepared activity as a new message; returns its id."""
         result: list[str] = []
 
         async def logic(context: TurnContext) -> None:
             response = await context.send_activity(activity)
             result.append(str(response.id) if response and response.id else "")
 
-        await self._continue(conversation_id, logic)
+        await self._continue(conversation, logic)
         return result[0] if result else ""
 
-    async def update(self, conversation_id: str, activity_id: str, activity: Activity) -> None:
-        """Replace the message `activity_id` with `activity`."""
-        activity.id = activity_id
+    async def replace(self, conversation: str, message: str, activity: Activity) -> None:
+        """Replace message `message` with a prepared activity."""
+        activity.id = message
 
         async def logic(context: TurnContext) -> None:
             await context.update_activity(activity)
 
-        await self._continue(conversation_id, logic)
+        await self._continue(conversation, logic)
 
     async def _continue(
-        self, conversation_id: str, logic: Callable[[TurnContext], Awaitable[None]]
+        self, conversation: str, logic: Callable[[TurnContext], Awaitable[None]]
     ) -> None:
-        stored = (await self._storage.read([reference_key(conversation_id)])).get(
-            reference_key(conversation_id)
-        )
+        stored = await self._records.get(ConversationRef.at(conversation))
         if stored is None:
-            raise UserError("I have never been in that conversation, so I cannot write there.")
-        reference = ConversationReference().deserialize(stored["reference"])
+            raise NotDelivered("I have never been in that conversation, so I cannot write there.")
+        reference = ConversationReference().deserialize(stored.reference)
 
         async def attempt() -> None:
-            await self._rate.wait(conversation_id)
+            await self._rate.wait(conversation)
             failed: list[Exception] = []
 
             async def guarded(context: TurnContext) -> None:
@@ -118,4 +100,12 @@ class Notifier:
             if failed:
                 raise failed[0]
 
-        await retry(attempt, classify=classify)
+        try:
+            await retry(attempt)
+        except Exception as error:
+            status = status_of(error)
+            if status is not None:  # the channel answered: it refused the message
+                raise NotDelivered(
+                    "The channel refused the message (HTTP {status}).", status=status
+                ) from error
+            raise

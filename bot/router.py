@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import difflib
 import html
-import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from adaptive_cards.help import HelpEntry
 from bot.turn import Role, Turn
-from infra.errors import UserError
-
-log = logging.getLogger(__name__)
+from infra.errors import UserError, unexpected
 
 A = TypeVar("A")
 ArgParser = Callable[[str, Mapping[str, Any]], A]
@@ -57,14 +54,6 @@ def split_command(text: str) -> tuple[str, str]:
     return word.lower(), rest.strip()
 
 
-def failure_sentence(reference: str) -> str:
-    """What the user sees when something unexpected broke."""
-    return (
-        f"Something went wrong on my side (reference {reference}). Please try again; "
-        "if it keeps happening, give that reference to your admin."
-    )
-
-
 class Router:
     """Finds the command for a word or verb, checks the role, parses and runs it."""
 
@@ -84,6 +73,24 @@ class Router:
     def find(self, word: str) -> Command[Any] | None:
         """The command named or aliased `word` (case-insensitive)."""
         return self._index.get(word.lower())
+
+    def _entry(self, command: Command[Any]) -> HelpEntry:
+        return HelpEntry(
+            name=command.name,
+            usage=command.usage,
+            help=command.help,
+            role=command.role.name.lower(),
+            aliases=command.aliases,
+        )
+
+    def listing(self) -> list[HelpEntry]:
+        """The listed commands, in table order (for `help`)."""
+        return [self._entry(c) for c in self.commands if c.listed]
+
+    def describe(self, word: str) -> HelpEntry | None:
+        """One listed command by name or alias (for `help <command>`)."""
+        command = self.find(word)
+        return self._entry(command) if command is not None and command.listed else None
 
     def suggestions(self, word: str) -> list[str]:
         """The listed command names closest to a mistyped word."""
@@ -134,10 +141,8 @@ class Router:
             return await work
         except UserError as error:
             await turn.send_text(error.message)
-        except Exception:
-            reference = uuid.uuid4().hex[:8]
-            log.exception("%s failed [ref %s]", name, reference)
-            await turn.send_text(failure_sentence(reference))
+        except Exception as error:
+            await turn.send_text(unexpected(name, error))
         return True
 
     def _unknown(self, word: str) -> str:

@@ -1,29 +1,24 @@
-"""What handlers need besides the turn: settings, storage, the notifier; built once in app.py."""
+"""What command handlers call: the skills, built once in app.py with their dependencies."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from bot.notifier import Notifier
 from infra.settings import Settings
-from infra.storage import SqliteStorage
-from infra.tasks import Tasks
-from skills.datasets import DatasetStore
-
-if TYPE_CHECKING:
-    from bot.hosting import Hosting
-    from bot.watcher import JobWatcher
+from skills.claims import Claims
+from skills.datasets import Datasets
+from skills.deployment.service import Hosting
+from skills.playground import Playground
+from skills.training.service import Training
 
 
 @dataclass(frozen=True)
 class Services:
-    """The bot's long-lived collaborators, passed to every command handler."""
+    """The skills a turn can use (none of them knows this object)."""
 
     settings: Settings
-    storage: SqliteStorage
-    notifier: Notifier
-    tasks: Tasks
-    datasets: DatasetStore
-    watcher: JobWatcher
-    hosting: Hosting  # deployments and chat: Azure clients, service clock, background work
+    claims: Claims
+    datasets: Datasets
+    training: Training
+    hosting: Hosting
+    playground: Playground

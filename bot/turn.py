@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.schema import Activity, Attachment
 
 from adaptive_cards.common import Card
+from adaptive_cards.help import HelpEntry
+from bot.render import card_activity, render
 from bot.services import Services
 from infra.settings import Settings
+from skills.notify import View
 
-if TYPE_CHECKING:
-    from bot.router import Router
+
+class CommandBook(Protocol):
+    """What a turn may ask of the command table (the router implements it)."""
+
+    def listing(self) -> list[HelpEntry]:
+        """The listed commands, in order."""
+        ...
+
+    def describe(self, word: str) -> HelpEntry | None:
+        """One listed command by name or alias."""
+        ...
+
+    def suggestions(self, word: str) -> list[str]:
+        """The listed command names closest to a mistyped word."""
+        ...
 
 
 class Role(IntEnum):
@@ -34,25 +50,13 @@ def role_of(user_id: str, settings: Settings) -> Role:
     return Role.USER
 
 
-def card_activity(content: Card, summary: str = "") -> Activity:
-    """A message carrying one Adaptive Card; `summary` is the notification preview text.
-
-    No `text` beside the card: some clients split text + card into two messages, and the card
-    could then not be updated in place.
-    """
-    activity = MessageFactory.attachment(CardFactory.adaptive_card(content))
-    if summary:
-        activity.summary = summary
-    return activity
-
-
 @dataclass
 class Turn:
     """The current turn: the context, the services, and the caller's identity and role."""
 
     context: TurnContext
     services: Services
-    router: Router
+    commands: CommandBook
 
     @property
     def activity(self) -> Activity:
@@ -95,6 +99,27 @@ class Turn:
         activity = card_activity(content, summary)
         activity.id = activity_id
         await self.context.update_activity(activity)
+
+    async def show(self, card_id: str, content: Card, summary: str = "") -> str:
+        """Replace the card `card_id` (or send a new one when there is none); returns its id."""
+        if card_id:
+            await self.update_card(card_id, content, summary)
+            return card_id
+        return await self.send_card(content, summary)
+
+    async def show_view(self, card_id: str, view: View) -> str:
+        """`show` for a workflow's view (rendered as the notifier renders it)."""
+        activity = render(view)
+        if card_id:
+            activity.id = card_id
+            await self.context.update_activity(activity)
+            return card_id
+        return await self.send(activity)
+
+    @property
+    def pressed_card(self) -> str:
+        """The card whose button was pressed (Teams sends its id as replyToId), or ''."""
+        return str(self.activity.reply_to_id or "")
 
     async def send(self, activity: Activity) -> str:
         """Send any prepared activity (files, typing, ...)."""

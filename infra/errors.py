@@ -1,9 +1,46 @@
-"""The one error type a user sees as it is."""
+"""The one error type a user sees as it is.
+
+A `UserError` is a message id with parameters: the id is the English sentence with `{name}`
+placeholders (gettext's convention, so a catalog can translate it), and `message` renders it. It
+lives in infra/ so that every layer may raise it without an arrow running up.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+log = logging.getLogger("ftbot")
 
 
 class UserError(Exception):
     """An expected failure whose message is one clear sentence for the user."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, template: str, **params: Any) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """The sentence, in English (`template` with its parameters filled in)."""
+        return self.template.format(**self.params) if self.params else self.template
+
+
+def failure_sentence(reference: str) -> str:
+    """What the user sees when something unexpected broke."""
+    return (
+        f"Something went wrong on my side (reference {reference}). Please try again; "
+        "if it keeps happening, give that reference to your admin."
+    )
+
+
+def unexpected(what: str, error: BaseException) -> str:
+    """Log an unexpected failure under a fresh reference; returns the sentence for the user.
+
+    The one place references are made: the turn's error hook, the router, background tasks.
+    """
+    reference = uuid.uuid4().hex[:8]
+    log.error("%s failed [ref %s]", what, reference, exc_info=error)
+    return failure_sentence(reference)

@@ -8,25 +8,12 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from infra.catalog import DEFAULT_MODEL, HOSTING_PRICE_PER_HOUR, TRAINING_PRICE_PER_1M_TOKENS
 from infra.errors import UserError
 
-DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 SANDBOX_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 SANDBOX_RESOURCE_GROUP = "sandbox"
 SANDBOX_ACCOUNT = "aoai-sandbox"
-
-# Public list prices in USD, used only for estimates that say so.
-TRAINING_PRICE_PER_1M_TOKENS = {
-    "gpt-4o-mini-2024-07-18": 3.30,
-    "gpt-4o-2024-08-06": 27.50,
-    "gpt-4.1-2025-04-14": 25.00,
-    "gpt-4.1-mini-2025-04-14": 5.00,
-    "gpt-4.1-nano-2025-04-14": 1.50,
-    "gpt-35-turbo-0125": 8.00,
-    "gpt-35-turbo-1106": 8.00,
-    "gpt-35-turbo-0613": 8.00,
-}
-HOSTING_PRICE_PER_HOUR = {"standard": 1.70, "globalstandard": 1.70, "developer": 0.0}
 
 CommaList = Annotated[list[str], NoDecode]
 

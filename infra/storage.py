@@ -1,29 +1,79 @@
-"""State storage with e-tag concurrency: botbuilder's `Storage` contract, on SQLite.
+"""State storage with e-tag concurrency: the `Storage` protocol, and its SQLite implementation.
 
-Items are JSON objects. `read` returns each found item with its current `e_tag`; `write` stores
-items, and one that carries an `e_tag` other than "*" is written only if that is still the stored
-e-tag (else `StorageConflict`); `delete` removes keys. Azure Blob storage can come later behind the
-same three methods.
+Items are JSON objects under string keys. `read` returns each found item with its current e-tag
+(`StoredItem`); `write` stores items, and one given with an e-tag is written only if that is still
+the stored e-tag (else `StorageConflict`, and nothing of the batch is written); `create` stores an
+item only where the key is absent; `delete` removes keys; `scan` lists a key prefix. Typed records
+go through `infra.records.RecordStore` on top of this.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 JsonObject = dict[str, Any]
+T = TypeVar("T")
 
 
 class StorageConflict(Exception):
     """A write carried an e-tag that is no longer the stored one."""
 
 
+@dataclass(frozen=True)
+class StoredItem:
+    """One item as stored: its JSON value and its e-tag."""
+
+    value: JsonObject
+    e_tag: str
+
+
+@dataclass(frozen=True)
+class Write:
+    """One item of a `write`: the value, and the e-tag it must still have (None: any)."""
+
+    value: JsonObject
+    if_match: str | None = None
+
+
+class Storage(Protocol):
+    """Key -> JSON object store with optimistic concurrency."""
+
+    async def read(self, keys: Sequence[str]) -> dict[str, StoredItem]:
+        """The stored items among `keys`."""
+        ...
+
+    async def write(self, changes: Mapping[str, Write]) -> None:
+        """Store all `changes` at once, or none of them on an e-tag conflict."""
+        ...
+
+    async def create(self, key: str, value: JsonObject) -> bool:
+        """Store `value` only if `key` is absent; False when it exists."""
+        ...
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Remove `keys` (missing ones are ignored)."""
+        ...
+
+    async def scan(self, prefix: str) -> dict[str, StoredItem]:
+        """Every item whose key starts with `prefix`, by key."""
+        ...
+
+    async def close(self) -> None:
+        """Release the store."""
+        ...
+
+
 class SqliteStorage:
-    """Key → JSON object store in one SQLite file (WAL mode, one connection)."""
+    """The store in one SQLite file (WAL mode). Every call runs on one thread of its own, off the
+    event loop, so a slow disk or a locked database never stalls other turns."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,90 +84,84 @@ class SqliteStorage:
             "CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, e_tag TEXT NOT NULL, "
             "value TEXT NOT NULL)"
         )
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
-    async def read(self, keys: Sequence[str]) -> dict[str, JsonObject]:
-        """The stored items among `keys`, each with its `e_tag`."""
+    async def _run(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+
+    async def read(self, keys: Sequence[str]) -> dict[str, StoredItem]:
+        """The stored items among `keys`."""
         if not keys:
             return {}
         marks = ",".join("?" * len(keys))
-        rows = self._db.execute(
-            f"SELECT key, e_tag, value FROM items WHERE key IN ({marks})", list(keys)
-        ).fetchall()
-        return {key: {**json.loads(value), "e_tag": e_tag} for key, e_tag, value in rows}
 
-    async def write(self, changes: Mapping[str, JsonObject]) -> None:
+        def select() -> list[tuple[str, str, str]]:
+            query = f"SELECT key, e_tag, value FROM items WHERE key IN ({marks})"
+            return self._db.execute(query, list(keys)).fetchall()
+
+        rows = await self._run(select)
+        return {key: StoredItem(json.loads(value), e_tag) for key, e_tag, value in rows}
+
+    async def write(self, changes: Mapping[str, Write]) -> None:
         """Store all `changes` at once, or none of them on an e-tag conflict."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for key, item in changes.items():
-                expected = item.get("e_tag")
-                if expected not in (None, "*"):
-                    row = self._db.execute(
-                        "SELECT e_tag FROM items WHERE key = ?", (key,)
-                    ).fetchone()
-                    if row is None or row[0] != expected:
-                        raise StorageConflict(f"e-tag conflict on {key}")
-                body = json.dumps({k: v for k, v in item.items() if k != "e_tag"})
-                self._db.execute(
-                    "INSERT INTO items (key, e_tag, value) VALUES (?, ?, ?) ON CONFLICT(key) "
-                    "DO UPDATE SET e_tag = excluded.e_tag, value = excluded.value",
-                    (key, uuid.uuid4().hex, body),
-                )
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        rows = [(key, w.if_match, json.dumps(w.value)) for key, w in changes.items()]
 
-    async def create(self, key: str, item: JsonObject) -> bool:
-        """Store `item` only if `key` is absent; False when it already exists (idempotency)."""
-        body = json.dumps({k: v for k, v in item.items() if k != "e_tag"})
-        cursor = self._db.execute(
-            "INSERT INTO items (key, e_tag, value) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
-            (key, uuid.uuid4().hex, body),
-        )
-        return cursor.rowcount == 1
+        def transaction() -> None:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for key, expected, body in rows:
+                    if expected is not None:
+                        found = self._db.execute(
+                            "SELECT e_tag FROM items WHERE key = ?", (key,)
+                        ).fetchone()
+                        if found is None or found[0] != expected:
+                            raise StorageConflict(f"e-tag conflict on {key}")
+                    self._db.execute(
+                        "INSERT INTO items (key, e_tag, value) VALUES (?, ?, ?) ON CONFLICT(key) "
+                        "DO UPDATE SET e_tag = excluded.e_tag, value = excluded.value",
+                        (key, uuid.uuid4().hex, body),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+        await self._run(transaction)
+
+    async def create(self, key: str, value: JsonObject) -> bool:
+        """Store `value` only if `key` is absent; False when it exists."""
+        body = json.dumps(value)
+
+        def insert() -> bool:
+            cursor = self._db.execute(
+                "INSERT INTO items (key, e_tag, value) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO NOTHING",
+                (key, uuid.uuid4().hex, body),
+            )
+            return cursor.rowcount == 1
+
+        return await self._run(insert)
 
     async def delete(self, keys: Sequence[str]) -> None:
         """Remove `keys` (missing ones are ignored)."""
-        self._db.executemany("DELETE FROM items WHERE key = ?", [(k,) for k in keys])
+        rows = [(k,) for k in keys]
+        if rows:
+            await self._run(lambda: self._db.executemany("DELETE FROM items WHERE key = ?", rows))
 
-    async def keys(self, prefix: str) -> list[str]:
-        """Every stored key that starts with `prefix`, sorted."""
+    async def scan(self, prefix: str) -> dict[str, StoredItem]:
+        """Every item whose key starts with `prefix`, by key (in key order)."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = self._db.execute(
-            "SELECT key FROM items WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (escaped + "%",)
-        ).fetchall()
-        return [row[0] for row in rows]
 
-    def close(self) -> None:
-        """Close the database file."""
-        self._db.close()
+        def select() -> list[tuple[str, str, str]]:
+            return self._db.execute(
+                "SELECT key, e_tag, value FROM items WHERE key LIKE ? ESCAPE '\\' ORDER BY key",
+                (escaped + "%",),
+            ).fetchall()
 
+        rows = await self._run(select)
+        return {key: StoredItem(json.loads(value), e_tag) for key, e_tag, value in rows}
 
-async def update(
-    storage: SqliteStorage,
-    key: str,
-    change: Callable[[JsonObject], Awaitable[None] | None],
-    *,
-    attempts: int = 10,
-) -> JsonObject:
-    """Read-modify-write one item under e-tag concurrency, retrying on conflict.
-
-    `change` edits the item in place (an empty dict when it does not exist yet); returns it.
-    """
-    for _ in range(attempts):
-        found = (await storage.read([key])).get(key)
-        item = found if found is not None else {}
-        result = change(item)
-        if result is not None:
-            await result
-        if found is None:
-            if await storage.create(key, item):
-                return item
-            continue
-        try:
-            await storage.write({key: item})
-        except StorageConflict:
-            continue
-        return {k: v for k, v in item.items() if k != "e_tag"}
-    raise StorageConflict(f"gave up on {key} after {attempts} conflicting writes")
+    async def close(self) -> None:
+        """Finish what is queued, then close the database file."""
+        await self._run(self._db.close)
+        self._thread.shutdown(wait=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Coroutine
 from typing import Any
+
+from infra.errors import unexpected
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,7 @@ class Tasks:
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
-            reference = uuid.uuid4().hex[:8]
-            log.error(
-                "background task %s failed [ref %s]", task.get_name(), reference, exc_info=error
-            )
+            unexpected(f"background task {task.get_name()}", error)
 
     def __len__(self) -> int:
         return len(self._tasks)

@@ -1,17 +1,16 @@
-"""Talking to a deployment, as the portal's chat playground does (the lab's step 9).
+"""Talking to a deployment (the lab's step 9): the prompt that fits the model, the completion,
+and Azure's failures as one plain sentence.
 
-A session belongs to one user in one conversation (in a channel: one thread): the deployment, a
-system message, few-shot examples and the history. Each prompt is sent with the system message,
-the examples and as much recent history as the model's context holds (tiktoken counts; oldest
-turns go first). Azure's failures come back as one plain sentence.
+Each prompt is sent with the system message, the few-shot examples and as much recent history as
+the model's context holds (tiktoken counts; oldest turns go first). The sessions themselves are
+skills/playground.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 import tiktoken
@@ -29,18 +28,15 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from infra.errors import UserError
 from infra.retry import retry, retry_after
-from infra.storage import JsonObject, SqliteStorage
 from infra.tokens import encoding_name_for, get_encoding
-from skills.deployment import base_of, context_window
+from skills.azure_errors import error_body
+from skills.models import context_window
+from skills.records import ChatSession
 
 ANSWER_TOKENS = 800
 """Room kept for the model's answer when the history is trimmed."""
 KEEP_ALIVE_PROMPT = "Reply with OK."
-STORED_HISTORY = 200
-"""Messages of history kept in the state store (trimming to the context happens per prompt)."""
 LAB_SYSTEM_MESSAGE = "The system is an AI teacher that helps people learn about AI"
-
-_KEY_SAFE = re.compile(r"[^A-Za-z0-9_.:;@=-]")
 
 
 class DeploymentGone(UserError):
@@ -52,40 +48,6 @@ class DeploymentGone(UserError):
             "created, or was deleted. `deployments` lists what there is."
         )
         self.deployment = deployment
-
-
-@dataclass
-class ChatSession:
-    """One user's chat with one deployment."""
-
-    deployment: str
-    model: str
-    version: str = "1"
-    system: str = ""
-    examples: list[list[str]] = field(default_factory=list)
-    history: list[dict[str, str]] = field(default_factory=list)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def base(self) -> str:
-        """The base model behind the deployment (for the tokenizer and the context size)."""
-        return base_of(self.model, self.version)
-
-    @property
-    def last_prompt(self) -> str:
-        """The user's latest message in the history, or ''."""
-        return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
-
-    def to_json(self) -> JsonObject:
-        """The session as a storage item."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, item: JsonObject) -> ChatSession:
-        """A session from a storage item (unknown fields are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in item.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -105,40 +67,6 @@ class Answer:
     def filtered(self) -> bool:
         """Azure's content filter cut the answer."""
         return self.finish_reason == "content_filter"
-
-
-# -- sessions in the state store ---------------------------------------------------------------
-
-
-def session_key(conversation_id: str, user_id: str) -> str:
-    """Storage key of a user's session in a conversation (a channel thread is a conversation)."""
-    return f"chat/{_KEY_SAFE.sub('_', conversation_id)}/{_KEY_SAFE.sub('_', user_id)}"
-
-
-async def read_session(
-    storage: SqliteStorage, conversation_id: str, user_id: str
-) -> ChatSession | None:
-    """The user's current session here, if any."""
-    key = session_key(conversation_id, user_id)
-    item = (await storage.read([key])).get(key)
-    return ChatSession.from_json(item) if item is not None else None
-
-
-async def save_session(
-    storage: SqliteStorage, conversation_id: str, user_id: str, session: ChatSession
-) -> None:
-    """Store a session (the history is capped)."""
-    session.history = session.history[-STORED_HISTORY:]
-    await storage.write({session_key(conversation_id, user_id): session.to_json()})
-
-
-async def end_session(storage: SqliteStorage, conversation_id: str, user_id: str) -> bool:
-    """Forget the session; False when there was none."""
-    key = session_key(conversation_id, user_id)
-    if not (await storage.read([key])).get(key):
-        return False
-    await storage.delete([key])
-    return True
 
 
 # -- the prompt --------------------------------------------------------------------------------
@@ -259,7 +187,7 @@ async def complete(
         )
 
     try:
-        return await retry(call, classify=_throttled, attempts=attempts, base=1.0, cap=10.0)
+        return await retry(call, attempts=attempts, base=1.0, cap=10.0)
     except RateLimitError as error:
         wait = retry_after(error) or 10.0
         raise UserError(
@@ -306,19 +234,8 @@ async def compare(
     return left, right
 
 
-def _throttled(error: Exception) -> float | bool:
-    """Retry verdict: throttling (429) and service hiccups (5xx) are worth another try."""
-    if isinstance(error, RateLimitError):
-        return retry_after(error) or True
-    if isinstance(error, APIStatusError) and error.status_code >= 500:
-        return True
-    return False
-
-
 def _bad_request(deployment: str, error: BadRequestError) -> str:
-    body: Any = error.body
-    inner = body.get("error", body) if isinstance(body, dict) else {}
-    inner = inner if isinstance(inner, dict) else {}
+    inner = error_body(error)
     code = str(inner.get("code") or error.code or "")
     if code == "content_filter" or "content management policy" in str(error.message).lower():
         categories = _filtered_categories(inner)

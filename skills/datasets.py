@@ -1,139 +1,98 @@
-"""Validated training files, kept content-addressed by sha256 so training needs no new upload.
+"""Datasets in chat: keep the files people send, validate them, remember what was validated where.
 
-Layout under the store's root: `<sha256>.jsonl` (the bytes) and `<sha256>.json` ({"name": ...},
-the latest original file name). Every file is written to a temporary name, then renamed, so a
-reader never sees a half-written file.
+Files are kept content-addressed (infra/datasets.py) so that training needs no new upload; the
+files last validated in a conversation are remembered (`ValidatedSet`) for `train`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import os
 import re
-import tempfile
-from collections.abc import AsyncIterable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
+import time
+from collections.abc import AsyncIterable, Sequence
+from pathlib import PurePath
 
-from infra.errors import UserError
+from infra.datasets import StoredDataset
+from skills.context import Context
+from skills.records import ValidatedSet
+from skills.sample import SAMPLE_FILES, read_sample
+from skills.validation import ValidationReport, estimated_price, validate_file
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_CHUNK = 1024 * 1024
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:,.0f} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
+_VALIDATION_NAME = re.compile(r"^val", re.IGNORECASE)
 
 
-def too_large(name: str, max_bytes: int) -> UserError:
-    """The one sentence for a file over the size limit."""
-    return UserError(f"{name} is larger than the {_size(max_bytes)} limit for training files.")
+def order_files(names: Sequence[str]) -> list[int]:
+    """Indexes in (training, validation) order: a name starting with "val" is the validation file,
+    otherwise the second file is."""
+    if (
+        len(names) == 2
+        and _VALIDATION_NAME.match(PurePath(names[0]).name)
+        and not (_VALIDATION_NAME.match(PurePath(names[1]).name))
+    ):
+        return [1, 0]
+    return list(range(len(names)))
 
 
-@dataclass(frozen=True)
-class StoredDataset:
-    """One kept file: its id (sha256), original name, where it lives and its size in bytes."""
-
-    sha256: str
-    name: str
-    path: Path
-    size: int
+async def _once(content: bytes) -> AsyncIterable[bytes]:
+    yield content
 
 
-class _Pending:
-    """A temporary file in the store being written and hashed; `close` removes it if not kept."""
+class Datasets:
+    """The files of a conversation, and their validation."""
 
-    def __init__(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=root, prefix=".incoming-", suffix=".part")
-        self.path = Path(name)
-        self.file: IO[bytes] = os.fdopen(handle, "wb")
-        self.hash = hashlib.sha256()
-        self.size = 0
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
-    def write(self, chunk: bytes) -> None:
-        self.file.write(chunk)
-        self.hash.update(chunk)
-        self.size += len(chunk)
+    async def keep(self, chunks: AsyncIterable[bytes], name: str) -> StoredDataset:
+        """Store a file as it arrives (refused past the size limit)."""
+        limit = self.ctx.settings.max_file_bytes
+        return await self.ctx.datasets.add_stream(chunks, name, max_bytes=limit)
 
-    def keep(self, target_dir: Path) -> Path:
-        """Flush, and rename into place as `<sha256>.jsonl`."""
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        target = target_dir / f"{self.hash.hexdigest()}.jsonl"
-        self.path.replace(target)
-        return target
+    async def stored(self, ids: Sequence[str]) -> list[StoredDataset]:
+        """Kept files by id (UserError for one that is not kept)."""
+        return [await asyncio.to_thread(self.ctx.datasets.get, sha) for sha in ids]
 
-    def close(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
+    async def samples(self) -> list[tuple[StoredDataset, bytes]]:
+        """The sample training and validation files, kept, with their bytes."""
+        kept = []
+        for name in SAMPLE_FILES:
+            content = read_sample(name)
+            stored = await self.ctx.datasets.add_stream(
+                _once(content), name, max_bytes=len(content)
+            )
+            kept.append((stored, content))
+        return kept
 
+    async def reports(
+        self, stored: Sequence[StoredDataset], model: str | None, epochs: int | None = None
+    ) -> list[ValidationReport]:
+        """Each file's validation report (off the event loop), for `model`."""
+        chosen = model or self.ctx.settings.default_model
+        return [
+            await asyncio.to_thread(validate_file, s.path, model=chosen, epochs=epochs, name=s.name)
+            for s in stored
+        ]
 
-class DatasetStore:
-    """Files by sha256 under `root` (e.g. the data folder's `datasets/`)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _record(self, pending: _Pending, name: str) -> StoredDataset:
-        path = pending.keep(self.root)
-        sha256 = pending.hash.hexdigest()
-        meta = self.root / f".{sha256}.{os.getpid()}.json.part"
-        meta.write_text(json.dumps({"name": name}), encoding="utf-8")
-        meta.replace(self.root / f"{sha256}.json")
-        return StoredDataset(sha256, name, path, pending.size)
-
-    def add_file(self, path: Path, name: str) -> StoredDataset:
-        """Copy the file at `path` into the store under its original `name`."""
-        pending: _Pending | None = None
-        try:
-            pending = _Pending(self.root)
-            with path.open("rb") as source:
-                while chunk := source.read(_CHUNK):
-                    pending.write(chunk)
-            return self._record(pending, name)
-        except OSError as error:
-            raise UserError(f"Cannot store {name}: {error.strerror or error}.") from None
-        finally:
-            if pending:
-                pending.close()
-
-    async def add_stream(
-        self, chunks: AsyncIterable[bytes], name: str, *, max_bytes: int
-    ) -> StoredDataset:
-        """Store a download chunk by chunk; over `max_bytes` it stops at once with a UserError."""
-        try:
-            pending = await asyncio.to_thread(_Pending, self.root)
-        except OSError as error:
-            raise UserError(f"Cannot store {name}: {error.strerror or error}.") from None
-        try:
-            async for chunk in chunks:
-                if pending.size + len(chunk) > max_bytes:
-                    raise too_large(name, max_bytes)
-                await asyncio.to_thread(pending.write, chunk)
-            return await asyncio.to_thread(self._record, pending, name)
-        except OSError as error:
-            raise UserError(f"Cannot store {name}: {error.strerror or error}.") from None
-        finally:
-            await asyncio.to_thread(pending.close)
-
-    def get(self, sha256: str) -> StoredDataset:
-        """The kept file with id `sha256`; UserError when there is none."""
-        path = self.root / f"{sha256}.jsonl"
-        if not _SHA256.fullmatch(sha256) or not path.is_file():
-            raise UserError(f"No validated file has the id {sha256[:70]!r}; validate it again.")
-        try:
-            name = json.loads((self.root / f"{sha256}.json").read_text(encoding="utf-8"))["name"]
-        except (OSError, ValueError, KeyError):
-            name = path.name
-        return StoredDataset(sha256, str(name), path, path.stat().st_size)
-
-    def remove(self, sha256: str) -> None:
-        """Forget a kept file (no error if it is already gone)."""
-        if _SHA256.fullmatch(sha256):
-            for suffix in (".jsonl", ".json"):
-                (self.root / f"{sha256}{suffix}").unlink(missing_ok=True)
+    async def validate(
+        self,
+        conversation: str,
+        stored: Sequence[StoredDataset],
+        model: str | None,
+        epochs: int | None,
+    ) -> tuple[list[StoredDataset], list[ValidationReport], float | None]:
+        """Validate training (and validation) files and remember them for `train`: the files in
+        (training, validation) order, their reports and the estimated price."""
+        ordered = [stored[i] for i in order_files([s.name for s in stored])]
+        chosen = model or self.ctx.settings.default_model
+        reports = await self.reports(ordered, chosen, epochs)
+        await self.ctx.records.put(
+            ValidatedSet(
+                conversation=conversation,
+                training=ordered[0].sha256,
+                validation=ordered[1].sha256 if len(ordered) > 1 else None,
+                model=chosen,
+                ok=all(r.ok for r in reports),
+                at=time.time(),
+            )
+        )
+        return ordered, reports, estimated_price(reports[0], self.ctx.settings.training_prices)

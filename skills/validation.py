@@ -13,21 +13,11 @@ from dataclasses import asdict, dataclass
 from itertools import accumulate
 from pathlib import Path
 
+from infra.catalog import DEFAULT_MODEL, TOKEN_LIMITS
 from infra.errors import UserError
 from infra.tokens import encoding_name_for
 from skills.validation_scan import LIST_CAP, Tally, detect_format, scan
 
-DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
-TOKEN_LIMITS = {
-    "gpt-4o-mini-2024-07-18": 65_536,
-    "gpt-4o-2024-08-06": 65_536,
-    "gpt-4.1-2025-04-14": 65_536,
-    "gpt-4.1-mini-2025-04-14": 65_536,
-    "gpt-4.1-nano-2025-04-14": 32_768,
-    "gpt-35-turbo-0125": 16_385,
-    "gpt-35-turbo-1106": 16_385,
-    "gpt-35-turbo-0613": 4_096,
-}
 MIN_EXAMPLES = 10
 MAX_FILE_BYTES = 512 * 1024 * 1024
 EXPECTED = 'expected the chat format, one {"messages": [...]} object per line'

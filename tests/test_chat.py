@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from bot.chat import NO_SESSION
+from infra.azure import Resource
 from infra.tokens import get_encoding
-from skills.chat import ChatSession, build_messages, message_tokens
+from skills.chat import build_messages, message_tokens
+from skills.playground import NO_SESSION
+from skills.records import ChatSession
 from skills.sample import read_sample
 from tests.channel import Conversation, card_text
 from tests.test_deployment import MODEL, deploy_and_wait, trained_model
@@ -123,10 +125,13 @@ async def test_sessions_are_per_user_and_explained(
 def test_history_is_trimmed_oldest_first_keeping_system_and_examples() -> None:
     encoding = get_encoding("o200k_base")
     session = ChatSession(
+        conversation="c",
+        user="u",
+        resource=Resource("s", "g", "a", "http://127.0.0.1:9/"),
         deployment="d",
         model=MODEL,
         system=TEACHER,
-        examples=[[TYPES, TYPES_ANSWER]],
+        examples=[(TYPES, TYPES_ANSWER)],
         history=[
             {"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "word " * 40}
             for i in range(10)

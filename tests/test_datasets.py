@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.datasets import DatasetStore
 from infra.errors import UserError
-from skills.datasets import DatasetStore
 
 
 def test_add_file_is_content_addressed(tmp_path: Path) -> None:

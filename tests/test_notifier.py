@@ -13,6 +13,7 @@ from botbuilder.schema import Activity
 from bot.adapter import create_adapter
 from bot.notifier import Notifier
 from infra.errors import UserError
+from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from tests.channel import ChannelFake
 from tests.harness import bot_settings
@@ -22,7 +23,7 @@ from tests.harness import bot_settings
 async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifier]:
     settings = bot_settings(tmp_path)
     storage = SqliteStorage(tmp_path / "state.sqlite3")
-    notifier = Notifier(create_adapter(settings), storage, settings.app_id)
+    notifier = Notifier(create_adapter(settings), RecordStore(storage), settings.app_id)
     incoming = Activity().deserialize(
         {
             "type": "message",
@@ -36,15 +37,15 @@ async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifi
     )
     await notifier.remember(incoming)
     yield notifier
-    storage.close()
+    await storage.close()
 
 
 CONVERSATION = "19:abc@thread.tacv2;messageid=1"
 
 
 async def test_send_then_update_in_place(notifier: Notifier, channel: ChannelFake) -> None:
-    message_id = await notifier.send(CONVERSATION, MessageFactory.text("training started"))
-    await notifier.update(CONVERSATION, message_id, MessageFactory.text("training at step 5"))
+    message_id = await notifier.post(CONVERSATION, MessageFactory.text("training started"))
+    await notifier.replace(CONVERSATION, message_id, MessageFactory.text("training at step 5"))
     assert [(a["_op"], a["text"]) for a in channel.sent] == [
         ("post", "training started"),
         ("update", "training at step 5"),
@@ -58,7 +59,7 @@ async def test_throttling_is_retried_honouring_retry_after(
 ) -> None:
     channel.failures = [(429, {"Retry-After": "0.3"}), (502, {})]
     started = time.monotonic()
-    await notifier.send(CONVERSATION, MessageFactory.text("done"))
+    await notifier.post(CONVERSATION, MessageFactory.text("done"))
     assert time.monotonic() - started >= 0.3
     assert channel.calls == 3
     assert [a["text"] for a in channel.sent] == ["done"]
@@ -67,13 +68,13 @@ async def test_throttling_is_retried_honouring_retry_after(
 async def test_other_errors_are_not_retried(notifier: Notifier, channel: ChannelFake) -> None:
     channel.failures = [(403, {})]
     with pytest.raises(Exception):  # noqa: B017 - the connector's own error type
-        await notifier.send(CONVERSATION, MessageFactory.text("nope"))
+        await notifier.post(CONVERSATION, MessageFactory.text("nope"))
     assert channel.calls == 1 and channel.sent == []
 
 
 async def test_unknown_conversation(notifier: Notifier) -> None:
     with pytest.raises(UserError):
-        await notifier.send("never-seen", MessageFactory.text("hello"))
+        await notifier.post("never-seen", MessageFactory.text("hello"))
 
 
 async def test_stays_under_seven_messages_per_second(
@@ -81,6 +82,6 @@ async def test_stays_under_seven_messages_per_second(
 ) -> None:
     started = time.monotonic()
     for n in range(8):
-        await notifier.send(CONVERSATION, MessageFactory.text(f"m{n}"))
+        await notifier.post(CONVERSATION, MessageFactory.text(f"m{n}"))
     assert time.monotonic() - started >= 1.0
     assert len(channel.sent) == 8

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import aiohttp
 
+from infra.records import RecordStore
 from infra.storage import SqliteStorage
+from skills.records import DELIVERY_CLAIMS, Claim
 from tests.channel import ChannelFake, Conversation, card_of, card_text
 from tests.harness import bot_settings, running_bot
 
@@ -127,9 +129,10 @@ async def test_old_delivery_ids_are_forgotten_at_start(
         await chat.post(old)
         await chat.reply()
     storage = SqliteStorage(tmp_path / "state.sqlite3")
-    (key,) = await storage.keys("seen/")
-    await storage.write({key: {"at": time.time() - 2 * 24 * 3600}})
-    storage.close()
+    records = RecordStore(storage)
+    (seen,) = await records.all(Claim, DELIVERY_CLAIMS)
+    await records.put(seen.model_copy(update={"at": time.time() - 2 * 24 * 3600}))
+    await storage.close()
     async with running_bot(settings) as url:  # the restart forgets the old id
         chat.bot_url = url
         await chat.post(old)

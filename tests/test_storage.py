@@ -1,65 +1,137 @@
-"""SQLite storage: botbuilder's read/write/delete contract with e-tag concurrency."""
+"""The storage protocol's own suite (infra/storage.py), run on every implementation, and the typed
+records on top of it (infra/records.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from infra.storage import SqliteStorage, StorageConflict, update
+from infra.records import Key, Record, RecordStore
+from infra.storage import SqliteStorage, Storage, StorageConflict, Write
+
+Opener = Callable[[Path], Storage]
+STORES: dict[str, Opener] = {"sqlite": lambda folder: SqliteStorage(folder / "s.sqlite3")}
+
+
+@pytest.fixture(params=sorted(STORES))
+def opener(request: pytest.FixtureRequest) -> Opener:
+    return STORES[request.param]
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> SqliteStorage:
-    return SqliteStorage(tmp_path / "s.sqlite3")
+async def storage(opener: Opener, tmp_path: Path) -> AsyncIterator[Storage]:
+    store = opener(tmp_path)
+    yield store
+    await store.close()
 
 
-async def test_read_write_delete(storage: SqliteStorage) -> None:
-    await storage.write({"a": {"n": 1}, "b": {"n": 2}})
+async def test_read_write_delete(storage: Storage) -> None:
+    await storage.write({"a": Write({"n": 1}), "b": Write({"n": 2})})
     found = await storage.read(["a", "b", "missing"])
-    assert {k: v["n"] for k, v in found.items()} == {"a": 1, "b": 2}
-    assert found["a"]["e_tag"] != found["b"]["e_tag"]
+    assert {k: v.value["n"] for k, v in found.items()} == {"a": 1, "b": 2}
+    assert found["a"].e_tag != found["b"].e_tag
     await storage.delete(["a", "missing"])
     assert list(await storage.read(["a", "b"])) == ["b"]
 
 
-async def test_stale_e_tag_is_refused_and_nothing_is_half_written(
-    storage: SqliteStorage,
-) -> None:
-    await storage.write({"a": {"n": 1}, "b": {"n": 1}})
-    stale = (await storage.read(["a"]))["a"]
-    await storage.write({"a": {"n": 2}})
+async def test_stale_e_tag_is_refused_and_nothing_is_half_written(storage: Storage) -> None:
+    await storage.write({"a": Write({"n": 1}), "b": Write({"n": 1})})
+    stale = (await storage.read(["a"]))["a"].e_tag
+    await storage.write({"a": Write({"n": 2})})
     with pytest.raises(StorageConflict):
-        await storage.write({"b": {"n": 5}, "a": {**stale, "n": 3}})
+        await storage.write({"b": Write({"n": 5}), "a": Write({"n": 3}, if_match=stale)})
     found = await storage.read(["a", "b"])
-    assert (found["a"]["n"], found["b"]["n"]) == (2, 1)
-    await storage.write({"a": {"n": 4, "e_tag": "*"}})
-    assert (await storage.read(["a"]))["a"]["n"] == 4
+    assert (found["a"].value["n"], found["b"].value["n"]) == (2, 1)
+    fresh = found["a"].e_tag
+    await storage.write({"a": Write({"n": 4}, if_match=fresh)})
+    assert (await storage.read(["a"]))["a"].value["n"] == 4
+    with pytest.raises(StorageConflict):  # an e-tag for a key that is not there
+        await storage.write({"nothing": Write({"n": 1}, if_match=fresh)})
 
 
-async def test_create_is_once_only(storage: SqliteStorage) -> None:
+async def test_create_is_once_only(storage: Storage) -> None:
     assert await storage.create("k", {"v": 1})
     assert not await storage.create("k", {"v": 2})
-    assert (await storage.read(["k"]))["k"]["v"] == 1
+    assert (await storage.read(["k"]))["k"].value["v"] == 1
 
 
-async def test_concurrent_updates_lose_nothing(storage: SqliteStorage) -> None:
+async def test_scan_by_prefix_survives_reopen(opener: Opener, tmp_path: Path) -> None:
+    first = opener(tmp_path)
+    await first.write({k: Write({"k": k}) for k in ("job/1", "job/2", "jobx", "ref/1", "job_3")})
+    await first.close()
+    again = opener(tmp_path)
+    found = await again.scan("job/")
+    assert list(found) == ["job/1", "job/2"]
+    assert found["job/2"].value == {"k": "job/2"}
+    await again.close()
+
+
+class Counter(Record):
+    name: str
+    count: int = 0
+
+    @classmethod
+    def at(cls, name: str) -> Key[Counter]:
+        return Key(cls, f"counter/{name}")
+
+    def key(self) -> Key[Counter]:
+        return self.at(self.name)
+
+
+async def test_concurrent_updates_lose_nothing(storage: Storage) -> None:
+    records = RecordStore(storage)
+
     async def bump(_: int) -> None:
-        def change(item: dict[str, int]) -> None:
-            item["count"] = item.get("count", 0) + 1
+        def change(found: Counter | None) -> Counter:
+            counter = found or Counter(name="c")
+            return counter.model_copy(update={"count": counter.count + 1})
 
-        await update(storage, "counter", change)
-        await asyncio.sleep(0)
+        await records.update(Counter.at("c"), change)
 
     await asyncio.gather(*(bump(n) for n in range(50)))
-    assert (await storage.read(["counter"]))["counter"]["count"] == 50
+    counter = await records.get(Counter.at("c"))
+    assert counter is not None and counter.count == 50
 
 
-async def test_keys_by_prefix_survive_reopen(tmp_path: Path) -> None:
-    first = SqliteStorage(tmp_path / "s.sqlite3")
-    await first.write({"job/1": {}, "job/2": {}, "jobx": {}, "ref/1": {}})
-    first.close()
-    again = SqliteStorage(tmp_path / "s.sqlite3")
-    assert await again.keys("job/") == ["job/1", "job/2"]
-    again.close()
+async def test_a_record_that_no_longer_parses_is_absent_not_a_crash(storage: Storage) -> None:
+    records = RecordStore(storage)
+    await storage.write({"counter/old": Write({"count": "many"})})
+    assert await records.get(Counter.at("old")) is None
+    assert await records.all(Counter, "counter/") == []
+
+
+async def test_a_locked_database_does_not_stall_the_event_loop(tmp_path: Path) -> None:
+    """SQLite waits (up to its busy timeout) for another writer's lock: on a thread of its own,
+    while the loop goes on answering others."""
+    storage = SqliteStorage(tmp_path / "s.sqlite3")
+    await storage.write({"a": Write({"n": 1})})
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        other = sqlite3.connect(tmp_path / "s.sqlite3", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(10)
+        other.execute("ROLLBACK")
+        other.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    await asyncio.to_thread(locked.wait, 10)
+    write = asyncio.create_task(storage.write({"a": Write({"n": 2})}))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(20):  # the loop keeps turning while the write waits for the lock
+        await asyncio.sleep(0.01)
+    assert loop.time() - started < 2.0  # blocked, it would stall for the 5 s busy timeout
+    assert not write.done()
+    release.set()
+    await asyncio.wait_for(write, 10)
+    holder.join()
+    assert (await storage.read(["a"]))["a"].value == {"n": 2}
+    await storage.close()

@@ -7,13 +7,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from openai import AsyncAzureOpenAI
-
+from app import build_context
 from bot.adapter import create_adapter
 from bot.notifier import Notifier
-from bot.watcher import JobWatcher
+from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from infra.tasks import Tasks, wait_for_event
+from skills.training.watch import JobWatcher
 from tests.harness import bot_settings
 
 
@@ -85,12 +85,15 @@ async def test_close_gives_up_on_a_task_that_ignores_its_cancel(
 async def test_the_job_watcher_stops_right_after_a_job_is_added(tmp_path: Path) -> None:
     settings = bot_settings(tmp_path)
     storage = SqliteStorage(tmp_path / "state.sqlite3")
-    notifier = Notifier(create_adapter(settings), storage, settings.app_id)
-    client = AsyncAzureOpenAI(azure_endpoint="http://127.0.0.1:9", api_key="k", api_version="x")
-    watcher = JobWatcher(settings, storage, notifier, Tasks(), lambda: client)
+    records = RecordStore(storage)
+    notifier = Notifier(create_adapter(settings), records, settings.app_id)
+    ctx = build_context(settings, records, notifier)  # Azure: a sandbox that is not there
+    watcher = JobWatcher(ctx)
     await watcher.start()
     await asyncio.sleep(0.01)
     await watcher.watch("ftjob-" + "0" * 32)  # wakes the poller...
     async with asyncio.timeout(5):
         await watcher.stop()  # ...which must still stop at once
     assert watcher.watched == ["ftjob-" + "0" * 32]  # kept, for the next start to resume
+    await ctx.azure.close()
+    await storage.close()

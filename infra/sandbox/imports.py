@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from infra.catalog import DEFAULT_MODEL
 from infra.sandbox.service import Sandbox
-from infra.settings import DEFAULT_MODEL
 
 PENDING_SECONDS = 1.0
 IMPORT_SECONDS = 3.0

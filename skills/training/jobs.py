@@ -1,11 +1,11 @@
-"""Fine-tuning on Azure OpenAI: upload, launch, follow and stop jobs (the lab's step 7).
+"""Fine-tuning jobs on Azure OpenAI: upload, create, read, follow and stop them (lab step 7).
 
 Plain async functions over the official `openai` SDK client (`AsyncAzureOpenAI`, built in
-`infra/azure.py` and passed in) that return small result objects: the bot, the shell and the tests
-use them alike. Calls that are safe to repeat are retried on throttling and server errors with
-`infra.retry` (honouring Retry-After). An upload or a job creation is never blindly repeated,
-neither by us nor by the SDK's own retries (`once`): after an unclear failure the file list or the
-job list is searched for what the lost call made first.
+`infra/azure.py` and passed in) that return small result objects. Calls that are safe to repeat
+are retried on throttling and server errors with `infra.retry` (honouring Retry-After). An upload
+or a job creation is never blindly repeated, neither by us nor by the SDK's own retries (`once`):
+after an unclear failure the file list or the job list is searched for what the lost call made
+first.
 """
 
 from __future__ import annotations
@@ -17,47 +17,34 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
 from openai import AsyncAzureOpenAI
+from pydantic import BaseModel
 
 from infra.errors import UserError
-from infra.retry import retry, retry_after
+from infra.retry import retry, transient
+from skills.azure_errors import openai_error
+from skills.training.plan import Dataset, Plan
 
 T = TypeVar("T")
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 RUNNING_STATUSES = frozenset({"running"})
 """Everything else (pending, queued, validating_files, notRunning, ...) is waiting."""
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_CHART_POINTS = 200
 _STEP_TEXT = re.compile(r"\bStep (\d+)\s*/\s*(\d+)", re.IGNORECASE)
 
 
-# -- errors and retries -------------------------------------------------------------------------
-
-
-def transient(error: BaseException) -> bool:
-    """True for failures worth another try: throttling, server errors, broken connections."""
-    if isinstance(error, openai.APIStatusError):
-        return error.status_code in RETRY_STATUSES or error.status_code >= 500
-    return isinstance(error, openai.APIConnectionError)  # includes APITimeoutError
-
-
-def classify(error: Exception) -> float | bool:
-    """`infra.retry.retry` verdict for an Azure OpenAI call."""
-    if not transient(error):
-        return False
-    hint = retry_after(error)
-    return hint if hint is not None else True
+# -- calls -----------------------------------------------------------------------------------
 
 
 async def call(work: Callable[[], Awaitable[T]], *, attempts: int = 5, cap: float = 30.0) -> T:
     """Await an idempotent Azure call, retrying transient failures with backoff."""
-    return await retry(work, classify=classify, attempts=attempts, cap=cap)
+    return await retry(work, attempts=attempts, cap=cap)
 
 
 def once(client: AsyncAzureOpenAI) -> AsyncAzureOpenAI:
@@ -68,132 +55,6 @@ def once(client: AsyncAzureOpenAI) -> AsyncAzureOpenAI:
 def maybe_done(error: openai.APIError) -> bool:
     """A failure after which a create may have happened all the same (its answer got lost)."""
     return transient(error) and not isinstance(error, openai.RateLimitError)
-
-
-def user_error(error: openai.APIError, what: str) -> UserError:
-    """One sentence for an Azure failure that retries did not cure."""
-    if isinstance(error, openai.APIStatusError):
-        status = error.status_code
-        reason = azure_message(error)
-        if status == 404:
-            return UserError(f"Azure OpenAI has no {what}.")
-        if status in (401, 403):
-            return UserError(
-                f"Azure OpenAI refused access ({status}): {reason} "
-                "Ask your admin to check the key or the role assignments."
-            )
-        if status == 429:
-            return UserError(
-                "Azure OpenAI is busy (rate limited); try again in a minute. " + reason
-            )
-        if status >= 500:
-            return UserError(f"Azure OpenAI had a server error ({status}); try again shortly.")
-        return UserError(f"Azure OpenAI refused it ({status}): {reason}")
-    return UserError("I cannot reach Azure OpenAI right now; try again shortly.")
-
-
-def azure_message(error: openai.APIStatusError) -> str:
-    """The `error.message` of an Azure error body, else the SDK's message."""
-    body = error.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-    return str(error.message)
-
-
-# -- what a user asks for ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A validated file to train on: where it is stored and what it is called."""
-
-    sha256: str
-    path: str
-    name: str
-    examples: int
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A training run as confirmed by the user (JSON-friendly: it is stored until confirmed)."""
-
-    model: str
-    training: Dataset
-    validation: Dataset | None
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate_multiplier: float | None = None
-    suffix: str | None = None
-    seed: int | None = None
-    estimated_epochs: int = 0
-    billed_tokens: int = 0
-    price: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON data (see `plan_from_json`)."""
-        return asdict(self)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """The hyperparameters the user gave (the service chooses the rest)."""
-        given = {
-            "n_epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "learning_rate_multiplier": self.learning_rate_multiplier,
-        }
-        return {k: v for k, v in given.items() if v is not None}
-
-
-def plan_from_json(data: dict[str, Any]) -> Plan:
-    """The `Plan` stored by `Plan.to_json`."""
-    values = dict(data)
-    values["training"] = Dataset(**values["training"])
-    if values.get("validation") is not None:
-        values["validation"] = Dataset(**values["validation"])
-    return Plan(**values)
-
-
-SUFFIX = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
-
-
-def check_options(options: dict[str, str]) -> dict[str, Any]:
-    """Typed `train` options from `key=value` words; one clear sentence when one is wrong."""
-    typed: dict[str, Any] = {}
-
-    def whole(key: str, low: int, high: int, label: str) -> None:
-        if key not in options:
-            return
-        try:
-            value = int(options[key])
-        except ValueError:
-            raise UserError(f"{label} must be a whole number from {low} to {high}.") from None
-        if not low <= value <= high:
-            raise UserError(f"{label} must be a whole number from {low} to {high}.")
-        typed[key] = value
-
-    whole("epochs", 1, 50, "Epochs")
-    whole("batch", 1, 256, "Batch size")
-    whole("seed", 0, 2**31 - 1, "Seed")
-    if "lr" in options:
-        try:
-            rate = float(options["lr"])
-        except ValueError:
-            rate = -1.0
-        if not 0 < rate <= 10 or math.isnan(rate):
-            raise UserError("The learning rate multiplier must be a number above 0, up to 10.")
-        typed["lr"] = rate
-    if "suffix" in options:
-        if not SUFFIX.match(options["suffix"]):
-            raise UserError(
-                "The suffix may have up to 40 letters, digits, `-`, `_` or `.` characters."
-            )
-        typed["suffix"] = options["suffix"]
-    if "model" in options:
-        typed["model"] = options["model"]
-    return typed
 
 
 # -- what Azure says ---------------------------------------------------------------------------
@@ -343,12 +204,11 @@ class Checkpoint:
     metric: Metric | None
 
 
-@dataclass
-class Series:
-    """Loss curves, thinned to at most `MAX_CHART_POINTS` points (JSON-friendly lists)."""
+class Series(BaseModel):
+    """Loss curves as [step, loss] points, thinned to at most `MAX_CHART_POINTS` each."""
 
-    train: list[list[float]] = field(default_factory=list)
-    valid: list[list[float]] = field(default_factory=list)
+    train: list[list[float]] = []
+    valid: list[list[float]] = []
 
     def add(self, metric: Metric) -> None:
         """Append one step's losses, halving the density when the curve grows too long."""
@@ -395,7 +255,7 @@ async def upload(client: AsyncAzureOpenAI, dataset: Dataset) -> str:
         before = await uploads()
         return await call(lambda: attempt(before))
     except openai.APIError as error:
-        raise user_error(error, f"file upload for {dataset.name}") from error
+        raise openai_error(error, f"file upload for {dataset.name}") from error
 
 
 async def _list_files(client: AsyncAzureOpenAI) -> list[openai.types.FileObject]:
@@ -416,7 +276,7 @@ async def wait_processed(
         try:
             found = await call(lambda: client.files.retrieve(file_id))
         except openai.APIError as error:
-            raise user_error(error, f"file {file_id} ({name})") from error
+            raise openai_error(error, f"file {file_id} ({name})") from error
         status = str(found.status)
         if status == "processed":
             return
@@ -466,7 +326,7 @@ async def create_job(
     try:
         return await call(attempt)
     except openai.APIError as error:
-        raise user_error(error, "such base model or file") from error
+        raise openai_error(error, "such base model or file") from error
 
 
 async def get_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
@@ -474,7 +334,7 @@ async def get_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
     try:
         return job_state(await call(lambda: client.fine_tuning.jobs.retrieve(job_id)))
     except openai.APIError as error:
-        raise user_error(error, f"job `{job_id}`") from error
+        raise openai_error(error, f"job `{job_id}`") from error
 
 
 async def list_jobs(client: AsyncAzureOpenAI, limit: int = 10) -> list[JobState]:
@@ -482,7 +342,7 @@ async def list_jobs(client: AsyncAzureOpenAI, limit: int = 10) -> list[JobState]
     try:
         page = await call(lambda: client.fine_tuning.jobs.list(limit=limit))
     except openai.APIError as error:
-        raise user_error(error, "job list") from error
+        raise openai_error(error, "job list") from error
     jobs = [job_state(job) for job in page.data]
     return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
 
@@ -495,7 +355,7 @@ async def cancel_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
     try:
         return job_state(await call(lambda: client.fine_tuning.jobs.cancel(job_id)))
     except openai.APIError as error:
-        raise user_error(error, f"job `{job_id}` to cancel") from error
+        raise openai_error(error, f"job `{job_id}` to cancel") from error
 
 
 def _chronological(events: list[Event]) -> list[Event]:
@@ -538,12 +398,20 @@ async def new_events(
     return unique
 
 
+async def poll(
+    client: AsyncAzureOpenAI, job_id: str, after: str | None
+) -> tuple[JobState, list[Event]]:
+    """One look at a watched job: its state and its events after `after` (two tries each)."""
+    job = job_state(await call(lambda: client.fine_tuning.jobs.retrieve(job_id), attempts=2))
+    return job, await new_events(client, job_id, after, attempts=2)
+
+
 async def recent_events(client: AsyncAzureOpenAI, job_id: str, count: int) -> list[Event]:
     """The last `count` events of a job, oldest first."""
     try:
         events = await new_events(client, job_id, None)
     except openai.APIError as error:
-        raise user_error(error, f"job `{job_id}`") from error
+        raise openai_error(error, f"job `{job_id}`") from error
     return events[-count:]
 
 
@@ -597,18 +465,6 @@ def time_left(step: int, total: int | None, running_for: float) -> float | None:
     if total is None or step < 1 or running_for <= 0 or step > total:
         return None
     return running_for / step * (total - step)
-
-
-def duration(seconds: float) -> str:
-    """A short human duration: 45 s, 3 min 20 s, 1 h 05 min."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 FAILURE_ADVICE = {

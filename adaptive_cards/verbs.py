@@ -1,0 +1,26 @@
+"""The verbs card buttons carry, named once: each one is a command of the router (a test checks
+that every verb a card emits resolves to one)."""
+
+from __future__ import annotations
+
+WELCOME = "welcome"
+VALIDATE = "validate"
+ERRORS = "errors"
+TRAIN = "train"
+TRAIN_CONFIRM = "train-confirm"
+TRAIN_ABORT = "train-abort"
+STATUS = "status"
+EVENTS = "events"
+CANCEL = "cancel"
+CANCEL_CONFIRM = "cancel-confirm"
+CANCEL_KEEP = "cancel-keep"
+DEPLOY = "deploy"
+DEPLOY_CONFIRM = "deploy-confirm"
+DEPLOY_CANCEL = "deploy-cancel"
+DELETE = "delete"
+DELETE_CONFIRM = "delete-confirm"
+DELETE_KEEP = "delete-keep"
+KEEP_ALIVE = "keep-alive"
+CHAT = "chat"
+ATTACHED = "attached"
+FILE_CONSENT = "file-consent"

@@ -1,0 +1,94 @@
+"""Views -> Bot Framework activities: the one place a workflow's data becomes a card message.
+
+A message carries one Adaptive Card and no `text` beside it (some clients split text + card into
+two messages, and the card could then not be updated in place); `summary` is the notification
+preview. The training notice also carries its loss chart as a PNG, for hosts that cannot draw the
+card's chart.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from botbuilder.core import CardFactory, MessageFactory
+from botbuilder.schema import Activity, Attachment
+
+from adaptive_cards import deployment as hosting_cards
+from adaptive_cards.charts import loss_chart_png
+from adaptive_cards.common import Card
+from adaptive_cards.training import final_card, job_card, status_label
+from skills.deployment.views import (
+    DeletedForInactivity,
+    DeploymentDeleted,
+    DeploymentFailed,
+    DeploymentProgress,
+    DeploymentSucceeded,
+    IdleWarning,
+)
+from skills.notify import View
+from skills.training.views import FinalView, JobView
+
+NOTICE_SUMMARIES = {
+    "succeeded": "Training succeeded: {model}",
+    "failed": "Training failed: {reason}",
+    "cancelled": "Training cancelled: {job}",
+}
+
+
+def card_activity(content: Card, summary: str = "") -> Activity:
+    """A message carrying one Adaptive Card; `summary` is the notification preview text."""
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(content))
+    if summary:
+        activity.summary = summary
+    return activity
+
+
+def _notice(view: FinalView) -> Activity:
+    job = view.job
+    summary = NOTICE_SUMMARIES.get(job.status, "Training ended: {status}").format(
+        model=job.fine_tuned_model,
+        reason=job.error_message or job.id,
+        job=job.id,
+        status=job.status,
+    )
+    activity = card_activity(final_card(view), summary)
+    if view.train_curve or view.valid_curve:
+        png = loss_chart_png(view.train_curve, view.valid_curve)
+        url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        activity.attachments.append(
+            Attachment(content_type="image/png", content_url=url, name="loss-curves.png")
+        )
+    return activity
+
+
+def render(view: View) -> Activity:
+    """The message that shows `view` (the notice's chart is drawn here: run it off the loop)."""
+    match view:
+        case JobView():
+            return card_activity(job_card(view), f"Fine-tuning: {status_label(view.status)}")
+        case FinalView():
+            return _notice(view)
+        case DeploymentProgress():
+            return card_activity(hosting_cards.progress_card(view), f"Deploying {view.plan.name}")
+        case DeploymentSucceeded():
+            return card_activity(
+                hosting_cards.succeeded_card(view), f"{view.plan.name} is deployed"
+            )
+        case DeploymentFailed():
+            return card_activity(
+                hosting_cards.failed_card(view), f"Deployment of {view.plan.name} failed"
+            )
+        case DeploymentDeleted():
+            content = hosting_cards.deleting_card(view.name, "{name} is deleted")
+            return card_activity(content, f"{view.name} is deleted")
+        case IdleWarning():
+            return card_activity(
+                hosting_cards.idle_warning_card(view),
+                f"{view.name} will be deleted for inactivity",
+            )
+        case DeletedForInactivity():
+            return card_activity(
+                hosting_cards.deleted_for_inactivity_card(view),
+                f"{view.name} was deleted for inactivity",
+            )
+    raise TypeError(f"no card for {type(view).__name__}")

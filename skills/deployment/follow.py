@@ -1,0 +1,173 @@
+"""Deployments being created or deleted, followed in the background: the card that asked for one
+is updated in place (from a tracked task, resumed after a restart) until Azure says it succeeded,
+failed or is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from azure.core.exceptions import AzureError
+
+from infra.azure import Resource
+from infra.errors import UserError
+from skills.context import Context
+from skills.deployment import arm
+from skills.deployment.arm import DeploymentInfo
+from skills.deployment.idle import HOUR
+from skills.deployment.views import (
+    DeploymentDeleted,
+    DeploymentFailed,
+    DeploymentProgress,
+    DeploymentSucceeded,
+    plan_of,
+)
+from skills.notify import View, show
+from skills.records import DeploymentRecord
+from skills.service_clock import ServiceClock
+
+log = logging.getLogger(__name__)
+
+POLL_SERVICE_SECONDS = 15.0
+"""How often (service time) a deployment being created or deleted is checked."""
+MAX_POLL_SECONDS = 10.0
+MIN_POLL_SECONDS = 0.1
+CARD_UPDATE_SECONDS = 5.0
+"""At most one in-place update of a following card per this many real seconds."""
+ELAPSED_UPDATE_SECONDS = 60.0
+"""A following card whose state did not change is refreshed (elapsed time) this often."""
+GIVE_UP_AFTER = 3 * HOUR
+"""Service time after which a deployment still creating is left to `deployments`."""
+GIVE_UP_REAL_SECONDS = 60.0
+"""...and never sooner than this in real time (sandbox time may run very fast)."""
+
+
+def poll_seconds(clock: ServiceClock) -> float:
+    """Real seconds between two checks of a deployment in progress."""
+    return min(MAX_POLL_SECONDS, max(MIN_POLL_SECONDS, clock.real_seconds(POLL_SERVICE_SECONDS)))
+
+
+def refresh_due(state: str, shown: str, since_shown: float) -> bool:
+    """A following card is updated for a new state (not more often than every few seconds),
+    and once a minute for the elapsed time."""
+    if state != shown:
+        return since_shown >= CARD_UPDATE_SECONDS
+    return since_shown >= ELAPSED_UPDATE_SECONDS
+
+
+def owner_item(resource: Resource, name: str) -> str:
+    """The ownership item of following a deployment."""
+    return f"follow/{resource.subscription_id}/{resource.account}/{name.lower()}"
+
+
+class Follower:
+    """Follows deployments in progress, one task per deployment."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def follow(self, resource: Resource, name: str) -> None:
+        """Start following a deployment being created or deleted (once per deployment)."""
+        self.ctx.tasks.spawn(self._owned(resource, name), f"follow deployment {name}")
+
+    async def resume(self) -> None:
+        """After a start: follow again every deployment left creating or deleting."""
+        resource = self.ctx.azure.default
+        for record in await self.ctx.records.all(
+            DeploymentRecord, DeploymentRecord.prefix(resource)
+        ):
+            if record.state in ("creating", "deleting"):
+                self.follow(record.resource, record.name)
+
+    async def _owned(self, resource: Resource, name: str) -> None:
+        item = owner_item(resource, name)
+        if not await self.ctx.owners.claim(item):
+            return  # followed already
+        try:
+            await self._follow(resource, name)
+        finally:
+            await self.ctx.owners.release(item)
+
+    async def _follow(self, resource: Resource, name: str) -> None:
+        clock = self.ctx.clock
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        shown: str | None = None
+        shown_at = begun = time.monotonic()
+        give_up = max(GIVE_UP_REAL_SECONDS, clock.real_seconds(GIVE_UP_AFTER))
+        while True:
+            record = await self.ctx.records.get(DeploymentRecord.at(resource, name))
+            if record is None or record.state not in ("creating", "deleting"):
+                return
+            try:
+                info = await arm.get_deployment(cognitive, resource, name, clock.observe)
+            except (UserError, AzureError) as error:
+                log.warning("following %s: %s", name, getattr(error, "message", error))
+                await asyncio.sleep(poll_seconds(clock))
+                continue
+            if record.state == "deleting":
+                if info is None:
+                    await self._deleted(record)
+                    return
+            elif info is None:
+                await self._finish(record, None, "Azure no longer shows it.")
+                return
+            elif info.ready or info.state.lower() == "failed":
+                await self._finish(record, info, "")
+                return
+            elif time.monotonic() - begun > give_up:
+                reason = "It is still not ready after 3 hours; `deployments` shows its state."
+                await self._finish(record, info, reason)
+                return
+            elif shown is None:
+                shown = info.state  # the card shows it already (or will within a minute)
+            elif refresh_due(info.state, shown, time.monotonic() - shown_at):
+                plan = plan_of(record, self.ctx.settings.hosting_prices)
+                elapsed = clock.now() - record.started_at
+                await self._show(record, DeploymentProgress(plan, info.state, elapsed))
+                shown, shown_at = info.state, time.monotonic()
+            await asyncio.sleep(poll_seconds(clock))
+
+    async def _show(self, record: DeploymentRecord, view: View) -> None:
+        """Update the record's card in its conversation; a new message when it has none."""
+        if record.conversation:
+            await show(self.ctx.notify, record.conversation, record.card, view)
+
+    async def _change(self, record: DeploymentRecord, **changes: object) -> None:
+        def apply(found: DeploymentRecord | None) -> DeploymentRecord:
+            return (found or record).model_copy(update=changes)
+
+        await self.ctx.records.update(record.key(), apply)
+
+    async def _finish(
+        self, record: DeploymentRecord, info: DeploymentInfo | None, reason: str
+    ) -> None:
+        plan = plan_of(record, self.ctx.settings.hosting_prices)
+        elapsed = self.ctx.clock.now() - record.started_at
+        if info is not None and info.ready:
+            created = info.created_at or record.created_at
+            await self._change(
+                record,
+                state="succeeded",
+                created_at=created,
+                last_used=max(record.last_used, created),
+            )
+            await self._show(record, DeploymentSucceeded(plan, elapsed))
+            return
+        if not reason:
+            reason = (
+                f"Azure reports the deployment as {info.state if info else 'gone'}. Check that "
+                "the model is still there and that the resource has quota (5 fine-tuned "
+                "deployments at most), then try again."
+            )
+        await self._change(record, state="failed", reason=reason)
+        await self._show(record, DeploymentFailed(plan, reason, record.ref or record.model))
+
+    async def _deleted(self, record: DeploymentRecord) -> None:
+        await self._change(record, state="deleted", reason="user")
+        conversation = record.delete_conversation or record.conversation
+        if conversation:
+            await show(
+                self.ctx.notify, conversation, record.delete_card, DeploymentDeleted(record.name)
+            )

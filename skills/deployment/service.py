@@ -1,0 +1,394 @@
+"""Hosting from chat: `deploy` (the cost stated and confirmed first), `deployments`, `delete`,
+keep-alive, and what to say when a deployment is not there.
+
+A deployment is confirmed on a card that states its cost; the same card then follows it
+(skills/deployment/follow.py) until Azure says it succeeded or failed. Every deployment the bot
+creates is recorded with the conversation that asked for it, for the inactivity warnings
+(skills/deployment/idle.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from infra.azure import Resource
+from infra.errors import UserError
+from skills.chat import Answer, DeploymentGone, keep_alive
+from skills.confirmations import new_token
+from skills.context import Context
+from skills.deployment import arm
+from skills.deployment.arm import DeploymentInfo
+from skills.deployment.follow import Follower
+from skills.deployment.idle import DAY, IdleWatcher, days_left, idle_expired
+from skills.deployment.views import (
+    DeletedForInactivity,
+    DeploymentFailed,
+    DeploymentList,
+    DeploymentPlan,
+    DeploymentProgress,
+    DeploymentRow,
+    plan_of,
+)
+from skills.models import ModelChoice, default_name, is_fine_tuned
+from skills.records import DeleteRequest, DeploymentRecord, DeployRequest
+
+Q = TypeVar("Q", DeployRequest, DeleteRequest)
+
+
+@dataclass(frozen=True)
+class Deploying:
+    """A confirmed deployment that Azure accepted: its record and the first progress view."""
+
+    record: DeploymentRecord
+    progress: DeploymentProgress
+
+
+def refuse_existing(existing: DeploymentInfo, model: str) -> None:
+    """The sentence for a name that is taken (or being deleted)."""
+    if existing.deleting:
+        raise UserError(
+            "`{name}` is being deleted; deploy again once `deployments` no longer lists it, or "
+            "pick another name with `name=...`.",
+            name=existing.name,
+        )
+    if existing.model == model:
+        state = "ready" if existing.ready else existing.state.lower()
+        raise UserError(
+            "`{name}` already serves this model ({state}); talk to it with `chat {name}`, or "
+            "pick another name with `name=...`.",
+            name=existing.name,
+            state=state,
+        )
+    raise UserError(
+        "The name `{name}` is taken by a deployment of `{model}`; choose another with `name=...`.",
+        name=existing.name,
+        model=existing.model,
+    )
+
+
+class Hosting:
+    """Deployments of the resource, their records and their background work."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.follower = Follower(ctx)
+        self.idle = IdleWatcher(ctx)
+
+    async def start(self) -> None:
+        """Follow again the deployments left in progress, and start the idle watcher."""
+        await self.follower.resume()
+        self.ctx.tasks.spawn(self.idle.run(), "idle watcher")
+
+    @property
+    def resource(self) -> Resource:
+        """The resource deployments go to."""
+        return self.ctx.azure.default
+
+    async def get(self, name: str, resource: Resource | None = None) -> DeploymentInfo | None:
+        """One deployment as Azure reports it now."""
+        resource = resource or self.resource
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        return await arm.get_deployment(cognitive, resource, name, self.ctx.clock.observe)
+
+    async def all_deployments(self) -> list[DeploymentInfo]:
+        """Every deployment of the resource, by name."""
+        cognitive = self.ctx.azure.cognitive(self.resource.subscription_id)
+        return await arm.list_deployments(cognitive, self.resource, self.ctx.clock.observe)
+
+    async def _change(
+        self, resource: Resource, name: str, model: str, **changes: object
+    ) -> DeploymentRecord:
+        """Set fields of a deployment's record (a bare one is made when there is none)."""
+
+        def apply(found: DeploymentRecord | None) -> DeploymentRecord:
+            base = found or DeploymentRecord(resource=resource, name=name, model=model)
+            return base.model_copy(update=changes)
+
+        changed = await self.ctx.records.update(DeploymentRecord.at(resource, name), apply)
+        assert changed is not None
+        return changed
+
+    # -- deploy ------------------------------------------------------------------------------
+
+    async def ask_deploy(
+        self,
+        conversation: str,
+        user: str,
+        *,
+        ref: str,
+        job: str,
+        name: str,
+        sku: str,
+        capacity: int,
+    ) -> DeployRequest:
+        """Resolve the model, check the name, and store the question with its cost."""
+        resource = self.resource
+        choice = await arm.resolve_model(self.ctx.azure.openai(resource), ref, job)
+        name = name or default_name(choice)
+        existing = await self.get(name)
+        if existing is not None:
+            refuse_existing(existing, choice.model)
+        created, expires = self.ctx.confirmations.expiry()
+        request = DeployRequest(
+            token=new_token(),
+            conversation=conversation,
+            user=user,
+            created_at=created,
+            expires_at=expires,
+            resource=resource,
+            ref=ref,
+            model=choice.model,
+            version=choice.version,
+            fine_tuned=choice.fine_tuned,
+            job=choice.job,
+            name=name,
+            sku=sku,
+            capacity=capacity,
+        )
+        await self.ctx.records.put(request)
+        return request
+
+    def plan(self, request: DeployRequest | DeploymentRecord) -> DeploymentPlan:
+        """What a question or a record shows, with the configured price."""
+        return plan_of(request, self.ctx.settings.hosting_prices)
+
+    async def remember_card(self, request: Q, card: str) -> None:
+        """Note the card that asked, for a press that comes before its id is known."""
+
+        def apply(found: Q | None) -> Q:
+            return (found or request).model_copy(update={"card": card})
+
+        await self.ctx.records.update(request.key(), apply)
+
+    async def confirm_deploy(
+        self, token: str, conversation: str
+    ) -> tuple[DeployRequest, Deploying | DeploymentFailed]:
+        """Create the confirmed deployment (or say why not, as the card shows it)."""
+        request = await self.ctx.confirmations.answer(
+            DeployRequest.at(token), "confirmed", conversation, "deploy"
+        )
+        resource, clock = request.resource, self.ctx.clock
+        plan = self.plan(request)
+        choice = ModelChoice(request.model, request.version, request.fine_tuned, request.job)
+        try:
+            existing = await self.get(request.name, resource)
+            if existing is not None:
+                refuse_existing(existing, choice.model)
+            started = clock.now()
+            info = await arm.start_deployment(
+                self.ctx.azure.cognitive(resource.subscription_id),
+                resource,
+                request.name,
+                choice,
+                request.sku,
+                request.capacity,
+            )
+        except UserError as error:
+            return request, DeploymentFailed(plan, error.message, request.ref)
+        record = DeploymentRecord(
+            resource=resource,
+            name=request.name,
+            model=choice.model,
+            version=choice.version,
+            sku=request.sku,
+            capacity=request.capacity,
+            fine_tuned=choice.fine_tuned,
+            state="creating",
+            conversation=conversation,
+            user=request.user,
+            job=choice.job,
+            ref=request.ref,
+            started_at=started,
+            created_at=info.created_at or started,
+            last_used=info.created_at or started,
+        )
+        return request, Deploying(record, DeploymentProgress(plan, info.state, 0.0))
+
+    async def follow_new(self, deploying: Deploying, card: str) -> None:
+        """Record the deployment with the card that follows it, and follow it."""
+        record = deploying.record.model_copy(update={"card": card})
+        await self.ctx.records.put(record)
+        self.follower.follow(record.resource, record.name)
+
+    async def cancel_deploy(self, token: str, conversation: str) -> DeployRequest:
+        """Drop a deployment that was not confirmed."""
+        return await self.ctx.confirmations.answer(
+            DeployRequest.at(token), "cancelled", conversation, "deploy"
+        )
+
+    # -- deployments -------------------------------------------------------------------------
+
+    async def deployments(self) -> DeploymentList:
+        """The resource's deployments with last use and the days left before idle deletion."""
+        found = await self.all_deployments()
+        resource = self.resource
+        known = {
+            r.name.lower(): r
+            for r in await self.ctx.records.all(DeploymentRecord, DeploymentRecord.prefix(resource))
+        }
+        now = self.ctx.clock.now()
+        rows = [_row(info, known.get(info.name.lower()), now) for info in found]
+        gone = await self._note_vanished(found, list(known.values()), now)
+        return DeploymentList(resource.account, rows, gone)
+
+    async def _note_vanished(
+        self, found: Sequence[DeploymentInfo], known: Sequence[DeploymentRecord], now: float
+    ) -> list[DeletedForInactivity]:
+        """Mark records whose deployment is gone; those deleted for inactivity, to say so."""
+        present = {info.name.lower() for info in found}
+        served = {info.model for info in found}
+        notes: list[DeletedForInactivity] = []
+        for record in known:
+            if record.name.lower() in present or record.state != "succeeded":
+                if (
+                    record.state == "deleted"
+                    and record.reason == "inactivity"
+                    and record.model not in served
+                ):
+                    notes.append(DeletedForInactivity(record.name, record.model))
+                continue
+            reason = "inactivity" if idle_expired(record, now) else "deleted outside the bot"
+            await self._change(
+                record.resource, record.name, record.model, state="deleted", reason=reason
+            )
+            if reason == "inactivity":
+                notes.append(DeletedForInactivity(record.name, record.model))
+        return notes
+
+    # -- delete ------------------------------------------------------------------------------
+
+    async def ask_delete(self, conversation: str, user: str, name: str) -> DeleteRequest:
+        """Store the question before deleting a deployment."""
+        info = await self.get(name)
+        if info is None:
+            raise UserError("There is no deployment `{name}`; `deployments` lists them.", name=name)
+        created, expires = self.ctx.confirmations.expiry()
+        request = DeleteRequest(
+            token=new_token(),
+            conversation=conversation,
+            user=user,
+            created_at=created,
+            expires_at=expires,
+            resource=self.resource,
+            name=info.name,
+            model=info.model,
+        )
+        await self.ctx.records.put(request)
+        return request
+
+    async def confirm_delete(self, token: str, conversation: str) -> DeleteRequest:
+        """Ask Azure to delete the confirmed deployment (`follow_delete` then follows it)."""
+        request = await self.ctx.confirmations.answer(
+            DeleteRequest.at(token), "confirmed", conversation, "delete"
+        )
+        resource = request.resource
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        await arm.begin_delete(cognitive, resource, request.name)
+        return request
+
+    async def follow_delete(self, request: DeleteRequest, conversation: str, card: str) -> None:
+        """Follow a deletion until it is gone; `card` (in `conversation`) then says so."""
+        await self._change(
+            request.resource,
+            request.name,
+            request.model,
+            state="deleting",
+            delete_conversation=conversation,
+            delete_card=card,
+        )
+        self.follower.follow(request.resource, request.name)
+
+    async def keep(self, token: str, conversation: str) -> DeleteRequest:
+        """Keep the deployment after all."""
+        return await self.ctx.confirmations.answer(
+            DeleteRequest.at(token), "cancelled", conversation, "delete"
+        )
+
+    # -- use ---------------------------------------------------------------------------------
+
+    async def record_use(self, name: str, model: str, at: float) -> DeploymentRecord:
+        """Remember a completion on a deployment at service time `at` (never moves back)."""
+        self.ctx.clock.observe(at)
+        resource = self.resource
+
+        def apply(found: DeploymentRecord | None) -> DeploymentRecord:
+            base = found or DeploymentRecord(
+                resource=resource,
+                name=name,
+                model=model,
+                fine_tuned=is_fine_tuned(model),
+                state="succeeded",
+                created_at=at,
+            )
+            return base.model_copy(update={"last_used": max(base.last_used, at)})
+
+        changed = await self.ctx.records.update(DeploymentRecord.at(resource, name), apply)
+        assert changed is not None
+        return changed
+
+    async def keep_alive(self, name: str) -> tuple[Answer, DeploymentRecord]:
+        """One minimal completion: the inactivity clock starts again (DeploymentGone if not)."""
+        answer = await keep_alive(self.ctx.azure.openai(self.resource), name)
+        return answer, await self.record_use(name, "", answer.created)
+
+    async def explain_gone(self, name: str) -> DeletedForInactivity:
+        """A deployment the data plane does not know: deleted for inactivity (the view to show),
+        not ready yet, or absent (UserError)."""
+        info = await self.get(name)
+        if info is not None and not info.ready:
+            raise UserError(
+                "`{name}` is not ready yet (Azure says {state}); fine-tuned deployments take "
+                "15-20 minutes. Try again when its card says it is deployed.",
+                name=name,
+                state=info.state,
+            )
+        record = await self.ctx.records.get(DeploymentRecord.at(self.resource, name))
+        if info is None and record is not None and record.fine_tuned and record.model:
+            now = self.ctx.clock.now()
+            if record.reason == "inactivity" or (
+                record.state == "succeeded" and idle_expired(record, now)
+            ):
+                await self._change(
+                    record.resource, name, record.model, state="deleted", reason="inactivity"
+                )
+                return DeletedForInactivity(name, record.model)
+        raise DeploymentGone(name)
+
+    async def ready(self, name: str) -> DeploymentInfo:
+        """A deployment that answers now (DeploymentGone otherwise)."""
+        info = await self.get(name)
+        if info is None or not info.ready:
+            raise DeploymentGone(name)
+        return info
+
+    async def ready_names(self) -> list[str]:
+        """The deployments that answer now."""
+        return [d.name for d in await self.all_deployments() if d.ready]
+
+
+def _row(info: DeploymentInfo, record: DeploymentRecord | None, now: float) -> DeploymentRow:
+    """One line of `deployments`: last use and the 15-day rule, in seconds and days."""
+    same = record is not None and record.model == info.model
+    stamps = [info.created_at] if info.created_at else []
+    if record is not None and same:
+        stamps += [record.last_used, record.created_at]
+    since = max(stamps) if any(stamps) else None
+    used = record.last_used if record is not None and same else 0.0
+    last_used_ago = now - used if used and (record is None or used > record.created_at) else None
+    idle = left = None
+    if info.fine_tuned and info.ready and since is not None:
+        idle, left = max(0.0, now - since) / DAY, days_left(since, now)
+    return DeploymentRow(
+        name=info.name,
+        model=info.model,
+        sku=info.sku.lower(),
+        capacity=info.capacity,
+        state=info.state,
+        last_used_ago=last_used_ago,
+        deployed_ago=now - info.created_at if info.created_at else None,
+        idle_days=idle,
+        days_left=left,
+        deployed_by_bot=bool(record and record.conversation),
+    )

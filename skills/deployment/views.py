@@ -1,0 +1,118 @@
+"""What hosting shows: the deployment's plan and progress, the list, the idle warnings, as data
+(bot/render.py and adaptive_cards/deployment.py draw them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skills.confirmations import lifetime_hours
+from skills.notify import View
+from skills.records import DeploymentRecord, DeployRequest
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    """What a deployment will be: shown before it is created and on the card that follows it."""
+
+    name: str
+    model: str
+    sku: str
+    capacity: int
+    fine_tuned: bool
+    hourly_price: float | None
+    """The configured hourly hosting price of the sku (None: none configured)."""
+    token: str = ""
+    expires_hours: int = 0
+
+
+@dataclass(frozen=True)
+class DeploymentProgress(View):
+    """Azure is creating the deployment."""
+
+    plan: DeploymentPlan
+    state: str
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class DeploymentSucceeded(View):
+    """The deployment answers."""
+
+    plan: DeploymentPlan
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class DeploymentFailed(View):
+    """The deployment failed; `retry` is what to deploy to try again."""
+
+    plan: DeploymentPlan
+    reason: str
+    retry: str
+
+
+@dataclass(frozen=True)
+class DeploymentDeleted(View):
+    """A deletion the bot was asked for has finished."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class IdleWarning(View):
+    """48 hours before Azure deletes an idle fine-tuned deployment."""
+
+    name: str
+    model: str
+    idle: float
+    left: float
+
+
+@dataclass(frozen=True)
+class DeletedForInactivity(View):
+    """Azure removed an idle fine-tuned deployment; its model is kept."""
+
+    name: str
+    model: str
+
+
+@dataclass(frozen=True)
+class DeploymentRow:
+    """One line of `deployments` (times in seconds on the service's clock)."""
+
+    name: str
+    model: str
+    sku: str
+    capacity: int
+    state: str
+    last_used_ago: float | None
+    """Since the last completion the bot saw (None: none seen)."""
+    deployed_ago: float | None
+    idle_days: float | None
+    """Idle days and days left of 15, where the 15-day rule applies."""
+    days_left: float | None
+    deployed_by_bot: bool = False
+
+
+@dataclass(frozen=True)
+class DeploymentList:
+    """The `deployments` answer."""
+
+    account: str
+    rows: list[DeploymentRow]
+    deleted_for_inactivity: list[DeletedForInactivity]
+
+
+def plan_of(source: DeployRequest | DeploymentRecord, prices: dict[str, float]) -> DeploymentPlan:
+    """The plan a question (or the record of the deployment it made) shows."""
+    asking = isinstance(source, DeployRequest)
+    return DeploymentPlan(
+        name=source.name,
+        model=source.model,
+        sku=source.sku,
+        capacity=source.capacity,
+        fine_tuned=source.fine_tuned,
+        hourly_price=prices.get(source.sku),
+        token=source.token if isinstance(source, DeployRequest) else "",
+        expires_hours=lifetime_hours() if asking else 0,
+    )

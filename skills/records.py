@@ -1,0 +1,398 @@
+"""Every kind of record the bot keeps in its state store, each with its key: the one place where
+storage keys are spelled.
+
+Records of work on Azure carry the `Resource` they live on, so a watcher follows each on its own
+resource. Pending questions (`Confirmation`) carry when they expire. Once-only steps are `Claim`s
+(see skills/claims.py for their rule); their keys are built here too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from infra.azure import Resource
+from infra.records import Key, Record
+from skills.models import base_of
+from skills.training.jobs import Series
+from skills.training.plan import Plan
+
+_KEY_SAFE = re.compile(r"[^A-Za-z0-9_.:;@=-]")
+_LOWER_SAFE = re.compile(r"[^a-z0-9_.-]")
+
+
+def _part(value: str) -> str:
+    """A key segment: no slashes or other characters that would make keys ambiguous."""
+    return _KEY_SAFE.sub("_", value)
+
+
+def _lower(value: str) -> str:
+    """A case-insensitive key segment (Azure names that ignore case)."""
+    return _LOWER_SAFE.sub("_", value.lower())
+
+
+def _resource(resource: Resource) -> str:
+    return "/".join(
+        _lower(v) for v in (resource.subscription_id, resource.resource_group, resource.account)
+    )
+
+
+# -- conversations (bot/) ----------------------------------------------------------------------
+
+
+class ConversationRef(Record):
+    """How to reach a conversation proactively: its Bot Framework conversation reference."""
+
+    conversation: str
+    reference: dict[str, Any]
+
+    @classmethod
+    def at(cls, conversation: str) -> Key[ConversationRef]:
+        """The key of a conversation's reference."""
+        return Key(cls, f"ref/{conversation}")
+
+    def key(self) -> Key[ConversationRef]:
+        """Where this record is stored."""
+        return self.at(self.conversation)
+
+
+# -- claims (skills/claims.py) -------------------------------------------------------------------
+
+
+class Claim(Record):
+    """A once-only step: who took it, when, and whether it is done."""
+
+    path: str
+    state: Literal["sending", "done"] = "sending"
+    owner: str = ""
+    at: float = 0.0
+    result: str = ""
+
+    @classmethod
+    def at_path(cls, path: str) -> Key[Claim]:
+        """The key of a claim."""
+        return Key(cls, path)
+
+    def key(self) -> Key[Claim]:
+        """Where this record is stored."""
+        return self.at_path(self.path)
+
+
+def delivery_claim(conversation: str, activity: str) -> str:
+    """An incoming activity, handled once however often the channel delivers it."""
+    return f"seen/{conversation}/{activity}"
+
+
+DELIVERY_CLAIMS = "seen/"
+
+
+def greeting_claim(conversation: str) -> str:
+    """The greeting of a conversation, sent once."""
+    return f"greeted/{conversation}"
+
+
+def notice_claim(job: str) -> str:
+    """The final notice of a job (at least once)."""
+    return f"training/notice/{job}"
+
+
+def idle_warning_claim(resource: Resource, deployment: str, idle_since: float) -> str:
+    """The inactivity warning of one idle period of a deployment (at most once)."""
+    return f"idle-warning/{_resource(resource)}/{_lower(deployment)}/{int(idle_since)}"
+
+
+# -- confirmations (skills/confirmations.py) ---------------------------------------------------
+
+
+class Confirmation(Record):
+    """A question on a card (train? deploy? delete?), answered once, before it expires."""
+
+    token: str
+    conversation: str
+    user: str
+    created_at: float
+    expires_at: float
+    state: Literal["pending", "confirmed", "cancelled"] = "pending"
+    card: str = ""
+
+
+class TrainingRequest(Confirmation):
+    """A training plan waiting for "Confirm training"."""
+
+    plan: Plan
+    resource: Resource
+
+    @classmethod
+    def at(cls, token: str) -> Key[TrainingRequest]:
+        """The key of a pending training plan."""
+        return Key(cls, f"training/pending/{token}")
+
+    def key(self) -> Key[TrainingRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
+class DeployRequest(Confirmation):
+    """A deployment waiting for "Deploy"."""
+
+    resource: Resource
+    ref: str
+    model: str
+    version: str
+    fine_tuned: bool
+    job: str
+    name: str
+    sku: str
+    capacity: int
+
+    @classmethod
+    def at(cls, token: str) -> Key[DeployRequest]:
+        """The key of a pending deployment."""
+        return Key(cls, f"deploy-request/{token}")
+
+    def key(self) -> Key[DeployRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
+class DeleteRequest(Confirmation):
+    """A deletion waiting for "Delete"."""
+
+    resource: Resource
+    name: str
+    model: str
+
+    @classmethod
+    def at(cls, token: str) -> Key[DeleteRequest]:
+        """The key of a pending deletion."""
+        return Key(cls, f"delete-request/{token}")
+
+    def key(self) -> Key[DeleteRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
+CONFIRMATION_PREFIXES: dict[type[Confirmation], str] = {
+    TrainingRequest: "training/pending/",
+    DeployRequest: "deploy-request/",
+    DeleteRequest: "delete-request/",
+}
+
+
+# -- validation and training -----------------------------------------------------------------
+
+
+class ValidatedSet(Record):
+    """The files last validated in a conversation (sha256 ids), for `train`."""
+
+    conversation: str
+    training: str
+    validation: str | None
+    model: str
+    ok: bool
+    at: float
+
+    @classmethod
+    def at_conversation(cls, conversation: str) -> Key[ValidatedSet]:
+        """The key of a conversation's validated files."""
+        return Key(cls, f"validated/{conversation}")
+
+    def key(self) -> Key[ValidatedSet]:
+        """Where this record is stored."""
+        return self.at_conversation(self.conversation)
+
+
+LaunchStage = Literal["confirmed", "uploaded", "creating", "created", "failed"]
+
+
+class LaunchRecord(Record):
+    """A confirmed training on its way to a job: upload -> import -> create, each stage kept."""
+
+    token: str
+    conversation: str
+    user: str
+    plan: Plan
+    resource: Resource
+    at: float
+    stage: LaunchStage = "confirmed"
+    card: str = ""
+    training_file: str = ""
+    validation_file: str = ""
+    job: str = ""
+    error: str = ""
+
+    @classmethod
+    def at_token(cls, token: str) -> Key[LaunchRecord]:
+        """The key of a launch."""
+        return Key(cls, f"training/launch/{token}")
+
+    def key(self) -> Key[LaunchRecord]:
+        """Where this record is stored."""
+        return self.at_token(self.token)
+
+    @property
+    def finished(self) -> bool:
+        """The launch made its job, or gave up."""
+        return self.stage in ("created", "failed")
+
+
+LAUNCHES = "training/launch/"
+
+
+class JobRecord(Record):
+    """What the bot knows of a fine-tuning job it launched: where it reports and how it goes."""
+
+    job: str
+    resource: Resource
+    conversation: str
+    user: str = ""
+    card: str = ""
+    model: str = ""
+    files: str = ""
+    examples: int = 0
+    launched_at: float | None = None
+    running_since: float | None = None
+    ended_at: float | None = None
+    status: str = "pending"
+    step: int | None = None
+    total: int | None = None
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    last_event: str | None = None
+    series: Series = Series()
+    card_at: float = 0.0
+    dirty: bool = False
+    final: bool = False
+
+    @classmethod
+    def at(cls, job: str) -> Key[JobRecord]:
+        """The key of a job's record."""
+        return Key(cls, f"training/jobs/{job}")
+
+    def key(self) -> Key[JobRecord]:
+        """Where this record is stored."""
+        return self.at(self.job)
+
+
+class WatchEntry(Record):
+    """A job on the watch list (unfinished, or its notice not yet sent)."""
+
+    job: str
+    since: float
+
+    @classmethod
+    def at(cls, job: str) -> Key[WatchEntry]:
+        """The key of a job's watch entry."""
+        return Key(cls, f"training/watch/{job}")
+
+    def key(self) -> Key[WatchEntry]:
+        """Where this record is stored."""
+        return self.at(self.job)
+
+
+WATCH_LIST = "training/watch/"
+
+
+class LatestJob(Record):
+    """The latest job started in a conversation (`status` with no job id)."""
+
+    conversation: str
+    job: str
+
+    @classmethod
+    def at(cls, conversation: str) -> Key[LatestJob]:
+        """The key of a conversation's latest job."""
+        return Key(cls, f"training/latest/{conversation}")
+
+    def key(self) -> Key[LatestJob]:
+        """Where this record is stored."""
+        return self.at(self.conversation)
+
+
+# -- deployments -------------------------------------------------------------------------------
+
+DeploymentState = Literal["creating", "succeeded", "failed", "deleting", "deleted"]
+
+
+class DeploymentRecord(Record):
+    """The bot's memory of one deployment it created or used."""
+
+    resource: Resource
+    name: str
+    model: str
+    version: str = "1"
+    sku: str = "standard"
+    capacity: int = 1
+    fine_tuned: bool = True
+    state: DeploymentState = "creating"
+    conversation: str = ""
+    user: str = ""
+    card: str = ""
+    job: str = ""
+    ref: str = ""
+    """What the user asked to deploy (job, model or checkpoint), for "Try again"."""
+    started_at: float = 0.0
+    created_at: float = 0.0
+    last_used: float = 0.0
+    reason: str = ""
+    warning_card: str = ""
+    warning_conversation: str = ""
+    delete_card: str = ""
+    delete_conversation: str = ""
+
+    @classmethod
+    def at(cls, resource: Resource, name: str) -> Key[DeploymentRecord]:
+        """The key of a deployment's record (deployment names ignore case)."""
+        return Key(cls, f"{cls.prefix(resource)}{_lower(name)}")
+
+    @staticmethod
+    def prefix(resource: Resource) -> str:
+        """The key prefix of a resource's deployment records."""
+        return f"deployment/{_resource(resource)}/"
+
+    def key(self) -> Key[DeploymentRecord]:
+        """Where this record is stored."""
+        return self.at(self.resource, self.name)
+
+    @property
+    def idle_since(self) -> float:
+        """When the current idle period started: the last completion seen, or the creation."""
+        return max(self.last_used, self.created_at)
+
+
+# -- chat --------------------------------------------------------------------------------------
+
+
+class ChatSession(Record):
+    """One user's chat with one deployment, in one conversation (in a channel: one thread)."""
+
+    conversation: str
+    user: str
+    resource: Resource
+    deployment: str
+    model: str
+    version: str = "1"
+    system: str = ""
+    examples: list[tuple[str, str]] = []
+    history: list[dict[str, str]] = []
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @classmethod
+    def at(cls, conversation: str, user: str) -> Key[ChatSession]:
+        """The key of a user's session in a conversation."""
+        return Key(cls, f"chat/{_part(conversation)}/{_part(user)}")
+
+    def key(self) -> Key[ChatSession]:
+        """Where this record is stored."""
+        return self.at(self.conversation, self.user)
+
+    @property
+    def base(self) -> str:
+        """The base model behind the deployment (for the tokenizer and the context size)."""
+        return base_of(self.model, self.version)
+
+    @property
+    def last_prompt(self) -> str:
+        """The user's latest message in the history, or ''."""
+        return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")

@@ -1,0 +1,134 @@
+"""The launch: from a confirmed plan to a watched job, restart-safe.
+
+A `LaunchRecord` keeps each stage: `confirmed` -> files uploaded (their ids kept) -> `creating`
+-> `created` (with the job) or `failed`. A restart resumes a launch from its stage, so files are
+never uploaded twice, and a create whose answer was lost is found on its training file instead of
+being made again. The launch card (the job card to be) is updated through `Notify` on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from infra.errors import UserError, unexpected
+from skills.context import Context
+from skills.records import LAUNCHES, JobRecord, LatestJob, LaunchRecord, WatchEntry
+from skills.training import jobs
+from skills.training.views import JobView, job_view
+from skills.training.watch import JobWatcher
+
+log = logging.getLogger(__name__)
+
+
+def owner_item(token: str) -> str:
+    """The ownership item of running a launch."""
+    return f"launch/{token}"
+
+
+class Launcher:
+    """Runs launches in the background and resumes them after a restart."""
+
+    def __init__(self, ctx: Context, watcher: JobWatcher) -> None:
+        self.ctx = ctx
+        self.watcher = watcher
+
+    def start(self, token: str) -> None:
+        """Run the launch `token` in a tracked task."""
+        self.ctx.tasks.spawn(self._run(token), f"launch {token}")
+
+    async def resume(self) -> None:
+        """On start: carry on the launches a restart interrupted."""
+        for record in await self.ctx.records.all(LaunchRecord, LAUNCHES):
+            if not record.finished:
+                self.start(record.token)
+
+    async def _run(self, token: str) -> None:
+        if not await self.ctx.owners.claim(owner_item(token)):
+            return
+        try:
+            await self._launch(token)
+        finally:
+            await self.ctx.owners.release(owner_item(token))
+
+    async def _card(self, record: LaunchRecord, view: JobView) -> None:
+        if not record.card:
+            return
+        try:
+            await self.ctx.notify.update(record.conversation, record.card, view)
+        except Exception:  # the card is a courtesy; the launch goes on
+            log.warning("could not update the launch card of %s", record.token, exc_info=True)
+
+    async def _save(self, record: LaunchRecord, **changes: object) -> LaunchRecord:
+        changed = record.model_copy(update=changes)
+        await self.ctx.records.put(changed)
+        return changed
+
+    async def _launch(self, token: str) -> None:
+        record = await self.ctx.records.get(LaunchRecord.at_token(token))
+        if record is None or record.finished:
+            return
+        plan, settings = record.plan, self.ctx.settings
+        client = self.ctx.azure.openai(record.resource)
+        try:
+            if not record.training_file:
+                record = await self._save(
+                    record, training_file=await jobs.upload(client, plan.training)
+                )
+            if plan.validation and not record.validation_file:
+                record = await self._save(
+                    record, validation_file=await jobs.upload(client, plan.validation)
+                )
+            await self._card(record, JobView("importing", plan.model, plan.files))
+            uploaded = [(record.training_file, plan.training.name)]
+            if plan.validation:
+                uploaded.append((record.validation_file, plan.validation.name))
+            for file_id, name in uploaded:
+                await jobs.wait_processed(
+                    client,
+                    file_id,
+                    name,
+                    interval=min(2.0, settings.training_poll_running_seconds),
+                    limit=settings.training_import_timeout_seconds,
+                )
+            job = None
+            if record.stage == "creating":  # a restart during the create: did it happen?
+                job = await jobs.find_job_on_file(client, record.training_file)
+            if job is None:
+                record = await self._save(record, stage="creating")
+                job = await jobs.create_job(
+                    client, plan, record.training_file, record.validation_file or None
+                )
+        except UserError as error:
+            await self._failed(record, error.message)
+            return
+        except Exception as error:
+            await self._failed(record, unexpected(f"launch {token}", error))
+            return
+        job_record = JobRecord(
+            job=job.id,
+            resource=record.resource,
+            conversation=record.conversation,
+            user=record.user,
+            card=record.card,
+            model=job.model,
+            files=plan.files,
+            examples=plan.training.examples,
+            launched_at=record.at,
+            status=job.status,
+            card_at=time.time(),  # the launch shows the new job on the card right away
+        )
+        record = record.model_copy(update={"stage": "created", "job": job.id})
+        await self.ctx.records.put(
+            job_record,
+            WatchEntry(job=job.id, since=time.time()),
+            LatestJob(conversation=record.conversation, job=job.id),
+            record,
+        )
+        await self._card(record, job_view(job_record, job))
+        await self.watcher.watch(job.id)
+
+    async def _failed(self, record: LaunchRecord, message: str) -> None:
+        record = await self._save(record, stage="failed", error=message)
+        plan = record.plan
+        await self._card(record, JobView("failed", plan.model, plan.files, error=message))

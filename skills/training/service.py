@@ -1,0 +1,176 @@
+"""Training from chat: plan a run and ask to confirm it, launch it, follow and stop jobs.
+
+Starting is idempotent: `plan` stores a `TrainingRequest` under a fresh token; confirming answers
+it once (skills/confirmations.py), so a double click, a redelivered or a second confirm starts
+nothing more than "already started". The launch and the job watch run in the background
+(skills/training/launch.py and watch.py) and survive restarts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from openai import AsyncAzureOpenAI
+
+from infra.errors import UserError
+from skills.confirmations import new_token
+from skills.context import Context
+from skills.records import JobRecord, LatestJob, LaunchRecord, TrainingRequest, ValidatedSet
+from skills.training import jobs
+from skills.training.jobs import Event, JobState
+from skills.training.launch import Launcher
+from skills.training.plan import make_plan
+from skills.training.views import JobView, job_view
+from skills.training.watch import JobWatcher
+
+
+class Training:
+    """Fine-tuning jobs, from the plan to the notice."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.watcher = JobWatcher(ctx)
+        self.launcher = Launcher(ctx, self.watcher)
+
+    async def start(self) -> None:
+        """Resume watching and launching after a start."""
+        await self.watcher.start()
+        await self.launcher.resume()
+
+    async def stop(self) -> None:
+        """Stop watching (the state stays for the next start)."""
+        await self.watcher.stop()
+
+    def _client(self) -> AsyncAzureOpenAI:
+        return self.ctx.azure.openai(self.ctx.azure.default)
+
+    # -- plan and confirm ------------------------------------------------------------------------
+
+    async def plan(
+        self,
+        conversation: str,
+        user: str,
+        options: dict[str, Any],
+        datasets: tuple[str, ...] | None,
+    ) -> TrainingRequest:
+        """Check the files once more and store the plan until it is confirmed."""
+        validated = await self.ctx.records.get(ValidatedSet.at_conversation(conversation))
+        if datasets is not None:
+            training, validation = datasets[0], (datasets[1] if len(datasets) > 1 else None)
+        elif validated is not None:
+            training, validation = validated.training, validated.validation
+        else:
+            raise UserError(
+                "Validate your files first: attach training_set.jsonl (and validation_set.jsonl) "
+                "and say `validate`. `sample` gives you a pair to try."
+            )
+        same = validated is not None and validated.training == training
+        validated_model = validated.model if validated is not None and same else None
+        model = str(options.get("model") or validated_model or self.ctx.settings.default_model)
+        settings = self.ctx.settings
+        plan = await make_plan(
+            self.ctx.datasets, training, validation, model, options, settings.training_prices
+        )
+        created, expires = self.ctx.confirmations.expiry()
+        request = TrainingRequest(
+            token=new_token(),
+            conversation=conversation,
+            user=user,
+            created_at=created,
+            expires_at=expires,
+            plan=plan,
+            resource=self.ctx.azure.default,
+        )
+        await self.ctx.records.put(request)
+        return request
+
+    async def _already(self, token: str) -> UserError:
+        launch = await self.ctx.records.get(LaunchRecord.at_token(token))
+        if launch is not None and launch.job:
+            return UserError(
+                "This training was already started as job `{job}`; `status` shows how it goes.",
+                job=launch.job,
+            )
+        return UserError("This training was already started; `status` shows how it goes.")
+
+    async def confirm(self, token: str, conversation: str, user: str) -> LaunchRecord:
+        """Answer "Confirm training" once and record the launch; `begin` then starts it."""
+        if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
+            raise await self._already(token)
+        try:
+            request = await self.ctx.confirmations.answer(
+                TrainingRequest.at(token), "confirmed", conversation, "train"
+            )
+        except UserError:
+            if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
+                raise await self._already(token) from None
+            raise
+        launch = LaunchRecord(
+            token=token,
+            conversation=conversation,
+            user=user,
+            plan=request.plan,
+            resource=request.resource,
+            at=time.time(),
+        )
+        await self.ctx.records.put(launch)
+        return launch
+
+    async def begin(self, launch: LaunchRecord, card: str) -> None:
+        """Start the confirmed launch, reporting on the job card `card`."""
+        await self.ctx.records.put(launch.model_copy(update={"card": card}))
+        self.launcher.start(launch.token)
+
+    async def abort(self, token: str, conversation: str) -> None:
+        """Drop a plan before anything was spent."""
+        if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
+            raise await self._already(token)
+        await self.ctx.confirmations.answer(
+            TrainingRequest.at(token), "cancelled", conversation, "train"
+        )
+
+    # -- following jobs ------------------------------------------------------------------------
+
+    async def status(self, conversation: str, job_id: str | None) -> JobView:
+        """A job's card as of now (the conversation's latest job by default)."""
+        if job_id is None:
+            latest = await self.ctx.records.get(LatestJob.at(conversation))
+            if latest is None:
+                raise UserError(
+                    "No training was started in this conversation yet; say `status <job>` "
+                    "for another job, or `jobs` for the list."
+                )
+            job_id = latest.job
+        record = await self.ctx.records.get(JobRecord.at(job_id))
+        resource = record.resource if record is not None else self.ctx.azure.default
+        job = await jobs.get_job(self.ctx.azure.openai(resource), job_id)
+        if record is None:
+            files = job.training_file + (f" + {job.validation_file}" if job.validation_file else "")
+            record = JobRecord(
+                job=job.id, resource=resource, conversation="", model=job.model, files=files
+            )
+        return job_view(record, job)
+
+    async def recent_jobs(self, limit: int = 10) -> list[JobState]:
+        """The most recent jobs of the resource."""
+        return await jobs.list_jobs(self._client(), limit=limit)
+
+    async def events(self, job_id: str, count: int) -> list[Event]:
+        """A job's latest events."""
+        return await jobs.recent_events(self._client(), job_id, count)
+
+    async def running_job(self, job_id: str) -> JobState:
+        """A job that can still be cancelled (UserError when it has ended)."""
+        job = await jobs.get_job(self._client(), job_id)
+        if job.final:
+            raise UserError(
+                "Job `{job}` has already ended: {status}.", job=job_id, status=job.status
+            )
+        return job
+
+    async def cancel(self, job_id: str) -> JobState:
+        """Ask Azure to cancel a job; the watcher announces the end."""
+        job = await jobs.cancel_job(self._client(), job_id)
+        self.watcher.poke(job.id)
+        return job
