@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from adaptive_cards import verbs
 from adaptive_cards.common import Card, Element, card, duration, facts, heading, submit, text
-from infra.catalog import SKU_LABELS
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentFailed,
@@ -15,6 +14,7 @@ from skills.deployment.views import (
     DeploymentSucceeded,
     IdleWarning,
 )
+from skills.models import sku_label
 
 
 def _title(value: str, color: str) -> Element:
@@ -37,7 +37,7 @@ def cost_lines(plan: DeploymentPlan) -> list[str]:
         ]
     hourly = plan.hourly_price
     if hourly is None:
-        label = SKU_LABELS.get(plan.sku, plan.sku)
+        label = sku_label(plan.sku)
         return [f"{label} hosting is billed per hour; no price is configured for it."]
     return [
         f"Estimated hosting fee: ${hourly:,.2f} per hour (about ${hourly * 24:,.2f} a day), "
@@ -53,7 +53,7 @@ def _plan_facts(plan: DeploymentPlan) -> Element:
         [
             ("Deployment", plan.name),
             ("Model", plan.model),
-            ("SKU", f"{SKU_LABELS.get(plan.sku, plan.sku)}, capacity {plan.capacity}"),
+            ("SKU", f"{sku_label(plan.sku)}, capacity {plan.capacity}"),
         ]
     )
 
@@ -150,7 +150,7 @@ def deployments_card(listing: DeploymentList) -> Card:
     if not listing.rows:
         body.append(text("There are no deployments. Deploy a model with `deploy <job or model>`."))
     for row in listing.rows:
-        sku = f"{SKU_LABELS.get(row.sku, row.sku)} x{row.capacity}"
+        sku = f"{sku_label(row.sku)} x{row.capacity}"
         pairs = [("Model", row.model), ("SKU", sku), ("State", row.state)]
         pairs.append(("Last use", _last_use(row)))
         if row.idle_days is not None and row.days_left is not None:

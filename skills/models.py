@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.catalog import CONTEXT_WINDOWS, SKUS
+from infra.catalog import CONTEXT_WINDOWS, SKU_LABELS, SKUS
 from infra.errors import UserError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
@@ -92,3 +92,8 @@ def sku_word(value: str) -> str:
             "Unknown sku `{sku}`; use standard, globalstandard or developer.", sku=value
         )
     return word
+
+
+def sku_label(word: str) -> str:
+    """How cards name a sku word (`globalstandard` -> `Global Standard`)."""
+    return SKU_LABELS.get(word, word)

@@ -3,6 +3,7 @@ answers in the style of the training data, system message and examples, reset, c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from skills.records import ChatSession
 from skills.sample import read_sample
 from tests.channel import Conversation, card_text
 from tests.test_deployment import MODEL, deploy_and_wait, trained_model
+from tests.training_flow import wait_until
 
 TEACHER = "The system is an AI teacher that helps people learn about AI"
 TYPES = "What are the different types of artificial intelligence?"
@@ -120,6 +122,27 @@ async def test_sessions_are_per_user_and_explained(
     other.user = {"id": "user-2", "name": "Other User"}
     assert (await other.say("What is machine learning?"))["text"].startswith("I don't know")
     assert answer_of(await chat.say("What is machine learning?")) in learned_answers()
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"sandbox_speedup": 3000.0, "sandbox_faults": "latency=0.05"}]
+)
+async def test_quick_prompts_all_land_in_the_history(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    """Prompts sent before the previous answer came: each exchange is kept (the session is
+    changed by one read-modify-write per answer, not read, held and saved over the others)."""
+    job, model = await trained_model(bot_url, tmp_path)
+    chat = conversation()
+    await deploy_and_wait(chat, {"verb": "deploy", "model": model, "job": job})
+    await chat.say(f"chat {NAME}")
+    prompts = [f"Question {n}: what is machine learning?" for n in range(6)]
+    await asyncio.gather(*(chat.post(chat.activity(text=p)) for p in prompts))
+    await wait_until(
+        lambda: len([a for a in chat.replies() if "completion tokens_" in str(a.get("text"))]) == 6
+    )
+    cleared = await chat.say("reset")
+    assert cleared["text"].startswith("History cleared (12 messages).")
 
 
 def test_history_is_trimmed_oldest_first_keeping_system_and_examples() -> None:

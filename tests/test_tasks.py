@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+
 from app import build_context
 from bot.adapter import create_adapter
 from bot.notifier import Notifier
