@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from infra.errors import UserError
 from infra.records import Key, RecordStore
@@ -44,10 +44,19 @@ class Confirmations:
         self.records = records
         self._clock = clock
 
-    def expiry(self) -> tuple[float, float]:
-        """(created_at, expires_at) for a question asked now."""
+    async def ask(self, kind: type[C], conversation: str, user: str, **fields: Any) -> C:
+        """Store a new question of `kind` (a fresh token, expiring in `LIFETIME`); returns it."""
         now = self._clock()
-        return now, now + LIFETIME
+        question = kind(
+            token=new_token(),
+            conversation=conversation,
+            user=user,
+            created_at=now,
+            expires_at=now + LIFETIME,
+            **fields,
+        )
+        await self.records.put(question)
+        return question
 
     async def answer(
         self,

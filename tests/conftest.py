@@ -11,6 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from infra.records import RecordStore
+from infra.storage import SqliteStorage
 from tests.channel import ChannelFake, Conversation
 from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 
@@ -56,3 +58,26 @@ def conversation(
         return Conversation(bot_url, channel, session, **options)
 
     return open_
+
+
+class Clock:
+    """Wall-clock time that a test moves forward by hand (`clock.now += 60`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def records(tmp_path: Path) -> AsyncIterator[RecordStore]:
+    """Typed records on a SQLite store of the test's own."""
+    storage = SqliteStorage(tmp_path / "records.sqlite3")
+    yield RecordStore(storage)
+    await storage.close()

@@ -4,30 +4,13 @@ reminders, each through a failure, a cancel and a crash (another owner coming la
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from infra.records import RecordStore
-from infra.storage import SqliteStorage
 from skills.claims import TAKEOVER_SECONDS, Claims, Outcome
 from skills.notify import NotDelivered
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def records(tmp_path: Path) -> AsyncIterator[RecordStore]:
-    storage = SqliteStorage(tmp_path / "s.sqlite3")
-    yield RecordStore(storage)
-    await storage.close()
+from tests.conftest import Clock
 
 
 class Sender:
@@ -73,9 +56,8 @@ async def test_at_least_once_retries_after_a_failed_send(records: RecordStore) -
 
 
 async def test_at_least_once_a_cancel_mid_send_is_taken_over_after_the_stated_time(
-    records: RecordStore,
+    records: RecordStore, clock: Clock
 ) -> None:
-    clock = Clock()
     first = Claims(records, owner="first", clock=clock)
     task = asyncio.create_task(first.at_least_once("notice/j", Sender(hang=True)))
     await asyncio.sleep(0.05)
@@ -107,8 +89,9 @@ async def test_at_most_once_keeps_the_claim_unless_the_channel_refused(
     assert send.calls == 1
 
 
-async def test_at_most_once_a_crash_mid_send_means_never_again(records: RecordStore) -> None:
-    clock = Clock()
+async def test_at_most_once_a_crash_mid_send_means_never_again(
+    records: RecordStore, clock: Clock
+) -> None:
     task = asyncio.create_task(
         Claims(records, owner="first", clock=clock).at_most_once("warning/d/1", Sender(hang=True))
     )
@@ -122,8 +105,7 @@ async def test_at_most_once_a_crash_mid_send_means_never_again(records: RecordSt
     assert send.calls == 0
 
 
-async def test_forget_drops_only_old_claims(records: RecordStore) -> None:
-    clock = Clock()
+async def test_forget_drops_only_old_claims(records: RecordStore, clock: Clock) -> None:
     claims = Claims(records, clock=clock)
     await claims.once("seen/c/old")
     clock.now += 100

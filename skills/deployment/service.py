@@ -16,7 +16,6 @@ from typing import TypeVar
 from infra.azure import Resource
 from infra.errors import UserError
 from skills.chat import Answer, DeploymentGone, keep_alive
-from skills.confirmations import new_token
 from skills.context import Context
 from skills.deployment import arm
 from skills.deployment.arm import DeploymentInfo
@@ -130,13 +129,10 @@ class Hosting:
         existing = await self.get(name)
         if existing is not None:
             refuse_existing(existing, choice.model)
-        created, expires = self.ctx.confirmations.expiry()
-        request = DeployRequest(
-            token=new_token(),
-            conversation=conversation,
-            user=user,
-            created_at=created,
-            expires_at=expires,
+        return await self.ctx.confirmations.ask(
+            DeployRequest,
+            conversation,
+            user,
             resource=resource,
             ref=ref,
             model=choice.model,
@@ -147,8 +143,6 @@ class Hosting:
             sku=sku,
             capacity=capacity,
         )
-        await self.ctx.records.put(request)
-        return request
 
     def plan(self, request: DeployRequest | DeploymentRecord) -> DeploymentPlan:
         """What a question or a record shows, with the configured price."""
@@ -264,19 +258,14 @@ class Hosting:
         info = await self.get(name)
         if info is None:
             raise UserError("There is no deployment `{name}`; `deployments` lists them.", name=name)
-        created, expires = self.ctx.confirmations.expiry()
-        request = DeleteRequest(
-            token=new_token(),
-            conversation=conversation,
-            user=user,
-            created_at=created,
-            expires_at=expires,
+        return await self.ctx.confirmations.ask(
+            DeleteRequest,
+            conversation,
+            user,
             resource=self.resource,
             name=info.name,
             model=info.model,
         )
-        await self.ctx.records.put(request)
-        return request
 
     async def confirm_delete(self, token: str, conversation: str) -> DeleteRequest:
         """Ask Azure to delete the confirmed deployment (`follow_delete` then follows it)."""

@@ -14,7 +14,6 @@ from typing import Any
 from openai import AsyncAzureOpenAI
 
 from infra.errors import UserError
-from skills.confirmations import new_token
 from skills.context import Context
 from skills.records import JobRecord, LatestJob, LaunchRecord, TrainingRequest, ValidatedSet
 from skills.training import jobs
@@ -72,18 +71,9 @@ class Training:
         plan = await make_plan(
             self.ctx.datasets, training, validation, model, options, settings.training_prices
         )
-        created, expires = self.ctx.confirmations.expiry()
-        request = TrainingRequest(
-            token=new_token(),
-            conversation=conversation,
-            user=user,
-            created_at=created,
-            expires_at=expires,
-            plan=plan,
-            resource=self.ctx.azure.default,
+        return await self.ctx.confirmations.ask(
+            TrainingRequest, conversation, user, plan=plan, resource=self.ctx.azure.default
         )
-        await self.ctx.records.put(request)
-        return request
 
     async def _already(self, token: str) -> UserError:
         launch = await self.ctx.records.get(LaunchRecord.at_token(token))
