@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLAYGROUND := .playground/node_modules/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench package clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,11 @@ lint: $(STAMP)
 test: lint $(PLAYGROUND)
 	tools/in-netns $(BIN)/pytest -q
 
+package: $(STAMP)
+	$(BIN)/ftbot package --out build/appPackage.zip
+
 bench: $(STAMP)
 	tools/in-netns $(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .playground/node_modules .ftbot
+	rm -rf $(VENV) .playground/node_modules .ftbot build

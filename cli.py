@@ -55,6 +55,19 @@ def _sandbox(args: argparse.Namespace) -> int:
     return serve(load_settings(), args.host, args.port)
 
 
+def _package(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.commands import build_router
+    from bot.package import build_package
+    from infra.settings import load_settings
+
+    settings = load_settings()
+    out = build_package(build_router(), settings.app_id, settings.public_host, Path(args.out))
+    print(f"{out} (Teams app for bot {settings.app_id} at https://{settings.public_host})")
+    return 0
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of epochs, got {value!r}")
@@ -82,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind")
     sandbox.add_argument("--port", type=int, default=8089, help="port to listen on")
     sandbox.set_defaults(handler=_sandbox)
+    package = commands.add_parser(
+        "package", help="build the Teams app package (MicrosoftAppId, FTBOT_PUBLIC_HOST apply)"
+    )
+    package.add_argument("--out", default="build/appPackage.zip", help="the zip to write")
+    package.set_defaults(handler=_package)
     return parser
 
 

@@ -73,6 +73,7 @@ def build_router() -> Router:
                 optional_word,
                 show_help,
                 aliases=("?", "commands"),
+                menu=True,
             ),
             Command(verbs.WELCOME, "welcome", "Greeting card.", no_args, welcome, listed=False),
             Command(
@@ -81,6 +82,7 @@ def build_router() -> Router:
                 "Send a sample dataset (an AI teacher) to try the whole flow.",
                 no_args,
                 send_sample,
+                menu=True,
             ),
             Command(
                 verbs.VALIDATE,
@@ -89,6 +91,7 @@ def build_router() -> Router:
                 parse_validate,
                 validate,
                 role=Role.TRAINER,
+                menu=True,
             ),
             Command(
                 verbs.ATTACHED,
@@ -123,6 +126,7 @@ def build_router() -> Router:
                 parse_train,
                 train,
                 role=Role.TRAINER,
+                menu=True,
             ),
             Command(
                 verbs.STATUS,
@@ -131,6 +135,7 @@ def build_router() -> Router:
                 parse_optional_job,
                 status,
                 role=Role.TRAINER,
+                menu=True,
             ),
             Command(
                 "jobs",
@@ -139,6 +144,7 @@ def build_router() -> Router:
                 no_args,
                 jobs,
                 role=Role.TRAINER,
+                menu=True,
             ),
             Command(
                 verbs.EVENTS,
@@ -201,6 +207,7 @@ def build_router() -> Router:
                 parse_deploy,
                 deploy,
                 role=Role.TRAINER,
+                menu=True,
             ),
             Command(
                 "deployments",
@@ -209,6 +216,7 @@ def build_router() -> Router:
                 no_args,
                 list_command,
                 role=Role.TRAINER,
+                menu=True,
             ),
             Command(
                 verbs.DELETE,
@@ -224,6 +232,7 @@ def build_router() -> Router:
                 "Chat with a deployment here, as in the portal's playground; `end` leaves.",
                 parse_chat,
                 start_chat,
+                menu=True,
             ),
             Command(
                 "system",
@@ -254,7 +263,7 @@ def build_router() -> Router:
                 parse_compare,
                 compare,
             ),
-            Command("end", "end", "Leave the chat.", no_args, end),
+            Command("end", "end", "Leave the chat.", no_args, end, menu=True),
             Command(
                 verbs.DEPLOY_CONFIRM,
                 "deploy-confirm",

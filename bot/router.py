@@ -40,6 +40,7 @@ class Command(Generic[A]):
     role: Role = Role.USER
     aliases: tuple[str, ...] = ()
     listed: bool = True  # False: reached only by a card button's verb
+    menu: bool = False  # offered in Teams' command menu (bot/package.py; at most 10 per scope)
 
 
 def clean_text(text: str | None) -> str:

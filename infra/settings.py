@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     app_tenant_id: str = Field(
         "", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id")
     )
+    public_host: str = Field("", validation_alias=AliasChoices("FTBOT_PUBLIC_HOST", "public_host"))
+    """The bot's public host name (its messaging endpoint is https://{host}/api/messages)."""
 
     # Azure OpenAI, with the lab's names; no endpoint means the embedded sandbox.
     azure_openai_endpoint: str = Field(
@@ -100,7 +102,8 @@ class Settings(BaseSettings):
         SecretStr(""), validation_alias=AliasChoices("SANDBOX_ARM_TOKEN", "sandbox_arm_token")
     )
 
-    # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval, send budget.
+    # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval,
+    # send budget.
     training_poll_running_seconds: float = Field(
         5.0,
         gt=0,
