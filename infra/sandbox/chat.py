@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from infra.sandbox.base_model import load as load_base
 from infra.sandbox.catalog import find_base
 from infra.sandbox.content_filter import refuse_if_filtered, screen
 from infra.sandbox.dataplane import authorize, json_body
@@ -55,7 +56,7 @@ class ChatModels:
         examples = parse_examples(
             path.read_text(encoding="utf-8", errors="replace"), self.sandbox.encoding
         )
-        lm = NGramModel(self.sandbox.encoding.n_vocab)
+        lm = NGramModel(load_base())
         for example in examples:
             for turn in example.turns:
                 lm.add(turn, rate * LR_SCALE * epochs)

@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from infra.sandbox.base_model import BaseModel
+from infra.sandbox.base_model import load as load_base
 from infra.sandbox.catalog import BASE_MODELS
 from infra.sandbox.ids import hex32, new_id
 from infra.sandbox.imports import check_file, file_path
@@ -36,8 +38,9 @@ STEP_SECONDS = 0.25
 SECONDS_PER_TOKEN = 1 / 4000
 """Sandbox time of the phases: the lab's sample (about 100 steps) takes 30-60 s at speedup 1."""
 KEEP_CHECKPOINTS = 3
-LR_SCALE = 10.0
-"""Count weight per unit of learning-rate multiplier (the default 0.1 adds whole counts)."""
+LR_SCALE = 1.0
+"""Count weight per unit of learning-rate multiplier: at the default 0.1 an example seen once adds
+a tenth of a count against the base's prior weight of 20 (`lm.TAU_*`), so memorising is gradual."""
 RESULT_COLUMNS = (
     "step",
     "train_loss",
@@ -78,12 +81,12 @@ class Trainee:
     batch: int
     rate: float
     seed: int
-    vocab: int
+    base: BaseModel
     model: NGramModel = field(init=False)
     orders: list[list[int]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.model = NGramModel(self.vocab)
+        self.model = NGramModel(self.base)
         self.orders = []
         for epoch in range(self.epochs):
             order = list(range(len(self.train)))
@@ -326,7 +329,7 @@ class Trainer:
             int(hp["batch_size"]),
             float(hp["learning_rate_multiplier"]),
             int(job["seed"]),
-            sandbox.encoding.n_vocab,
+            await asyncio.to_thread(load_base),
         )
         done = int(job.get("_step", 0))
         if done:
