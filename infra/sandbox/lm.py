@@ -121,6 +121,54 @@ def parse_examples(text: str, enc: tiktoken.Encoding) -> list[Example]:
     return examples
 
 
+@dataclass(frozen=True)
+class Preference:
+    """One DPO example: the prompt's tokens, the preferred and the non-preferred answer."""
+
+    chosen: Turn
+    rejected: Turn
+    tokens: int
+
+
+def _answer(outputs: object, enc: tiktoken.Encoding) -> tuple[int, ...]:
+    if not isinstance(outputs, list):
+        return ()
+    text = "".join(
+        text_of(m.get("content"))
+        for m in outputs
+        if isinstance(m, dict) and m.get("role") == "assistant"
+    )
+    return tuple(enc.encode(text, disallowed_special=()))
+
+
+def parse_preferences(text: str, enc: tiktoken.Encoding) -> list[Preference]:
+    """Preference pairs from DPO-format JSONL (lines that do not parse are skipped)."""
+    pairs: list[Preference] = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("input"), dict):
+            continue
+        messages = [m for m in record["input"].get("messages") or [] if isinstance(m, dict)]
+        history: list[int] = []
+        for message in messages:
+            history += [BOS, *enc.encode(text_of(message.get("content")), disallowed_special=())]
+        chosen = _answer(record.get("preferred_output"), enc)
+        rejected = _answer(record.get("non_preferred_output"), enc)
+        if chosen and rejected:
+            prompt = chat_tokens(messages, enc)
+            pairs.append(
+                Preference(
+                    Turn(tuple(history), chosen),
+                    Turn(tuple(history), rejected),
+                    prompt + len(chosen) + len(rejected),
+                )
+            )
+    return pairs
+
+
 def _positions(turn: Turn) -> tuple[list[np.ndarray], np.ndarray]:
     """Context keys of every predicted position (orders 0-2) and the tokens predicted."""
     seq = np.array([BOS, BOS, *turn.target, EOS], dtype=np.int64)
@@ -139,6 +187,8 @@ class NGramModel:
         self.bi_total: dict[int, float] = {}
         self.tri: dict[int, dict[int, float]] = {}
         self.tri_total: dict[int, float] = {}
+        self.penalty: dict[int, dict[int, float]] = {}
+        """Log-factors on trigram predictions that preference training pushed down."""
 
     def add(self, turn: Turn, weight: float) -> None:
         """Learn one turn with the given weight (the learning-rate multiplier's share)."""
@@ -160,7 +210,42 @@ class NGramModel:
         tri_c = np.array([self.tri.get(x, {}).get(t, 0.0) for x, t in zip(ab, tokens, strict=True)])
         tri_n = np.array([self.tri_total.get(x, 0.0) for x in ab])
         q = (bi_c + TAU_BIGRAM * base_p) / (bi_n + TAU_BIGRAM)
-        return np.asarray((tri_c + TAU_TRIGRAM * q) / (tri_n + TAU_TRIGRAM))
+        q = (tri_c + TAU_TRIGRAM * q) / (tri_n + TAU_TRIGRAM)
+        if self.penalty:
+            norms = {x: self._norm(x) for x in set(ab) if x in self.penalty}
+            factor = np.array(
+                [
+                    math.exp(self.penalty[x].get(t, 0.0)) / norms[x] if x in norms else 1.0
+                    for x, t in zip(ab, tokens, strict=True)
+                ]
+            )
+            q = q * factor
+        return np.asarray(q)
+
+    def _norm(self, ab: int) -> float:
+        """The mass left in context `ab` once its penalised tokens are pushed down."""
+        row = self.penalty.get(ab)
+        if not row:
+            return 1.0
+        b = ab // SPACE
+        tokens = list(row)
+        n = len(tokens)
+        keys = [np.zeros(n, dtype=np.int64), np.full(n, b), np.full(n, ab)]
+        base_p = self.base.prob(keys, np.array(tokens, dtype=np.int64))
+        saved, self.penalty = self.penalty, {}
+        try:
+            q = self._adapt(base_p, [b] * len(tokens), [ab] * len(tokens), tokens)
+        finally:
+            self.penalty = saved
+        lost = sum(float(p) * (1 - math.exp(row[t])) for p, t in zip(q, tokens, strict=True))
+        return max(1e-6, 1.0 - lost)
+
+    def push_down(self, turn: Turn, strength: float) -> None:
+        """Make the turn's tokens less likely in their contexts (preference training)."""
+        contexts, tokens = _positions(turn)
+        for ab, token in zip(contexts[2].tolist(), tokens.tolist(), strict=True):
+            row = self.penalty.setdefault(ab, {})
+            row[token] = max(-8.0, row.get(token, 0.0) - strength)
 
     def _learned(self, b: int, ab: int) -> set[int]:
         found: set[int] = set()
