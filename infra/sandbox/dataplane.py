@@ -8,6 +8,7 @@ optional). Chat completions live in `chat.py`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
@@ -34,6 +35,8 @@ MAX_PENDING_JOBS = 20
 MAX_JSON_BYTES = 16 * 1024 * 1024
 """Largest JSON body (Azure publishes none; 16 MB, the largest upload Azure OpenAI documents
 besides fine-tuning files, is ample: a chat request has at most 2,048 messages)."""
+WRITE_BYTES = 1 << 20
+"""An upload is written in pieces of 1 MB, each in a worker thread."""
 MAX_FIELD_BYTES = 1024
 """Largest multipart text field (`purpose` and the like: a few bytes in every Azure API)."""
 DATED_VERSIONS = {
@@ -163,6 +166,7 @@ async def upload_file(request: web.Request) -> web.Response:
             else:
                 filename = part.filename or "file.jsonl"
                 with target.open("wb") as out:
+                    buffer = bytearray()
                     while chunk := await part.read_chunk(1 << 16):
                         size += len(chunk)
                         if size > MAX_FILE_BYTES:
@@ -171,7 +175,12 @@ async def upload_file(request: web.Request) -> web.Response:
                                 "The file exceeds the limit of 512 MB.",
                                 param="file",
                             )
-                        out.write(chunk)
+                        buffer += chunk
+                        if len(buffer) >= WRITE_BYTES:
+                            # Off the event loop: a write may wait on the disk's writeback.
+                            await asyncio.to_thread(out.write, bytes(buffer))
+                            buffer.clear()
+                    await asyncio.to_thread(out.write, bytes(buffer))
         if filename is None:
             raise bad_request("invalidPayload", "The file is missing.", param="file")
         if purpose != "fine-tune":
@@ -378,7 +387,8 @@ def job_view(request: web.Request, job: Doc) -> Doc:
     if is_v1(request):
         if job["status"] == "pending":
             sandbox = request.config_dict[SANDBOX]
-            validating = sandbox.clock.now() < job["created_at"] + VALIDATE_SECONDS
+            created = float(job["_queued_until"]) - QUEUE_SECONDS
+            validating = sandbox.clock.now() < created + VALIDATE_SECONDS
             body["status"] = "validating_files" if validating else "queued"
         body["user_provided_suffix"] = body.get("suffix")
         body.setdefault("organization_id", "")
@@ -590,7 +600,7 @@ async def get_model(request: web.Request) -> web.Response:
     return web.json_response(wire(doc))
 
 
-BODY_LIMIT = "sandbox_body_limit"
+BODY_LIMIT = web.RequestKey("sandbox_body_limit", tuple[int, str])
 """Request key: (bytes, error code) of a surface's own body cap (Resource Manager sets 4 MB)."""
 
 

@@ -23,6 +23,8 @@ PENDING_SECONDS = 1.0
 IMPORT_SECONDS = 3.0
 """Sandbox seconds an import takes: it waits PENDING, then runs IMPORT plus 1 s per MB."""
 MIN_EXAMPLES = 10
+IN_PROCESS_BYTES = 8 * 1024 * 1024
+"""Files above this are checked in a worker process, off the sandbox's GIL."""
 CHAT = "chat"
 PREFERENCE = "preference"
 FORMAT_OF_METHOD = {"supervised": CHAT, "dpo": PREFERENCE}
@@ -143,7 +145,15 @@ async def import_file(sandbox: Sandbox, file_id: str) -> None:
         store.put("file", file_id, doc)
     size_mb = int(doc.get("bytes") or 0) / 1e6
     await clock.sleep_until(doc["created_at"] + PENDING_SECONDS + IMPORT_SECONDS + size_mb)
-    found = await asyncio.to_thread(check_file, file_path(sandbox, file_id))
+    path = file_path(sandbox, file_id)
+    if int(doc.get("bytes") or 0) > IN_PROCESS_BYTES:
+        # A big file is parsed in another process: a parsing thread would hold the GIL
+        # against the event loop and every other request would wait on it.
+        found = await asyncio.get_running_loop().run_in_executor(
+            sandbox.processes(), check_file, path
+        )
+    else:
+        found = await asyncio.to_thread(check_file, path)
     doc = store.get("file", file_id)
     if doc is None:
         return

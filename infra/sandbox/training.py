@@ -18,9 +18,10 @@ import logging
 import math
 import random
 import shutil
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -141,28 +142,21 @@ class Trainee:
         for step in range(1, steps + 1):
             self.learn(step)
 
+    def part(self, example: Example) -> tuple[float, int, int, int]:
+        """(summed loss, its count, tokens right, tokens) of one example."""
+        nll, right, count = 0.0, 0, 0
+        for turn in example.turns:
+            a, b, c = self.model.score(turn)
+            nll, right, count = nll + a, right + b, count + c
+        return nll, count, right, count
+
     def measure(self, examples: list[Example]) -> tuple[float, float]:
         """(mean token loss, mean token accuracy) of the current model on `examples`."""
-        nll, right, count = 0.0, 0, 0
-        for example in examples:
-            for turn in example.turns:
-                a, b, c = self.model.score(turn)
-                nll, right, count = nll + a, right + b, count + c
-        return (nll / count, right / count) if count else (0.0, 0.0)
+        return finish(measure_parts(self, examples))
 
     def step(self, step: int) -> dict[str, float]:
         """Measure the step's batch (and a validation batch), learn it; returns the metrics."""
-        loss, accuracy = self.measure(self.batch_of(step))
-        metrics = {"step": float(step), "train_loss": loss, "train_mean_token_accuracy": accuracy}
-        if self.valid:
-            start = ((step - 1) * self.batch) % len(self.valid)
-            chosen = [self.valid[(start + i) % len(self.valid)] for i in range(self.batch)]
-            metrics["valid_loss"], metrics["valid_mean_token_accuracy"] = self.measure(chosen)
-        self.learn(step)
-        if self.valid and step % self.steps_per_epoch == 0:
-            full = self.measure(self.valid)
-            metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = full
-        return metrics
+        return finish(step_parts(self, step))
 
 
 @dataclass
@@ -227,14 +221,14 @@ class PreferenceTrainee:
         pol_l = self._logp(self.model, pair.rejected)[0]
         return self.beta * ((pol_w - ref_w) - (pol_l - ref_l)), right, count
 
+    def part(self, pair: Preference) -> tuple[float, int, int, int]:
+        """(DPO loss, 1, preferred tokens right, preferred tokens) of one pair."""
+        m, right, count = self.margin(pair)
+        return (math.log1p(math.exp(-m)) if m > -30 else -m), 1, right, count
+
     def measure(self, pairs: list[Preference]) -> tuple[float, float]:
         """(mean DPO loss, token accuracy on the preferred answers) of `pairs`."""
-        losses, right, count = [], 0, 0
-        for pair in pairs:
-            m, r, c = self.margin(pair)
-            losses.append(math.log1p(math.exp(-m)) if m > -30 else -m)
-            right, count = right + r, count + c
-        return (sum(losses) / len(losses), right / count) if pairs else (0.0, 0.0)
+        return finish(measure_parts(self, pairs))
 
     def learn(self, step: int) -> None:
         """One DPO step: pairs the model does not yet prefer move most."""
@@ -252,7 +246,51 @@ class PreferenceTrainee:
 
     def step(self, step: int) -> dict[str, float]:
         """Measure the step's pairs (and validation pairs), learn them; returns the metrics."""
-        return Trainee.step(self, step)  # type: ignore[arg-type]
+        return finish(step_parts(self, step))
+
+
+AnyTrainee = Trainee | PreferenceTrainee
+R = TypeVar("R")
+
+
+def measure_parts(
+    trainee: AnyTrainee, items: Sequence[Any]
+) -> Generator[None, None, tuple[float, float]]:
+    """Measure `items` one at a time, yielding between them; returns (loss, accuracy)."""
+    loss, losses, right, tokens = 0.0, 0, 0, 0
+    for item in items:
+        a, b, c, d = trainee.part(item)
+        loss, losses, right, tokens = loss + a, losses + b, right + c, tokens + d
+        yield
+    return (loss / losses if losses else 0.0), (right / tokens if tokens else 0.0)
+
+
+def step_parts(trainee: AnyTrainee, step: int) -> Generator[None, None, dict[str, float]]:
+    """One training step in slices (an example each): measure the batch and a validation
+    batch before learning, and the whole validation file at an epoch's end."""
+    loss, accuracy = yield from measure_parts(trainee, trainee.batch_of(step))
+    metrics = {"step": float(step), "train_loss": loss, "train_mean_token_accuracy": accuracy}
+    valid: Sequence[Any] = trainee.valid
+    if valid:
+        start = ((step - 1) * trainee.batch) % len(valid)
+        chosen = [valid[(start + i) % len(valid)] for i in range(trainee.batch)]
+        found = yield from measure_parts(trainee, chosen)
+        metrics["valid_loss"], metrics["valid_mean_token_accuracy"] = found
+    trainee.learn(step)
+    yield
+    if valid and step % trainee.steps_per_epoch == 0:
+        full = yield from measure_parts(trainee, valid)
+        metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = full
+    return metrics
+
+
+def finish(work: Generator[None, None, R]) -> R:
+    """Run sliced work to its end at once."""
+    while True:
+        try:
+            next(work)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
 
 def model_id(base: str, suffix: str | None) -> str:
