@@ -121,6 +121,9 @@ async def test_pause_and_resume_on_v1(sandbox: tuple[str, str]) -> None:
         await wait_for(running, every=0.002)
         paused = await client.fine_tuning.jobs.pause(job.id)
         assert paused.status == "paused"
+        example = json.loads((DATA / "azure_examples" / "pause_finetuning_job.json").read_text())
+        shape = example["responses"]["200"]["body"]
+        assert set(shape) <= set(paused.model_dump()) and shape["status"] == paused.status
         with pytest.raises(openai.ConflictError):
             await client.fine_tuning.jobs.pause(job.id)
         resumed = await client.fine_tuning.jobs.resume(job.id)
