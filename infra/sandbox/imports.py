@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.catalog import DEFAULT_MODEL
 from infra.sandbox.service import Sandbox
 from infra.tokens import get_encoding
 
