@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -88,12 +88,24 @@ def default_hyperparameters(examples: int, given: dict[str, Any]) -> dict[str, A
     return {"n_epochs": epochs, "batch_size": batch, "learning_rate_multiplier": float(rate)}
 
 
-@dataclass
-class Trainee:
-    """A model in training with its data and plan (which examples each step sees)."""
+class Counted(Protocol):
+    """A training item with its billed tokens."""
 
-    train: list[Example]
-    valid: list[Example]
+    @property
+    def tokens(self) -> int:
+        """Billed tokens of the item."""
+        ...
+
+
+Item = TypeVar("Item", bound=Counted)
+
+
+@dataclass
+class Schedule(Generic[Item]):
+    """The plan of a run: its data, and which items each step sees (shuffled per epoch)."""
+
+    train: list[Item]
+    valid: list[Item]
     epochs: int
     batch: int
     rate: float
@@ -120,15 +132,20 @@ class Trainee:
         """Steps of the whole job."""
         return self.epochs * self.steps_per_epoch
 
-    def batch_of(self, step: int) -> list[Example]:
-        """The training examples of a step (1-based)."""
+    def batch_of(self, step: int) -> list[Item]:
+        """The training items of a step (1-based)."""
         epoch, index = divmod(step - 1, self.steps_per_epoch)
         ids = self.orders[epoch][index * self.batch : (index + 1) * self.batch]
         return [self.train[i] for i in ids]
 
     def tokens_of(self, step: int) -> int:
         """Billed tokens of a step's batch."""
-        return sum(e.tokens for e in self.batch_of(step))
+        return sum(item.tokens for item in self.batch_of(step))
+
+
+@dataclass
+class Trainee(Schedule[Example]):
+    """A supervised run: a model learning chat examples."""
 
     def learn(self, step: int) -> None:
         """Take one step's update without measuring (used to replay after a restart)."""
@@ -160,50 +177,16 @@ class Trainee:
 
 
 @dataclass
-class PreferenceTrainee:
-    """A DPO run: preference pairs, the base as reference, the same plan as `Trainee`."""
+class PreferenceTrainee(Schedule[Preference]):
+    """A DPO run: preference pairs, the base as reference, the same schedule as `Trainee`."""
 
-    train: list[Preference]
-    valid: list[Preference]
-    epochs: int
-    batch: int
-    rate: float
-    seed: int
-    base: BaseModel
     beta: float = 0.1
-    model: NGramModel = field(init=False)
     reference: NGramModel = field(init=False)
-    orders: list[list[int]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.model = NGramModel(self.base)
+        super().__post_init__()
         self.reference = NGramModel(self.base)
         self._reference: dict[int, tuple[float, float]] = {}
-        self.orders = []
-        for epoch in range(self.epochs):
-            order = list(range(len(self.train)))
-            random.Random(self.seed * 1000 + epoch).shuffle(order)
-            self.orders.append(order)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        """Batches in one pass over the pairs."""
-        return max(1, math.ceil(len(self.train) / self.batch))
-
-    @property
-    def total_steps(self) -> int:
-        """Steps of the whole job."""
-        return self.epochs * self.steps_per_epoch
-
-    def batch_of(self, step: int) -> list[Preference]:
-        """The pairs of a step (1-based)."""
-        epoch, index = divmod(step - 1, self.steps_per_epoch)
-        ids = self.orders[epoch][index * self.batch : (index + 1) * self.batch]
-        return [self.train[i] for i in ids]
-
-    def tokens_of(self, step: int) -> int:
-        """Billed tokens of a step's batch."""
-        return sum(p.tokens for p in self.batch_of(step))
 
     def _logp(self, model: NGramModel, turn: Turn) -> tuple[float, int, int]:
         nll, right, count = model.score(turn)
