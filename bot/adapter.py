@@ -20,12 +20,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class _BotFrameworkConfig:
-    """The attribute names ConfigurationBotFrameworkAuthentication reads."""
+    """The attribute names ConfigurationBotFrameworkAuthentication reads (None: the default)."""
 
     APP_ID: str
     APP_PASSWORD: str
     APP_TYPE: str
     APP_TENANTID: str
+    TO_CHANNEL_FROM_BOT_LOGIN_URL: str | None
+    TO_CHANNEL_FROM_BOT_OAUTH_SCOPE: str | None
+    TO_BOT_FROM_CHANNEL_TOKEN_ISSUER: str | None
+    TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL: str | None
+    VALIDATE_AUTHORITY: bool
 
 
 def create_adapter(settings: Settings) -> CloudAdapter:
@@ -35,6 +40,11 @@ def create_adapter(settings: Settings) -> CloudAdapter:
         APP_PASSWORD=settings.app_password.get_secret_value(),
         APP_TYPE=settings.app_type,
         APP_TENANTID=settings.app_tenant_id,
+        TO_CHANNEL_FROM_BOT_LOGIN_URL=settings.bot_login_url or None,
+        TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=settings.bot_oauth_scope or None,
+        TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=settings.channel_token_issuer or None,
+        TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.channel_openid_metadata_url or None,
+        VALIDATE_AUTHORITY=settings.validate_authority,
     )
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
 
