@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
 
     async def close(_: web.Application) -> None:
         await services.tasks.close()
+        await adapter.close()  # after the last proactive send
         storage.close()
 
     async def forget(app: web.Application) -> None:

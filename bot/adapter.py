@@ -10,8 +10,10 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
 )
 
+from bot.connector import SharedConnectors, SharedCredentials
 from bot.router import failure_sentence
 from infra.settings import Settings
 
@@ -33,7 +35,19 @@ class _BotFrameworkConfig:
     VALIDATE_AUTHORITY: bool
 
 
-def create_adapter(settings: Settings) -> CloudAdapter:
+class Adapter(CloudAdapter):  # type: ignore[misc]
+    """CloudAdapter whose connector clients are shared (bot/connector.py)."""
+
+    def __init__(self, connectors: SharedConnectors) -> None:
+        super().__init__(connectors)
+        self.connectors = connectors
+
+    async def close(self) -> None:
+        """Release the connectors' HTTP session (at app cleanup)."""
+        await self.connectors.close()
+
+
+def create_adapter(settings: Settings) -> Adapter:
     """A CloudAdapter; with no app id it runs in local mode (Emulator, Agents Playground)."""
     config = _BotFrameworkConfig(
         APP_ID=settings.app_id,
@@ -46,7 +60,11 @@ def create_adapter(settings: Settings) -> CloudAdapter:
         TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.channel_openid_metadata_url or None,
         VALIDATE_AUTHORITY=settings.validate_authority,
     )
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    credentials = SharedCredentials(ConfigurationServiceClientCredentialFactory(config))
+    authentication = ConfigurationBotFrameworkAuthentication(
+        config, credentials_factory=credentials
+    )
+    adapter = Adapter(SharedConnectors(authentication))
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         reference = uuid.uuid4().hex[:8]
