@@ -104,6 +104,7 @@ def create_app(settings: Settings) -> web.Application:
         yield
         await training.stop()
         await ctx.tasks.close()  # stop all work before the clients and the store close
+        await adapter.close()  # after the last proactive send
         await ctx.azure.close()
         await storage.close()
 

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,8 @@ class DatasetStore:
     def _record(self, pending: _Pending, name: str) -> StoredDataset:
         path = pending.keep(self.root)
         sha256 = pending.hash.hexdigest()
-        meta = self.root / f".{sha256}.{os.getpid()}.json.part"
+        # A name of its own: many users store the same sample at once (same sha256, same pid).
+        meta = self.root / f".{sha256}.{uuid.uuid4().hex}.json.part"
         meta.write_text(json.dumps({"name": name}), encoding="utf-8")
         meta.replace(self.root / f"{sha256}.json")
         return StoredDataset(sha256, name, path, pending.size)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra.catalog import DEFAULT_MODEL, HOSTING_PRICE_PER_HOUR, TRAINING_PRICE_PER_1M_TOKENS
@@ -44,6 +51,27 @@ class Settings(BaseSettings):
     )
     public_host: str = Field("", validation_alias=AliasChoices("FTBOT_PUBLIC_HOST", "public_host"))
     """The bot's public host name (its messaging endpoint is https://{host}/api/messages)."""
+    # A Bot Framework cloud other than the public one (a private cloud, or a loopback test), with
+    # botbuilder's own names; empty means the public cloud.
+    bot_login_url: str = Field(
+        "", validation_alias=AliasChoices("TO_CHANNEL_FROM_BOT_LOGIN_URL", "bot_login_url")
+    )
+    bot_oauth_scope: str = Field(
+        "", validation_alias=AliasChoices("TO_CHANNEL_FROM_BOT_OAUTH_SCOPE", "bot_oauth_scope")
+    )
+    channel_token_issuer: str = Field(
+        "",
+        validation_alias=AliasChoices("TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", "channel_token_issuer"),
+    )
+    channel_openid_metadata_url: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", "channel_openid_metadata_url"
+        ),
+    )
+    validate_authority: bool = Field(
+        True, validation_alias=AliasChoices("VALIDATE_AUTHORITY", "validate_authority")
+    )
 
     # Azure OpenAI, with the lab's names; no endpoint means the embedded sandbox.
     azure_openai_endpoint: str = Field(
@@ -142,6 +170,16 @@ class Settings(BaseSettings):
 
         parse_faults(value)
         return value
+
+    @model_validator(mode="after")
+    def _one_cloud(self) -> Settings:
+        cloud = (self.bot_login_url, self.channel_token_issuer, self.channel_openid_metadata_url)
+        if any(cloud) and not all(cloud):
+            raise ValueError(
+                "TO_CHANNEL_FROM_BOT_LOGIN_URL, TO_BOT_FROM_CHANNEL_TOKEN_ISSUER and "
+                "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL go together"
+            )
+        return self
 
     @property
     def sandbox_mode(self) -> bool:

@@ -30,6 +30,7 @@ class ChannelFake:
         self.uploads: dict[str, bytes] = {}  # files the bot uploaded (Teams file consent)
         self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
         self.calls = 0
+        self.peers: set[tuple[str, int]] = set()  # the bot's TCP connections (address, port)
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -60,8 +61,10 @@ class ChannelFake:
         self.files[name] = (content, content_type)
         return f"{self.url}/files/{name}"
 
-    def _failure(self) -> web.Response | None:
+    def _failure(self, request: web.Request) -> web.Response | None:
         self.calls += 1
+        if request.transport is not None:
+            self.peers.add(request.transport.get_extra_info("peername"))
         if not self.failures:
             return None
         status, headers = self.failures.pop(0)
@@ -74,22 +77,24 @@ class ChannelFake:
             self._changed.notify_all()
 
     async def _post(self, request: web.Request) -> web.Response:
-        if (failure := self._failure()) is not None:
+        if (failure := self._failure(request)) is not None:
             return failure
         activity = await request.json()
         activity["id"] = f"bot-{next(self._ids)}"
         activity["_op"] = "post"
+        activity["_authorization"] = request.headers.get("Authorization")
         activity["_conversation"] = request.match_info["cid"]
         await self._record(activity)
         await asyncio.sleep(self.slow_posts)  # the user may see, and press, the card meanwhile
         return web.json_response({"id": activity["id"]})
 
     async def _put(self, request: web.Request) -> web.Response:
-        if (failure := self._failure()) is not None:
+        if (failure := self._failure(request)) is not None:
             return failure
         activity = await request.json()
         activity["id"] = request.match_info["aid"]
         activity["_op"] = "update"
+        activity["_authorization"] = request.headers.get("Authorization")
         activity["_conversation"] = request.match_info["cid"]
         await self._record(activity)
         return web.json_response({"id": activity["id"]})
@@ -146,6 +151,7 @@ class Conversation:
         if aad_object_id:
             self.user["aadObjectId"] = aad_object_id
         self.bot = {"id": "bot-1", "name": "FineTuneBot"}
+        self.headers: dict[str, str] = {}  # sent with every post (Authorization, with an app id)
         self.mark = 0
 
     def activity(self, **fields: Any) -> Activity:
@@ -164,7 +170,8 @@ class Conversation:
     async def post(self, activity: Activity) -> aiohttp.ClientResponse:
         """POST an activity to the bot; the response is read and released."""
         self.mark = len(self.channel.sent)
-        async with self.session.post(f"{self.bot_url}/api/messages", json=activity) as response:
+        url = f"{self.bot_url}/api/messages"
+        async with self.session.post(url, json=activity, headers=self.headers) as response:
             await response.read()
             return response
 

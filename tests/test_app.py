@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
+from pydantic import ValidationError
 
+from infra.settings import describe_error
 from tests.harness import bot_settings, running_bot
 
 
@@ -68,3 +71,12 @@ def test_a_bad_setting_stops_the_start_with_one_line(tmp_path: Path) -> None:
 def test_secrets_do_not_show_in_settings(tmp_path: Path) -> None:
     settings = bot_settings(tmp_path, app_password="hunter2", azure_openai_api_key="k3y")
     assert "hunter2" not in repr(settings) and "k3y" not in str(settings)
+
+
+def test_a_private_cloud_needs_its_login_and_its_channel_keys(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as raised:
+        bot_settings(tmp_path, bot_login_url="https://login.example/botframework.com")
+    assert describe_error(raised.value) == (
+        "invalid setting settings: Value error, TO_CHANNEL_FROM_BOT_LOGIN_URL, "
+        "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER and TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL go together"
+    )

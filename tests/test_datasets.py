@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,19 @@ async def test_add_stream_stops_at_the_limit_and_leaves_nothing(tmp_path: Path) 
         await store.add_stream(chunks(100, 1000, seen), "huge.jsonl", max_bytes=2500)
     assert len(seen) == 3  # refused before the download completes
     assert list(store.root.iterdir()) == []
+
+
+def test_the_same_file_stored_at_once_by_many_users(tmp_path: Path) -> None:
+    """Every lab participant validates the same sample: concurrent stores of one content."""
+    source = tmp_path / "sample.jsonl"
+    source.write_bytes(b'{"messages": []}\n' * 100)
+    store = DatasetStore(tmp_path / "datasets")
+    start = threading.Barrier(8)
+
+    def user(_: int) -> list[str]:
+        start.wait()
+        return [store.add_file(source, "training_set.jsonl").sha256 for _ in range(25)]
+
+    with ThreadPoolExecutor(8) as pool:
+        stored = {sha for shas in pool.map(user, range(8)) for sha in shas}
+    assert stored == {hashlib.sha256(source.read_bytes()).hexdigest()}

@@ -23,7 +23,8 @@ from tests.harness import bot_settings
 async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifier]:
     settings = bot_settings(tmp_path)
     storage = SqliteStorage(tmp_path / "state.sqlite3")
-    notifier = Notifier(create_adapter(settings), RecordStore(storage), settings.app_id)
+    adapter = create_adapter(settings)
+    notifier = Notifier(adapter, RecordStore(storage), settings.app_id)
     incoming = Activity().deserialize(
         {
             "type": "message",
@@ -37,6 +38,7 @@ async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifi
     )
     await notifier.remember(incoming)
     yield notifier
+    await adapter.close()
     await storage.close()
 
 
