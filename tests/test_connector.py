@@ -16,6 +16,7 @@ from adaptive_cards.common import card, text
 from bot.adapter import create_adapter
 from bot.connector import CardSerializer
 from bot.notifier import Notifier
+from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from tests.bot_framework_login import LoginServer
 from tests.channel import ChannelFake, Conversation, card_text
@@ -64,7 +65,7 @@ async def test_a_card_update_is_retried_after_a_server_error(
     settings = bot_settings(tmp_path)
     storage = SqliteStorage(tmp_path / "state.sqlite3")
     adapter = create_adapter(settings)
-    notifier = Notifier(adapter, storage, settings.app_id)
+    notifier = Notifier(adapter, RecordStore(storage), settings.app_id)
     incoming = {
         "type": "message",
         "channelId": "msteams",
@@ -75,9 +76,9 @@ async def test_a_card_update_is_retried_after_a_server_error(
     }
     await notifier.remember(Activity().deserialize(incoming))
     try:
-        sent = await notifier.send("c1", MessageFactory.text("step 1"))
+        sent = await notifier.post("c1", MessageFactory.text("step 1"))
         channel.failures = [(503, {"Retry-After": "0"})]  # idempotent: retried as msrest did
-        await notifier.update("c1", sent, MessageFactory.text("step 2"))
+        await notifier.replace("c1", sent, MessageFactory.text("step 2"))
         assert channel.calls == 3
         assert [(a["_op"], a["text"]) for a in channel.sent] == [
             ("post", "step 1"),
@@ -85,7 +86,7 @@ async def test_a_card_update_is_retried_after_a_server_error(
         ]
     finally:
         await adapter.close()
-        storage.close()
+        await storage.close()
 
 
 def _activity(content: object) -> Activity:
