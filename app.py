@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 from collections.abc import AsyncIterator
 
@@ -55,13 +56,16 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def build_context(settings: Settings, records: RecordStore, notify: Notify) -> Context:
-    """The infrastructure every skill runs on, for `settings`."""
-    speedup = settings.sandbox_speedup if settings.sandbox_mode else 1.0
+def build_context(
+    settings: Settings, records: RecordStore, notify: Notify, sandbox_token: str = ""
+) -> Context:
+    """The infrastructure every skill runs on, for `settings` (`sandbox_token`: the embedded
+    sandbox's access secret)."""
+    speedup = settings.sandbox_speedup if settings.embedded_sandbox else 1.0
     return Context(
         settings=settings,
         records=records,
-        azure=Azure(settings),
+        azure=Azure(settings, sandbox_token=sandbox_token),
         notify=notify,
         tasks=Tasks(),
         owners=LocalOwnership(),
@@ -78,7 +82,9 @@ def create_app(settings: Settings) -> web.Application:
     records = RecordStore(storage)
     adapter = create_adapter(settings)
     notifier = Notifier(adapter, records, settings.app_id)
-    ctx = build_context(settings, records, notifier)
+    # The embedded sandbox accepts only this secret (SANDBOX_ARM_TOKEN, else a fresh one).
+    token = settings.sandbox_arm_token.get_secret_value() or secrets.token_urlsafe(32)
+    ctx = build_context(settings, records, notifier, token if settings.embedded_sandbox else "")
     hosting = Hosting(ctx)
     training = Training(ctx)
     services = Services(
@@ -108,14 +114,15 @@ def create_app(settings: Settings) -> web.Application:
         await storage.close()
 
     app.cleanup_ctx.append(work)
-    if settings.sandbox_mode:
+    if settings.embedded_sandbox:  # in production only with FTBOT_DEMO_SANDBOX (settings.py)
         from infra.sandbox import create_sandbox_app
 
         sandbox = create_sandbox_app(
             settings.data_dir / "sandbox",
             speedup=settings.sandbox_speedup,
             faults=settings.sandbox_faults,
-            arm_token=settings.sandbox_arm_token.get_secret_value(),
+            arm_token=token,
+            loopback_only=True,
         )
         app.add_subapp("/sandbox", sandbox)
     return app
@@ -135,6 +142,8 @@ def main() -> int:
         f"(data in {settings.data_dir}). {mode_line(settings)}",
         flush=True,
     )
+    if settings.everyone_admin:
+        print("No FTBOT_ADMINS or FTBOT_TRAINERS set: everyone is admin.", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None)
     return 0
 

@@ -42,8 +42,9 @@ class Role(IntEnum):
 
 
 def role_of(user_id: str, settings: Settings) -> Role:
-    """A user's role from the settings; with no admins configured everyone is admin (local use)."""
-    if not settings.admins or user_id in settings.admins:
+    """A user's role from the settings: with neither list set everyone is admin (local use);
+    once either list is set, the lists decide (a user on neither is a user)."""
+    if settings.everyone_admin or user_id in settings.admins:
         return Role.ADMIN
     if user_id in settings.trainers:
         return Role.TRAINER
