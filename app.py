@@ -23,6 +23,7 @@ from infra.records import RecordStore
 from infra.settings import Settings, load_settings
 from infra.storage import SqliteStorage
 from infra.tasks import Tasks
+from skills.audit import Audit
 from skills.claims import Claims
 from skills.confirmations import Confirmations
 from skills.context import Context
@@ -30,6 +31,7 @@ from skills.datasets import Datasets
 from skills.deployment.service import Hosting
 from skills.notify import Notify
 from skills.playground import Playground
+from skills.resources import Resources
 from skills.service_clock import ServiceClock
 from skills.training.service import Training
 
@@ -73,6 +75,7 @@ def build_context(
         confirmations=Confirmations(records),
         clock=ServiceClock(speedup),  # sandbox time runs SANDBOX_SPEEDUP faster
         datasets=DatasetStore(settings.data_dir / "datasets"),
+        audit=Audit(records),
     )
 
 
@@ -94,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
         training=training,
         hosting=hosting,
         playground=Playground(ctx, hosting),
+        resources=Resources(ctx),
     )
     bot = FineTuneBot(build_router(), services, notifier)
     app = web.Application()

@@ -9,6 +9,7 @@ from skills.claims import Claims
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
 from skills.playground import Playground
+from skills.resources import Resources
 from skills.training.service import Training
 
 
@@ -22,3 +23,4 @@ class Services:
     training: Training
     hosting: Hosting
     playground: Playground
+    resources: Resources

@@ -5,8 +5,8 @@ A `Confirmation` record is written when the question is asked. Answering it move
 `pending` to `confirmed` or `cancelled` under e-tag concurrency, so of two presses (a double click,
 a redelivery, two people in a channel) exactly one wins; the answer must come from the
 conversation that asked and, in a channel where many people see the card, from the person who
-asked (every costly or destructive question passes `user`), before the record expires. Answered and expired questions are swept at
-start a day after they expire.
+asked (every costly or destructive question passes `user`), before the record expires.
+Answered and expired questions are swept at start a day after they expire.
 """
 
 from __future__ import annotations
