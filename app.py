@@ -31,6 +31,9 @@ from skills.datasets import Datasets
 from skills.deployment.service import Hosting
 from skills.notify import Notify
 from skills.playground import Playground
+from skills.provisioning.access import Access
+from skills.provisioning.service import Provisioning
+from skills.provisioning.teardown import Teardown
 from skills.resources import Resources
 from skills.service_clock import ServiceClock
 from skills.training.service import Training
@@ -90,6 +93,10 @@ def create_app(settings: Settings) -> web.Application:
     ctx = build_context(settings, records, notifier, token if settings.embedded_sandbox else "")
     hosting = Hosting(ctx)
     training = Training(ctx)
+    resources = Resources(ctx)
+    provisioning = Provisioning(ctx, resources)
+    access = Access(ctx, resources)
+    teardown = Teardown(ctx, resources)
     services = Services(
         settings=settings,
         claims=ctx.claims,
@@ -97,7 +104,11 @@ def create_app(settings: Settings) -> web.Application:
         training=training,
         hosting=hosting,
         playground=Playground(ctx, hosting),
-        resources=Resources(ctx),
+        resources=resources,
+        provisioning=provisioning,
+        access=access,
+        teardown=teardown,
+        audit=ctx.audit,
     )
     bot = FineTuneBot(build_router(), services, notifier)
     app = web.Application()
@@ -111,6 +122,9 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
+        await provisioning.resume()  # provisionings and teardowns a restart interrupted
+        await teardown.resume()
+        ctx.tasks.spawn(access.run_sync(), "key sync")  # the key each key-auth resource uses
         yield
         await training.stop()
         await ctx.tasks.close()  # stop all work before the clients and the store close

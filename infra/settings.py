@@ -56,9 +56,7 @@ class Settings(BaseSettings):
 
     # Where Azure is (README, "Modes"): Azure with a subscription (or an endpoint), an external
     # sandbox at FTBOT_SANDBOX_URL, else the sandbox embedded in this process.
-    sandbox_url: str = Field(
-        "", validation_alias=AliasChoices("FTBOT_SANDBOX_URL", "sandbox_url")
-    )
+    sandbox_url: str = Field("", validation_alias=AliasChoices("FTBOT_SANDBOX_URL", "sandbox_url"))
     demo_sandbox: bool = Field(
         False, validation_alias=AliasChoices("FTBOT_DEMO_SANDBOX", "demo_sandbox")
     )
