@@ -124,6 +124,10 @@ def create_app(settings: Settings) -> web.Application:
         await hosting.start()  # deployments in progress, the idle watcher
         await provisioning.resume()  # provisionings and teardowns a restart interrupted
         await teardown.resume()
+        try:
+            await access.sync_keys()  # a key switched before this start (keys rotate)
+        except Exception:
+            log.warning("could not check which key to use; the key sync tries again", exc_info=True)
         ctx.tasks.spawn(access.run_sync(), "key sync")  # the key each key-auth resource uses
         yield
         await training.stop()

@@ -123,7 +123,8 @@ class Settings(BaseSettings):
         SecretStr(""), validation_alias=AliasChoices("SANDBOX_ARM_TOKEN", "sandbox_arm_token")
     )
 
-    # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval, send budget.
+    # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval,
+    # send budget.
     training_poll_running_seconds: float = Field(
         5.0,
         gt=0,
