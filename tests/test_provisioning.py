@@ -163,6 +163,10 @@ async def test_the_lab_from_provision_to_purge(
         assert await azure.groups.resource_groups.check_existence(GROUP)
     assert ACCOUNT not in card_text(await ask(chat, "resource"))  # back to the default
 
+    reply = await chat.say(f"provision name={ACCOUNT}")
+    assert reply["text"].startswith(f"`{ACCOUNT}` was deleted recently and Azure keeps it")
+    assert f"`purge {ACCOUNT}`" in reply["text"]
+
     # purge: gone for good
     purged = await confirm(chat, f"purge {ACCOUNT}", "Purge", f"{ACCOUNT} is purged")
     assert "free again" in card_text(purged)
@@ -203,3 +207,21 @@ async def assignments(azure: AzureClients, principal: str) -> list[str]:
             if a.principal_id == principal and a.scope.lower() == scope.lower():
                 found.append(str(a.role_definition_id).rsplit("/", 1)[-1])
     return found
+
+
+async def test_provision_explains_what_it_refuses_in_plain_words(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation(aad_object_id=ADMIN)
+    reply = await chat.say("provision name=bad_name!")
+    assert "is not a valid account name" in reply["text"]
+    reply = await chat.say("provision name=aoai-lab2 region=westeurope")
+    assert reply["text"].startswith("Azure OpenAI does not offer fine-tuning in `westeurope`")
+    assert "`northcentralus` (North Central US)" in reply["text"]
+    reply = await chat.say("provision name=aoai-sandbox group=elsewhere")  # its subdomain is taken
+    ask_card = reply
+    await chat.press(ask_card, "Create")
+    failed = await chat.reply(updated(ask_card["id"], "failed"), seconds=30)
+    assert "another Azure resource (anyone's, anywhere) already uses it" in card_text(failed)
+    adopted = await chat.say("provision name=aoai-sandbox group=sandbox")
+    assert "Use the existing account aoai-sandbox?" in card_text(adopted)
