@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 from collections.abc import AsyncIterator
 
@@ -22,6 +23,7 @@ from infra.records import RecordStore
 from infra.settings import Settings, load_settings
 from infra.storage import SqliteStorage
 from infra.tasks import Tasks
+from skills.audit import Audit
 from skills.claims import Claims
 from skills.confirmations import Confirmations
 from skills.context import Context
@@ -29,6 +31,10 @@ from skills.datasets import Datasets
 from skills.deployment.service import Hosting
 from skills.notify import Notify
 from skills.playground import Playground
+from skills.provisioning.access import Access
+from skills.provisioning.service import Provisioning
+from skills.provisioning.teardown import Teardown
+from skills.resources import Resources
 from skills.service_clock import ServiceClock
 from skills.training.service import Training
 
@@ -55,13 +61,16 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def build_context(settings: Settings, records: RecordStore, notify: Notify) -> Context:
-    """The infrastructure every skill runs on, for `settings`."""
-    speedup = settings.sandbox_speedup if settings.sandbox_mode else 1.0
+def build_context(
+    settings: Settings, records: RecordStore, notify: Notify, sandbox_token: str = ""
+) -> Context:
+    """The infrastructure every skill runs on, for `settings` (`sandbox_token`: the embedded
+    sandbox's access secret)."""
+    speedup = settings.sandbox_speedup if settings.embedded_sandbox else 1.0
     return Context(
         settings=settings,
         records=records,
-        azure=Azure(settings),
+        azure=Azure(settings, sandbox_token=sandbox_token),
         notify=notify,
         tasks=Tasks(),
         owners=LocalOwnership(),
@@ -69,6 +78,7 @@ def build_context(settings: Settings, records: RecordStore, notify: Notify) -> C
         confirmations=Confirmations(records),
         clock=ServiceClock(speedup),  # sandbox time runs SANDBOX_SPEEDUP faster
         datasets=DatasetStore(settings.data_dir / "datasets"),
+        audit=Audit(records),
     )
 
 
@@ -78,9 +88,15 @@ def create_app(settings: Settings) -> web.Application:
     records = RecordStore(storage)
     adapter = create_adapter(settings)
     notifier = Notifier(adapter, records, settings.app_id)
-    ctx = build_context(settings, records, notifier)
+    # The embedded sandbox accepts only this secret (SANDBOX_ARM_TOKEN, else a fresh one).
+    token = settings.sandbox_arm_token.get_secret_value() or secrets.token_urlsafe(32)
+    ctx = build_context(settings, records, notifier, token if settings.embedded_sandbox else "")
     hosting = Hosting(ctx)
     training = Training(ctx)
+    resources = Resources(ctx)
+    provisioning = Provisioning(ctx, resources)
+    access = Access(ctx, resources)
+    teardown = Teardown(ctx, resources)
     services = Services(
         settings=settings,
         claims=ctx.claims,
@@ -88,6 +104,11 @@ def create_app(settings: Settings) -> web.Application:
         training=training,
         hosting=hosting,
         playground=Playground(ctx, hosting),
+        resources=resources,
+        provisioning=provisioning,
+        access=access,
+        teardown=teardown,
+        audit=ctx.audit,
     )
     bot = FineTuneBot(build_router(), services, notifier)
     app = web.Application()
@@ -101,6 +122,13 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
+        await provisioning.resume()  # provisionings and teardowns a restart interrupted
+        await teardown.resume()
+        try:
+            await access.sync_keys()  # a key switched before this start (keys rotate)
+        except Exception:
+            log.warning("could not check which key to use; the key sync tries again", exc_info=True)
+        ctx.tasks.spawn(access.run_sync(), "key sync")  # the key each key-auth resource uses
         yield
         await training.stop()
         await ctx.tasks.close()  # stop all work before the clients and the store close
@@ -109,14 +137,15 @@ def create_app(settings: Settings) -> web.Application:
         await storage.close()
 
     app.cleanup_ctx.append(work)
-    if settings.sandbox_mode:
+    if settings.embedded_sandbox:  # in production only with FTBOT_DEMO_SANDBOX (settings.py)
         from infra.sandbox import create_sandbox_app
 
         sandbox = create_sandbox_app(
             settings.data_dir / "sandbox",
             speedup=settings.sandbox_speedup,
             faults=settings.sandbox_faults,
-            arm_token=settings.sandbox_arm_token.get_secret_value(),
+            arm_token=token,
+            loopback_only=True,
         )
         app.add_subapp("/sandbox", sandbox)
     return app
@@ -136,6 +165,8 @@ def main() -> int:
         f"(data in {settings.data_dir}). {mode_line(settings)}",
         flush=True,
     )
+    if settings.everyone_admin:
+        print("No FTBOT_ADMINS or FTBOT_TRAINERS set: everyone is admin.", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None)
     return 0
 

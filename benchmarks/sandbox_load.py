@@ -29,6 +29,10 @@ ACCOUNT = (
 )
 
 
+TOKEN = "bench-sandbox-secret"
+"""The sandbox's access secret for this run (SANDBOX_ARM_TOKEN)."""
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -40,7 +44,7 @@ async def _ready(http: aiohttp.ClientSession, url: str) -> str:
     deadline = time.monotonic() + 30
     while True:
         try:
-            headers = {"Authorization": "Bearer bench"}
+            headers = {"Authorization": f"Bearer {TOKEN}"}
             async with http.post(
                 f"{url}{ACCOUNT}/listKeys?api-version=2024-10-01", headers=headers
             ) as response:
@@ -118,7 +122,13 @@ def run() -> None:
     """Start a sandbox process, load it, print p50/p99 beside the goal."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as data:
-        env = {**os.environ, "FTBOT_DATA_DIR": data, "SANDBOX_FAULTS": "", "SANDBOX_SPEEDUP": "2"}
+        env = {
+            **os.environ,
+            "FTBOT_DATA_DIR": data,
+            "SANDBOX_FAULTS": "",
+            "SANDBOX_SPEEDUP": "2",
+            "SANDBOX_ARM_TOKEN": TOKEN,
+        }
         command = [sys.executable, "-c", "import cli, sys; sys.exit(cli.main(sys.argv[1:]))"]
         server = subprocess.Popen(
             [*command, "sandbox", "--port", str(port)],

@@ -51,7 +51,9 @@ def parse_compare(text_: str, data: Mapping[str, Any]) -> tuple[str, str]:
 async def start_chat(turn: Turn, name: str | None) -> None:
     """Start (or switch) this user's session in this conversation."""
     try:
-        session = await turn.services.playground.start(turn.conversation_id, turn.user_id, name)
+        session = await turn.services.playground.start(
+            await turn.resource(), turn.conversation_id, turn.user_id, name
+        )
     except DeploymentGone as gone:
         await explain_gone(turn, gone.deployment)
         return

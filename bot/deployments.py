@@ -89,6 +89,7 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
     """Resolve the model, check the name, and ask for confirmation with the cost."""
     hosting = turn.services.hosting
     request = await hosting.ask_deploy(
+        await turn.resource(),
         turn.conversation_id,
         turn.user_id,
         ref=args.ref,
@@ -111,7 +112,7 @@ def _pressed(turn: Turn, card: str) -> str:
 async def deploy_confirm(turn: Turn, token: str) -> None:
     """Create the deployment, then follow it on the same card."""
     hosting = turn.services.hosting
-    request, outcome = await hosting.confirm_deploy(token, turn.conversation_id)
+    request, outcome = await hosting.confirm_deploy(token, turn.conversation_id, turn.actor)
     pressed = _pressed(turn, request.card)
     if isinstance(outcome, DeploymentFailed):
         await turn.show_view(pressed, outcome)
@@ -122,7 +123,7 @@ async def deploy_confirm(turn: Turn, token: str) -> None:
 async def deploy_cancel(turn: Turn, token: str) -> None:
     """Drop a deployment that was not confirmed."""
     hosting = turn.services.hosting
-    request = await hosting.cancel_deploy(token, turn.conversation_id)
+    request = await hosting.cancel_deploy(token, turn.conversation_id, turn.user_id)
     content = cards.cancelled_card(hosting.plan(request))
     await turn.show(_pressed(turn, request.card), content, "Deployment cancelled")
 
@@ -132,7 +133,7 @@ async def deploy_cancel(turn: Turn, token: str) -> None:
 
 async def list_command(turn: Turn, _: None) -> None:
     """The account's deployments with last use and the days left before idle deletion."""
-    listing = await turn.services.hosting.deployments()
+    listing = await turn.services.hosting.deployments(await turn.resource())
     await turn.send_card(cards.deployments_card(listing), f"{len(listing.rows)} deployment(s)")
 
 
@@ -142,7 +143,9 @@ async def list_command(turn: Turn, _: None) -> None:
 async def delete(turn: Turn, name: str) -> None:
     """Ask for confirmation before deleting a deployment."""
     hosting = turn.services.hosting
-    request = await hosting.ask_delete(turn.conversation_id, turn.user_id, name)
+    request = await hosting.ask_delete(
+        await turn.resource(), turn.conversation_id, turn.user_id, name
+    )
     content = cards.delete_confirm_card(
         request.name, request.model, request.token, lifetime_hours()
     )
@@ -153,7 +156,7 @@ async def delete(turn: Turn, name: str) -> None:
 async def delete_confirm(turn: Turn, token: str) -> None:
     """Delete, and say on the same card when it is gone."""
     hosting = turn.services.hosting
-    request = await hosting.confirm_delete(token, turn.conversation_id)
+    request = await hosting.confirm_delete(token, turn.conversation_id, turn.actor)
     name = request.name
     content = cards.deleting_card(name, "Deleting {name}...")
     shown = await turn.show(_pressed(turn, request.card), content, f"Deleting {name}")
@@ -162,7 +165,7 @@ async def delete_confirm(turn: Turn, token: str) -> None:
 
 async def delete_cancel(turn: Turn, token: str) -> None:
     """Keep the deployment after all."""
-    request = await turn.services.hosting.keep(token, turn.conversation_id)
+    request = await turn.services.hosting.keep(token, turn.conversation_id, turn.user_id)
     name = request.name
     content = cards.deleting_card(name, "Kept {name}: nothing was deleted")
     await turn.show(_pressed(turn, request.card), content, f"Kept {name}")
@@ -174,11 +177,11 @@ async def delete_cancel(turn: Turn, token: str) -> None:
 async def keep_alive_command(turn: Turn, name: str) -> None:
     """One minimal completion: the inactivity clock starts again."""
     try:
-        _, record = await turn.services.hosting.keep_alive(name)
+        _, record = await turn.services.hosting.keep_alive(await turn.resource(), name)
     except DeploymentGone:
         await explain_gone(turn, name)
         return
-    who = str(getattr(turn.activity.from_property, "name", "") or turn.user_id)
+    who = turn.user_name
     # The pressed card (Teams sends its id as replyToId), else the warning the record names.
     warning = turn.pressed_card if turn.data() else ""
     if not warning and record.warning_conversation == turn.conversation_id:
@@ -195,5 +198,5 @@ async def keep_alive_command(turn: Turn, name: str) -> None:
 
 async def explain_gone(turn: Turn, name: str) -> None:
     """A deployment the data plane does not know: deleted for inactivity, not ready, or absent."""
-    view = await turn.services.hosting.explain_gone(name)
+    view = await turn.services.hosting.explain_gone(await turn.resource(), name)
     await turn.show_view("", view)

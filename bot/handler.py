@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import (
+    Activity,
     ActivityTypes,
     AdaptiveCardInvokeResponse,
     ChannelAccount,
@@ -22,6 +23,19 @@ from skills.records import DELIVERY_CLAIMS, delivery_claim, greeting_claim
 
 SEEN_SECONDS = 24 * 3600.0
 """How long an activity id is remembered to drop redeliveries."""
+
+
+def mentions(activity: Activity) -> list[dict[str, str]]:
+    """The people an activity mentions, other than the bot itself: [{"id", "name"}]."""
+    bot = str(getattr(activity.recipient, "id", "") or "")
+    found: list[dict[str, str]] = []
+    for entity in activity.entities or []:
+        if str(getattr(entity, "type", "")).lower() != "mention":
+            continue
+        mentioned = (getattr(entity, "additional_properties", None) or {}).get("mentioned")
+        if isinstance(mentioned, dict) and mentioned.get("id") and mentioned["id"] != bot:
+            found.append({"id": str(mentioned["id"]), "name": str(mentioned.get("name") or "")})
+    return found
 
 
 class FineTuneBot(ActivityHandler):  # type: ignore[misc]
@@ -58,7 +72,7 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         if not text and incoming_files(turn.attachments):
             await self.router.handle_verb(turn, verbs.ATTACHED, {})
             return
-        await self.router.handle_text(turn, text or "help")
+        await self.router.handle_text(turn, text or "help", mentions(turn_context.activity))
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity

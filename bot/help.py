@@ -10,9 +10,17 @@ from infra.settings import Settings
 
 def mode_line(settings: Settings) -> str:
     """Where Azure calls go, for help and the start-up line."""
-    if settings.sandbox_mode:
+    if settings.backend == "external":
+        return f"Sandbox mode: Azure calls go to the sandbox at {settings.sandbox_url}."
+    if settings.backend == "embedded":
+        if settings.production:
+            return (
+                "Demo mode: this bot runs on a stand-in Azure (the built-in sandbox), not on "
+                "Azure; nothing it creates is real."
+            )
         return "Sandbox mode: Azure calls go to the built-in sandbox (no Azure account needed)."
-    return f"Azure mode: {settings.azure_openai_endpoint}"
+    where = settings.azure_openai_endpoint or f"subscription {settings.azure_subscription_id}"
+    return f"Azure mode: {where}"
 
 
 async def show_help(turn: Turn, name: str | None) -> None:

@@ -14,6 +14,7 @@ from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity, Attachment
 
 from adaptive_cards import deployment as hosting_cards
+from adaptive_cards import provisioning as provisioning_cards
 from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import Card
 from adaptive_cards.training import final_card, job_card, status_label
@@ -26,6 +27,12 @@ from skills.deployment.views import (
     IdleWarning,
 )
 from skills.notify import View
+from skills.provisioning.views import (
+    ProvisionFailed,
+    ProvisionProgress,
+    ProvisionSucceeded,
+    TeardownProgress,
+)
 from skills.training.views import FinalView, JobView
 
 NOTICE_SUMMARIES = {
@@ -91,4 +98,17 @@ def render(view: View) -> Activity:
                 hosting_cards.deleted_for_inactivity_card(view),
                 f"{view.name} was deleted for inactivity",
             )
+        case ProvisionProgress():
+            content = provisioning_cards.provision_progress_card(view)
+            return card_activity(content, f"Provisioning {view.plan.account}")
+        case ProvisionSucceeded():
+            content = provisioning_cards.provision_succeeded_card(view)
+            return card_activity(content, f"{view.plan.account} is ready")
+        case ProvisionFailed():
+            content = provisioning_cards.provision_failed_card(view)
+            return card_activity(content, f"Provisioning {view.plan.account} failed")
+        case TeardownProgress():
+            content = provisioning_cards.teardown_progress_card(view)
+            state = "done" if view.finished else "in progress"
+            return card_activity(content, f"Teardown of {view.account}: {state}")
     raise TypeError(f"no card for {type(view).__name__}")

@@ -1,6 +1,7 @@
 """The command router: one explicit table of commands, reached by text or by card verb.
 
-Text arrives as "<at>Bot</at> name args" in channels and "name args" in personal chat; a button
+Text arrives as "<at>Bot</at> name args" in channels and "name args" in personal chat (the
+mention markup is removed; the people mentioned, other than the bot, reach the parser); a button
 press arrives as a verb plus data (Action.Submit `value`, Action.Execute `action`). Both reach the
 same handler after its argument parser. Expected failures (`UserError`) are shown as they are;
 anything else is logged with a correlation id and the user sees one sentence with that id.
@@ -99,8 +100,11 @@ class Router:
         close = difflib.get_close_matches(word.lower(), list(listed), n=3, cutoff=0.6)
         return list(dict.fromkeys(listed[w] for w in close))
 
-    async def handle_text(self, turn: Turn, text: str) -> None:
-        """Run the command a chat message names."""
+    async def handle_text(
+        self, turn: Turn, text: str, mentions: Sequence[Mapping[str, str]] = ()
+    ) -> None:
+        """Run the command a chat message names; `mentions` (other than the bot's own) reach
+        the command's parser as `data["mentions"]`."""
         word, rest = split_command(text)
         command = self.find(word)
         if command is None or not command.listed:
@@ -109,7 +113,7 @@ class Router:
                     return
             await turn.send_text(self._unknown(word))
             return
-        await self.run(turn, command, rest, {})
+        await self.run(turn, command, rest, {"mentions": list(mentions)} if mentions else {})
 
     async def handle_verb(self, turn: Turn, verb: str, data: Mapping[str, Any]) -> None:
         """Run the command a card button's verb names."""

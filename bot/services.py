@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.settings import Settings
+from skills.audit import Audit
 from skills.claims import Claims
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
 from skills.playground import Playground
+from skills.provisioning.access import Access
+from skills.provisioning.service import Provisioning
+from skills.provisioning.teardown import Teardown
+from skills.resources import Resources
 from skills.training.service import Training
 
 
@@ -22,3 +27,8 @@ class Services:
     training: Training
     hosting: Hosting
     playground: Playground
+    resources: Resources
+    provisioning: Provisioning
+    access: Access
+    teardown: Teardown
+    audit: Audit

@@ -140,7 +140,7 @@ async def _answer_pressed(turn: Turn, title: str, body: str) -> None:
 async def train(turn: Turn, args: TrainArgs) -> None:
     """Check the validated files again and ask for confirmation with the cost."""
     request = await turn.services.training.plan(
-        turn.conversation_id, turn.user_id, args.options, args.datasets
+        await turn.resource(), turn.conversation_id, turn.user_id, args.options, args.datasets
     )
     content = confirmation_card(request.plan, request.token, lifetime_hours())
     await turn.send_card(content, f"Start fine-tuning {request.plan.model}?")
@@ -149,7 +149,7 @@ async def train(turn: Turn, args: TrainArgs) -> None:
 async def confirm(turn: Turn, token: str) -> None:
     """Start the confirmed run: once per confirmation, whatever arrives twice."""
     training = turn.services.training
-    launch = await training.confirm(token, turn.conversation_id, turn.user_id)
+    launch = await training.confirm(token, turn.conversation_id, turn.actor)
     plan = launch.plan
     await _answer_pressed(turn, "Training confirmed", f"Starting fine-tuning of {plan.model}.")
     view = JobView(status="uploading", model=plan.model, files=plan.files)
@@ -159,7 +159,7 @@ async def confirm(turn: Turn, token: str) -> None:
 
 async def abort(turn: Turn, token: str) -> None:
     """Drop a plan before anything was spent."""
-    await turn.services.training.abort(token, turn.conversation_id)
+    await turn.services.training.abort(token, turn.conversation_id, turn.user_id)
     await _answer_pressed(turn, "Training cancelled", "Nothing was uploaded or spent.")
     await turn.send_text("OK, I dropped that training plan; nothing was spent.")
 
@@ -169,31 +169,31 @@ async def abort(turn: Turn, token: str) -> None:
 
 async def status(turn: Turn, job_id: str | None) -> None:
     """The job's card as of now (the latest job of this conversation by default)."""
-    view = await turn.services.training.status(turn.conversation_id, job_id)
+    view = await turn.services.training.status(await turn.resource(), turn.conversation_id, job_id)
     await turn.send_card(job_card(view), f"Job {view.job_id}: {view.status}")
 
 
 async def jobs(turn: Turn, _: None) -> None:
     """Recent jobs of the resource."""
-    found = await turn.services.training.recent_jobs()
+    found = await turn.services.training.recent_jobs(await turn.resource())
     await turn.send_card(jobs_card(found), f"{len(found)} fine-tuning job(s)")
 
 
 async def events(turn: Turn, args: EventsArgs) -> None:
     """The job's latest events."""
-    found = await turn.services.training.events(args.job, args.count)
+    found = await turn.services.training.events(await turn.resource(), args.job, args.count)
     await turn.send_card(events_card(args.job, found), f"Events of {args.job}")
 
 
 async def cancel(turn: Turn, job_id: str) -> None:
     """Ask before cancelling a job."""
-    job = await turn.services.training.running_job(job_id)
+    job = await turn.services.training.running_job(await turn.resource(), job_id)
     await turn.send_card(cancel_confirmation_card(job), f"Cancel job {job_id}?")
 
 
 async def cancel_confirmed(turn: Turn, job_id: str) -> None:
     """Cancel the job; the watcher announces the end."""
-    job = await turn.services.training.cancel(job_id)
+    job = await turn.services.training.cancel(await turn.resource(), job_id, turn.actor)
     await _answer_pressed(turn, "Cancelling", f"Job {job.id} is being cancelled.")
     await turn.send_text(
         f"Cancel requested for job `{job.id}`; "

@@ -13,8 +13,11 @@ from adaptive_cards.common import Card
 from adaptive_cards.help import HelpEntry
 from bot.render import card_activity, render
 from bot.services import Services
+from infra.azure import Resource
 from infra.settings import Settings
+from skills.audit import Actor
 from skills.notify import View
+from skills.resources import scope_of
 
 
 class CommandBook(Protocol):
@@ -42,8 +45,9 @@ class Role(IntEnum):
 
 
 def role_of(user_id: str, settings: Settings) -> Role:
-    """A user's role from the settings; with no admins configured everyone is admin (local use)."""
-    if not settings.admins or user_id in settings.admins:
+    """A user's role from the settings: with neither list set everyone is admin (local use);
+    once either list is set, the lists decide (a user on neither is a user)."""
+    if settings.everyone_admin or user_id in settings.admins:
         return Role.ADMIN
     if user_id in settings.trainers:
         return Role.TRAINER
@@ -73,6 +77,38 @@ class Turn:
         """The caller: AAD object id in Teams, the channel's user id elsewhere."""
         sender = self.activity.from_property
         return str(getattr(sender, "aad_object_id", None) or sender.id)
+
+    @property
+    def user_name(self) -> str:
+        """The caller's display name (the id when the channel sends none)."""
+        return str(getattr(self.activity.from_property, "name", "") or self.user_id)
+
+    @property
+    def actor(self) -> Actor:
+        """The caller, as the audit trail names them."""
+        return Actor(self.user_id, self.user_name)
+
+    @property
+    def aad_object_id(self) -> str | None:
+        """The caller's AAD object id, when the client sends it (Teams does)."""
+        value = getattr(self.activity.from_property, "aad_object_id", None)
+        return str(value) if value else None
+
+    @property
+    def team(self) -> str | None:
+        """The Teams team of a channel conversation, else None."""
+        data = self.activity.channel_data
+        team = data.get("team") if isinstance(data, dict) else None
+        return str(team["id"]) if isinstance(team, dict) and team.get("id") else None
+
+    @property
+    def scope(self) -> str:
+        """Whose current resource this conversation uses: its team's, else its own."""
+        return scope_of(self.conversation_id, self.team)
+
+    async def resource(self) -> Resource:
+        """The current resource of this team or conversation."""
+        return await self.services.resources.current(self.scope)
 
     @property
     def role(self) -> Role:

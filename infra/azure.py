@@ -1,12 +1,16 @@
-"""The one place that builds the Azure clients the skills use, for real Azure or the sandbox.
+"""The one place that builds the Azure clients the skills use, for real Azure or a sandbox.
 
 `Resource` names an Azure OpenAI resource (subscription, group, account, data-plane endpoint);
 every record of work on Azure carries the one it lives on. `Azure` hands out the clients of any
-resource, built once and kept: the data plane (`openai`) per endpoint, Resource Manager per
-subscription. Real Azure: the data plane with `AZURE_OPENAI_API_KEY`, else an Entra ID token from
-DefaultAzureCredential; Resource Manager with DefaultAzureCredential. Sandbox: the same official
-clients pointed at the sandbox's URL with a fixed bearer token; the sandbox is plain http on
-loopback, so bearer auth is allowed over http here (`_SandboxBearerPolicy`) and nowhere else.
+resource, built once and kept: the data plane (`openai`) per endpoint, Resource Manager
+(accounts, role assignments, resource groups) per subscription.
+
+Data-plane auth per resource: the settings' own resource uses its key when the settings ask for
+key auth (`AZURE_OPENAI_API_KEY`), through a key the bot can switch at run time (`use_key`, for a
+rotation without downtime); every other resource, and every resource without a key, is reached
+with the bot's own identity: an Entra ID token from DefaultAzureCredential on Azure, the sandbox's
+access secret on a sandbox. Resource Manager always uses the bot's identity. A sandbox is plain
+http, so bearer auth is allowed over http for it (`_SandboxBearerPolicy`) and nowhere else.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import AsyncBearerTokenCredentialPolicy
 from azure.mgmt.authorization.aio import AuthorizationManagementClient
 from azure.mgmt.cognitiveservices.aio import CognitiveServicesManagementClient
+from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from openai import AsyncAzureOpenAI
 
+from infra.errors import UserError
 from infra.settings import (
     SANDBOX_ACCOUNT,
     SANDBOX_RESOURCE_GROUP,
@@ -33,8 +39,6 @@ from infra.settings import (
 
 ARM_SCOPE = "https://management.azure.com/.default"
 OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
-SANDBOX_TOKEN = "sandbox"
-"""The bearer token sent to a sandbox that has no SANDBOX_ARM_TOKEN (it accepts any)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,12 @@ class _SandboxBearerPolicy(AsyncBearerTokenCredentialPolicy[Any, Any]):
 
 def sandbox_endpoint(sandbox_url: str, account: str = SANDBOX_ACCOUNT) -> str:
     """The data-plane endpoint of a sandbox account, e.g. `http://h/sandbox/openai-accounts/x/`."""
-    return f"{sandbox_url.rstrip('/')}/openai-accounts/{account}/"
+    return f"{sandbox_url.rstrip('/')}/openai-accounts/{account.lower()}/"
+
+
+def azure_endpoint(subdomain: str) -> str:
+    """The data-plane endpoint of an Azure OpenAI account with that custom subdomain."""
+    return f"https://{subdomain.lower()}.openai.azure.com/"
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class AzureClients:
     openai: AsyncAzureOpenAI
     cognitive: CognitiveServicesManagementClient
     authorization: AuthorizationManagementClient
+    groups: ResourceManagementClient
     resource: Resource
 
     @property
@@ -103,36 +113,74 @@ class AzureClients:
 class Azure:
     """The Azure clients of one backend (real Azure or a sandbox), built on first use and kept."""
 
-    def __init__(self, settings: Settings, *, sandbox_url: str | None = None) -> None:
-        """`sandbox_url` is where a sandbox answers; by default the bot's own `/sandbox` mount."""
+    def __init__(
+        self, settings: Settings, *, sandbox_url: str | None = None, sandbox_token: str = ""
+    ) -> None:
+        """`sandbox_url` is where a sandbox answers (by default FTBOT_SANDBOX_URL, else the
+        bot's own `/sandbox` mount); `sandbox_token` its access secret (by default
+        SANDBOX_ARM_TOKEN)."""
         self.settings = settings
         self.sandbox = settings.sandbox_mode
         self._credential: Any
         if self.sandbox:
-            self._url: str | None = (sandbox_url or settings.base_url + "/sandbox").rstrip("/")
-            self._token = settings.sandbox_arm_token.get_secret_value() or SANDBOX_TOKEN
+            url = sandbox_url or settings.sandbox_url or settings.base_url + "/sandbox"
+            self._url: str | None = url.rstrip("/")
+            self._token = sandbox_token or settings.sandbox_arm_token.get_secret_value()
+            if not self._token:
+                raise ValueError("a sandbox needs its access secret (SANDBOX_ARM_TOKEN)")
             self._credential = SandboxCredential(self._token)
             account = settings.azure_openai_account or SANDBOX_ACCOUNT
             self.default = Resource(
                 settings.azure_subscription_id or SANDBOX_SUBSCRIPTION,
                 settings.azure_resource_group or SANDBOX_RESOURCE_GROUP,
                 account,
-                sandbox_endpoint(self._url, account),
+                settings.azure_openai_endpoint or sandbox_endpoint(self._url, account),
             )
         else:
             from azure.identity.aio import DefaultAzureCredential
 
             self._url = None
+            self._token = ""
             self._credential = DefaultAzureCredential()
+            account = settings.azure_openai_account
+            endpoint = settings.azure_openai_endpoint or (
+                azure_endpoint(account) if account else ""
+            )
             self.default = Resource(
                 settings.azure_subscription_id,
                 settings.azure_resource_group,
-                settings.azure_openai_account,
-                settings.azure_openai_endpoint,
+                account,
+                endpoint,
             )
+        self._keys: dict[str, str] = {}
+        configured = settings.azure_openai_api_key.get_secret_value()
+        if configured and self.default.endpoint:
+            self._keys[self.default.endpoint] = configured
         self._openai: dict[str, AsyncAzureOpenAI] = {}
         self._cognitive: dict[str, CognitiveServicesManagementClient] = {}
         self._authorization: dict[str, AuthorizationManagementClient] = {}
+        self._groups: dict[str, ResourceManagementClient] = {}
+
+    def endpoint_of(self, subdomain: str) -> str:
+        """The data-plane endpoint of an account with that custom subdomain, on this backend."""
+        if self._url is not None:
+            return sandbox_endpoint(self._url, subdomain)
+        return azure_endpoint(subdomain)
+
+    def key_auth(self, resource: Resource) -> bool:
+        """True when the bot reaches this resource's data plane with a key (the settings ask for
+        key auth on their own resource); False: with its own identity (Entra ID)."""
+        return resource.endpoint in self._keys
+
+    def use_key(self, resource: Resource, key: str) -> None:
+        """Switch the key of a key-auth resource: every later call uses `key`."""
+        if not self.key_auth(resource):
+            raise ValueError("this resource is not reached with a key")
+        self._keys[resource.endpoint] = key
+
+    def key_in_use(self, resource: Resource) -> str | None:
+        """The key the bot uses on a resource now, or None (Entra ID). Never log or show it."""
+        return self._keys.get(resource.endpoint)
 
     def _arm_options(self) -> dict[str, Any]:
         if self._url is None:
@@ -144,31 +192,36 @@ class Azure:
 
     def openai(self, resource: Resource) -> AsyncAzureOpenAI:
         """The data-plane client of a resource."""
-        client = self._openai.get(resource.endpoint)
+        endpoint = resource.endpoint
+        client = self._openai.get(endpoint)
         if client is None:
-            version = self.settings.azure_openai_api_version
-            key = self.settings.azure_openai_api_key.get_secret_value()
-            if self.sandbox:
-                client = AsyncAzureOpenAI(
-                    azure_endpoint=resource.endpoint,
-                    azure_ad_token=self._token,
-                    api_version=version,
+            if not endpoint:
+                raise UserError(
+                    "There is no Azure OpenAI resource here yet: an admin can create one with "
+                    "`provision name=<account>`."
                 )
-            elif key:
+            version = self.settings.azure_openai_api_version
+            if endpoint in self._keys:
+
+                async def key() -> str:
+                    return self._keys[endpoint]
+
+                client = AsyncAzureOpenAI(azure_endpoint=endpoint, api_key=key, api_version=version)
+            elif self.sandbox:
                 client = AsyncAzureOpenAI(
-                    azure_endpoint=resource.endpoint, api_key=key, api_version=version
+                    azure_endpoint=endpoint, azure_ad_token=self._token, api_version=version
                 )
             else:
                 from azure.identity.aio import get_bearer_token_provider
 
                 client = AsyncAzureOpenAI(
-                    azure_endpoint=resource.endpoint,
+                    azure_endpoint=endpoint,
                     azure_ad_token_provider=get_bearer_token_provider(
                         self._credential, OPENAI_SCOPE
                     ),
                     api_version=version,
                 )
-            self._openai[resource.endpoint] = client
+            self._openai[endpoint] = client
         return client
 
     def cognitive(self, subscription_id: str) -> CognitiveServicesManagementClient:
@@ -191,6 +244,16 @@ class Azure:
             self._authorization[subscription_id] = client
         return client
 
+    def groups(self, subscription_id: str) -> ResourceManagementClient:
+        """The resource-group client (Microsoft.Resources) of a subscription."""
+        client = self._groups.get(subscription_id)
+        if client is None:
+            client = ResourceManagementClient(
+                self._credential, subscription_id, **self._arm_options()
+            )
+            self._groups[subscription_id] = client
+        return client
+
     def clients(self, resource: Resource | None = None) -> AzureClients:
         """Every client of `resource` (the default resource when None)."""
         resource = resource or self.default
@@ -198,6 +261,7 @@ class Azure:
             openai=self.openai(resource),
             cognitive=self.cognitive(resource.subscription_id),
             authorization=self.authorization(resource.subscription_id),
+            groups=self.groups(resource.subscription_id),
             resource=resource,
         )
 
@@ -209,18 +273,21 @@ class Azure:
             await cognitive.close()
         for authorization in self._authorization.values():
             await authorization.close()  # type: ignore[no-untyped-call]  # azure-mgmt-authorization
+        for groups in self._groups.values():
+            await groups.close()
         await self._credential.close()
         self._openai.clear()
         self._cognitive.clear()
         self._authorization.clear()
+        self._groups.clear()
 
 
 @asynccontextmanager
 async def azure_clients(
-    settings: Settings, *, sandbox_url: str | None = None
+    settings: Settings, *, sandbox_url: str | None = None, sandbox_token: str = ""
 ) -> AsyncIterator[AzureClients]:
     """The default resource's clients for `settings`, closed after the block (tools and tests)."""
-    azure = Azure(settings, sandbox_url=sandbox_url)
+    azure = Azure(settings, sandbox_url=sandbox_url, sandbox_token=sandbox_token)
     try:
         yield azure.clients()
     finally:

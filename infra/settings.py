@@ -21,6 +21,10 @@ from infra.errors import UserError
 SANDBOX_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 SANDBOX_RESOURCE_GROUP = "sandbox"
 SANDBOX_ACCOUNT = "aoai-sandbox"
+SANDBOX_BOT_PRINCIPAL = "00000000-0000-0000-0000-00000000b075"
+"""The object id the sandbox gives the bot's own identity (its bare access secret acts as it)."""
+
+Backend = Literal["embedded", "external", "azure"]
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -73,7 +77,18 @@ class Settings(BaseSettings):
         True, validation_alias=AliasChoices("VALIDATE_AUTHORITY", "validate_authority")
     )
 
-    # Azure OpenAI, with the lab's names; no endpoint means the embedded sandbox.
+    # Where Azure is (README, "Modes"): Azure with a subscription (or an endpoint), an external
+    # sandbox at FTBOT_SANDBOX_URL, else the sandbox embedded in this process.
+    sandbox_url: str = Field("", validation_alias=AliasChoices("FTBOT_SANDBOX_URL", "sandbox_url"))
+    demo_sandbox: bool = Field(
+        False, validation_alias=AliasChoices("FTBOT_DEMO_SANDBOX", "demo_sandbox")
+    )
+    bot_principal_id: str = Field(
+        "", validation_alias=AliasChoices("FTBOT_BOT_PRINCIPAL_ID", "bot_principal_id")
+    )
+    """The object id of the bot's own identity (managed identity or service principal)."""
+
+    # Azure OpenAI, with the lab's names.
     azure_openai_endpoint: str = Field(
         "", validation_alias=AliasChoices("AZURE_OPENAI_ENDPOINT", "azure_openai_endpoint")
     )
@@ -94,7 +109,8 @@ class Settings(BaseSettings):
         "", validation_alias=AliasChoices("AZURE_OPENAI_ACCOUNT", "azure_openai_account")
     )
 
-    # Bot roles: Teams AAD object ids. With no admins listed, everyone is admin (local use).
+    # Bot roles: Teams AAD object ids. With neither list set, everyone is admin (local use);
+    # once either is set, both are authoritative.
     admins: CommaList = Field(
         default_factory=list, validation_alias=AliasChoices("FTBOT_ADMINS", "admins")
     )
@@ -181,10 +197,65 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _production(self) -> Settings:
+        if self.production and not self.admins:
+            raise ValueError(
+                "FTBOT_ADMINS must name at least one admin (an AAD object id) when "
+                "MicrosoftAppId is set"
+            )
+        if self.backend == "external" and not self.sandbox_arm_token.get_secret_value():
+            raise ValueError(
+                "FTBOT_SANDBOX_URL needs SANDBOX_ARM_TOKEN, the access secret that sandbox uses "
+                "(`ftbot sandbox` prints it at start)"
+            )
+        if self.production and self.backend == "embedded" and not self.demo_sandbox:
+            raise ValueError(
+                "with MicrosoftAppId set, configure Azure (AZURE_SUBSCRIPTION_ID or "
+                "AZURE_OPENAI_ENDPOINT) or FTBOT_SANDBOX_URL; FTBOT_DEMO_SANDBOX=1 runs the bot "
+                "on the built-in stand-in instead"
+            )
+        return self
+
+    @property
+    def backend(self) -> Backend:
+        """Where Azure calls go: an external sandbox, Azure, or the sandbox embedded here."""
+        if self.sandbox_url:
+            return "external"
+        if self.azure_subscription_id or self.azure_openai_endpoint:
+            return "azure"
+        return "embedded"
+
     @property
     def sandbox_mode(self) -> bool:
-        """True when no Azure endpoint is configured: the embedded sandbox serves Azure."""
-        return not self.azure_openai_endpoint
+        """True when a sandbox (embedded or external) stands in for Azure."""
+        return self.backend != "azure"
+
+    @property
+    def production(self) -> bool:
+        """An app id is set: Teams talks to the bot through the Bot Framework."""
+        return bool(self.app_id)
+
+    @property
+    def embedded_sandbox(self) -> bool:
+        """The sandbox is mounted at `/sandbox` on the bot's own port."""
+        return self.backend == "embedded"
+
+    @property
+    def resource_manager(self) -> bool:
+        """Resource Manager is reachable: a sandbox, or a subscription on Azure."""
+        return self.sandbox_mode or bool(self.azure_subscription_id)
+
+    @property
+    def bot_principal(self) -> str:
+        """The object id of the bot's identity: the sandbox's bot principal on a sandbox,
+        FTBOT_BOT_PRINCIPAL_ID on Azure ('' when it is not set)."""
+        return SANDBOX_BOT_PRINCIPAL if self.sandbox_mode else self.bot_principal_id
+
+    @property
+    def everyone_admin(self) -> bool:
+        """No role lists are set: every user is admin (local use)."""
+        return not self.admins and not self.trainers
 
     @property
     def base_url(self) -> str:
@@ -195,8 +266,9 @@ class Settings(BaseSettings):
 def describe_error(error: ValidationError) -> str:
     """One line naming the first bad setting, for the start-up failure."""
     first = error.errors()[0]
-    name = str(first["loc"][0]) if first["loc"] else "settings"
-    return f"invalid setting {name}: {first['msg']}"
+    if not first["loc"]:
+        return f"invalid settings: {first['msg'].removeprefix('Value error, ')}"
+    return f"invalid setting {first['loc'][0]}: {first['msg']}"
 
 
 def load_settings() -> Settings:

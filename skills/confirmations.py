@@ -4,8 +4,9 @@ for `LIFETIME` seconds.
 A `Confirmation` record is written when the question is asked. Answering it moves it from
 `pending` to `confirmed` or `cancelled` under e-tag concurrency, so of two presses (a double click,
 a redelivery, two people in a channel) exactly one wins; the answer must come from the
-conversation that asked, before the record expires. Answered and expired questions are swept at
-start a day after they expire.
+conversation that asked and, in a channel where many people see the card, from the person who
+asked (every costly or destructive question passes `user`), before the record expires.
+Answered and expired questions are swept at start a day after they expire.
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ class Confirmations:
         state: Literal["confirmed", "cancelled"],
         conversation: str,
         again: str,
+        user: str | None = None,
     ) -> C:
         """Answer a pending question; the one sentence why not when it cannot be answered.
 
-        `again` is the command that asks the question anew (for the sentence).
+        `again` is the command that asks the question anew (for the sentence); with `user`, only
+        the person who asked may answer.
         """
         outcome: list[str] = []
         now = self._clock()
@@ -78,6 +81,8 @@ class Confirmations:
                 outcome.append("expired")
             elif found.conversation != conversation:
                 outcome.append("elsewhere")
+            elif user is not None and found.user != user:
+                outcome.append("someone else")
             elif found.state != "pending":
                 outcome.append(found.state)
             else:
@@ -90,6 +95,12 @@ class Confirmations:
         reason = outcome[0] if outcome else "expired"
         if reason == "elsewhere":
             raise UserError("That confirmation belongs to another conversation.")
+        if reason == "someone else":
+            raise UserError(
+                "Only the person who asked can answer that question; say `{again}` to ask your "
+                "own.",
+                again=again,
+            )
         if reason == "confirmed":
             raise UserError("That was already answered (confirmed).")
         raise UserError(

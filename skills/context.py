@@ -11,6 +11,7 @@ from infra.ownership import Ownership
 from infra.records import RecordStore
 from infra.settings import Settings
 from infra.tasks import Tasks
+from skills.audit import Audit
 from skills.claims import Claims
 from skills.confirmations import Confirmations
 from skills.notify import Notify
@@ -31,3 +32,4 @@ class Context:
     confirmations: Confirmations
     clock: ServiceClock
     datasets: DatasetStore
+    audit: Audit

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.azure import Resource
 from infra.errors import UserError
 from skills import chat
 from skills.chat import Answer
@@ -68,19 +69,22 @@ class Playground:
             raise UserError(NO_SESSION)
         return changed
 
-    async def start(self, conversation: str, user: str, name: str | None) -> ChatSession:
-        """Start (or switch) this user's session here; the playground's settings are kept."""
+    async def start(
+        self, resource: Resource, conversation: str, user: str, name: str | None
+    ) -> ChatSession:
+        """Start (or switch) this user's session here, on `resource`; the playground's settings
+        are kept."""
         if name is None:
-            ready = [f"`{n}`" for n in await self.hosting.ready_names()]
+            ready = [f"`{n}`" for n in await self.hosting.ready_names(resource)]
             options = f" Ready now: {', '.join(ready)}." if ready else " None is ready now."
             raise UserError(
                 "Chat with which deployment? `chat <deployment>`.{options}", options=options
             )
-        info = await self.hosting.ready(name)
+        info = await self.hosting.ready(resource, name)
         fresh = ChatSession(
             conversation=conversation,
             user=user,
-            resource=self.hosting.resource,
+            resource=resource,
             deployment=info.name,
             model=info.model,
             version=info.version,
@@ -136,7 +140,9 @@ class Playground:
         )
         client = self.ctx.azure.openai(session.resource)
         answer = await chat.complete(client, session.deployment, messages, dropped=dropped)
-        await self.hosting.record_use(answer.deployment, session.model, answer.created)
+        await self.hosting.record_use(
+            session.resource, answer.deployment, session.model, answer.created
+        )
         exchange = [
             {"role": "user", "content": text},
             {"role": "assistant", "content": answer.text},
@@ -164,7 +170,7 @@ class Playground:
             raise UserError(
                 "Compare what? Send a message first, or write `compare <deployment> <prompt>`."
             )
-        info = await self.hosting.ready(other)
+        info = await self.hosting.ready(session.resource, other)
         history = session.history
         if history and history[-1]["role"] == "assistant" and session.last_prompt == prompt:
             history = history[:-2]  # the prompt being compared is the last exchange: ask afresh
@@ -186,7 +192,9 @@ class Playground:
         columns: list[Side] = []
         for target, result in zip(targets, results, strict=True):
             if isinstance(result, Answer):
-                await self.hosting.record_use(result.deployment, target.model, result.created)
+                await self.hosting.record_use(
+                    session.resource, result.deployment, target.model, result.created
+                )
                 columns.append(Side(target.deployment, result))
             else:
                 message = result.message

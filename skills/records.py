@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from infra.azure import Resource
 from infra.records import Key, Record
 from skills.models import base_of
@@ -346,9 +348,9 @@ class DeploymentRecord(Record):
         return Key(cls, f"{cls.prefix(resource)}{_lower(name)}")
 
     @staticmethod
-    def prefix(resource: Resource) -> str:
-        """The key prefix of a resource's deployment records."""
-        return f"deployment/{_resource(resource)}/"
+    def prefix(resource: Resource | None = None) -> str:
+        """The key prefix of a resource's deployment records (of every resource's: None)."""
+        return f"deployment/{_resource(resource)}/" if resource else "deployment/"
 
     def key(self) -> Key[DeploymentRecord]:
         """Where this record is stored."""
@@ -396,3 +398,292 @@ class ChatSession(Record):
     def last_prompt(self) -> str:
         """The user's latest message in the history, or ''."""
         return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
+
+
+# -- resources (skills/resources.py) -----------------------------------------------------------
+
+
+class CurrentResource(Record):
+    """The resource a team (or, outside a team, a conversation) works on."""
+
+    scope: str
+    resource: Resource
+
+    @classmethod
+    def at(cls, scope: str) -> Key[CurrentResource]:
+        """The key of a scope's current resource."""
+        return Key(cls, f"{CURRENT_RESOURCES}{_part(scope)}")
+
+    def key(self) -> Key[CurrentResource]:
+        """Where this record is stored."""
+        return self.at(self.scope)
+
+
+CURRENT_RESOURCES = "resource/current/"
+
+
+class ResourceRecord(Record):
+    """What the bot knows of a resource it provisioned or adopted: where, who, when."""
+
+    resource: Resource
+    location: str = ""
+    sku: str = ""
+    provisioned: bool = False
+    """The bot created the account (so `teardown` deletes it); False: adopted."""
+    by: str = ""
+    by_name: str = ""
+    at: float = 0.0
+    deleted: bool = False
+
+    @classmethod
+    def of(cls, resource: Resource) -> Key[ResourceRecord]:
+        """The key of a resource's record."""
+        return Key(cls, f"{KNOWN_RESOURCES}{_resource(resource)}")
+
+    def key(self) -> Key[ResourceRecord]:
+        """Where this record is stored."""
+        return self.of(self.resource)
+
+
+KNOWN_RESOURCES = "resource/known/"
+
+
+class PrincipalName(Record):
+    """The display name of a person the bot met (an AAD object id), for the `roles` card."""
+
+    object_id: str
+    name: str
+
+    @classmethod
+    def at(cls, object_id: str) -> Key[PrincipalName]:
+        """The key of a principal's name."""
+        return Key(cls, f"principal/{_lower(object_id)}")
+
+    def key(self) -> Key[PrincipalName]:
+        """Where this record is stored."""
+        return self.at(self.object_id)
+
+
+# -- provisioning (skills/provisioning/) -------------------------------------------------------
+
+
+class ProvisionRequest(Confirmation):
+    """An account to create (or adopt), waiting for "Create"."""
+
+    scope: str
+    user_name: str
+    resource: Resource
+    location: str
+
+    @classmethod
+    def at(cls, token: str) -> Key[ProvisionRequest]:
+        """The key of a pending provisioning."""
+        return Key(cls, f"provision/request/{token}")
+
+    def key(self) -> Key[ProvisionRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
+ProvisionStage = Literal["confirmed", "creating", "roles", "waiting", "succeeded", "failed"]
+
+
+class ProvisionRecord(Record):
+    """A confirmed provisioning on its way: group -> account (a long-running operation) -> the
+    bot's role -> a data-plane call that works. Each stage kept, so a restart resumes it."""
+
+    token: str
+    scope: str
+    conversation: str
+    user: str
+    user_name: str
+    resource: Resource
+    location: str
+    audit: str
+    card: str = ""
+    stage: ProvisionStage = "confirmed"
+    adopted: bool = False
+    created_group: bool = False
+    started_at: float = 0.0
+    state: str = ""
+    error: str = ""
+
+    @classmethod
+    def at(cls, token: str) -> Key[ProvisionRecord]:
+        """The key of a provisioning run."""
+        return Key(cls, f"{PROVISIONS}{token}")
+
+    def key(self) -> Key[ProvisionRecord]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+    @property
+    def finished(self) -> bool:
+        """It succeeded or gave up."""
+        return self.stage in ("succeeded", "failed")
+
+
+PROVISIONS = "provision/run/"
+
+
+class PurgeRequest(Confirmation):
+    """A soft-deleted account to purge, waiting for "Purge"."""
+
+    user_name: str
+    resource: Resource
+    location: str
+
+    @classmethod
+    def at(cls, token: str) -> Key[PurgeRequest]:
+        """The key of a pending purge."""
+        return Key(cls, f"purge-request/{token}")
+
+    def key(self) -> Key[PurgeRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
+# -- keys (skills/provisioning/keys.py) ------------------------------------------------------------
+
+KeyName = Literal["key1", "key2"]
+
+
+class KeysRequest(Confirmation):
+    """A key to regenerate, waiting for "Rotate"."""
+
+    user_name: str
+    resource: Resource
+    key_name: KeyName
+
+    @classmethod
+    def at(cls, token: str) -> Key[KeysRequest]:
+        """The key of a pending rotation."""
+        return Key(cls, f"keys-request/{token}")
+
+    def key(self) -> Key[KeysRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
+class KeyState(Record):
+    """A resource's keys as the bot knows them: which one it uses (key auth), and when it last
+    regenerated each (Azure does not report rotations). Never a key's value."""
+
+    resource: Resource
+    in_use: KeyName | None = None
+    """Set once the bot switched keys; every instance then uses this one."""
+    switched_at: float = 0.0
+    rotated_at: dict[str, float] = {}
+    rotated_by: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, resource: Resource) -> Key[KeyState]:
+        """The key of a resource's key state."""
+        return Key(cls, f"{KEY_STATES}{_resource(resource)}")
+
+    def key(self) -> Key[KeyState]:
+        """Where this record is stored."""
+        return self.of(self.resource)
+
+
+KEY_STATES = "keys/state/"
+
+
+# -- teardown (skills/provisioning/teardown.py) --------------------------------------------------
+
+TeardownKind = Literal["deployment", "job", "file", "account"]
+
+
+class TeardownItem(BaseModel):
+    """One thing teardown deletes, and how that went."""
+
+    kind: TeardownKind
+    id: str
+    label: str
+    state: Literal["pending", "deleting", "done", "failed"] = "pending"
+    reason: str = ""
+
+
+class TeardownRequest(Confirmation):
+    """Everything the bot created on a resource, waiting for "Delete all of it"."""
+
+    user_name: str
+    resource: Resource
+    items: list[TeardownItem]
+
+    @classmethod
+    def at(cls, token: str) -> Key[TeardownRequest]:
+        """The key of a pending teardown."""
+        return Key(cls, f"teardown/request/{token}")
+
+    def key(self) -> Key[TeardownRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
+class TeardownRecord(Record):
+    """A confirmed teardown on its way, item by item (resumed after a restart)."""
+
+    token: str
+    conversation: str
+    user: str
+    user_name: str
+    resource: Resource
+    items: list[TeardownItem]
+    audit: str
+    card: str = ""
+    started_at: float = 0.0
+    local_done: bool = False
+    finished: bool = False
+
+    @classmethod
+    def at(cls, token: str) -> Key[TeardownRecord]:
+        """The key of a teardown run."""
+        return Key(cls, f"{TEARDOWNS}{token}")
+
+    def key(self) -> Key[TeardownRecord]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
+TEARDOWNS = "teardown/run/"
+
+CONFIRMATION_PREFIXES.update(
+    {
+        ProvisionRequest: "provision/request/",
+        PurgeRequest: "purge-request/",
+        KeysRequest: "keys-request/",
+        TeardownRequest: "teardown/request/",
+    }
+)
+
+
+# -- the audit trail (skills/audit.py) -----------------------------------------------------------
+
+AuditOutcome = Literal["started", "done", "failed", "partly done"]
+
+
+class AuditEntry(Record):
+    """One costly or destructive action: who, what, when, on what, and how it ended."""
+
+    id: str
+    at: float
+    user: str
+    user_name: str
+    action: str
+    target: str
+    resource: str = ""
+    outcome: AuditOutcome = "started"
+    detail: str = ""
+
+    @classmethod
+    def at_id(cls, entry: str) -> Key[AuditEntry]:
+        """The key of an audit entry (ids sort by time)."""
+        return Key(cls, f"{AUDIT}{entry}")
+
+    def key(self) -> Key[AuditEntry]:
+        """Where this record is stored."""
+        return self.at_id(self.id)
+
+
+AUDIT = "audit/"

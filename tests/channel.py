@@ -31,6 +31,7 @@ class ChannelFake:
         self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
         self.calls = 0
         self.peers: set[tuple[str, int]] = set()  # the bot's TCP connections (address, port)
+        self.members: dict[str, dict[str, Any]] = {}  # Teams member lookup: user id -> member
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -41,6 +42,7 @@ class ChannelFake:
         app.router.add_post("/v3/conversations/{cid}/activities", self._post)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._post)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._put)
+        app.router.add_get("/v3/conversations/{cid}/members/{mid}", self._member)
         app.router.add_get("/files/{name}", self._file)
         app.router.add_put("/upload/{name}", self._upload)
         self._runner = web.AppRunner(app)
@@ -99,6 +101,23 @@ class ChannelFake:
         await self._record(activity)
         return web.json_response({"id": activity["id"]})
 
+    def add_member(self, user_id: str, name: str, aad_object_id: str) -> dict[str, str]:
+        """A person the member lookup knows; returns the mention entity that names them."""
+        self.members[user_id] = {"id": user_id, "name": name, "aadObjectId": aad_object_id}
+        return {
+            "type": "mention",
+            "mentioned": {"id": user_id, "name": name},
+            "text": f"<at>{name}</at>",
+        }
+
+    async def _member(self, request: web.Request) -> web.Response:
+        """GET /v3/conversations/{cid}/members/{mid}, as Teams answers TeamsInfo.get_member."""
+        member = self.members.get(request.match_info["mid"])
+        if member is None:
+            body = {"error": {"code": "MemberNotFoundInConversation", "message": "not found"}}
+            return web.json_response(body, status=404)
+        return web.json_response(member)
+
     async def _upload(self, request: web.Request) -> web.Response:
         body = await request.read()
         if request.headers.get("Content-Range") != f"bytes 0-{len(body) - 1}/{len(body)}":
@@ -140,6 +159,8 @@ class Conversation:
         channel_id: str = "emulator",
         user_id: str = "user-1",
         aad_object_id: str | None = None,
+        user_name: str = "Test User",
+        team_id: str | None = None,
     ) -> None:
         self.bot_url = bot_url
         self.channel = channel
@@ -147,7 +168,8 @@ class Conversation:
         self.id = f"conv-{uuid.uuid4().hex[:12]}"
         self.conversation_type = conversation_type
         self.channel_id = channel_id
-        self.user = {"id": user_id, "name": "Test User"}
+        self.user = {"id": user_id, "name": user_name}
+        self.team_id = team_id
         if aad_object_id:
             self.user["aadObjectId"] = aad_object_id
         self.bot = {"id": "bot-1", "name": "FineTuneBot"}
@@ -164,6 +186,7 @@ class Conversation:
             "from": self.user,
             "recipient": self.bot,
             "conversation": {"id": self.id, "conversationType": self.conversation_type},
+            **({"channelData": {"team": {"id": self.team_id}}} if self.team_id else {}),
             **fields,
         }
 

@@ -14,6 +14,9 @@ from aiohttp import web
 from app import create_app
 from infra.settings import Settings
 
+SANDBOX_TOKEN = "test-sandbox-secret"
+"""The access secret test bots and sandboxes use (SANDBOX_ARM_TOKEN), so tests reach them with
+the official SDKs; `f"{SANDBOX_TOKEN}:{object id}"` acts as that principal (docs/sandbox.md)."""
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60)
 """A test's HTTP call that gets no answer fails within a minute, with its traceback, instead of
 stalling the run until the suite's per-test timeout stops everything."""
@@ -29,7 +32,19 @@ def free_port() -> int:
 
 def bot_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test bot: loopback, a free port, no `.env` file."""
-    values: dict[str, Any] = {"host": "127.0.0.1", "port": free_port(), "data_dir": data_dir}
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "data_dir": data_dir,
+        "sandbox_arm_token": SANDBOX_TOKEN,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def client_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test's own SDK clients of a test sandbox (the bot's or a standalone one)."""
+    values: dict[str, Any] = {"data_dir": data_dir, "sandbox_arm_token": SANDBOX_TOKEN}
     values.update(overrides)
     return Settings(_env_file=None, **values)
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from openai import AsyncAzureOpenAI
 
 from infra.sandbox import create_sandbox_app
+from tests.harness import SANDBOX_TOKEN
 
 API_VERSION = "2024-10-21"
 SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
@@ -24,12 +25,15 @@ ACCOUNT = (
     "/providers/Microsoft.CognitiveServices/accounts/aoai-sandbox"
 )
 """The ARM path of the well-known account."""
+BEARER = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
+"""The bot's own principal, as tests reach a test sandbox on Resource Manager and the data plane."""
 
 
 @asynccontextmanager
 async def running_sandbox(data_dir: Path, **options: Any) -> AsyncIterator[str]:
     """Serve a sandbox on a free port; yields its base URL (`http://127.0.0.1:N/sandbox`)."""
     root = web.Application()
+    options.setdefault("arm_token", SANDBOX_TOKEN)
     root.add_subapp("/sandbox", create_sandbox_app(data_dir, **options))
     runner = web.AppRunner(root)
     await runner.setup()

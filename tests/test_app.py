@@ -36,7 +36,12 @@ async def test_bad_bodies_get_4xx(bot_url: str, session: aiohttp.ClientSession) 
 async def test_with_an_app_id_unauthenticated_requests_get_401(
     tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
-    settings = bot_settings(tmp_path, app_id="11111111-2222-3333-4444-555555555555")
+    settings = bot_settings(
+        tmp_path,
+        app_id="11111111-2222-3333-4444-555555555555",
+        admins=["admin-1"],
+        demo_sandbox=True,
+    )
     async with running_bot(settings) as url:
         activity = {
             "type": "message",

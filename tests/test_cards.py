@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from adaptive_cards import chat, deployment, help, training, validation
+from adaptive_cards import chat, deployment, help, provisioning, training, validation
 from adaptive_cards.common import Card, duration
 from bot.commands import build_router
 from bot.render import render
@@ -34,7 +34,23 @@ from skills.deployment.views import (
     IdleWarning,
 )
 from skills.playground import Comparison, Side
-from skills.records import ChatSession
+from skills.provisioning.views import (
+    AuditView,
+    KeyRotated,
+    KeysView,
+    ProvisionFailed,
+    ProvisionPlan,
+    ProvisionProgress,
+    ProvisionSucceeded,
+    PurgePlan,
+    ResourceView,
+    RoleLine,
+    RolesView,
+    RotatePlan,
+    TeardownPlan,
+    TeardownProgress,
+)
+from skills.records import AuditEntry, ChatSession, TeardownItem
 from skills.sample import write_sample
 from skills.training.jobs import Checkpoint, Event, JobState, Metric
 from skills.training.plan import Dataset, Plan
@@ -46,6 +62,23 @@ RESOURCE = Resource("sub", "group", "aoai-lab", "http://127.0.0.1:9/")
 MODEL = "gpt-4o-mini-2024-07-18"
 TUNED = f"{MODEL}.ft-0123456789abcdef0123456789abcdef-teacher"
 PLAN = DeploymentPlan("teacher", TUNED, "standard", 1, True, 1.7, "f" * 32, 24)
+PROVISION = ProvisionPlan(
+    "aoai-lab2", "rg-lab", "sub", "northcentralus", "North Central US", False, False, "a" * 32, 24
+)
+ITEMS = (
+    TeardownItem(kind="deployment", id="teacher", label=f"teacher ({TUNED})", state="done"),
+    TeardownItem(
+        kind="job",
+        id="ftjob-1",
+        label="ftjob-1 and its fine-tuned model",
+        state="failed",
+        reason="Azure said no.",
+    ),
+    TeardownItem(kind="file", id="file-1", label="file-1 (training_set.jsonl)"),
+    TeardownItem(
+        kind="account", id="aoai-lab2", label="aoai-lab2 (group rg-lab, which stays)", state="done"
+    ),
+)
 TRAINING = Plan(
     model=MODEL,
     training=Dataset(sha256="a" * 64, path="/x", name="training_set.jsonl", examples=16),
@@ -160,6 +193,106 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
         "inactivity",
         deployment.deleted_for_inactivity_card(DeletedForInactivity("teacher", TUNED)),
     )
+    yield "provision-confirm", provisioning.provision_confirm_card(PROVISION)
+    yield (
+        "provision-progress",
+        provisioning.provision_progress_card(
+            ProvisionProgress(PROVISION, "Creating the account", "Creating", 12.0)
+        ),
+    )
+    yield (
+        "provision-succeeded",
+        provisioning.provision_succeeded_card(
+            ProvisionSucceeded(PROVISION, "https://aoai-lab2.openai.azure.com/", 95.0, False)
+        ),
+    )
+    yield (
+        "resource",
+        provisioning.resource_card(
+            ResourceView(
+                "sub",
+                "rg-lab",
+                "aoai-lab2",
+                "northcentralus",
+                "S0",
+                "https://aoai-lab2.openai.azure.com/",
+                "Entra ID (the bot's own identity)",
+                "provisioned by Ada (0a11) on 2026-01-01 10:00 UTC",
+                "Succeeded",
+            )
+        ),
+    )
+    contributor = RoleLine("Cognitive Services OpenAI Contributor", "Fine-tune.", "account")
+    yield (
+        "roles",
+        provisioning.roles_card(
+            RolesView(
+                "aoai-lab2", (RoleLine(**{**contributor.__dict__, "holders": ("Ada (0a11)",)}),)
+            )
+        ),
+    )
+    yield (
+        "roles-assigned",
+        provisioning.roles_card(
+            RolesView(
+                "aoai-lab2",
+                (RoleLine(**{**contributor.__dict__, "held": True, "note": "assigned now"}),),
+                "Ada (0a11)",
+                "assigned",
+            )
+        ),
+    )
+    yield (
+        "keys",
+        provisioning.keys_card(
+            KeysView(
+                "aoai-lab2",
+                "https://aoai-lab2.openai.azure.com/",
+                "key auth with KEY1",
+                {"key1": "••••abcd", "key2": "••••ef01"},
+                "key1",
+                {"key1": "not by the bot", "key2": "2026-01-01 10:00 UTC by Ada"},
+            )
+        ),
+    )
+    yield (
+        "keys-rotate-confirm",
+        provisioning.rotate_confirm_card(RotatePlan("aoai-lab2", "key1", "key1", "b" * 32, 24)),
+    )
+    yield (
+        "keys-rotated",
+        provisioning.rotated_card(
+            KeyRotated("aoai-lab2", "key1", "key2", True, {"key1": "••••9999", "key2": "••••ef01"})
+        ),
+    )
+    yield (
+        "teardown-confirm",
+        provisioning.teardown_confirm_card(
+            TeardownPlan("aoai-lab2", "rg-lab", ITEMS, "c" * 32, 24)
+        ),
+    )
+    yield (
+        "teardown-progress",
+        provisioning.teardown_progress_card(TeardownProgress("aoai-lab2", ITEMS, True, True)),
+    )
+    yield (
+        "purge-confirm",
+        provisioning.purge_confirm_card(
+            PurgePlan("aoai-lab2", "rg-lab", "northcentralus", "2026-01-03", "d" * 32, 24)
+        ),
+    )
+    entry = AuditEntry(
+        id="1",
+        at=1.7e9,
+        user="0a11",
+        user_name="Ada",
+        action="teardown",
+        target="5 item(s) on aoai-lab2",
+        resource="aoai-lab2 (rg-lab)",
+        outcome="partly done",
+        detail="ftjob-1: Azure said no.",
+    )
+    yield "audit", provisioning.audit_card(AuditView((entry,)))
     session = ChatSession(
         conversation="c",
         user="u",
@@ -210,6 +343,7 @@ def test_every_verb_a_card_emits_is_a_command(tmp_path: Path) -> None:
     router = build_router()
     emitted = {verb for _, content in cards(tmp_path) for verb in _verbs(content)}
     assert emitted >= {"train-confirm", "deploy", "keep-alive", "delete-confirm", "chat"}
+    assert emitted >= {"provision-confirm", "teardown-confirm", "purge", "keys-rotate-confirm"}
     assert sorted(v for v in emitted if router.find(v) is None) == []
 
 
@@ -222,6 +356,10 @@ VIEWS: list[notify.View] = [
     DeploymentDeleted("teacher"),
     IdleWarning("teacher", TUNED, 1.0, 2.0),
     DeletedForInactivity("teacher", TUNED),
+    ProvisionProgress(PROVISION, "Creating the account", "Creating", 1.0),
+    ProvisionSucceeded(PROVISION, "https://aoai-lab2.openai.azure.com/", 1.0, True, "note"),
+    ProvisionFailed(PROVISION, "why"),
+    TeardownProgress("aoai-lab2", ITEMS, False, False),
 ]
 
 

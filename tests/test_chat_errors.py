@@ -15,8 +15,8 @@ from azure.mgmt.cognitiveservices.models import (
 
 from infra.azure import azure_clients
 from infra.errors import UserError
-from infra.settings import Settings
 from skills.chat import complete
+from tests.harness import client_settings
 from tests.sandbox_server import running_sandbox
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -24,7 +24,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 async def test_throttling_is_retried_then_explained(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path / "sandbox", faults="429=1.0,retry_after=0.01") as url:
-        settings = Settings(_env_file=None, data_dir=tmp_path)
+        settings = client_settings(tmp_path)
         async with azure_clients(settings, sandbox_url=url) as azure:
             with pytest.raises(UserError) as caught:
                 await complete(azure.openai, "teacher", HELLO)
@@ -35,7 +35,7 @@ async def test_throttling_is_retried_then_explained(tmp_path: Path) -> None:
 
 async def test_content_filter_is_explained(tmp_path: Path) -> None:
     async with running_sandbox(tmp_path / "sandbox", speedup=1000.0) as url:
-        settings = Settings(_env_file=None, data_dir=tmp_path)
+        settings = client_settings(tmp_path)
         async with azure_clients(settings, sandbox_url=url) as azure:
             model = DeploymentModel(format="OpenAI", name="gpt-4o-mini", version="2024-07-18")
             deploying = await azure.cognitive.deployments.begin_create_or_update(

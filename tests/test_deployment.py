@@ -12,10 +12,9 @@ import aiohttp
 import pytest
 
 from infra.azure import azure_clients
-from infra.settings import Settings
 from skills.sample import read_sample
 from tests.channel import Activity, ChannelFake, Conversation, buttons, card_text
-from tests.harness import bot_settings, running_bot
+from tests.harness import bot_settings, client_settings, running_bot
 
 MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -27,7 +26,7 @@ def settings_overrides() -> dict[str, Any]:
 
 async def trained_model(bot_url: str, tmp_path: Path) -> tuple[str, str]:
     """(job id, fine-tuned model) of a job trained on the sample data with the official SDK."""
-    settings = Settings(_env_file=None, data_dir=tmp_path / "client")
+    settings = client_settings(tmp_path / "client")
     async with (
         azure_clients(settings, sandbox_url=f"{bot_url}/sandbox") as azure,
         asyncio.timeout(60),
@@ -149,7 +148,7 @@ async def test_deploy_a_checkpoint(
     conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
 ) -> None:
     job, model = await trained_model(bot_url, tmp_path)
-    settings = Settings(_env_file=None, data_dir=tmp_path / "client")
+    settings = client_settings(tmp_path / "client")
     async with azure_clients(settings, sandbox_url=f"{bot_url}/sandbox") as azure:
         checkpoints = (await azure.openai.fine_tuning.jobs.checkpoints.list(job)).data
     first = min(checkpoints, key=lambda c: c.step_number)

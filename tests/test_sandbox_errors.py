@@ -12,6 +12,7 @@ import pytest
 
 from tests.sandbox_server import (
     ACCOUNT,
+    BEARER,
     TRAINING,
     VALIDATION,
     openai_client,
@@ -22,7 +23,6 @@ from tests.sandbox_server import (
 AZURE_EXAMPLES = Path(__file__).resolve().parent / "data" / "azure_examples"
 """Azure's published request/response examples (tests/data/README.md names their sources)."""
 Q = "?api-version=2024-10-01"
-BEARER = {"Authorization": "Bearer anything"}
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from azure.mgmt.cognitiveservices.models import (
 )
 
 from infra.azure import AzureClients, azure_clients
-from infra.settings import Settings
+from tests.harness import client_settings
 from tests.sandbox_server import (
     EXAMPLES,
     TRAINING,
@@ -47,7 +47,7 @@ TEACHER = "The system is an AI teacher that helps people learn about AI"
 @pytest.fixture
 async def clients(tmp_path: Path) -> AsyncIterator[AzureClients]:
     async with running_sandbox(tmp_path / "sandbox", speedup=5000) as url:
-        settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+        settings = client_settings(tmp_path)
         async with azure_clients(settings, sandbox_url=url) as built:
             built.cognitive._config.polling_interval = 0.05
             yield built
@@ -55,7 +55,8 @@ async def clients(tmp_path: Path) -> AsyncIterator[AzureClients]:
 
 async def test_lab_from_account_to_chat(clients: AzureClients) -> None:
     cognitive = clients.cognitive
-    # 1. an Azure OpenAI resource, S0, through the long-running PUT
+    # 1. a resource group, then an Azure OpenAI resource, S0, through the long-running PUT
+    await clients.groups.resource_groups.create_or_update(RG, {"location": "northcentralus"})
     poller = await cognitive.accounts.begin_create(
         RG,
         NAME,

@@ -10,6 +10,7 @@ import openai
 
 from tests.sandbox_server import (
     ACCOUNT,
+    BEARER,
     EXAMPLES,
     TRAINING,
     openai_client,
@@ -18,7 +19,6 @@ from tests.sandbox_server import (
 )
 
 Q = "?api-version=2024-10-01"
-BEARER = {"Authorization": "Bearer t"}
 
 
 async def _keys(url: str) -> dict[str, str]:

@@ -10,9 +10,12 @@ from pathlib import Path
 from aiohttp import web
 
 from infra.sandbox import arm, chat, dataplane
+from infra.sandbox.accounts import add_accounts
+from infra.sandbox.auth import from_loopback
 from infra.sandbox.chat import CHAT_MODELS, ChatModels
 from infra.sandbox.errors import AzureError
 from infra.sandbox.faults import describe, parse_faults
+from infra.sandbox.groups import add_groups
 from infra.sandbox.ids import new_guid
 from infra.sandbox.imports import resume_imports
 from infra.sandbox.lifecycle import sweep
@@ -33,6 +36,8 @@ async def azure_edge(request: web.Request, handler: Handler) -> web.StreamRespon
     faults = sandbox.config.faults
     request_id = new_guid()
     try:
+        if sandbox.config.loopback_only and not from_loopback(request):
+            raise AzureError(403, "Forbidden", "This sandbox answers only on this machine.")
         if faults.latency:
             await asyncio.sleep(faults.latency)
         status = faults.pick(sandbox.fault_rng) if faults.rates else None
@@ -101,6 +106,8 @@ def build_app(config: SandboxConfig) -> web.Application:
     app[TRAINER] = Trainer(sandbox)
     app[CHAT_MODELS] = ChatModels(sandbox)
     router = arm.build_router()
+    add_accounts(router)
+    add_groups(router)
     add_roles(router)
     app[ARM_ROUTER] = router
     app.router.add_get("/openai-accounts/{account}/", _dataplane_root, name=arm.DATAPLANE_ROUTE)
@@ -113,12 +120,18 @@ def build_app(config: SandboxConfig) -> web.Application:
 
 
 def create_sandbox_app(
-    data_dir: Path, *, speedup: float = 1.0, faults: str = "", arm_token: str = ""
+    data_dir: Path,
+    *,
+    speedup: float = 1.0,
+    faults: str = "",
+    arm_token: str = "",
+    loopback_only: bool = False,
 ) -> web.Application:
     """The Azure sandbox as an aiohttp app, standalone or mounted with `app.add_subapp`.
 
     `data_dir` holds its SQLite state and files; `speedup` runs sandbox time faster; `faults` is
-    the `SANDBOX_FAULTS` syntax; `arm_token`, when set, is the only bearer token accepted.
+    the `SANDBOX_FAULTS` syntax; `arm_token` is the access secret (a fresh one when empty:
+    `app[SANDBOX].secret`); with `loopback_only` it answers only callers on this machine.
     """
-    config = SandboxConfig(Path(data_dir), speedup, parse_faults(faults), arm_token)
+    config = SandboxConfig(Path(data_dir), speedup, parse_faults(faults), arm_token, loopback_only)
     return build_app(config)

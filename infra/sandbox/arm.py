@@ -1,18 +1,20 @@
-"""Azure Resource Manager, as at `https://management.azure.com`: accounts, keys, deployments.
+"""Azure Resource Manager, as at `https://management.azure.com`: keys and deployments here;
+accounts in `accounts.py`, resource groups in `groups.py`, role assignments in `roles.py`.
 
-Paths answer at the sandbox's root and match case-insensitively, as ARM's do. Any bearer token
-is accepted unless the sandbox has an ARM token, then only that one. Role assignments are in
-`roles.py`.
+Paths answer at the sandbox's root and match case-insensitively, as ARM's do. A bearer token in
+the sandbox's format (auth.py) is required.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from infra.sandbox.auth import bearer, principal_of
 from infra.sandbox.catalog import find_base
 from infra.sandbox.chat import resolve_model
 from infra.sandbox.dataplane import json_body
@@ -31,7 +33,6 @@ Handler = Callable[[web.Request, Sandbox, dict[str, str]], Awaitable[web.Respons
 
 MAX_FINE_TUNED_DEPLOYMENTS = 5
 SKUS = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "Developer"}
-_ACCOUNT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{1,62}$")
 _DEPLOYMENT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,63}$")
 _ACCOUNT = (
     r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
@@ -40,10 +41,11 @@ _ACCOUNT = (
 DATAPLANE_ROUTE = "sandbox-dataplane"
 
 
-def check_token(request: web.Request, sandbox: Sandbox) -> None:
-    """ARM's bearer check: any token, or the configured one."""
-    header = request.headers.get("Authorization", "")
-    if not header.lower().startswith("bearer ") or not header[7:].strip():
+def check_token(request: web.Request, sandbox: Sandbox) -> str:
+    """ARM's bearer check: the sandbox's secret, alone or with an object id (auth.py); returns
+    the principal the caller acts as."""
+    token = bearer(request)
+    if not token:
         raise AzureError(
             401,
             "AuthenticationFailed",
@@ -52,13 +54,10 @@ def check_token(request: web.Request, sandbox: Sandbox) -> None:
                 "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common"'
             },
         )
-    token = sandbox.config.arm_token
-    if token and header[7:].strip() != token:
-        raise AzureError(
-            401,
-            "InvalidAuthenticationToken",
-            "The access token is invalid.",
-        )
+    principal = principal_of(token, sandbox.secret)
+    if principal is None:
+        raise AzureError(401, "InvalidAuthenticationToken", "The access token is invalid.")
+    return principal
 
 
 def endpoint_of(request: web.Request, subdomain: str) -> str:
@@ -83,12 +82,28 @@ def account_view(request: web.Request, doc: Doc) -> Doc:
     return body
 
 
+def whole_seconds(sandbox: Sandbox, until: float) -> dict[str, str]:
+    """A `Retry-After` in whole seconds (as Azure sends it) until sandbox time `until`."""
+    wait = sandbox.clock.real_seconds(until - sandbox.clock.now())
+    return {"Retry-After": str(max(1, min(60, math.ceil(wait))))}
+
+
 def _retry_after(sandbox: Sandbox, ready_at: float) -> dict[str, str]:
     wait = min(10.0, max(0.05, sandbox.clock.real_seconds(ready_at - sandbox.clock.now())))
     return {"Retry-After": f"{wait:.2f}".rstrip("0").rstrip(".")}
 
 
-def _find_account(sandbox: Sandbox, m: dict[str, str]) -> tuple[str, Doc]:
+def check_group(sandbox: Sandbox, m: dict[str, str]) -> None:
+    """404 `ResourceGroupNotFound` for a call under a resource group that does not exist."""
+    if m.get("rg") and sandbox.group(m["sub"], m["rg"]) is None:
+        raise AzureError(
+            404, "ResourceGroupNotFound", f"Resource group '{m['rg']}' could not be found."
+        )
+
+
+def find_account(sandbox: Sandbox, m: dict[str, str]) -> tuple[str, Doc]:
+    """(store key, document) of the account a path names (404s in ARM's words)."""
+    check_group(sandbox, m)
     key = arm_key(account_id(m["sub"], m["rg"], m["name"]))
     doc = sandbox.store.get("account", key)
     if doc is None:
@@ -101,78 +116,14 @@ def _find_account(sandbox: Sandbox, m: dict[str, str]) -> tuple[str, Doc]:
     return key, doc
 
 
-def _account_response(
-    request: web.Request, sandbox: Sandbox, doc: Doc, status: int = 200
-) -> web.Response:
-    headers = {}
-    if doc["properties"].get("provisioningState") != "Succeeded":
-        headers = _retry_after(sandbox, float(doc["_ready_at"]))
-    return web.json_response(account_view(request, doc), status=status, headers=headers)
-
-
-# -- accounts ----------------------------------------------------------------------------------
-
-
-async def put_account(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
-    """PUT an account: create (201, Creating until ready) or update (200)."""
-    body = await json_body(request)
-    if not _ACCOUNT_NAME.match(m["name"]):
-        raise bad_request("InvalidResourceName", f"The account name '{m['name']}' is not valid.")
-    if not body.get("location"):
-        raise bad_request(
-            "LocationRequired", "The location property is required for this definition."
-        )
-    if not isinstance(body.get("sku"), dict) or not body["sku"].get("name"):
-        raise bad_request("SkuRequired", "The sku property is required.")
-    if str(body.get("kind", "")).lower() not in ("openai", "aiservices"):
-        raise bad_request(
-            "InvalidKind", f"The kind '{body.get('kind')}' is not supported here; use 'OpenAI'."
-        )
-    key = arm_key(account_id(m["sub"], m["rg"], m["name"]))
-    existing = sandbox.store.get("account", key)
-    if existing is not None:
-        existing["tags"] = body.get("tags") or existing["tags"]
-        existing["sku"] = body["sku"]
-        existing["systemData"]["lastModifiedAt"] = sandbox.clock.iso()
-        sandbox.store.put("account", key, existing)
-        return _account_response(request, sandbox, existing)
-    props = body.get("properties") or {}
-    subdomain = str(props.get("customSubDomainName") or m["name"]).lower()
-    if sandbox.store.get("subdomain", subdomain) is not None:
-        raise AzureError(
-            409,
-            "CustomDomainInUse",
-            f"Please pick a different name. The subdomain name '{subdomain}' is not available "
-            "as it's already used by a resource.",
-        )
-    doc = sandbox.new_account(m["sub"], m["rg"], m["name"], body, ready=False)
-    doc["properties"]["provisioningState"] = "Creating"
-    sandbox.store.put("account", key, doc)
-    return _account_response(request, sandbox, doc, status=201)
-
-
-async def get_account(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
-    """GET an account."""
-    _, doc = _find_account(sandbox, m)
-    return _account_response(request, sandbox, doc)
-
-
-async def delete_account(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
-    """DELETE an account and what it holds (200; 204 when there was none)."""
-    key = arm_key(account_id(m["sub"], m["rg"], m["name"]))
-    if sandbox.store.get("account", key) is None:
-        return web.Response(status=204)
-    sandbox.delete_account(key)
-    return web.Response(status=200)
-
-
-async def list_accounts(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
-    """GET accounts of a resource group or a subscription."""
-    prefix = f"/subscriptions/{m['sub']}/".lower()
-    if m.get("rg"):
-        prefix += f"resourcegroups/{m['rg']}/".lower()
-    docs = [d for k, d in sandbox.store.items("account") if k.startswith(prefix)]
-    return web.json_response({"value": [account_view(request, d) for d in docs]})
+def operation_url(request: web.Request, sub: str, location: str, operation: str) -> str:
+    """The absolute `Azure-AsyncOperation` URL of an operation, with the request's query."""
+    prefix = request.path[: request.path.lower().index("/subscriptions/")]
+    path = (
+        f"{prefix}/subscriptions/{sub}/providers/Microsoft.CognitiveServices/locations/"
+        f"{location}/operationsStatus/{operation}"
+    )
+    return str(request.url.with_path(path).with_query(request.query))
 
 
 def _keys(doc: Doc) -> web.Response:
@@ -181,12 +132,12 @@ def _keys(doc: Doc) -> web.Response:
 
 async def list_keys(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
     """POST .../listKeys."""
-    return _keys(_find_account(sandbox, m)[1])
+    return _keys(find_account(sandbox, m)[1])
 
 
 async def regenerate_key(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
     """POST .../regenerateKey {keyName: Key1|Key2}: the old key stops working at once."""
-    key, doc = _find_account(sandbox, m)
+    key, doc = find_account(sandbox, m)
     body = await json_body(request)
     name = str(body.get("keyName", "")).lower()
     if name not in ("key1", "key2"):
@@ -211,7 +162,7 @@ def _deployment_view(sandbox: Sandbox, doc: Doc) -> tuple[Doc, dict[str, str]]:
 
 async def put_deployment(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
     """PUT a deployment: 201 Accepted, Creating, then Succeeded; 200 when it already exists."""
-    account_key, account = _find_account(sandbox, m)
+    account_key, account = find_account(sandbox, m)
     name = m["deployment"]
     if not _DEPLOYMENT_NAME.match(name):
         raise bad_request(
@@ -307,7 +258,7 @@ async def put_deployment(request: web.Request, sandbox: Sandbox, m: dict[str, st
 
 
 def _find_deployment(sandbox: Sandbox, m: dict[str, str]) -> tuple[str, Doc]:
-    account_key, _ = _find_account(sandbox, m)
+    account_key, _ = find_account(sandbox, m)
     settle(sandbox)
     key = _deployment_key(account_key, m["deployment"])
     doc = sandbox.store.get("deployment", key)
@@ -332,7 +283,7 @@ async def delete_deployment(
 ) -> web.Response:
     """DELETE a deployment: 202 and an operation to poll while it is Deleting (204 when there
     was none). The model stays."""
-    account_key, account = _find_account(sandbox, m)
+    account_key, account = find_account(sandbox, m)
     settle(sandbox)
     key = _deployment_key(account_key, m["deployment"])
     doc = sandbox.store.get("deployment", key)
@@ -346,14 +297,10 @@ async def delete_deployment(
         sandbox.store.put("deployment", key, doc, parent=account_key)
         operation: Doc = {"_deployment": key, "_started": now, "_gone_at": doc["_gone_at"]}
         sandbox.store.put("operation", doc["_operation"], operation)
-    prefix = request.path[: request.path.lower().index("/subscriptions/")]
-    status_path = (
-        f"{prefix}/subscriptions/{m['sub']}/providers/Microsoft.CognitiveServices/locations/"
-        f"{account['location']}/operationsStatus/{doc['_operation']}"
-    )
-    status_url = request.url.with_path(status_path).with_query(request.query)
     headers = {
-        "Azure-AsyncOperation": str(status_url),
+        "Azure-AsyncOperation": operation_url(
+            request, m["sub"], str(account["location"]), doc["_operation"]
+        ),
         **_retry_after(sandbox, float(doc["_gone_at"])),
     }
     return web.Response(status=202, headers=headers)
@@ -367,7 +314,15 @@ async def operation_status(
     if operation is None:
         raise AzureError(404, "NotFound", f"The operation '{m['operation']}' was not found.")
     settle(sandbox)
-    done = sandbox.store.get("deployment", operation["_deployment"]) is None
+    if "_account" in operation:  # an account's create or delete
+        account = sandbox.store.get("account", operation["_account"])
+        if operation["_action"] == "create":
+            state = None if account is None else account["properties"].get("provisioningState")
+            done = state == "Succeeded"
+        else:
+            done = account is None
+    else:
+        done = sandbox.store.get("deployment", operation["_deployment"]) is None
     body: Doc = {
         "id": request.path,
         "name": m["operation"],
@@ -377,14 +332,17 @@ async def operation_status(
     if done:
         body["endTime"] = sandbox.clock.iso(float(operation["_gone_at"]))
         return web.json_response(body)
-    return web.json_response(body, headers=_retry_after(sandbox, float(operation["_gone_at"])))
+    until = float(operation["_gone_at"])
+    if "_account" in operation:
+        return web.json_response(body, headers=whole_seconds(sandbox, until))
+    return web.json_response(body, headers=_retry_after(sandbox, until))
 
 
 async def list_deployments(
     request: web.Request, sandbox: Sandbox, m: dict[str, str]
 ) -> web.Response:
     """GET an account's deployments."""
-    account_key, _ = _find_account(sandbox, m)
+    account_key, _ = find_account(sandbox, m)
     settle(sandbox)
     return web.json_response(
         {"value": [wire(d) for d in sandbox.store.docs("deployment", account_key)]}
@@ -438,18 +396,9 @@ class Router:
 
 
 def build_router() -> Router:
-    """The ARM routes of accounts, keys and deployments (roles are added by `roles.py`)."""
+    """The ARM routes of keys and deployments (accounts.py, groups.py and roles.py add theirs)."""
     router = Router()
     sub = r"/subscriptions/(?P<sub>[^/]+)"
-    router.add("GET", f"{sub}/providers/microsoft\\.cognitiveservices/accounts", list_accounts)
-    router.add(
-        "GET",
-        f"{sub}/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\\.cognitiveservices/accounts",
-        list_accounts,
-    )
-    router.add("PUT", _ACCOUNT, put_account)
-    router.add("GET", _ACCOUNT, get_account)
-    router.add("DELETE", _ACCOUNT, delete_account)
     router.add("POST", f"{_ACCOUNT}/listkeys", list_keys)
     router.add("POST", f"{_ACCOUNT}/regeneratekey", regenerate_key)
     router.add("GET", f"{_ACCOUNT}/deployments", list_deployments)

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from infra.sandbox.auth import bearer, principal_of, require
 from infra.sandbox.catalog import BASE_MODELS, CREATED_AT
 from infra.sandbox.errors import AzureError, bad_request, not_found
 from infra.sandbox.ids import new_id
@@ -81,27 +82,27 @@ def has_method(request: web.Request) -> bool:
 
 
 def authorize(request: web.Request) -> tuple[Sandbox, Doc, str]:
-    """(sandbox, account, subdomain) of a data-plane call with a valid key or bearer token.
-
-    A bearer token is an Entra token (any, or the sandbox's ARM token) or, as Azure's v1 API
-    takes it from the plain OpenAI client, one of the account's keys.
-    """
+    """(sandbox, account, subdomain) of a data-plane call with a valid key, or a bearer token:
+    one of the account's keys (Azure's v1 API takes the plain OpenAI client's key that way), or a
+    sandbox token whose principal's roles allow the call (auth.py)."""
     sandbox = request.config_dict[SANDBOX]
     subdomain = request.match_info["account"].lower()
     account = sandbox.account_by_subdomain(subdomain)
     if account is None:
         raise not_found("404", "Resource not found")
     key = request.headers.get("api-key")
-    bearer = request.headers.get("Authorization", "")
     if key is not None:
         if key not in account["_keys"].values():
             raise AzureError(401, "401", _DENIED)
-    elif bearer.lower().startswith("bearer ") and bearer[7:].strip():
-        token, given = sandbox.config.arm_token, bearer[7:].strip()
-        if token and given != token and given not in account["_keys"].values():
-            raise AzureError(401, "invalid_token", "The access token is invalid or expired.")
     else:
-        raise AzureError(401, "401", _DENIED)
+        token = bearer(request)
+        if not token:
+            raise AzureError(401, "401", _DENIED)
+        if token not in account["_keys"].values():
+            principal = principal_of(token, sandbox.secret)
+            if principal is None:
+                raise AzureError(401, "invalid_token", "The access token is invalid or expired.")
+            require(request, sandbox, principal, str(account["id"]))
     api_version(request)
     return sandbox, account, subdomain
 
@@ -535,6 +536,46 @@ async def resume_job(request: web.Request) -> web.Response:
     return web.json_response(job_view(request, job))
 
 
+async def delete_job(request: web.Request) -> web.Response:
+    """DELETE /openai/fine_tuning/jobs/{id} (204): the job goes with its events, checkpoints,
+    results file and fine-tuned model. A job still pending or running is refused (cancel it
+    first), and so is one whose model is deployed (delete the deployments first)."""
+    sandbox, account, subdomain = authorize(request)
+    job_id = request.match_info["job_id"]
+    job = _owned_job(sandbox, subdomain, job_id)
+    if job["status"] in ACTIVE:
+        raise AzureError(
+            409, "conflict", f"The job is {job['status']}; cancel it before deleting it."
+        )
+    model = job.get("fine_tuned_model")
+    store = sandbox.store
+    if model:
+        deployed = [
+            d["name"]
+            for d in store.docs("deployment", str(account["id"]).lower())
+            if str(d["properties"]["model"]["name"]).partition(":ckpt-step-")[0] == model
+        ]
+        if deployed:
+            raise AzureError(
+                409,
+                "conflict",
+                f"The model '{model}' is deployed ({', '.join(deployed)}); delete its "
+                "deployments before deleting the job.",
+            )
+        store.delete("model", model)
+        (sandbox.models_dir / f"{model}.jsonl").unlink(missing_ok=True)
+    for kind in ("event", "checkpoint"):
+        for item, _ in list(store.items(kind, job_id)):
+            store.delete(kind, item)
+    for result in job.get("result_files") or []:
+        if store.parent_of("file", result) == subdomain:
+            store.delete("file", result)
+            file_path(sandbox, result).unlink(missing_ok=True)
+    store.delete("job", job_id)
+    request.config_dict[TRAINER].cancel(job_id)
+    return web.Response(status=204)
+
+
 async def list_events(request: web.Request) -> web.Response:
     """GET /openai/fine_tuning/jobs/{id}/events: oldest first; `after` gives the newer ones."""
     sandbox, _, subdomain = authorize(request)
@@ -640,6 +681,7 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(f"{base}/fine_tuning/jobs", create_job)
         app.router.add_get(f"{base}/fine_tuning/jobs", list_jobs)
         app.router.add_get(f"{base}/fine_tuning/jobs/{{job_id}}", get_job)
+        app.router.add_delete(f"{base}/fine_tuning/jobs/{{job_id}}", delete_job)
         app.router.add_post(f"{base}/fine_tuning/jobs/{{job_id}}/cancel", cancel_job)
         app.router.add_post(f"{base}/fine_tuning/jobs/{{job_id}}/pause", pause_job)
         app.router.add_post(f"{base}/fine_tuning/jobs/{{job_id}}/resume", resume_job)

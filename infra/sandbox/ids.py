@@ -33,3 +33,11 @@ def is_guid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_ASSIGNMENTS = uuid.UUID("4f0c3a9e-55d5-4b51-9c53-5d1c2f7b3a11")
+
+
+def assignment_name(scope: str, principal: str, role: str) -> str:
+    """A stable role assignment name (GUID) for one principal, role and scope."""
+    return str(uuid.uuid5(_ASSIGNMENTS, f"{scope.lower()}|{principal}|{role}"))

@@ -1,4 +1,5 @@
-"""Time-driven state: accounts and deployments becoming ready, and deployments Azure removes.
+"""Time-driven state: accounts and deployments becoming ready, accounts being deleted (then
+soft-deleted, then purged after 48 hours), and deployments Azure removes.
 
 A deployment being deleted shows `Deleting` for DELETE_SECONDS, then it is gone.
 
@@ -32,9 +33,17 @@ def settle(sandbox: Sandbox) -> None:
     store, now = sandbox.store, sandbox.clock.now()
     for key, account in store.items("account"):
         props = account["properties"]
-        if props.get("provisioningState") != "Succeeded" and now >= account["_ready_at"]:
+        state = props.get("provisioningState")
+        if state == "Deleting":
+            if now >= float(account["_gone_at"]):
+                sandbox.soft_delete(key)
+        elif state != "Succeeded" and now >= account["_ready_at"]:
             props["provisioningState"] = "Succeeded"
             store.put("account", key, account)
+    for key, deleted in store.items("deleted"):
+        if now >= float(deleted["_purge_at"]):
+            log.info("purging deleted account %s: 48 hours are over", deleted["name"])
+            sandbox.purge(key)
     for key, deployment in store.items("deployment"):
         props = deployment["properties"]
         state = props.get("provisioningState")

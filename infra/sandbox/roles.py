@@ -11,7 +11,7 @@ from infra.sandbox.arm import Router
 from infra.sandbox.dataplane import json_body
 from infra.sandbox.errors import AzureError, bad_request
 from infra.sandbox.ids import is_guid
-from infra.sandbox.service import Sandbox
+from infra.sandbox.service import Sandbox, account_id, arm_key
 from infra.sandbox.store import Doc
 
 BUILT_IN_ROLES = {
@@ -95,6 +95,42 @@ async def list_definitions(
     return web.json_response({"value": docs})
 
 
+_SCOPE = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)(?:/resourcegroups/(?P<rg>[^/]+)"
+    r"(?:/providers/(?P<provider>[^/]+)/(?P<type>[^/]+)/(?P<name>[^/]+)(?P<rest>/.*)?)?)?$",
+    re.IGNORECASE,
+)
+
+
+def _check_scope(sandbox: Sandbox, scope: str) -> None:
+    """Refuse an assignment at a scope that does not exist (ARM's 404s)."""
+    found = _SCOPE.match(scope.rstrip("/"))
+    if found is None:
+        raise bad_request(
+            "InvalidRoleAssignmentScope", f"The scope '{scope}' is not a valid scope here."
+        )
+    sub, group, kind = found.group("sub"), found.group("rg"), found.group("type")
+    if group is None:
+        return
+    if sandbox.group(sub, group) is None:
+        raise AzureError(
+            404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found."
+        )
+    if kind is None:
+        return
+    resource = f"{found.group('provider')}/{kind}".lower()
+    account = account_id(sub, group, found.group("name"))
+    if resource != "microsoft.cognitiveservices/accounts" or (
+        sandbox.store.get("account", arm_key(account)) is None
+    ):
+        raise AzureError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{found.group('provider')}/{kind}/{found.group('name')}' under "
+            f"resource group '{group}' was not found.",
+        )
+
+
 def _assignment_key(scope: str, name: str) -> str:
     return f"{scope}{_PROVIDER}/roleAssignments/{name}".lower()
 
@@ -120,13 +156,22 @@ async def put_assignment(request: web.Request, sandbox: Sandbox, m: dict[str, st
         raise bad_request(
             "InvalidPrincipalId", "A valid principal ID must be provided for role assignment."
         )
+    _check_scope(sandbox, scope)
     key = _assignment_key(scope, name)
+    existing = sandbox.store.get("role", key)
+    if existing is not None:
+        p = existing["properties"]
+        if p["principalId"] != principal or not p["roleDefinitionId"].lower().endswith(guid):
+            raise AzureError(
+                409,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            )
     for other_key, other in sandbox.store.items("role", scope.lower()):
         p = other["properties"]
         same = p["principalId"] == principal and p["roleDefinitionId"].lower().endswith(guid)
         if same and other_key != key:
             raise AzureError(409, "RoleAssignmentExists", "The role assignment already exists.")
-    existing = sandbox.store.get("role", key)
     now = sandbox.clock.iso()
     doc: Doc = {
         "id": f"{scope}{_PROVIDER}/roleAssignments/{name}",

@@ -12,22 +12,28 @@ from infra.sandbox.app import create_sandbox_app
 from infra.sandbox.service import SANDBOX
 from infra.settings import (
     SANDBOX_ACCOUNT,
+    SANDBOX_BOT_PRINCIPAL,
     SANDBOX_RESOURCE_GROUP,
     SANDBOX_SUBSCRIPTION,
     Settings,
 )
 
 
-def banner(base: str, keys: tuple[str, str], settings: Settings) -> str:
-    """What `ftbot sandbox` prints: where each surface answers and the well-known account."""
+def banner(base: str, keys: tuple[str, str], settings: Settings, secret: str) -> str:
+    """What `ftbot sandbox` prints: where each surface answers, its access secret (the one
+    generated at this start unless SANDBOX_ARM_TOKEN set it) and the well-known account."""
     endpoint = f"{base}/openai-accounts/{SANDBOX_ACCOUNT}/"
-    token = (
-        "the SANDBOX_ARM_TOKEN value" if settings.sandbox_arm_token.get_secret_value() else "any"
+    given = bool(settings.sandbox_arm_token.get_secret_value())
+    origin = (
+        "from SANDBOX_ARM_TOKEN" if given else "generated now; set SANDBOX_ARM_TOKEN to keep one"
     )
     return "\n".join(
         [
             f"Azure sandbox listening on {base} (data in {settings.data_dir / 'sandbox'})",
-            f"  Resource Manager base URL  {base}   (bearer token: {token})",
+            f"  Resource Manager base URL  {base}",
+            f"  SANDBOX_ARM_TOKEN          {secret}   ({origin})",
+            "  bearer tokens              <secret> acts as the bot's principal "
+            f"({SANDBOX_BOT_PRINCIPAL}); <secret>:<object id> as that principal",
             f"  AZURE_OPENAI_ENDPOINT      {endpoint}",
             f"  AZURE_OPENAI_API_KEY       {keys[0]}",
             f"  KEY2                       {keys[1]}",
@@ -49,7 +55,9 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        print(banner(f"http://{host}:{port}", app[SANDBOX].default_keys(), settings), flush=True)
+        sandbox = app[SANDBOX]
+        base = f"http://{host}:{port}"
+        print(banner(base, sandbox.default_keys(), settings, sandbox.secret), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
+import secrets
 from collections.abc import Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -16,9 +18,14 @@ from aiohttp import web
 
 from infra.sandbox.clock import SandboxClock
 from infra.sandbox.faults import Faults
-from infra.sandbox.ids import hex32, new_key
+from infra.sandbox.ids import assignment_name, hex32, new_key
 from infra.sandbox.store import Doc, Store
-from infra.settings import SANDBOX_ACCOUNT, SANDBOX_RESOURCE_GROUP, SANDBOX_SUBSCRIPTION
+from infra.settings import (
+    SANDBOX_ACCOUNT,
+    SANDBOX_BOT_PRINCIPAL,
+    SANDBOX_RESOURCE_GROUP,
+    SANDBOX_SUBSCRIPTION,
+)
 from infra.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -27,16 +34,29 @@ ACCOUNT_TYPE = "Microsoft.CognitiveServices/accounts"
 DEFAULT_LOCATION = "northcentralus"
 ACCOUNT_READY_SECONDS = 20.0
 """Sandbox seconds an account stays in `Creating` (Azure takes about a minute)."""
+ACCOUNT_DELETE_SECONDS = 10.0
+"""Sandbox seconds an account stays in `Deleting` before it is soft-deleted."""
+SOFT_DELETE_SECONDS = 48 * 3600.0
+"""How long a deleted account is kept (and its name and subdomain held) before it is purged."""
+OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"
 
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """How one sandbox runs: its data folder, time factor, injected faults and ARM token."""
+    """How one sandbox runs: its data folder, time factor, injected faults, access secret, and
+    whether it answers only callers on this machine."""
 
     data_dir: Path
     speedup: float = 1.0
     faults: Faults = field(default_factory=Faults)
     arm_token: str = ""
+    """The access secret (docs/sandbox.md, "Auth"); a fresh one is generated when empty."""
+    loopback_only: bool = False
+
+
+def new_secret() -> str:
+    """A fresh access secret (no ':' in it, so `<secret>:<object id>` stays unambiguous)."""
+    return secrets.token_urlsafe(32)
 
 
 def account_id(subscription: str, group: str, name: str) -> str:
@@ -52,10 +72,17 @@ def arm_key(resource_id: str) -> str:
     return resource_id.lower()
 
 
+def group_key(subscription: str, group: str) -> str:
+    """The store key of a resource group."""
+    return arm_key(f"/subscriptions/{subscription}/resourceGroups/{group}")
+
+
 class Sandbox:
     """State (SQLite store, files on disk, sandbox clock) and tracked background tasks."""
 
     def __init__(self, config: SandboxConfig) -> None:
+        if not config.arm_token:
+            config = dataclasses.replace(config, arm_token=new_secret())
         self.config = config
         self.data_dir = config.data_dir
         self.files_dir = config.data_dir / "files"
@@ -107,10 +134,35 @@ class Sandbox:
 
     # -- accounts ---------------------------------------------------------------------------
 
+    @property
+    def secret(self) -> str:
+        """The access secret: bare, it acts as the bot's principal (auth.py)."""
+        return self.config.arm_token
+
     def account_by_subdomain(self, subdomain: str) -> Doc | None:
-        """The account whose data plane answers at `subdomain`, if it exists."""
+        """The account whose data plane answers at `subdomain`, if it exists (not deleted)."""
         key = self.store.get("subdomain", subdomain.lower())
         return None if key is None else self.store.get("account", key["account"])
+
+    # -- resource groups --------------------------------------------------------------------
+
+    def group(self, subscription: str, group: str) -> Doc | None:
+        """A resource group, if it exists."""
+        return self.store.get("group", group_key(subscription, group))
+
+    def put_group(self, subscription: str, group: str, location: str, tags: Any) -> Doc:
+        """Create a resource group (or update its tags)."""
+        key = group_key(subscription, group)
+        doc = self.store.get("group", key) or {
+            "id": f"/subscriptions/{subscription}/resourceGroups/{group}",
+            "name": group,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": location,
+            "properties": {"provisioningState": "Succeeded"},
+        }
+        doc["tags"] = tags if isinstance(tags, dict) else doc.get("tags") or {}
+        self.store.put("group", key, doc, parent=arm_key(f"/subscriptions/{subscription}"))
+        return doc
 
     def new_account(
         self, subscription: str, group: str, name: str, body: dict[str, Any], *, ready: bool
@@ -157,7 +209,10 @@ class Sandbox:
         return doc
 
     def ensure_default_account(self) -> Doc:
-        """The well-known account (created, ready, on first start)."""
+        """The well-known group and account (created, ready, on first start), on which the
+        bot's own principal holds Cognitive Services OpenAI Contributor."""
+        if self.group(SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP) is None:
+            self.put_group(SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP, DEFAULT_LOCATION, {})
         rid = account_id(SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP, SANDBOX_ACCOUNT)
         doc = self.store.get("account", arm_key(rid))
         if doc is None:
@@ -165,25 +220,87 @@ class Sandbox:
             doc = self.new_account(
                 SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP, SANDBOX_ACCOUNT, body, ready=True
             )
+            self.grant(rid, SANDBOX_BOT_PRINCIPAL, OPENAI_CONTRIBUTOR, "ServicePrincipal")
         return doc
+
+    def grant(self, scope: str, principal: str, role: str, principal_type: str) -> None:
+        """A role assignment made by the sandbox itself (the default account's, for the bot)."""
+        name = assignment_name(scope, principal, role)
+        now = self.clock.iso()
+        provider = "/providers/Microsoft.Authorization"
+        sub = scope.split("/resourceGroups/")[0] if "/resourceGroups/" in scope else scope
+        doc: Doc = {
+            "id": f"{scope}{provider}/roleAssignments/{name}",
+            "name": name,
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {
+                "roleDefinitionId": f"{sub}{provider}/roleDefinitions/{role}",
+                "principalId": principal,
+                "principalType": principal_type,
+                "scope": scope,
+                "createdOn": now,
+                "updatedOn": now,
+                "createdBy": "sandbox",
+                "updatedBy": "sandbox",
+            },
+        }
+        self.store.put("role", doc["id"].lower(), doc, parent=scope.lower())
 
     def default_keys(self) -> tuple[str, str]:
         """KEY1 and KEY2 of the well-known account."""
         keys = self.ensure_default_account()["_keys"]
         return str(keys["key1"]), str(keys["key2"])
 
-    def delete_account(self, key: str) -> None:
-        """Remove an account with its deployments and data-plane objects."""
+    def soft_delete(self, key: str) -> None:
+        """Delete an account as Azure does: its deployments and role assignments go, the rest
+        (keys, files, jobs, models, the name and the subdomain) is kept as a deleted account
+        for SOFT_DELETE_SECONDS, until it is restored or purged."""
         doc = self.store.delete("account", key)
         if doc is None:
             return
-        subdomain = str(doc["_subdomain"])
-        self.store.delete("subdomain", subdomain)
         for name, _ in list(self.store.items("deployment", key)):
             self.store.delete("deployment", name)
+        for role_key, role in list(self.store.items("role")):
+            scope = str(role["properties"]["scope"]).lower()
+            if scope == key or scope.startswith(key + "/"):
+                self.store.delete("role", role_key)
+        now = self.clock.now()
+        doc["properties"]["provisioningState"] = "Succeeded"
+        doc["properties"]["deletionDate"] = self.clock.iso(now)
+        doc["properties"]["scheduledPurgeDate"] = self.clock.iso(now + SOFT_DELETE_SECONDS)
+        doc["_purge_at"] = now + SOFT_DELETE_SECONDS
+        doc.pop("_gone_at", None)
+        self.store.put("deleted", key, doc)
+
+    def restore(self, key: str) -> Doc | None:
+        """Bring a soft-deleted account back (keys and data kept), Creating for a while."""
+        doc = self.store.delete("deleted", key)
+        if doc is None:
+            return None
+        for name in ("deletionDate", "scheduledPurgeDate"):
+            doc["properties"].pop(name, None)
+        doc.pop("_purge_at", None)
+        doc["properties"]["provisioningState"] = "Creating"
+        doc["_ready_at"] = self.clock.now() + ACCOUNT_READY_SECONDS
+        parent = arm_key(str(doc["id"]).rsplit("/providers/", 1)[0])
+        self.store.put("account", key, doc, parent=parent)
+        return doc
+
+    def purge(self, key: str) -> bool:
+        """Remove a soft-deleted account for good: its data, and its name and subdomain."""
+        doc = self.store.delete("deleted", key)
+        if doc is None:
+            return False
+        subdomain = str(doc["_subdomain"])
+        self.store.delete("subdomain", subdomain)
         for kind in ("file", "job", "model"):
             for item, _ in list(self.store.items(kind, subdomain)):
                 self.store.delete(kind, item)
+                if kind == "file":
+                    (self.files_dir / item).unlink(missing_ok=True)
+                if kind == "model":
+                    (self.models_dir / f"{item}.jsonl").unlink(missing_ok=True)
+        return True
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)

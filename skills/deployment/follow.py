@@ -73,11 +73,9 @@ class Follower:
         self.ctx.tasks.spawn(self._owned(resource, name), f"follow deployment {name}")
 
     async def resume(self) -> None:
-        """After a start: follow again every deployment left creating or deleting."""
-        resource = self.ctx.azure.default
-        for record in await self.ctx.records.all(
-            DeploymentRecord, DeploymentRecord.prefix(resource)
-        ):
+        """After a start: follow again every deployment left creating or deleting, on every
+        resource that has records."""
+        for record in await self.ctx.records.all(DeploymentRecord, DeploymentRecord.prefix()):
             if record.state in ("creating", "deleting"):
                 self.follow(record.resource, record.name)
 

@@ -2,12 +2,12 @@
 (the model stays); the bot warns 48 hours before.
 
 `decide` is the rule for one deployment at one moment. `IdleWatcher` applies it in one background
-loop over the deployment records: 13 days into an idle period the conversation that deployed the
-model gets a warning card with "Keep alive" and "Delete now", at most once per idle period
-(skills/claims.py); once Azure has removed it, that conversation is told so, with a way back.
-Time is the service's clock (`ServiceClock`): sandbox time when SANDBOX_SPEEDUP runs it faster, so
-tests need no real days; the loop sleeps until the next warning is due, in real seconds, and looks
-again at least every service hour.
+loop over the deployment records of every resource: 13 days into an idle period the conversation
+that deployed the model gets a warning card with "Keep alive" and "Delete now", at most once per
+idle period (skills/claims.py); once Azure has removed it, that conversation is told so, with a way
+back. Time is the service's clock (`ServiceClock`): sandbox time when SANDBOX_SPEEDUP runs it
+faster, so tests need no real days; the loop sleeps until the next warning is due, in real seconds,
+and looks again at least every service hour.
 """
 
 from __future__ import annotations
@@ -80,11 +80,6 @@ class IdleWatcher:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    @property
-    def resource(self) -> Resource:
-        """The resource whose deployments are watched."""
-        return self.ctx.azure.default
-
     async def run(self) -> None:
         """Run until cancelled."""
         synced = -math.inf
@@ -101,10 +96,13 @@ class IdleWatcher:
             await asyncio.sleep(self.sleep_seconds(due))
 
     async def sync_clock(self) -> None:
-        """Read the service's time from a cheap Resource Manager call (after a restart, the
-        sandbox's clock may be far ahead of wall-clock time)."""
-        clients = self.ctx.azure.clients(self.resource)
-        await arm.list_deployments(clients.cognitive, self.resource, self.ctx.clock.observe)
+        """Read a sandbox's time from a cheap Resource Manager call (after a restart, its clock
+        may be far ahead of wall-clock time); Azure's is the wall clock."""
+        if not self.ctx.settings.sandbox_mode:
+            return
+        resource: Resource = self.ctx.azure.default
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        await arm.list_deployments(cognitive, resource, self.ctx.clock.observe)
 
     def sleep_seconds(self, next_due: float) -> float:
         """Real seconds until the next look: the next due warning, at most a service hour away."""
@@ -115,9 +113,7 @@ class IdleWatcher:
 
     async def check_once(self) -> float:
         """Send the warnings that are due; returns the service time the next one is due."""
-        records = await self.ctx.records.all(
-            DeploymentRecord, DeploymentRecord.prefix(self.resource)
-        )
+        records = await self.ctx.records.all(DeploymentRecord, DeploymentRecord.prefix())
         next_due = math.inf
         for record in records:
             decision, due = decide(record, self.ctx.clock.now())
@@ -131,9 +127,9 @@ class IdleWatcher:
 
     async def _present(self, record: DeploymentRecord) -> bool:
         """Azure still serves the record's model under its name."""
-        clients = self.ctx.azure.clients(record.resource)
+        cognitive = self.ctx.azure.cognitive(record.resource.subscription_id)
         info = await arm.get_deployment(
-            clients.cognitive, record.resource, record.name, self.ctx.clock.observe
+            cognitive, record.resource, record.name, self.ctx.clock.observe
         )
         return info is not None and info.model == record.model
 

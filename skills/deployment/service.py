@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from infra.azure import Resource
 from infra.errors import UserError
+from skills.audit import Actor
 from skills.chat import Answer, DeploymentGone, keep_alive
 from skills.context import Context
 from skills.deployment import arm
@@ -80,21 +81,15 @@ class Hosting:
         await self.follower.resume()
         self.ctx.tasks.spawn(self.idle.run(), "idle watcher")
 
-    @property
-    def resource(self) -> Resource:
-        """The resource deployments go to."""
-        return self.ctx.azure.default
-
-    async def get(self, name: str, resource: Resource | None = None) -> DeploymentInfo | None:
+    async def get(self, resource: Resource, name: str) -> DeploymentInfo | None:
         """One deployment as Azure reports it now."""
-        resource = resource or self.resource
         cognitive = self.ctx.azure.cognitive(resource.subscription_id)
         return await arm.get_deployment(cognitive, resource, name, self.ctx.clock.observe)
 
-    async def all_deployments(self) -> list[DeploymentInfo]:
+    async def all_deployments(self, resource: Resource) -> list[DeploymentInfo]:
         """Every deployment of the resource, by name."""
-        cognitive = self.ctx.azure.cognitive(self.resource.subscription_id)
-        return await arm.list_deployments(cognitive, self.resource, self.ctx.clock.observe)
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        return await arm.list_deployments(cognitive, resource, self.ctx.clock.observe)
 
     async def _change(
         self, resource: Resource, name: str, model: str, **changes: object
@@ -113,6 +108,7 @@ class Hosting:
 
     async def ask_deploy(
         self,
+        resource: Resource,
         conversation: str,
         user: str,
         *,
@@ -123,10 +119,9 @@ class Hosting:
         capacity: int,
     ) -> DeployRequest:
         """Resolve the model, check the name, and store the question with its cost."""
-        resource = self.resource
         choice = await arm.resolve_model(self.ctx.azure.openai(resource), ref, job)
         name = name or default_name(choice)
-        existing = await self.get(name)
+        existing = await self.get(resource, name)
         if existing is not None:
             refuse_existing(existing, choice.model)
         return await self.ctx.confirmations.ask(
@@ -157,17 +152,20 @@ class Hosting:
         await self.ctx.records.update(request.key(), apply)
 
     async def confirm_deploy(
-        self, token: str, conversation: str
+        self, token: str, conversation: str, actor: Actor
     ) -> tuple[DeployRequest, Deploying | DeploymentFailed]:
         """Create the confirmed deployment (or say why not, as the card shows it)."""
         request = await self.ctx.confirmations.answer(
-            DeployRequest.at(token), "confirmed", conversation, "deploy"
+            DeployRequest.at(token), "confirmed", conversation, "deploy", actor.id
         )
         resource, clock = request.resource, self.ctx.clock
         plan = self.plan(request)
         choice = ModelChoice(request.model, request.version, request.fine_tuned, request.job)
+        entry = await self.ctx.audit.begin(
+            actor, "deploy", f"{request.name} ({choice.model}, {request.sku})", resource
+        )
         try:
-            existing = await self.get(request.name, resource)
+            existing = await self.get(resource, request.name)
             if existing is not None:
                 refuse_existing(existing, choice.model)
             started = clock.now()
@@ -180,7 +178,9 @@ class Hosting:
                 request.capacity,
             )
         except UserError as error:
+            await self.ctx.audit.end(entry.id, "failed", error.message)
             return request, DeploymentFailed(plan, error.message, request.ref)
+        await self.ctx.audit.end(entry.id, "done", f"Azure accepted it ({info.state})")
         record = DeploymentRecord(
             resource=resource,
             name=request.name,
@@ -206,18 +206,17 @@ class Hosting:
         await self.ctx.records.put(record)
         self.follower.follow(record.resource, record.name)
 
-    async def cancel_deploy(self, token: str, conversation: str) -> DeployRequest:
+    async def cancel_deploy(self, token: str, conversation: str, user: str) -> DeployRequest:
         """Drop a deployment that was not confirmed."""
         return await self.ctx.confirmations.answer(
-            DeployRequest.at(token), "cancelled", conversation, "deploy"
+            DeployRequest.at(token), "cancelled", conversation, "deploy", user
         )
 
     # -- deployments -------------------------------------------------------------------------
 
-    async def deployments(self) -> DeploymentList:
+    async def deployments(self, resource: Resource) -> DeploymentList:
         """The resource's deployments with last use and the days left before idle deletion."""
-        found = await self.all_deployments()
-        resource = self.resource
+        found = await self.all_deployments(resource)
         known = {
             r.name.lower(): r
             for r in await self.ctx.records.all(DeploymentRecord, DeploymentRecord.prefix(resource))
@@ -253,28 +252,36 @@ class Hosting:
 
     # -- delete ------------------------------------------------------------------------------
 
-    async def ask_delete(self, conversation: str, user: str, name: str) -> DeleteRequest:
+    async def ask_delete(
+        self, resource: Resource, conversation: str, user: str, name: str
+    ) -> DeleteRequest:
         """Store the question before deleting a deployment."""
-        info = await self.get(name)
+        info = await self.get(resource, name)
         if info is None:
             raise UserError("There is no deployment `{name}`; `deployments` lists them.", name=name)
         return await self.ctx.confirmations.ask(
             DeleteRequest,
             conversation,
             user,
-            resource=self.resource,
+            resource=resource,
             name=info.name,
             model=info.model,
         )
 
-    async def confirm_delete(self, token: str, conversation: str) -> DeleteRequest:
+    async def confirm_delete(self, token: str, conversation: str, actor: Actor) -> DeleteRequest:
         """Ask Azure to delete the confirmed deployment (`follow_delete` then follows it)."""
         request = await self.ctx.confirmations.answer(
-            DeleteRequest.at(token), "confirmed", conversation, "delete"
+            DeleteRequest.at(token), "confirmed", conversation, "delete", actor.id
         )
         resource = request.resource
         cognitive = self.ctx.azure.cognitive(resource.subscription_id)
-        await arm.begin_delete(cognitive, resource, request.name)
+        entry = await self.ctx.audit.begin(actor, "delete", request.name, resource)
+        try:
+            await arm.begin_delete(cognitive, resource, request.name)
+        except UserError as error:
+            await self.ctx.audit.end(entry.id, "failed", error.message)
+            raise
+        await self.ctx.audit.end(entry.id, "done", "Azure is deleting it")
         return request
 
     async def follow_delete(self, request: DeleteRequest, conversation: str, card: str) -> None:
@@ -289,18 +296,19 @@ class Hosting:
         )
         self.follower.follow(request.resource, request.name)
 
-    async def keep(self, token: str, conversation: str) -> DeleteRequest:
+    async def keep(self, token: str, conversation: str, user: str) -> DeleteRequest:
         """Keep the deployment after all."""
         return await self.ctx.confirmations.answer(
-            DeleteRequest.at(token), "cancelled", conversation, "delete"
+            DeleteRequest.at(token), "cancelled", conversation, "delete", user
         )
 
     # -- use ---------------------------------------------------------------------------------
 
-    async def record_use(self, name: str, model: str, at: float) -> DeploymentRecord:
+    async def record_use(
+        self, resource: Resource, name: str, model: str, at: float
+    ) -> DeploymentRecord:
         """Remember a completion on a deployment at service time `at` (never moves back)."""
         self.ctx.clock.observe(at)
-        resource = self.resource
 
         def apply(found: DeploymentRecord | None) -> DeploymentRecord:
             base = found or DeploymentRecord(
@@ -317,15 +325,15 @@ class Hosting:
         assert changed is not None
         return changed
 
-    async def keep_alive(self, name: str) -> tuple[Answer, DeploymentRecord]:
+    async def keep_alive(self, resource: Resource, name: str) -> tuple[Answer, DeploymentRecord]:
         """One minimal completion: the inactivity clock starts again (DeploymentGone if not)."""
-        answer = await keep_alive(self.ctx.azure.openai(self.resource), name)
-        return answer, await self.record_use(name, "", answer.created)
+        answer = await keep_alive(self.ctx.azure.openai(resource), name)
+        return answer, await self.record_use(resource, name, "", answer.created)
 
-    async def explain_gone(self, name: str) -> DeletedForInactivity:
+    async def explain_gone(self, resource: Resource, name: str) -> DeletedForInactivity:
         """A deployment the data plane does not know: deleted for inactivity (the view to show),
         not ready yet, or absent (UserError)."""
-        info = await self.get(name)
+        info = await self.get(resource, name)
         if info is not None and not info.ready:
             raise UserError(
                 "`{name}` is not ready yet (Azure says {state}); fine-tuned deployments take "
@@ -333,7 +341,7 @@ class Hosting:
                 name=name,
                 state=info.state,
             )
-        record = await self.ctx.records.get(DeploymentRecord.at(self.resource, name))
+        record = await self.ctx.records.get(DeploymentRecord.at(resource, name))
         if info is None and record is not None and record.fine_tuned and record.model:
             now = self.ctx.clock.now()
             if record.reason == "inactivity" or (
@@ -345,16 +353,16 @@ class Hosting:
                 return DeletedForInactivity(name, record.model)
         raise DeploymentGone(name)
 
-    async def ready(self, name: str) -> DeploymentInfo:
+    async def ready(self, resource: Resource, name: str) -> DeploymentInfo:
         """A deployment that answers now (DeploymentGone otherwise)."""
-        info = await self.get(name)
+        info = await self.get(resource, name)
         if info is None or not info.ready:
             raise DeploymentGone(name)
         return info
 
-    async def ready_names(self) -> list[str]:
+    async def ready_names(self, resource: Resource) -> list[str]:
         """The deployments that answer now."""
-        return [d.name for d in await self.all_deployments() if d.ready]
+        return [d.name for d in await self.all_deployments(resource) if d.ready]
 
 
 def _row(info: DeploymentInfo, record: DeploymentRecord | None, now: float) -> DeploymentRow:

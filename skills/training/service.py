@@ -13,7 +13,9 @@ from typing import Any
 
 from openai import AsyncAzureOpenAI
 
+from infra.azure import Resource
 from infra.errors import UserError
+from skills.audit import Actor
 from skills.context import Context
 from skills.records import JobRecord, LatestJob, LaunchRecord, TrainingRequest, ValidatedSet
 from skills.training import jobs
@@ -41,13 +43,16 @@ class Training:
         """Stop watching (the state stays for the next start)."""
         await self.watcher.stop()
 
-    def _client(self) -> AsyncAzureOpenAI:
-        return self.ctx.azure.openai(self.ctx.azure.default)
+    async def _where(self, resource: Resource, job_id: str) -> AsyncAzureOpenAI:
+        """The client of the resource a job lives on: its record's, else `resource`."""
+        record = await self.ctx.records.get(JobRecord.at(job_id))
+        return self.ctx.azure.openai(record.resource if record is not None else resource)
 
     # -- plan and confirm ------------------------------------------------------------------------
 
     async def plan(
         self,
+        resource: Resource,
         conversation: str,
         user: str,
         options: dict[str, Any],
@@ -72,7 +77,7 @@ class Training:
             self.ctx.datasets, training, validation, model, options, settings.training_prices
         )
         return await self.ctx.confirmations.ask(
-            TrainingRequest, conversation, user, plan=plan, resource=self.ctx.azure.default
+            TrainingRequest, conversation, user, plan=plan, resource=resource
         )
 
     async def _already(self, token: str) -> UserError:
@@ -84,27 +89,37 @@ class Training:
             )
         return UserError("This training was already started; `status` shows how it goes.")
 
-    async def confirm(self, token: str, conversation: str, user: str) -> LaunchRecord:
+    async def confirm(self, token: str, conversation: str, actor: Actor) -> LaunchRecord:
         """Answer "Confirm training" once and record the launch; `begin` then starts it."""
         if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
             raise await self._already(token)
         try:
             request = await self.ctx.confirmations.answer(
-                TrainingRequest.at(token), "confirmed", conversation, "train"
+                TrainingRequest.at(token), "confirmed", conversation, "train", actor.id
             )
         except UserError:
             if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
                 raise await self._already(token) from None
             raise
+        plan = request.plan
+        price = f" (estimated ${plan.price:,.2f})" if plan.price is not None else ""
+        entry = self.ctx.audit.entry(
+            actor,
+            "train",
+            f"{plan.model} on {plan.files}{price}",
+            request.resource,
+            "done",
+            "confirmed; the launch runs in the background",
+        )
         launch = LaunchRecord(
             token=token,
             conversation=conversation,
-            user=user,
+            user=actor.id,
             plan=request.plan,
             resource=request.resource,
             at=time.time(),
         )
-        await self.ctx.records.put(launch)
+        await self.ctx.records.put(launch, entry)  # the audit entry is part of the launch
         return launch
 
     async def begin(self, launch: LaunchRecord, card: str) -> None:
@@ -112,17 +127,17 @@ class Training:
         await self.ctx.records.put(launch.model_copy(update={"card": card}))
         self.launcher.start(launch.token)
 
-    async def abort(self, token: str, conversation: str) -> None:
+    async def abort(self, token: str, conversation: str, user: str) -> None:
         """Drop a plan before anything was spent."""
         if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
             raise await self._already(token)
         await self.ctx.confirmations.answer(
-            TrainingRequest.at(token), "cancelled", conversation, "train"
+            TrainingRequest.at(token), "cancelled", conversation, "train", user
         )
 
     # -- following jobs ------------------------------------------------------------------------
 
-    async def status(self, conversation: str, job_id: str | None) -> JobView:
+    async def status(self, resource: Resource, conversation: str, job_id: str | None) -> JobView:
         """A job's card as of now (the conversation's latest job by default)."""
         if job_id is None:
             latest = await self.ctx.records.get(LatestJob.at(conversation))
@@ -133,7 +148,7 @@ class Training:
                 )
             job_id = latest.job
         record = await self.ctx.records.get(JobRecord.at(job_id))
-        resource = record.resource if record is not None else self.ctx.azure.default
+        resource = record.resource if record is not None else resource
         job = await jobs.get_job(self.ctx.azure.openai(resource), job_id)
         if record is None:
             files = job.training_file + (f" + {job.validation_file}" if job.validation_file else "")
@@ -142,25 +157,32 @@ class Training:
             )
         return job_view(record, job)
 
-    async def recent_jobs(self, limit: int = 10) -> list[JobState]:
+    async def recent_jobs(self, resource: Resource, limit: int = 10) -> list[JobState]:
         """The most recent jobs of the resource."""
-        return await jobs.list_jobs(self._client(), limit=limit)
+        return await jobs.list_jobs(self.ctx.azure.openai(resource), limit=limit)
 
-    async def events(self, job_id: str, count: int) -> list[Event]:
+    async def events(self, resource: Resource, job_id: str, count: int) -> list[Event]:
         """A job's latest events."""
-        return await jobs.recent_events(self._client(), job_id, count)
+        return await jobs.recent_events(await self._where(resource, job_id), job_id, count)
 
-    async def running_job(self, job_id: str) -> JobState:
+    async def running_job(self, resource: Resource, job_id: str) -> JobState:
         """A job that can still be cancelled (UserError when it has ended)."""
-        job = await jobs.get_job(self._client(), job_id)
+        job = await jobs.get_job(await self._where(resource, job_id), job_id)
         if job.final:
             raise UserError(
                 "Job `{job}` has already ended: {status}.", job=job_id, status=job.status
             )
         return job
 
-    async def cancel(self, job_id: str) -> JobState:
+    async def cancel(self, resource: Resource, job_id: str, actor: Actor) -> JobState:
         """Ask Azure to cancel a job; the watcher announces the end."""
-        job = await jobs.cancel_job(self._client(), job_id)
+        client = await self._where(resource, job_id)
+        entry = await self.ctx.audit.begin(actor, "cancel", job_id, resource)
+        try:
+            job = await jobs.cancel_job(client, job_id)
+        except UserError as error:
+            await self.ctx.audit.end(entry.id, "failed", error.message)
+            raise
+        await self.ctx.audit.end(entry.id, "done", f"Azure says {job.status}")
         self.watcher.poke(job.id)
         return job

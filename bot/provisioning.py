@@ -1,0 +1,143 @@
+"""Resource commands: `provision` (and its confirmation), `resource`, `teardown`, `purge`.
+
+Parsers for the command table, and handlers over skills/provisioning/ that answer with cards from
+adaptive_cards/provisioning.py. Each long workflow is confirmed on a card, then followed by one
+card, updated in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adaptive_cards import provisioning as cards
+from bot.arguments import key_values
+from bot.turn import Turn
+from infra.errors import UserError
+from skills.provisioning.regions import DEFAULT_REGION
+
+
+@dataclass(frozen=True)
+class ProvisionArgs:
+    """`provision name=<account> [region=<region>] [group=<resource group>]`."""
+
+    name: str
+    region: str
+    group: str
+
+
+def parse_provision(text: str, data: Mapping[str, Any]) -> ProvisionArgs:
+    """`provision name=.. [region=..] [group=..]` (a bare first word is the name)."""
+    words, options = key_values(text, {"name", "region", "group"})
+    if len(words) > 1:
+        raise UserError(
+            "`provision` takes `name=`, `region=` and `group=`, not `{words}`.",
+            words=" ".join(words),
+        )
+    name = options.get("name") or (words[0] if words else "")
+    if not name:
+        raise UserError(
+            "Name the account: `provision name=<account> [region=northcentralus] "
+            "[group=<resource group>]` (the name becomes its endpoint, as in the lab's "
+            "AzureOpenAI-FinetuneXX)."
+        )
+    return ProvisionArgs(name, options.get("region") or DEFAULT_REGION, options.get("group", ""))
+
+
+def parse_account(text: str, data: Mapping[str, Any]) -> str:
+    """One account name (text, or a card's `account`)."""
+    value = text.strip() or str(data.get("account") or "")
+    if not value or len(value.split()) > 1:
+        raise UserError("Say `purge <account>`: the name of one deleted account.")
+    return value
+
+
+def _pressed(turn: Turn, card: str) -> str:
+    return turn.pressed_card or card
+
+
+# -- provision ---------------------------------------------------------------------------------
+
+
+async def provision(turn: Turn, args: ProvisionArgs) -> None:
+    """Check and ask: a card says what will be created."""
+    provisioning = turn.services.provisioning
+    plan = await provisioning.ask(
+        turn.scope, turn.conversation_id, turn.actor, args.name, args.region, args.group
+    )
+    card = await turn.send_card(cards.provision_confirm_card(plan), f"Create {plan.account}?")
+    await provisioning.remember_card(plan.token, card)
+
+
+async def provision_confirm(turn: Turn, token: str) -> None:
+    """Start the confirmed provisioning, followed on the card that asked."""
+    provisioning = turn.services.provisioning
+    record = await provisioning.confirm(token, turn.conversation_id, turn.actor)
+    card = await turn.show_view(_pressed(turn, record.card), provisioning.progress(record))
+    await provisioning.begin(record, card)
+
+
+async def provision_cancel(turn: Turn, token: str) -> None:
+    """Drop a provisioning that was not confirmed."""
+    provisioning = turn.services.provisioning
+    request = await provisioning.cancel(token, turn.conversation_id, turn.user_id)
+    plan = provisioning.plan(request, group_exists=True, exists=False)
+    await turn.show(_pressed(turn, request.card), cards.provision_cancelled_card(plan))
+
+
+async def resource(turn: Turn, _: None) -> None:
+    """The current resource."""
+    view = await turn.services.provisioning.describe(turn.scope)
+    await turn.send_card(cards.resource_card(view), f"Resource {view.account}")
+
+
+# -- purge -------------------------------------------------------------------------------------
+
+
+async def purge(turn: Turn, account: str) -> None:
+    """Ask before purging a soft-deleted account."""
+    plan = await turn.services.provisioning.ask_purge(turn.conversation_id, turn.actor, account)
+    await turn.send_card(cards.purge_confirm_card(plan), f"Purge {plan.account}?")
+
+
+async def purge_confirm(turn: Turn, token: str) -> None:
+    """Purge it for good."""
+    request = await turn.services.provisioning.purge(token, turn.conversation_id, turn.actor)
+    account = request.resource.account
+    await turn.show(_pressed(turn, ""), cards.purged_card(account, True), f"{account} is purged")
+
+
+async def purge_keep(turn: Turn, token: str) -> None:
+    """Do not purge."""
+    provisioning = turn.services.provisioning
+    request = await provisioning.keep_deleted(token, turn.conversation_id, turn.user_id)
+    await turn.show(_pressed(turn, ""), cards.purged_card(request.resource.account, False))
+
+
+# -- teardown ----------------------------------------------------------------------------------
+
+
+async def teardown(turn: Turn, _: None) -> None:
+    """List what the bot created here, behind a destructive button."""
+    teardown = turn.services.teardown
+    plan = await teardown.ask(await turn.resource(), turn.conversation_id, turn.actor)
+    card = await turn.send_card(
+        cards.teardown_confirm_card(plan), f"Delete everything on {plan.account}?"
+    )
+    await teardown.remember_card(plan.token, card)
+
+
+async def teardown_confirm(turn: Turn, token: str) -> None:
+    """Start the confirmed teardown, followed on the card that asked."""
+    teardown = turn.services.teardown
+    record = await teardown.confirm(token, turn.conversation_id, turn.actor)
+    card = await turn.show_view(_pressed(turn, record.card), teardown.view(record))
+    await teardown.begin(record, card)
+
+
+async def teardown_keep(turn: Turn, token: str) -> None:
+    """Delete nothing."""
+    request = await turn.services.teardown.keep(token, turn.conversation_id, turn.user_id)
+    account = request.resource.account
+    await turn.show(_pressed(turn, request.card), cards.teardown_kept_card(account))

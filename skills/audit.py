@@ -1,0 +1,100 @@
+"""The audit trail: every costly or destructive action (train, cancel, deploy, delete, provision,
+roles, keys rotate, teardown, purge), who asked for it, when, and how it ended.
+
+Writing the entry is part of the action, not best effort: `begin` stores the entry before the
+action's first call to Azure, so an action whose entry cannot be written does not happen; `end`
+records the outcome. Entries live in the state store (every instance sees them) and are kept
+when `teardown` deletes the bot's own copies of a resource.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from infra.azure import Resource
+from infra.records import RecordStore
+from skills.records import AUDIT, AuditEntry, AuditOutcome
+
+MAX_ENTRIES = 50
+"""The most entries `audit N` shows."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for an action: the AAD object id (or channel id) and the display name."""
+
+    id: str
+    name: str
+
+
+def resource_label(resource: Resource) -> str:
+    """A resource as the audit trail names it."""
+    return f"{resource.account} ({resource.resource_group})"
+
+
+class Audit:
+    """Writes and reads the audit trail."""
+
+    def __init__(self, records: RecordStore) -> None:
+        self.records = records
+
+    def entry(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        resource: Resource | None = None,
+        outcome: AuditOutcome = "started",
+        detail: str = "",
+    ) -> AuditEntry:
+        """A new entry, not stored yet: store it in the same write as the action's own record."""
+        now = time.time()
+        return AuditEntry(
+            id=f"{int(now * 1000):015d}-{uuid.uuid4().hex[:8]}",
+            at=now,
+            user=actor.id,
+            user_name=actor.name,
+            action=action,
+            target=target,
+            resource=resource_label(resource) if resource else "",
+            outcome=outcome,
+            detail=detail,
+        )
+
+    async def begin(
+        self, actor: Actor, action: str, target: str, resource: Resource | None = None
+    ) -> AuditEntry:
+        """Store the entry of an action about to happen (raises when it cannot be stored)."""
+        entry = self.entry(actor, action, target, resource)
+        await self.records.put(entry)
+        return entry
+
+    async def end(self, entry: str, outcome: AuditOutcome, detail: str = "") -> None:
+        """Record how an action ended."""
+
+        def change(found: AuditEntry | None) -> AuditEntry | None:
+            if found is None:
+                return None
+            return found.model_copy(update={"outcome": outcome, "detail": detail[:300]})
+
+        await self.records.update(AuditEntry.at_id(entry), change)
+
+    async def done(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        resource: Resource | None = None,
+        detail: str = "",
+    ) -> AuditEntry:
+        """Store an action that is one step (it happened when this returns)."""
+        entry = await self.begin(actor, action, target, resource)
+        await self.end(entry.id, "done", detail)
+        return entry.model_copy(update={"outcome": "done", "detail": detail})
+
+    async def last(self, count: int) -> list[AuditEntry]:
+        """The latest `count` entries, newest first."""
+        entries = await self.records.all(AuditEntry, AUDIT)
+        return list(reversed(entries))[: max(1, min(MAX_ENTRIES, count))]

@@ -1,0 +1,1 @@
+"""Provisioning, access, keys and teardown: the lab's first three steps and its last one."""

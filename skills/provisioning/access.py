@@ -1,0 +1,255 @@
+"""`roles` and `keys`: the lab's steps 2 and 3 from chat.
+
+Roles: the lab's four, and only those, assigned to or removed from one principal (skills/
+provisioning/roles.py). Keys: shown masked to their last 4 characters, never whole (not in chat,
+cards, logs or errors). `keys rotate` regenerates one key without downtime: when the bot itself
+uses that key (key auth), it first switches to the other one and proves a data-plane call works
+with it, then regenerates; the switch is kept in the state store (`KeyState`), and every
+instance applies it (`sync_keys`), so all of them use the new key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import openai
+
+from infra.azure import Resource
+from infra.errors import UserError
+from skills.audit import Actor
+from skills.confirmations import lifetime_hours
+from skills.context import Context
+from skills.provisioning import arm, roles
+from skills.provisioning.views import KeyRotated, KeysView, RoleLine, RolesView, RotatePlan
+from skills.records import KEY_STATES, KeyName, KeysRequest, KeyState, PrincipalName
+from skills.resources import Resources
+
+log = logging.getLogger(__name__)
+
+SYNC_SECONDS = 30.0
+"""How often each instance checks which key the bot uses (after a rotation elsewhere)."""
+
+
+def mask(key: str) -> str:
+    """A key as it may be shown: its last 4 characters."""
+    return f"••••{key[-4:]}" if len(key) > 8 else "••••"
+
+
+class Access:
+    """Role assignments and keys of the current resource."""
+
+    def __init__(self, ctx: Context, resources: Resources) -> None:
+        self.ctx = ctx
+        self.resources = resources
+
+    # -- roles -----------------------------------------------------------------------------
+
+    async def remember_name(self, object_id: str, name: str) -> None:
+        """Keep a person's display name for the `roles` card."""
+        if object_id and name and name != object_id:
+            await self.ctx.records.put(PrincipalName(object_id=object_id, name=name))
+
+    async def _label(self, object_id: str) -> str:
+        if object_id == self.ctx.settings.bot_principal:
+            return f"the bot ({object_id})"
+        known = await self.ctx.records.get(PrincipalName.at(object_id))
+        return f"{known.name} ({object_id})" if known else object_id
+
+    async def role_holders(self, resource: Resource) -> RolesView:
+        """The four roles and who the bot knows to hold them on `resource`."""
+        self.resources.require_resource_manager()
+        client = self.ctx.azure.authorization(resource.subscription_id)
+        held = await roles.holders(client, resource)
+        lines = []
+        for role in roles.LAB_ROLES:
+            names = tuple([await self._label(p) for p in held.get(role.guid, [])])
+            where = "subscription" if role.at_subscription else "account"
+            lines.append(RoleLine(role.name, role.allows, where, names))
+        return RolesView(resource.account, tuple(lines))
+
+    async def change(
+        self,
+        resource: Resource,
+        principal: str,
+        kind: roles.PrincipalType | None,
+        actor: Actor,
+        *,
+        remove: bool = False,
+    ) -> RolesView:
+        """Assign (or remove) the lab's four roles for `principal`; the card of what it holds."""
+        self.resources.require_resource_manager()
+        client = self.ctx.azure.authorization(resource.subscription_id)
+        label = await self._label(principal)
+        action = "roles remove" if remove else "roles"
+        entry = await self.ctx.audit.begin(actor, action, label, resource)
+        try:
+            if remove:
+                result = await roles.remove(client, resource, principal)
+            else:
+                result = await roles.assign(client, resource, principal, kind)
+        except UserError as error:
+            await self.ctx.audit.end(entry.id, "failed", error.message)
+            raise
+        lines = []
+        for role in roles.LAB_ROLES:
+            outcome = result[role.guid]
+            held = outcome in ("assigned", "held")
+            note = {
+                "assigned": "assigned now",
+                "held": "already held",
+                "removed": "removed now",
+                "absent": "was not held",
+            }[outcome]
+            where = "subscription" if role.at_subscription else "account"
+            lines.append(RoleLine(role.name, role.allows, where, (), held, note))
+        summary = ", ".join(f"{r.name}: {r.note}" for r in lines)
+        await self.ctx.audit.end(entry.id, "done", summary)
+        return RolesView(resource.account, tuple(lines), label, "removed" if remove else "assigned")
+
+    # -- keys ------------------------------------------------------------------------------
+
+    async def _keys(self, resource: Resource) -> dict[str, str]:
+        self.resources.require_resource_manager()
+        return await arm.list_keys(self.ctx.azure.cognitive(resource.subscription_id), resource)
+
+    def _in_use(self, resource: Resource, keys: dict[str, str]) -> KeyName | None:
+        used = self.ctx.azure.key_in_use(resource)
+        if used == keys["key1"]:
+            return "key1"
+        if used == keys["key2"]:
+            return "key2"
+        return None
+
+    def _auth(self, resource: Resource, in_use: str | None) -> str:
+        if not self.ctx.azure.key_auth(resource):
+            return "Entra ID (the bot's own identity): the bot uses no key"
+        if in_use is None:
+            return "a key that is neither KEY1 nor KEY2 any more: check AZURE_OPENAI_API_KEY"
+        return f"key auth with {in_use.upper()}"
+
+    async def keys(self, resource: Resource) -> KeysView:
+        """The endpoint, the masked keys, which one the bot uses, when each was rotated."""
+        keys = await self._keys(resource)
+        state = await self.ctx.records.get(KeyState.of(resource))
+        in_use = self._in_use(resource, keys)
+        rotated = {}
+        for name in ("key1", "key2"):
+            at = state.rotated_at.get(name) if state else None
+            if at:
+                when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
+                rotated[name] = f"{when} by {state.rotated_by.get(name, '?') if state else '?'}"
+            else:
+                rotated[name] = "not by the bot"
+        return KeysView(
+            resource.account,
+            resource.endpoint,
+            self._auth(resource, in_use),
+            {name: mask(value) for name, value in keys.items()},
+            in_use,
+            rotated,
+        )
+
+    async def ask_rotate(
+        self, resource: Resource, conversation: str, actor: Actor, key_name: KeyName
+    ) -> RotatePlan:
+        """Store the question before regenerating a key."""
+        keys = await self._keys(resource)
+        request = await self.ctx.confirmations.ask(
+            KeysRequest,
+            conversation,
+            actor.id,
+            user_name=actor.name,
+            resource=resource,
+            key_name=key_name,
+        )
+        return RotatePlan(
+            resource.account,
+            key_name,
+            self._in_use(resource, keys),
+            request.token,
+            lifetime_hours(),
+        )
+
+    async def keep_key(self, token: str, conversation: str, user: str) -> KeysRequest:
+        """Do not rotate after all."""
+        return await self.ctx.confirmations.answer(
+            KeysRequest.at(token), "cancelled", conversation, "keys rotate", user
+        )
+
+    async def rotate(self, token: str, conversation: str, actor: Actor) -> KeyRotated:
+        """Regenerate the confirmed key with zero downtime (see the module's docstring)."""
+        request = await self.ctx.confirmations.answer(
+            KeysRequest.at(token), "confirmed", conversation, "keys rotate", actor.id
+        )
+        resource, name = request.resource, request.key_name
+        other: KeyName = "key2" if name == "key1" else "key1"
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        entry = await self.ctx.audit.begin(actor, "keys rotate", name.upper(), resource)
+        try:
+            keys = await arm.list_keys(cognitive, resource)
+            switched = self._in_use(resource, keys) == name
+            if switched:
+                await self._switch(resource, other, keys[other])
+            after = await arm.regenerate_key(cognitive, resource, name)
+        except UserError as error:
+            await self.ctx.audit.end(entry.id, "failed", error.message)
+            raise
+        now = time.time()
+
+        def note(found: KeyState | None) -> KeyState:
+            base = found or KeyState(resource=resource)
+            return base.model_copy(
+                update={
+                    "rotated_at": {**base.rotated_at, name: now},
+                    "rotated_by": {**base.rotated_by, name: actor.name},
+                }
+            )
+
+        await self.ctx.records.update(KeyState.of(resource), note)
+        detail = f"the bot switched to {other.upper()} first" if switched else "not in use"
+        await self.ctx.audit.end(entry.id, "done", detail)
+        masked = {key: mask(value) for key, value in after.items()}
+        return KeyRotated(resource.account, name, other, switched, masked)
+
+    async def _switch(self, resource: Resource, name: KeyName, value: str) -> None:
+        """Use key `name` from now on, once a data-plane call proves it works."""
+        previous = self.ctx.azure.key_in_use(resource)
+        self.ctx.azure.use_key(resource, value)
+        try:
+            await self.ctx.azure.openai(resource).models.list()
+        except openai.APIError:
+            if previous is not None:
+                self.ctx.azure.use_key(resource, previous)
+            raise UserError(
+                "I could not switch to {key}: a call with it failed, so I regenerated nothing.",
+                key=name.upper(),
+            ) from None
+
+        def switch(found: KeyState | None) -> KeyState:
+            base = found or KeyState(resource=resource)
+            return base.model_copy(update={"in_use": name, "switched_at": time.time()})
+
+        await self.ctx.records.update(KeyState.of(resource), switch)
+
+    async def sync_keys(self) -> None:
+        """Use the key the state store names for each key-auth resource (after a rotation by
+        another instance, or before a restart)."""
+        for state in await self.ctx.records.all(KeyState, KEY_STATES):
+            resource = state.resource
+            if state.in_use is None or not self.ctx.azure.key_auth(resource):
+                continue
+            keys = await self._keys(resource)
+            if self.ctx.azure.key_in_use(resource) != keys[state.in_use]:
+                self.ctx.azure.use_key(resource, keys[state.in_use])
+                log.info("now using %s of %s", state.in_use.upper(), resource.account)
+
+    async def run_sync(self) -> None:
+        """`sync_keys` every SYNC_SECONDS until cancelled."""
+        while True:
+            try:
+                await self.sync_keys()
+            except Exception:  # Azure unreachable for now: look again later
+                log.warning("key sync failed; trying again", exc_info=True)
+            await asyncio.sleep(SYNC_SECONDS)

@@ -1,0 +1,487 @@
+"""`provision`, `resource` and `purge`: the lab's step 1 from chat.
+
+`ask` checks the name and region before any call, reads what is there (an account of that name
+in that group is adopted, not re-created; a soft-deleted one is explained with `purge`), and
+stores the question. Once confirmed, a `ProvisionRecord` runs in the background (tracked, owned,
+resumed after a restart) and keeps each stage: the resource group (created if missing, never
+deleted later) -> the account, a long-running operation followed until Azure says Succeeded ->
+Cognitive Services OpenAI Contributor for the bot's own identity on it -> a data-plane call that
+works (role assignments take minutes on Azure). One card follows it all and ends with the
+endpoint; the account then becomes the current resource of the team or conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import openai
+from azure.core.exceptions import AzureError
+
+from infra.azure import Resource
+from infra.errors import UserError, unexpected
+from skills.audit import Actor
+from skills.confirmations import lifetime_hours
+from skills.context import Context
+from skills.notify import show
+from skills.provisioning import arm, roles
+from skills.provisioning.regions import (
+    FINE_TUNING_REGIONS,
+    check_account,
+    check_group,
+    check_region,
+)
+from skills.provisioning.views import (
+    ProvisionFailed,
+    ProvisionPlan,
+    ProvisionProgress,
+    ProvisionSucceeded,
+    PurgePlan,
+    ResourceView,
+)
+from skills.records import (
+    PROVISIONS,
+    ProvisionRecord,
+    ProvisionRequest,
+    PurgeRequest,
+    ResourceRecord,
+)
+from skills.resources import Resources
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 5.0
+"""Real seconds between two looks at an account being created (Azure: a minute or two)."""
+MIN_POLL_SECONDS = 0.05
+CARD_SECONDS = 5.0
+"""At most one update of the following card per this many seconds (a new state always shows)."""
+ROLE_WAIT_SECONDS = 30 * 60.0
+"""How long the bot waits for its new role to take effect before it says so and stops."""
+
+
+def owner_item(token: str) -> str:
+    """The ownership item of running a provisioning."""
+    return f"provision/{token}"
+
+
+class Provisioning:
+    """Creating or adopting accounts, showing the current one, purging deleted ones."""
+
+    def __init__(self, ctx: Context, resources: Resources) -> None:
+        self.ctx = ctx
+        self.resources = resources
+
+    def _poll(self) -> float:
+        clock = self.ctx.clock
+        return max(MIN_POLL_SECONDS, min(POLL_SECONDS, clock.real_seconds(POLL_SECONDS)))
+
+    def _subscription(self) -> str:
+        return self.ctx.azure.default.subscription_id
+
+    def _default_group(self) -> str:
+        return self.ctx.azure.default.resource_group or "rg-finetune"
+
+    # -- provision: the question -----------------------------------------------------------
+
+    async def ask(
+        self, scope: str, conversation: str, actor: Actor, name: str, region: str, group: str
+    ) -> ProvisionPlan:
+        """Check, look, and store the question; the plan the confirmation card shows."""
+        self.resources.require_resource_manager()
+        name, location = check_account(name), check_region(region)
+        group = check_group(group or self._default_group())
+        sub = self._subscription()
+        azure = self.ctx.azure
+        exists = False
+        group_exists = await arm.group_exists(azure.groups(sub), group)
+        if group_exists:
+            found = await arm.get_account(azure.cognitive(sub), group, name)
+            exists = found is not None
+        if not exists:
+            deleted = await arm.find_deleted(azure.cognitive(sub), name, group)
+            if deleted is not None:
+                raise UserError(
+                    "`{name}` was deleted recently and Azure keeps it for 48 hours (until "
+                    "{date}), holding its name: say `purge {name}` to remove it for good, then "
+                    "`provision` again.",
+                    name=name,
+                    date=deleted.purge_date or "its purge date",
+                )
+        resource = Resource(sub, group, name, azure.endpoint_of(name))
+        request = await self.ctx.confirmations.ask(
+            ProvisionRequest,
+            conversation,
+            actor.id,
+            scope=scope,
+            user_name=actor.name,
+            resource=resource,
+            location=location,
+        )
+        return self.plan(request, group_exists=group_exists, exists=exists)
+
+    def plan(
+        self, request: ProvisionRequest | ProvisionRecord, *, group_exists: bool, exists: bool
+    ) -> ProvisionPlan:
+        token = request.token
+        return ProvisionPlan(
+            account=request.resource.account,
+            group=request.resource.resource_group,
+            subscription=request.resource.subscription_id,
+            location=request.location,
+            region=FINE_TUNING_REGIONS.get(request.location, request.location),
+            group_exists=group_exists,
+            exists=exists,
+            token=token,
+            expires_hours=lifetime_hours(),
+        )
+
+    async def remember_card(self, token: str, card: str) -> None:
+        """Note the card that asked, for a press that comes before its id is known."""
+
+        def apply(found: ProvisionRequest | None) -> ProvisionRequest | None:
+            return found.model_copy(update={"card": card}) if found else None
+
+        await self.ctx.records.update(ProvisionRequest.at(token), apply)
+
+    async def cancel(self, token: str, conversation: str, user: str) -> ProvisionRequest:
+        """Drop a provisioning that was not confirmed."""
+        return await self.ctx.confirmations.answer(
+            ProvisionRequest.at(token), "cancelled", conversation, "provision", user
+        )
+
+    async def confirm(self, token: str, conversation: str, actor: Actor) -> ProvisionRecord:
+        """Answer "Create" once; the record that `begin` then runs (with its audit entry)."""
+        request = await self.ctx.confirmations.answer(
+            ProvisionRequest.at(token), "confirmed", conversation, "provision", actor.id
+        )
+        resource = request.resource
+        entry = self.ctx.audit.entry(
+            actor,
+            "provision",
+            f"{resource.account} in {resource.resource_group}, {request.location}",
+            resource,
+        )
+        record = ProvisionRecord(
+            token=token,
+            scope=request.scope,
+            conversation=conversation,
+            user=actor.id,
+            user_name=actor.name,
+            resource=resource,
+            location=request.location,
+            audit=entry.id,
+            card=request.card,
+            started_at=self.ctx.clock.now(),
+        )
+        await self.ctx.records.put(record, entry)  # the audit entry is part of the action
+        return record
+
+    def progress(self, record: ProvisionRecord) -> ProvisionProgress:
+        """The first view of the following card."""
+        return ProvisionProgress(self.plan(record, group_exists=True, exists=False), "", "", 0)
+
+    async def begin(self, record: ProvisionRecord, card: str) -> None:
+        """Run the confirmed provisioning, reporting on `card`."""
+        await self._save(record, card=card)
+        self.ctx.tasks.spawn(self._owned(record.token), f"provision {record.resource.account}")
+
+    async def resume(self) -> None:
+        """On start: carry on the provisionings a restart interrupted."""
+        for record in await self.ctx.records.all(ProvisionRecord, PROVISIONS):
+            if not record.finished:
+                self.ctx.tasks.spawn(self._owned(record.token), f"provision {record.token}")
+
+    # -- provision: the run ----------------------------------------------------------------
+
+    async def _save(self, record: ProvisionRecord, **changes: object) -> ProvisionRecord:
+        changed = record.model_copy(update=changes)
+        await self.ctx.records.put(changed)
+        return changed
+
+    async def _owned(self, token: str) -> None:
+        if not await self.ctx.owners.claim(owner_item(token)):
+            return
+        try:
+            record = await self.ctx.records.get(ProvisionRecord.at(token))
+            if record is not None and not record.finished:
+                await self._run(record)
+        finally:
+            await self.ctx.owners.release(owner_item(token))
+
+    async def _show(self, record: ProvisionRecord, step: str, state: str) -> None:
+        plan = self.plan(record, group_exists=True, exists=record.adopted)
+        elapsed = self.ctx.clock.now() - record.started_at
+        view = ProvisionProgress(plan, step, state, elapsed)
+        try:
+            await show(self.ctx.notify, record.conversation, record.card, view)
+        except Exception:  # the card is a courtesy; provisioning goes on
+            log.warning("could not update the provisioning card", exc_info=True)
+
+    async def _run(self, record: ProvisionRecord) -> None:
+        try:
+            if record.stage == "confirmed":
+                record = await self._start(record)
+            if record.stage == "creating":
+                record = await self._wait_created(record)
+            if record.stage == "roles":
+                record = await self._assign_bot(record)
+            if record.stage == "waiting":
+                record = await self._wait_data_plane(record)
+            if record.stage == "succeeded":
+                await self._succeeded(record)
+        except UserError as error:
+            await self._failed(record, error.message)
+        except Exception as error:
+            await self._failed(record, unexpected(f"provision {record.resource.account}", error))
+
+    async def _start(self, record: ProvisionRecord) -> ProvisionRecord:
+        """The group, then the account: adopted when it is there already, else created. The
+        stage is saved before the PUT, so a restart never takes a new account for an old one."""
+        resource, azure = record.resource, self.ctx.azure
+        sub, group = resource.subscription_id, resource.resource_group
+        created_group = await arm.ensure_group(azure.groups(sub), group, record.location)
+        found = await arm.get_account(azure.cognitive(sub), group, resource.account)
+        record = await self._save(
+            record,
+            stage="creating",
+            adopted=found is not None,
+            created_group=created_group or record.created_group,
+            state=found.state if found else "",
+        )
+        if found is None:
+            await self._create(record)
+        return record
+
+    async def _create(self, record: ProvisionRecord) -> None:
+        resource = record.resource
+        await self._show(record, "Creating the account", "Creating")
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        await arm.begin_create(
+            cognitive, resource.resource_group, resource.account, record.location
+        )
+
+    async def _wait_created(self, record: ProvisionRecord) -> ProvisionRecord:
+        resource, azure = record.resource, self.ctx.azure
+        cognitive = azure.cognitive(resource.subscription_id)
+        shown, shown_at = "", 0.0
+        while True:
+            try:
+                found = await arm.get_account(cognitive, resource.resource_group, resource.account)
+            except (UserError, AzureError) as error:
+                log.warning("provisioning %s: %s", resource.account, error)
+                await asyncio.sleep(self._poll())
+                continue
+            if found is None:
+                if record.adopted:
+                    raise UserError(
+                        "Azure no longer shows account `{name}`; nothing is left to follow.",
+                        name=resource.account,
+                    )
+                await self._create(record)  # a restart came before the PUT: send it now
+                continue
+            if found.ready:
+                endpoint = found.endpoint or resource.endpoint
+                changed = Resource(
+                    resource.subscription_id, resource.resource_group, found.name, endpoint
+                )
+                return await self._save(
+                    record,
+                    stage="roles",
+                    state=found.state,
+                    resource=changed,
+                    location=found.location or record.location,
+                )
+            if found.failed:
+                raise UserError(
+                    "Azure could not create account `{name}` (it says {state}).",
+                    name=resource.account,
+                    state=found.state,
+                )
+            if found.state != shown or time.monotonic() - shown_at >= 60:
+                await self._show(record, "Creating the account", found.state)
+                shown, shown_at = found.state, time.monotonic()
+            await asyncio.sleep(self._poll())
+
+    async def _assign_bot(self, record: ProvisionRecord) -> ProvisionRecord:
+        principal = self.ctx.settings.bot_principal
+        if principal:
+            await self._show(record, "Giving the bot its role", "Succeeded")
+            client = self.ctx.azure.authorization(record.resource.subscription_id)
+            contributor = next(r for r in roles.LAB_ROLES if r.guid == roles.OPENAI_CONTRIBUTOR)
+            await roles.assign(
+                client, record.resource, principal, "ServicePrincipal", (contributor,)
+            )
+        return await self._save(record, stage="waiting")
+
+    async def _wait_data_plane(self, record: ProvisionRecord) -> ProvisionRecord:
+        """Until a data-plane call works with the bot's identity (roles take minutes)."""
+        client = self.ctx.azure.openai(record.resource)
+        begun, shown = time.monotonic(), False
+        while True:
+            try:
+                await client.models.list()
+                return await self._save(record, stage="succeeded")
+            except openai.APIStatusError as error:
+                if error.status_code not in (401, 403, 404):
+                    raise
+            except openai.APIConnectionError:
+                pass
+            if not shown:
+                await self._show(
+                    record,
+                    "Waiting for the bot's role to take effect (Azure takes a few minutes)",
+                    "Succeeded",
+                )
+                shown = True
+            if time.monotonic() - begun > ROLE_WAIT_SECONDS:
+                raise UserError(
+                    "Account `{name}` is ready, but the bot still cannot use it after 30 "
+                    "minutes: check that FTBOT_BOT_PRINCIPAL_ID is the bot's identity and that "
+                    "it holds Cognitive Services OpenAI Contributor there (`roles bot`).",
+                    name=record.resource.account,
+                )
+            await asyncio.sleep(self._poll())
+
+    async def _succeeded(self, record: ProvisionRecord) -> None:
+        resource = record.resource
+        known = ResourceRecord(
+            resource=resource,
+            location=record.location,
+            sku=arm.SKU,
+            provisioned=not record.adopted,
+            by=record.user,
+            by_name=record.user_name,
+            at=time.time(),
+        )
+        previous = await self.resources.known(resource)
+        if previous is not None and previous.provisioned and not previous.deleted:
+            known = known.model_copy(
+                update={
+                    "provisioned": True,
+                    "by": previous.by,
+                    "by_name": previous.by_name,
+                    "at": previous.at,
+                }
+            )
+        await self.ctx.records.put(known)
+        await self.resources.choose(record.scope, resource)
+        what = "adopted (it existed already)" if record.adopted else "created"
+        await self.ctx.audit.end(record.audit, "done", f"{what}; endpoint {resource.endpoint}")
+        await self._save(record, stage="succeeded")
+        note = (
+            ""
+            if self.ctx.settings.bot_principal
+            else (
+                "FTBOT_BOT_PRINCIPAL_ID is not set, so the bot assigned itself no role: it reaches "
+                "this account with the identity DefaultAzureCredential finds."
+            )
+        )
+        plan = self.plan(record, group_exists=True, exists=record.adopted)
+        elapsed = self.ctx.clock.now() - record.started_at
+        view = ProvisionSucceeded(plan, resource.endpoint, elapsed, record.adopted, note)
+        await show(self.ctx.notify, record.conversation, record.card, view)
+
+    async def _failed(self, record: ProvisionRecord, reason: str) -> None:
+        record = await self._save(record, stage="failed", error=reason)
+        await self.ctx.audit.end(record.audit, "failed", reason)
+        plan = self.plan(record, group_exists=True, exists=record.adopted)
+        try:
+            await show(
+                self.ctx.notify, record.conversation, record.card, ProvisionFailed(plan, reason)
+            )
+        except Exception:
+            log.warning("could not show the provisioning failure", exc_info=True)
+
+    # -- resource ----------------------------------------------------------------------------
+
+    async def describe(self, scope: str) -> ResourceView:
+        """The current resource: where it is, how the bot reaches it, who made it when."""
+        resource = await self.resources.current(scope)
+        known = await self.resources.known(resource)
+        auth = (
+            "key (AZURE_OPENAI_API_KEY)"
+            if self.ctx.azure.key_auth(resource)
+            else "Entra ID (the bot's own identity)"
+        )
+        location, sku, state = (known.location, known.sku, "") if known else ("", "", "")
+        if self.ctx.settings.resource_manager and resource.account:
+            cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+            found = await arm.get_account(cognitive, resource.resource_group, resource.account)
+            if found is None:
+                state = "not found on Azure"
+            else:
+                location, sku, state = found.location, found.sku, found.state
+        if known is None:
+            origin = "from the settings (the default for every team and conversation)"
+        else:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(known.at))
+            verb = "provisioned" if known.provisioned else "adopted"
+            origin = f"{verb} by {known.by_name} ({known.by}) on {when}"
+        return ResourceView(
+            subscription=resource.subscription_id or "(not set)",
+            group=resource.resource_group or "(not set)",
+            account=resource.account or "(not set)",
+            location=location or "unknown",
+            sku=sku or "unknown",
+            endpoint=resource.endpoint or "(none yet)",
+            auth=auth,
+            origin=origin,
+            state=state,
+        )
+
+    # -- purge -------------------------------------------------------------------------------
+
+    async def ask_purge(self, conversation: str, actor: Actor, name: str) -> PurgePlan:
+        """Find the soft-deleted account and store the question."""
+        self.resources.require_resource_manager()
+        name = check_account(name)
+        sub = self._subscription()
+        deleted = await arm.find_deleted(self.ctx.azure.cognitive(sub), name)
+        if deleted is None:
+            raise UserError(
+                "There is no deleted account `{name}` to purge in this subscription (Azure "
+                "purges deleted accounts by itself after 48 hours).",
+                name=name,
+            )
+        resource = Resource(sub, deleted.group, deleted.name, "")
+        request = await self.ctx.confirmations.ask(
+            PurgeRequest,
+            conversation,
+            actor.id,
+            user_name=actor.name,
+            resource=resource,
+            location=deleted.location,
+        )
+        return PurgePlan(
+            deleted.name,
+            deleted.group,
+            deleted.location,
+            deleted.purge_date,
+            request.token,
+            lifetime_hours(),
+        )
+
+    async def purge(self, token: str, conversation: str, actor: Actor) -> PurgeRequest:
+        """Purge the confirmed account for good."""
+        request = await self.ctx.confirmations.answer(
+            PurgeRequest.at(token), "confirmed", conversation, "purge", actor.id
+        )
+        resource = request.resource
+        entry = await self.ctx.audit.begin(actor, "purge", resource.account, resource)
+        deleted = arm.DeletedAccount(
+            resource.account, resource.resource_group, request.location, ""
+        )
+        try:
+            await arm.purge(self.ctx.azure.cognitive(resource.subscription_id), deleted)
+        except UserError as error:
+            await self.ctx.audit.end(entry.id, "failed", error.message)
+            raise
+        await self.ctx.audit.end(entry.id, "done", "purged: the name and subdomain are free")
+        return request
+
+    async def keep_deleted(self, token: str, conversation: str, user: str) -> PurgeRequest:
+        """Do not purge after all."""
+        return await self.ctx.confirmations.answer(
+            PurgeRequest.at(token), "cancelled", conversation, "purge", user
+        )

@@ -1,0 +1,58 @@
+"""Which Azure OpenAI resource a conversation works on.
+
+The current resource belongs to a team (the Teams team of a channel conversation) or, outside a
+team, to the conversation: a personal chat is one user's, as in the lab where each participant
+makes their own `AzureOpenAI-FinetuneXX`. `provision` makes the new account the current resource
+of its scope; with none chosen, the settings' resource is the default for all. Records of work
+carry their own resource, so switching never orphans running work.
+"""
+
+from __future__ import annotations
+
+from infra.azure import Resource
+from infra.errors import UserError
+from skills.context import Context
+from skills.records import CURRENT_RESOURCES, CurrentResource, ResourceRecord
+
+
+def scope_of(conversation: str, team: str | None) -> str:
+    """The scope whose current resource a conversation uses: its team, else itself."""
+    return f"team:{team}" if team else f"conversation:{conversation}"
+
+
+class Resources:
+    """The current resource of each scope, and what the bot knows of each resource."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def current(self, scope: str) -> Resource:
+        """The scope's resource, else the settings' resource."""
+        chosen = await self.ctx.records.get(CurrentResource.at(scope))
+        return chosen.resource if chosen is not None else self.ctx.azure.default
+
+    async def choose(self, scope: str, resource: Resource) -> None:
+        """Make `resource` the scope's current resource."""
+        await self.ctx.records.put(CurrentResource(scope=scope, resource=resource))
+
+    async def forget(self, resource: Resource) -> None:
+        """No scope works on `resource` any more (it was deleted): they fall back to the default."""
+        stale = [
+            c.key()
+            for c in await self.ctx.records.all(CurrentResource, CURRENT_RESOURCES)
+            if c.resource == resource
+        ]
+        await self.ctx.records.delete(*stale)
+
+    async def known(self, resource: Resource) -> ResourceRecord | None:
+        """What the bot recorded when it provisioned or adopted `resource`."""
+        return await self.ctx.records.get(ResourceRecord.of(resource))
+
+    def require_resource_manager(self) -> None:
+        """The one sentence for resource commands when there is no subscription to work in."""
+        if not self.ctx.settings.resource_manager:
+            raise UserError(
+                "Resource commands need Azure Resource Manager: set AZURE_SUBSCRIPTION_ID (with "
+                "AZURE_RESOURCE_GROUP and AZURE_OPENAI_ACCOUNT for an existing resource); the "
+                "endpoint and key alone serve validation, training and chat."
+            )
