@@ -113,7 +113,7 @@ class _Sandbox:
     """The sandbox under /sandbox on a free port, counting data-plane requests."""
 
     def __init__(self, data: Path, speedup: float) -> None:
-        self.inner = create_sandbox_app(data, speedup=speedup)
+        self.inner = create_sandbox_app(data, speedup=speedup, arm_token="bench")
         self.requests = 0
         self.jobs_created = 0
         self.expected = 0

@@ -82,6 +82,6 @@ def test_a_private_cloud_needs_its_login_and_its_channel_keys(tmp_path: Path) ->
     with pytest.raises(ValidationError) as raised:
         bot_settings(tmp_path, bot_login_url="https://login.example/botframework.com")
     assert describe_error(raised.value) == (
-        "invalid setting settings: Value error, TO_CHANNEL_FROM_BOT_LOGIN_URL, "
+        "invalid settings: TO_CHANNEL_FROM_BOT_LOGIN_URL, "
         "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER and TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL go together"
     )

@@ -18,7 +18,7 @@ from bot.connector import CardSerializer
 from bot.notifier import Notifier
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
-from tests.bot_framework_login import LoginServer
+from tests.bot_framework_login import ADMIN, LoginServer
 from tests.channel import ChannelFake, Conversation, card_text
 from tests.harness import bot_settings, running_bot
 from tests.training_flow import FAST, notices, train, updates_of, validate_samples, wait_until
@@ -45,7 +45,7 @@ async def test_with_an_app_id_replies_and_proactive_sends_carry_one_token(
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(login.ca))  # MSAL's requests trust it
         settings = bot_settings(tmp_path / "data", **FAST, **login.settings())
         async with running_bot(settings) as url:
-            chat = Conversation(url, channel, session, channel_id="msteams")
+            chat = Conversation(url, channel, session, channel_id="msteams", aad_object_id=ADMIN)
             assert (await chat.post(chat.activity(text="help"))).status == 401
             chat.headers["Authorization"] = f"Bearer {login.channel_token(channel.url)}"
             for _ in range(3):

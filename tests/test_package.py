@@ -28,6 +28,8 @@ def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
         **os.environ,
         "MicrosoftAppId": BOT_ID,
         "FTBOT_PUBLIC_HOST": "ftbot.contoso.com",
+        "FTBOT_ADMINS": "00000000-0000-4000-8000-00000000ad01",
+        "AZURE_SUBSCRIPTION_ID": "00000000-0000-4000-8000-000000000001",
         "PORT": str(free_port()),
     }
     done = subprocess.run(
