@@ -16,11 +16,11 @@ from bot.help import mode_line
 from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
-from infra.datasets import DatasetStore
-from infra.ownership import LocalOwnership
+from infra.datasets import DatasetStore, FileDatasets
+from infra.ownership import LocalOwnership, Ownership
 from infra.records import RecordStore
 from infra.settings import Settings, load_settings
-from infra.storage import SqliteStorage
+from infra.state import open_state
 from infra.tasks import Tasks
 from skills.claims import Claims
 from skills.confirmations import Confirmations
@@ -55,8 +55,16 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def build_context(settings: Settings, records: RecordStore, notify: Notify) -> Context:
-    """The infrastructure every skill runs on, for `settings`."""
+def build_context(
+    settings: Settings,
+    records: RecordStore,
+    notify: Notify,
+    *,
+    owners: Ownership | None = None,
+    datasets: DatasetStore | None = None,
+) -> Context:
+    """The infrastructure every skill runs on, for `settings` (by default one instance's own
+    ownership and dataset folder)."""
     speedup = settings.sandbox_speedup if settings.sandbox_mode else 1.0
     return Context(
         settings=settings,
@@ -64,21 +72,21 @@ def build_context(settings: Settings, records: RecordStore, notify: Notify) -> C
         azure=Azure(settings),
         notify=notify,
         tasks=Tasks(),
-        owners=LocalOwnership(),
-        claims=Claims(records),
+        owners=owners or LocalOwnership(),
+        claims=Claims(records, owner=settings.instance),  # one owner per instance
         confirmations=Confirmations(records),
         clock=ServiceClock(speedup),  # sandbox time runs SANDBOX_SPEEDUP faster
-        datasets=DatasetStore(settings.data_dir / "datasets"),
+        datasets=datasets or FileDatasets(settings.data_dir / "datasets"),
     )
 
 
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
-    storage = SqliteStorage(settings.data_dir / "state.sqlite3")
-    records = RecordStore(storage)
+    state = open_state(settings)  # SQLite and local files, or Blob Storage (FTBOT_STATE)
+    records = RecordStore(state.storage)
     adapter = create_adapter(settings)
     notifier = Notifier(adapter, records, settings.app_id)
-    ctx = build_context(settings, records, notifier)
+    ctx = build_context(settings, records, notifier, owners=state.owners, datasets=state.datasets)
     hosting = Hosting(ctx)
     training = Training(ctx)
     services = Services(
@@ -105,7 +113,7 @@ def create_app(settings: Settings) -> web.Application:
         await training.stop()
         await ctx.tasks.close()  # stop all work before the clients and the store close
         await ctx.azure.close()
-        await storage.close()
+        await state.close()  # leases released: another instance takes the work over at once
 
     app.cleanup_ctx.append(work)
     if settings.sandbox_mode:

@@ -16,6 +16,7 @@ every other character `~XX` per UTF-8 byte, and a `.json` suffix); the mapping k
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -171,7 +172,8 @@ class BlobStorage:
         body = json.dumps(value).encode("utf-8")
         try:
             result = await blob.upload_blob(
-                body,
+                io.BytesIO(body),  # aiohttp streams a file-like; big raw bytes would block
+                length=len(body),
                 overwrite=overwrite,
                 metadata={_WRITE_ID: write},
                 content_settings=ContentSettings(content_type="application/json"),

@@ -7,7 +7,8 @@ model gets a warning card with "Keep alive" and "Delete now", at most once per i
 (skills/claims.py); once Azure has removed it, that conversation is told so, with a way back.
 Time is the service's clock (`ServiceClock`): sandbox time when SANDBOX_SPEEDUP runs it faster, so
 tests need no real days; the loop sleeps until the next warning is due, in real seconds, and looks
-again at least every service hour.
+again at least every service hour. One instance runs the check (`infra.ownership`, item
+`idle/<resource>`); the others wait to take it over.
 """
 
 from __future__ import annotations
@@ -85,11 +86,21 @@ class IdleWatcher:
         """The resource whose deployments are watched."""
         return self.ctx.azure.default
 
+    @property
+    def item(self) -> str:
+        """The ownership item of the idle check of the resource."""
+        resource = self.resource
+        return f"idle/{resource.subscription_id}/{resource.account}"
+
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled (the checks only while this instance owns them)."""
         synced = -math.inf
+        owners = self.ctx.owners
         while True:
             try:
+                if not owners.owns(self.item) and not await owners.claim(self.item):
+                    await asyncio.sleep(owners.retry_seconds or MAX_SLEEP)
+                    continue
                 if time.monotonic() - synced >= SYNC_SECONDS:
                     await self.sync_clock()
                     synced = time.monotonic()

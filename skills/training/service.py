@@ -14,6 +14,7 @@ from typing import Any
 from openai import AsyncAzureOpenAI
 
 from infra.errors import UserError
+from infra.ownership import every_retry
 from skills.context import Context
 from skills.records import JobRecord, LatestJob, LaunchRecord, TrainingRequest, ValidatedSet
 from skills.training import jobs
@@ -33,9 +34,13 @@ class Training:
         self.launcher = Launcher(ctx, self.watcher)
 
     async def start(self) -> None:
-        """Resume watching and launching after a start."""
+        """Resume watching and launching after a start (and keep picking up the launches that
+        nobody owns, with several instances)."""
         await self.watcher.start()
         await self.launcher.resume()
+        self.ctx.tasks.spawn(
+            every_retry(self.ctx.owners, self.launcher.resume, "launches"), "launch adopter"
+        )
 
     async def stop(self) -> None:
         """Stop watching (the state stays for the next start)."""
