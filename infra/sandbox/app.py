@@ -72,7 +72,14 @@ async def _dataplane_root(request: web.Request) -> web.Response:
     raise AzureError(404, "404", "Resource not found")
 
 
+ARM_MAX_BYTES = 4 * 1024 * 1024
+"""Resource Manager refuses request bodies over 4 MB (Azure's documented ARM request limit)."""
+
+
 async def _arm(request: web.Request) -> web.Response:
+    request[dataplane.BODY_LIMIT] = (ARM_MAX_BYTES, "RequestContentTooLarge")
+    if (request.content_length or 0) > ARM_MAX_BYTES:
+        raise dataplane.too_large(request)
     return await request.config_dict[ARM_ROUTER].dispatch(request)
 
 

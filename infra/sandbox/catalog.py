@@ -13,6 +13,8 @@ class BaseModel:
     version: str
     context: int
     fine_tune: bool = True
+    dpo: bool = False
+    """Listed for direct preference optimization (Azure's DPO page: GPT-4o and GPT-4.1 models)."""
 
     @property
     def id(self) -> str:
@@ -23,11 +25,11 @@ class BaseModel:
 BASE_MODELS: dict[str, BaseModel] = {
     m.id: m
     for m in (
-        BaseModel("gpt-4o-mini", "2024-07-18", 65_536),
-        BaseModel("gpt-4o", "2024-08-06", 65_536),
-        BaseModel("gpt-4.1", "2025-04-14", 65_536),
-        BaseModel("gpt-4.1-mini", "2025-04-14", 65_536),
-        BaseModel("gpt-4.1-nano", "2025-04-14", 32_768),
+        BaseModel("gpt-4o-mini", "2024-07-18", 65_536, dpo=True),
+        BaseModel("gpt-4o", "2024-08-06", 65_536, dpo=True),
+        BaseModel("gpt-4.1", "2025-04-14", 65_536, dpo=True),
+        BaseModel("gpt-4.1-mini", "2025-04-14", 65_536, dpo=True),
+        BaseModel("gpt-4.1-nano", "2025-04-14", 32_768, dpo=True),
         BaseModel("gpt-35-turbo", "0125", 16_385),
         BaseModel("gpt-35-turbo", "1106", 16_385),
         BaseModel("gpt-35-turbo", "0613", 4_096),

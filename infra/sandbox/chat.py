@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from infra.sandbox.base_model import load as load_base
 from infra.sandbox.catalog import find_base
 from infra.sandbox.content_filter import refuse_if_filtered, screen
 from infra.sandbox.dataplane import authorize, json_body
@@ -29,6 +30,8 @@ from infra.sandbox.training import LR_SCALE
 CLOSE_ENOUGH = 0.35
 """Similarity from which a remembered answer is given as it was learned."""
 DEFAULT_MAX_TOKENS = 256
+MAX_MESSAGES = 2048
+"""Azure's documented limit of /chat/completions messages."""
 _NOT_DEPLOYED = (
     "The API deployment for this resource does not exist. If you created the deployment within "
     "the last 5 minutes, please wait a moment and try again."
@@ -55,7 +58,7 @@ class ChatModels:
         examples = parse_examples(
             path.read_text(encoding="utf-8", errors="replace"), self.sandbox.encoding
         )
-        lm = NGramModel(self.sandbox.encoding.n_vocab)
+        lm = NGramModel(load_base())
         for example in examples:
             for turn in example.turns:
                 lm.add(turn, rate * LR_SCALE * epochs)
@@ -141,11 +144,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     """POST /openai/deployments/{deployment}/chat/completions."""
     sandbox, account, subdomain = authorize(request)
     settle(sandbox)
-    key = f"{arm_key(account['id'])}/deployments/{request.match_info['deployment'].lower()}"
+    body = await json_body(request)
+    name = request.match_info.get("deployment") or body.get("model")  # v1: the body names it
+    if not isinstance(name, str) or not name:
+        raise bad_request("invalid_request_error", "'model' is required.", param="model")
+    key = f"{arm_key(account['id'])}/deployments/{name.lower()}"
     deployment = sandbox.store.get("deployment", key)
     if deployment is None or deployment["properties"].get("provisioningState") != "Succeeded":
         raise not_found("DeploymentNotFound", _NOT_DEPLOYED)
-    body = await json_body(request)
     messages = body.get("messages")
     if (
         not isinstance(messages, list)
@@ -155,6 +161,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         raise bad_request(
             "invalid_request_error",
             "'messages' must be a non-empty array of objects.",
+            param="messages",
+        )
+    if len(messages) > MAX_MESSAGES:
+        raise bad_request(
+            "invalid_request_error",
+            f"'messages' may hold at most {MAX_MESSAGES} messages.",
             param="messages",
         )
     limit = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
@@ -260,3 +272,4 @@ def add_routes(app: web.Application) -> None:
         "/openai-accounts/{account}/openai/deployments/{deployment}/chat/completions",
         chat_completions,
     )
+    app.router.add_post("/openai-accounts/{account}/openai/v1/chat/completions", chat_completions)

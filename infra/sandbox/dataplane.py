@@ -1,11 +1,15 @@
 """The Azure OpenAI data plane, as at `https://{account}.openai.azure.com/openai/...`.
 
 Here it answers at `{sandbox}/openai-accounts/{account}/openai/...`: files, fine-tuning jobs with
-their events and checkpoints, and models. Chat completions live in `chat.py`.
+their events and checkpoints, and models, on two surfaces as Azure has them: the dated paths
+(`/openai/files?api-version=2024-10-21`) and the v1 paths (`/openai/v1/files`, api-version
+optional). Chat completions live in `chat.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import re
 from typing import Any
@@ -15,13 +19,35 @@ from aiohttp import BodyPartReader, web
 from infra.sandbox.catalog import BASE_MODELS, CREATED_AT
 from infra.sandbox.errors import AzureError, bad_request, not_found
 from infra.sandbox.ids import new_id
-from infra.sandbox.imports import file_path, import_file
+from infra.sandbox.imports import FORMAT_OF_METHOD, file_path, import_file
 from infra.sandbox.service import SANDBOX, Sandbox
 from infra.sandbox.store import Doc, wire
-from infra.sandbox.training import ACTIVE, QUEUE_SECONDS, TRAINER, default_hyperparameters
+from infra.sandbox.training import (
+    ACTIVE,
+    QUEUE_SECONDS,
+    TRAINER,
+    VALIDATE_SECONDS,
+    default_hyperparameters,
+)
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_PENDING_JOBS = 20
+MAX_JSON_BYTES = 16 * 1024 * 1024
+"""Largest JSON body (Azure publishes none; 16 MB, the largest upload Azure OpenAI documents
+besides fine-tuning files, is ample: a chat request has at most 2,048 messages)."""
+WRITE_BYTES = 1 << 20
+"""An upload is written in pieces of 1 MB, each in a worker thread."""
+MAX_FIELD_BYTES = 1024
+"""Largest multipart text field (`purpose` and the like: a few bytes in every Azure API)."""
+DATED_VERSIONS = {
+    "2024-10-21": False,
+    "2024-06-01": False,
+    "2024-08-01-preview": False,
+    "2024-10-01-preview": False,
+    "2025-04-01-preview": True,
+}
+"""The dated api-versions answered, and whether their spec has `method` (and pause/resume)."""
+V1_VERSIONS = ("v1", "preview")
 _SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _DENIED = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide "
@@ -30,8 +56,36 @@ _DENIED = (
 )
 
 
+def is_v1(request: web.Request) -> bool:
+    """True on the v1 surface (`/openai/v1/...`)."""
+    return "/openai/v1/" in request.path + "/"
+
+
+def api_version(request: web.Request) -> str:
+    """The request's api-version ("v1" on the v1 paths by default); unknown ones are a 404."""
+    version = request.query.get("api-version")
+    if is_v1(request):
+        version = version or "v1"
+        known = version in V1_VERSIONS
+    else:
+        known = version in DATED_VERSIONS
+    if not known or version is None:
+        raise not_found("404", "Resource not found")  # Azure's answer to an unknown api-version
+    return version
+
+
+def has_method(request: web.Request) -> bool:
+    """Whether the request's API version defines `method` (and pause/resume)."""
+    version = api_version(request)
+    return version in V1_VERSIONS or DATED_VERSIONS.get(version, False)
+
+
 def authorize(request: web.Request) -> tuple[Sandbox, Doc, str]:
-    """(sandbox, account, subdomain) of a data-plane call with a valid key or bearer token."""
+    """(sandbox, account, subdomain) of a data-plane call with a valid key or bearer token.
+
+    A bearer token is an Entra token (any, or the sandbox's ARM token) or, as Azure's v1 API
+    takes it from the plain OpenAI client, one of the account's keys.
+    """
     sandbox = request.config_dict[SANDBOX]
     subdomain = request.match_info["account"].lower()
     account = sandbox.account_by_subdomain(subdomain)
@@ -43,11 +97,12 @@ def authorize(request: web.Request) -> tuple[Sandbox, Doc, str]:
         if key not in account["_keys"].values():
             raise AzureError(401, "401", _DENIED)
     elif bearer.lower().startswith("bearer ") and bearer[7:].strip():
-        token = sandbox.config.arm_token
-        if token and bearer[7:].strip() != token:
+        token, given = sandbox.config.arm_token, bearer[7:].strip()
+        if token and given != token and given not in account["_keys"].values():
             raise AzureError(401, "invalid_token", "The access token is invalid or expired.")
     else:
         raise AzureError(401, "401", _DENIED)
+    api_version(request)
     return sandbox, account, subdomain
 
 
@@ -94,10 +149,24 @@ async def upload_file(request: web.Request) -> web.Response:
             if not isinstance(part, BodyPartReader):
                 continue
             if part.name == "purpose":
-                purpose = (await part.text()).strip()
-            elif part.name == "file":
+                raw = await part.read_chunk(MAX_FIELD_BYTES + 1)
+                if len(raw) > MAX_FIELD_BYTES or await part.read_chunk(1):
+                    raise bad_request(
+                        "invalidPayload",
+                        f"The purpose field exceeds {MAX_FIELD_BYTES} bytes.",
+                        param="purpose",
+                    )
+                purpose = raw.decode("utf-8", errors="replace").strip()
+            elif part.name != "file":
+                if len(await part.read_chunk(MAX_FIELD_BYTES + 1)) > MAX_FIELD_BYTES:
+                    raise bad_request(
+                        "invalidPayload", f"A form field exceeds {MAX_FIELD_BYTES} bytes."
+                    )
+                await part.release()
+            else:
                 filename = part.filename or "file.jsonl"
                 with target.open("wb") as out:
+                    buffer = bytearray()
                     while chunk := await part.read_chunk(1 << 16):
                         size += len(chunk)
                         if size > MAX_FILE_BYTES:
@@ -106,13 +175,18 @@ async def upload_file(request: web.Request) -> web.Response:
                                 "The file exceeds the limit of 512 MB.",
                                 param="file",
                             )
-                        out.write(chunk)
+                        buffer += chunk
+                        if len(buffer) >= WRITE_BYTES:
+                            # Off the event loop: a write may wait on the disk's writeback.
+                            await asyncio.to_thread(out.write, bytes(buffer))
+                            buffer.clear()
+                    await asyncio.to_thread(out.write, bytes(buffer))
         if filename is None:
             raise bad_request("invalidPayload", "The file is missing.", param="file")
         if purpose != "fine-tune":
             raise bad_request(
                 "invalidPayload",
-                f"The purpose '{purpose}' is not supported for uploads; use 'fine-tune'.",
+                "This purpose is not supported for uploads here; use 'fine-tune'.",
                 param="purpose",
             )
         if not filename.lower().endswith(".jsonl"):
@@ -134,7 +208,8 @@ async def upload_file(request: web.Request) -> web.Response:
     sandbox.store.put("file", file_id, doc, parent=subdomain)
     sandbox.spawn(import_file(sandbox, file_id), f"import {file_id}")
     location = str(request.url.with_query(None)) + f"/{file_id}"
-    return web.json_response(wire(doc), status=201, headers={"Location": location})
+    status = 200 if is_v1(request) else 201  # as each spec says
+    return web.json_response(wire(doc), status=status, headers={"Location": location})
 
 
 async def list_files(request: web.Request) -> web.Response:
@@ -199,27 +274,126 @@ def _usable_file(sandbox: Sandbox, subdomain: str, file_id: object, param: str) 
     return doc
 
 
-def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
-    method = body.get("method") or {}
-    given = dict(body.get("hyperparameters") or {})
-    if isinstance(method, dict) and isinstance(method.get("supervised"), dict):
-        given.update(method["supervised"].get("hyperparameters") or {})
-    limits = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (0.0, 10.0)}
+INTEGER_LIMITS = {"n_epochs": (1, 50), "batch_size": (1, 256)}
+"""Inclusive bounds of the integer hyperparameters (OpenAI's spec, which Azure's v1 follows)."""
+BETA_MAX = 2.0
+"""DPO's beta is a number in (0, 2]; the learning-rate multiplier any number above 0."""
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_hyperparameters(given: dict[str, Any], method: str) -> dict[str, Any]:
+    """The explicit hyperparameters of a request, checked against the spec's bounds."""
+    allowed = {"n_epochs", "batch_size", "learning_rate_multiplier"}
+    if method == "dpo":
+        allowed.add("beta")
     chosen: dict[str, Any] = {}
-    for name, (low, high) in limits.items():
-        value = given.get(name, "auto")
-        if value == "auto" or value is None:
-            continue
-        number_ok = isinstance(value, int | float) and not isinstance(value, bool)
-        integral = name != "learning_rate_multiplier"
-        if not number_ok or (integral and int(value) != value) or not low < value <= high:
+    for name, value in given.items():
+        if name not in allowed:
             raise bad_request(
                 "invalidPayload",
-                f"The hyperparameter {name} must be 'auto' or a number in ({low}, {high}].",
+                f"Unknown hyperparameter {name} for the {method} method.",
                 param=name,
             )
-        chosen[name] = int(value) if integral else float(value)
+        if value == "auto" or value is None:
+            continue
+        if name in INTEGER_LIMITS:
+            low, high = INTEGER_LIMITS[name]
+            if not _number(value) or int(value) != value or not low <= value <= high:
+                raise bad_request(
+                    "invalidPayload",
+                    f"The hyperparameter {name} must be 'auto' or an integer from {low} to {high}.",
+                    param=name,
+                )
+            chosen[name] = int(value)
+        elif name == "beta":
+            if not _number(value) or not 0 < float(value) <= BETA_MAX:
+                raise bad_request(
+                    "invalidPayload",
+                    f"The hyperparameter beta must be 'auto' or a number above 0 and at most "
+                    f"{BETA_MAX:g}.",
+                    param=name,
+                )
+            chosen[name] = float(value)
+        else:
+            if not _number(value) or not float(value) > 0:
+                raise bad_request(
+                    "invalidPayload",
+                    "The hyperparameter learning_rate_multiplier must be 'auto' or a number "
+                    "above 0.",
+                    param=name,
+                )
+            chosen[name] = float(value)
     return chosen
+
+
+def _method(request: web.Request, body: dict[str, Any], model: str) -> tuple[str, dict[str, Any]]:
+    """(method type, explicit hyperparameters) of a job creation, refused where Azure refuses."""
+    method = body.get("method")
+    top = body.get("hyperparameters") or {}
+    if not isinstance(top, dict):
+        raise bad_request("invalidPayload", "hyperparameters must be an object.")
+    if method is None:
+        return "supervised", _check_hyperparameters(top, "supervised")
+    if not has_method(request):
+        raise bad_request(
+            "invalidPayload",
+            f"The parameter 'method' is not defined in api-version {api_version(request)}; "
+            "use the v1 API or api-version 2025-04-01-preview to choose a training method.",
+            param="method",
+        )
+    if not isinstance(method, dict) or method.get("type") not in ("supervised", "dpo"):
+        kind = method.get("type") if isinstance(method, dict) else None
+        if kind == "reinforcement":
+            raise bad_request(
+                "invalidPayload",
+                f"The base model '{model}' does not support reinforcement fine-tuning.",
+                param="method.type",
+            )
+        raise bad_request(
+            "invalidPayload",
+            "method.type must be 'supervised', 'dpo' or 'reinforcement'.",
+            param="method.type",
+        )
+    kind = str(method["type"])
+    if kind == "dpo" and not BASE_MODELS[model].dpo:
+        raise bad_request(
+            "invalidPayload",
+            f"The base model '{model}' does not support direct preference optimization (dpo).",
+            param="method.type",
+        )
+    settings = method.get(kind) or {}
+    if not isinstance(settings, dict):
+        raise bad_request("invalidPayload", f"method.{kind} must be an object.")
+    given = settings.get("hyperparameters") or {}
+    if not isinstance(given, dict):
+        raise bad_request("invalidPayload", f"method.{kind}.hyperparameters must be an object.")
+    if top and kind != "supervised":
+        raise bad_request(
+            "invalidPayload",
+            "Top-level hyperparameters are for supervised jobs; put them in method.dpo.",
+            param="hyperparameters",
+        )
+    return kind, _check_hyperparameters({**top, **given}, kind)
+
+
+def job_view(request: web.Request, job: Doc) -> Doc:
+    """A job as this API version shows it: v1 says validating_files and queued for pending."""
+    body = wire(job)
+    if not has_method(request):
+        body.pop("method", None)
+    if is_v1(request):
+        if job["status"] == "pending":
+            sandbox = request.config_dict[SANDBOX]
+            created = float(job["_queued_until"]) - QUEUE_SECONDS
+            validating = sandbox.clock.now() < created + VALIDATE_SECONDS
+            body["status"] = "validating_files" if validating else "queued"
+        body["user_provided_suffix"] = body.get("suffix")
+        body.setdefault("organization_id", "")
+        body.setdefault("metadata", None)
+    return body
 
 
 async def create_job(request: web.Request) -> web.Response:
@@ -230,14 +404,21 @@ async def create_job(request: web.Request) -> web.Response:
     base = BASE_MODELS.get(model) if isinstance(model, str) else None
     if base is None or not base.fine_tune:
         raise bad_request(
-            "invalidPayload",
-            f"The base model '{model}' does not support fine-tuning.",
-            param="model",
+            "invalidPayload", "The base model does not support fine-tuning.", param="model"
         )
+    kind, given = _method(request, body, base.id)
     training = _usable_file(sandbox, subdomain, body.get("training_file"), "training_file")
     validation = body.get("validation_file")
     if validation is not None:
         _usable_file(sandbox, subdomain, validation, "validation_file")
+    wanted = FORMAT_OF_METHOD[kind]
+    if training.get("_format", wanted) != wanted:
+        raise bad_request(
+            "invalidPayload",
+            f"The training file has {training['_format']} examples; the {kind} method needs "
+            f"{wanted} examples.",
+            param="training_file",
+        )
     suffix = body.get("suffix")
     if suffix is not None and (not isinstance(suffix, str) or not _SUFFIX.match(suffix)):
         raise bad_request(
@@ -255,9 +436,10 @@ async def create_job(request: web.Request) -> web.Response:
         raise bad_request(
             "quotaExceeded", f"This resource already has {MAX_PENDING_JOBS} queued jobs."
         )
-    text = file_path(sandbox, training["id"]).read_text(encoding="utf-8", errors="replace")
-    examples = sum(1 for line in text.splitlines() if line.strip())
-    hyper = default_hyperparameters(examples, _hyperparameters(body))
+    examples = int(training.get("_examples") or 0)  # counted by the import, off the event loop
+    hyper = default_hyperparameters(examples, given)
+    if kind == "dpo":
+        hyper["beta"] = float(given.get("beta", 0.1))
     job_id = new_id("ftjob")
     now = sandbox.clock.now()
     job: Doc = {
@@ -270,8 +452,8 @@ async def create_job(request: web.Request) -> web.Response:
         "training_file": training["id"],
         "validation_file": validation,
         "result_files": [],
-        "hyperparameters": hyper,
-        "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+        "hyperparameters": {k: v for k, v in hyper.items() if k != "beta"},
+        "method": {"type": kind, kind: {"hyperparameters": hyper}},
         "suffix": suffix,
         "seed": seed,
         "trained_tokens": None,
@@ -285,7 +467,8 @@ async def create_job(request: web.Request) -> web.Response:
     request.config_dict[TRAINER].event(job_id, "Job enqueued. Waiting for jobs ahead to complete.")
     sandbox.wake.set()
     location = str(request.url.with_query(None)) + f"/{job_id}"
-    return web.json_response(wire(job), status=201, headers={"Location": location})
+    status = 200 if is_v1(request) else 201
+    return web.json_response(job_view(request, job), status=status, headers={"Location": location})
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -293,13 +476,15 @@ async def list_jobs(request: web.Request) -> web.Response:
     sandbox, _, subdomain = authorize(request)
     jobs = list(reversed(sandbox.store.docs("job", subdomain)))
     chosen, more = page(jobs, request.query.get("after"), request.query.get("limit"), 20)
-    return listing(chosen, has_more=more)
+    views = [job_view(request, j) for j in chosen]
+    return web.json_response({"object": "list", "data": views, "has_more": more})
 
 
 async def get_job(request: web.Request) -> web.Response:
     """GET /openai/fine_tuning/jobs/{id}."""
     sandbox, _, subdomain = authorize(request)
-    return web.json_response(wire(_owned_job(sandbox, subdomain, request.match_info["job_id"])))
+    job = _owned_job(sandbox, subdomain, request.match_info["job_id"])
+    return web.json_response(job_view(request, job))
 
 
 async def cancel_job(request: web.Request) -> web.Response:
@@ -307,14 +492,47 @@ async def cancel_job(request: web.Request) -> web.Response:
     sandbox, _, subdomain = authorize(request)
     job_id = request.match_info["job_id"]
     job = _owned_job(sandbox, subdomain, job_id)
-    if job["status"] not in ACTIVE:
+    if job["status"] not in (*ACTIVE, "paused"):
         raise AzureError(409, "conflict", f"The job is {job['status']} and cannot be cancelled.")
     job.update(status="cancelled", finished_at=sandbox.clock.stamp(), estimated_finish=None)
     sandbox.store.put("job", job_id, job)
     trainer = request.config_dict[TRAINER]
     trainer.cancel(job_id)
     trainer.event(job_id, "Job cancelled.")
-    return web.json_response(wire(job))
+    return web.json_response(job_view(request, job))
+
+
+async def pause_job(request: web.Request) -> web.Response:
+    """POST /openai/fine_tuning/jobs/{id}/pause: a running job stops at its last step."""
+    sandbox, _, subdomain = authorize(request)
+    if not has_method(request):
+        raise not_found("404", "Resource not found")
+    job_id = request.match_info["job_id"]
+    job = _owned_job(sandbox, subdomain, job_id)
+    if job["status"] != "running":
+        raise AzureError(409, "conflict", f"The job is {job['status']} and cannot be paused.")
+    trainer = request.config_dict[TRAINER]
+    trainer.cancel(job_id)
+    job.update(status="paused", estimated_finish=None)
+    sandbox.store.put("job", job_id, job)
+    trainer.event(job_id, "Job paused.")
+    return web.json_response(job_view(request, job))
+
+
+async def resume_job(request: web.Request) -> web.Response:
+    """POST /openai/fine_tuning/jobs/{id}/resume: a paused job queues again, at its last step."""
+    sandbox, _, subdomain = authorize(request)
+    if not has_method(request):
+        raise not_found("404", "Resource not found")
+    job_id = request.match_info["job_id"]
+    job = _owned_job(sandbox, subdomain, job_id)
+    if job["status"] != "paused":
+        raise AzureError(409, "conflict", f"The job is {job['status']} and cannot be resumed.")
+    job.update(status="pending", _queued_until=sandbox.clock.now(), _resumed=True)
+    sandbox.store.put("job", job_id, job)
+    request.config_dict[TRAINER].event(job_id, "Job resumed.")
+    sandbox.wake.set()
+    return web.json_response(job_view(request, job))
 
 
 async def list_events(request: web.Request) -> web.Response:
@@ -382,10 +600,28 @@ async def get_model(request: web.Request) -> web.Response:
     return web.json_response(wire(doc))
 
 
+BODY_LIMIT = web.RequestKey("sandbox_body_limit", tuple[int, str])
+"""Request key: (bytes, error code) of a surface's own body cap (Resource Manager sets 4 MB)."""
+
+
+def too_large(request: web.Request) -> AzureError:
+    """The 413 of a body over its surface's cap (which says the cap, never the content)."""
+    limit, code = request.get(BODY_LIMIT, (MAX_JSON_BYTES, "RequestEntityTooLarge"))
+    return AzureError(413, code, f"The request content exceeds the limit of {limit:,} bytes.")
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body, or a 400 in Azure's shape."""
+    """The request's JSON object body, or a 400/413 in Azure's shape (never echoing it)."""
+    limit = request.get(BODY_LIMIT, (MAX_JSON_BYTES, ""))[0]
+    if (request.content_length or 0) > limit:
+        raise too_large(request)
+    raw = bytearray()
+    while chunk := await request.content.read(1 << 16):
+        raw += chunk
+        if len(raw) > limit:
+            raise too_large(request)
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except ValueError:
         raise bad_request("invalidPayload", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -394,18 +630,20 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the data plane under `/openai-accounts/{account}/openai`."""
-    base = "/openai-accounts/{account}/openai"
-    app.router.add_post(f"{base}/files", upload_file)
-    app.router.add_get(f"{base}/files", list_files)
-    app.router.add_get(f"{base}/files/{{file_id}}", get_file)
-    app.router.add_delete(f"{base}/files/{{file_id}}", delete_file)
-    app.router.add_get(f"{base}/files/{{file_id}}/content", file_content)
-    app.router.add_post(f"{base}/fine_tuning/jobs", create_job)
-    app.router.add_get(f"{base}/fine_tuning/jobs", list_jobs)
-    app.router.add_get(f"{base}/fine_tuning/jobs/{{job_id}}", get_job)
-    app.router.add_post(f"{base}/fine_tuning/jobs/{{job_id}}/cancel", cancel_job)
-    app.router.add_get(f"{base}/fine_tuning/jobs/{{job_id}}/events", list_events)
-    app.router.add_get(f"{base}/fine_tuning/jobs/{{job_id}}/checkpoints", list_checkpoints)
-    app.router.add_get(f"{base}/models", list_models)
-    app.router.add_get(f"{base}/models/{{model_id}}", get_model)
+    """Register the data plane under `/openai-accounts/{account}/openai` and `.../openai/v1`."""
+    for base in ("/openai-accounts/{account}/openai", "/openai-accounts/{account}/openai/v1"):
+        app.router.add_post(f"{base}/files", upload_file)
+        app.router.add_get(f"{base}/files", list_files)
+        app.router.add_get(f"{base}/files/{{file_id}}", get_file)
+        app.router.add_delete(f"{base}/files/{{file_id}}", delete_file)
+        app.router.add_get(f"{base}/files/{{file_id}}/content", file_content)
+        app.router.add_post(f"{base}/fine_tuning/jobs", create_job)
+        app.router.add_get(f"{base}/fine_tuning/jobs", list_jobs)
+        app.router.add_get(f"{base}/fine_tuning/jobs/{{job_id}}", get_job)
+        app.router.add_post(f"{base}/fine_tuning/jobs/{{job_id}}/cancel", cancel_job)
+        app.router.add_post(f"{base}/fine_tuning/jobs/{{job_id}}/pause", pause_job)
+        app.router.add_post(f"{base}/fine_tuning/jobs/{{job_id}}/resume", resume_job)
+        app.router.add_get(f"{base}/fine_tuning/jobs/{{job_id}}/events", list_events)
+        app.router.add_get(f"{base}/fine_tuning/jobs/{{job_id}}/checkpoints", list_checkpoints)
+        app.router.add_get(f"{base}/models", list_models)
+        app.router.add_get(f"{base}/models/{{model_id}}", get_model)

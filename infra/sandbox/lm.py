@@ -1,12 +1,13 @@
-"""The sandbox's trainable model: an interpolated token n-gram LM plus a memory of conversations.
+"""The sandbox's trainable model: a pre-trained token trigram base, adapted by fine-tuning.
 
-Training text is the assistant turns of a chat JSONL file, tokenized with o200k. Each assistant
-turn is predicted from its own previous tokens (trigram, bigram, unigram, smoothed Witten-Bell
-style) and from the preceding turn (the n-gram history starts in it, and a copy component draws
-tokens from it), over a Zipf prior on token ranks standing in for pre-training. Counts grow by
-the learning-rate multiplier each time an example is seen, so loss and accuracy are measured,
-not invented. Chat answers come from the closest remembered conversation, or are sampled from
-the n-gram model when nothing is close.
+The base (`base_model.py`) is a Kneser-Ney trigram model of general English, o200k tokens. A
+fine-tune adds the training data on top of it as hierarchical Dirichlet (MAP) adaptation: at each
+step the batch's assistant turns add counts, weighed by the learning-rate multiplier, to
+bigram and trigram tables whose prior is the base's prediction, so the model moves from the
+base towards the data as it sees more of it. A small cache of the conversation so far (the
+system and user messages, and the turn's own earlier tokens) stands in for a chat model's
+attention to its prompt. Loss and accuracy are measured on this model, never invented. Chat
+answers come from the closest remembered conversation, or are sampled from the model.
 """
 
 from __future__ import annotations
@@ -16,20 +17,27 @@ import math
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import tiktoken
 
-BOS = -2
-COPY_WEIGHT = 0.1
-EOS_PRIOR = 0.01
+from infra.sandbox.base_model import BOS, EOS, SPACE, BaseModel
+
+TAU_BIGRAM = 20.0
+TAU_TRIGRAM = 20.0
+"""Prior strength of the base in the adapted bigram and trigram tables (in learned counts)."""
+CACHE_WEIGHT = 0.04
+"""Share of the conversation cache in every prediction."""
+FT_CANDIDATES = 6
+"""Most-learned continuations per context that may be the most likely token."""
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One assistant turn to learn: the preceding turn's tokens and the turn's own tokens."""
+    """One assistant turn to learn: the conversation's tokens before it, and its own tokens."""
 
     context: tuple[int, ...]
     target: tuple[int, ...]
@@ -69,6 +77,28 @@ def chat_tokens(messages: Sequence[dict[str, object]], enc: tiktoken.Encoding) -
     return total
 
 
+def conversation(
+    messages: Sequence[dict[str, object]], enc: tiktoken.Encoding
+) -> tuple[str, str, str, list[Turn]]:
+    """(system, last prompt, last answer, assistant turns to learn) of a chat."""
+    system, prompt, answer = "", "", ""
+    turns: list[Turn] = []
+    history: list[int] = []
+    for message in messages:
+        role, content = message.get("role"), text_of(message.get("content"))
+        tokens = enc.encode(content, disallowed_special=())
+        if role == "system":
+            system = content
+        elif role == "user":
+            prompt = content
+        elif role == "assistant":
+            if message.get("weight", 1) != 0:
+                turns.append(Turn(tuple(history), tuple(tokens)))
+            answer = content
+        history += [BOS, *tokens]
+    return system, prompt, answer, turns
+
+
 def parse_examples(text: str, enc: tiktoken.Encoding) -> list[Example]:
     """Training conversations from chat-format JSONL (lines that do not parse are skipped)."""
     examples: list[Example] = []
@@ -83,21 +113,7 @@ def parse_examples(text: str, enc: tiktoken.Encoding) -> list[Example]:
         if not isinstance(messages, list):
             continue
         messages = [m for m in messages if isinstance(m, dict)]
-        system, prompt, answer = "", "", ""
-        turns: list[Turn] = []
-        previous: tuple[int, ...] = ()
-        for message in messages:
-            role, content = message.get("role"), text_of(message.get("content"))
-            tokens = tuple(enc.encode(content, disallowed_special=()))
-            if role == "system":
-                system = content
-            elif role == "user":
-                prompt = content
-            elif role == "assistant":
-                if message.get("weight", 1) != 0:
-                    turns.append(Turn(previous, tokens))
-                answer = content
-            previous = tokens
+        system, prompt, answer, turns = conversation(messages, enc)
         if turns:
             examples.append(
                 Example(system, prompt, answer, tuple(turns), chat_tokens(messages, enc))
@@ -105,108 +121,200 @@ def parse_examples(text: str, enc: tiktoken.Encoding) -> list[Example]:
     return examples
 
 
-class NGramModel:
-    """Interpolated trigram model over token ids with a copy component and a Zipf prior."""
+@dataclass(frozen=True)
+class Preference:
+    """One DPO example: the prompt's tokens, the preferred and the non-preferred answer."""
 
-    def __init__(self, vocab: int) -> None:
-        self.vocab = vocab
-        self.eos = vocab
-        self._norm = (1 - EOS_PRIOR) / (math.log((vocab + 10) / 10) + 1 / 20)
-        self.uni: dict[int, float] = {}
-        self.uni_total = 0.0
-        self.uni_top = 0
+    chosen: Turn
+    rejected: Turn
+    tokens: int
+
+
+def _answer(outputs: object, enc: tiktoken.Encoding) -> tuple[int, ...]:
+    if not isinstance(outputs, list):
+        return ()
+    text = "".join(
+        text_of(m.get("content"))
+        for m in outputs
+        if isinstance(m, dict) and m.get("role") == "assistant"
+    )
+    return tuple(enc.encode(text, disallowed_special=()))
+
+
+def parse_preferences(text: str, enc: tiktoken.Encoding) -> list[Preference]:
+    """Preference pairs from DPO-format JSONL (lines that do not parse are skipped)."""
+    pairs: list[Preference] = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("input"), dict):
+            continue
+        messages = [m for m in record["input"].get("messages") or [] if isinstance(m, dict)]
+        history: list[int] = []
+        for message in messages:
+            history += [BOS, *enc.encode(text_of(message.get("content")), disallowed_special=())]
+        chosen = _answer(record.get("preferred_output"), enc)
+        rejected = _answer(record.get("non_preferred_output"), enc)
+        if chosen and rejected:
+            prompt = chat_tokens(messages, enc)
+            pairs.append(
+                Preference(
+                    Turn(tuple(history), chosen),
+                    Turn(tuple(history), rejected),
+                    prompt + len(chosen) + len(rejected),
+                )
+            )
+    return pairs
+
+
+def _positions(turn: Turn) -> tuple[list[np.ndarray], np.ndarray]:
+    """Context keys of every predicted position (orders 0-2) and the tokens predicted."""
+    seq = np.array([BOS, BOS, *turn.target, EOS], dtype=np.int64)
+    at = np.arange(2, len(seq))
+    one = seq[at - 1]
+    return [np.zeros(len(at), dtype=np.int64), one, one * SPACE + seq[at - 2]], seq[at]
+
+
+class NGramModel:
+    """The base model plus what fine-tuning added: adapted bigram and trigram tables."""
+
+    def __init__(self, base: BaseModel) -> None:
+        self.base = base
+        self.eos = EOS
         self.bi: dict[int, dict[int, float]] = {}
         self.bi_total: dict[int, float] = {}
-        self.tri: dict[tuple[int, int], dict[int, float]] = {}
-        self.tri_total: dict[tuple[int, int], float] = {}
-
-    def _prior(self, token: int) -> float:
-        return EOS_PRIOR if token == self.eos else self._norm / (token + 10)
-
-    @staticmethod
-    def _histories(turn: Turn) -> Iterable[tuple[int, int]]:
-        a, b = (BOS, BOS, *turn.context)[-2:]
-        for token in turn.target:
-            yield a, b
-            a, b = b, token
-        yield a, b
+        self.tri: dict[int, dict[int, float]] = {}
+        self.tri_total: dict[int, float] = {}
+        self.penalty: dict[int, dict[int, float]] = {}
+        """Log-factors on trigram predictions that preference training pushed down."""
 
     def add(self, turn: Turn, weight: float) -> None:
-        """Learn one turn with the given weight (the learning-rate multiplier)."""
-        for (a, b), token in zip(self._histories(turn), (*turn.target, self.eos), strict=True):
-            self.uni[token] = count = self.uni.get(token, 0.0) + weight
-            self.uni_total += weight
-            if count > self.uni.get(self.uni_top, 0.0):
-                self.uni_top = token
-            row = self.bi.setdefault(b, {})
-            row[token] = row.get(token, 0.0) + weight
-            self.bi_total[b] = self.bi_total.get(b, 0.0) + weight
-            key = (a, b)
-            row = self.tri.setdefault(key, {})
-            row[token] = row.get(token, 0.0) + weight
-            self.tri_total[key] = self.tri_total.get(key, 0.0) + weight
+        """Learn one turn with the given weight (the learning-rate multiplier's share)."""
+        contexts, tokens = _positions(turn)
+        for b, ab, token in zip(
+            contexts[1].tolist(), contexts[2].tolist(), tokens.tolist(), strict=True
+        ):
+            for table, totals, key in ((self.bi, self.bi_total, b), (self.tri, self.tri_total, ab)):
+                row = table.setdefault(key, {})
+                row[token] = row.get(token, 0.0) + weight
+                totals[key] = totals.get(key, 0.0) + weight
 
-    def prob(self, token: int, a: int, b: int, copy: Counter[int], copied: int) -> float:
-        """P(token | a b, preceding turn)."""
-        p = self._prior(token)
-        if self.uni_total:
-            types = len(self.uni)
-            p = (self.uni.get(token, 0.0) + types * p) / (self.uni_total + types)
-        row = self.bi.get(b)
-        if row:
-            types = len(row)
-            p = (row.get(token, 0.0) + types * p) / (self.bi_total[b] + types)
-        row = self.tri.get((a, b))
-        if row:
-            types = len(row)
-            p = (row.get(token, 0.0) + types * p) / (self.tri_total[(a, b)] + types)
-        if copied:
-            p = (1 - COPY_WEIGHT) * p + COPY_WEIGHT * copy.get(token, 0) / copied
-        return p
+    def _adapt(
+        self, base_p: np.ndarray, b: list[int], ab: list[int], tokens: list[int]
+    ) -> np.ndarray:
+        """The fine-tuned probabilities of (context, token) pairs from the base's."""
+        bi_c = np.array([self.bi.get(x, {}).get(t, 0.0) for x, t in zip(b, tokens, strict=True)])
+        bi_n = np.array([self.bi_total.get(x, 0.0) for x in b])
+        tri_c = np.array([self.tri.get(x, {}).get(t, 0.0) for x, t in zip(ab, tokens, strict=True)])
+        tri_n = np.array([self.tri_total.get(x, 0.0) for x in ab])
+        q = (bi_c + TAU_BIGRAM * base_p) / (bi_n + TAU_BIGRAM)
+        q = (tri_c + TAU_TRIGRAM * q) / (tri_n + TAU_TRIGRAM)
+        if self.penalty:
+            norms = {x: self._norm(x) for x in set(ab) if x in self.penalty}
+            factor = np.array(
+                [
+                    math.exp(self.penalty[x].get(t, 0.0)) / norms[x] if x in norms else 1.0
+                    for x, t in zip(ab, tokens, strict=True)
+                ]
+            )
+            q = q * factor
+        return np.asarray(q)
 
-    def _candidates(self, a: int, b: int, copy: Counter[int]) -> set[int]:
-        found = {self.uni_top, 0, self.eos}
-        found.update(self.tri.get((a, b), ()))
-        found.update(self.bi.get(b, ()))
-        found.update(copy)
+    def _norm(self, ab: int) -> float:
+        """The mass left in context `ab` once its penalised tokens are pushed down."""
+        row = self.penalty.get(ab)
+        if not row:
+            return 1.0
+        b = ab // SPACE
+        tokens = list(row)
+        n = len(tokens)
+        keys = [np.zeros(n, dtype=np.int64), np.full(n, b), np.full(n, ab)]
+        base_p = self.base.prob(keys, np.array(tokens, dtype=np.int64))
+        saved, self.penalty = self.penalty, {}
+        try:
+            q = self._adapt(base_p, [b] * len(tokens), [ab] * len(tokens), tokens)
+        finally:
+            self.penalty = saved
+        lost = sum(float(p) * (1 - math.exp(row[t])) for p, t in zip(q, tokens, strict=True))
+        return max(1e-6, 1.0 - lost)
+
+    def push_down(self, turn: Turn, strength: float) -> None:
+        """Make the turn's tokens less likely in their contexts (preference training)."""
+        contexts, tokens = _positions(turn)
+        for ab, token in zip(contexts[2].tolist(), tokens.tolist(), strict=True):
+            row = self.penalty.setdefault(ab, {})
+            row[token] = max(-8.0, row.get(token, 0.0) - strength)
+
+    def _learned(self, b: int, ab: int) -> set[int]:
+        found: set[int] = set()
+        for row in (self.bi.get(b), self.tri.get(ab)):
+            if row:
+                found.update(sorted(row, key=row.__getitem__, reverse=True)[:FT_CANDIDATES])
         return found
 
     def score(self, turn: Turn) -> tuple[float, int, int]:
         """(summed negative log-likelihood, tokens predicted right, tokens) of one turn."""
-        copy = Counter(turn.context)
-        copied = len(turn.context)
-        nll, right, count = 0.0, 0, 0
-        for (a, b), token in zip(self._histories(turn), (*turn.target, self.eos), strict=True):
-            nll -= math.log(self.prob(token, a, b, copy, copied))
-            best = max(self._candidates(a, b, copy), key=lambda t: self.prob(t, a, b, copy, copied))
-            right += best == token
-            count += 1
-        return nll, right, count
+        contexts, targets = _positions(turn)
+        base_top = self.base.candidates(contexts)
+        cache = Counter(turn.context)
+        cached = len(turn.context)
+        owner: list[int] = []
+        pool: list[int] = []
+        cache_share: list[float] = []
+        b_list, ab_list = contexts[1].tolist(), contexts[2].tolist()
+        for i, target in enumerate(targets.tolist()):
+            found = set(base_top[:, i].tolist()) | self._learned(b_list[i], ab_list[i])
+            found.update(cache)
+            found.discard(target)
+            for token in (target, *found):
+                owner.append(i)
+                pool.append(token)
+                cache_share.append(cache.get(token, 0) / cached if cached else 0.0)
+            cache[target] += 1
+            cached += 1
+        at = np.array(owner)
+        tokens = np.array(pool, dtype=np.int64)
+        base_p = self.base.prob([c[at] for c in contexts], tokens)
+        p = self._adapt(base_p, contexts[1][at].tolist(), contexts[2][at].tolist(), pool)
+        p = (1 - CACHE_WEIGHT) * p + CACHE_WEIGHT * np.array(cache_share)
+        starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+        truth = p[starts]
+        best = np.maximum.reduceat(p, starts)
+        right = int(np.sum(truth >= best))
+        return float(-np.log(truth).sum()), right, len(targets)
 
     def generate(
         self, context: Sequence[int], rng: random.Random, max_tokens: int, temperature: float
     ) -> list[int]:
-        """Sample a turn after `context`, from the tokens the model has seen follow it."""
-        copy = Counter(context)
-        a, b = (BOS, BOS, *context)[-2:]
+        """Sample a turn after `context` from the model's likeliest continuations."""
+        history = [BOS, BOS]
+        cache = Counter(context)
         out: list[int] = []
         while len(out) < max_tokens:
-            pool = set(self.tri.get((a, b), ())) | set(self.bi.get(b, ()))
-            if not pool:
-                pool = set(self.uni)
-            if not pool:
-                break
-            choices = sorted(pool)
-            weights = [self.prob(t, a, b, copy, len(context)) for t in choices]
+            a, b = history[-2], history[-1]
+            keys = [np.zeros(1, dtype=np.int64), np.array([b]), np.array([b * SPACE + a])]
+            found = set(self.base.candidates(keys)[:, 0].tolist()) | self._learned(b, b * SPACE + a)
+            choices = sorted(found)
+            tokens = np.array(choices, dtype=np.int64)
+            base_p = self.base.prob([k.repeat(len(choices)) for k in keys], tokens)
+            n = len(choices)
+            weights = self._adapt(base_p, [b] * n, [b * SPACE + a] * n, choices)
+            total = sum(cache.values()) or 1
+            weights = (1 - CACHE_WEIGHT) * weights + CACHE_WEIGHT * np.array(
+                [cache.get(t, 0) / total for t in choices]
+            )
             if temperature > 0:
-                scaled = [w ** (1 / max(temperature, 0.05)) for w in weights]
+                scaled = (weights ** (1 / max(temperature, 0.05))).tolist()
                 token = rng.choices(choices, weights=scaled)[0]
             else:
-                token = choices[max(range(len(choices)), key=weights.__getitem__)]
-            if token == self.eos:
+                token = choices[int(np.argmax(weights))]
+            if token == self.eos or token >= SPACE - 2:
                 break
             out.append(token)
-            a, b = b, token
+            history.append(token)
+            cache[token] += 1
         return out
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import Coroutine
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,14 @@ class Sandbox:
         self.wake = asyncio.Event()
         self._tasks = Tasks()
         self._encoding: tiktoken.Encoding | None = None
+        self._processes: ProcessPoolExecutor | None = None
+
+    def processes(self) -> ProcessPoolExecutor:
+        """One worker process for CPU-heavy work on big files (started on first use)."""
+        if self._processes is None:
+            context = multiprocessing.get_context("spawn")
+            self._processes = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return self._processes
 
     @property
     def encoding(self) -> tiktoken.Encoding:
@@ -86,6 +96,8 @@ class Sandbox:
     async def stop(self) -> None:
         """Cancel background work, save the clock and close the store."""
         await self._tasks.close()
+        if self._processes is not None:
+            self._processes.shutdown(wait=False, cancel_futures=True)
         self.save_clock()
         self.store.close()
 

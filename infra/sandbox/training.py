@@ -1,9 +1,11 @@
 """Fine-tuning jobs: the queue (one running job per account) and the training run itself.
 
-A job goes pending -> running -> succeeded | failed | cancelled with Azure's events. Training is
-real (see `lm.py`): each step evaluates a batch with the current model, then learns it; loss and
-accuracy are measured. All progress is stored, so a restart resumes a job at its last step (the
-model is rebuilt by replaying the steps already taken, which is deterministic).
+A job goes pending -> running -> succeeded | failed | cancelled with Azure's events (and may be
+paused and resumed where the API has it). Training is real (see `lm.py`): each step evaluates a
+batch with the current model, then learns it; loss and accuracy are measured. A DPO job trains
+preference pairs: its loss is the DPO loss, -log sigmoid(beta * margin), measured on the model
+against the base as reference before each step. All progress is stored, so a restart resumes a
+job at its last step (the model is rebuilt by replaying the steps taken, which is deterministic).
 """
 
 from __future__ import annotations
@@ -11,18 +13,31 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import logging
 import math
 import random
+import shutil
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
+from infra.sandbox.base_model import BaseModel
+from infra.sandbox.base_model import load as load_base
 from infra.sandbox.catalog import BASE_MODELS
 from infra.sandbox.ids import hex32, new_id
-from infra.sandbox.imports import check_file, file_path
-from infra.sandbox.lm import Example, NGramModel, parse_examples
+from infra.sandbox.imports import check_for_job, file_path
+from infra.sandbox.lm import (
+    Example,
+    NGramModel,
+    Preference,
+    Turn,
+    parse_examples,
+    parse_preferences,
+)
 from infra.sandbox.service import Sandbox
 from infra.sandbox.store import Doc
 from infra.tasks import wait_for_event
@@ -30,14 +45,19 @@ from infra.tasks import wait_for_event
 log = logging.getLogger(__name__)
 
 QUEUE_SECONDS = 5.0
+VALIDATE_SECONDS = 2.0
+"""The first part of the queue time, which the v1 API shows as `validating_files`."""
 PREP_SECONDS = 8.0
 POST_SECONDS = 6.0
 STEP_SECONDS = 0.25
 SECONDS_PER_TOKEN = 1 / 4000
 """Sandbox time of the phases: the lab's sample (about 100 steps) takes 30-60 s at speedup 1."""
 KEEP_CHECKPOINTS = 3
-LR_SCALE = 10.0
-"""Count weight per unit of learning-rate multiplier (the default 0.1 adds whole counts)."""
+DPO_SCALE = 10.0
+"""DPO moves a pair by its gradient scale (at most 1/2) per step: ten times a supervised count."""
+LR_SCALE = 1.0
+"""Count weight per unit of learning-rate multiplier: at the default 0.1 an example seen once adds
+a tenth of a count against the base's prior weight of 20 (`lm.TAU_*`), so memorising is gradual."""
 RESULT_COLUMNS = (
     "step",
     "train_loss",
@@ -68,22 +88,34 @@ def default_hyperparameters(examples: int, given: dict[str, Any]) -> dict[str, A
     return {"n_epochs": epochs, "batch_size": batch, "learning_rate_multiplier": float(rate)}
 
 
-@dataclass
-class Trainee:
-    """A model in training with its data and plan (which examples each step sees)."""
+class Counted(Protocol):
+    """A training item with its billed tokens."""
 
-    train: list[Example]
-    valid: list[Example]
+    @property
+    def tokens(self) -> int:
+        """Billed tokens of the item."""
+        ...
+
+
+Item = TypeVar("Item", bound=Counted)
+
+
+@dataclass
+class Schedule(Generic[Item]):
+    """The plan of a run: its data, and which items each step sees (shuffled per epoch)."""
+
+    train: list[Item]
+    valid: list[Item]
     epochs: int
     batch: int
     rate: float
     seed: int
-    vocab: int
+    base: BaseModel
     model: NGramModel = field(init=False)
     orders: list[list[int]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.model = NGramModel(self.vocab)
+        self.model = NGramModel(self.base)
         self.orders = []
         for epoch in range(self.epochs):
             order = list(range(len(self.train)))
@@ -100,15 +132,20 @@ class Trainee:
         """Steps of the whole job."""
         return self.epochs * self.steps_per_epoch
 
-    def batch_of(self, step: int) -> list[Example]:
-        """The training examples of a step (1-based)."""
+    def batch_of(self, step: int) -> list[Item]:
+        """The training items of a step (1-based)."""
         epoch, index = divmod(step - 1, self.steps_per_epoch)
         ids = self.orders[epoch][index * self.batch : (index + 1) * self.batch]
         return [self.train[i] for i in ids]
 
     def tokens_of(self, step: int) -> int:
         """Billed tokens of a step's batch."""
-        return sum(e.tokens for e in self.batch_of(step))
+        return sum(item.tokens for item in self.batch_of(step))
+
+
+@dataclass
+class Trainee(Schedule[Example]):
+    """A supervised run: a model learning chat examples."""
 
     def learn(self, step: int) -> None:
         """Take one step's update without measuring (used to replay after a restart)."""
@@ -122,28 +159,121 @@ class Trainee:
         for step in range(1, steps + 1):
             self.learn(step)
 
+    def part(self, example: Example) -> tuple[float, int, int, int]:
+        """(summed loss, its count, tokens right, tokens) of one example."""
+        nll, right, count = 0.0, 0, 0
+        for turn in example.turns:
+            a, b, c = self.model.score(turn)
+            nll, right, count = nll + a, right + b, count + c
+        return nll, count, right, count
+
     def measure(self, examples: list[Example]) -> tuple[float, float]:
         """(mean token loss, mean token accuracy) of the current model on `examples`."""
-        nll, right, count = 0.0, 0, 0
-        for example in examples:
-            for turn in example.turns:
-                a, b, c = self.model.score(turn)
-                nll, right, count = nll + a, right + b, count + c
-        return (nll / count, right / count) if count else (0.0, 0.0)
+        return finish(measure_parts(self, examples))
 
     def step(self, step: int) -> dict[str, float]:
         """Measure the step's batch (and a validation batch), learn it; returns the metrics."""
-        loss, accuracy = self.measure(self.batch_of(step))
-        metrics = {"step": float(step), "train_loss": loss, "train_mean_token_accuracy": accuracy}
-        if self.valid:
-            start = ((step - 1) * self.batch) % len(self.valid)
-            chosen = [self.valid[(start + i) % len(self.valid)] for i in range(self.batch)]
-            metrics["valid_loss"], metrics["valid_mean_token_accuracy"] = self.measure(chosen)
-        self.learn(step)
-        if self.valid and step % self.steps_per_epoch == 0:
-            full = self.measure(self.valid)
-            metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = full
-        return metrics
+        return finish(step_parts(self, step))
+
+
+@dataclass
+class PreferenceTrainee(Schedule[Preference]):
+    """A DPO run: preference pairs, the base as reference, the same schedule as `Trainee`."""
+
+    beta: float = 0.1
+    reference: NGramModel = field(init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.reference = NGramModel(self.base)
+        self._reference: dict[int, tuple[float, float]] = {}
+
+    def _logp(self, model: NGramModel, turn: Turn) -> tuple[float, int, int]:
+        nll, right, count = model.score(turn)
+        return -nll, right, count
+
+    def margin(self, pair: Preference) -> tuple[float, int, int]:
+        """(beta-scaled reward margin, chosen tokens right, chosen tokens) of a pair."""
+        key = id(pair)
+        if key not in self._reference:
+            ref_w = self._logp(self.reference, pair.chosen)[0]
+            ref_l = self._logp(self.reference, pair.rejected)[0]
+            self._reference[key] = (ref_w, ref_l)
+        ref_w, ref_l = self._reference[key]
+        pol_w, right, count = self._logp(self.model, pair.chosen)
+        pol_l = self._logp(self.model, pair.rejected)[0]
+        return self.beta * ((pol_w - ref_w) - (pol_l - ref_l)), right, count
+
+    def part(self, pair: Preference) -> tuple[float, int, int, int]:
+        """(DPO loss, 1, preferred tokens right, preferred tokens) of one pair."""
+        m, right, count = self.margin(pair)
+        return (math.log1p(math.exp(-m)) if m > -30 else -m), 1, right, count
+
+    def measure(self, pairs: list[Preference]) -> tuple[float, float]:
+        """(mean DPO loss, token accuracy on the preferred answers) of `pairs`."""
+        return finish(measure_parts(self, pairs))
+
+    def learn(self, step: int) -> None:
+        """One DPO step: pairs the model does not yet prefer move most."""
+        weight = self.rate * LR_SCALE * DPO_SCALE
+        for pair in self.batch_of(step):
+            m = self.margin(pair)[0]
+            push = weight / (1 + math.exp(min(m, 30)))  # sigmoid(-margin), DPO's gradient scale
+            self.model.add(pair.chosen, push)
+            self.model.push_down(pair.rejected, push)
+
+    def replay(self, steps: int) -> None:
+        """Take steps 1..`steps` again to rebuild the model after a restart."""
+        for step in range(1, steps + 1):
+            self.learn(step)
+
+    def step(self, step: int) -> dict[str, float]:
+        """Measure the step's pairs (and validation pairs), learn them; returns the metrics."""
+        return finish(step_parts(self, step))
+
+
+AnyTrainee = Trainee | PreferenceTrainee
+R = TypeVar("R")
+
+
+def measure_parts(
+    trainee: AnyTrainee, items: Sequence[Any]
+) -> Generator[None, None, tuple[float, float]]:
+    """Measure `items` one at a time, yielding between them; returns (loss, accuracy)."""
+    loss, losses, right, tokens = 0.0, 0, 0, 0
+    for item in items:
+        a, b, c, d = trainee.part(item)
+        loss, losses, right, tokens = loss + a, losses + b, right + c, tokens + d
+        yield
+    return (loss / losses if losses else 0.0), (right / tokens if tokens else 0.0)
+
+
+def step_parts(trainee: AnyTrainee, step: int) -> Generator[None, None, dict[str, float]]:
+    """One training step in slices (an example each): measure the batch and a validation
+    batch before learning, and the whole validation file at an epoch's end."""
+    loss, accuracy = yield from measure_parts(trainee, trainee.batch_of(step))
+    metrics = {"step": float(step), "train_loss": loss, "train_mean_token_accuracy": accuracy}
+    valid: Sequence[Any] = trainee.valid
+    if valid:
+        start = ((step - 1) * trainee.batch) % len(valid)
+        chosen = [valid[(start + i) % len(valid)] for i in range(trainee.batch)]
+        found = yield from measure_parts(trainee, chosen)
+        metrics["valid_loss"], metrics["valid_mean_token_accuracy"] = found
+    trainee.learn(step)
+    yield
+    if valid and step % trainee.steps_per_epoch == 0:
+        full = yield from measure_parts(trainee, valid)
+        metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = full
+    return metrics
+
+
+def finish(work: Generator[None, None, R]) -> R:
+    """Run sliced work to its end at once."""
+    while True:
+        try:
+            next(work)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
 
 def model_id(base: str, suffix: str | None) -> str:
@@ -157,6 +287,42 @@ def read_examples(sandbox: Sandbox, file_id: str | None) -> list[Example]:
         return []
     text = file_path(sandbox, file_id).read_text(encoding="utf-8", errors="replace")
     return parse_examples(text, sandbox.encoding)
+
+
+def read_preferences(sandbox: Sandbox, file_id: str | None) -> list[Preference]:
+    """The preference pairs of a stored file (empty when there is no file)."""
+    if not file_id:
+        return []
+    text = file_path(sandbox, file_id).read_text(encoding="utf-8", errors="replace")
+    return parse_preferences(text, sandbox.encoding)
+
+
+def method_of(job: Doc) -> str:
+    """A job's training method (jobs stored before methods existed are supervised)."""
+    return str((job.get("method") or {}).get("type") or "supervised")
+
+
+def chat_copy(pairs_text: str) -> str:
+    """A DPO training file as chat examples (prompt + preferred answer), for the chat memory."""
+    lines = []
+    for line in pairs_text.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("input"), dict):
+            messages = list(record["input"].get("messages") or [])
+            messages += list(record.get("preferred_output") or [])
+            lines.append(json.dumps({"messages": messages}))
+    return "\n".join(lines) + "\n"
+
+
+def save_model_source(source: Path, target: Path, method: str) -> None:
+    """Keep what a fine-tuned model learned from, for chat (runs off the event loop)."""
+    if method == "dpo":
+        target.write_text(chat_copy(source.read_text(encoding="utf-8", errors="replace")))
+    else:
+        shutil.copyfile(source, target)
 
 
 def results_csv(rows: list[dict[str, Any]]) -> bytes:
@@ -275,7 +441,10 @@ class Trainer:
         """Run a job from wherever it stopped to its end."""
         job = self._job(job_id)
         clock = self.sandbox.clock
-        if job["status"] == "pending":
+        if job["status"] == "pending" and job.pop("_resumed", False):
+            job["status"] = "running"  # a resumed job carries on at its last step
+            self._save(job_id, job)
+        elif job["status"] == "pending":
             job["status"] = "running"
             job["_started_at"] = clock.now()
             job["_prep_until"] = clock.now() + PREP_SECONDS
@@ -293,7 +462,7 @@ class Trainer:
             self._save(job_id, job)
             self.event(job_id, f"Job failed. {failure}", level="error")
 
-    async def _prepare(self, job_id: str) -> Trainee:
+    async def _prepare(self, job_id: str) -> Trainee | PreferenceTrainee:
         job = self._job(job_id)
         sandbox = self.sandbox
         files = [
@@ -308,26 +477,31 @@ class Trainer:
                     "invalid_file", f"The {param.replace('_', ' ')} was deleted.", param
                 )
             base = BASE_MODELS.get(job["model"])
-            limit_model = base.id if base else job["model"]
-            name = str((sandbox.store.get("file", file_id) or {}).get("filename", file_id))
+            context = base.context if base else 65_536
             path = file_path(sandbox, file_id)
-            problem = await asyncio.to_thread(check_file, path, limit_model, name)
+            problem = await asyncio.to_thread(check_for_job, path, method_of(job), context)
             if problem is not None:
                 raise JobFailed(
                     "invalid_file", f"The {param.replace('_', ' ')} is invalid: {problem}", param
                 )
-        train = await asyncio.to_thread(read_examples, sandbox, job["training_file"])
-        valid = await asyncio.to_thread(read_examples, sandbox, job.get("validation_file"))
         hp = job["hyperparameters"]
-        trainee = Trainee(
-            train,
-            valid,
+        plan = (
             int(hp["n_epochs"]),
             int(hp["batch_size"]),
             float(hp["learning_rate_multiplier"]),
             int(job["seed"]),
-            sandbox.encoding.n_vocab,
+            await asyncio.to_thread(load_base),
         )
+        trainee: Trainee | PreferenceTrainee
+        if method_of(job) == "dpo":
+            pairs = await asyncio.to_thread(read_preferences, sandbox, job["training_file"])
+            held = await asyncio.to_thread(read_preferences, sandbox, job.get("validation_file"))
+            beta = float(job["method"]["dpo"]["hyperparameters"].get("beta", 0.1))
+            trainee = PreferenceTrainee(pairs, held, *plan, beta=beta)
+        else:
+            train = await asyncio.to_thread(read_examples, sandbox, job["training_file"])
+            valid = await asyncio.to_thread(read_examples, sandbox, job.get("validation_file"))
+            trainee = Trainee(train, valid, *plan)
         done = int(job.get("_step", 0))
         if done:
             await asyncio.to_thread(trainee.replay, done)
@@ -345,7 +519,7 @@ class Trainer:
             self.event(job_id, "Training started.")
         return trainee
 
-    async def _train(self, job_id: str, trainee: Trainee) -> None:
+    async def _train(self, job_id: str, trainee: Trainee | PreferenceTrainee) -> None:
         clock = self.sandbox.clock
         total = trainee.total_steps
         for step in range(int(self._job(job_id).get("_step", 0)) + 1, total + 1):
@@ -385,7 +559,7 @@ class Trainer:
             store.delete("checkpoint", old["id"])
         self.event(job_id, f"Checkpoint created at step {step}.")
 
-    async def _finish(self, job_id: str, trainee: Trainee) -> None:
+    async def _finish(self, job_id: str, trainee: Trainee | PreferenceTrainee) -> None:
         sandbox, store, clock = self.sandbox, self.sandbox.store, self.sandbox.clock
         job = self._job(job_id)
         if "_post_until" not in job:
@@ -414,8 +588,12 @@ class Trainer:
         )
         self.event(job_id, f"Completed results file: {result_id}")
         fine_tuned = str(job["_model_id"])
-        source = file_path(sandbox, job["training_file"]).read_bytes()
-        (sandbox.models_dir / f"{fine_tuned}.jsonl").write_bytes(source)
+        await asyncio.to_thread(
+            save_model_source,
+            file_path(sandbox, job["training_file"]),
+            sandbox.models_dir / f"{fine_tuned}.jsonl",
+            method_of(job),
+        )
         store.put(
             "model",
             fine_tuned,
