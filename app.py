@@ -116,7 +116,7 @@ def create_app(settings: Settings) -> web.Application:
         await state.close()  # leases released: another instance takes the work over at once
 
     app.cleanup_ctx.append(work)
-    if settings.sandbox_mode:
+    if settings.embedded_sandbox:  # else Azure, or an external sandbox (FTBOT_SANDBOX_URL)
         from infra.sandbox import create_sandbox_app
 
         sandbox = create_sandbox_app(

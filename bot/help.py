@@ -10,6 +10,8 @@ from infra.settings import Settings
 
 def mode_line(settings: Settings) -> str:
     """Where Azure calls go, for help and the start-up line."""
+    if settings.sandbox_url:
+        return f"Sandbox mode: Azure calls go to the sandbox at {settings.sandbox_url}."
     if settings.sandbox_mode:
         return "Sandbox mode: Azure calls go to the built-in sandbox (no Azure account needed)."
     return f"Azure mode: {settings.azure_openai_endpoint}"

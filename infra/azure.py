@@ -104,12 +104,14 @@ class Azure:
     """The Azure clients of one backend (real Azure or a sandbox), built on first use and kept."""
 
     def __init__(self, settings: Settings, *, sandbox_url: str | None = None) -> None:
-        """`sandbox_url` is where a sandbox answers; by default the bot's own `/sandbox` mount."""
+        """`sandbox_url` is where a sandbox answers; by default FTBOT_SANDBOX_URL, else the bot's
+        own `/sandbox` mount."""
         self.settings = settings
         self.sandbox = settings.sandbox_mode
         self._credential: Any
         if self.sandbox:
-            self._url: str | None = (sandbox_url or settings.base_url + "/sandbox").rstrip("/")
+            url = sandbox_url or settings.sandbox_url or settings.base_url + "/sandbox"
+            self._url: str | None = url.rstrip("/")
             self._token = settings.sandbox_arm_token.get_secret_value() or SANDBOX_TOKEN
             self._credential = SandboxCredential(self._token)
             account = settings.azure_openai_account or SANDBOX_ACCOUNT

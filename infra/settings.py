@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     sandbox_arm_token: SecretStr = Field(
         SecretStr(""), validation_alias=AliasChoices("SANDBOX_ARM_TOKEN", "sandbox_arm_token")
     )
+    sandbox_url: str = Field("", validation_alias=AliasChoices("FTBOT_SANDBOX_URL", "sandbox_url"))
+    """An external sandbox (`ftbot sandbox`) instead of the embedded one, e.g.
+    `http://127.0.0.1:8089`: several instances then share one stand-in Azure."""
 
     # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval,
     # send budget.
@@ -193,8 +196,17 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("sandbox_url")
+    @classmethod
+    def _sandbox_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("an http(s) URL, such as http://127.0.0.1:8089")
+        return value.rstrip("/")
+
     @model_validator(mode="after")
     def _storage(self) -> Settings:
+        if self.sandbox_url and self.azure_openai_endpoint:
+            raise ValueError("set FTBOT_SANDBOX_URL or AZURE_OPENAI_ENDPOINT, not both")
         connection = bool(self.storage_connection_string.get_secret_value())
         if connection and self.storage_account_url:
             raise ValueError(
@@ -226,6 +238,11 @@ class Settings(BaseSettings):
     def sandbox_mode(self) -> bool:
         """True when no Azure endpoint is configured: the embedded sandbox serves Azure."""
         return not self.azure_openai_endpoint
+
+    @property
+    def embedded_sandbox(self) -> bool:
+        """True when this process serves the sandbox itself (at `/sandbox`)."""
+        return self.sandbox_mode and not self.sandbox_url
 
     @property
     def base_url(self) -> str:
