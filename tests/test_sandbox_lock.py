@@ -3,7 +3,7 @@ folder is refused with one sentence."""
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -18,16 +18,19 @@ async def test_a_second_sandbox_on_one_data_folder_is_refused(tmp_path: Path) ->
     first = sandbox_process(tmp_path, {})
     async with processes(first), aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session:
         await ready(first, "/", session)
-        second = subprocess.run(
-            [*FTBOT, "sandbox", "--port", "0"],
+        second = await asyncio.create_subprocess_exec(
+            *FTBOT,
+            "sandbox",
+            "--port",
+            "0",
             cwd=ROOT,
             env={"FTBOT_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=60,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
-        assert second.returncode == 2, second.stderr
-        assert second.stderr.strip() == (
+        _, error = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 2, error
+        assert error.decode().strip() == (
             f"ftbot: Another sandbox is already running on the data folder {tmp_path / 'sandbox'} "
             f"(process {first.process.pid}). Stop it, or let this bot use it with "
             "FTBOT_SANDBOX_URL."
