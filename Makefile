@@ -3,6 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLAYGROUND := .playground/node_modules/.installed
+AZURITE := .azurite/node_modules/.installed
 
 .PHONY: run test lint bench package clean
 
@@ -16,6 +17,10 @@ $(PLAYGROUND): .playground/package.json
 	npm install --prefix .playground --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(AZURITE): .azurite/package.json
+	npm install --prefix .azurite --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/ftbot run
 
@@ -24,14 +29,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint $(PLAYGROUND)
+test: lint $(PLAYGROUND) $(AZURITE)
 	tools/in-netns $(BIN)/pytest -q
 
 package: $(STAMP)
 	$(BIN)/ftbot package --out build/appPackage.zip
 
-bench: $(STAMP)
+bench: $(STAMP) $(AZURITE)
 	tools/in-netns $(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .playground/node_modules .ftbot build
+	rm -rf $(VENV) .playground/node_modules .azurite/node_modules .ftbot build

@@ -17,11 +17,11 @@ from bot.help import mode_line
 from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
-from infra.datasets import DatasetStore
-from infra.ownership import LocalOwnership
+from infra.datasets import DatasetStore, FileDatasets
+from infra.ownership import LocalOwnership, Ownership
 from infra.records import RecordStore
 from infra.settings import Settings, load_settings
-from infra.storage import SqliteStorage
+from infra.state import open_state
 from infra.tasks import Tasks
 from skills.audit import Audit
 from skills.claims import Claims
@@ -62,35 +62,48 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def build_context(
-    settings: Settings, records: RecordStore, notify: Notify, sandbox_token: str = ""
+    settings: Settings,
+    records: RecordStore,
+    notify: Notify,
+    sandbox_token: str = "",
+    *,
+    owners: Ownership | None = None,
+    datasets: DatasetStore | None = None,
 ) -> Context:
-    """The infrastructure every skill runs on, for `settings` (`sandbox_token`: the embedded
-    sandbox's access secret)."""
-    speedup = settings.sandbox_speedup if settings.embedded_sandbox else 1.0
+    """The infrastructure every skill runs on, for `settings`: `sandbox_token` is the embedded
+    sandbox's access secret; by default one instance's own ownership and dataset folder."""
+    speedup = settings.sandbox_speedup if settings.sandbox_mode else 1.0
     return Context(
         settings=settings,
         records=records,
         azure=Azure(settings, sandbox_token=sandbox_token),
         notify=notify,
         tasks=Tasks(),
-        owners=LocalOwnership(),
-        claims=Claims(records),
+        owners=owners or LocalOwnership(),
+        claims=Claims(records, owner=settings.instance),  # one owner per instance
         confirmations=Confirmations(records),
         clock=ServiceClock(speedup),  # sandbox time runs SANDBOX_SPEEDUP faster
-        datasets=DatasetStore(settings.data_dir / "datasets"),
+        datasets=datasets or FileDatasets(settings.data_dir / "datasets"),
         audit=Audit(records),
     )
 
 
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
-    storage = SqliteStorage(settings.data_dir / "state.sqlite3")
-    records = RecordStore(storage)
+    state = open_state(settings)  # SQLite and local files, or Blob Storage (FTBOT_STATE)
+    records = RecordStore(state.storage)
     adapter = create_adapter(settings)
     notifier = Notifier(adapter, records, settings.app_id)
     # The embedded sandbox accepts only this secret (SANDBOX_ARM_TOKEN, else a fresh one).
     token = settings.sandbox_arm_token.get_secret_value() or secrets.token_urlsafe(32)
-    ctx = build_context(settings, records, notifier, token if settings.embedded_sandbox else "")
+    ctx = build_context(
+        settings,
+        records,
+        notifier,
+        token if settings.embedded_sandbox else "",
+        owners=state.owners,
+        datasets=state.datasets,
+    )
     hosting = Hosting(ctx)
     training = Training(ctx)
     resources = Resources(ctx)
@@ -134,7 +147,7 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.tasks.close()  # stop all work before the clients and the store close
         await adapter.close()  # after the last proactive send
         await ctx.azure.close()
-        await storage.close()
+        await state.close()  # leases released: another instance takes the work over at once
 
     app.cleanup_ctx.append(work)
     if settings.embedded_sandbox:  # in production only with FTBOT_DEMO_SANDBOX (settings.py)

@@ -1,14 +1,26 @@
 """Validated training files, kept content-addressed by sha256 so training needs no new upload.
 
-Layout under the store's root: `<sha256>.jsonl` (the bytes) and `<sha256>.json` ({"name": ...},
-the latest original file name). Every file is written to a temporary name, then renamed, so a
-reader never sees a half-written file.
+`DatasetStore` is the protocol: `add_stream` keeps a download as it arrives (refused past a size
+limit), `get` gives a kept file as a local file to read (validation and the training upload read
+files), `remove` forgets one. Two implementations:
+
+- `FileDatasets` (one instance): under its root, `<sha256>.jsonl` (the bytes) and `<sha256>.json`
+  ({"name": ...}, the latest original file name). Every file is written to a temporary name, then
+  renamed, so a reader never sees a half-written file.
+- `BlobDatasets` (several instances): the same files in a local cache, and each file in a Blob
+  container of its own as the blob `<sha256>.jsonl` (its original name in the blob's metadata), so
+  an instance can train on a file that another one validated. Both ways move one block
+  (`BLOCK_BYTES`, 4 MiB) at a time: a file is uploaded as staged blocks from the cache file and
+  downloaded chunk by chunk into it (checked against its sha256), so memory stays flat whatever
+  the size.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -17,12 +29,19 @@ import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
+from urllib.parse import quote, unquote
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobBlock, ContentSettings
+from azure.storage.blob.aio import ContainerClient
 
 from infra.errors import UserError
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
+BLOCK_BYTES = 4 * 1024 * 1024
+"""One block of a transfer to or from Blob Storage (the most held in memory at once)."""
 
 
 def _size(n: int) -> str:
@@ -42,6 +61,29 @@ class StoredDataset:
     name: str
     path: Path
     size: int
+
+
+class DatasetStore(Protocol):
+    """Validated files by sha256."""
+
+    async def add_stream(
+        self, chunks: AsyncIterable[bytes], name: str, *, max_bytes: int
+    ) -> StoredDataset:
+        """Keep a download chunk by chunk; over `max_bytes` it stops at once with a UserError."""
+        ...
+
+    async def get(self, sha256: str) -> StoredDataset:
+        """The kept file with id `sha256`, as a local file; UserError when there is none."""
+        ...
+
+    async def remove(self, sha256: str) -> None:
+        """Forget a kept file (no error if it is already gone)."""
+        ...
+
+
+def unknown(sha256: str) -> UserError:
+    """The one sentence for an id that names no kept file."""
+    return UserError(f"No validated file has the id {sha256[:70]!r}; validate it again.")
 
 
 class _Pending:
@@ -74,15 +116,15 @@ class _Pending:
         self.path.unlink(missing_ok=True)
 
 
-class DatasetStore:
+class FileDatasets:
     """Files by sha256 under `root` (e.g. the data folder's `datasets/`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def _record(self, pending: _Pending, name: str) -> StoredDataset:
-        path = pending.keep(self.root)
         sha256 = pending.hash.hexdigest()
+        path = pending.keep(self.root)
         # A name of its own: many users store the same sample at once (same sha256, same pid).
         meta = self.root / f".{sha256}.{uuid.uuid4().hex}.json.part"
         meta.write_text(json.dumps({"name": name}), encoding="utf-8")
@@ -123,19 +165,125 @@ class DatasetStore:
         finally:
             await asyncio.to_thread(pending.close)
 
-    def get(self, sha256: str) -> StoredDataset:
-        """The kept file with id `sha256`; UserError when there is none."""
+    def find(self, sha256: str) -> StoredDataset | None:
+        """The kept file with id `sha256`, or None."""
         path = self.root / f"{sha256}.jsonl"
         if not _SHA256.fullmatch(sha256) or not path.is_file():
-            raise UserError(f"No validated file has the id {sha256[:70]!r}; validate it again.")
+            return None
         try:
             name = json.loads((self.root / f"{sha256}.json").read_text(encoding="utf-8"))["name"]
         except (OSError, ValueError, KeyError):
             name = path.name
         return StoredDataset(sha256, str(name), path, path.stat().st_size)
 
-    def remove(self, sha256: str) -> None:
+    async def get(self, sha256: str) -> StoredDataset:
+        """The kept file with id `sha256`; UserError when there is none."""
+        found = await asyncio.to_thread(self.find, sha256)
+        if found is None:
+            raise unknown(sha256)
+        return found
+
+    def discard(self, sha256: str) -> None:
         """Forget a kept file (no error if it is already gone)."""
         if _SHA256.fullmatch(sha256):
             for suffix in (".jsonl", ".json"):
                 (self.root / f"{sha256}{suffix}").unlink(missing_ok=True)
+
+    async def remove(self, sha256: str) -> None:
+        """Forget a kept file (no error if it is already gone)."""
+        await asyncio.to_thread(self.discard, sha256)
+
+    async def download(self, chunks: AsyncIterable[bytes], sha256: str, name: str) -> StoredDataset:
+        """Keep the file `sha256` from its chunks, checking that they hash to it."""
+        pending = await asyncio.to_thread(_Pending, self.root)
+        try:
+            async for chunk in chunks:
+                await asyncio.to_thread(pending.write, chunk)
+            if pending.hash.hexdigest() != sha256:
+                raise UserError(f"The stored copy of {name} is damaged; validate it again.")
+            return await asyncio.to_thread(self._record, pending, name)
+        finally:
+            await asyncio.to_thread(pending.close)
+
+
+def _encode_name(name: str) -> str:
+    return quote(name, safe="")  # blob metadata is ASCII
+
+
+class BlobDatasets:
+    """Files by sha256 in a Blob container, with a local cache (see the module's docstring)."""
+
+    def __init__(self, container: ContainerClient, cache: Path) -> None:
+        self._container = container
+        self.cache = FileDatasets(cache)
+        self._ready = False
+
+    async def _ensure(self) -> None:
+        if not self._ready:
+            from azure.core.exceptions import ResourceExistsError
+
+            try:
+                await self._container.create_container()
+            except ResourceExistsError:
+                pass
+            self._ready = True
+
+    async def add_stream(
+        self, chunks: AsyncIterable[bytes], name: str, *, max_bytes: int
+    ) -> StoredDataset:
+        """Keep a download in the cache as it arrives, then upload it in blocks (once per id)."""
+        stored = await self.cache.add_stream(chunks, name, max_bytes=max_bytes)
+        await self._ensure()
+        blob = self._container.get_blob_client(f"{stored.sha256}.jsonl")
+        metadata = {"name": _encode_name(name)}
+        try:
+            properties = await blob.get_blob_properties()
+        except ResourceNotFoundError:
+            await self._upload(stored, metadata)
+        else:
+            if properties.metadata.get("name") != metadata["name"]:
+                await blob.set_blob_metadata(metadata)
+        return stored
+
+    async def _upload(self, stored: StoredDataset, metadata: dict[str, str]) -> None:
+        """Stage the file block by block from disk, then commit the block list."""
+        blob = self._container.get_blob_client(f"{stored.sha256}.jsonl")
+        blocks: list[BlobBlock] = []
+        source = await asyncio.to_thread(stored.path.open, "rb")
+        try:
+            while chunk := await asyncio.to_thread(source.read, BLOCK_BYTES):
+                block_id = base64.b64encode(f"{len(blocks):08d}".encode()).decode()
+                await blob.stage_block(block_id, io.BytesIO(chunk), length=len(chunk))
+                blocks.append(BlobBlock(block_id=block_id))
+        finally:
+            await asyncio.to_thread(source.close)
+        await blob.commit_block_list(
+            blocks,
+            metadata=metadata,
+            content_settings=ContentSettings(content_type="application/jsonl"),
+        )
+
+    async def get(self, sha256: str) -> StoredDataset:
+        """The kept file, from the cache, or downloaded into it chunk by chunk."""
+        if not _SHA256.fullmatch(sha256):
+            raise unknown(sha256)
+        cached = await asyncio.to_thread(self.cache.find, sha256)
+        if cached is not None:
+            return cached
+        await self._ensure()
+        blob = self._container.get_blob_client(f"{sha256}.jsonl")
+        try:
+            download = await blob.download_blob()
+        except ResourceNotFoundError:
+            raise unknown(sha256) from None
+        name = unquote(download.properties.metadata.get("name") or f"{sha256}.jsonl")
+        return await self.cache.download(download.chunks(), sha256, name)
+
+    async def remove(self, sha256: str) -> None:
+        """Forget a kept file everywhere."""
+        await self.cache.remove(sha256)
+        if _SHA256.fullmatch(sha256):
+            try:
+                await self._container.delete_blob(f"{sha256}.jsonl")
+            except ResourceNotFoundError:
+                pass

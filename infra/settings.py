@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,6 +30,8 @@ SANDBOX_BOT_PRINCIPAL = "00000000-0000-0000-0000-00000000b075"
 Backend = Literal["embedded", "external", "azure"]
 
 CommaList = Annotated[list[str], NoDecode]
+_CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,53}$")
+"""A Blob container name with room for the `-datasets` and `-leases` suffixes (63 at most)."""
 
 
 class Settings(BaseSettings):
@@ -80,6 +85,8 @@ class Settings(BaseSettings):
     # Where Azure is (README, "Modes"): Azure with a subscription (or an endpoint), an external
     # sandbox at FTBOT_SANDBOX_URL, else the sandbox embedded in this process.
     sandbox_url: str = Field("", validation_alias=AliasChoices("FTBOT_SANDBOX_URL", "sandbox_url"))
+    """An external sandbox (`ftbot sandbox`) instead of the embedded one, e.g.
+    `http://127.0.0.1:8089`: several instances then share one stand-in Azure."""
     demo_sandbox: bool = Field(
         False, validation_alias=AliasChoices("FTBOT_DEMO_SANDBOX", "demo_sandbox")
     )
@@ -108,6 +115,35 @@ class Settings(BaseSettings):
     azure_openai_account: str = Field(
         "", validation_alias=AliasChoices("AZURE_OPENAI_ACCOUNT", "azure_openai_account")
     )
+
+    # Where the state lives: SQLite under the data folder (one instance), or Azure Blob Storage
+    # (several instances: state, validated files and the leases of background work).
+    state: Literal["sqlite", "blob"] = Field(
+        "sqlite", validation_alias=AliasChoices("FTBOT_STATE", "state")
+    )
+    storage_connection_string: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices(
+            "AZURE_STORAGE_CONNECTION_STRING", "storage_connection_string"
+        ),
+    )
+    storage_account_url: str = Field(
+        "", validation_alias=AliasChoices("AZURE_STORAGE_ACCOUNT_URL", "storage_account_url")
+    )
+    """The Blob endpoint (https://<account>.blob.core.windows.net), signed in with Entra ID."""
+    state_container: str = Field(
+        "ftbot-state", validation_alias=AliasChoices("FTBOT_STATE_CONTAINER", "state_container")
+    )
+    """The records' container; validated files go to `<it>-datasets`, leases to `<it>-leases`."""
+    lease_seconds: int = Field(
+        15, ge=15, le=60, validation_alias=AliasChoices("FTBOT_LEASE_SECONDS", "lease_seconds")
+    )
+    """How long a lease on a piece of background work lasts unrenewed (Blob allows 15 to 60)."""
+    instance: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        validation_alias=AliasChoices("FTBOT_INSTANCE", "instance"),
+    )
+    """This instance's name in logs, leases and claims (default: host and process id)."""
 
     # Bot roles: Teams AAD object ids. With neither list set, everyone is admin (local use);
     # once either is set, both are authoritative.
@@ -187,6 +223,43 @@ class Settings(BaseSettings):
         parse_faults(value)
         return value
 
+    @field_validator("state_container")
+    @classmethod
+    def _container(cls, value: str) -> str:
+        if not _CONTAINER.match(value):
+            raise ValueError(
+                "a Blob container name: 3 to 54 lowercase letters, digits and single hyphens"
+            )
+        return value
+
+    @field_validator("sandbox_url")
+    @classmethod
+    def _sandbox_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("an http(s) URL, such as http://127.0.0.1:8089")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _storage(self) -> Settings:
+        if self.sandbox_url and self.azure_openai_endpoint:
+            raise ValueError("set FTBOT_SANDBOX_URL or AZURE_OPENAI_ENDPOINT, not both")
+        connection = bool(self.storage_connection_string.get_secret_value())
+        if connection and self.storage_account_url:
+            raise ValueError(
+                "set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_URL, not both"
+            )
+        if self.state == "blob" and not (connection or self.storage_account_url):
+            raise ValueError(
+                "FTBOT_STATE=blob needs AZURE_STORAGE_CONNECTION_STRING or "
+                "AZURE_STORAGE_ACCOUNT_URL"
+            )
+        if self.state == "sqlite" and (connection or self.storage_account_url):
+            raise ValueError(
+                "a storage account is set but FTBOT_STATE is sqlite: set FTBOT_STATE=blob to "
+                "keep the state there (or unset AZURE_STORAGE_*)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _one_cloud(self) -> Settings:
         cloud = (self.bot_login_url, self.channel_token_issuer, self.channel_openid_metadata_url)
@@ -225,6 +298,16 @@ class Settings(BaseSettings):
         if self.azure_subscription_id or self.azure_openai_endpoint:
             return "azure"
         return "embedded"
+
+    @property
+    def datasets_container(self) -> str:
+        """The Blob container of validated files."""
+        return f"{self.state_container}-datasets"
+
+    @property
+    def leases_container(self) -> str:
+        """The Blob container of lock blobs (one per item of background work)."""
+        return f"{self.state_container}-leases"
 
     @property
     def sandbox_mode(self) -> bool:
@@ -266,9 +349,10 @@ class Settings(BaseSettings):
 def describe_error(error: ValidationError) -> str:
     """One line naming the first bad setting, for the start-up failure."""
     first = error.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
     if not first["loc"]:
-        return f"invalid settings: {first['msg'].removeprefix('Value error, ')}"
-    return f"invalid setting {first['loc'][0]}: {first['msg']}"
+        return f"invalid settings: {message}"
+    return f"invalid setting {first['loc'][0]}: {message}"
 
 
 def load_settings() -> Settings:

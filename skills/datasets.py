@@ -50,7 +50,7 @@ class Datasets:
 
     async def stored(self, ids: Sequence[str]) -> list[StoredDataset]:
         """Kept files by id (UserError for one that is not kept)."""
-        return [await asyncio.to_thread(self.ctx.datasets.get, sha) for sha in ids]
+        return [await self.ctx.datasets.get(sha) for sha in ids]
 
     async def samples(self) -> list[tuple[StoredDataset, bytes]]:
         """The sample training and validation files, kept, with their bytes."""

@@ -101,7 +101,7 @@ class ChannelFake:
         await self._record(activity)
         return web.json_response({"id": activity["id"]})
 
-    def add_member(self, user_id: str, name: str, aad_object_id: str) -> dict[str, str]:
+    def add_member(self, user_id: str, name: str, aad_object_id: str) -> dict[str, Any]:
         """A person the member lookup knows; returns the mention entity that names them."""
         self.members[user_id] = {"id": user_id, "name": name, "aadObjectId": aad_object_id}
         return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
+from tests.azurite import running_azurite
 from tests.channel import ChannelFake, Conversation
 from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 
@@ -20,6 +21,14 @@ from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 def pytest_configure(config: pytest.Config) -> None:
     """Start from an empty tiktoken cache, so every run proves the offline seeding works."""
     os.environ["TIKTOKEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="ftbot-tiktoken-")
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """One Azurite Blob service for the whole run (in memory); its connection string. Each test
+    uses containers of its own."""
+    with running_azurite() as connection:
+        yield connection
 
 
 @pytest.fixture

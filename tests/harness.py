@@ -53,7 +53,11 @@ def client_settings(data_dir: Path, **overrides: Any) -> Settings:
 async def running_bot(settings: Settings) -> AsyncIterator[str]:
     """Serve `create_app(settings)` until the block ends; yields the bot's base URL."""
     runner = web.AppRunner(create_app(settings))
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:  # a start refused half-way: close what did start
+        await runner.cleanup()
+        raise
     await web.TCPSite(runner, settings.host, settings.port).start()
     try:
         yield settings.base_url

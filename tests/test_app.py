@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from infra.settings import describe_error
+from infra.errors import UserError
+from infra.settings import describe_error, load_settings
 from tests.harness import bot_settings, running_bot
 
 
@@ -85,3 +86,58 @@ def test_a_private_cloud_needs_its_login_and_its_channel_keys(tmp_path: Path) ->
         "invalid settings: TO_CHANNEL_FROM_BOT_LOGIN_URL, "
         "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER and TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL go together"
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (
+            {"FTBOT_STATE": "blob"},
+            "invalid settings: FTBOT_STATE=blob needs AZURE_STORAGE_CONNECTION_STRING or "
+            "AZURE_STORAGE_ACCOUNT_URL",
+        ),
+        (
+            {"AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net"},
+            "invalid settings: a storage account is set but FTBOT_STATE is sqlite: set "
+            "FTBOT_STATE=blob to keep the state there (or unset AZURE_STORAGE_*)",
+        ),
+        (
+            {
+                "FTBOT_STATE": "blob",
+                "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net",
+                "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+            },
+            "invalid settings: set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_URL, "
+            "not both",
+        ),
+        (
+            {"FTBOT_SANDBOX_URL": "http://127.0.0.1:8089", "AZURE_OPENAI_ENDPOINT": "https://x/"},
+            "invalid settings: set FTBOT_SANDBOX_URL or AZURE_OPENAI_ENDPOINT, not both",
+        ),
+        (
+            {"FTBOT_STATE_CONTAINER": "Bad_Name"},
+            "invalid setting FTBOT_STATE_CONTAINER: a Blob container name: 3 to 54 lowercase "
+            "letters, digits and single hyphens",
+        ),
+        (
+            {"FTBOT_LEASE_SECONDS": "10"},
+            "invalid setting FTBOT_LEASE_SECONDS: Input should be greater than or equal to 15",
+        ),
+    ],
+)
+def test_invalid_state_settings_fail_at_start_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], line: str
+) -> None:
+    for name in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_URL", "FTBOT_STATE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(UserError) as raised:
+        load_settings()
+    assert raised.value.message == line
+
+
+def test_the_storage_connection_string_is_a_secret(tmp_path: Path) -> None:
+    connection = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=s3cret"
+    settings = bot_settings(tmp_path, state="blob", storage_connection_string=connection)
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)

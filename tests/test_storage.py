@@ -4,6 +4,7 @@ records on top of it (infra/records.py)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -11,16 +12,31 @@ from pathlib import Path
 
 import pytest
 
+from infra.blob import BlobAccount, BlobStorage
 from infra.records import Key, Record, RecordStore
 from infra.storage import SqliteStorage, Storage, StorageConflict, Write
+from tests.harness import bot_settings
 
 Opener = Callable[[Path], Storage]
-STORES: dict[str, Opener] = {"sqlite": lambda folder: SqliteStorage(folder / "s.sqlite3")}
+STORES = ("blob", "sqlite")
 
 
-@pytest.fixture(params=sorted(STORES))
+def blob_opener(connection: str) -> Opener:
+    """Blob stores on Azurite, one container per test folder (the same one when reopened)."""
+
+    def open_(folder: Path) -> Storage:
+        settings = bot_settings(folder, state="blob", storage_connection_string=connection)
+        container = "t" + hashlib.sha256(str(folder).encode()).hexdigest()[:20]
+        return BlobStorage(BlobAccount(settings), container, own_account=True)
+
+    return open_
+
+
+@pytest.fixture(params=STORES)
 def opener(request: pytest.FixtureRequest) -> Opener:
-    return STORES[request.param]
+    if request.param == "blob":
+        return blob_opener(request.getfixturevalue("azurite"))
+    return lambda folder: SqliteStorage(folder / "s.sqlite3")
 
 
 @pytest.fixture
@@ -96,6 +112,18 @@ async def test_concurrent_updates_lose_nothing(storage: Storage) -> None:
     await asyncio.gather(*(bump(n) for n in range(50)))
     counter = await records.get(Counter.at("c"))
     assert counter is not None and counter.count == 50
+
+
+async def test_keys_of_any_text_round_trip_and_scan_by_prefix(storage: Storage) -> None:
+    """Teams conversation ids carry `:`, `;`, `@`, `=`; names may be Korean; keys may have
+    empty segments or end in a dot."""
+    keys = ["ref/19:abc@thread.tacv2;messageid=1", "ref/a//b", "ref/k.", "ref/ㄱ", "ref/~%", "re"]
+    await storage.write({k: Write({"k": k}) for k in keys})
+    found = await storage.scan("ref/")
+    assert list(found) == sorted(keys[:-1])
+    assert all(found[k].value == {"k": k} for k in found)
+    assert list(await storage.scan("ref/k")) == ["ref/k."]
+    assert list(await storage.scan("ref/k.x")) == []
 
 
 async def test_a_record_that_no_longer_parses_is_absent_not_a_crash(storage: Storage) -> None:

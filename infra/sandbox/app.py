@@ -19,6 +19,7 @@ from infra.sandbox.groups import add_groups
 from infra.sandbox.ids import new_guid
 from infra.sandbox.imports import resume_imports
 from infra.sandbox.lifecycle import sweep
+from infra.sandbox.lock import hold
 from infra.sandbox.roles import add_roles
 from infra.sandbox.service import SANDBOX, Sandbox, SandboxConfig
 from infra.sandbox.training import TRAINER, Trainer
@@ -90,12 +91,16 @@ async def _arm(request: web.Request) -> web.Response:
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     sandbox, trainer = app[SANDBOX], app[TRAINER]
-    sandbox.ensure_default_account()
-    resume_imports(sandbox)
-    sandbox.spawn(trainer.loop(), "trainer")
-    sandbox.spawn(sweep(sandbox), "sweeper")
-    yield
-    await sandbox.stop()
+    folder = hold(sandbox.config.data_dir)  # one sandbox per data folder, or a clear refusal
+    try:
+        sandbox.ensure_default_account()
+        resume_imports(sandbox)
+        sandbox.spawn(trainer.loop(), "trainer")
+        sandbox.spawn(sweep(sandbox), "sweeper")
+        yield
+        await sandbox.stop()
+    finally:
+        folder.release()
 
 
 def build_app(config: SandboxConfig) -> web.Application:

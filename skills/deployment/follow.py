@@ -1,6 +1,7 @@
 """Deployments being created or deleted, followed in the background: the card that asked for one
 is updated in place (from a tracked task, resumed after a restart) until Azure says it succeeded,
-failed or is gone.
+failed or is gone. One owner follows a deployment (`infra.ownership`); it stops when it loses
+that, and deployments in progress that nobody follows (a dead instance's) are picked up.
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ class Follower:
         self.ctx.tasks.spawn(self._owned(resource, name), f"follow deployment {name}")
 
     async def resume(self) -> None:
-        """After a start: follow again every deployment left creating or deleting, on every
+        """Follow every deployment left creating or deleting that nobody here follows, on every
         resource that has records."""
         for record in await self.ctx.records.all(DeploymentRecord, DeploymentRecord.prefix()):
-            if record.state in ("creating", "deleting"):
+            owned = self.ctx.owners.owns(owner_item(record.resource, record.name))
+            if record.state in ("creating", "deleting") and not owned:
                 self.follow(record.resource, record.name)
 
     async def _owned(self, resource: Resource, name: str) -> None:
@@ -84,11 +86,11 @@ class Follower:
         if not await self.ctx.owners.claim(item):
             return  # followed already
         try:
-            await self._follow(resource, name)
+            await self._follow(resource, name, item)
         finally:
             await self.ctx.owners.release(item)
 
-    async def _follow(self, resource: Resource, name: str) -> None:
+    async def _follow(self, resource: Resource, name: str, item: str) -> None:
         clock = self.ctx.clock
         cognitive = self.ctx.azure.cognitive(resource.subscription_id)
         shown: str | None = None
@@ -104,6 +106,9 @@ class Follower:
                 log.warning("following %s: %s", name, getattr(error, "message", error))
                 await asyncio.sleep(poll_seconds(clock))
                 continue
+            if not self.ctx.owners.owns(item):
+                log.warning("deployment %s is no longer ours to follow", name)
+                return
             if record.state == "deleting":
                 if info is None:
                     await self._deleted(record)

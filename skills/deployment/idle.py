@@ -7,7 +7,8 @@ that deployed the model gets a warning card with "Keep alive" and "Delete now", 
 idle period (skills/claims.py); once Azure has removed it, that conversation is told so, with a way
 back. Time is the service's clock (`ServiceClock`): sandbox time when SANDBOX_SPEEDUP runs it
 faster, so tests need no real days; the loop sleeps until the next warning is due, in real seconds,
-and looks again at least every service hour.
+and looks again at least every service hour. One instance runs the check (`infra.ownership`,
+item `idle`); the others wait to take it over.
 """
 
 from __future__ import annotations
@@ -80,11 +81,18 @@ class IdleWatcher:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    item = "idle"
+    """The ownership item of the idle check (one check covers every resource)."""
+
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled (the checks only while this instance owns them)."""
         synced = -math.inf
+        owners = self.ctx.owners
         while True:
             try:
+                if not owners.owns(self.item) and not await owners.claim(self.item):
+                    await asyncio.sleep(owners.retry_seconds or MAX_SLEEP)
+                    continue
                 if time.monotonic() - synced >= SYNC_SECONDS:
                     await self.sync_clock()
                     synced = time.monotonic()

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.ownership import every_retry
 from skills.audit import Actor
 from skills.chat import Answer, DeploymentGone, keep_alive
 from skills.context import Context
@@ -77,9 +78,13 @@ class Hosting:
         self.idle = IdleWatcher(ctx)
 
     async def start(self) -> None:
-        """Follow again the deployments left in progress, and start the idle watcher."""
+        """Follow again the deployments left in progress (and, with several instances, those a
+        dead instance left), and start the idle watcher."""
         await self.follower.resume()
         self.ctx.tasks.spawn(self.idle.run(), "idle watcher")
+        self.ctx.tasks.spawn(
+            every_retry(self.ctx.owners, self.follower.resume, "deployments"), "follow adopter"
+        )
 
     async def get(self, resource: Resource, name: str) -> DeploymentInfo | None:
         """One deployment as Azure reports it now."""

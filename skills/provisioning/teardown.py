@@ -362,7 +362,7 @@ class Teardown:
             *(d.key() for d in deployed),
         )
         for sha in datasets:
-            await asyncio.to_thread(self.ctx.datasets.remove, sha)
+            await self.ctx.datasets.remove(sha)
         if any(i.kind == "account" and i.state == "done" for i in record.items):
 
             def deleted(found: ResourceRecord | None) -> ResourceRecord | None:

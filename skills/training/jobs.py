@@ -231,25 +231,29 @@ class Series(BaseModel):
 # -- files and jobs -----------------------------------------------------------------------------
 
 
-async def upload(client: AsyncAzureOpenAI, dataset: Dataset) -> str:
-    """Upload a stored dataset for fine-tuning once; returns the Azure file id."""
-    content = await asyncio.to_thread(Path(dataset.path).read_bytes)
+async def upload(client: AsyncAzureOpenAI, dataset: Dataset, path: Path) -> str:
+    """Upload a dataset (its bytes in the local file `path`) for fine-tuning once; returns the
+    Azure file id. The file is streamed from disk, never read into memory whole."""
+    size = (await asyncio.to_thread(path.stat)).st_size
 
     async def uploads() -> set[str]:
         """Ids of the fine-tune files that look like this upload (name and size)."""
         files = await call(lambda: _list_files(client))
-        return {f.id for f in files if f.filename == dataset.name and f.bytes == len(content)}
+        return {f.id for f in files if f.filename == dataset.name and f.bytes == size}
 
     async def attempt(before: set[str]) -> str:
+        source = await asyncio.to_thread(path.open, "rb")
         try:
             created = await once(client).files.create(
-                file=(dataset.name, content), purpose="fine-tune"
+                file=(dataset.name, source), purpose="fine-tune"
             )
             return str(created.id)
         except openai.APIError as error:
             if maybe_done(error) and (made := await uploads() - before):
                 return min(made)  # the upload went through; its answer got lost
             raise
+        finally:
+            await asyncio.to_thread(source.close)
 
     try:
         before = await uploads()
@@ -269,10 +273,14 @@ async def wait_processed(
     *,
     interval: float,
     limit: float,
+    check: Callable[[], None] | None = None,
 ) -> None:
-    """Wait until Azure has imported the file; its import error is shown with Azure's reason."""
+    """Wait until Azure has imported the file; its import error is shown with Azure's reason.
+    `check` runs before every look (it raises to stop waiting: the work changed hands)."""
     deadline = time.monotonic() + limit
     while True:
+        if check is not None:
+            check()
         try:
             found = await call(lambda: client.files.retrieve(file_id))
         except openai.APIError as error:

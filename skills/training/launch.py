@@ -4,6 +4,9 @@ A `LaunchRecord` keeps each stage: `confirmed` -> files uploaded (their ids kept
 -> `created` (with the job) or `failed`. A restart resumes a launch from its stage, so files are
 never uploaded twice, and a create whose answer was lost is found on its training file instead of
 being made again. The launch card (the job card to be) is updated through `Notify` on the way.
+A launch has one owner at a time (`infra.ownership`), checked before each stage; an owner that
+loses it stops, and the launches nobody owns (a dead instance's) are resumed from their stage.
+The files are read from the dataset store, which fetches them when another instance kept them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import time
 
 from infra.errors import UserError, unexpected
+from infra.ownership import NotOwned, require
 from skills.context import Context
 from skills.records import LAUNCHES, JobRecord, LatestJob, LaunchRecord, WatchEntry
 from skills.training import jobs
@@ -38,18 +42,21 @@ class Launcher:
         self.ctx.tasks.spawn(self._run(token), f"launch {token}")
 
     async def resume(self) -> None:
-        """On start: carry on the launches a restart interrupted."""
+        """Carry on the launches a restart (or a dead instance) interrupted."""
         for record in await self.ctx.records.all(LaunchRecord, LAUNCHES):
-            if not record.finished:
+            if not record.finished and not self.ctx.owners.owns(owner_item(record.token)):
                 self.start(record.token)
 
     async def _run(self, token: str) -> None:
-        if not await self.ctx.owners.claim(owner_item(token)):
+        item = owner_item(token)
+        if not await self.ctx.owners.claim(item):
             return
         try:
             await self._launch(token)
+        except NotOwned:
+            log.warning("launch %s is no longer ours; its new owner carries it on", token)
         finally:
-            await self.ctx.owners.release(owner_item(token))
+            await self.ctx.owners.release(item)
 
     async def _card(self, record: LaunchRecord, view: JobView) -> None:
         if not record.card:
@@ -60,6 +67,7 @@ class Launcher:
             log.warning("could not update the launch card of %s", record.token, exc_info=True)
 
     async def _save(self, record: LaunchRecord, **changes: object) -> LaunchRecord:
+        require(self.ctx.owners, owner_item(record.token))
         changed = record.model_copy(update=changes)
         await self.ctx.records.put(changed)
         return changed
@@ -70,15 +78,16 @@ class Launcher:
             return
         plan, settings = record.plan, self.ctx.settings
         client = self.ctx.azure.openai(record.resource)
+        item = owner_item(token)
         try:
             if not record.training_file:
-                record = await self._save(
-                    record, training_file=await jobs.upload(client, plan.training)
-                )
+                stored = await self.ctx.datasets.get(plan.training.sha256)
+                uploaded_id = await jobs.upload(client, plan.training, stored.path)
+                record = await self._save(record, training_file=uploaded_id)
             if plan.validation and not record.validation_file:
-                record = await self._save(
-                    record, validation_file=await jobs.upload(client, plan.validation)
-                )
+                stored = await self.ctx.datasets.get(plan.validation.sha256)
+                uploaded_id = await jobs.upload(client, plan.validation, stored.path)
+                record = await self._save(record, validation_file=uploaded_id)
             await self._card(record, JobView("importing", plan.model, plan.files))
             uploaded = [(record.training_file, plan.training.name)]
             if plan.validation:
@@ -90,6 +99,7 @@ class Launcher:
                     name,
                     interval=min(2.0, settings.training_poll_running_seconds),
                     limit=settings.training_import_timeout_seconds,
+                    check=lambda: require(self.ctx.owners, item),
                 )
             job = None
             if record.stage == "creating":  # a restart during the create: did it happen?
@@ -99,6 +109,8 @@ class Launcher:
                 job = await jobs.create_job(
                     client, plan, record.training_file, record.validation_file or None
                 )
+        except NotOwned:
+            raise
         except UserError as error:
             await self._failed(record, error.message)
             return
@@ -119,6 +131,7 @@ class Launcher:
             card_at=time.time(),  # the launch shows the new job on the card right away
         )
         record = record.model_copy(update={"stage": "created", "job": job.id})
+        require(self.ctx.owners, item)
         await self.ctx.records.put(
             job_record,
             WatchEntry(job=job.id, since=time.time()),

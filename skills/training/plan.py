@@ -121,7 +121,7 @@ async def checked(
     datasets: DatasetStore, sha256: str, model: str, epochs: int | None
 ) -> tuple[Dataset, ValidationReport]:
     """A stored file, validated again for `model`; UserError when it is not fit to train on."""
-    stored = await asyncio.to_thread(datasets.get, sha256)
+    stored = await datasets.get(sha256)
     report = await asyncio.to_thread(
         validate_file, stored.path, model=model, epochs=epochs, name=stored.name
     )

@@ -15,6 +15,7 @@ from openai import AsyncAzureOpenAI
 
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.ownership import every_retry
 from skills.audit import Actor
 from skills.context import Context
 from skills.records import JobRecord, LatestJob, LaunchRecord, TrainingRequest, ValidatedSet
@@ -35,9 +36,13 @@ class Training:
         self.launcher = Launcher(ctx, self.watcher)
 
     async def start(self) -> None:
-        """Resume watching and launching after a start."""
+        """Resume watching and launching after a start (and keep picking up the launches that
+        nobody owns, with several instances)."""
         await self.watcher.start()
         await self.launcher.resume()
+        self.ctx.tasks.spawn(
+            every_retry(self.ctx.owners, self.launcher.resume, "launches"), "launch adopter"
+        )
 
     async def stop(self) -> None:
         """Stop watching (the state stays for the next start)."""

@@ -11,7 +11,9 @@ and only its new events, on the job's own resource. Throttling and server errors
 with Retry-After; a 429 pauses all polling for the time Azure asks. Card updates are at most one
 per job every `FTBOT_CARD_SECONDS` and share a bot-wide budget (`FTBOT_UPDATES_PER_SECOND`), so
 many jobs reporting at once stay inside the Teams limits. A job is watched by its owner only
-(`infra.ownership`).
+(`infra.ownership`): a job whose ownership is lost is dropped here at its next poll (its entry
+stays on the watch list), and watch entries nobody owns (a dead instance's) are adopted every
+`retry_seconds` of the ownership.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import openai
 
+from infra.ownership import every_retry
 from infra.ratelimit import TokenBucket
 from infra.retry import backoff_delay, retry_after
 from infra.tasks import wait_for_event
@@ -63,21 +66,30 @@ class JobWatcher:
         self._paused_until = 0.0
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[Any] | None = None
+        self._adopter: asyncio.Task[Any] | None = None
         self._budget = TokenBucket(settings.training_updates_per_second)
 
     # -- life cycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Resume the watch list from the store and start the poller."""
-        for entry in await self.ctx.records.all(WatchEntry, WATCH_LIST):
-            await self._adopt(entry.job)
+        await self.adopt_all()
         if self._loop is None:
             self._loop = self.ctx.tasks.spawn(self._run(), "job watcher")
+            owners = self.ctx.owners
+            self._adopter = self.ctx.tasks.spawn(
+                every_retry(owners, self.adopt_all, "watched jobs"), "watch list adopter"
+            )
+
+    async def adopt_all(self) -> None:
+        """Watch every job of the watch list that nobody owns."""
+        for entry in await self.ctx.records.all(WatchEntry, WATCH_LIST):
+            await self._adopt(entry.job)
 
     async def stop(self) -> None:
         """Stop polling (the watch list stays for the next start)."""
-        tasks = [t for t in (self._loop, *self._inflight.values()) if t is not None]
-        self._loop = None
+        tasks = [t for t in (self._loop, self._adopter, *self._inflight.values()) if t is not None]
+        self._loop = self._adopter = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -88,9 +100,21 @@ class JobWatcher:
         await self._adopt(job_id)
 
     async def _adopt(self, job_id: str) -> None:
-        if job_id in self._next or await self.ctx.owners.claim(owner_item(job_id)):
+        if job_id in self._next:
+            return
+        if await self.ctx.owners.claim(owner_item(job_id)):
             self._next[job_id] = 0.0
             self._wake.set()
+
+    def _owned(self, job_id: str) -> bool:
+        """Still this instance's job; when not, it is dropped here (another owner carries on)."""
+        if self.ctx.owners.owns(owner_item(job_id)):
+            return True
+        if self._next.pop(job_id, None) is not None:
+            log.warning("job %s is no longer ours to watch; dropping it here", job_id)
+        self._failures.pop(job_id, None)
+        self._notice_failures.pop(job_id, None)
+        return False
 
     def poke(self, job_id: str) -> None:
         """Poll a watched job now (after a cancel, say)."""
@@ -111,7 +135,7 @@ class JobWatcher:
             now = time.monotonic()
             if now >= self._paused_until:
                 for job_id, due in list(self._next.items()):
-                    if due <= now and job_id not in self._inflight:
+                    if due <= now and job_id not in self._inflight and self._owned(job_id):
                         self._next[job_id] = float("inf")  # until the poll reschedules it
                         task = self.ctx.tasks.spawn(self._poll(job_id), f"poll {job_id}")
                         self._inflight[job_id] = task
@@ -166,6 +190,8 @@ class JobWatcher:
             self._schedule_failure(job_id, hint)
             return
         self._failures.pop(job_id, None)
+        if not self._owned(job_id):  # the lease went while Azure answered: the new owner reports
+            return
         record = fold(record, job, events, time.time())
         if job.final:
             await self.ctx.records.put(record)
@@ -199,10 +225,15 @@ class JobWatcher:
 
     async def _finish(self, record: JobRecord, job: JobState) -> None:
         """Final card update, then the notice, at least once (skills/claims.py)."""
+        if not self._owned(job.id):
+            return
         if record.dirty or not record.final:
             record = await self._update_card(record, job, force=True)
             record = record.model_copy(update={"final": True})
             await self.ctx.records.put(record)
+
+        if not self._owned(job.id):
+            return
 
         async def send() -> str:
             view = await final_view(self.ctx.azure.openai(record.resource), record, job)
