@@ -18,7 +18,7 @@ from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
 from infra.datasets import DatasetStore, FileDatasets
-from infra.ownership import LocalOwnership, Ownership
+from infra.ownership import LocalOwnership, Ownership, every_retry
 from infra.records import RecordStore
 from infra.settings import Settings, load_settings
 from infra.state import open_state
@@ -135,8 +135,9 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
-        await provisioning.resume()  # provisionings and teardowns a restart interrupted
-        await teardown.resume()
+        for interrupted in (provisioning.resume, teardown.resume):  # a restart or a lost instance
+            await interrupted()
+            ctx.tasks.spawn(every_retry(ctx.owners, interrupted, "work"), "adopter")
         try:
             await access.sync_keys()  # a key switched before this start (keys rotate)
         except Exception:

@@ -187,9 +187,9 @@ class Provisioning:
         self.ctx.tasks.spawn(self._owned(record.token), f"provision {record.resource.account}")
 
     async def resume(self) -> None:
-        """On start: carry on the provisionings a restart interrupted."""
+        """Carry on the provisionings a restart (or a lost instance) interrupted."""
         for record in await self.ctx.records.all(ProvisionRecord, PROVISIONS):
-            if not record.finished:
+            if not record.finished and not self.ctx.owners.owns(owner_item(record.token)):
                 self.ctx.tasks.spawn(self._owned(record.token), f"provision {record.token}")
 
     # -- provision: the run ----------------------------------------------------------------

@@ -195,9 +195,9 @@ class Teardown:
         self.ctx.tasks.spawn(self._owned(record.token), f"teardown {record.resource.account}")
 
     async def resume(self) -> None:
-        """On start: carry on the teardowns a restart interrupted."""
+        """Carry on the teardowns a restart (or a lost instance) interrupted."""
         for record in await self.ctx.records.all(TeardownRecord, TEARDOWNS):
-            if not record.finished:
+            if not record.finished and not self.ctx.owners.owns(owner_item(record.token)):
                 self.ctx.tasks.spawn(self._owned(record.token), f"teardown {record.token}")
 
     # -- the run -----------------------------------------------------------------------------
