@@ -42,6 +42,24 @@ class Settings(BaseSettings):
     app_tenant_id: str = Field(
         "", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id")
     )
+    # Where inbound tokens are checked, with botbuilder's own names (empty: the public cloud's).
+    # Tests serve OpenID metadata and a JWKS on loopback and sign tokens with their own key.
+    channel_token_issuer: str = Field(
+        "",
+        validation_alias=AliasChoices("TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", "channel_token_issuer"),
+    )
+    channel_openid_metadata_url: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", "channel_openid_metadata_url"
+        ),
+    )
+    emulator_openid_metadata_url: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL", "emulator_openid_metadata_url"
+        ),
+    )
 
     # Azure OpenAI, with the lab's names; no endpoint means the embedded sandbox.
     azure_openai_endpoint: str = Field(
@@ -100,7 +118,8 @@ class Settings(BaseSettings):
         SecretStr(""), validation_alias=AliasChoices("SANDBOX_ARM_TOKEN", "sandbox_arm_token")
     )
 
-    # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval, send budget.
+    # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval and
+    # send budget.
     training_poll_running_seconds: float = Field(
         5.0,
         gt=0,
@@ -139,6 +158,11 @@ class Settings(BaseSettings):
 
         parse_faults(value)
         return value
+
+    @property
+    def local_mode(self) -> bool:
+        """True with no app id: no inbound authentication (Emulator, Agents Playground)."""
+        return not self.app_id
 
     @property
     def sandbox_mode(self) -> bool:
