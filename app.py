@@ -7,12 +7,14 @@ import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot.adapter import create_adapter
+from bot.adapter import AuthUnavailable, Unauthorized, authenticate, create_adapter
 from bot.commands import build_router
 from bot.handler import FineTuneBot
 from bot.help import mode_line
+from bot.inbound import BadActivity, parse_activity, read_body
 from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
@@ -36,18 +38,33 @@ log = logging.getLogger("ftbot")
 
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", FineTuneBot)
+SETTINGS = web.AppKey("settings", Settings)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /api/messages: one Bot Framework activity."""
+    """POST /api/messages: one Bot Framework activity, checked at the edge (bot/inbound.py) and
+    authenticated (bot/adapter.py) before a turn runs."""
     if "application/json" not in request.headers.get("Content-Type", ""):
         return web.json_response({"error": "expected an application/json activity"}, status=415)
+    settings = request.app[SETTINGS]
     try:
-        await request.json()
-    except ValueError:
-        return web.json_response({"error": "the body is not JSON"}, status=400)
-    response = await request.app[ADAPTER].process(request, request.app[BOT])
-    return response if response is not None else web.Response(status=201)
+        activity = parse_activity(read_body(await request.read()), local=settings.local_mode)
+    except BadActivity as bad:
+        log.warning("refused a request to /api/messages (400): %s", bad.sentence)
+        return web.json_response({"error": bad.sentence}, status=400)
+    adapter = request.app[ADAPTER]
+    try:
+        auth = await authenticate(adapter, activity, request.headers.get("Authorization", ""))
+    except Unauthorized as refused:
+        log.info("refused a request to /api/messages (401): %s", refused)
+        return web.json_response({"error": "the request is not authorized"}, status=401)
+    except AuthUnavailable as reason:
+        log.warning("cannot fetch the keys to check tokens (%s): answering 503", reason)
+        return web.json_response({"error": "cannot check tokens right now"}, status=503)
+    invoke = await adapter.process_activity(auth, activity, request.app[BOT].on_turn)
+    if invoke is None:
+        return web.Response(status=201)
+    return web.json_response(serializer_helper(invoke.body), status=invoke.status)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -93,6 +110,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[ADAPTER] = adapter
     app[BOT] = bot
+    app[SETTINGS] = settings
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
 
