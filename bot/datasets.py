@@ -20,7 +20,7 @@ from adaptive_cards import verbs
 from adaptive_cards.common import card, submit, text
 from adaptive_cards.validation import error_lines, validation_card
 from bot.arguments import key_values
-from bot.attachments import file_chunks, incoming_files
+from bot.attachments import fetching_for, file_chunks, incoming_files
 from bot.turn import Turn
 from infra.datasets import StoredDataset
 from infra.errors import UserError
@@ -73,9 +73,12 @@ async def _store_attachments(turn: Turn) -> list[StoredDataset]:
                 f"{file.name} is not a JSONL file; attach a .jsonl file with one JSON example "
                 "per line."
             )
-    limit = turn.services.settings.max_file_bytes
+    settings = turn.services.settings
+    policy = fetching_for(settings.local_mode, str(turn.activity.service_url))
     datasets = turn.services.datasets
-    return [await datasets.keep(file_chunks(f, limit), f.name) for f in files]
+    return [
+        await datasets.keep(file_chunks(f, settings.max_file_bytes, policy), f.name) for f in files
+    ]
 
 
 async def validate(turn: Turn, args: ValidateArgs) -> None:

@@ -26,6 +26,7 @@ class ChannelFake:
     def __init__(self) -> None:
         self.sent: list[Activity] = []  # every activity the bot posted or updated, in order
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}
         self.slow_posts = 0.0  # seconds between recording a posted activity and answering
         self.uploads: dict[str, bytes] = {}  # files the bot uploaded (Teams file consent)
         self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
@@ -41,6 +42,7 @@ class ChannelFake:
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._post)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._put)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_get("/redirect/{name}", self._redirect)
         app.router.add_put("/upload/{name}", self._upload)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -59,6 +61,17 @@ class ChannelFake:
         """Make `content` downloadable; returns its URL."""
         self.files[name] = (content, content_type)
         return f"{self.url}/files/{name}"
+
+    def serve_redirect(self, name: str, target: str) -> str:
+        """A URL that answers 302 to `target`; returns it."""
+        self.redirects[name] = target
+        return f"{self.url}/redirect/{name}"
+
+    async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        target = self.redirects.get(request.match_info["name"])
+        if target is None:
+            raise web.HTTPNotFound()
+        raise web.HTTPFound(target)
 
     def _failure(self) -> web.Response | None:
         self.calls += 1
