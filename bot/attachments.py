@@ -71,6 +71,8 @@ class Fetching:
     schemes: Collection[str]
     address_ok: Callable[[Address], bool]
     origin: tuple[str, str, int] | None = None
+    host_ok: Callable[[str], bool] | None = None
+    """When set, the names a URL may have (an IP literal never passes)."""
     resolver: AbstractResolver | None = field(default=None, compare=False)
     """Where names are looked up (None: the system's); what they resolve to is checked."""
 
@@ -83,8 +85,10 @@ class Fetching:
         try:
             literal = ipaddress.ip_address(url.host)
         except ValueError:
+            if self.host_ok is not None and not self.host_ok(url.host.lower()):
+                return False
             return not _legacy_ipv4(url.host)  # a name: its addresses are checked on connecting
-        return self.address_ok(literal)
+        return self.host_ok is None and self.address_ok(literal)
 
 
 def _legacy_ipv4(host: str) -> bool:
@@ -113,6 +117,75 @@ def production_fetching() -> Fetching:
 def fetching_for(local: bool, service_url: str) -> Fetching:
     """The policy for an activity from `service_url`, in local mode or not."""
     return local_fetching(service_url) if local else production_fetching()
+
+
+MICROSOFT_FILE_HOSTS = (
+    ".sharepoint.com",
+    ".sharepoint.us",
+    ".sharepoint-mil.us",
+    ".sharepoint.cn",
+    ".1drv.com",
+    "api.onedrive.com",
+    "onedrive.live.com",
+)
+"""Where Teams keeps the files of personal chats: OneDrive for Business (SharePoint) in each
+cloud, and consumer OneDrive. A file consent answer's upload and content URLs must be here."""
+
+
+def is_microsoft_file_host(host: str) -> bool:
+    """A OneDrive or SharePoint host name."""
+    host = host.lower().rstrip(".")
+    return any(
+        host.endswith(suffix) if suffix.startswith(".") else host == suffix
+        for suffix in MICROSOFT_FILE_HOSTS
+    )
+
+
+def consent_upload_policy(local: bool, service_url: str) -> Fetching:
+    """Where a file consent answer may have the bot upload: https on Microsoft's OneDrive and
+    SharePoint hosts at public addresses (in local mode: the serviceUrl's origin instead)."""
+    if local:
+        return local_fetching(service_url)
+    return Fetching(("https",), is_public, host_ok=is_microsoft_file_host)
+
+
+def is_file_link(url: str, local: bool, service_url: str) -> bool:
+    """A link a file card may carry: https on a OneDrive or SharePoint host (in local mode also
+    the serviceUrl's origin); never javascript:, data: or any other scheme."""
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return False
+    if Fetching(("https",), is_public, host_ok=is_microsoft_file_host).allows_url(parsed):
+        return True
+    return local and local_fetching(service_url).allows_url(parsed)
+
+
+async def upload(url: str, content: bytes, policy: Fetching, *, seconds: float = 60.0) -> bool:
+    """PUT `content` to `url` in one range (a Teams upload session), where the policy allows it;
+    True when the server took it. No redirect is followed."""
+    try:
+        target = URL(url)
+    except (ValueError, TypeError):
+        return False
+    if not policy.allows_url(target):
+        return False
+    headers = {
+        "Content-Length": str(len(content)),
+        "Content-Range": f"bytes 0-{len(content) - 1}/{len(content)}",
+    }
+    connector = aiohttp.TCPConnector(
+        resolver=policy.resolver, use_dns_cache=False, socket_factory=_Guard(policy)
+    )
+    timeout = aiohttp.ClientTimeout(total=seconds)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout, connector=connector) as session,
+            session.put(target, data=content, headers=headers, allow_redirects=False) as response,
+        ):
+            return response.status in (200, 201)
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+        return False
 
 
 class _Refused(Exception):

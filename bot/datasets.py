@@ -8,11 +8,11 @@ transport too: a Teams file consent card in personal chat, inline files elsewher
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Attachment
 
@@ -20,7 +20,14 @@ from adaptive_cards import verbs
 from adaptive_cards.common import card, submit, text
 from adaptive_cards.validation import error_lines, validation_card
 from bot.arguments import key_values
-from bot.attachments import fetching_for, file_chunks, incoming_files
+from bot.attachments import (
+    consent_upload_policy,
+    fetching_for,
+    file_chunks,
+    incoming_files,
+    is_file_link,
+    upload,
+)
 from bot.turn import Turn
 from infra.datasets import StoredDataset
 from infra.errors import UserError
@@ -144,13 +151,14 @@ def _teams_personal(turn: Turn) -> bool:
     )
 
 
-def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
+async def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
     if _teams_personal(turn):
+        offer = await turn.services.datasets.offer_sample(turn.conversation_id, turn.user_id, name)
         consent = {
             "description": f"FineTune Ops sample: {name}",
             "sizeInBytes": len(content),
-            "acceptContext": {"sample": name},
-            "declineContext": {"sample": name},
+            "acceptContext": {"offer": offer.token},
+            "declineContext": {"offer": offer.token},
         }
         return Attachment(content_type=FILE_CONSENT, name=name, content=consent)
     url = "data:application/jsonl;base64," + base64.b64encode(content).decode()
@@ -160,7 +168,7 @@ def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
 async def send_sample(turn: Turn, _: None) -> None:
     """Send the sample training and validation files, and offer to validate them."""
     samples = await turn.services.datasets.samples()
-    attachments = [_file_attachment(turn, kept.name, content) for kept, content in samples]
+    attachments = [await _file_attachment(turn, kept.name, content) for kept, content in samples]
     await turn.send(
         MessageFactory.carousel(attachments, "Here is a sample dataset: an AI teacher.")
     )
@@ -178,35 +186,55 @@ def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-async def file_consent(turn: Turn, data: Mapping[str, Any]) -> None:
-    """Teams accepted (or declined) a sample file: upload it to the given URL, then show it."""
-    context = _object(data, "context")
-    name = str(context.get("sample", ""))
-    if name not in SAMPLE_FILES:
-        raise UserError("I don't know that file any more; type `sample` again.")
-    if data.get("action") != "accept":
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_UNIQUE_ID = re.compile(r"^[0-9A-Za-z{}-]{1,64}$")
+_FILE_TYPE = re.compile(r"^[0-9A-Za-z]{1,16}$")
+_NOT_OURS = "That file offer is not one I made here; type `sample` to get the files."
+
+
+async def file_consent(turn: Turn, value: Mapping[str, Any]) -> None:
+    """Teams' answer to a file consent card this bot sent in this conversation (the
+    `fileConsent/invoke`): upload the sample to Teams' upload URL, then show Teams' file card.
+
+    The answer is taken once, only for an offer the bot stored for this conversation; the upload
+    URL and the file card's link must be https on Microsoft's OneDrive/SharePoint hosts (local
+    mode: the serviceUrl's origin), and the card is built from Teams' answer only.
+    """
+    context = _object(value, "context")
+    token = context.get("offer")
+    action = value.get("action")
+    if not isinstance(token, str) or not _TOKEN.match(token) or action not in ("accept", "decline"):
+        raise UserError(_NOT_OURS)
+    try:
+        offer = await turn.services.datasets.answer_offer(
+            token, turn.conversation_id, action == "accept"
+        )
+    except UserError:
+        raise UserError(_NOT_OURS) from None
+    name = offer.sample
+    if action != "accept":
         await turn.send_text(f"OK, I won't send {name}.")
         return
-    info = _object(data, "uploadInfo")
-    content = read_sample(name)
-    headers = {
-        "Content-Length": str(len(content)),
-        "Content-Range": f"bytes 0-{len(content) - 1}/{len(content)}",
-    }
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
-            session.put(str(info.get("uploadUrl")), data=content, headers=headers) as response,
-        ):
-            uploaded = response.status in (200, 201)
-    except (aiohttp.ClientError, TimeoutError, ValueError):
-        uploaded = False
-    if not uploaded:
-        raise UserError(f"Teams did not take {name}; type `sample` to try again.")
+    info = _object(value, "uploadInfo")
+    settings = turn.services.settings
+    service_url = str(turn.activity.service_url)
+    upload_url, content_url = str(info.get("uploadUrl") or ""), str(info.get("contentUrl") or "")
+    unique_id, file_type = str(info.get("uniqueId") or ""), str(info.get("fileType") or "jsonl")
+    if not (
+        is_file_link(content_url, settings.local_mode, service_url)
+        and _UNIQUE_ID.match(unique_id)
+        and _FILE_TYPE.match(file_type)
+    ):
+        raise UserError(
+            "Teams' answer for {name} is not one I can use; type `sample` again.", name=name
+        )
+    policy = consent_upload_policy(settings.local_mode, service_url)
+    if not await upload(upload_url, read_sample(name), policy):
+        raise UserError("Teams did not take {name}; type `sample` to try again.", name=name)
     shown = Attachment(
         content_type=FILE_INFO,
-        content_url=str(info.get("contentUrl")),
-        name=str(info.get("name") or name),
-        content={"uniqueId": info.get("uniqueId"), "fileType": info.get("fileType") or "jsonl"},
+        content_url=content_url,
+        name=name,
+        content={"uniqueId": unique_id, "fileType": file_type},
     )
     await turn.send(MessageFactory.attachment(shown))

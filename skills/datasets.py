@@ -14,7 +14,7 @@ from pathlib import PurePath
 
 from infra.datasets import StoredDataset
 from skills.context import Context
-from skills.records import ValidatedSet
+from skills.records import SampleOffer, ValidatedSet
 from skills.sample import SAMPLE_FILES, read_sample
 from skills.validation import ValidationReport, estimated_price, validate_file
 
@@ -96,3 +96,16 @@ class Datasets:
             )
         )
         return ordered, reports, estimated_price(reports[0], self.ctx.settings.training_prices)
+
+    async def offer_sample(self, conversation: str, user: str, name: str) -> SampleOffer:
+        """Remember a sample file offered on a consent card (its token goes on the card)."""
+        if name not in SAMPLE_FILES:
+            raise ValueError(f"not a sample file: {name}")
+        return await self.ctx.confirmations.ask(SampleOffer, conversation, user, sample=name)
+
+    async def answer_offer(self, token: str, conversation: str, accepted: bool) -> SampleOffer:
+        """Teams' answer to an offer this bot made in `conversation`, taken once (UserError for
+        a token it never gave there, an expired or an answered one)."""
+        return await self.ctx.confirmations.answer(
+            SampleOffer.at(token), "confirmed" if accepted else "cancelled", conversation, "sample"
+        )

@@ -172,10 +172,26 @@ class DeleteRequest(Confirmation):
         return self.at(self.token)
 
 
+class SampleOffer(Confirmation):
+    """A sample file offered on a Teams file consent card, waiting for Teams' answer."""
+
+    sample: str
+
+    @classmethod
+    def at(cls, token: str) -> Key[SampleOffer]:
+        """The key of an offered sample file."""
+        return Key(cls, f"sample-offer/{token}")
+
+    def key(self) -> Key[SampleOffer]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
 CONFIRMATION_PREFIXES: dict[type[Confirmation], str] = {
     TrainingRequest: "training/pending/",
     DeployRequest: "deploy-request/",
     DeleteRequest: "delete-request/",
+    SampleOffer: "sample-offer/",
 }
 
 
