@@ -11,6 +11,7 @@ from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapter import AuthUnavailable, Unauthorized, authenticate, create_adapter
+from bot.attachments import Downloader
 from bot.commands import build_router
 from bot.handler import FineTuneBot
 from bot.help import mode_line
@@ -24,6 +25,7 @@ from infra.records import RecordStore
 from infra.settings import Settings, load_settings
 from infra.storage import SqliteStorage
 from infra.tasks import Tasks
+from skills.checks import FileChecks
 from skills.claims import Claims
 from skills.confirmations import Confirmations
 from skills.context import Context
@@ -98,10 +100,13 @@ def create_app(settings: Settings) -> web.Application:
     ctx = build_context(settings, records, notifier)
     hosting = Hosting(ctx)
     training = Training(ctx)
+    datasets = Datasets(ctx)
+    checks = FileChecks(ctx, datasets, Downloader(settings.local_mode))
     services = Services(
         settings=settings,
         claims=ctx.claims,
-        datasets=Datasets(ctx),
+        datasets=datasets,
+        checks=checks,
         training=training,
         hosting=hosting,
         playground=Playground(ctx, hosting),
@@ -119,9 +124,11 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
+        await checks.resume()  # downloads and validations left unfinished
         yield
         await training.stop()
         await ctx.tasks.close()  # stop all work before the clients and the store close
+        checks.close()
         await ctx.azure.close()
         await storage.close()
 

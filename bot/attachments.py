@@ -340,3 +340,18 @@ async def file_chunks(
         if guard.refused:
             raise refused(file.name) from None
         raise UserError("I could not download {name}; attach it again.", name=file.name) from None
+
+
+class Downloader:
+    """The skills' `Download` (skills/checks.py): an attached file fetched under the policy of
+    this mode and of the serviceUrl its activity came from."""
+
+    def __init__(self, local: bool) -> None:
+        self.local = local
+
+    def __call__(
+        self, url: str, name: str, service_url: str, max_bytes: int
+    ) -> AsyncIterator[bytes]:
+        """The file's bytes, chunk by chunk (UserError with the one sentence why not)."""
+        policy = fetching_for(self.local, service_url)
+        return file_chunks(IncomingFile(name, url), max_bytes, policy)

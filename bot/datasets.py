@@ -1,8 +1,9 @@
 """Chat front end of dataset validation: `validate` with attachments, `sample`, "Show all errors".
 
-Attachments are downloaded here (bot/attachments.py) and streamed into skills/datasets.py, which
-keeps, validates and remembers them; the answer is the report card. Sending the sample files is
-transport too: a Teams file consent card in personal chat, inline files elsewhere.
+`validate` records a check and posts its "Checking your files..." card; skills/checks.py then
+downloads (through bot/attachments.py, handed to it as a callable), validates and turns that card
+into the report, in the background. Sending the sample files is transport: a Teams file consent
+card in personal chat, inline files elsewhere.
 """
 
 from __future__ import annotations
@@ -11,26 +12,20 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Attachment
 
 from adaptive_cards import verbs
 from adaptive_cards.common import card, submit, text
-from adaptive_cards.validation import error_lines, validation_card
+from adaptive_cards.validation import error_lines
 from bot.arguments import key_values
-from bot.attachments import (
-    consent_upload_policy,
-    fetching_for,
-    file_chunks,
-    incoming_files,
-    is_file_link,
-    upload,
-)
+from bot.attachments import consent_upload_policy, incoming_files, is_file_link, upload
 from bot.turn import Turn
-from infra.datasets import StoredDataset
 from infra.errors import UserError
+from skills.checks import first_view
+from skills.records import CheckedFile
 from skills.sample import SAMPLE_FILES, read_sample
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".txt")
@@ -65,7 +60,8 @@ def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
     )
 
 
-async def _store_attachments(turn: Turn) -> list[StoredDataset]:
+def _attached(turn: Turn) -> list[CheckedFile]:
+    """The attached files to check (none, more than two or not JSONL: one sentence why not)."""
     files = incoming_files(turn.attachments)
     if not files:
         raise UserError(
@@ -77,38 +73,44 @@ async def _store_attachments(turn: Turn) -> list[StoredDataset]:
     for file in files:
         if not file.name.lower().endswith(JSONL_SUFFIXES):
             raise UserError(
-                f"{file.name} is not a JSONL file; attach a .jsonl file with one JSON example "
-                "per line."
+                "{name} is not a JSONL file; attach a .jsonl file with one JSON example per line.",
+                name=file.name,
             )
-    settings = turn.services.settings
-    policy = fetching_for(settings.local_mode, str(turn.activity.service_url))
-    datasets = turn.services.datasets
-    return [
-        await datasets.keep(file_chunks(f, settings.max_file_bytes, policy), f.name) for f in files
-    ]
+    return [CheckedFile(name=f.name, url=f.url) for f in files]
+
+
+async def _check(
+    turn: Turn, files: list[CheckedFile], purpose: Literal["validate", "offer"], args: ValidateArgs
+) -> None:
+    """Record the check, post its "Checking your files..." card, and start it in the
+    background: the turn ends before any download or validation begins."""
+    checks = turn.services.checks
+    check = await checks.ask(
+        turn.conversation_id,
+        turn.user_id,
+        str(turn.activity.service_url),
+        files,
+        purpose=purpose,
+        model=args.model,
+        epochs=args.epochs,
+    )
+    card = await turn.show_view("", first_view(check))
+    await checks.start(check, card)
 
 
 async def validate(turn: Turn, args: ValidateArgs) -> None:
-    """Validate the attached (or given) files and answer with the report card."""
-    datasets = turn.services.datasets
+    """Check the attached (or given) files; the card that says so becomes the report card."""
     if args.datasets:
-        stored = await datasets.stored(args.datasets[:2])
+        stored = await turn.services.datasets.stored(args.datasets[:2])
+        files = [CheckedFile(name=s.name, sha256=s.sha256) for s in stored]
     else:
-        stored = await _store_attachments(turn)
-    ordered, reports, price = await datasets.validate(
-        turn.conversation_id, stored, args.model, args.epochs
-    )
-    ids = [s.sha256 for s in ordered]
-    await turn.send_card(validation_card(reports, ids, price), reports[0].summary())
+        files = _attached(turn)
+    await _check(turn, files, "validate", args)
 
 
 async def offer_validation(turn: Turn, _: None) -> None:
-    """Files attached with no text: keep them and offer to validate."""
-    stored = await _store_attachments(turn)
-    names = ", ".join(s.name for s in stored)
-    ids = [s.sha256 for s in stored]
-    body = [text(f"Got {names}. Shall I check it for fine-tuning?")]
-    await turn.send_card(card(body, [submit("Validate", verbs.VALIDATE, {"datasets": ids})]))
+    """Files attached with no text: keep them (in the background) and offer to validate."""
+    await _check(turn, _attached(turn), "offer", ValidateArgs((), None, None))
 
 
 async def show_errors(turn: Turn, args: ValidateArgs) -> None:

@@ -17,6 +17,8 @@ from adaptive_cards import deployment as hosting_cards
 from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import Card
 from adaptive_cards.training import final_card, job_card, status_label
+from adaptive_cards.validation import check_failed_card, checking_card, offer_card, validation_card
+from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
@@ -86,6 +88,15 @@ def render(view: View) -> Activity:
                 hosting_cards.idle_warning_card(view),
                 f"{view.name} will be deleted for inactivity",
             )
+        case CheckingFiles():
+            return card_activity(checking_card(view.names, view.stage), "Checking your files")
+        case FilesReport():
+            content = validation_card(list(view.reports), list(view.ids), view.price)
+            return card_activity(content, view.reports[0].summary())
+        case CheckFailed():
+            return card_activity(check_failed_card(view.names, view.message), view.message)
+        case FilesOffered():
+            return card_activity(offer_card(view.names, view.ids), "Shall I check these files?")
         case DeletedForInactivity():
             return card_activity(
                 hosting_cards.deleted_for_inactivity_card(view),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.settings import Settings
+from skills.checks import FileChecks
 from skills.claims import Claims
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
@@ -19,6 +20,7 @@ class Services:
     settings: Settings
     claims: Claims
     datasets: Datasets
+    checks: FileChecks
     training: Training
     hosting: Hosting
     playground: Playground

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
 from infra.catalog import DEFAULT_MODEL, TOKEN_LIMITS
 from infra.errors import UserError
@@ -137,6 +138,39 @@ class ValidationReport:
         data["ok"] = self.ok
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ValidationReport:
+        """The report `to_json` wrote (a stored report, read back)."""
+        tokens = data.get("tokens")
+        return cls(
+            file=data["file"],
+            model=data["model"],
+            encoding=data["encoding"],
+            format=data["format"],
+            examples=data["examples"],
+            invalid_examples=data["invalid_examples"],
+            errors=[ExampleError(**e) for e in data["errors"]],
+            error_counts=dict(data["error_counts"]),
+            file_errors=[FileError(**e) for e in data["file_errors"]],
+            warnings=[ReportWarning(**w) for w in data["warnings"]],
+            over_limit=list(data["over_limit"]),
+            token_limit=data["token_limit"],
+            tokens=TokenStats(
+                Distribution(**tokens["total"]),
+                Distribution(**tokens["assistant"]),
+                Distribution(**tokens["messages"]),
+            )
+            if tokens
+            else None,
+            billing=Billing(**data["billing"]),
+        )
+
+    def for_epochs(self, epochs: int | None) -> ValidationReport:
+        """The same report with the billing estimate for `epochs` (None: the default)."""
+        run = billing_epochs(self.valid_examples, epochs)
+        dataset = self.billing.dataset_tokens
+        return replace(self, billing=Billing(dataset, run, run * dataset))
+
 
 def billing_epochs(examples: int, epochs: int | None = None) -> int:
     """The epochs a job runs: the user's, or the cookbook's default for `examples` examples."""
@@ -219,6 +253,14 @@ def _warnings(tally: Tally) -> list[ReportWarning]:
     return warnings
 
 
+def check_choice(model: str, epochs: int | None) -> None:
+    """UserError for a base model validation does not know, or epochs out of range."""
+    if model not in TOKEN_LIMITS:
+        raise UserError(f"Unknown model {model!r}; choose one of {', '.join(TOKEN_LIMITS)}.")
+    if epochs is not None and not 1 <= epochs <= 50:
+        raise UserError("Epochs must be a whole number from 1 to 50.")
+
+
 def validate_file(
     path: Path, *, model: str = DEFAULT_MODEL, epochs: int | None = None, name: str | None = None
 ) -> ValidationReport:
@@ -226,10 +268,7 @@ def validate_file(
 
     Raises UserError for an unknown model, bad epochs or a file that cannot be read.
     """
-    if model not in TOKEN_LIMITS:
-        raise UserError(f"Unknown model {model!r}; choose one of {', '.join(TOKEN_LIMITS)}.")
-    if epochs is not None and not 1 <= epochs <= 50:
-        raise UserError("Epochs must be a whole number from 1 to 50.")
+    check_choice(model, epochs)
     shown = name or path.name
     encoding = encoding_name_for(model)
     limit = TOKEN_LIMITS[model]

@@ -11,14 +11,13 @@ import json
 import os
 from array import array
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from multiprocessing import get_context
 from pathlib import Path
 from typing import IO
 
 from infra.tokens import get_encoding
+from infra.workers import process_pool
 from skills import validation_rules as rules
 
 LIST_CAP = 1000
@@ -251,7 +250,7 @@ def scan(path: Path, format: str, encoding: str, token_limit: int) -> Tally:
         Job(path, bounds[i], bounds[i + 1], format, encoding, token_limit) for i in range(pieces)
     ]
     whole = Tally()
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with process_pool(workers) as pool:
         for part in pool.map(scan_range, jobs):
             whole.merge(part)
     return whole

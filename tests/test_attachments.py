@@ -64,9 +64,7 @@ def _file(url: str, name: str = "t.jsonl") -> dict[str, Any]:
 
 
 async def _refused_in_chat(chat: Conversation, attachment: dict[str, Any]) -> None:
-    await chat.say("validate", attachments=[attachment])
-    reply = await chat.reply(lambda a: "I did not download" in card_text(a))
-    shown = card_text(reply)
+    shown = card_text(await chat.checked("validate", attachments=[attachment]))
     assert REFUSED.format(name=attachment["name"]) in shown
     assert "status" not in shown and "s3cr3t" not in shown
 
@@ -89,8 +87,8 @@ async def test_local_mode_fetches_from_the_service_url_origin_only(
         assert other.hits == 0
     # the channel's own files (and its redirects to them) still come through
     url = channel.serve_file("training_set.jsonl", TRAINING)
-    await chat.say("validate", attachments=[_file(channel.serve_redirect("ok", url), "t.jsonl")])
-    assert "Ready to train" in card_text(await chat.reply(lambda a: "Ready" in card_text(a)))
+    ok = _file(channel.serve_redirect("ok", url), "t.jsonl")
+    assert "Ready to train" in card_text(await chat.checked("validate", attachments=[ok]))
 
 
 async def _read(file: IncomingFile, policy: Fetching) -> bytes:
