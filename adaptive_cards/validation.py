@@ -106,7 +106,8 @@ def validation_card(
     if ready:
         actions.append(submit("Start training", verbs.TRAIN, {"datasets": dataset_ids}))
     if any(report.errors or report.file_errors for report in reports):
-        actions.append(submit("Show all errors", verbs.ERRORS, {"datasets": dataset_ids}))
+        errors = {"datasets": dataset_ids, "model": reports[0].model}  # its reports' model
+        actions.append(submit("Show all errors", verbs.ERRORS, errors))
     return card(body, actions)
 
 

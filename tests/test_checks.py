@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.channel import ChannelFake, Conversation, card_text, is_checking
+from tests.channel import ChannelFake, Conversation, button, card_text, is_checking
 from tests.harness import bot_settings, running_bot
 from tests.test_datasets_chat import TRAINING, VALIDATION, attachment
 from tests.training_flow import ask
@@ -90,3 +90,16 @@ async def test_train_reads_the_stored_report(
         "I have not checked training_set.jsonl for gpt-4.1-mini-2025-04-14 yet; attach it and say "
         "`validate model=gpt-4.1-mini-2025-04-14`, then try again."
     )
+
+
+async def test_show_all_errors_reads_the_report_of_the_model_validated_for(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    chat = conversation()
+    broken = TRAINING + b"{not json\n"
+    report = await chat.checked(
+        "validate model=gpt-4.1-mini-2025-04-14",
+        attachments=[attachment(channel, "train.jsonl", broken)],
+    )
+    listed = await chat.say("", value=button(report, "Show all errors"))
+    assert listed["text"] == "All 1 problems found."
