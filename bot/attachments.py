@@ -33,6 +33,7 @@ from yarl import URL
 
 from infra.datasets import too_large
 from infra.errors import UserError
+from infra.text import file_label
 
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 CHUNK = 1 << 20
@@ -224,17 +225,19 @@ class IncomingFile:
 
 
 def incoming_files(attachments: list[Attachment]) -> list[IncomingFile]:
-    """The files among an activity's attachments (cards and message HTML are not files)."""
+    """The files among an activity's attachments (cards and message HTML are not files), their
+    names made safe to show (infra.text.file_label)."""
     files: list[IncomingFile] = []
     for attachment in attachments:
         content = attachment.content if isinstance(attachment.content, dict) else {}
         kind = attachment.content_type or ""
+        name = file_label(str(attachment.name or "file"))
         if kind == TEAMS_FILE and content.get("downloadUrl"):
-            files.append(IncomingFile(attachment.name or "file", str(content["downloadUrl"])))
+            files.append(IncomingFile(name, str(content["downloadUrl"])))
         elif attachment.content_url and not kind.startswith(
             ("application/vnd.microsoft.card", "text/html")
         ):
-            files.append(IncomingFile(attachment.name or "file", str(attachment.content_url)))
+            files.append(IncomingFile(name, str(attachment.content_url)))
     return files
 
 

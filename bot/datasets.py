@@ -22,8 +22,10 @@ from adaptive_cards.common import card, submit, text
 from adaptive_cards.validation import error_lines
 from bot.arguments import key_values
 from bot.attachments import consent_upload_policy, incoming_files, is_file_link, upload
+from bot.limits import fits
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.text import echo
 from skills.checks import first_view
 from skills.records import CheckedFile
 from skills.sample import SAMPLE_FILES, read_sample
@@ -47,7 +49,9 @@ def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
     """`validate [model=..] [epochs=N]`, or a button's {"datasets": [...]}."""
     words, options = key_values(text_, {"model", "epochs"})
     if words:
-        raise UserError(f"`validate` takes model=.. and epochs=N, not `{' '.join(words)}`.")
+        raise UserError(
+            "`validate` takes model=.. and epochs=N, not {words}.", words=echo(" ".join(words))
+        )
     epochs = options.get("epochs")
     if epochs is not None and not epochs.isdigit():
         raise UserError("Epochs must be a whole number, as in `epochs=3`.")
@@ -127,8 +131,10 @@ async def show_errors(turn: Turn, args: ValidateArgs) -> None:
         content = ("\n".join(lines) + "\n").encode()
         url = "data:text/plain;base64," + base64.b64encode(content).decode()
         errors = Attachment(content_type="text/plain", content_url=url, name="errors.txt")
-        await turn.send(MessageFactory.attachment(errors, f"All {len(lines)} problems found."))
-        return
+        activity = MessageFactory.attachment(errors, f"All {len(lines)} problems found.")
+        if fits(activity):  # else the file would pass the size limit: as text, in parts
+            await turn.send(activity)
+            return
     for part in _parts(lines, TEXT_PART):
         await turn.send_text(part)
 
@@ -171,9 +177,12 @@ async def send_sample(turn: Turn, _: None) -> None:
     """Send the sample training and validation files, and offer to validate them."""
     samples = await turn.services.datasets.samples()
     attachments = [await _file_attachment(turn, kept.name, content) for kept, content in samples]
-    await turn.send(
-        MessageFactory.carousel(attachments, "Here is a sample dataset: an AI teacher.")
-    )
+    intro = "Here is a sample dataset: an AI teacher."
+    if _teams_personal(turn):  # two small consent cards
+        await turn.send(MessageFactory.carousel(attachments, intro))
+    else:  # the files themselves, one per message: together they pass the size limit
+        for index, attachment in enumerate(attachments):
+            await turn.send(MessageFactory.attachment(attachment, "" if index else intro))
     ids = [kept.sha256 for kept, _ in samples]
     body = [
         text("Sample dataset: an AI teacher that helps people learn about AI.", weight="Bolder"),

@@ -19,6 +19,7 @@ from bot.notifier import Notifier
 from bot.router import Router, clean_text
 from bot.services import Services
 from bot.turn import Turn
+from infra.text import echo
 from skills.records import DELIVERY_CLAIMS, delivery_claim, greeting_claim
 
 SEEN_SECONDS = 24 * 3600.0
@@ -81,7 +82,7 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         await self.router.handle_verb(self._turn(turn_context), verb, data)
         # The body stays a schema object: CloudAdapter serializes it (a dict would give HTTP 500).
         # Universal Actions refresh the pressed card with this one.
-        done = card([text(f"`{verb}`: my answer is in the conversation.", isSubtle=True)])
+        done = card([text(f"{echo(verb)}: my answer is in the conversation.", isSubtle=True)])
         body = AdaptiveCardInvokeResponse(
             status_code=int(HTTPStatus.OK), type=CARD_CONTENT_TYPE, value=done
         )

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from adaptive_cards.help import HelpEntry
 from bot.turn import Role, Turn
 from infra.errors import UserError, unexpected
+from infra.text import echo
 
 A = TypeVar("A")
 ArgParser = Callable[[str, Mapping[str, Any]], A]
@@ -149,5 +150,5 @@ class Router:
         close = self.suggestions(word)
         if close:
             options = " or ".join(f"`{name}`" for name in close)
-            return f"I don't know `{word}`. Did you mean {options}? Type `help` for the list."
-        return f"I don't know `{word}`. Type `help` to see what I can do."
+            return f"I don't know {echo(word)}. Did you mean {options}? Type `help` for the list."
+        return f"I don't know {echo(word)}. Type `help` to see what I can do."

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from infra.errors import UserError
+from infra.text import echo
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
@@ -125,7 +126,9 @@ class DatasetStore:
         """The kept file with id `sha256`; UserError when there is none."""
         path = self.root / f"{sha256}.jsonl"
         if not _SHA256.fullmatch(sha256) or not path.is_file():
-            raise UserError(f"No validated file has the id {sha256[:70]!r}; validate it again.")
+            raise UserError(
+                "No validated file has the id {id}; validate it again.", id=echo(sha256)
+            )
         try:
             name = json.loads((self.root / f"{sha256}.json").read_text(encoding="utf-8"))["name"]
         except (OSError, ValueError, KeyError):

@@ -16,6 +16,7 @@ from typing import Any
 
 from infra.catalog import DEFAULT_MODEL, TOKEN_LIMITS
 from infra.errors import UserError
+from infra.text import echo, label
 from infra.tokens import encoding_name_for
 from skills.validation_scan import LIST_CAP, Tally, detect_format, scan
 
@@ -233,7 +234,9 @@ def _duplicates(tally: Tally) -> list[int]:
 
 
 def _warnings(tally: Tally) -> list[ReportWarning]:
-    keys = ", ".join(sorted(tally.extra_keys)[:10])
+    keys = ", ".join(label(key) for key in sorted(tally.extra_keys)[:10])
+    if len(tally.extra_keys) > 10:
+        keys += f" and {len(tally.extra_keys) - 10:,} more"
     texts = {
         "blank_lines": "blank line(s) were skipped.",
         "unrecognized_top_level_key": f"example(s) have top-level keys it ignores: {keys}.",
@@ -256,7 +259,11 @@ def _warnings(tally: Tally) -> list[ReportWarning]:
 def check_choice(model: str, epochs: int | None) -> None:
     """UserError for a base model validation does not know, or epochs out of range."""
     if model not in TOKEN_LIMITS:
-        raise UserError(f"Unknown model {model!r}; choose one of {', '.join(TOKEN_LIMITS)}.")
+        raise UserError(
+            "Unknown model {model}; choose one of {known}.",
+            model=echo(model),
+            known=", ".join(TOKEN_LIMITS),
+        )
     if epochs is not None and not 1 <= epochs <= 50:
         raise UserError("Epochs must be a whole number from 1 to 50.")
 

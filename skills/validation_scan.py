@@ -16,12 +16,15 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import IO
 
+from infra.text import label
 from infra.tokens import get_encoding
 from infra.workers import process_pool
 from skills import validation_rules as rules
 
 LIST_CAP = 1000
 """At most this many errors, and line numbers per warning, are kept; counts stay exact."""
+KEYS_CAP = 50
+"""At most this many unrecognized top-level keys are remembered (each cut at 200 characters)."""
 MAX_LINE_BYTES = 16 * 1024 * 1024
 """A longer line is an invalid example, skipped without being held in memory."""
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -94,7 +97,7 @@ class Tally:
         self.error_counts.update(other.error_counts)
         for code, lines in other.warnings.items():
             self.warnings.setdefault(code, Lines()).merge(lines, offset)
-        self.extra_keys |= other.extra_keys
+        self.extra_keys |= set(sorted(other.extra_keys)[: max(0, KEYS_CAP - len(self.extra_keys))])
         self.total.update(other.total)
         self.assistant.update(other.assistant)
         self.messages.update(other.messages)
@@ -211,7 +214,8 @@ class _RangeScan:
         measure = self.counter.measure(messages, value["input"] if self.dpo else value)
         if not self.top_keys.issuperset(value):
             tally.warn("unrecognized_top_level_key", number)
-            tally.extra_keys.update(value.keys() - self.top_keys)
+            if len(tally.extra_keys) < KEYS_CAP:  # a key per line must not fill the memory
+                tally.extra_keys.update(key[:200] for key in value.keys() - self.top_keys)
         if not measure.has_system:
             tally.warn("missing_system_message", number)
         if not measure.has_user:
@@ -280,7 +284,9 @@ def _sniff_text(first: bytes) -> str:
 def _describe_keys(keys: set[str]) -> str:
     if {"prompt", "completion"} <= keys:
         return "legacy prompt/completion lines"
-    return "lines with the keys " + ", ".join(sorted(keys)[:6])
+    shown = ", ".join(label(key) for key in sorted(keys)[:6])
+    more = f" and {len(keys) - 6:,} more" if len(keys) > 6 else ""
+    return f"lines with the keys {shown}{more}"
 
 
 def detect_format(path: Path) -> Detected:

@@ -57,12 +57,10 @@ async def test_teams_file_download_info(
 async def test_sample_then_validate_these(conversation: Callable[..., Conversation]) -> None:
     chat = conversation()
     await chat.say("sample")
-    files = await chat.reply(
-        lambda a: bool(a.get("attachments")) and "contentUrl" in a["attachments"][0]
-    )
-    names = [a["name"] for a in files["attachments"]]
-    assert names == ["training_set.jsonl", "validation_set.jsonl"]
     offer = await chat.reply(lambda a: "Validate these" in json.dumps(a))
+    files = [a for a in chat.replies() if a.get("attachments") and a is not offer]
+    names = [f["name"] for a in files for f in a["attachments"]]
+    assert names == ["training_set.jsonl", "validation_set.jsonl"]
     reply = await chat.checked("", value=button(offer, "Validate these"))
     assert "Ready to train" in card_text(reply)
 
@@ -170,7 +168,7 @@ async def test_validate_without_files_or_with_a_bad_model(
     assert reply["text"].startswith("Attach your training file")
     files = [attachment(channel, "training_set.jsonl", TRAINING)]
     reply = await chat.say("validate model=gpt-9", attachments=files)
-    assert reply["text"].startswith("Unknown model 'gpt-9'")
+    assert reply["text"].startswith("Unknown model `gpt-9`")
 
 
 async def test_sample_in_teams_personal_chat_uses_file_consent(

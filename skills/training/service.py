@@ -24,6 +24,7 @@ from skills.training.launch import Launcher
 from skills.training.plan import Checked, make_plan
 from skills.training.views import JobView, job_view
 from skills.training.watch import JobWatcher
+from skills.validation import check_choice
 
 
 class Training:
@@ -69,6 +70,7 @@ class Training:
         same = validated is not None and validated.training == training
         validated_model = validated.model if validated is not None and same else None
         model = str(options.get("model") or validated_model or self.ctx.settings.default_model)
+        check_choice(model, options.get("epochs"))
         settings = self.ctx.settings
         plan = make_plan(
             await self._checked(training, model),
