@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
 from infra.datasets import DatasetStore
+from infra.files import private_dir
 from infra.ownership import LocalOwnership
 from infra.records import RecordStore
 from infra.settings import Settings, load_settings
@@ -93,6 +95,7 @@ def build_context(settings: Settings, records: RecordStore, notify: Notify) -> C
 
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
+    private_dir(settings.data_dir)
     storage = SqliteStorage(settings.data_dir / "state.sqlite3")
     records = RecordStore(storage)
     adapter = create_adapter(settings)
@@ -120,6 +123,9 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
 
     async def work(_: web.Application) -> AsyncIterator[None]:
+        stale = await asyncio.to_thread(ctx.datasets.remove_stale)
+        if stale:
+            log.info("removed %d partial file(s) of downloads that did not finish", stale)
         await bot.forget_old_deliveries()
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches

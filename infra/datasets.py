@@ -13,12 +13,14 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from infra.errors import UserError
+from infra.files import private_dir, write_private
 from infra.text import echo
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -48,7 +50,7 @@ class _Pending:
     """A temporary file in the store being written and hashed; `close` removes it if not kept."""
 
     def __init__(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
         handle, name = tempfile.mkstemp(dir=root, prefix=".incoming-", suffix=".part")
         self.path = Path(name)
         self.file: IO[bytes] = os.fdopen(handle, "wb")
@@ -74,17 +76,37 @@ class _Pending:
         self.path.unlink(missing_ok=True)
 
 
+STALE_SECONDS = 900.0
+"""A partial file untouched this long belongs to a download that died (downloads give up after
+five minutes, or one minute without data)."""
+
+
 class DatasetStore:
-    """Files by sha256 under `root` (e.g. the data folder's `datasets/`)."""
+    """Files by sha256 under `root` (e.g. the data folder's `datasets/`), owner-only."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def remove_stale(self, older_than: float = STALE_SECONDS) -> int:
+        """Delete the partial files of downloads that died (a crash, a kill); returns how many."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in [*self.root.glob(".incoming-*.part"), *self.root.glob(".*.json.part")]:
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def _record(self, pending: _Pending, name: str) -> StoredDataset:
         path = pending.keep(self.root)
         sha256 = pending.hash.hexdigest()
         meta = self.root / f".{sha256}.{os.getpid()}.json.part"
-        meta.write_text(json.dumps({"name": name}), encoding="utf-8")
+        write_private(meta, json.dumps({"name": name}).encode())
         meta.replace(self.root / f"{sha256}.json")
         return StoredDataset(sha256, name, path, pending.size)
 
