@@ -16,7 +16,7 @@ from adaptive_cards import deployment as cards
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
-from infra.text import echo
+from infra.text import echo, label
 from skills.chat import DeploymentGone
 from skills.confirmations import lifetime_hours
 from skills.deployment.views import DeploymentFailed
@@ -159,7 +159,10 @@ async def delete_confirm(turn: Turn, token: str) -> None:
     name = request.name
     content = cards.deleting_card(name, "Deleting {name}...")
     shown = await turn.show(_pressed(turn, request.card), content, f"Deleting {name}")
-    await hosting.follow_delete(request, turn.conversation_id, shown)
+    who = label(str(getattr(turn.activity.from_property, "name", "") or turn.user_id))
+    gone = await hosting.follow_delete(request, turn.conversation_id, shown, who)
+    if gone is not None:  # deleted meanwhile, by someone else
+        await turn.show_view(shown, gone)
 
 
 async def delete_cancel(turn: Turn, token: str) -> None:

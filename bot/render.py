@@ -81,7 +81,12 @@ def render(view: View) -> Activity:
                 hosting_cards.failed_card(view), f"Deployment of {view.plan.name} failed"
             )
         case DeploymentDeleted():
-            content = hosting_cards.deleting_card(view.name, "{name} is deleted")
+            said = "{name} is deleted"
+            if view.by:
+                said += f" (by {view.by})"
+            elif view.elsewhere:
+                said += " (deleted elsewhere)"
+            content = hosting_cards.deleting_card(view.name, said)
             return card_activity(content, f"{view.name} is deleted")
         case IdleWarning():
             return card_activity(

@@ -398,6 +398,14 @@ class LatestJob(Record):
 DeploymentState = Literal["creating", "succeeded", "failed", "deleting", "deleted"]
 
 
+class DeleteCard(BaseModel):
+    """A card waiting for a deletion to end, in its conversation, and who pressed Delete there."""
+
+    conversation: str
+    card: str
+    by: str = ""
+
+
 class DeploymentRecord(Record):
     """The bot's memory of one deployment it created or used."""
 
@@ -423,6 +431,10 @@ class DeploymentRecord(Record):
     warning_conversation: str = ""
     delete_card: str = ""
     delete_conversation: str = ""
+    delete_cards: list[DeleteCard] = []
+    """Every card that waits for the deletion (two people may delete the same deployment)."""
+    deleted_by: str = ""
+    """Who asked first for the deletion that is under way (or done), by display name."""
 
     @classmethod
     def at(cls, resource: Resource, name: str) -> Key[DeploymentRecord]:

@@ -8,6 +8,7 @@ token histograms, so memory stays flat whatever the file size. Tallies merge in 
 from __future__ import annotations
 
 import json
+import math
 import os
 from array import array
 from collections import Counter
@@ -132,7 +133,44 @@ def _read_line(f: IO[bytes]) -> tuple[bytes | None, int]:
 
 
 class _Invalid(Exception):
-    """A line that is not UTF-8 JSON."""
+    """A line that is not UTF-8 JSON; `code` is the error code it counts under."""
+
+    code = "invalid_json"
+
+
+class _DuplicateKey(_Invalid):
+    """A JSON object with the same key twice (a parser keeps one of them, silently)."""
+
+    code = "duplicate_key"
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"an object has the key {label(key)!r} twice")
+            seen.add(key)
+    return found
+
+
+def _no_constant(name: str) -> object:
+    raise _Invalid(f"the line is not JSON ({name} is not a JSON value)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Invalid("the line is not JSON (a number is too large)")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_constant=_no_constant, parse_float=_finite
+)
+"""Strict JSON: NaN and Infinity refused (also a number that overflows to it), a key twice in
+one object reported."""
 
 
 def _parse(line: bytes) -> tuple[object, str]:
@@ -142,12 +180,15 @@ def _parse(line: bytes) -> tuple[object, str]:
     except UnicodeDecodeError:
         raise _Invalid("the line is not valid UTF-8") from None
     try:
-        return json.loads(raw), raw
-    except ValueError as error:
-        reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
-        raise _Invalid(f"the line is not JSON ({reason})") from None
+        return _DECODER.decode(raw), raw
+    except json.JSONDecodeError as error:
+        raise _Invalid(f"the line is not JSON ({error.msg})") from None
     except RecursionError:
         raise _Invalid("the line is nested too deeply") from None
+    except ValueError as error:  # never Python's own words: they name its internals
+        if "digits" in str(error):
+            raise _Invalid("the line is not JSON (a number has more than 4,300 digits)") from None
+        raise _Invalid("the line is not JSON") from None
 
 
 class _RangeScan:
@@ -201,7 +242,7 @@ class _RangeScan:
             value, raw = _parse(line)
             issues = self.check(value, raw)
         except _Invalid as error:
-            tally.reject(number, [("invalid_json", str(error))])
+            tally.reject(number, [(error.code, str(error))])
             return
         except RecursionError:
             tally.reject(number, [("invalid_json", "the line is nested too deeply")])
