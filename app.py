@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot.adapter import create_adapter
+from bot.adapter import AuthUnavailable, Unauthorized, authenticate, create_adapter
+from bot.attachments import Downloader
 from bot.commands import build_router
 from bot.handler import FineTuneBot
 from bot.help import mode_line
+from bot.inbound import BadActivity, parse_activity, read_body
 from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
 from infra.datasets import DatasetStore, FileDatasets
+from infra.files import private_dir
 from infra.ownership import LocalOwnership, Ownership, every_retry
 from infra.records import RecordStore
 from infra.settings import Settings, load_settings
 from infra.state import open_state
 from infra.tasks import Tasks
 from skills.audit import Audit
+from skills.checks import FileChecks
 from skills.claims import Claims
 from skills.confirmations import Confirmations
 from skills.context import Context
@@ -42,18 +48,33 @@ log = logging.getLogger("ftbot")
 
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", FineTuneBot)
+SETTINGS = web.AppKey("settings", Settings)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /api/messages: one Bot Framework activity."""
+    """POST /api/messages: one Bot Framework activity, checked at the edge (bot/inbound.py) and
+    authenticated (bot/adapter.py) before a turn runs."""
     if "application/json" not in request.headers.get("Content-Type", ""):
         return web.json_response({"error": "expected an application/json activity"}, status=415)
+    settings = request.app[SETTINGS]
     try:
-        await request.json()
-    except ValueError:
-        return web.json_response({"error": "the body is not JSON"}, status=400)
-    response = await request.app[ADAPTER].process(request, request.app[BOT])
-    return response if response is not None else web.Response(status=201)
+        activity = parse_activity(read_body(await request.read()), local=settings.local_mode)
+    except BadActivity as bad:
+        log.warning("refused a request to /api/messages (400): %s", bad.sentence)
+        return web.json_response({"error": bad.sentence}, status=400)
+    adapter = request.app[ADAPTER]
+    try:
+        auth = await authenticate(adapter, activity, request.headers.get("Authorization", ""))
+    except Unauthorized as refused:
+        log.info("refused a request to /api/messages (401): %s", refused)
+        return web.json_response({"error": "the request is not authorized"}, status=401)
+    except AuthUnavailable as reason:
+        log.warning("cannot fetch the keys to check tokens (%s): answering 503", reason)
+        return web.json_response({"error": "cannot check tokens right now"}, status=503)
+    invoke = await adapter.process_activity(auth, activity, request.app[BOT].on_turn)
+    if invoke is None:
+        return web.Response(status=201)
+    return web.json_response(serializer_helper(invoke.body), status=invoke.status)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -90,6 +111,7 @@ def build_context(
 
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
+    private_dir(settings.data_dir)
     state = open_state(settings)  # SQLite and local files, or Blob Storage (FTBOT_STATE)
     records = RecordStore(state.storage)
     adapter = create_adapter(settings)
@@ -110,10 +132,13 @@ def create_app(settings: Settings) -> web.Application:
     provisioning = Provisioning(ctx, resources)
     access = Access(ctx, resources)
     teardown = Teardown(ctx, resources)
+    datasets = Datasets(ctx)
+    checks = FileChecks(ctx, datasets, Downloader(settings.local_mode))
     services = Services(
         settings=settings,
         claims=ctx.claims,
-        datasets=Datasets(ctx),
+        datasets=datasets,
+        checks=checks,
         training=training,
         hosting=hosting,
         playground=Playground(ctx, hosting),
@@ -127,10 +152,14 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[ADAPTER] = adapter
     app[BOT] = bot
+    app[SETTINGS] = settings
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
 
     async def work(_: web.Application) -> AsyncIterator[None]:
+        stale = await asyncio.to_thread(ctx.datasets.remove_stale)
+        if stale:
+            log.info("removed %d partial file(s) of downloads that did not finish", stale)
         await bot.forget_old_deliveries()
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
@@ -143,9 +172,11 @@ def create_app(settings: Settings) -> web.Application:
         except Exception:
             log.warning("could not check which key to use; the key sync tries again", exc_info=True)
         ctx.tasks.spawn(access.run_sync(), "key sync")  # the key each key-auth resource uses
+        await checks.resume()  # downloads and validations left unfinished
         yield
         await training.stop()
         await ctx.tasks.close()  # stop all work before the clients and the store close
+        checks.close()
         await adapter.close()  # after the last proactive send
         await ctx.azure.close()
         await state.close()  # leases released: another instance takes the work over at once

@@ -3,7 +3,7 @@ side-by-side compare."""
 
 from __future__ import annotations
 
-from adaptive_cards.common import Card, Element, card, facts, heading, text
+from adaptive_cards.common import Card, Element, card, facts, heading, plain, text
 from skills.chat import LAB_SYSTEM_MESSAGE, Answer
 from skills.playground import Comparison, Side
 from skills.records import ChatSession
@@ -16,13 +16,14 @@ def session_card(session: ChatSession) -> Card:
         facts(
             [
                 ("Model", session.model),
-                ("System message", session.system or "(none)"),
+                ("System message", plain(session.system) if session.system else "(none)"),
                 ("Examples", str(len(session.examples))),
             ]
         ),
     ]
     for user, assistant in session.examples:
-        body.append(text(f"**User:** {user}\n\n**Assistant:** {assistant}", isSubtle=True))
+        shown = f"**User:** {plain(user)}\n\n**Assistant:** {plain(assistant)}"
+        body.append(text(shown, isSubtle=True))
     body.append(
         text(
             "Type a message and the model answers. `system <text>` sets the system message "
@@ -80,7 +81,7 @@ def compare_card(comparison: Comparison) -> Card:
     return card(
         [
             heading("Compare"),
-            text(f"**Prompt:** {comparison.prompt}", isSubtle=True),
+            text(f"**Prompt:** {plain(comparison.prompt)}", isSubtle=True),
             {"type": "ColumnSet", "columns": [column(comparison.left), column(comparison.right)]},
         ]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,6 +30,21 @@ def card(body: Iterable[Element], actions: Iterable[Element] = ()) -> Card:
 def text(value: str, **style: Any) -> Element:
     """A wrapping TextBlock; `style` adds properties such as weight, size, color, isSubtle."""
     return {"type": "TextBlock", "text": value, "wrap": True, **style}
+
+
+USER_TEXT_CHARS = 500
+"""The most of one user text (a system message, an example, a prompt) a card shows."""
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#~|])")
+
+
+def plain(value: str, cap: int = USER_TEXT_CHARS) -> str:
+    """User text for a TextBlock: markdown and HTML escaped (a link typed by a user stays
+    text), at most `cap` characters, and a note when it was cut."""
+    value = value.strip()
+    note = ""
+    if len(value) > cap:
+        value, note = value[:cap] + "…", f" (cut at {cap:,} of {len(value):,} characters)"
+    return _MARKDOWN.sub(r"\\\1", value) + note
 
 
 def heading(value: str) -> Element:

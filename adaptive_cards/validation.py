@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from adaptive_cards import verbs
 from adaptive_cards.common import Card, Element, card, facts, submit, text
 from skills.validation import Distribution, TokenStats, ValidationReport
@@ -104,8 +106,37 @@ def validation_card(
     if ready:
         actions.append(submit("Start training", verbs.TRAIN, {"datasets": dataset_ids}))
     if any(report.errors or report.file_errors for report in reports):
-        actions.append(submit("Show all errors", verbs.ERRORS, {"datasets": dataset_ids}))
+        errors = {"datasets": dataset_ids, "model": reports[0].model}  # its reports' model
+        actions.append(submit("Show all errors", verbs.ERRORS, errors))
     return card(body, actions)
+
+
+def checking_card(names: Sequence[str], stage: str) -> Card:
+    """The card while files are fetched ("downloading") or validated; it becomes the report."""
+    doing = "Downloading" if stage == "downloading" else "Validating"
+    return card(
+        [
+            text("Checking your files...", weight="Bolder", size="Medium"),
+            text(", ".join(names)),
+            text(f"{doing}; this card shows the report when it is done.", isSubtle=True),
+        ]
+    )
+
+
+def check_failed_card(names: Sequence[str], message: str) -> Card:
+    """The card when a check could not finish, with the one sentence why."""
+    return card(
+        [
+            text(f"Could not check {', '.join(names)}", weight="Bolder", size="Medium"),
+            text(message, color="Attention"),
+        ]
+    )
+
+
+def offer_card(names: Sequence[str], ids: Sequence[str]) -> Card:
+    """Files attached with no text: kept, and offered for validation."""
+    body = [text(f"Got {', '.join(names)}. Shall I check it for fine-tuning?")]
+    return card(body, [submit("Validate", verbs.VALIDATE, {"datasets": list(ids)})])
 
 
 def error_lines(report: ValidationReport) -> list[str]:

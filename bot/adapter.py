@@ -1,4 +1,7 @@
-"""The Bot Framework adapter: CloudAdapter with configuration from our settings."""
+"""The Bot Framework adapter: CloudAdapter with configuration from our settings, and the one place
+an inbound token is checked (`authenticate`), with its failures told apart: a token that does not
+prove who sent it (`Unauthorized`, HTTP 401) or the keys to check it with out of reach
+(`AuthUnavailable`, HTTP 503)."""
 
 from __future__ import annotations
 
@@ -11,12 +14,21 @@ from botbuilder.integration.aiohttp import (
     ConfigurationBotFrameworkAuthentication,
     ConfigurationServiceClientCredentialFactory,
 )
+from botbuilder.schema import Activity, CallerIdConstants
+from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
 
 from bot.connector import SharedConnectors, SharedCredentials
 from infra.errors import unexpected
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The public cloud's values, for the settings left empty when another cloud setting is given
+# (botbuilder then reads every one of them from the configuration).
+_PUBLIC_CHANNEL_METADATA = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+_PUBLIC_EMULATOR_METADATA = (
+    "https://login.microsoftonline.com/botframework.com/v2.0/.well-known/openid-configuration"
+)
 
 
 @dataclass(frozen=True)
@@ -27,11 +39,54 @@ class _BotFrameworkConfig:
     APP_PASSWORD: str
     APP_TYPE: str
     APP_TENANTID: str
-    TO_CHANNEL_FROM_BOT_LOGIN_URL: str | None
-    TO_CHANNEL_FROM_BOT_OAUTH_SCOPE: str | None
-    TO_BOT_FROM_CHANNEL_TOKEN_ISSUER: str | None
-    TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL: str | None
-    VALIDATE_AUTHORITY: bool
+    TO_BOT_FROM_CHANNEL_TOKEN_ISSUER: str | None = None
+    TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL: str | None = None
+    TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL: str | None = None
+    TO_CHANNEL_FROM_BOT_LOGIN_URL: str | None = None
+    TO_CHANNEL_FROM_BOT_OAUTH_SCOPE: str | None = None
+    OAUTH_URL: str | None = None
+    CALLER_ID: str | None = None
+    VALIDATE_AUTHORITY: bool = True
+
+
+def _config(settings: Settings) -> _BotFrameworkConfig:
+    """The app's registration and, where a setting names another cloud (a private one, or a
+    loopback test), every cloud value: the given ones, the public cloud's for the rest."""
+    base = _BotFrameworkConfig(
+        APP_ID=settings.app_id,
+        APP_PASSWORD=settings.app_password.get_secret_value(),
+        APP_TYPE=settings.app_type,
+        APP_TENANTID=settings.app_tenant_id,
+        VALIDATE_AUTHORITY=settings.validate_authority,
+    )
+    cloud = (
+        settings.bot_login_url,
+        settings.bot_oauth_scope,
+        settings.channel_token_issuer,
+        settings.channel_openid_metadata_url,
+        settings.emulator_openid_metadata_url,
+    )
+    if not any(cloud):
+        return base  # botbuilder's built-in public cloud
+    return _BotFrameworkConfig(
+        APP_ID=base.APP_ID,
+        APP_PASSWORD=base.APP_PASSWORD,
+        APP_TYPE=base.APP_TYPE,
+        APP_TENANTID=base.APP_TENANTID,
+        VALIDATE_AUTHORITY=base.VALIDATE_AUTHORITY,
+        TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=settings.channel_token_issuer
+        or AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
+        TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.channel_openid_metadata_url
+        or _PUBLIC_CHANNEL_METADATA,
+        TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL=settings.emulator_openid_metadata_url
+        or _PUBLIC_EMULATOR_METADATA,
+        TO_CHANNEL_FROM_BOT_LOGIN_URL=settings.bot_login_url
+        or AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX,
+        TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=settings.bot_oauth_scope
+        or AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+        OAUTH_URL=AuthenticationConstants.OAUTH_URL,
+        CALLER_ID=str(CallerIdConstants.public_azure_channel.value),
+    )
 
 
 class Adapter(CloudAdapter):  # type: ignore[misc]
@@ -48,17 +103,7 @@ class Adapter(CloudAdapter):  # type: ignore[misc]
 
 def create_adapter(settings: Settings) -> Adapter:
     """A CloudAdapter; with no app id it runs in local mode (Emulator, Agents Playground)."""
-    config = _BotFrameworkConfig(
-        APP_ID=settings.app_id,
-        APP_PASSWORD=settings.app_password.get_secret_value(),
-        APP_TYPE=settings.app_type,
-        APP_TENANTID=settings.app_tenant_id,
-        TO_CHANNEL_FROM_BOT_LOGIN_URL=settings.bot_login_url or None,
-        TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=settings.bot_oauth_scope or None,
-        TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=settings.channel_token_issuer or None,
-        TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.channel_openid_metadata_url or None,
-        VALIDATE_AUTHORITY=settings.validate_authority,
-    )
+    config = _config(settings)
     credentials = SharedCredentials(ConfigurationServiceClientCredentialFactory(config))
     authentication = ConfigurationBotFrameworkAuthentication(
         config, credentials_factory=credentials
@@ -74,3 +119,34 @@ def create_adapter(settings: Settings) -> Adapter:
 
     adapter.on_turn_error = on_turn_error
     return adapter
+
+
+class Unauthorized(Exception):
+    """The request's token does not prove it comes from the channel for this bot (HTTP 401)."""
+
+
+class AuthUnavailable(Exception):
+    """The keys that would check the token cannot be fetched now (HTTP 503)."""
+
+
+async def authenticate(
+    adapter: CloudAdapter, activity: Activity, header: str
+) -> AuthenticateRequestResult:
+    """botbuilder's own check of the request's token, its failures told apart.
+
+    botbuilder signals a refused token with PermissionError, but a garbage, unsigned, wrongly
+    signed or expired one escapes it as whatever PyJWT or its key lookup raised; a network error
+    while fetching the OpenID metadata or its keys (requests' errors are OSErrors) is ours to
+    report as unavailable, not as the caller's fault.
+    """
+    try:
+        result: AuthenticateRequestResult = (
+            await adapter.bot_framework_authentication.authenticate_request(activity, header)
+        )
+    except PermissionError as error:  # botbuilder's refusal (an OSError too: caught first)
+        raise Unauthorized(str(error)[:200]) from None
+    except OSError as error:
+        raise AuthUnavailable(type(error).__name__) from None
+    except Exception as error:  # every other failure means the token proves nothing
+        raise Unauthorized(f"{type(error).__name__}: {str(error)[:200]}") from None
+    return result

@@ -6,19 +6,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.errors import UserError
+from infra.text import echo
 
 
 def no_args(text: str, data: Mapping[str, Any]) -> None:
     """For commands that take nothing; extra words are refused."""
     if text:
-        raise UserError(f"This command takes no arguments (got `{text}`).")
+        raise UserError("This command takes no arguments (got {text}).", text=echo(text))
 
 
 def optional_word(text: str, data: Mapping[str, Any]) -> str | None:
     """One optional word (from the text or the card's `arg`)."""
     value = text or str(data.get("arg") or "")
     if len(value.split()) > 1:
-        raise UserError(f"Expected one word, got `{value}`.")
+        raise UserError("Expected one word, got {value}.", value=echo(value))
     return value.lower() or None
 
 
@@ -33,8 +34,12 @@ def key_values(text: str, allowed: set[str]) -> tuple[list[str], dict[str, str]]
             continue
         key = key.lower()
         if key not in allowed:
-            raise UserError(f"Unknown option `{key}`; use {', '.join(sorted(allowed))}.")
+            raise UserError(
+                "Unknown option {key}; use {allowed}.",
+                key=echo(key),
+                allowed=", ".join(sorted(allowed)),
+            )
         if not value:
-            raise UserError(f"Option `{key}` needs a value, as in `{key}=...`.")
+            raise UserError("Option `{key}` needs a value, as in `{key}=...`.", key=key)
         options[key] = value
     return words, options

@@ -13,6 +13,7 @@ from adaptive_cards.chat import answer_message, compare_card, session_card
 from bot.deployments import explain_gone
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.text import echo, prose
 from skills.chat import LAB_SYSTEM_MESSAGE, DeploymentGone
 from skills.models import check_name
 
@@ -24,9 +25,9 @@ def parse_chat(text_: str, data: Mapping[str, Any]) -> str | None:
         return None
     if len(value.split()) > 1:
         raise UserError(
-            "Give one deployment name, not `{value}`; `deployments` lists them. Once the chat "
+            "Give one deployment name, not {value}; `deployments` lists them. Once the chat "
             "has started, just type your message.",
-            value=value,
+            value=echo(value),
         )
     return check_name(value)
 
@@ -64,7 +65,7 @@ async def set_system(turn: Turn, value: str) -> None:
     """Set (or with no text, clear) the system message."""
     session = await turn.services.playground.set_system(turn.conversation_id, turn.user_id, value)
     if value:
-        await turn.send_text(f"System message set for `{session.deployment}`: {value}")
+        await turn.send_text(f"System message set for `{session.deployment}`: {prose(value)}")
     else:
         await turn.send_text(
             f"System message cleared. Try `system {LAB_SYSTEM_MESSAGE}`, as in the lab."

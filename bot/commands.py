@@ -31,7 +31,6 @@ from bot.chat import (
     start_chat,
 )
 from bot.datasets import (
-    file_consent,
     offer_validation,
     parse_validate,
     send_sample,
@@ -124,14 +123,6 @@ def build_router() -> Router:
                 no_args,
                 offer_validation,
                 role=Role.TRAINER,
-                listed=False,
-            ),
-            Command(
-                verbs.FILE_CONSENT,
-                "file-consent",
-                "Teams' answer to a file consent card.",
-                lambda _, data: data,
-                file_consent,
                 listed=False,
             ),
             Command(

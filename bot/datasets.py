@@ -1,29 +1,33 @@
 """Chat front end of dataset validation: `validate` with attachments, `sample`, "Show all errors".
 
-Attachments are downloaded here (bot/attachments.py) and streamed into skills/datasets.py, which
-keeps, validates and remembers them; the answer is the report card. Sending the sample files is
-transport too: a Teams file consent card in personal chat, inline files elsewhere.
+`validate` records a check and posts its "Checking your files..." card; skills/checks.py then
+downloads (through bot/attachments.py, handed to it as a callable), validates and turns that card
+into the report, in the background. Sending the sample files is transport: a Teams file consent
+card in personal chat, inline files elsewhere.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-import aiohttp
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Attachment
 
 from adaptive_cards import verbs
 from adaptive_cards.common import card, submit, text
-from adaptive_cards.validation import error_lines, validation_card
+from adaptive_cards.validation import error_lines
 from bot.arguments import key_values
-from bot.attachments import file_chunks, incoming_files
+from bot.attachments import consent_upload_policy, incoming_files, is_file_link, upload
+from bot.limits import fits
 from bot.turn import Turn
-from infra.datasets import StoredDataset
 from infra.errors import UserError
+from infra.text import echo
+from skills.checks import first_view
+from skills.records import CheckedFile
 from skills.sample import SAMPLE_FILES, read_sample
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".txt")
@@ -45,7 +49,9 @@ def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
     """`validate [model=..] [epochs=N]`, or a button's {"datasets": [...]}."""
     words, options = key_values(text_, {"model", "epochs"})
     if words:
-        raise UserError(f"`validate` takes model=.. and epochs=N, not `{' '.join(words)}`.")
+        raise UserError(
+            "`validate` takes model=.. and epochs=N, not {words}.", words=echo(" ".join(words))
+        )
     epochs = options.get("epochs")
     if epochs is not None and not epochs.isdigit():
         raise UserError("Epochs must be a whole number, as in `epochs=3`.")
@@ -58,7 +64,8 @@ def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
     )
 
 
-async def _store_attachments(turn: Turn) -> list[StoredDataset]:
+def _attached(turn: Turn) -> list[CheckedFile]:
+    """The attached files to check (none, more than two or not JSONL: one sentence why not)."""
     files = incoming_files(turn.attachments)
     if not files:
         raise UserError(
@@ -70,35 +77,44 @@ async def _store_attachments(turn: Turn) -> list[StoredDataset]:
     for file in files:
         if not file.name.lower().endswith(JSONL_SUFFIXES):
             raise UserError(
-                f"{file.name} is not a JSONL file; attach a .jsonl file with one JSON example "
-                "per line."
+                "{name} is not a JSONL file; attach a .jsonl file with one JSON example per line.",
+                name=file.name,
             )
-    limit = turn.services.settings.max_file_bytes
-    datasets = turn.services.datasets
-    return [await datasets.keep(file_chunks(f, limit), f.name) for f in files]
+    return [CheckedFile(name=f.name, url=f.url) for f in files]
+
+
+async def _check(
+    turn: Turn, files: list[CheckedFile], purpose: Literal["validate", "offer"], args: ValidateArgs
+) -> None:
+    """Record the check, post its "Checking your files..." card, and start it in the
+    background: the turn ends before any download or validation begins."""
+    checks = turn.services.checks
+    check = await checks.ask(
+        turn.conversation_id,
+        turn.user_id,
+        str(turn.activity.service_url),
+        files,
+        purpose=purpose,
+        model=args.model,
+        epochs=args.epochs,
+    )
+    card = await turn.show_view("", first_view(check))
+    await checks.start(check, card)
 
 
 async def validate(turn: Turn, args: ValidateArgs) -> None:
-    """Validate the attached (or given) files and answer with the report card."""
-    datasets = turn.services.datasets
+    """Check the attached (or given) files; the card that says so becomes the report card."""
     if args.datasets:
-        stored = await datasets.stored(args.datasets[:2])
+        stored = await turn.services.datasets.stored(args.datasets[:2])
+        files = [CheckedFile(name=s.name, sha256=s.sha256) for s in stored]
     else:
-        stored = await _store_attachments(turn)
-    ordered, reports, price = await datasets.validate(
-        turn.conversation_id, stored, args.model, args.epochs
-    )
-    ids = [s.sha256 for s in ordered]
-    await turn.send_card(validation_card(reports, ids, price), reports[0].summary())
+        files = _attached(turn)
+    await _check(turn, files, "validate", args)
 
 
 async def offer_validation(turn: Turn, _: None) -> None:
-    """Files attached with no text: keep them and offer to validate."""
-    stored = await _store_attachments(turn)
-    names = ", ".join(s.name for s in stored)
-    ids = [s.sha256 for s in stored]
-    body = [text(f"Got {names}. Shall I check it for fine-tuning?")]
-    await turn.send_card(card(body, [submit("Validate", verbs.VALIDATE, {"datasets": ids})]))
+    """Files attached with no text: keep them (in the background) and offer to validate."""
+    await _check(turn, _attached(turn), "offer", ValidateArgs((), None, None))
 
 
 async def show_errors(turn: Turn, args: ValidateArgs) -> None:
@@ -115,8 +131,10 @@ async def show_errors(turn: Turn, args: ValidateArgs) -> None:
         content = ("\n".join(lines) + "\n").encode()
         url = "data:text/plain;base64," + base64.b64encode(content).decode()
         errors = Attachment(content_type="text/plain", content_url=url, name="errors.txt")
-        await turn.send(MessageFactory.attachment(errors, f"All {len(lines)} problems found."))
-        return
+        activity = MessageFactory.attachment(errors, f"All {len(lines)} problems found.")
+        if fits(activity):  # else the file would pass the size limit: as text, in parts
+            await turn.send(activity)
+            return
     for part in _parts(lines, TEXT_PART):
         await turn.send_text(part)
 
@@ -141,13 +159,14 @@ def _teams_personal(turn: Turn) -> bool:
     )
 
 
-def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
+async def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
     if _teams_personal(turn):
+        offer = await turn.services.datasets.offer_sample(turn.conversation_id, turn.user_id, name)
         consent = {
             "description": f"FineTune Ops sample: {name}",
             "sizeInBytes": len(content),
-            "acceptContext": {"sample": name},
-            "declineContext": {"sample": name},
+            "acceptContext": {"offer": offer.token},
+            "declineContext": {"offer": offer.token},
         }
         return Attachment(content_type=FILE_CONSENT, name=name, content=consent)
     url = "data:application/jsonl;base64," + base64.b64encode(content).decode()
@@ -157,10 +176,13 @@ def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
 async def send_sample(turn: Turn, _: None) -> None:
     """Send the sample training and validation files, and offer to validate them."""
     samples = await turn.services.datasets.samples()
-    attachments = [_file_attachment(turn, kept.name, content) for kept, content in samples]
-    await turn.send(
-        MessageFactory.carousel(attachments, "Here is a sample dataset: an AI teacher.")
-    )
+    attachments = [await _file_attachment(turn, kept.name, content) for kept, content in samples]
+    intro = "Here is a sample dataset: an AI teacher."
+    if _teams_personal(turn):  # two small consent cards
+        await turn.send(MessageFactory.carousel(attachments, intro))
+    else:  # the files themselves, one per message: together they pass the size limit
+        for index, attachment in enumerate(attachments):
+            await turn.send(MessageFactory.attachment(attachment, "" if index else intro))
     ids = [kept.sha256 for kept, _ in samples]
     body = [
         text("Sample dataset: an AI teacher that helps people learn about AI.", weight="Bolder"),
@@ -175,35 +197,55 @@ def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-async def file_consent(turn: Turn, data: Mapping[str, Any]) -> None:
-    """Teams accepted (or declined) a sample file: upload it to the given URL, then show it."""
-    context = _object(data, "context")
-    name = str(context.get("sample", ""))
-    if name not in SAMPLE_FILES:
-        raise UserError("I don't know that file any more; type `sample` again.")
-    if data.get("action") != "accept":
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_UNIQUE_ID = re.compile(r"^[0-9A-Za-z{}-]{1,64}$")
+_FILE_TYPE = re.compile(r"^[0-9A-Za-z]{1,16}$")
+_NOT_OURS = "That file offer is not one I made here; type `sample` to get the files."
+
+
+async def file_consent(turn: Turn, value: Mapping[str, Any]) -> None:
+    """Teams' answer to a file consent card this bot sent in this conversation (the
+    `fileConsent/invoke`): upload the sample to Teams' upload URL, then show Teams' file card.
+
+    The answer is taken once, only for an offer the bot stored for this conversation; the upload
+    URL and the file card's link must be https on Microsoft's OneDrive/SharePoint hosts (local
+    mode: the serviceUrl's origin), and the card is built from Teams' answer only.
+    """
+    context = _object(value, "context")
+    token = context.get("offer")
+    action = value.get("action")
+    if not isinstance(token, str) or not _TOKEN.match(token) or action not in ("accept", "decline"):
+        raise UserError(_NOT_OURS)
+    try:
+        offer = await turn.services.datasets.answer_offer(
+            token, turn.conversation_id, action == "accept"
+        )
+    except UserError:
+        raise UserError(_NOT_OURS) from None
+    name = offer.sample
+    if action != "accept":
         await turn.send_text(f"OK, I won't send {name}.")
         return
-    info = _object(data, "uploadInfo")
-    content = read_sample(name)
-    headers = {
-        "Content-Length": str(len(content)),
-        "Content-Range": f"bytes 0-{len(content) - 1}/{len(content)}",
-    }
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
-            session.put(str(info.get("uploadUrl")), data=content, headers=headers) as response,
-        ):
-            uploaded = response.status in (200, 201)
-    except (aiohttp.ClientError, TimeoutError, ValueError):
-        uploaded = False
-    if not uploaded:
-        raise UserError(f"Teams did not take {name}; type `sample` to try again.")
+    info = _object(value, "uploadInfo")
+    settings = turn.services.settings
+    service_url = str(turn.activity.service_url)
+    upload_url, content_url = str(info.get("uploadUrl") or ""), str(info.get("contentUrl") or "")
+    unique_id, file_type = str(info.get("uniqueId") or ""), str(info.get("fileType") or "jsonl")
+    if not (
+        is_file_link(content_url, settings.local_mode, service_url)
+        and _UNIQUE_ID.match(unique_id)
+        and _FILE_TYPE.match(file_type)
+    ):
+        raise UserError(
+            "Teams' answer for {name} is not one I can use; type `sample` again.", name=name
+        )
+    policy = consent_upload_policy(settings.local_mode, service_url)
+    if not await upload(upload_url, read_sample(name), policy):
+        raise UserError("Teams did not take {name}; type `sample` to try again.", name=name)
     shown = Attachment(
         content_type=FILE_INFO,
-        content_url=str(info.get("contentUrl")),
-        name=str(info.get("name") or name),
-        content={"uniqueId": info.get("uniqueId"), "fileType": info.get("fileType") or "jsonl"},
+        content_url=content_url,
+        name=name,
+        content={"uniqueId": unique_id, "fileType": file_type},
     )
     await turn.send(MessageFactory.attachment(shown))

@@ -16,6 +16,7 @@ from adaptive_cards import deployment as cards
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.text import echo, label
 from skills.chat import DeploymentGone
 from skills.confirmations import lifetime_hours
 from skills.deployment.views import DeploymentFailed
@@ -46,14 +47,15 @@ def parse_deploy(text_: str, data: Mapping[str, Any]) -> DeployArgs:
         )
     if len(words) > 3:
         raise UserError(
-            "`deploy` takes a model, a name and a sku; `{word}` is one too many.", word=words[3]
+            "`deploy` takes a model, a name and a sku; {word} is one too many.", word=echo(words[3])
         )
     name = options.get("name") or (words[1] if len(words) > 1 else str(data.get("name") or ""))
     sku = options.get("sku") or (words[2] if len(words) > 2 else str(data.get("sku") or ""))
     raw_capacity = options.get("capacity") or str(data.get("capacity") or "1")
     if not raw_capacity.isdigit() or not 1 <= int(raw_capacity) <= 1000:
         raise UserError(
-            "`capacity` must be a whole number from 1 to 1000, not `{value}`.", value=raw_capacity
+            "`capacity` must be a whole number from 1 to 1000, not {value}.",
+            value=echo(raw_capacity),
         )
     return DeployArgs(
         ref=ref,
@@ -78,7 +80,7 @@ def parse_deployment_name(text_: str, data: Mapping[str, Any]) -> str:
     if not value:
         raise UserError("Which deployment? `deployments` lists them.")
     if len(value.split()) > 1:
-        raise UserError("Give one deployment name, not `{value}`.", value=value)
+        raise UserError("Give one deployment name, not {value}.", value=echo(value))
     return check_name(value)
 
 
@@ -160,7 +162,10 @@ async def delete_confirm(turn: Turn, token: str) -> None:
     name = request.name
     content = cards.deleting_card(name, "Deleting {name}...")
     shown = await turn.show(_pressed(turn, request.card), content, f"Deleting {name}")
-    await hosting.follow_delete(request, turn.conversation_id, shown)
+    who = label(str(getattr(turn.activity.from_property, "name", "") or turn.user_id))
+    gone = await hosting.follow_delete(request, turn.conversation_id, shown, who)
+    if gone is not None:  # deleted meanwhile, by someone else
+        await turn.show_view(shown, gone)
 
 
 async def delete_cancel(turn: Turn, token: str) -> None:

@@ -15,10 +15,12 @@ from botbuilder.schema import (
 from adaptive_cards import verbs
 from adaptive_cards.common import CARD_CONTENT_TYPE, card, text
 from bot.attachments import incoming_files
+from bot.datasets import file_consent
 from bot.notifier import Notifier
 from bot.router import Router, clean_text
 from bot.services import Services
 from bot.turn import Turn
+from infra.text import echo
 from skills.records import DELIVERY_CLAIMS, delivery_claim, greeting_claim
 
 SEEN_SECONDS = 24 * 3600.0
@@ -76,11 +78,12 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
-        if activity.name == "fileConsent/invoke" and isinstance(activity.value, dict):
-            # Teams' answer to a file consent card (files sent in personal chat).
-            await self.router.handle_verb(
-                self._turn(turn_context), verbs.FILE_CONSENT, activity.value
-            )
+        if activity.name == "fileConsent/invoke":
+            # Teams' answer to a file consent card (files sent in personal chat): only as this
+            # invoke, never as a verb a message could carry.
+            turn = self._turn(turn_context)
+            value = activity.value if isinstance(activity.value, dict) else {}
+            await self.router.guarded(turn, "file consent", file_consent(turn, value))
             return InvokeResponse(status=int(HTTPStatus.OK))
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
@@ -93,7 +96,7 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         await self.router.handle_verb(self._turn(turn_context), verb, data)
         # The body stays a schema object: CloudAdapter serializes it (a dict would give HTTP 500).
         # Universal Actions refresh the pressed card with this one.
-        done = card([text(f"`{verb}`: my answer is in the conversation.", isSubtle=True)])
+        done = card([text(f"{echo(verb)}: my answer is in the conversation.", isSubtle=True)])
         body = AdaptiveCardInvokeResponse(
             status_code=int(HTTPStatus.OK), type=CARD_CONTENT_TYPE, value=done
         )

@@ -6,6 +6,7 @@ from adaptive_cards.help import help_card
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.settings import Settings
+from infra.text import echo
 
 
 def mode_line(settings: Settings) -> str:
@@ -34,7 +35,9 @@ async def show_help(turn: Turn, name: str | None) -> None:
         close = turn.commands.suggestions(name)
         hint = f" Did you mean `{close[0]}`?" if close else ""
         raise UserError(
-            "There is no command `{name}`.{hint} Type `help` for the list.", name=name, hint=hint
+            "There is no command {name}.{hint} Type `help` for the list.",
+            name=echo(name),
+            hint=hint,
         )
     aliases = f" (also: {', '.join(entry.aliases)})" if entry.aliases else ""
     await turn.send_text(f"`{entry.usage}`{aliases}: {entry.help} Needs the {entry.role} role.")

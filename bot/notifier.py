@@ -16,6 +16,7 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ConversationReference
 
+from bot.limits import fit
 from bot.render import render
 from infra.ratelimit import WindowLimit
 from infra.records import RecordStore
@@ -61,7 +62,7 @@ class Notifier:
         result: list[str] = []
 
         async def logic(context: TurnContext) -> None:
-            response = await context.send_activity(activity)
+            response = await context.send_activity(fit(activity))
             result.append(str(response.id) if response and response.id else "")
 
         await self._continue(conversation, logic)
@@ -72,7 +73,7 @@ class Notifier:
         activity.id = message
 
         async def logic(context: TurnContext) -> None:
-            await context.update_activity(activity)
+            await context.update_activity(fit(activity))
 
         await self._continue(conversation, logic)
 

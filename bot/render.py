@@ -18,6 +18,8 @@ from adaptive_cards import provisioning as provisioning_cards
 from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import Card
 from adaptive_cards.training import final_card, job_card, status_label
+from adaptive_cards.validation import check_failed_card, checking_card, offer_card, validation_card
+from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
@@ -86,13 +88,27 @@ def render(view: View) -> Activity:
                 hosting_cards.failed_card(view), f"Deployment of {view.plan.name} failed"
             )
         case DeploymentDeleted():
-            content = hosting_cards.deleting_card(view.name, "{name} is deleted")
+            said = "{name} is deleted"
+            if view.by:
+                said += f" (by {view.by})"
+            elif view.elsewhere:
+                said += " (deleted elsewhere)"
+            content = hosting_cards.deleting_card(view.name, said)
             return card_activity(content, f"{view.name} is deleted")
         case IdleWarning():
             return card_activity(
                 hosting_cards.idle_warning_card(view),
                 f"{view.name} will be deleted for inactivity",
             )
+        case CheckingFiles():
+            return card_activity(checking_card(view.names, view.stage), "Checking your files")
+        case FilesReport():
+            content = validation_card(list(view.reports), list(view.ids), view.price)
+            return card_activity(content, view.reports[0].summary())
+        case CheckFailed():
+            return card_activity(check_failed_card(view.names, view.message), view.message)
+        case FilesOffered():
+            return card_activity(offer_card(view.names, view.ids), "Shall I check these files?")
         case DeletedForInactivity():
             return card_activity(
                 hosting_cards.deleted_for_inactivity_card(view),

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from adaptive_cards.help import HelpEntry
 from bot.turn import Role, Turn
 from infra.errors import UserError, unexpected
+from infra.text import echo
 
 A = TypeVar("A")
 ArgParser = Callable[[str, Mapping[str, Any]], A]
@@ -109,7 +110,7 @@ class Router:
         command = self.find(word)
         if command is None or not command.listed:
             for fallback in self.fallbacks:
-                if await self._guarded(turn, "fallback", fallback(turn, text)):
+                if await self.guarded(turn, "fallback", fallback(turn, text)):
                     return
             await turn.send_text(self._unknown(word))
             return
@@ -134,16 +135,16 @@ class Router:
             )
             return
 
-        async def call() -> bool:
+        async def call() -> None:
             await command.handler(turn, command.parse(text, data))
-            return True
 
-        await self._guarded(turn, command.name, call())
+        await self.guarded(turn, command.name, call())
 
-    async def _guarded(self, turn: Turn, name: str, work: Awaitable[bool]) -> bool:
-        """Await `work`; a UserError is shown as is, anything else as one sentence with an id."""
+    async def guarded(self, turn: Turn, name: str, work: Awaitable[object]) -> bool:
+        """Await `work`; a UserError is shown as is, anything else as one sentence with an id.
+        False only when `work` returned False (a fallback that did not handle the text)."""
         try:
-            return await work
+            return await work is not False
         except UserError as error:
             await turn.send_text(error.message)
         except Exception as error:
@@ -154,5 +155,5 @@ class Router:
         close = self.suggestions(word)
         if close:
             options = " or ".join(f"`{name}`" for name in close)
-            return f"I don't know `{word}`. Did you mean {options}? Type `help` for the list."
-        return f"I don't know `{word}`. Type `help` to see what I can do."
+            return f"I don't know {echo(word)}. Did you mean {options}? Type `help` for the list."
+        return f"I don't know {echo(word)}. Type `help` to see what I can do."

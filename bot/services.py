@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from infra.settings import Settings
 from skills.audit import Audit
+from skills.checks import FileChecks
 from skills.claims import Claims
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     claims: Claims
     datasets: Datasets
+    checks: FileChecks
     training: Training
     hosting: Hosting
     playground: Playground

@@ -23,6 +23,7 @@ from adaptive_cards.training import (
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.training.plan import check_options
 from skills.training.views import JobView
@@ -53,9 +54,9 @@ def parse_train(text: str, data: Mapping[str, Any]) -> TrainArgs:
     words, options = key_values(text, TRAIN_OPTIONS)
     if words:
         raise UserError(
-            "`train` takes options such as `epochs=3`, not `{words}`; it trains on the files you "
+            "`train` takes options such as `epochs=3`, not {words}; it trains on the files you "
             "last validated here.",
-            words=" ".join(words),
+            words=echo(" ".join(words)),
         )
     datasets = data.get("datasets")
     chosen: tuple[str, ...] | None = None
@@ -82,14 +83,14 @@ def _job_id(value: str, usage: str) -> str:
     if not value:
         raise UserError("Which job? Say `{usage}`; `jobs` lists them.", usage=usage)
     if not JOB_ID.match(value):
-        raise UserError("`{value}` is not a job id (they look like `ftjob-...`).", value=value)
+        raise UserError("{value} is not a job id (they look like `ftjob-...`).", value=echo(value))
     return value
 
 
 def _one_job(text: str, data: Mapping[str, Any]) -> str:
     value = text or str(data.get("job") or "")
     if len(value.split()) > 1:
-        raise UserError("Expected one job id, got `{value}`.", value=value)
+        raise UserError("Expected one job id, got {value}.", value=echo(value))
     return value
 
 

@@ -11,6 +11,7 @@ from botbuilder.schema import Activity, Attachment
 
 from adaptive_cards.common import Card
 from adaptive_cards.help import HelpEntry
+from bot.limits import fit, split_text
 from bot.render import card_activity, render
 from bot.services import Services
 from infra.azure import Resource
@@ -121,20 +122,22 @@ class Turn:
         return list(self.activity.attachments or [])
 
     async def send_text(self, text: str) -> str:
-        """Answer with plain text; returns the new activity's id."""
-        response = await self.context.send_activity(MessageFactory.text(text))
-        return str(response.id) if response and response.id else ""
+        """Answer with text, in several messages when it is over Teams' message size limit;
+        returns the (last) new activity's id."""
+        sent = ""
+        for part in split_text(text):
+            sent = await self.send(MessageFactory.text(part))
+        return sent
 
     async def send_card(self, content: Card, summary: str = "") -> str:
         """Answer with an Adaptive Card; returns the new activity's id (to update it later)."""
-        response = await self.context.send_activity(card_activity(content, summary))
-        return str(response.id) if response and response.id else ""
+        return await self.send(card_activity(content, summary))
 
     async def update_card(self, activity_id: str, content: Card, summary: str = "") -> None:
         """Replace a card this bot sent earlier in this conversation."""
         activity = card_activity(content, summary)
         activity.id = activity_id
-        await self.context.update_activity(activity)
+        await self.context.update_activity(fit(activity))
 
     async def show(self, card_id: str, content: Card, summary: str = "") -> str:
         """Replace the card `card_id` (or send a new one when there is none); returns its id."""
@@ -148,7 +151,7 @@ class Turn:
         activity = render(view)
         if card_id:
             activity.id = card_id
-            await self.context.update_activity(activity)
+            await self.context.update_activity(fit(activity))
             return card_id
         return await self.send(activity)
 
@@ -158,8 +161,8 @@ class Turn:
         return str(self.activity.reply_to_id or "")
 
     async def send(self, activity: Activity) -> str:
-        """Send any prepared activity (files, typing, ...)."""
-        response = await self.context.send_activity(activity)
+        """Send any prepared activity (files, typing, ...), made to fit Teams' size limit."""
+        response = await self.context.send_activity(fit(activity))
         return str(response.id) if response and response.id else ""
 
     def data(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from azure.storage.blob import BlobBlock, ContentSettings
 from azure.storage.blob.aio import ContainerClient
 
 from infra.errors import UserError
+from infra.files import private_dir, write_private
+from infra.text import echo
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
@@ -80,17 +83,21 @@ class DatasetStore(Protocol):
         """Forget a kept file (no error if it is already gone)."""
         ...
 
+    def remove_stale(self, older_than: float = ...) -> int:
+        """Delete the local partial files of downloads that died; returns how many."""
+        ...
+
 
 def unknown(sha256: str) -> UserError:
     """The one sentence for an id that names no kept file."""
-    return UserError(f"No validated file has the id {sha256[:70]!r}; validate it again.")
+    return UserError("No validated file has the id {id}; validate it again.", id=echo(sha256))
 
 
 class _Pending:
     """A temporary file in the store being written and hashed; `close` removes it if not kept."""
 
     def __init__(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
         handle, name = tempfile.mkstemp(dir=root, prefix=".incoming-", suffix=".part")
         self.path = Path(name)
         self.file: IO[bytes] = os.fdopen(handle, "wb")
@@ -116,18 +123,38 @@ class _Pending:
         self.path.unlink(missing_ok=True)
 
 
+STALE_SECONDS = 900.0
+"""A partial file untouched this long belongs to a download that died (downloads give up after
+five minutes, or one minute without data)."""
+
+
 class FileDatasets:
-    """Files by sha256 under `root` (e.g. the data folder's `datasets/`)."""
+    """Files by sha256 under `root` (e.g. the data folder's `datasets/`), owner-only."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def remove_stale(self, older_than: float = STALE_SECONDS) -> int:
+        """Delete the partial files of downloads that died (a crash, a kill); returns how many."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in [*self.root.glob(".incoming-*.part"), *self.root.glob(".*.json.part")]:
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def _record(self, pending: _Pending, name: str) -> StoredDataset:
         sha256 = pending.hash.hexdigest()
         path = pending.keep(self.root)
         # A name of its own: many users store the same sample at once (same sha256, same pid).
         meta = self.root / f".{sha256}.{uuid.uuid4().hex}.json.part"
-        meta.write_text(json.dumps({"name": name}), encoding="utf-8")
+        write_private(meta, json.dumps({"name": name}).encode())
         meta.replace(self.root / f"{sha256}.json")
         return StoredDataset(sha256, name, path, pending.size)
 
@@ -217,6 +244,10 @@ class BlobDatasets:
         self._container = container
         self.cache = FileDatasets(cache)
         self._ready = False
+
+    def remove_stale(self, older_than: float = STALE_SECONDS) -> int:
+        """Delete the cache's partial files of downloads that died; returns how many."""
+        return self.cache.remove_stale(older_than)
 
     async def _ensure(self) -> None:
         if not self._ready:

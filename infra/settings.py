@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     public_host: str = Field("", validation_alias=AliasChoices("FTBOT_PUBLIC_HOST", "public_host"))
     """The bot's public host name (its messaging endpoint is https://{host}/api/messages)."""
     # A Bot Framework cloud other than the public one (a private cloud, or a loopback test), with
-    # botbuilder's own names; empty means the public cloud.
+    # botbuilder's own names; empty means the public cloud's. Tests serve OpenID metadata and a
+    # JWKS on loopback and sign tokens with their own key.
     bot_login_url: str = Field(
         "", validation_alias=AliasChoices("TO_CHANNEL_FROM_BOT_LOGIN_URL", "bot_login_url")
     )
@@ -76,6 +77,12 @@ class Settings(BaseSettings):
         "",
         validation_alias=AliasChoices(
             "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", "channel_openid_metadata_url"
+        ),
+    )
+    emulator_openid_metadata_url: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL", "emulator_openid_metadata_url"
         ),
     )
     validate_authority: bool = Field(
@@ -263,7 +270,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _one_cloud(self) -> Settings:
         cloud = (self.bot_login_url, self.channel_token_issuer, self.channel_openid_metadata_url)
-        if any(cloud) and not all(cloud):
+        if self.bot_login_url and not all(cloud):
             raise ValueError(
                 "TO_CHANNEL_FROM_BOT_LOGIN_URL, TO_BOT_FROM_CHANNEL_TOKEN_ISSUER and "
                 "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL go together"
@@ -308,6 +315,11 @@ class Settings(BaseSettings):
     def leases_container(self) -> str:
         """The Blob container of lock blobs (one per item of background work)."""
         return f"{self.state_container}-leases"
+
+    @property
+    def local_mode(self) -> bool:
+        """True with no app id: no inbound authentication (Emulator, Agents Playground)."""
+        return not self.app_id
 
     @property
     def sandbox_mode(self) -> bool:

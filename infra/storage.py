@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from infra.files import open_sqlite
 
 JsonObject = dict[str, Any]
 T = TypeVar("T")
@@ -76,10 +77,8 @@ class SqliteStorage:
     event loop, so a slow disk or a locked database never stalls other turns."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        """Open (or create, owner-only) the store; UserError when the file is empty or damaged."""
+        self._db = open_sqlite(path, check_same_thread=False)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, e_tag TEXT NOT NULL, "
             "value TEXT NOT NULL)"

@@ -1,22 +1,22 @@
-"""Datasets in chat: keep the files people send, validate them, remember what was validated where.
+"""Datasets in chat: keep the files people send, read their stored reports, offer the samples.
 
-Files are kept content-addressed (infra/datasets.py) so that training needs no new upload; the
-files last validated in a conversation are remembered (`ValidatedSet`) for `train`.
+Files are kept content-addressed (infra/datasets.py) so that training needs no new upload. They
+are downloaded and validated in the background (skills/checks.py), which stores each report
+(`ValidationResult`) and the files last validated in a conversation (`ValidatedSet`) for `train`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections.abc import AsyncIterable, Sequence
 from pathlib import PurePath
 
 from infra.datasets import StoredDataset
+from infra.errors import UserError
 from skills.context import Context
-from skills.records import ValidatedSet
+from skills.records import SampleOffer, ValidationResult
 from skills.sample import SAMPLE_FILES, read_sample
-from skills.validation import ValidationReport, estimated_price, validate_file
+from skills.validation import ValidationReport
 
 _VALIDATION_NAME = re.compile(r"^val", re.IGNORECASE)
 
@@ -35,6 +35,19 @@ def order_files(names: Sequence[str]) -> list[int]:
 
 async def _once(content: bytes) -> AsyncIterable[bytes]:
     yield content
+
+
+async def kept_report(ctx: Context, stored: StoredDataset, model: str) -> ValidationReport:
+    """The report stored when `stored` was validated for `model`."""
+    found = await ctx.records.get(ValidationResult.at_file(stored.sha256, model))
+    if found is None:
+        raise UserError(
+            "I have not checked {name} for {model} yet; attach it and say "
+            "`validate model={model}`, then try again.",
+            name=stored.name,
+            model=model,
+        )
+    return ValidationReport.from_json(found.report)
 
 
 class Datasets:
@@ -64,35 +77,22 @@ class Datasets:
         return kept
 
     async def reports(
-        self, stored: Sequence[StoredDataset], model: str | None, epochs: int | None = None
+        self, stored: Sequence[StoredDataset], model: str | None
     ) -> list[ValidationReport]:
-        """Each file's validation report (off the event loop), for `model`."""
+        """The stored validation reports of kept files for `model` (UserError when one was never
+        validated for it: validating again would be long work in a turn)."""
         chosen = model or self.ctx.settings.default_model
-        return [
-            await asyncio.to_thread(validate_file, s.path, model=chosen, epochs=epochs, name=s.name)
-            for s in stored
-        ]
+        return [await kept_report(self.ctx, one, chosen) for one in stored]
 
-    async def validate(
-        self,
-        conversation: str,
-        stored: Sequence[StoredDataset],
-        model: str | None,
-        epochs: int | None,
-    ) -> tuple[list[StoredDataset], list[ValidationReport], float | None]:
-        """Validate training (and validation) files and remember them for `train`: the files in
-        (training, validation) order, their reports and the estimated price."""
-        ordered = [stored[i] for i in order_files([s.name for s in stored])]
-        chosen = model or self.ctx.settings.default_model
-        reports = await self.reports(ordered, chosen, epochs)
-        await self.ctx.records.put(
-            ValidatedSet(
-                conversation=conversation,
-                training=ordered[0].sha256,
-                validation=ordered[1].sha256 if len(ordered) > 1 else None,
-                model=chosen,
-                ok=all(r.ok for r in reports),
-                at=time.time(),
-            )
+    async def offer_sample(self, conversation: str, user: str, name: str) -> SampleOffer:
+        """Remember a sample file offered on a consent card (its token goes on the card)."""
+        if name not in SAMPLE_FILES:
+            raise ValueError(f"not a sample file: {name}")
+        return await self.ctx.confirmations.ask(SampleOffer, conversation, user, sample=name)
+
+    async def answer_offer(self, token: str, conversation: str, accepted: bool) -> SampleOffer:
+        """Teams' answer to an offer this bot made in `conversation`, taken once (UserError for
+        a token it never gave there, an expired or an answered one)."""
+        return await self.ctx.confirmations.answer(
+            SampleOffer.at(token), "confirmed" if accepted else "cancelled", conversation, "sample"
         )
-        return ordered, reports, estimated_price(reports[0], self.ctx.settings.training_prices)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from infra.catalog import CONTEXT_WINDOWS, SKU_LABELS, SKUS
 from infra.errors import UserError
+from infra.text import echo
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 _STEP = re.compile(r":ckpt-step-(\d+)$")
@@ -60,9 +61,9 @@ def check_name(name: str) -> str:
     """`name` if Azure accepts it as a deployment name, else a UserError saying the rule."""
     if not _NAME.match(name):
         raise UserError(
-            "`{name}` is not a valid deployment name: use 2 to 64 letters, digits, `-`, `_` or "
+            "{name} is not a valid deployment name: use 2 to 64 letters, digits, `-`, `_` or "
             "`.`, starting with a letter or digit.",
-            name=name,
+            name=echo(name),
         )
     return name
 
@@ -89,7 +90,7 @@ def sku_word(value: str) -> str:
     word = value.lower().replace("-", "").replace("_", "").replace(" ", "")
     if word not in SKUS:
         raise UserError(
-            "Unknown sku `{sku}`; use standard, globalstandard or developer.", sku=value
+            "Unknown sku {sku}; use standard, globalstandard or developer.", sku=echo(value)
         )
     return word
 

@@ -174,10 +174,26 @@ class DeleteRequest(Confirmation):
         return self.at(self.token)
 
 
+class SampleOffer(Confirmation):
+    """A sample file offered on a Teams file consent card, waiting for Teams' answer."""
+
+    sample: str
+
+    @classmethod
+    def at(cls, token: str) -> Key[SampleOffer]:
+        """The key of an offered sample file."""
+        return Key(cls, f"sample-offer/{token}")
+
+    def key(self) -> Key[SampleOffer]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
 CONFIRMATION_PREFIXES: dict[type[Confirmation], str] = {
     TrainingRequest: "training/pending/",
     DeployRequest: "deploy-request/",
     DeleteRequest: "delete-request/",
+    SampleOffer: "sample-offer/",
 }
 
 
@@ -202,6 +218,72 @@ class ValidatedSet(Record):
     def key(self) -> Key[ValidatedSet]:
         """Where this record is stored."""
         return self.at_conversation(self.conversation)
+
+
+class ValidationResult(Record):
+    """The validation report of one kept file for one base model (`train` and "Show all errors"
+    read it instead of validating again)."""
+
+    sha256: str
+    model: str
+    report: dict[str, Any]
+    at: float
+
+    @classmethod
+    def at_file(cls, sha256: str, model: str) -> Key[ValidationResult]:
+        """The key of a file's report for `model`."""
+        return Key(cls, f"validation/report/{_part(sha256)}/{_part(model)}")
+
+    def key(self) -> Key[ValidationResult]:
+        """Where this record is stored."""
+        return self.at_file(self.sha256, self.model)
+
+
+class CheckedFile(BaseModel):
+    """One file of a check: its name, where to fetch it, and once kept its id."""
+
+    name: str
+    url: str = ""
+    sha256: str = ""
+
+
+CheckStage = Literal["downloading", "validating", "done", "failed"]
+
+
+class FileCheck(Record):
+    """Files being downloaded and validated in the background, reported on one card."""
+
+    token: str
+    conversation: str
+    user: str
+    service_url: str
+    """Where the files were sent from (which addresses a download may reach)."""
+    files: list[CheckedFile]
+    purpose: Literal["validate", "offer"] = "validate"
+    """validate: the report card; offer: files attached with no text, offered for validation."""
+    model: str = ""
+    epochs: int | None = None
+    stage: CheckStage = "downloading"
+    card: str = ""
+    error: str = ""
+    at: float = 0.0
+
+    @classmethod
+    def at_token(cls, token: str) -> Key[FileCheck]:
+        """The key of a check."""
+        return Key(cls, f"checks/{token}")
+
+    def key(self) -> Key[FileCheck]:
+        """Where this record is stored."""
+        return self.at_token(self.token)
+
+    @property
+    def finished(self) -> bool:
+        """The card shows the outcome."""
+        return self.stage in ("done", "failed")
+
+
+CHECKS = "checks/"
 
 
 LaunchStage = Literal["confirmed", "uploaded", "creating", "created", "failed"]
@@ -316,6 +398,14 @@ class LatestJob(Record):
 DeploymentState = Literal["creating", "succeeded", "failed", "deleting", "deleted"]
 
 
+class DeleteCard(BaseModel):
+    """A card waiting for a deletion to end, in its conversation, and who pressed Delete there."""
+
+    conversation: str
+    card: str
+    by: str = ""
+
+
 class DeploymentRecord(Record):
     """The bot's memory of one deployment it created or used."""
 
@@ -341,6 +431,10 @@ class DeploymentRecord(Record):
     warning_conversation: str = ""
     delete_card: str = ""
     delete_conversation: str = ""
+    delete_cards: list[DeleteCard] = []
+    """Every card that waits for the deletion (two people may delete the same deployment)."""
+    deleted_by: str = ""
+    """Who asked first for the deletion that is under way (or done), by display name."""
 
     @classmethod
     def at(cls, resource: Resource, name: str) -> Key[DeploymentRecord]:

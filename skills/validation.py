@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
 from infra.catalog import DEFAULT_MODEL, TOKEN_LIMITS
 from infra.errors import UserError
+from infra.text import echo, label
 from infra.tokens import encoding_name_for
 from skills.validation_scan import LIST_CAP, Tally, detect_format, scan
 
@@ -137,6 +139,39 @@ class ValidationReport:
         data["ok"] = self.ok
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ValidationReport:
+        """The report `to_json` wrote (a stored report, read back)."""
+        tokens = data.get("tokens")
+        return cls(
+            file=data["file"],
+            model=data["model"],
+            encoding=data["encoding"],
+            format=data["format"],
+            examples=data["examples"],
+            invalid_examples=data["invalid_examples"],
+            errors=[ExampleError(**e) for e in data["errors"]],
+            error_counts=dict(data["error_counts"]),
+            file_errors=[FileError(**e) for e in data["file_errors"]],
+            warnings=[ReportWarning(**w) for w in data["warnings"]],
+            over_limit=list(data["over_limit"]),
+            token_limit=data["token_limit"],
+            tokens=TokenStats(
+                Distribution(**tokens["total"]),
+                Distribution(**tokens["assistant"]),
+                Distribution(**tokens["messages"]),
+            )
+            if tokens
+            else None,
+            billing=Billing(**data["billing"]),
+        )
+
+    def for_epochs(self, epochs: int | None) -> ValidationReport:
+        """The same report with the billing estimate for `epochs` (None: the default)."""
+        run = billing_epochs(self.valid_examples, epochs)
+        dataset = self.billing.dataset_tokens
+        return replace(self, billing=Billing(dataset, run, run * dataset))
+
 
 def billing_epochs(examples: int, epochs: int | None = None) -> int:
     """The epochs a job runs: the user's, or the cookbook's default for `examples` examples."""
@@ -199,7 +234,9 @@ def _duplicates(tally: Tally) -> list[int]:
 
 
 def _warnings(tally: Tally) -> list[ReportWarning]:
-    keys = ", ".join(sorted(tally.extra_keys)[:10])
+    keys = ", ".join(label(key) for key in sorted(tally.extra_keys)[:10])
+    if len(tally.extra_keys) > 10:
+        keys += f" and {len(tally.extra_keys) - 10:,} more"
     texts = {
         "blank_lines": "blank line(s) were skipped.",
         "unrecognized_top_level_key": f"example(s) have top-level keys it ignores: {keys}.",
@@ -219,6 +256,18 @@ def _warnings(tally: Tally) -> list[ReportWarning]:
     return warnings
 
 
+def check_choice(model: str, epochs: int | None) -> None:
+    """UserError for a base model validation does not know, or epochs out of range."""
+    if model not in TOKEN_LIMITS:
+        raise UserError(
+            "Unknown model {model}; choose one of {known}.",
+            model=echo(model),
+            known=", ".join(TOKEN_LIMITS),
+        )
+    if epochs is not None and not 1 <= epochs <= 50:
+        raise UserError("Epochs must be a whole number from 1 to 50.")
+
+
 def validate_file(
     path: Path, *, model: str = DEFAULT_MODEL, epochs: int | None = None, name: str | None = None
 ) -> ValidationReport:
@@ -226,10 +275,7 @@ def validate_file(
 
     Raises UserError for an unknown model, bad epochs or a file that cannot be read.
     """
-    if model not in TOKEN_LIMITS:
-        raise UserError(f"Unknown model {model!r}; choose one of {', '.join(TOKEN_LIMITS)}.")
-    if epochs is not None and not 1 <= epochs <= 50:
-        raise UserError("Epochs must be a whole number from 1 to 50.")
+    check_choice(model, epochs)
     shown = name or path.name
     encoding = encoding_name_for(model)
     limit = TOKEN_LIMITS[model]

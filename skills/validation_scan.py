@@ -8,21 +8,24 @@ token histograms, so memory stays flat whatever the file size. Tallies merge in 
 from __future__ import annotations
 
 import json
+import math
 import os
 from array import array
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from multiprocessing import get_context
 from pathlib import Path
 from typing import IO
 
+from infra.text import label
 from infra.tokens import get_encoding
+from infra.workers import process_pool
 from skills import validation_rules as rules
 
 LIST_CAP = 1000
 """At most this many errors, and line numbers per warning, are kept; counts stay exact."""
+KEYS_CAP = 50
+"""At most this many unrecognized top-level keys are remembered (each cut at 200 characters)."""
 MAX_LINE_BYTES = 16 * 1024 * 1024
 """A longer line is an invalid example, skipped without being held in memory."""
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -95,7 +98,7 @@ class Tally:
         self.error_counts.update(other.error_counts)
         for code, lines in other.warnings.items():
             self.warnings.setdefault(code, Lines()).merge(lines, offset)
-        self.extra_keys |= other.extra_keys
+        self.extra_keys |= set(sorted(other.extra_keys)[: max(0, KEYS_CAP - len(self.extra_keys))])
         self.total.update(other.total)
         self.assistant.update(other.assistant)
         self.messages.update(other.messages)
@@ -130,7 +133,44 @@ def _read_line(f: IO[bytes]) -> tuple[bytes | None, int]:
 
 
 class _Invalid(Exception):
-    """A line that is not UTF-8 JSON."""
+    """A line that is not UTF-8 JSON; `code` is the error code it counts under."""
+
+    code = "invalid_json"
+
+
+class _DuplicateKey(_Invalid):
+    """A JSON object with the same key twice (a parser keeps one of them, silently)."""
+
+    code = "duplicate_key"
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"an object has the key {label(key)!r} twice")
+            seen.add(key)
+    return found
+
+
+def _no_constant(name: str) -> object:
+    raise _Invalid(f"the line is not JSON ({name} is not a JSON value)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Invalid("the line is not JSON (a number is too large)")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_constant=_no_constant, parse_float=_finite
+)
+"""Strict JSON: NaN and Infinity refused (also a number that overflows to it), a key twice in
+one object reported."""
 
 
 def _parse(line: bytes) -> tuple[object, str]:
@@ -140,12 +180,15 @@ def _parse(line: bytes) -> tuple[object, str]:
     except UnicodeDecodeError:
         raise _Invalid("the line is not valid UTF-8") from None
     try:
-        return json.loads(raw), raw
-    except ValueError as error:
-        reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
-        raise _Invalid(f"the line is not JSON ({reason})") from None
+        return _DECODER.decode(raw), raw
+    except json.JSONDecodeError as error:
+        raise _Invalid(f"the line is not JSON ({error.msg})") from None
     except RecursionError:
         raise _Invalid("the line is nested too deeply") from None
+    except ValueError as error:  # never Python's own words: they name its internals
+        if "digits" in str(error):
+            raise _Invalid("the line is not JSON (a number has more than 4,300 digits)") from None
+        raise _Invalid("the line is not JSON") from None
 
 
 class _RangeScan:
@@ -199,7 +242,7 @@ class _RangeScan:
             value, raw = _parse(line)
             issues = self.check(value, raw)
         except _Invalid as error:
-            tally.reject(number, [("invalid_json", str(error))])
+            tally.reject(number, [(error.code, str(error))])
             return
         except RecursionError:
             tally.reject(number, [("invalid_json", "the line is nested too deeply")])
@@ -212,7 +255,8 @@ class _RangeScan:
         measure = self.counter.measure(messages, value["input"] if self.dpo else value)
         if not self.top_keys.issuperset(value):
             tally.warn("unrecognized_top_level_key", number)
-            tally.extra_keys.update(value.keys() - self.top_keys)
+            if len(tally.extra_keys) < KEYS_CAP:  # a key per line must not fill the memory
+                tally.extra_keys.update(key[:200] for key in value.keys() - self.top_keys)
         if not measure.has_system:
             tally.warn("missing_system_message", number)
         if not measure.has_user:
@@ -251,7 +295,7 @@ def scan(path: Path, format: str, encoding: str, token_limit: int) -> Tally:
         Job(path, bounds[i], bounds[i + 1], format, encoding, token_limit) for i in range(pieces)
     ]
     whole = Tally()
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with process_pool(workers) as pool:
         for part in pool.map(scan_range, jobs):
             whole.merge(part)
     return whole
@@ -281,7 +325,9 @@ def _sniff_text(first: bytes) -> str:
 def _describe_keys(keys: set[str]) -> str:
     if {"prompt", "completion"} <= keys:
         return "legacy prompt/completion lines"
-    return "lines with the keys " + ", ".join(sorted(keys)[:6])
+    shown = ", ".join(label(key) for key in sorted(keys)[:6])
+    more = f" and {len(keys) - 6:,} more" if len(keys) > 6 else ""
+    return f"lines with the keys {shown}{more}"
 
 
 def detect_format(path: Path) -> Detected:

@@ -26,6 +26,9 @@ class ChannelFake:
     def __init__(self) -> None:
         self.sent: list[Activity] = []  # every activity the bot posted or updated, in order
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}
+        self.held: asyncio.Event | None = None  # set: held downloads go on (see `hold_files`)
+        self.downloading = asyncio.Event()  # a held download has started
         self.slow_posts = 0.0  # seconds between recording a posted activity and answering
         self.uploads: dict[str, bytes] = {}  # files the bot uploaded (Teams file consent)
         self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
@@ -44,6 +47,7 @@ class ChannelFake:
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._put)
         app.router.add_get("/v3/conversations/{cid}/members/{mid}", self._member)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_get("/redirect/{name}", self._redirect)
         app.router.add_put("/upload/{name}", self._upload)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -62,6 +66,17 @@ class ChannelFake:
         """Make `content` downloadable; returns its URL."""
         self.files[name] = (content, content_type)
         return f"{self.url}/files/{name}"
+
+    def serve_redirect(self, name: str, target: str) -> str:
+        """A URL that answers 302 to `target`; returns it."""
+        self.redirects[name] = target
+        return f"{self.url}/redirect/{name}"
+
+    async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        target = self.redirects.get(request.match_info["name"])
+        if target is None:
+            raise web.HTTPNotFound()
+        raise web.HTTPFound(target)
 
     def _failure(self, request: web.Request) -> web.Response | None:
         self.calls += 1
@@ -125,12 +140,29 @@ class ChannelFake:
         self.uploads[request.match_info["name"]] = body
         return web.json_response({"id": request.match_info["name"]}, status=201)
 
+    def hold_files(self) -> asyncio.Event:
+        """Make downloads slow on purpose: each sends its first bytes, then waits until the
+        returned event is set."""
+        self.held = asyncio.Event()
+        self.downloading.clear()
+        return self.held
+
     async def _file(self, request: web.Request) -> web.StreamResponse:
         found = self.files.get(request.match_info["name"])
         if found is None:
             raise web.HTTPNotFound()
         content, content_type = found
-        return web.Response(body=content, content_type=content_type)
+        if self.held is None:
+            return web.Response(body=content, content_type=content_type)
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.content_length = len(content)
+        await response.prepare(request)
+        await response.write(content[:1])
+        self.downloading.set()
+        await self.held.wait()
+        await response.write(content[1:])
+        await response.write_eof()
+        return response
 
     async def wait_for(
         self, predicate: Predicate, start: int = 0, seconds: float = 10.0
@@ -204,6 +236,17 @@ class Conversation:
         assert response.status in (200, 201), response.status
         return await self.reply()
 
+    async def checked(self, text: str, seconds: float = 30.0, **fields: Any) -> Activity:
+        """Send files (or press Validate) and return how the check ends: the "Checking your
+        files..." card's last state, or the answer when no check started."""
+        first = await self.say(text, **fields)
+        if not is_checking(first):
+            return first
+        return await self.reply(
+            lambda a: a["id"] == first["id"] and a["_op"] == "update" and not is_checking(a),
+            seconds,
+        )
+
     async def reply(self, predicate: Predicate | None = None, seconds: float = 10.0) -> Activity:
         """The next activity the bot sent in this conversation since the last post."""
         return await self.channel.wait_for(
@@ -223,6 +266,11 @@ class Conversation:
     def replies(self) -> list[Activity]:
         """Everything the bot sent in this conversation so far."""
         return [a for a in self.channel.sent if a["_conversation"] == self.id]
+
+
+def is_checking(activity: Activity) -> bool:
+    """The card a check shows while files are fetched or validated."""
+    return "Checking your files..." in card_text(activity)
 
 
 def card_of(activity: Activity) -> dict[str, Any]:

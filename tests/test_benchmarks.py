@@ -16,8 +16,8 @@ def test_the_runner_lists_the_benchmarks() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "unknown benchmark 'no-such-benchmark'; "
-        "choose from sandbox_bigfile, sandbox_load, state_store, turns, validation"
+        "unknown benchmark 'no-such-benchmark'; choose from sandbox_bigfile, sandbox_load, "
+        "state_store, turn_latency, turns, validation"
     )
 
 

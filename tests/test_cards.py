@@ -22,6 +22,7 @@ from bot.render import render
 from infra.azure import Resource
 from skills import notify
 from skills.chat import Answer
+from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
@@ -128,6 +129,12 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": []}\nnot json\n', encoding="utf-8")
     yield "validation-errors", validation.validation_card([validate_file(bad)], ["c" * 64], None)
+    yield "checking", validation.checking_card(["training_set.jsonl"], "downloading")
+    yield (
+        "check-failed",
+        validation.check_failed_card(["t.jsonl"], "t.jsonl came back as a web page, not the file."),
+    )
+    yield "offer", validation.offer_card(["training_set.jsonl"], ["a" * 64])
     yield "train-confirm", training.confirmation_card(TRAINING, "e" * 32, 24)
     yield (
         "job-running",
@@ -368,9 +375,17 @@ def _subclasses(kind: type[notify.View]) -> set[type[notify.View]]:
     return found.union(*(_subclasses(k) for k in found))
 
 
-def test_every_view_renders_as_a_card_with_a_summary() -> None:
-    assert {type(v) for v in VIEWS} == _subclasses(notify.View)
-    for view in VIEWS:
+def test_every_view_renders_as_a_card_with_a_summary(tmp_path: Path) -> None:
+    report = validate_file(write_sample(tmp_path)[0])
+    views = [
+        *VIEWS,
+        CheckingFiles(("a.jsonl",), "validating"),
+        CheckFailed(("a.jsonl",), "why."),
+        FilesReport((report,), ("a" * 64,), 0.01),
+        FilesOffered(("a.jsonl",), ("a" * 64,)),
+    ]
+    assert {type(v) for v in views} == _subclasses(notify.View)
+    for view in views:
         activity = render(view)
         assert activity.attachments[0].content_type == "application/vnd.microsoft.card.adaptive"
         assert activity.summary and not activity.text

@@ -166,7 +166,7 @@ def test_invalid_utf8_and_empty_files(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["validate", "nope.jsonl"], "Cannot read nope.jsonl"),
-        (["validate", "--model", "gpt-9", str(DATA / "dpo.jsonl")], "Unknown model 'gpt-9'"),
+        (["validate", "--model", "gpt-9", str(DATA / "dpo.jsonl")], "Unknown model `gpt-9`"),
         (["validate", "--epochs", "0", str(DATA / "dpo.jsonl")], "epochs"),
         (["validate"], "FILE"),
     ],

@@ -31,7 +31,7 @@ async def test_attached_files_get_a_report_card(
         attachment(channel, "validation_set.jsonl", VALIDATION),
         attachment(channel, "training_set.jsonl", TRAINING),
     ]
-    reply = await chat.say("validate", attachments=files)
+    reply = await chat.checked("validate", attachments=files)
     shown = card_text(reply)
     assert "Ready to train" in shown
     assert shown.index("training_set.jsonl") < shown.index("validation_set.jsonl")
@@ -50,20 +50,18 @@ async def test_teams_file_download_info(
         "name": "training_set.jsonl",
         "content": {"downloadUrl": url, "uniqueId": "x", "fileType": "jsonl"},
     }
-    reply = await chat.say("<at>FineTuneBot</at> validate", attachments=[teams_file])
+    reply = await chat.checked("<at>FineTuneBot</at> validate", attachments=[teams_file])
     assert "Ready to train" in card_text(reply)
 
 
 async def test_sample_then_validate_these(conversation: Callable[..., Conversation]) -> None:
     chat = conversation()
     await chat.say("sample")
-    files = await chat.reply(
-        lambda a: bool(a.get("attachments")) and "contentUrl" in a["attachments"][0]
-    )
-    names = [a["name"] for a in files["attachments"]]
-    assert names == ["training_set.jsonl", "validation_set.jsonl"]
     offer = await chat.reply(lambda a: "Validate these" in json.dumps(a))
-    reply = await chat.say("", value=button(offer, "Validate these"))
+    files = [a for a in chat.replies() if a.get("attachments") and a is not offer]
+    names = [f["name"] for a in files for f in a["attachments"]]
+    assert names == ["training_set.jsonl", "validation_set.jsonl"]
+    reply = await chat.checked("", value=button(offer, "Validate these"))
     assert "Ready to train" in card_text(reply)
 
 
@@ -71,9 +69,11 @@ async def test_a_file_without_text_is_offered_for_validation(
     conversation: Callable[..., Conversation], channel: ChannelFake
 ) -> None:
     chat = conversation()
-    offer = await chat.say("", attachments=[attachment(channel, "training_set.jsonl", TRAINING)])
+    offer = await chat.checked(
+        "", attachments=[attachment(channel, "training_set.jsonl", TRAINING)]
+    )
     assert "Got training_set.jsonl" in card_text(offer)
-    reply = await chat.say("", value=button(offer, "Validate"))
+    reply = await chat.checked("", value=button(offer, "Validate"))
     assert "Ready to train" in card_text(reply)
 
 
@@ -83,7 +83,7 @@ async def test_a_bad_file_lists_its_errors(
     chat = conversation()
     lines = TRAINING.splitlines()
     broken = b"\n".join([lines[0], b"{not json", b'{"messages": []}', *lines[1:]]) + b"\xff\n"
-    reply = await chat.say("validate", attachments=[attachment(channel, "train.jsonl", broken)])
+    reply = await chat.checked("validate", attachments=[attachment(channel, "train.jsonl", broken)])
     shown = card_text(reply)
     assert "Not ready to train" in shown
     assert "Line 2" in shown and "invalid_json" in shown and "missing_messages_list" in shown
@@ -106,7 +106,7 @@ async def test_in_teams_all_errors_come_as_text(
 ) -> None:
     chat = conversation(channel_id="msteams")
     broken = TRAINING + b"{not json\n"
-    reply = await chat.say("validate", attachments=[attachment(channel, "train.jsonl", broken)])
+    reply = await chat.checked("validate", attachments=[attachment(channel, "train.jsonl", broken)])
     listed = await chat.say("", value=button(reply, "Show all errors"))
     assert listed["text"].startswith(
         f"train.jsonl line {len(TRAINING.splitlines()) + 1}: invalid_json"
@@ -139,11 +139,11 @@ async def test_bad_attachments_get_one_sentence(
     serve: dict[str, Any],
     expected: str,
 ) -> None:
-    reply = await conversation().say(
+    reply = await conversation().checked(
         "validate", attachments=[attachment(channel, name, content, **serve)]
     )
-    assert reply["text"].startswith(expected)
-    assert "Traceback" not in reply["text"]
+    assert expected in card_text(reply)
+    assert "Traceback" not in card_text(reply)
 
 
 async def test_a_missing_download(
@@ -154,9 +154,9 @@ async def test_a_missing_download(
         "contentUrl": f"{channel.url}/files/nope",
         "name": "t.jsonl",
     }
-    reply = await conversation().say("validate", attachments=[gone])
-    assert (
-        reply["text"] == "I could not download t.jsonl (the server answered 404); attach it again."
+    reply = await conversation().checked("validate", attachments=[gone])
+    assert "I could not download t.jsonl (the server answered 404); attach it again." in card_text(
+        reply
     )
 
 
@@ -168,7 +168,7 @@ async def test_validate_without_files_or_with_a_bad_model(
     assert reply["text"].startswith("Attach your training file")
     files = [attachment(channel, "training_set.jsonl", TRAINING)]
     reply = await chat.say("validate model=gpt-9", attachments=files)
-    assert reply["text"].startswith("Unknown model 'gpt-9'")
+    assert reply["text"].startswith("Unknown model `gpt-9`")
 
 
 async def test_sample_in_teams_personal_chat_uses_file_consent(

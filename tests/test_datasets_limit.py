@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.channel import ChannelFake, Conversation
+from tests.channel import ChannelFake, Conversation, card_text
 from tests.test_datasets_chat import TRAINING, attachment
 
 
@@ -19,10 +19,9 @@ def settings_overrides() -> dict[str, Any]:
 async def test_a_file_over_the_limit_is_refused_before_it_is_read(
     conversation: Callable[..., Conversation], channel: ChannelFake
 ) -> None:
-    reply = await conversation().say(
+    reply = await conversation().checked(
         "validate", attachments=[attachment(channel, "training_set.jsonl", TRAINING)]
     )
-    assert (
-        reply["text"]
-        == "training_set.jsonl is larger than the 4,096 bytes limit for training files."
+    assert "training_set.jsonl is larger than the 4,096 bytes limit for training files." in (
+        card_text(reply)
     )

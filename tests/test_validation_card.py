@@ -72,7 +72,11 @@ def test_not_ready_card_shows_first_ten_errors(tmp_path: Path) -> None:
     assert any("14 in all" in t for t in texts(card["body"]))
     assert not any("Estimated price" in json.dumps(e) for e in card["body"])
     assert [a["title"] for a in card["actions"]] == ["Show all errors"]
-    assert card["actions"][0]["data"] == {"verb": "errors", "datasets": ["c" * 64]}
+    assert card["actions"][0]["data"] == {
+        "verb": "errors",
+        "datasets": ["c" * 64],
+        "model": "gpt-4o-mini-2024-07-18",
+    }
 
 
 def test_error_lines_list_every_error(tmp_path: Path) -> None:

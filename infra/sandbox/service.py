@@ -16,6 +16,7 @@ from typing import Any
 import tiktoken
 from aiohttp import web
 
+from infra.files import private_dir
 from infra.sandbox.clock import SandboxClock
 from infra.sandbox.faults import Faults
 from infra.sandbox.ids import assignment_name, hex32, new_key
@@ -88,7 +89,7 @@ class Sandbox:
         self.files_dir = config.data_dir / "files"
         self.models_dir = config.data_dir / "models"
         for folder in (self.files_dir, self.models_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)  # uploaded files and models are the owner's alone
         self.store = Store(config.data_dir / "sandbox.sqlite3")
         saved = self.store.meta("clock")
         self.clock = SandboxClock(config.speedup, float(saved) if saved else None)

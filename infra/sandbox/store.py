@@ -8,10 +8,11 @@ and keeps its insertion order. Writes go through to SQLite at once, so a restart
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from infra.files import open_sqlite
 
 Doc = dict[str, Any]
 
@@ -32,10 +33,7 @@ class Store:
     """Documents by kind and id, with lists by parent in insertion order."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_sqlite(path)  # owner-only; UserError when empty or damaged
         self._db.executescript(_SCHEMA)
         self._docs: dict[str, dict[str, Doc]] = {}
         self._parents: dict[str, dict[str, str]] = {}

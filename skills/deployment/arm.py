@@ -27,6 +27,7 @@ from openai import APIError, AsyncAzureOpenAI, NotFoundError
 from infra.azure import Resource
 from infra.catalog import SKUS
 from infra.errors import UserError
+from infra.text import echo
 from skills.azure_errors import arm_error, openai_message
 from skills.models import ModelChoice, base_of, is_fine_tuned, sku_word
 
@@ -87,9 +88,10 @@ async def resolve_model(client: AsyncAzureOpenAI, ref: str, job: str = "") -> Mo
     if base:
         return ModelChoice(base.group("name"), base.group("version"), fine_tuned=False)
     raise UserError(
-        f"I can't tell what `{ref}` is: give a job id (`ftjob-...`), a fine-tuned model "
+        "I can't tell what {ref} is: give a job id (`ftjob-...`), a fine-tuned model "
         "(`gpt-4o-mini-2024-07-18.ft-...`), a checkpoint id (`ftchkpt-...`) or a base model "
-        "(`gpt-4o-mini-2024-07-18`)."
+        "(`gpt-4o-mini-2024-07-18`).",
+        ref=echo(ref),
     )
 
 

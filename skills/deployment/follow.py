@@ -25,8 +25,8 @@ from skills.deployment.views import (
     DeploymentSucceeded,
     plan_of,
 )
-from skills.notify import View, show
-from skills.records import DeploymentRecord
+from skills.notify import NotDelivered, View, show
+from skills.records import DeleteCard, DeploymentRecord
 from skills.service_clock import ServiceClock
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,26 @@ def refresh_due(state: str, shown: str, since_shown: float) -> bool:
     if state != shown:
         return since_shown >= CARD_UPDATE_SECONDS
     return since_shown >= ELAPSED_UPDATE_SECONDS
+
+
+def waiting_cards(record: DeploymentRecord) -> list[DeleteCard]:
+    """The cards waiting for a record's deletion (one card, in records written before there
+    could be several)."""
+    cards = list(record.delete_cards)
+    if not cards and (record.delete_conversation or record.conversation):
+        conversation = record.delete_conversation or record.conversation
+        cards.append(DeleteCard(conversation=conversation, card=record.delete_card))
+    return cards
+
+
+def deleted_view(record: DeploymentRecord, waiting: DeleteCard) -> DeploymentDeleted:
+    """What the card `waiting` says once the deployment is gone: who deleted it, when that was
+    not the card's own user (nobody here: it was deleted elsewhere)."""
+    if not record.deleted_by:
+        return DeploymentDeleted(record.name, elsewhere=True)
+    if waiting.by and waiting.by == record.deleted_by:
+        return DeploymentDeleted(record.name)
+    return DeploymentDeleted(record.name, by=record.deleted_by)
 
 
 def owner_item(resource: Resource, name: str) -> str:
@@ -168,9 +188,26 @@ class Follower:
         await self._show(record, DeploymentFailed(plan, reason, record.ref or record.model))
 
     async def _deleted(self, record: DeploymentRecord) -> None:
-        await self._change(record, state="deleted", reason="user")
-        conversation = record.delete_conversation or record.conversation
-        if conversation:
-            await show(
-                self.ctx.notify, conversation, record.delete_card, DeploymentDeleted(record.name)
-            )
+        """The deployment is gone: mark it deleted and tell every card that waited for it (the
+        list is taken in the same write, so a card added later is answered by `follow_delete`)."""
+        taken: list[DeleteCard] = []
+
+        def apply(found: DeploymentRecord | None) -> DeploymentRecord:
+            current = found or record
+            taken[:] = waiting_cards(current)
+            return current.model_copy(update={"state": "deleted", "reason": "user"})
+
+        changed = await self.ctx.records.update(record.key(), apply)
+        assert changed is not None
+        for waiting in taken:
+            try:
+                await show(
+                    self.ctx.notify,
+                    waiting.conversation,
+                    waiting.card,
+                    deleted_view(changed, waiting),
+                )
+            except NotDelivered as error:
+                log.warning(
+                    "could not tell %s that %s is gone: %s", waiting.card, record.name, error
+                )

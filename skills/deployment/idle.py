@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from typing import Literal
 
 from infra.azure import Resource
+from infra.errors import UserError
+from infra.retry import status_of
 from skills.context import Context
 from skills.deployment import arm
 from skills.deployment.views import DeletedForInactivity, IdleWarning
@@ -39,7 +42,22 @@ MIN_SLEEP = 0.02
 SYNC_SECONDS = 600.0
 """Real seconds between two readings of the service's clock."""
 
+RETRY_BASE = 1.0
+RETRY_CAP = 300.0
+"""After a failed look the watcher waits about 1, 2, 4 ... seconds, then 5 minutes at most."""
+
 Decision = Literal["none", "wait", "warn", "expired"]
+
+
+def failure_kind(error: BaseException) -> tuple[str, str]:
+    """(what kind of failure it is: its type and HTTP status, or a UserError's sentence id; one
+    line saying it)."""
+    if isinstance(error, UserError):
+        return f"UserError: {error.template}", error.message.rstrip(".")
+    status = status_of(error)
+    kind = type(error).__name__ + (f" (HTTP {status})" if status else "")
+    first = (str(error).strip().splitlines() or [""])[0][:200]
+    return kind, f"{kind}: {first}" if first else kind
 
 
 def days_left(since: float, now: float) -> float:
@@ -80,14 +98,21 @@ class IdleWatcher:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.retry_base = RETRY_BASE
+        self.retry_cap = RETRY_CAP
 
     item = "idle"
     """The ownership item of the idle check (one check covers every resource)."""
 
     async def run(self) -> None:
-        """Run until cancelled (the checks only while this instance owns them)."""
+        """Run until cancelled, the checks only while this instance owns them. A failing look
+        (Azure or the channel out of reach, credentials refused) is tried again after an
+        exponential backoff up to `retry_cap` seconds, and logged in one line per kind of failure,
+        not once per try."""
         synced = -math.inf
         owners = self.ctx.owners
+        failures = 0
+        logged = ""
         while True:
             try:
                 if not owners.owns(self.item) and not await owners.claim(self.item):
@@ -97,10 +122,22 @@ class IdleWatcher:
                     await self.sync_clock()
                     synced = time.monotonic()
                 due = await self.check_once()
-            except Exception:  # Azure or the channel unreachable for now: look again later
-                log.warning("idle watcher: check failed; trying again", exc_info=True)
-                await asyncio.sleep(min(1.0, self.sleep_seconds(math.inf)))
+            except Exception as error:  # look again later
+                kind, line = failure_kind(error)
+                if kind != logged:
+                    log.warning(
+                        "idle watcher: %s; trying again with backoff (up to %g s)",
+                        line,
+                        self.retry_cap,
+                    )
+                    logged = kind
+                step = min(self.retry_cap, self.retry_base * 2**failures)
+                failures += 1
+                await asyncio.sleep(step / 2 + random.uniform(0, step / 2))
                 continue
+            if failures:
+                log.info("idle watcher: working again after %d failed look(s)", failures)
+                failures, logged = 0, ""
             await asyncio.sleep(self.sleep_seconds(due))
 
     async def sync_clock(self) -> None:

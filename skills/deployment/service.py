@@ -21,10 +21,11 @@ from skills.chat import Answer, DeploymentGone, keep_alive
 from skills.context import Context
 from skills.deployment import arm
 from skills.deployment.arm import DeploymentInfo
-from skills.deployment.follow import Follower
+from skills.deployment.follow import Follower, deleted_view
 from skills.deployment.idle import DAY, IdleWatcher, days_left, idle_expired
 from skills.deployment.views import (
     DeletedForInactivity,
+    DeploymentDeleted,
     DeploymentFailed,
     DeploymentList,
     DeploymentPlan,
@@ -33,7 +34,7 @@ from skills.deployment.views import (
     plan_of,
 )
 from skills.models import ModelChoice, default_name, is_fine_tuned
-from skills.records import DeleteRequest, DeploymentRecord, DeployRequest
+from skills.records import DeleteCard, DeleteRequest, DeploymentRecord, DeployRequest
 
 Q = TypeVar("Q", DeployRequest, DeleteRequest)
 
@@ -289,17 +290,49 @@ class Hosting:
         await self.ctx.audit.end(entry.id, "done", "Azure is deleting it")
         return request
 
-    async def follow_delete(self, request: DeleteRequest, conversation: str, card: str) -> None:
-        """Follow a deletion until it is gone; `card` (in `conversation`) then says so."""
-        await self._change(
-            request.resource,
-            request.name,
-            request.model,
-            state="deleting",
-            delete_conversation=conversation,
-            delete_card=card,
-        )
+    async def follow_delete(
+        self, request: DeleteRequest, conversation: str, card: str, by: str
+    ) -> DeploymentDeleted | None:
+        """Follow a deletion until it is gone; `card` (in `conversation`) then says so.
+
+        Two people may delete the same deployment: every card waits on the record and each is
+        told when it is gone (and by whom, when it was someone else). When the deletion has
+        ended already, the view for `card` is returned at once."""
+        waiting = DeleteCard(conversation=conversation, card=card, by=by)
+        ended: list[DeploymentRecord] = []
+
+        def apply(found: DeploymentRecord | None) -> DeploymentRecord | None:
+            ended.clear()
+            base = found or DeploymentRecord(
+                resource=request.resource, name=request.name, model=request.model
+            )
+            if base.state == "deleted" and found is not None:
+                ended.append(base)
+                return None
+            first = base.state != "deleting" or not base.deleted_by
+            return base.model_copy(
+                update={
+                    "state": "deleting",
+                    "delete_cards": [*base.delete_cards, waiting],
+                    "deleted_by": by if first else base.deleted_by,
+                }
+            )
+
+        await self.ctx.records.update(DeploymentRecord.at(request.resource, request.name), apply)
+        if ended:
+            if await self.get(request.resource, request.name) is None:
+                return deleted_view(ended[0], waiting)
+            # the record is of an earlier deployment of that name: this deletion starts anew
+            await self._change(
+                request.resource,
+                request.name,
+                request.model,
+                state="deleting",
+                delete_cards=[waiting],
+                deleted_by=by,
+            )
         self.follower.follow(request.resource, request.name)
+        return None
 
     async def keep(self, token: str, conversation: str, user: str) -> DeleteRequest:
         """Keep the deployment after all."""

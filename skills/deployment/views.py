@@ -53,9 +53,12 @@ class DeploymentFailed(View):
 
 @dataclass(frozen=True)
 class DeploymentDeleted(View):
-    """A deletion the bot was asked for has finished."""
+    """A deletion the bot was asked for has finished. `by` names who deleted it when that was
+    someone else than the card's own user; `elsewhere` when nobody here did."""
 
     name: str
+    by: str = ""
+    elsewhere: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,21 @@
 """A training run before it starts: the files, the base model, the hyperparameters and the cost.
 
 `Plan` is what the user confirms (it is stored until then); `check_options` types the `train`
-options; `make_plan` checks the validated files once more and prices the run.
+options; `make_plan` reads the validated files' stored reports (no validation again) and prices
+the run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from infra.datasets import DatasetStore
+from infra.datasets import StoredDataset
 from infra.errors import UserError
-from skills.validation import ValidationReport, estimated_price, validate_file
+from skills.validation import ValidationReport, estimated_price
 
 SUFFIX = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
@@ -117,38 +117,40 @@ def verdict(report: ValidationReport) -> str:
     return "; ".join(reasons) or "it did not pass validation"
 
 
-async def checked(
-    datasets: DatasetStore, sha256: str, model: str, epochs: int | None
+def checked(
+    stored: StoredDataset, report: ValidationReport, epochs: int | None
 ) -> tuple[Dataset, ValidationReport]:
-    """A stored file, validated again for `model`; UserError when it is not fit to train on."""
-    stored = await datasets.get(sha256)
-    report = await asyncio.to_thread(
-        validate_file, stored.path, model=model, epochs=epochs, name=stored.name
-    )
+    """A kept file and its stored report, the billing for `epochs`; UserError when the file is
+    not fit to train on."""
+    report = report.for_epochs(epochs)
     if not report.ok:
         raise UserError(
             "{name} is not valid for training: {why}.", name=stored.name, why=verdict(report)
         )
     dataset = Dataset(
-        sha256=sha256, path=str(stored.path), name=stored.name, examples=report.valid_examples
+        sha256=stored.sha256,
+        path=str(stored.path),
+        name=stored.name,
+        examples=report.valid_examples,
     )
     return dataset, report
 
 
-async def make_plan(
-    datasets: DatasetStore,
-    training: str,
-    validation: str | None,
+Checked = tuple[StoredDataset, ValidationReport]
+"""A kept file and the report stored when it was validated."""
+
+
+def make_plan(
+    training: Checked,
+    validation: Checked | None,
     model: str,
     options: dict[str, Any],
     prices: dict[str, float],
 ) -> Plan:
-    """The plan of a run on stored files (by sha256), checked and priced."""
+    """The plan of a run on kept files and their stored reports, checked and priced."""
     epochs = options.get("epochs")
-    training_set, report = await checked(datasets, training, model, epochs)
-    validation_set = None
-    if validation:
-        validation_set, _ = await checked(datasets, validation, model, epochs)
+    training_set, report = checked(*training, epochs)
+    validation_set = checked(*validation, epochs)[0] if validation else None
     return Plan(
         model=model,
         training=training_set,

@@ -18,13 +18,15 @@ from infra.errors import UserError
 from infra.ownership import every_retry
 from skills.audit import Actor
 from skills.context import Context
+from skills.datasets import kept_report
 from skills.records import JobRecord, LatestJob, LaunchRecord, TrainingRequest, ValidatedSet
 from skills.training import jobs
 from skills.training.jobs import Event, JobState
 from skills.training.launch import Launcher
-from skills.training.plan import make_plan
+from skills.training.plan import Checked, make_plan
 from skills.training.views import JobView, job_view
 from skills.training.watch import JobWatcher
+from skills.validation import check_choice
 
 
 class Training:
@@ -63,7 +65,7 @@ class Training:
         options: dict[str, Any],
         datasets: tuple[str, ...] | None,
     ) -> TrainingRequest:
-        """Check the files once more and store the plan until it is confirmed."""
+        """Read the files' stored reports and store the plan until it is confirmed."""
         validated = await self.ctx.records.get(ValidatedSet.at_conversation(conversation))
         if datasets is not None:
             training, validation = datasets[0], (datasets[1] if len(datasets) > 1 else None)
@@ -77,13 +79,23 @@ class Training:
         same = validated is not None and validated.training == training
         validated_model = validated.model if validated is not None and same else None
         model = str(options.get("model") or validated_model or self.ctx.settings.default_model)
+        check_choice(model, options.get("epochs"))
         settings = self.ctx.settings
-        plan = await make_plan(
-            self.ctx.datasets, training, validation, model, options, settings.training_prices
+        plan = make_plan(
+            await self._checked(training, model),
+            await self._checked(validation, model) if validation else None,
+            model,
+            options,
+            settings.training_prices,
         )
         return await self.ctx.confirmations.ask(
             TrainingRequest, conversation, user, plan=plan, resource=resource
         )
+
+    async def _checked(self, sha256: str, model: str) -> Checked:
+        """A kept file and its stored report for `model` (never validated again here)."""
+        stored = await self.ctx.datasets.get(sha256)
+        return stored, await kept_report(self.ctx, stored, model)
 
     async def _already(self, token: str) -> UserError:
         launch = await self.ctx.records.get(LaunchRecord.at_token(token))

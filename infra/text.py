@@ -1,0 +1,72 @@
+"""User text said back: capped, and never live markdown in the bot's voice.
+
+Every echo of what a user typed goes through one of these: `echo` for a word or value shown as
+code (`I don't know `xyz``), `prose` for text shown as text (a system message). Both cut the
+text at a cap and say so; `echo` keeps the code span closed (a backtick in the text cannot end
+it), `prose` escapes the characters that would make markdown of it (links, emphasis, code,
+HTML), so `[click me](http://...)` comes back as those characters, not as a link.
+"""
+
+from __future__ import annotations
+
+import re
+
+ECHO_CHARS = 60
+"""The longest word or value said back as code."""
+PROSE_CHARS = 500
+"""The longest text said back as text."""
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#~|])")
+_SPACES = re.compile(r"\s+")
+
+
+def _cut(value: str, cap: int) -> tuple[str, str]:
+    """(the kept text, the note that says it was cut, or '')."""
+    if len(value) <= cap:
+        return value, ""
+    return value[:cap] + "…", f" (cut at {cap:,} of {len(value):,} characters)"
+
+
+def echo(value: object, cap: int = ECHO_CHARS) -> str:
+    """`value` as one code span: on one line, at most `cap` characters (a note says when it was
+    cut), with no backtick that could close the span early."""
+    flat = _SPACES.sub(" ", str(value)).strip().replace("`", "'")
+    kept, note = _cut(flat, cap)
+    return f"`{kept}`{note}" if kept else "``"
+
+
+def escape_markdown(value: str) -> str:
+    """`value` with every character that could start markdown or HTML escaped."""
+    return _MARKDOWN.sub(r"\\\1", value)
+
+
+def prose(value: object, cap: int = PROSE_CHARS) -> str:
+    """`value` as plain text inside a message: at most `cap` characters (a note says when it was
+    cut), markdown and HTML escaped."""
+    kept, note = _cut(str(value).strip(), cap)
+    return escape_markdown(kept) + note
+
+
+FILE_NAME_CHARS = 100
+"""The longest file name kept (the extension is kept whole)."""
+_NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\`*\[\]<>#~|]")
+
+
+def file_label(name: str) -> str:
+    """A file name as the bot shows it: its last path part, at most FILE_NAME_CHARS characters
+    with its extension kept, and no character that markdown or HTML would act on."""
+    base = re.split(r"[/\\]", name)[-1].strip() or "file"
+    base = _NAME_UNSAFE.sub("_", base)
+    if len(base) <= FILE_NAME_CHARS:
+        return base
+    stem, dot, suffix = base.rpartition(".")
+    if dot and len(suffix) <= 10:
+        return stem[: FILE_NAME_CHARS - len(suffix) - 2] + "…." + suffix
+    return base[: FILE_NAME_CHARS - 1] + "…"
+
+
+def label(value: object, cap: int = 40) -> str:
+    """A short value out of user data (a JSON key) shown as a name: on one line, with no
+    character markdown or HTML would act on, at most `cap` characters."""
+    flat = _NAME_UNSAFE.sub("_", _SPACES.sub(" ", str(value)).strip())
+    return flat if len(flat) <= cap else flat[: cap - 1] + "…"

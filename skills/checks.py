@@ -1,0 +1,286 @@
+"""Checking files in the background: download, keep, validate, and report on one card.
+
+A turn that gets files (or a "Validate" press) only records a `FileCheck` and posts the
+"Checking your files..." card; this workflow then downloads and validates, so the turn answers
+its HTTP request before any long work starts. It runs in a tracked task, owned through
+`ctx.owners` (one owner at a time with several instances), updates the card in place, and is
+resumed after a restart from its stage: files already kept are not fetched again, and a link
+that no longer works is reported on the card. Validation runs in a worker process
+(`Validator`), so no input can stall the event loop; each report is stored
+(`ValidationResult`) for `train` and "Show all errors", which read it instead of validating
+again.
+
+The download is transport (bot/attachments.py): it comes in as a `Download` callable, so this
+module never sees where or how files are fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from infra.errors import UserError, unexpected
+from infra.workers import process_pool
+from skills.confirmations import new_token
+from skills.context import Context
+from skills.datasets import Datasets, order_files
+from skills.notify import NotDelivered, View, show
+from skills.records import CHECKS, CheckedFile, FileCheck, ValidatedSet, ValidationResult
+from skills.validation import ValidationReport, check_choice, estimated_price, validate_file
+
+log = logging.getLogger(__name__)
+
+FORGET_AFTER = 24 * 3600.0
+"""A finished check's record is dropped at start this long after it began."""
+
+
+class Download(Protocol):
+    """Fetches one attached file from `url`, sent in a conversation served at `service_url`;
+    chunks of bytes, or a UserError with the one sentence why not."""
+
+    def __call__(
+        self, url: str, name: str, service_url: str, max_bytes: int
+    ) -> AsyncIterator[bytes]:
+        """The file's bytes, chunk by chunk."""
+        ...
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckingFiles(View):
+    """The card while files are being fetched or validated."""
+
+    names: tuple[str, ...]
+    stage: Literal["downloading", "validating"]
+
+
+@dataclass(frozen=True)
+class CheckFailed(View):
+    """The card when a check could not finish: the one sentence why."""
+
+    names: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class FilesReport(View):
+    """The report card: the files in (training, validation) order, their ids and the price."""
+
+    reports: tuple[ValidationReport, ...]
+    ids: tuple[str, ...]
+    price: float | None
+
+
+@dataclass(frozen=True)
+class FilesOffered(View):
+    """Files attached with no text, kept and offered for validation."""
+
+    names: tuple[str, ...]
+    ids: tuple[str, ...]
+
+
+def first_view(check: FileCheck) -> CheckingFiles:
+    """What the card shows when the check starts."""
+    stage: Literal["downloading", "validating"] = (
+        "downloading" if check.stage == "downloading" else "validating"
+    )
+    return CheckingFiles(tuple(f.name for f in check.files), stage)
+
+
+# -- validation off the event loop ---------------------------------------------------------------
+
+
+class Validator:
+    """Runs `validate_file` in a worker process of its own (started on first use, dying with
+    this one), so even a file of a million tiny invalid lines leaves the event loop free."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def report(
+        self, path: Path, model: str, epochs: int | None, name: str
+    ) -> ValidationReport:
+        """The validation report of the file at `path`."""
+        if self._pool is None:
+            self._pool = process_pool(1)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _validate, str(path), model, epochs, name)
+
+    def close(self) -> None:
+        """Stop the worker (a validation running is abandoned)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _validate(path: str, model: str, epochs: int | None, name: str) -> ValidationReport:
+    return validate_file(Path(path), model=model, epochs=epochs, name=name)
+
+
+# -- the workflow ---------------------------------------------------------------------------------
+
+
+class FileChecks:
+    """Checks of attached and kept files, each on its card."""
+
+    def __init__(self, ctx: Context, datasets: Datasets, download: Download) -> None:
+        self.ctx = ctx
+        self.datasets = datasets
+        self.download = download
+        self.validator = Validator()
+
+    async def ask(
+        self,
+        conversation: str,
+        user: str,
+        service_url: str,
+        files: Sequence[CheckedFile],
+        *,
+        purpose: Literal["validate", "offer"] = "validate",
+        model: str | None = None,
+        epochs: int | None = None,
+    ) -> FileCheck:
+        """Record a check of `files` (by URL, or kept: with their sha256); `start` runs it."""
+        check_choice(model or self.ctx.settings.default_model, epochs)
+        ordered = [files[i] for i in order_files([f.name for f in files])]
+        downloads = any(not f.sha256 for f in ordered)
+        check = FileCheck(
+            token=new_token(),
+            conversation=conversation,
+            user=user,
+            service_url=service_url,
+            files=ordered,
+            purpose=purpose,
+            model=model or self.ctx.settings.default_model,
+            epochs=epochs,
+            stage="downloading" if downloads else "validating",
+            at=time.time(),
+        )
+        await self.ctx.records.put(check)
+        return check
+
+    async def start(self, check: FileCheck, card: str) -> None:
+        """Run the check in the background, reporting on the card `card`."""
+
+        def with_card(found: FileCheck | None) -> FileCheck | None:
+            return found.model_copy(update={"card": card}) if found is not None else None
+
+        await self.ctx.records.update(check.key(), with_card)
+        self._spawn(check.token)
+
+    async def resume(self) -> None:
+        """After a start: go on with the checks left unfinished; forget old finished ones."""
+        now = time.time()
+        for check in await self.ctx.records.all(FileCheck, CHECKS):
+            if not check.finished:
+                self._spawn(check.token)
+            elif now - check.at > FORGET_AFTER:
+                await self.ctx.records.delete(check.key())
+
+    def close(self) -> None:
+        """Stop the validation worker (the tasks are stopped by ctx.tasks)."""
+        self.validator.close()
+
+    def _spawn(self, token: str) -> None:
+        self.ctx.tasks.spawn(self._owned(token), f"check files {token[:8]}")
+
+    async def _owned(self, token: str) -> None:
+        item = f"check/{token}"
+        if not await self.ctx.owners.claim(item):
+            return  # checked by another task (or instance) already
+        try:
+            await self._run(token)
+        finally:
+            await self.ctx.owners.release(item)
+
+    async def _change(self, token: str, **changes: object) -> FileCheck:
+        def apply(found: FileCheck | None) -> FileCheck | None:
+            return found.model_copy(update=changes) if found is not None else None
+
+        changed = await self.ctx.records.update(FileCheck.at_token(token), apply)
+        assert changed is not None
+        return changed
+
+    async def _show(self, check: FileCheck, view: View) -> FileCheck:
+        try:
+            card = await show(self.ctx.notify, check.conversation, check.card, view)
+        except NotDelivered as error:
+            log.warning("check %s: the card was not delivered: %s", check.token[:8], error)
+            return check
+        return check if card == check.card else await self._change(check.token, card=card)
+
+    async def _run(self, token: str) -> None:
+        check = await self.ctx.records.get(FileCheck.at_token(token))
+        if check is None or check.finished:
+            return
+        names = tuple(f.name for f in check.files)
+        try:
+            if check.stage == "downloading":
+                check = await self._download(check)
+                if check.purpose == "offer":
+                    ids = tuple(f.sha256 for f in check.files)
+                    check = await self._change(token, stage="done")
+                    await self._show(check, FilesOffered(names, ids))
+                    return
+                check = await self._change(token, stage="validating")
+                check = await self._show(check, CheckingFiles(names, "validating"))
+            view = await self._validate(check)
+        except asyncio.CancelledError:
+            raise  # shutting down: the stage stays, and the check goes on after the restart
+        except UserError as error:
+            await self._fail(check, error.message)
+            return
+        except Exception as error:
+            await self._fail(check, unexpected("checking files", error))
+            return
+        check = await self._change(token, stage="done")
+        await self._show(check, view)
+
+    async def _download(self, check: FileCheck) -> FileCheck:
+        """Fetch and keep every file not kept yet; each kept one is written down at once."""
+        limit = self.ctx.settings.max_file_bytes
+        for index, file in enumerate(check.files):
+            if file.sha256:
+                continue
+            chunks = self.download(file.url, file.name, check.service_url, limit)
+            stored = await self.datasets.keep(chunks, file.name)
+            files = list(check.files)
+            files[index] = CheckedFile(name=file.name, sha256=stored.sha256)  # the link is done
+            check = await self._change(check.token, files=files)
+        return check
+
+    async def _validate(self, check: FileCheck) -> FilesReport:
+        stored = await self.datasets.stored([f.sha256 for f in check.files])
+        reports: list[ValidationReport] = []
+        for one in stored:
+            report = await self.validator.report(one.path, check.model, None, one.name)
+            await self.ctx.records.put(
+                ValidationResult(
+                    sha256=one.sha256, model=check.model, report=report.to_json(), at=time.time()
+                )
+            )
+            reports.append(report.for_epochs(check.epochs))
+        await self.ctx.records.put(
+            ValidatedSet(
+                conversation=check.conversation,
+                training=stored[0].sha256,
+                validation=stored[1].sha256 if len(stored) > 1 else None,
+                model=check.model,
+                ok=all(r.ok for r in reports),
+                at=time.time(),
+            )
+        )
+        price = estimated_price(reports[0], self.ctx.settings.training_prices)
+        return FilesReport(tuple(reports), tuple(s.sha256 for s in stored), price)
+
+    async def _fail(self, check: FileCheck, message: str) -> None:
+        check = await self._change(check.token, stage="failed", error=message)
+        await self._show(check, CheckFailed(tuple(f.name for f in check.files), message))
