@@ -30,7 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
-ADMIN = "00000000-0000-4000-8000-00000000ad01"
+from tests.harness import PRODUCTION, TEST_ADMIN
+
+ADMIN = TEST_ADMIN
 APP_ID = "11111111-2222-3333-4444-555555555555"
 APP_PASSWORD = "app-password-for-tests"
 TENANT = "botframework.com"
@@ -106,8 +108,7 @@ class LoginServer:
             "validate_authority": False,
             "channel_token_issuer": ISSUER,
             "channel_openid_metadata_url": f"{self.url}/v1/.well-known/openidconfiguration",
-            "admins": [ADMIN],  # production: an admin is required
-            "demo_sandbox": True,  # and the embedded sandbox only on demand
+            **PRODUCTION,
         }
 
     def channel_token(self, service_url: str) -> str:

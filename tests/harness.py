@@ -30,6 +30,11 @@ def free_port() -> int:
         return port
 
 
+TEST_ADMIN = "00000000-0000-4000-8000-00000000ad01"
+PRODUCTION = {"admins": [TEST_ADMIN], "demo_sandbox": True}
+"""What a test bot with an app id needs besides it: an admin, and the sandbox asked for."""
+
+
 def bot_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test bot: loopback, a free port, no `.env` file."""
     values: dict[str, Any] = {

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from tests.channel import ChannelFake, Conversation
-from tests.harness import bot_settings, free_port, running_bot
+from tests.harness import PRODUCTION, bot_settings, free_port, running_bot
 from tests.openid import (
     EMULATOR_ISSUER,
     ISSUER,
@@ -40,6 +40,7 @@ async def secured_bot(tmp_path: Path, provider: OpenIdProvider) -> AsyncIterator
     settings = bot_settings(
         tmp_path / "data",
         app_id=APP_ID,
+        **PRODUCTION,
         app_password="not-used-for-inbound",
         channel_token_issuer=ISSUER,
         channel_openid_metadata_url=provider.channel_metadata,
@@ -121,6 +122,7 @@ async def test_metadata_out_of_reach_gets_503_and_one_log_line(
     settings = bot_settings(
         tmp_path / "data",
         app_id=APP_ID,
+        **PRODUCTION,
         channel_token_issuer=ISSUER,
         channel_openid_metadata_url=nowhere,
     )
