@@ -12,5 +12,6 @@ def test_the_runner_lists_the_benchmarks() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "unknown benchmark 'no-such-benchmark'; choose from sandbox_load, turn_latency, validation"
+        "unknown benchmark 'no-such-benchmark'; choose from fuzz, sandbox_load, turn_latency, "
+        "validation"
     )
