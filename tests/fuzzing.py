@@ -62,6 +62,8 @@ words = st.text(
         "=",
         "name=a=b",
         "ftjob-abc",
+        "epochs=²",
+        "³",
         "\x00",
     ]
 )
