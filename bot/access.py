@@ -18,6 +18,7 @@ from botbuilder.core.teams import TeamsInfo
 from adaptive_cards import provisioning as cards
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.text import echo
 from skills.provisioning.views import AuditView
 from skills.records import KeyName
 
@@ -65,9 +66,9 @@ def parse_roles(text: str, data: Mapping[str, Any]) -> RolesArgs:
     if _GUID.match(word):
         return RolesArgs("id", word.lower(), remove=remove)
     raise UserError(
-        "`{word}` is not someone I can give roles to: say `me`, mention a person, give an Entra "
+        "{word} is not someone I can give roles to: say `me`, mention a person, give an Entra "
         "ID object id (a GUID) or say `bot`.",
-        word=word,
+        word=echo(word),
     )
 
 
@@ -93,7 +94,7 @@ def parse_count(text: str, data: Mapping[str, Any]) -> int:
     value = text.strip()
     if not value:
         return DEFAULT_AUDIT
-    if not value.isdigit() or not 1 <= int(value) <= 50:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 50:
         raise UserError("N must be a whole number from 1 to 50, as in `audit 20`.")
     return int(value)
 

@@ -53,7 +53,7 @@ def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
             "`validate` takes model=.. and epochs=N, not {words}.", words=echo(" ".join(words))
         )
     epochs = options.get("epochs")
-    if epochs is not None and not epochs.isdigit():
+    if epochs is not None and not (epochs.isascii() and epochs.isdigit()):
         raise UserError("Epochs must be a whole number, as in `epochs=3`.")
     datasets = data.get("datasets") or ()
     if not isinstance(datasets, list | tuple) or not all(isinstance(d, str) for d in datasets):

@@ -52,7 +52,10 @@ def parse_deploy(text_: str, data: Mapping[str, Any]) -> DeployArgs:
     name = options.get("name") or (words[1] if len(words) > 1 else str(data.get("name") or ""))
     sku = options.get("sku") or (words[2] if len(words) > 2 else str(data.get("sku") or ""))
     raw_capacity = options.get("capacity") or str(data.get("capacity") or "1")
-    if not raw_capacity.isdigit() or not 1 <= int(raw_capacity) <= 1000:
+    if (
+        not (raw_capacity.isascii() and raw_capacity.isdigit())
+        or not 1 <= int(raw_capacity) <= 1000
+    ):
         raise UserError(
             "`capacity` must be a whole number from 1 to 1000, not {value}.",
             value=echo(raw_capacity),

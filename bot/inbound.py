@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,6 +67,8 @@ FIELDS: dict[str, Shape] = {
 }
 """The fields botbuilder and the bot read, with the JSON type each must have (null: absent)."""
 _REQUIRED_FOR_TURNS = ("from", "recipient")
+_CONVERSATION_ID = re.compile(r"[\x20-\x7e]{1,1024}")
+"""Channels' conversation ids are printable ASCII (Teams: `a:1...`, `19:...@thread.tacv2`)."""
 
 
 class BadActivity(Exception):
@@ -179,6 +182,9 @@ def parse_activity(body: object, *, local: bool) -> Activity:
         raise BadActivity("The activity has no type.")
     if not isinstance(body.get("conversation"), dict) or not body["conversation"].get("id"):
         raise BadActivity("The activity names no conversation (conversation.id).")
+    if not _CONVERSATION_ID.fullmatch(body["conversation"]["id"]):
+        # it goes into the Connector's URLs and headers, which take ASCII only
+        raise BadActivity("The activity's conversation.id is not a channel's conversation id.")
     for key in _REQUIRED_FOR_TURNS:
         if not isinstance(body.get(key), dict) or not body[key].get("id"):
             raise BadActivity(f"The activity names no {key} ({key}.id).")

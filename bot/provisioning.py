@@ -15,6 +15,7 @@ from adaptive_cards import provisioning as cards
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.text import echo
 from skills.provisioning.regions import DEFAULT_REGION
 
 
@@ -32,8 +33,8 @@ def parse_provision(text: str, data: Mapping[str, Any]) -> ProvisionArgs:
     words, options = key_values(text, {"name", "region", "group"})
     if len(words) > 1:
         raise UserError(
-            "`provision` takes `name=`, `region=` and `group=`, not `{words}`.",
-            words=" ".join(words),
+            "`provision` takes `name=`, `region=` and `group=`, not {words}.",
+            words=echo(" ".join(words)),
         )
     name = options.get("name") or (words[0] if words else "")
     if not name:

@@ -9,6 +9,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from infra.text import label
+
 Issue = tuple[str, str]
 """(code, message) of one problem found in an example."""
 
@@ -82,16 +84,19 @@ def check_messages(messages: list[Any], where: str, found: dict[str, str]) -> bo
         if len(message) == 2 and type(content) is str and content and type(role) is str:
             # the common case, {"role": ..., "content": "..."}, checked quickly
             if role not in ROLES:
-                found.setdefault("unrecognized_role", f"{where} {number} has role {role!r}")
+                found.setdefault(
+                    "unrecognized_role", f"{where} {number} has role {label(repr(role))}"
+                )
             assistant = assistant or role == "assistant"
             continue
         if "role" not in message:
             found.setdefault("message_missing_key", f"{where} {number} has no role")
         elif type(role) is not str or role not in ROLES:
-            found.setdefault("unrecognized_role", f"{where} {number} has role {role!r}")
+            found.setdefault("unrecognized_role", f"{where} {number} has role {label(repr(role))}")
         assistant = assistant or role == "assistant"
         if not MESSAGE_KEYS.issuperset(message):
-            extra = ", ".join(sorted(str(k) for k in message.keys() - MESSAGE_KEYS))
+            unknown = sorted(str(k) for k in message.keys() - MESSAGE_KEYS)
+            extra = ", ".join(label(k) for k in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             found.setdefault("message_unrecognized_key", f"{where} {number} has key(s) {extra}")
         if not _has_content(message, role):
             found.setdefault("missing_content", f"{where} {number} has no text content")

@@ -93,3 +93,14 @@ async def test_a_public_service_url_is_refused_at_once(
         async with session.post(f"{chat.bot_url}/api/messages", json=body) as response:
             assert response.status == 400
             assert "loopback" in (await response.json())["error"]
+
+
+async def test_a_conversation_id_the_connector_cannot_carry_is_refused(
+    conversation: Callable[..., Conversation], session: aiohttp.ClientSession
+) -> None:
+    """Found by tests/test_fuzz.py: a non-ASCII conversation id made every reply fail inside the
+    turn (UnicodeEncodeError in a Connector header)."""
+    chat = conversation()
+    body = chat.activity(text="help", conversation={"id": "\U00103e16x"})
+    async with session.post(f"{chat.bot_url}/api/messages", json=body) as response:
+        assert response.status == 400

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
@@ -137,3 +138,12 @@ async def test_old_delivery_ids_are_forgotten_at_start(
         chat.bot_url = url
         await chat.post(old)
         assert "help [command]" in card_text(await chat.reply())
+
+
+@pytest.mark.parametrize("text", ["validate epochs=²", "events ftjob-abc ³", "deploy x capacity=¹"])
+async def test_digits_that_are_not_numbers_get_a_sentence(
+    conversation: Callable[..., Conversation], text: str
+) -> None:
+    """Found by benchmarks/fuzz.py: `'²'.isdigit()` is True, and int('²') raised ValueError."""
+    reply = await conversation().say(text)
+    assert "Something went wrong" not in reply["text"]

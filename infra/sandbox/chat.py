@@ -83,7 +83,7 @@ def resolve_model(sandbox: Sandbox, subdomain: str, name: str) -> tuple[Doc | No
     if doc is None or sandbox.store.parent_of("model", model_id) != subdomain:
         return None, 0.0
     epochs = float(doc["_epochs"])
-    if checkpoint.isdigit():
+    if checkpoint.isascii() and checkpoint.isdigit():
         epochs = int(checkpoint) / int(doc["_steps_per_epoch"])
     return doc, epochs
 

@@ -83,7 +83,7 @@ def parse_faults(text: str) -> Faults:
                 lost = float(value)
             elif name == "seed":
                 seed = int(value)
-            elif name.isdigit() and 400 <= int(name) <= 599:
+            elif name.isascii() and name.isdigit() and 400 <= int(name) <= 599:
                 rates[int(name)] = float(value)
             else:
                 raise ValueError(f"unknown fault {name!r} (use a 4xx/5xx status, latency, ...)")
