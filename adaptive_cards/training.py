@@ -244,7 +244,7 @@ def events_card(job_id: str, events: Sequence[Event]) -> Card:
     return card([heading(f"Events of {job_id} (last {len(events)})"), *lines])
 
 
-def cancel_confirmation_card(job: JobState) -> Card:
+def cancel_confirmation_card(job: JobState, token: str, expires_hours: int) -> Card:
     """Ask before cancelling a running job."""
     return card(
         [
@@ -252,10 +252,14 @@ def cancel_confirmation_card(job: JobState) -> Card:
             facts(
                 [("Job", job.id), ("Status", status_label(job.status)), ("Base model", job.model)]
             ),
-            text("Training stops; the steps already run may still be billed.", isSubtle=True),
+            text(
+                "Training stops; the steps already run may still be billed. Only you can answer "
+                f"this question, for {expires_hours} hours.",
+                isSubtle=True,
+            ),
         ],
         [
-            submit("Cancel the job", verbs.CANCEL_CONFIRM, {"job": job.id}),
-            submit("Keep it running", verbs.CANCEL_KEEP, {"job": job.id}),
+            submit("Cancel the job", verbs.CANCEL_CONFIRM, {"token": token}),
+            submit("Keep it running", verbs.CANCEL_KEEP, {"token": token}),
         ],
     )

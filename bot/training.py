@@ -187,14 +187,17 @@ async def events(turn: Turn, args: EventsArgs) -> None:
 
 
 async def cancel(turn: Turn, job_id: str) -> None:
-    """Ask before cancelling a job."""
-    job = await turn.services.training.running_job(await turn.resource(), job_id)
-    await turn.send_card(cancel_confirmation_card(job), f"Cancel job {job_id}?")
+    """Ask before cancelling a job (only the person who asks can answer)."""
+    job, request = await turn.services.training.ask_cancel(
+        await turn.resource(), job_id, turn.conversation_id, turn.user_id
+    )
+    content = cancel_confirmation_card(job, request.token, lifetime_hours())
+    await turn.send_card(content, f"Cancel job {job_id}?")
 
 
-async def cancel_confirmed(turn: Turn, job_id: str) -> None:
+async def cancel_confirmed(turn: Turn, token: str) -> None:
     """Cancel the job; the watcher announces the end."""
-    job = await turn.services.training.cancel(await turn.resource(), job_id, turn.actor)
+    job = await turn.services.training.cancel(token, turn.conversation_id, turn.actor)
     await _answer_pressed(turn, "Cancelling", f"Job {job.id} is being cancelled.")
     await turn.send_text(
         f"Cancel requested for job `{job.id}`; "
@@ -202,7 +205,8 @@ async def cancel_confirmed(turn: Turn, job_id: str) -> None:
     )
 
 
-async def cancel_kept(turn: Turn, job_id: str) -> None:
+async def cancel_kept(turn: Turn, token: str) -> None:
     """Leave the job running."""
-    await _answer_pressed(turn, "Still running", f"Job {job_id} keeps training.")
-    await turn.send_text(f"OK, job `{job_id}` keeps running.")
+    request = await turn.services.training.keep(token, turn.conversation_id, turn.user_id)
+    await _answer_pressed(turn, "Still running", f"Job {request.job} keeps training.")
+    await turn.send_text(f"OK, job `{request.job}` keeps running.")

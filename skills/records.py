@@ -134,6 +134,22 @@ class TrainingRequest(Confirmation):
         return self.at(self.token)
 
 
+class CancelRequest(Confirmation):
+    """A running job to cancel, waiting for "Cancel the job"."""
+
+    resource: Resource
+    job: str
+
+    @classmethod
+    def at(cls, token: str) -> Key[CancelRequest]:
+        """The key of a pending cancellation."""
+        return Key(cls, f"cancel-request/{token}")
+
+    def key(self) -> Key[CancelRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
 class DeployRequest(Confirmation):
     """A deployment waiting for "Deploy"."""
 
@@ -191,6 +207,7 @@ class SampleOffer(Confirmation):
 
 CONFIRMATION_PREFIXES: dict[type[Confirmation], str] = {
     TrainingRequest: "training/pending/",
+    CancelRequest: "cancel-request/",
     DeployRequest: "deploy-request/",
     DeleteRequest: "delete-request/",
     SampleOffer: "sample-offer/",

@@ -174,7 +174,7 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
         "events",
         training.events_card("ftjob-0123", [Event("e1", 1, "info", "Job started.", "message")]),
     )
-    yield "cancel-confirm", training.cancel_confirmation_card(job("running"))
+    yield "cancel-confirm", training.cancel_confirmation_card(job("running"), "c" * 32, 24)
     yield "deploy-confirm", deployment.confirm_card(PLAN)
     yield "deploy-progress", deployment.progress_card(DeploymentProgress(PLAN, "Creating", 75.0))
     yield "deploy-succeeded", deployment.succeeded_card(DeploymentSucceeded(PLAN, 1100.0))

@@ -186,6 +186,34 @@ async def test_cancel_asks_first_then_the_notice_says_cancelled(
     assert len(notices(chat)) == 1
 
 
+@pytest.mark.parametrize("settings_overrides", [SLOW])
+async def test_only_the_person_who_asked_answers_a_cancel_question(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    alice = conversation(conversation_type="groupChat", user_id="alice")
+    bob = Conversation(alice.bot_url, alice.channel, alice.session, user_id="bob")
+    bob.id = alice.id
+    card = await confirmed(alice)
+    job = await wait_until(lambda: job_id_of(channel, card["id"]), 30)
+    question = await ask(alice, f"cancel {job}")
+    for title in ("Cancel the job", "Keep it running"):
+        await bob.press(question, title)
+        refused = await bob.reply(answered)
+        assert refused["text"] == (
+            "Only the person who asked can answer that question; say `cancel <job>` to ask "
+            "your own."
+        )
+    await alice.press(question, "Keep it running")
+    assert (await alice.reply(answered))["text"] == f"OK, job `{job}` keeps running."
+    await alice.press(question, "Cancel the job")  # the same card, already answered
+    late = await alice.reply(answered)
+    assert (
+        late["text"] == "That confirmation has expired or was cancelled; say `cancel <job>` again."
+    )
+    status = await ask(alice, f"status {job}")
+    assert "Cancel" not in facts_of(status).get("Status", "")
+
+
 async def test_a_notice_that_cannot_be_delivered_is_retried_and_sent_once(
     conversation: Callable[..., Conversation], channel: ChannelFake
 ) -> None:

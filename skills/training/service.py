@@ -19,7 +19,14 @@ from infra.ownership import every_retry
 from skills.audit import Actor
 from skills.context import Context
 from skills.datasets import kept_report
-from skills.records import JobRecord, LatestJob, LaunchRecord, TrainingRequest, ValidatedSet
+from skills.records import (
+    CancelRequest,
+    JobRecord,
+    LatestJob,
+    LaunchRecord,
+    TrainingRequest,
+    ValidatedSet,
+)
 from skills.training import jobs
 from skills.training.jobs import Event, JobState
 from skills.training.launch import Launcher
@@ -50,10 +57,14 @@ class Training:
         """Stop watching (the state stays for the next start)."""
         await self.watcher.stop()
 
-    async def _where(self, resource: Resource, job_id: str) -> AsyncAzureOpenAI:
-        """The client of the resource a job lives on: its record's, else `resource`."""
+    async def _home(self, resource: Resource, job_id: str) -> Resource:
+        """The resource a job lives on: its record's, else `resource`."""
         record = await self.ctx.records.get(JobRecord.at(job_id))
-        return self.ctx.azure.openai(record.resource if record is not None else resource)
+        return record.resource if record is not None else resource
+
+    async def _where(self, resource: Resource, job_id: str) -> AsyncAzureOpenAI:
+        """The client of the resource a job lives on."""
+        return self.ctx.azure.openai(await self._home(resource, job_id))
 
     # -- plan and confirm ------------------------------------------------------------------------
 
@@ -182,18 +193,36 @@ class Training:
         """A job's latest events."""
         return await jobs.recent_events(await self._where(resource, job_id), job_id, count)
 
-    async def running_job(self, resource: Resource, job_id: str) -> JobState:
-        """A job that can still be cancelled (UserError when it has ended)."""
-        job = await jobs.get_job(await self._where(resource, job_id), job_id)
+    async def ask_cancel(
+        self, resource: Resource, job_id: str, conversation: str, user: str
+    ) -> tuple[JobState, CancelRequest]:
+        """Store the question before cancelling a job that still runs (UserError when it has
+        ended); only `user`, in `conversation`, can answer it."""
+        resource = await self._home(resource, job_id)
+        job = await jobs.get_job(self.ctx.azure.openai(resource), job_id)
         if job.final:
             raise UserError(
                 "Job `{job}` has already ended: {status}.", job=job_id, status=job.status
             )
-        return job
+        request = await self.ctx.confirmations.ask(
+            CancelRequest, conversation, user, resource=resource, job=job.id
+        )
+        return job, request
 
-    async def cancel(self, resource: Resource, job_id: str, actor: Actor) -> JobState:
-        """Ask Azure to cancel a job; the watcher announces the end."""
-        client = await self._where(resource, job_id)
+    async def keep(self, token: str, conversation: str, user: str) -> CancelRequest:
+        """Answer "Keep it running"."""
+        return await self.ctx.confirmations.answer(
+            CancelRequest.at(token), "cancelled", conversation, "cancel <job>", user
+        )
+
+    async def cancel(self, token: str, conversation: str, actor: Actor) -> JobState:
+        """Answer "Cancel the job" once and ask Azure to cancel it; the watcher announces the
+        end."""
+        request = await self.ctx.confirmations.answer(
+            CancelRequest.at(token), "confirmed", conversation, "cancel <job>", actor.id
+        )
+        job_id, resource = request.job, request.resource
+        client = self.ctx.azure.openai(resource)
         entry = await self.ctx.audit.begin(actor, "cancel", job_id, resource)
         try:
             job = await jobs.cancel_job(client, job_id)
