@@ -1,10 +1,10 @@
 """Proactive messages: send to, or update a message in, any conversation the bot knows.
 
 `Notifier` implements the skills' `Notify` protocol: it renders a view (bot/render.py) and sends it
-through `CloudAdapter.continue_conversation`, with the conversation reference stored on every
-incoming activity. Throttling and gateway errors are retried with backoff (honouring
-Retry-After, `infra.retry`), and each conversation stays under Teams' 7 messages per second. A
-message the channel refused is `NotDelivered`.
+through `CloudAdapter.continue_conversation`, with the conversation reference stored from the
+incoming activities (written only when it changed). Throttling and gateway errors are retried
+with backoff (honouring Retry-After, `infra.retry`), and each conversation stays under Teams' 7
+messages per second. A message the channel refused is `NotDelivered`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from skills.notify import NotDelivered, View
 from skills.records import ConversationRef
 
 PER_SECOND = 7
+KNOWN_REFERENCES = 10_000
+"""Conversations whose last stored reference this instance remembers (oldest dropped first)."""
 
 
 class Notifier:
@@ -35,6 +37,7 @@ class Notifier:
         self._records = records
         self._app_id = app_id
         self._rate = WindowLimit(PER_SECOND)
+        self._known: dict[str, dict[str, object]] = {}
 
     @property
     def tracked_conversations(self) -> int:
@@ -42,12 +45,20 @@ class Notifier:
         return len(self._rate)
 
     async def remember(self, activity: Activity) -> None:
-        """Store the reference of the conversation an incoming activity came from."""
+        """Store the reference of the conversation an incoming activity came from, unless this
+        instance stored the same one last (the incoming activity's id is left out: a proactive
+        message replies to nothing)."""
         reference = TurnContext.get_conversation_reference(activity)
+        reference.activity_id = None
         conversation = str(activity.conversation.id)
-        await self._records.put(
-            ConversationRef(conversation=conversation, reference=reference.serialize())
-        )
+        serialized = reference.serialize()
+        if self._known.get(conversation) == serialized:
+            return
+        await self._records.put(ConversationRef(conversation=conversation, reference=serialized))
+        self._known.pop(conversation, None)
+        self._known[conversation] = serialized
+        if len(self._known) > KNOWN_REFERENCES:
+            del self._known[next(iter(self._known))]
 
     async def send(self, conversation: str, view: View) -> str:
         """Post `view` as a new message; returns its id."""

@@ -45,6 +45,45 @@ async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifi
 CONVERSATION = "19:abc@thread.tacv2;messageid=1"
 
 
+async def test_the_reference_is_written_only_when_it_changes(
+    tmp_path: Path, channel: ChannelFake
+) -> None:
+    settings = bot_settings(tmp_path)
+    storage = SqliteStorage(tmp_path / "state.sqlite3")
+    adapter = create_adapter(settings)
+    notifier = Notifier(adapter, RecordStore(storage), settings.app_id)
+    key = f"ref/{CONVERSATION}"
+
+    def incoming(activity_id: str, service_url: str) -> Activity:
+        return Activity().deserialize(
+            {
+                "type": "message",
+                "id": activity_id,
+                "channelId": "msteams",
+                "serviceUrl": service_url,
+                "from": {"id": "user"},
+                "recipient": {"id": "bot"},
+                "conversation": {"id": CONVERSATION},
+            }
+        )
+
+    try:
+        await notifier.remember(incoming("a1", "http://127.0.0.1:1/old"))
+        first = (await storage.read([key]))[key]
+        await notifier.remember(incoming("a2", "http://127.0.0.1:1/old"))
+        assert (await storage.read([key]))[key].e_tag == first.e_tag  # only the id differed
+        await notifier.remember(incoming("a3", channel.url))  # Teams moved the conversation
+        moved = (await storage.read([key]))[key]
+        assert moved.e_tag != first.e_tag and moved.value["reference"]["serviceUrl"] == channel.url
+        assert "activityId" not in moved.value["reference"]
+        other = Notifier(adapter, RecordStore(storage), settings.app_id)  # another instance
+        await other.post(CONVERSATION, MessageFactory.text("still reachable"))
+        assert channel.sent[-1]["text"] == "still reachable"
+    finally:
+        await adapter.close()
+        await storage.close()
+
+
 async def test_send_then_update_in_place(notifier: Notifier, channel: ChannelFake) -> None:
     message_id = await notifier.post(CONVERSATION, MessageFactory.text("training started"))
     await notifier.replace(CONVERSATION, message_id, MessageFactory.text("training at step 5"))
