@@ -50,7 +50,7 @@ from bot.deployments import (
     parse_deployment_name,
     parse_request,
 )
-from bot.help import show_help, welcome
+from bot.help import greet, show_help, welcome
 from bot.provisioning import (
     parse_account,
     parse_provision,
@@ -453,5 +453,5 @@ def build_router() -> Router:
                 listed=False,
             ),
         ],
-        fallbacks=[send_prompt],
+        fallbacks=[send_prompt, greet],
     )

@@ -43,6 +43,19 @@ async def show_help(turn: Turn, name: str | None) -> None:
     await turn.send_text(f"`{entry.usage}`{aliases}: {entry.help} Needs the {entry.role} role.")
 
 
+GREETINGS = frozenset({"hi", "hello", "hey", "hiya", "howdy", "yo", "greetings"})
+
+
+async def greet(turn: Turn, text: str) -> bool:
+    """The router fallback for a greeting ("hi", "Hello!", "hey bot"): the welcome card. After
+    the chat fallback, so in a chat session a greeting goes to the model."""
+    first = text.split(maxsplit=1)[0].strip(".,!?~").lower() if text.strip() else ""
+    if first not in GREETINGS:
+        return False
+    await welcome(turn, None)
+    return True
+
+
 async def welcome(turn: Turn, _: None) -> None:
     """The greeting when the bot is added to a chat or team."""
     mode = mode_line(turn.services.settings)

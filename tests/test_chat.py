@@ -84,8 +84,9 @@ async def test_chat_like_the_playground(
     assert answer_of(await chat.say(TYPES)) == TYPES_ANSWER
     assert answer_of(await chat.say("What is artificial intelligence?"))  # the lab's question
 
-    # commands keep working during a session
+    # commands keep working during a session; a greeting is a prompt there
     assert "help [command]" in card_text(await chat.say("help"))
+    assert (await chat.say("Hello!"))["text"].endswith(" completion tokens_")
 
     # the same prompt to the base model, side by side
     compared = card_text(await chat.say(f"compare base {question}"))
@@ -96,7 +97,8 @@ async def test_chat_like_the_playground(
     # leaving: plain messages are commands again
     ended = await chat.say("end")
     assert ended["text"].startswith(f"Chat with `{NAME}` ended (")
-    assert (await chat.say("hello there"))["text"].startswith("I don't know `hello`")
+    assert "Hi, I'm FineTune Ops" in card_text(await chat.say("Hello there!"))
+    assert (await chat.say("helo"))["text"].startswith("I don't know `helo`")
 
 
 async def test_sessions_are_per_user_and_explained(

@@ -95,6 +95,15 @@ async def test_unknown_button_verb(conversation: Callable[..., Conversation]) ->
     assert reply["text"] == "That button no longer works; type `help` to see what I can do."
 
 
+async def test_a_greeting_gets_the_welcome_card(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    for greeting in ("hi", "Hello!", "hey bot"):
+        assert "Hi, I'm FineTune Ops" in card_text(await chat.say(greeting))
+    assert (await chat.say("hiring")).get("text", "").startswith("I don't know `hiring`")
+
+
 async def test_greets_once_when_added(conversation: Callable[..., Conversation]) -> None:
     chat = conversation(conversation_type="channel", channel_id="msteams")
     added = chat.activity(type="conversationUpdate", membersAdded=[chat.bot])
