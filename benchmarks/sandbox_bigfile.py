@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
-from benchmarks.sandbox_load import ROOT, _free_port, _ready
+from benchmarks.sandbox_load import ROOT, TOKEN, _free_port, _ready
 
 SIZE = 512 * 1024 * 1024 - 4096
 CLIENTS = 20
@@ -161,6 +161,7 @@ def run() -> None:
             "FTBOT_DATA_DIR": str(Path(data) / "state"),
             "SANDBOX_FAULTS": "",
             "SANDBOX_SPEEDUP": "1000",
+            "SANDBOX_ARM_TOKEN": TOKEN,
         }
         command = [sys.executable, "-c", "import cli, sys; sys.exit(cli.main(sys.argv[1:]))"]
         started = time.monotonic()

@@ -48,6 +48,8 @@ async def _ready(http: aiohttp.ClientSession, url: str) -> str:
             async with http.post(
                 f"{url}{ACCOUNT}/listKeys?api-version=2024-10-01", headers=headers
             ) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"the sandbox answered listKeys with {response.status}")
                 return str((await response.json())["key1"])
         except aiohttp.ClientConnectionError:
             if time.monotonic() > deadline:
