@@ -23,6 +23,7 @@ from bot.services import Services
 from infra.azure import Azure
 from infra.datasets import DatasetStore, FileDatasets
 from infra.files import private_dir
+from infra.graph import Graph
 from infra.ownership import LocalOwnership, Ownership, every_retry
 from infra.records import RecordStore
 from infra.settings import Settings, load_settings
@@ -133,7 +134,17 @@ def create_app(settings: Settings) -> web.Application:
     access = Access(ctx, resources)
     teardown = Teardown(ctx, resources)
     datasets = Datasets(ctx)
-    checks = FileChecks(ctx, datasets, Downloader(settings.local_mode))
+    graph = (
+        Graph(
+            settings.graph_url,
+            settings.app_id,
+            settings.app_password.get_secret_value(),
+            settings.authority_host,
+        )
+        if settings.app_id
+        else None
+    )
+    checks = FileChecks(ctx, datasets, Downloader(settings.local_mode, graph))
     services = Services(
         settings=settings,
         claims=ctx.claims,
@@ -147,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
         access=access,
         teardown=teardown,
         audit=ctx.audit,
+        graph=graph,
     )
     bot = FineTuneBot(build_router(), services, notifier)
     app = web.Application()
@@ -178,6 +190,8 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.tasks.close()  # stop all work before the clients and the store close
         checks.close()
         await adapter.close()  # after the last proactive send
+        if graph is not None:
+            await graph.close()
         await ctx.azure.close()
         await state.close()  # leases released: another instance takes the work over at once
 

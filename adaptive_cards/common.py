@@ -62,6 +62,11 @@ def submit(title: str, verb: str, data: Mapping[str, Any] | None = None) -> Elem
     return {"type": "Action.Submit", "title": title, "data": {"verb": verb, **(data or {})}}
 
 
+def open_url(title: str, url: str) -> Element:
+    """A button that opens `url` (a link, or a Teams deep link)."""
+    return {"type": "Action.OpenUrl", "title": title, "url": url}
+
+
 HOUR = 3600
 DAY = 86_400
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, submit, text
+from adaptive_cards.common import Card, Element, card, facts, open_url, plain, submit, text
 from skills.validation import Distribution, TokenStats, ValidationReport
 
 SHOWN_ERRORS = 10
+CHANNEL_FILES = (
+    "In channels and group chats Teams keeps files on SharePoint or OneDrive, which I can read "
+    "only through Microsoft Graph."
+)
 
 
 def _cell(value: str, bold: bool = False) -> Element:
@@ -148,3 +152,17 @@ def error_lines(report: ValidationReport) -> list[str]:
     if total > listed:
         lines.append(f"{report.file}: {total - listed:,} more errors are not listed.")
     return lines
+
+
+def personal_chat_card(reason: str, where: str, link: str | None) -> Card:
+    """Files in a channel or group chat that the bot cannot read: why, and the personal chat
+    (a button that opens it, when the bot has an app id) whose report comes back to `where`."""
+    body = [
+        text(f"{reason} {CHANNEL_FILES}"),
+        text(
+            "Send the file to me in our personal chat within 24 hours and say `validate`: I "
+            f"will post the report, with its Start training button, in {plain(where)} too.",
+            isSubtle=True,
+        ),
+    ]
+    return card(body, [open_url("Send it to me in a chat", link)] if link else [])

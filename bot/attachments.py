@@ -20,8 +20,9 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import re
 import socket
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
@@ -33,7 +34,9 @@ from yarl import URL
 
 from infra.datasets import too_large
 from infra.errors import UserError
+from infra.graph import Graph, GraphRefused
 from infra.text import file_label
+from skills.records import CheckedFile
 
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 CHUNK = 1 << 20
@@ -76,9 +79,14 @@ class Fetching:
     """When set, the names a URL may have (an IP literal never passes)."""
     resolver: AbstractResolver | None = field(default=None, compare=False)
     """Where names are looked up (None: the system's); what they resolve to is checked."""
+    trusted: tuple[str, str, int] | None = None
+    """An origin from the settings (Microsoft Graph) that is always allowed, and the only one a
+    download's credentials are sent to."""
 
     def allows_url(self, url: URL) -> bool:
         """The URL itself may be fetched (its addresses are checked on connecting)."""
+        if self.trusted is not None and url.host and _origin(url) == self.trusted:
+            return True
         if url.scheme not in self.schemes or not url.host:
             return False
         if self.origin is not None and _origin(url) != self.origin:
@@ -113,6 +121,25 @@ def local_fetching(service_url: str) -> Fetching:
 def production_fetching() -> Fetching:
     """Production: https to public addresses only."""
     return Fetching(("https",), is_public)
+
+
+def graph_fetching(graph: URL) -> Fetching:
+    """A file through Microsoft Graph: the Graph origin of the settings (with the bot's token),
+    then, where Graph redirects to the bytes, https on Microsoft's file hosts at public
+    addresses (no token). A Graph on loopback (a test's) may be reached on loopback."""
+    local = graph.host is not None and _is_loopback_host(graph.host)
+
+    def address_ok(address: Address) -> bool:
+        return is_public(address) or (local and is_loopback_address(address))
+
+    return Fetching(("https",), address_ok, host_ok=is_microsoft_file_host, trusted=_origin(graph))
+
+
+def _is_loopback_host(host: str) -> bool:
+    try:
+        return is_loopback_address(ipaddress.ip_address(host))
+    except ValueError:
+        return False
 
 
 def fetching_for(local: bool, service_url: str) -> Fetching:
@@ -241,6 +268,16 @@ def incoming_files(attachments: list[Attachment]) -> list[IncomingFile]:
     return files
 
 
+_FILE_TAG = re.compile(r"<attachment\s+id=", re.IGNORECASE)
+
+
+def refers_to_files(text: str | None, attachments: list[Attachment]) -> bool:
+    """A channel or group-chat message with files: Teams sends only its HTML, where each file
+    is an `<attachment id=..>` tag (the files are on SharePoint or OneDrive)."""
+    html = [str(a.content) for a in attachments if (a.content_type or "") == "text/html"]
+    return any(_FILE_TAG.search(part) for part in [text or "", *html])
+
+
 def _looks_like_html(head: bytes) -> bool:
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].lower()
     return start.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
@@ -275,9 +312,13 @@ def data_url_bytes(url: str, name: str) -> bytes:
 
 
 async def _open(
-    session: aiohttp.ClientSession, file: IncomingFile, policy: Fetching
+    session: aiohttp.ClientSession,
+    file: IncomingFile,
+    policy: Fetching,
+    headers: Mapping[str, str] | None = None,
 ) -> aiohttp.ClientResponse:
-    """The response for the file after the redirects, each hop checked against the policy."""
+    """The response for the file after the redirects, each hop checked against the policy;
+    `headers` go only to the policy's trusted origin."""
     try:
         url = URL(file.url)
     except (ValueError, TypeError):
@@ -285,7 +326,10 @@ async def _open(
     for _ in range(MAX_REDIRECTS + 1):
         if not policy.allows_url(url):
             raise _Refused
-        response = await session.get(url, allow_redirects=False)
+        trusted = policy.trusted is not None and _origin(url) == policy.trusted
+        response = await session.get(
+            url, allow_redirects=False, headers=headers if trusted else None
+        )
         location = response.headers.get("Location")
         if response.status not in REDIRECTS or not location:
             return response
@@ -303,8 +347,10 @@ async def file_chunks(
     policy: Fetching,
     *,
     seconds: float = DOWNLOAD_SECONDS,
+    headers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The bytes of an attached file, chunk by chunk; failures are one sentence (UserError)."""
+    """The bytes of an attached file, chunk by chunk; failures are one sentence (UserError).
+    `headers` (credentials) are sent only to the policy's trusted origin."""
     if file.url.startswith("data:"):
         data = data_url_bytes(file.url, file.name)
         if _looks_like_html(data[:64]):
@@ -318,8 +364,12 @@ async def file_chunks(
     )
     try:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-            response = await _open(session, file, policy)
+            response = await _open(session, file, policy, headers)
             async with response:
+                if response.status in (401, 403) and policy.trusted is not None:
+                    raise GraphRefused(
+                        "Microsoft Graph did not let me read {name}.", name=file.name
+                    )
                 if response.status != 200:
                     raise UserError(
                         "I could not download {name} (the server answered {status}); attach "
@@ -347,14 +397,28 @@ async def file_chunks(
 
 class Downloader:
     """The skills' `Download` (skills/checks.py): an attached file fetched under the policy of
-    this mode and of the serviceUrl its activity came from."""
+    this mode and of the serviceUrl its activity came from; a file of a channel or group-chat
+    message through Microsoft Graph, with the bot's token."""
 
-    def __init__(self, local: bool) -> None:
+    def __init__(self, local: bool, graph: Graph | None = None) -> None:
         self.local = local
+        self.graph = graph
 
-    def __call__(
-        self, url: str, name: str, service_url: str, max_bytes: int
-    ) -> AsyncIterator[bytes]:
+    def __call__(self, file: CheckedFile, service_url: str, max_bytes: int) -> AsyncIterator[bytes]:
         """The file's bytes, chunk by chunk (UserError with the one sentence why not)."""
+        if file.source == "graph":
+            return self._through_graph(file, max_bytes)
         policy = fetching_for(self.local, service_url)
-        return file_chunks(IncomingFile(name, url), max_bytes, policy)
+        return file_chunks(IncomingFile(file.name, file.url), max_bytes, policy)
+
+    async def _through_graph(self, file: CheckedFile, max_bytes: int) -> AsyncIterator[bytes]:
+        if self.graph is None:
+            raise GraphRefused(
+                "I cannot read {name}: I have no Microsoft Graph access.", name=file.name
+            )
+        headers = {"Authorization": f"Bearer {await self.graph.token(file.tenant)}"}
+        policy = graph_fetching(self.graph.origin)
+        async for chunk in file_chunks(
+            IncomingFile(file.name, file.url), max_bytes, policy, headers=headers
+        ):
+            yield chunk

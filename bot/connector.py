@@ -28,6 +28,7 @@ import asyncio
 import copy
 import functools
 import json
+import logging
 import time
 import urllib.request
 from collections import OrderedDict
@@ -36,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.schema import Activity
 from botframework.connector import BotFrameworkConnectorConfiguration
 from botframework.connector.about import __version__ as connector_version
@@ -55,9 +57,10 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
     UserTokenClient,
 )
+from botframework.connector.teams import TeamsConnectorClient
 from msal import ConfidentialClientApplication  # type: ignore[import-untyped]
 from msrest import Serializer
-from msrest.exceptions import ClientRequestError
+from msrest.exceptions import ClientRequestError, HttpOperationError
 from msrest.pipeline import Request, Response
 from msrest.pipeline.async_abc import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline
 from msrest.pipeline.universal import RawDeserializer
@@ -65,6 +68,8 @@ from msrest.universal_http import ClientRequest
 from msrest.universal_http.async_abc import AsyncClientResponse
 
 from infra.retry import retry, retry_after
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = f"Microsoft-BotFramework/3.1 (BotBuilder Python/{connector_version})"
 """What botbuilder's own connector factory adds to the user agent."""
@@ -464,3 +469,17 @@ class SharedConnectors(BotFrameworkAuthentication):  # type: ignore[misc]
 
     async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
         return await self._inner.authenticate_channel_request(auth_header)
+
+
+async def team_group_id(context: TurnContext, team_id: str) -> str:
+    """The Microsoft 365 group id of a Teams team (what Graph calls the team's id), from Teams'
+    team details. botbuilder's Teams operations are synchronous (`requests`, and TeamsInfo runs
+    them on the event loop), so here they run in a thread, with the turn's credentials."""
+    connector = context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+    client = TeamsConnectorClient(connector.config.credentials, context.activity.service_url)
+    try:
+        details = await asyncio.to_thread(client.teams.get_team_details, team_id)
+    except (HttpOperationError, ClientRequestError) as error:
+        log.warning("Teams did not give the details of a team: %s", type(error).__name__)
+        return ""
+    return str(getattr(details, "aad_group_id", "") or "")

@@ -19,13 +19,21 @@ from botbuilder.schema import Attachment
 
 from adaptive_cards import verbs
 from adaptive_cards.common import card, submit, text
-from adaptive_cards.validation import error_lines
+from adaptive_cards.validation import CHANNEL_FILES, error_lines, personal_chat_card
 from bot.arguments import key_values
-from bot.attachments import consent_upload_policy, incoming_files, is_file_link, upload
+from bot.attachments import (
+    consent_upload_policy,
+    incoming_files,
+    is_file_link,
+    refers_to_files,
+    upload,
+)
+from bot.connector import team_group_id
 from bot.limits import fits
 from bot.turn import Turn
 from infra.errors import UserError
-from infra.text import echo
+from infra.graph import GraphRefused, channel_message_path, chat_message_path
+from infra.text import echo, file_label, label
 from skills.checks import first_view
 from skills.records import CheckedFile
 from skills.sample import SAMPLE_FILES, read_sample
@@ -34,6 +42,11 @@ JSONL_SUFFIXES = (".jsonl", ".json", ".txt")
 FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 TEXT_PART = 3500  # characters per message when the error list is sent as text
+
+
+def personal_chat_link(app_id: str) -> str:
+    """Teams' deep link that opens a personal chat with the bot."""
+    return f"https://teams.microsoft.com/l/chat/0/0?users=28:{app_id}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,11 @@ def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
 def _attached(turn: Turn) -> list[CheckedFile]:
     """The attached files to check (none, more than two or not JSONL: one sentence why not)."""
     files = incoming_files(turn.attachments)
+    return _checked([CheckedFile(name=f.name, url=f.url) for f in files])
+
+
+def _checked(files: list[CheckedFile]) -> list[CheckedFile]:
+    """The files, if there are one or two JSONL ones (else one sentence why not)."""
     if not files:
         raise UserError(
             "Attach your training file (and optionally a validation file) to the message that "
@@ -80,15 +98,104 @@ def _attached(turn: Turn) -> list[CheckedFile]:
                 "{name} is not a JSONL file; attach a .jsonl file with one JSON example per line.",
                 name=file.name,
             )
-    return [CheckedFile(name=f.name, url=f.url) for f in files]
+    return files
+
+
+def _in_group(turn: Turn) -> bool:
+    """A channel or group chat, where Teams sends files only as references in the HTML."""
+    return turn.activity.conversation.conversation_type in ("channel", "groupChat")
+
+
+def _part(turn: Turn, name: str) -> dict[str, Any]:
+    """An object of the activity's Teams channelData (`team`, `channel`), else {}."""
+    data = turn.activity.channel_data
+    found = data.get(name) if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+async def _graph_path(turn: Turn) -> str:
+    """The Graph path of the incoming message: a channel message, a reply in its thread, or a
+    group-chat message."""
+    conversation = str(turn.activity.conversation.id)
+    message = str(turn.activity.id or "")
+    if turn.activity.conversation.conversation_type != "channel":
+        return chat_message_path(conversation, message)
+    team, channel = _part(turn, "team"), _part(turn, "channel")
+    group = str(team.get("aadGroupId") or "")
+    if not group and team.get("id"):  # Graph names a team by its Microsoft 365 group id
+        group = await team_group_id(turn.context, str(team["id"]))
+    channel_id = str(channel.get("id") or conversation.partition(";")[0])
+    _, _, thread = conversation.partition(";messageid=")
+    if not group or not channel_id:
+        raise UserError("Teams did not tell me which team this channel belongs to; try again.")
+    return channel_message_path(group, channel_id, message, thread)
+
+
+async def _from_graph(turn: Turn) -> list[CheckedFile]:
+    """The files a channel or group-chat message refers to, read through Microsoft Graph."""
+    graph = turn.services.graph
+    if graph is None:
+        raise GraphRefused("Without an app registration I cannot read files in channels.")
+    tenant = str(  # Teams says it in channelData (botbuilder reads only "tenantID")
+        _part(turn, "tenant").get("id")
+        or turn.activity.conversation.tenant_id
+        or turn.services.settings.app_tenant_id
+    )
+    if not tenant:
+        raise GraphRefused("Teams did not tell me which organization this chat belongs to.")
+    found = await graph.files(tenant, await _graph_path(turn))
+    return _checked(
+        [
+            CheckedFile(
+                name=file_label(f.name), url=graph.content_url(f.url), source="graph", tenant=tenant
+            )
+            for f in found
+        ]
+    )
+
+
+async def _files(turn: Turn) -> list[CheckedFile]:
+    """The files of the message: attached, or (channel, group chat) referred to."""
+    if (
+        not incoming_files(turn.attachments)
+        and _in_group(turn)
+        and refers_to_files(turn.activity.text, turn.attachments)
+    ):
+        return await _from_graph(turn)
+    return _attached(turn)
+
+
+async def _ask_personal_chat(turn: Turn, refused: GraphRefused) -> None:
+    """Graph cannot be used: say so, and offer the personal chat, whose report comes here too."""
+    where = _conversation_name(turn)
+    await turn.services.checks.ask_relay(turn.user_id, turn.conversation_id, where)
+    app_id = turn.services.settings.app_id
+    link = personal_chat_link(app_id) if app_id else None
+    await turn.send_card(
+        personal_chat_card(refused.message, where, link), f"{refused.message} {CHANNEL_FILES}"
+    )
+
+
+def _conversation_name(turn: Turn) -> str:
+    """What this channel or chat is called ("this channel" when Teams does not say)."""
+    named = _part(turn, "channel").get("name") or turn.activity.conversation.name
+    if named:
+        return label(str(named))
+    return (
+        "this channel" if turn.activity.conversation.conversation_type == "channel" else "this chat"
+    )
 
 
 async def _check(
     turn: Turn, files: list[CheckedFile], purpose: Literal["validate", "offer"], args: ValidateArgs
 ) -> None:
     """Record the check, post its "Checking your files..." card, and start it in the
-    background: the turn ends before any download or validation begins."""
+    background: the turn ends before any download or validation begins. In a personal chat,
+    files a channel asked for are reported in that channel too."""
     checks = turn.services.checks
+    relay = None
+    if purpose == "validate" and turn.activity.conversation.conversation_type in (None, "personal"):
+        relay = await checks.relay(turn.user_id)
     check = await checks.ask(
         turn.conversation_id,
         turn.user_id,
@@ -97,9 +204,12 @@ async def _check(
         purpose=purpose,
         model=args.model,
         epochs=args.epochs,
+        share_to=relay.conversation if relay is not None else "",
     )
-    card = await turn.show_view("", first_view(check))
-    await checks.start(check, card)
+    shown = await turn.show_view("", first_view(check))
+    await checks.start(check, shown)
+    if relay is not None:
+        await turn.send_text(f"The report goes to {relay.name} too, as you asked there.")
 
 
 async def validate(turn: Turn, args: ValidateArgs) -> None:
@@ -108,7 +218,11 @@ async def validate(turn: Turn, args: ValidateArgs) -> None:
         stored = await turn.services.datasets.stored(args.datasets[:2])
         files = [CheckedFile(name=s.name, sha256=s.sha256) for s in stored]
     else:
-        files = _attached(turn)
+        try:
+            files = await _files(turn)
+        except GraphRefused as refused:
+            await _ask_personal_chat(turn, refused)
+            return
     await _check(turn, files, "validate", args)
 
 

@@ -34,6 +34,13 @@ COLOR = (0, 120, 212)  # Azure blue, the accent colour too
 COLOR_ICON, OUTLINE_ICON = "color.png", "outline.png"
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 _APP_NAMESPACE = uuid.UUID("5f1d3c9e-52b5-4c8e-9a57-8f6d3b0d2a11")
+RSC_PERMISSIONS = (
+    "ChannelMessage.Read.Group",  # read the channel message that names files (team scope)
+    "File.Read.Group",  # download those files from the team's SharePoint site
+    "ChatMessage.Read.Chat",  # read the group-chat message that names files
+)
+"""Resource-specific consent: granted by a team owner or chat member when the app is installed
+there, only for that team or chat (docs/security.md says why each, and what RSC cannot give)."""
 
 
 def teams_app_id(bot_id: str) -> str:
@@ -84,6 +91,14 @@ def manifest(router: Router, bot_id: str, host: str) -> dict[str, Any]:
             }
         ],
         "validDomains": [host],
+        "webApplicationInfo": {"id": bot_id, "resource": f"api://{host}/{bot_id}"},
+        "authorization": {
+            "permissions": {
+                "resourceSpecific": [
+                    {"name": name, "type": "Application"} for name in RSC_PERMISSIONS
+                ]
+            }
+        },
     }
 
 

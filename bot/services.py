@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.graph import Graph
 from infra.settings import Settings
 from skills.audit import Audit
 from skills.checks import FileChecks
@@ -34,3 +35,6 @@ class Services:
     access: Access
     teardown: Teardown
     audit: Audit
+    graph: Graph | None = None
+    """Microsoft Graph as the bot's app (files in channels and group chats); None without an
+    app registration."""

@@ -88,6 +88,16 @@ class Settings(BaseSettings):
     validate_authority: bool = Field(
         True, validation_alias=AliasChoices("VALIDATE_AUTHORITY", "validate_authority")
     )
+    graph_url: str = Field(
+        "https://graph.microsoft.com/v1.0",
+        validation_alias=AliasChoices("FTBOT_GRAPH_URL", "graph_url"),
+    )
+    """Microsoft Graph (files in channels and group chats); another cloud's, or a test's."""
+    authority_host: str = Field(
+        "", validation_alias=AliasChoices("AZURE_AUTHORITY_HOST", "authority_host")
+    )
+    """Where the bot signs in for its Graph token (azure-identity's name; empty: the public
+    cloud's login.microsoftonline.com)."""
 
     # Where Azure is (README, "Modes"): Azure with a subscription (or an endpoint), an external
     # sandbox at FTBOT_SANDBOX_URL, else the sandbox embedded in this process.

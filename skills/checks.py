@@ -31,22 +31,29 @@ from skills.confirmations import new_token
 from skills.context import Context
 from skills.datasets import Datasets, order_files
 from skills.notify import NotDelivered, View, show
-from skills.records import CHECKS, CheckedFile, FileCheck, ValidatedSet, ValidationResult
+from skills.records import (
+    CHECKS,
+    ChannelRelay,
+    CheckedFile,
+    FileCheck,
+    ValidatedSet,
+    ValidationResult,
+)
 from skills.validation import ValidationReport, check_choice, estimated_price, validate_file
 
 log = logging.getLogger(__name__)
 
 FORGET_AFTER = 24 * 3600.0
 """A finished check's record is dropped at start this long after it began."""
+RELAY_SECONDS = 24 * 3600.0
+"""How long a channel's request to send the files in a personal chat stays open."""
 
 
 class Download(Protocol):
-    """Fetches one attached file from `url`, sent in a conversation served at `service_url`;
-    chunks of bytes, or a UserError with the one sentence why not."""
+    """Fetches one file of a check, sent in a conversation served at `service_url`; chunks of
+    bytes, or a UserError with the one sentence why not."""
 
-    def __call__(
-        self, url: str, name: str, service_url: str, max_bytes: int
-    ) -> AsyncIterator[bytes]:
+    def __call__(self, file: CheckedFile, service_url: str, max_bytes: int) -> AsyncIterator[bytes]:
         """The file's bytes, chunk by chunk."""
         ...
 
@@ -147,8 +154,10 @@ class FileChecks:
         purpose: Literal["validate", "offer"] = "validate",
         model: str | None = None,
         epochs: int | None = None,
+        share_to: str = "",
     ) -> FileCheck:
-        """Record a check of `files` (by URL, or kept: with their sha256); `start` runs it."""
+        """Record a check of `files` (by URL, or kept: with their sha256); `start` runs it. The
+        report also goes to `share_to` when set (a channel that asked for it)."""
         check_choice(model or self.ctx.settings.default_model, epochs)
         ordered = [files[i] for i in order_files([f.name for f in files])]
         downloads = any(not f.sha256 for f in ordered)
@@ -163,6 +172,7 @@ class FileChecks:
             epochs=epochs,
             stage="downloading" if downloads else "validating",
             at=time.time(),
+            share_to=share_to,
         )
         await self.ctx.records.put(check)
         return check
@@ -243,6 +253,33 @@ class FileChecks:
             return
         check = await self._change(token, stage="done")
         await self._show(check, view)
+        if check.share_to:  # at most once: a crash right here leaves the channel without it
+            try:
+                await self.ctx.notify.send(check.share_to, view)
+            except NotDelivered as error:
+                log.warning("check %s: not posted to the channel: %s", token[:8], error)
+
+    async def relay(self, user: str) -> ChannelRelay | None:
+        """The channel that asked `user` to send files here, taken (once) if still valid."""
+        found = await self.ctx.records.get(ChannelRelay.at(user))
+        if found is None:
+            return None
+        await self.ctx.records.delete(found.key())
+        return found if found.expires_at > time.time() else None
+
+    async def ask_relay(self, user: str, conversation: str, name: str) -> None:
+        """Remember that `user` was asked to send the files of `conversation` in a personal
+        chat (for a day; the next check there is reported in `conversation` too)."""
+        now = time.time()
+        relay = ChannelRelay(
+            token=user,
+            conversation=conversation,
+            user=user,
+            created_at=now,
+            expires_at=now + RELAY_SECONDS,
+            name=name,
+        )
+        await self.ctx.records.put(relay)
 
     async def _download(self, check: FileCheck) -> FileCheck:
         """Fetch and keep every file not kept yet; each kept one is written down at once."""
@@ -250,7 +287,7 @@ class FileChecks:
         for index, file in enumerate(check.files):
             if file.sha256:
                 continue
-            chunks = self.download(file.url, file.name, check.service_url, limit)
+            chunks = self.download(file, check.service_url, limit)
             stored = await self.datasets.keep(chunks, file.name)
             files = list(check.files)
             files[index] = CheckedFile(name=file.name, sha256=stored.sha256)  # the link is done

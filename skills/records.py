@@ -150,6 +150,23 @@ class CancelRequest(Confirmation):
         return self.at(self.token)
 
 
+class ChannelRelay(Confirmation):
+    """A channel (or group chat) whose files a user was asked to send in a personal chat: that
+    user's next check there is reported in `conversation` too. One per user."""
+
+    name: str = ""
+    """What the channel is called, for the personal chat's card."""
+
+    @classmethod
+    def at(cls, user: str) -> Key[ChannelRelay]:
+        """The key of a user's relay."""
+        return Key(cls, f"relay/{user}")
+
+    def key(self) -> Key[ChannelRelay]:
+        """Where this record is stored."""
+        return self.at(self.user)
+
+
 class DeployRequest(Confirmation):
     """A deployment waiting for "Deploy"."""
 
@@ -208,6 +225,7 @@ class SampleOffer(Confirmation):
 CONFIRMATION_PREFIXES: dict[type[Confirmation], str] = {
     TrainingRequest: "training/pending/",
     CancelRequest: "cancel-request/",
+    ChannelRelay: "relay/",
     DeployRequest: "deploy-request/",
     DeleteRequest: "delete-request/",
     SampleOffer: "sample-offer/",
@@ -262,6 +280,10 @@ class CheckedFile(BaseModel):
     name: str
     url: str = ""
     sha256: str = ""
+    source: Literal["attachment", "graph"] = "attachment"
+    """attachment: a URL the channel gave; graph: a file a channel or group-chat message
+    refers to, fetched through Microsoft Graph with the bot's own token in `tenant`."""
+    tenant: str = ""
 
 
 CheckStage = Literal["downloading", "validating", "done", "failed"]
@@ -284,6 +306,9 @@ class FileCheck(Record):
     card: str = ""
     error: str = ""
     at: float = 0.0
+    share_to: str = ""
+    """A channel or group chat that asked for this check from a personal chat (ChannelRelay):
+    the report is posted there too."""
 
     @classmethod
     def at_token(cls, token: str) -> Key[FileCheck]:

@@ -79,6 +79,7 @@ class LoginServer:
     def __init__(self, directory: Path) -> None:
         self.ca, key_file = _certificate(directory)
         self.tokens_issued = 0
+        self.graph_tokens = 0  # tokens for Microsoft Graph (any other `.default` scope)
         self.discoveries = 0
         self._signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._lock = threading.Lock()
@@ -108,6 +109,7 @@ class LoginServer:
             "validate_authority": False,
             "channel_token_issuer": ISSUER,
             "channel_openid_metadata_url": f"{self.url}/v1/.well-known/openidconfiguration",
+            "authority_host": self.url,
             **PRODUCTION,
         }
 
@@ -148,8 +150,20 @@ class LoginServer:
             "client_secret": APP_PASSWORD,
             "scope": SCOPE,
         }
+        graph = form.get("scope", "").endswith("/.default") and form.get("scope") != SCOPE
+        if graph:
+            wanted["scope"] = form["scope"]
         if any(form.get(name) != value for name, value in wanted.items()):
             return 401, {"error": "invalid_client", "error_description": f"refused {form}"}
+        if graph:
+            with self._lock:
+                self.graph_tokens += 1
+                number = self.graph_tokens
+            return 200, {
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "access_token": f"graph-token-{number}",
+            }
         with self._lock:
             self.tokens_issued += 1
             number = self.tokens_issued

@@ -50,6 +50,13 @@ def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
     assert bot["scopes"] == ["personal", "team", "groupChat"]
     assert data["validDomains"] == ["ftbot.contoso.com"]
     uuid.UUID(data["id"])
+    # files in channels and group chats: Graph with resource-specific consent, app-only
+    assert data["webApplicationInfo"]["id"] == BOT_ID
+    assert data["authorization"]["permissions"]["resourceSpecific"] == [
+        {"name": "ChannelMessage.Read.Group", "type": "Application"},
+        {"name": "File.Read.Group", "type": "Application"},
+        {"name": "ChatMessage.Read.Chat", "type": "Application"},
+    ]
 
 
 def test_without_an_app_id_the_package_is_refused_in_one_sentence(tmp_path: Path) -> None:
