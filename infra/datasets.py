@@ -124,6 +124,8 @@ class _Pending:
 
 
 STALE_SECONDS = 900.0
+CACHE_SECONDS = 7 * 86_400.0
+"""A Blob store's local copy unused this long is dropped at start (the blob stays)."""
 """A partial file untouched this long belongs to a download that died (downloads give up after
 five minutes, or one minute without data)."""
 
@@ -210,6 +212,22 @@ class FileDatasets:
             raise unknown(sha256)
         return found
 
+    def evict(self, unused_for: float) -> int:
+        """Delete the kept files not read or written for `unused_for` seconds (a cache's
+        clean-up: their mtime is touched on each use); returns how many."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - unused_for
+        removed = 0
+        for path in self.root.glob("*.jsonl"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    self.discard(path.stem)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
     def discard(self, sha256: str) -> None:
         """Forget a kept file (no error if it is already gone)."""
         if _SHA256.fullmatch(sha256):
@@ -246,8 +264,9 @@ class BlobDatasets:
         self._ready = False
 
     def remove_stale(self, older_than: float = STALE_SECONDS) -> int:
-        """Delete the cache's partial files of downloads that died; returns how many."""
-        return self.cache.remove_stale(older_than)
+        """Delete the cache's partial files of downloads that died, and the copies unused for
+        `CACHE_SECONDS` (the blobs stay); returns how many files."""
+        return self.cache.remove_stale(older_than) + self.cache.evict(CACHE_SECONDS)
 
     async def _ensure(self) -> None:
         if not self._ready:
@@ -300,6 +319,7 @@ class BlobDatasets:
             raise unknown(sha256)
         cached = await asyncio.to_thread(self.cache.find, sha256)
         if cached is not None:
+            await asyncio.to_thread(os.utime, cached.path)  # used: kept by `evict`
             return cached
         await self._ensure()
         blob = self._container.get_blob_client(f"{sha256}.jsonl")

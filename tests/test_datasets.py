@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from infra.blob import BlobAccount
-from infra.datasets import BLOCK_BYTES, BlobDatasets, FileDatasets
+from infra.datasets import BLOCK_BYTES, CACHE_SECONDS, BlobDatasets, FileDatasets
 from infra.errors import UserError
 from tests.harness import bot_settings
 
@@ -105,6 +107,22 @@ async def test_a_file_kept_by_one_instance_is_read_by_another(
     with pytest.raises(UserError, match="validate it again"):
         await second.get(stored.sha256)
     assert (await first.get(stored.sha256)).name == "renamed.jsonl"  # its own cache still has it
+
+
+async def test_a_cached_copy_unused_for_a_week_is_dropped_at_start_and_read_again(
+    blob_stores: tuple[BlobDatasets, BlobDatasets],
+) -> None:
+    first, _ = blob_stores
+    old = await first.add_stream(chunks(3, 1000, []), "old.jsonl", max_bytes=10_000)
+    used = await first.add_stream(chunks(4, 1000, []), "used.jsonl", max_bytes=10_000)
+    week = time.time() - CACHE_SECONDS - 60
+    for stored in (old, used):
+        os.utime(stored.path, (week, week))
+    await first.get(used.sha256)  # read now: kept
+    assert first.remove_stale() == 1
+    assert not old.path.exists() and used.path.exists()
+    again = await first.get(old.sha256)  # from the blob, into the cache again
+    assert again.path.read_bytes() == b"A" * 1000 + b"B" * 1000 + b"C" * 1000
 
 
 async def test_blob_store_refuses_unknown_ids_and_oversized_files(
