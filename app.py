@@ -171,7 +171,7 @@ def create_app(settings: Settings) -> web.Application:
     async def work(_: web.Application) -> AsyncIterator[None]:
         stale = await asyncio.to_thread(ctx.datasets.remove_stale)
         if stale:
-            log.info("removed %d file(s): partial downloads that did not finish, or cached copies unused for a week", stale)
+            log.info("removed %d partial download(s) or cached copies unused for a week", stale)
         await bot.forget_old_deliveries()
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
