@@ -39,6 +39,8 @@ from infra.text import file_label
 from skills.records import CheckedFile
 
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
+REFERENCE = "reference"
+"""A file on SharePoint or OneDrive that only Graph can read (channels and group chats)."""
 CHUNK = 1 << 20
 DOWNLOAD_SECONDS = 300.0
 STALL_SECONDS = 60.0
@@ -262,7 +264,7 @@ def incoming_files(attachments: list[Attachment]) -> list[IncomingFile]:
         if kind == TEAMS_FILE and content.get("downloadUrl"):
             files.append(IncomingFile(name, str(content["downloadUrl"])))
         elif attachment.content_url and not kind.startswith(
-            ("application/vnd.microsoft.card", "text/html")
+            ("application/vnd.microsoft.card", "text/html", REFERENCE)
         ):
             files.append(IncomingFile(name, str(attachment.content_url)))
     return files
@@ -272,8 +274,11 @@ _FILE_TAG = re.compile(r"<attachment\s+id=", re.IGNORECASE)
 
 
 def refers_to_files(text: str | None, attachments: list[Attachment]) -> bool:
-    """A channel or group-chat message with files: Teams sends only its HTML, where each file
-    is an `<attachment id=..>` tag (the files are on SharePoint or OneDrive)."""
+    """A channel or group-chat message with files: Teams sends its HTML, where each file is an
+    `<attachment id=..>` tag, sometimes with `reference` attachments (the files are on
+    SharePoint or OneDrive, reached through Graph)."""
+    if any((a.content_type or "") == REFERENCE for a in attachments):
+        return True
     html = [str(a.content) for a in attachments if (a.content_type or "") == "text/html"]
     return any(_FILE_TAG.search(part) for part in [text or "", *html])
 

@@ -119,6 +119,16 @@ async def test_a_reply_in_a_thread_and_a_group_chat_have_their_own_paths(
     report = await checked(thread, in_channel(thread, html, reply, channelData=data))
     assert "Ready to train" in card_text(report)
 
+    # A message may also carry `reference` attachments: not links the bot could fetch itself
+    second = "1733100000078"
+    path = f"/teams/{GROUP}/channels/{CHANNEL}/messages/{root}/replies/{second}"
+    html = channel.post_to_graph(path, {"training_set.jsonl": SAMPLE["training_set.jsonl"]})
+    with_reference = in_channel(thread, html, second, channelData=data)
+    with_reference["attachments"].append(
+        {"contentType": "reference", "contentUrl": "https://contoso.sharepoint.com/x", "name": "t"}
+    )
+    assert "Ready to train" in card_text(await checked(thread, with_reference))
+
     group = member(url, login, channel, session, conversation_type="groupChat")
     group.id = "19:3f2e1d0c9b8a4f6e@thread.v2"
     path = f"/chats/{group.id}/messages/1733100000123"
