@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 PLAYGROUND := .playground/node_modules/.installed
 AZURITE := .azurite/node_modules/.installed
 
-.PHONY: run test lint bench package clean
+.PHONY: run test lint bench package catalog clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 test: lint $(PLAYGROUND) $(AZURITE)
 	tools/in-netns $(BIN)/pytest -q
+
+catalog: $(STAMP)
+	$(BIN)/python -m infra.catalogs
 
 package: $(STAMP)
 	$(BIN)/ftbot package --out build/appPackage.zip

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from infra.i18n import _, current, number
 
 Card = dict[str, Any]
 Element = dict[str, Any]
@@ -43,8 +46,22 @@ def plain(value: str, cap: int = USER_TEXT_CHARS) -> str:
     value = value.strip()
     note = ""
     if len(value) > cap:
-        value, note = value[:cap] + "…", f" (cut at {cap:,} of {len(value):,} characters)"
+        note = " " + _(
+            "(cut at {cap} of {total} characters)", cap=number(cap), total=number(len(value))
+        )
+        value = value[:cap] + "…"
     return _MARKDOWN.sub(r"\\\1", value) + note
+
+
+QUOTE_ID = "quote-"
+"""The id prefix of a TextBlock that quotes what is not the bot's own words (the user's data, a
+model's answer, Azure's message): it stays in its own language, and the language test skips it."""
+
+
+def quote(value: str, **style: Any) -> Element:
+    """A TextBlock quoting someone else's words (see QUOTE_ID), with a stable unique-enough id."""
+    ident = f"{QUOTE_ID}{zlib.crc32(value.encode('utf-8')):08x}"
+    return {**text(value, **style), "id": ident}
 
 
 def heading(value: str) -> Element:
@@ -58,29 +75,12 @@ def facts(pairs: Iterable[tuple[str, str]]) -> Element:
 
 
 def submit(title: str, verb: str, data: Mapping[str, Any] | None = None) -> Element:
-    """A button whose press reaches the bot as a message with `value.verb` (Action.Submit)."""
-    return {"type": "Action.Submit", "title": title, "data": {"verb": verb, **(data or {})}}
+    """A button whose press reaches the bot as a message with `value.verb` (Action.Submit); it
+    carries the card's language, so the card keeps it whoever presses the button."""
+    payload = {"verb": verb, **(data or {}), "language": current()}
+    return {"type": "Action.Submit", "title": title, "data": payload}
 
 
 def open_url(title: str, url: str) -> Element:
     """A button that opens `url` (a link, or a Teams deep link)."""
     return {"type": "Action.OpenUrl", "title": title, "url": url}
-
-
-HOUR = 3600
-DAY = 86_400
-
-
-def duration(seconds: float) -> str:
-    """A duration in words: `45 s`, `3 min 20 s`, `1 h 05 min`, `2.4 days`."""
-    seconds = max(0.0, seconds)
-    if seconds >= 2 * DAY:
-        return f"{seconds / DAY:.1f} days"
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, duration, facts, heading, submit, text
+from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
+from infra.i18n import duration
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentFailed,

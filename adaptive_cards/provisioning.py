@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, duration, facts, heading, submit, text
+from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
+from infra.i18n import duration
 from skills.provisioning.views import (
     AuditView,
     KeyRotated,

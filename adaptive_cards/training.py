@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, duration, facts, heading, submit, text
+from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
+from infra.i18n import duration
 from skills.training.jobs import Event, JobState
 from skills.training.plan import Plan
 from skills.training.views import FinalView, JobView

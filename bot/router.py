@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from adaptive_cards.help import HelpEntry
-from bot.turn import Role, Turn
+from bot.turn import Role, Turn, role_name
 from infra.errors import UserError, unexpected
+from infra.i18n import _
 from infra.text import echo
 
 A = TypeVar("A")
@@ -120,7 +121,9 @@ class Router:
         """Run the command a card button's verb names."""
         command = self.find(verb)
         if command is None:
-            await turn.send_text("That button no longer works; type `help` to see what I can do.")
+            await turn.send_text(
+                _("That button no longer works; type `help` to see what I can do.")
+            )
             return
         await self.run(turn, command, "", data)
 
@@ -129,9 +132,12 @@ class Router:
     ) -> None:
         """Check the role, parse, run; turn every failure into one sentence for the user."""
         if turn.role < command.role:
-            role = command.role.name.lower()
             await turn.send_text(
-                f"`{command.name}` needs the {role} role; ask your admin to add you."
+                _(
+                    "`{command}` needs the {role} role; ask your admin to add you.",
+                    command=command.name,
+                    role=role_name(command.role),
+                )
             )
             return
 
@@ -154,6 +160,10 @@ class Router:
     def _unknown(self, word: str) -> str:
         close = self.suggestions(word)
         if close:
-            options = " or ".join(f"`{name}`" for name in close)
-            return f"I don't know {echo(word)}. Did you mean {options}? Type `help` for the list."
-        return f"I don't know {echo(word)}. Type `help` to see what I can do."
+            options = _(" or ").join(f"`{name}`" for name in close)
+            return _(
+                "I don't know {word}. Did you mean {options}? Type `help` for the list.",
+                word=echo(word),
+                options=options,
+            )
+        return _("I don't know {word}. Type `help` to see what I can do.", word=echo(word))

@@ -15,6 +15,7 @@ from bot.limits import fit, split_text
 from bot.render import card_activity, render
 from bot.services import Services
 from infra.azure import Resource
+from infra.i18n import N_, _
 from infra.settings import Settings
 from skills.audit import Actor
 from skills.notify import View
@@ -43,6 +44,14 @@ class Role(IntEnum):
     USER = 0
     TRAINER = 1
     ADMIN = 2
+
+
+ROLE_NAMES = {Role.USER: N_("user"), Role.TRAINER: N_("trainer"), Role.ADMIN: N_("admin")}
+
+
+def role_name(role: Role) -> str:
+    """A role's name in the current language."""
+    return _(ROLE_NAMES[role])
 
 
 def role_of(user_id: str, settings: Settings) -> Role:

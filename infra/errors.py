@@ -1,8 +1,9 @@
 """The one error type a user sees as it is.
 
 A `UserError` is a message id with parameters: the id is the English sentence with `{name}`
-placeholders (gettext's convention, so a catalog can translate it), and `message` renders it. It
-lives in infra/ so that every layer may raise it without an arrow running up.
+placeholders (gettext's convention: the catalogs translate it), and `message` renders it in the
+current language (infra/i18n.py). It lives in infra/ so that every layer may raise it without
+an arrow running up.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
+
+from infra.i18n import _, translate
 
 log = logging.getLogger("ftbot")
 
@@ -24,15 +27,16 @@ class UserError(Exception):
 
     @property
     def message(self) -> str:
-        """The sentence, in English (`template` with its parameters filled in)."""
-        return self.template.format(**self.params) if self.params else self.template
+        """The sentence in the current language (`template` translated, parameters filled in)."""
+        return translate(self.template, self.params)
 
 
 def failure_sentence(reference: str) -> str:
     """What the user sees when something unexpected broke."""
-    return (
-        f"Something went wrong on my side (reference {reference}). Please try again; "
-        "if it keeps happening, give that reference to your admin."
+    return _(
+        "Something went wrong on my side (reference {reference}). Please try again; "
+        "if it keeps happening, give that reference to your admin.",
+        reference=reference,
     )
 
 

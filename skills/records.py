@@ -2,7 +2,8 @@
 storage keys are spelled.
 
 Records of work on Azure carry the `Resource` they live on, so a watcher follows each on its own
-resource. Pending questions (`Confirmation`) carry when they expire. Once-only steps are `Claim`s
+resource. Pending questions (`Confirmation`) carry when they expire. Work that speaks later is
+`Spoken`: it carries the language of the person who started it. Once-only steps are `Claim`s
 (see skills/claims.py for their rule); their keys are built here too.
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from infra import i18n
 from infra.azure import Resource
 from infra.records import Key, Record
 from skills.models import base_of
@@ -37,6 +39,13 @@ def _resource(resource: Resource) -> str:
     return "/".join(
         _lower(v) for v in (resource.subscription_id, resource.resource_group, resource.account)
     )
+
+
+class Spoken(BaseModel):
+    """Work that speaks later (a notice, a card updated when someone presses its button): it
+    speaks the language of the person who started it, taken when the record is made."""
+
+    language: str = Field(default_factory=i18n.current)
 
 
 # -- conversations (bot/) ----------------------------------------------------------------------
@@ -106,7 +115,7 @@ def idle_warning_claim(resource: Resource, deployment: str, idle_since: float) -
 # -- confirmations (skills/confirmations.py) ---------------------------------------------------
 
 
-class Confirmation(Record):
+class Confirmation(Record, Spoken):
     """A question on a card (train? deploy? delete?), answered once, before it expires."""
 
     token: str
@@ -289,7 +298,7 @@ class CheckedFile(BaseModel):
 CheckStage = Literal["downloading", "validating", "done", "failed"]
 
 
-class FileCheck(Record):
+class FileCheck(Record, Spoken):
     """Files being downloaded and validated in the background, reported on one card."""
 
     token: str
@@ -331,7 +340,7 @@ CHECKS = "checks/"
 LaunchStage = Literal["confirmed", "uploaded", "creating", "created", "failed"]
 
 
-class LaunchRecord(Record):
+class LaunchRecord(Record, Spoken):
     """A confirmed training on its way to a job: upload -> import -> create, each stage kept."""
 
     token: str
@@ -365,7 +374,7 @@ class LaunchRecord(Record):
 LAUNCHES = "training/launch/"
 
 
-class JobRecord(Record):
+class JobRecord(Record, Spoken):
     """What the bot knows of a fine-tuning job it launched: where it reports and how it goes."""
 
     job: str
@@ -448,7 +457,7 @@ class DeleteCard(BaseModel):
     by: str = ""
 
 
-class DeploymentRecord(Record):
+class DeploymentRecord(Record, Spoken):
     """The bot's memory of one deployment it created or used."""
 
     resource: Resource
@@ -501,7 +510,7 @@ class DeploymentRecord(Record):
 # -- chat --------------------------------------------------------------------------------------
 
 
-class ChatSession(Record):
+class ChatSession(Record, Spoken):
     """One user's chat with one deployment, in one conversation (in a channel: one thread)."""
 
     conversation: str
@@ -624,7 +633,7 @@ class ProvisionRequest(Confirmation):
 ProvisionStage = Literal["confirmed", "creating", "roles", "waiting", "succeeded", "failed"]
 
 
-class ProvisionRecord(Record):
+class ProvisionRecord(Record, Spoken):
     """A confirmed provisioning on its way: group -> account (a long-running operation) -> the
     bot's role -> a data-plane call that works. Each stage kept, so a restart resumes it."""
 
@@ -757,7 +766,7 @@ class TeardownRequest(Confirmation):
         return self.at(self.token)
 
 
-class TeardownRecord(Record):
+class TeardownRecord(Record, Spoken):
     """A confirmed teardown on its way, item by item (resumed after a restart)."""
 
     token: str
