@@ -36,6 +36,7 @@ from skills.confirmations import Confirmations
 from skills.context import Context
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
+from skills.languages import Languages
 from skills.notify import Notify
 from skills.playground import Playground
 from skills.provisioning.access import Access
@@ -158,6 +159,7 @@ def create_app(settings: Settings) -> web.Application:
         access=access,
         teardown=teardown,
         audit=ctx.audit,
+        languages=Languages(ctx),
         graph=graph,
     )
     bot = FineTuneBot(build_router(), services, notifier)

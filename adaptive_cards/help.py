@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adaptive_cards.common import Card, card, heading, text
+from infra.i18n import _
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,8 @@ class HelpEntry:
 
 def help_card(entries: Sequence[HelpEntry], *, mode: str, greeting: bool = False) -> Card:
     """The command list; `mode` says where Azure calls go (sandbox or the Azure account)."""
-    title = "Hi, I'm FineTune Ops" if greeting else "FineTune Ops commands"
-    intro = (
+    title = _("Hi, I'm FineTune Ops") if greeting else _("FineTune Ops commands")
+    intro = _(
         "I take your team from a JSONL file to a deployed, fine-tuned Azure OpenAI model. "
         "Type a command (in a channel, mention me first)."
     )

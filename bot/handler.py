@@ -16,10 +16,13 @@ from adaptive_cards import verbs
 from adaptive_cards.common import CARD_CONTENT_TYPE, card, text
 from bot.attachments import incoming_files
 from bot.datasets import file_consent
+from bot.language import language_of
 from bot.notifier import Notifier
 from bot.router import Router, clean_text
 from bot.services import Services
 from bot.turn import Turn
+from infra import i18n
+from infra.i18n import _
 from infra.text import echo
 from skills.records import DELIVERY_CLAIMS, delivery_claim, greeting_claim
 
@@ -61,7 +64,9 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
             turn_context
         ):
             return  # the channel delivered the same activity again: it was handled already
-        await super().on_turn(turn_context)
+        user = self._turn(turn_context).user_id if activity.from_property else ""
+        with i18n.use(await language_of(activity, user, self.services.languages)):
+            await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         turn = self._turn(turn_context)
@@ -96,7 +101,9 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         await self.router.handle_verb(self._turn(turn_context), verb, data)
         # The body stays a schema object: CloudAdapter serializes it (a dict would give HTTP 500).
         # Universal Actions refresh the pressed card with this one.
-        done = card([text(f"{echo(verb)}: my answer is in the conversation.", isSubtle=True)])
+        done = card(
+            [text(_("{verb}: my answer is in the conversation.", verb=echo(verb)), isSubtle=True)]
+        )
         body = AdaptiveCardInvokeResponse(
             status_code=int(HTTPStatus.OK), type=CARD_CONTENT_TYPE, value=done
         )

@@ -12,12 +12,14 @@ from __future__ import annotations
 import difflib
 import html
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from adaptive_cards.help import HelpEntry
 from bot.turn import Role, Turn, role_name
+from infra import i18n
 from infra.errors import UserError, unexpected
 from infra.i18n import _
 from infra.text import echo
@@ -42,6 +44,7 @@ class Command(Generic[A]):
     handler: Handler[A]
     role: Role = Role.USER
     aliases: tuple[str, ...] = ()
+    korean: tuple[str, ...] = ()  # Korean words for it (docs/glossary.md); `/` in a chat session
     listed: bool = True  # False: reached only by a card button's verb
     menu: bool = False  # offered in Teams' command menu (bot/package.py; at most 10 per scope)
 
@@ -54,8 +57,18 @@ def clean_text(text: str | None) -> str:
 
 def split_command(text: str) -> tuple[str, str]:
     """("name", "rest of the line") with the name lower-cased."""
-    word, _, rest = text.partition(" ")
+    word, _sep, rest = text.partition(" ")
     return word.lower(), rest.strip()
+
+
+def is_korean(word: str) -> bool:
+    """True when `word` is written in Hangul (a Korean command word, or a Korean prompt)."""
+    return any("\uac00" <= c <= "\ud7a3" or "\u3131" <= c <= "\u318e" for c in word)
+
+
+def _jamo(word: str) -> str:
+    """Hangul syllables split into letters, so near-misses compare letter by letter."""
+    return unicodedata.normalize("NFD", word)
 
 
 class Router:
@@ -69,7 +82,7 @@ class Router:
         self.fallbacks = list(fallbacks)
         self._index: dict[str, Command[Any]] = {}
         for command in self.commands:
-            for word in (command.name, *command.aliases):
+            for word in (command.name, *command.aliases, *command.korean):
                 if word in self._index:
                     raise ValueError(f"command word {word!r} is registered twice")
                 self._index[word] = command
@@ -79,12 +92,15 @@ class Router:
         return self._index.get(word.lower())
 
     def _entry(self, command: Command[Any]) -> HelpEntry:
+        """A command as help shows it, in the current language (a Korean usage starts with the
+        Korean command word, and the English words become its aliases)."""
+        english = i18n.current() == i18n.SOURCE
         return HelpEntry(
             name=command.name,
-            usage=command.usage,
-            help=command.help,
-            role=command.role.name.lower(),
-            aliases=command.aliases,
+            usage=_(command.usage),
+            help=_(command.help),
+            role=role_name(command.role),
+            aliases=command.aliases if english else (command.name, *command.aliases),
         )
 
     def listing(self) -> list[HelpEntry]:
@@ -97,8 +113,12 @@ class Router:
         return self._entry(command) if command is not None and command.listed else None
 
     def suggestions(self, word: str) -> list[str]:
-        """The listed command names closest to a mistyped word."""
-        listed = {w: c.name for w, c in self._index.items() if c.listed}
+        """The listed command words closest to a mistyped word: Korean words for a Korean one."""
+        if is_korean(word):
+            korean = {_jamo(w): w for c in self.commands if c.listed for w in c.korean}
+            close = difflib.get_close_matches(_jamo(word), list(korean), n=3, cutoff=0.6)
+            return [korean[w] for w in close]
+        listed = {w: c.name for w, c in self._index.items() if c.listed and not is_korean(w)}
         close = difflib.get_close_matches(word.lower(), list(listed), n=3, cutoff=0.6)
         return list(dict.fromkeys(listed[w] for w in close))
 
@@ -108,13 +128,18 @@ class Router:
         """Run the command a chat message names; `mentions` (other than the bot's own) reach
         the command's parser as `data["mentions"]`."""
         word, rest = split_command(text)
-        command = self.find(word)
-        if command is None or not command.listed:
+        slash = word.startswith("/") and len(word) > 1
+        command = self.find(word[1:] if slash else word)
+        # A chat prompt often starts with a Korean noun that is also a command word: in a chat
+        # session (a fallback) a Korean command needs its leading `/`.
+        fallback_first = command is not None and is_korean(word) and not slash
+        if command is None or not command.listed or fallback_first:
             for fallback in self.fallbacks:
                 if await self.guarded(turn, "fallback", fallback(turn, text)):
                     return
-            await turn.send_text(self._unknown(word))
-            return
+            if command is None or not command.listed:
+                await turn.send_text(self._unknown(word[1:] if slash else word))
+                return
         await self.run(turn, command, rest, {"mentions": list(mentions)} if mentions else {})
 
     async def handle_verb(self, turn: Turn, verb: str, data: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ from skills.checks import FileChecks
 from skills.claims import Claims
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
+from skills.languages import Languages
 from skills.playground import Playground
 from skills.provisioning.access import Access
 from skills.provisioning.service import Provisioning
@@ -35,6 +36,7 @@ class Services:
     access: Access
     teardown: Teardown
     audit: Audit
+    languages: Languages
     graph: Graph | None = None
     """Microsoft Graph as the bot's app (files in channels and group chats); None without an
     app registration."""

@@ -67,6 +67,22 @@ class ConversationRef(Record):
         return self.at(self.conversation)
 
 
+class LanguageChoice(Record):
+    """A user's chosen language (`language ko|en`); without one, the Teams locale decides."""
+
+    user: str
+    language: str
+
+    @classmethod
+    def of(cls, user: str) -> Key[LanguageChoice]:
+        """The key of a user's choice."""
+        return Key(cls, f"language/{_part(user)}")
+
+    def key(self) -> Key[LanguageChoice]:
+        """Where this record is stored."""
+        return self.of(self.user)
+
+
 # -- claims (skills/claims.py) -------------------------------------------------------------------
 
 

@@ -1,0 +1,27 @@
+"""Which language each user reads: their own choice (`language ko|en`), else their Teams locale
+(the turn decides, bot/language.py). The words themselves are infra/i18n.py's."""
+
+from __future__ import annotations
+
+from infra.i18n import LANGUAGES
+from skills.context import Context
+from skills.records import LanguageChoice
+
+
+class Languages:
+    """Users' language choices, kept per user across conversations."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def chosen(self, user: str) -> str | None:
+        """The language `user` chose, or None (their Teams locale decides)."""
+        found = await self.ctx.records.get(LanguageChoice.of(user))
+        return found.language if found is not None and found.language in LANGUAGES else None
+
+    async def choose(self, user: str, language: str | None) -> None:
+        """Keep `language` for `user`; None forgets the choice (back to the Teams locale)."""
+        if language is None:
+            await self.ctx.records.delete(LanguageChoice.of(user))
+        else:
+            await self.ctx.records.put(LanguageChoice(user=user, language=language))
