@@ -4,7 +4,9 @@
 public host filled in, after `check_package` found nothing wrong: the official manifest schema
 (1.29, a copy in tests/data/teams/ with its licence) and the rules the schema leaves to the Teams
 documentation (icon sizes and transparency, at most 10 commands per scope, a GUID id, a semver
-version). The command menu of each scope lists the commands the table marks `menu=True`.
+version). The command menu of each scope lists the commands the table marks `menu=True`. The
+manifest is English; a localization file per other language (`ko-kr.json`, Teams' localization
+schema) carries its names, descriptions and command menu, from the catalogs.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ import jsonschema
 from PIL import Image, ImageDraw
 
 from bot.router import Router
+from infra import i18n
 from infra.errors import UserError
+from infra.i18n import N_, _
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "data" / "teams" / "MicrosoftTeams.schema.json"
+LOCALIZATION_SCHEMA = SCHEMA.with_name("MicrosoftTeams.Localization.schema.json")
 MANIFEST_VERSION = "1.29"
 SCOPES = ("personal", "team", "groupChat")
 MAX_MENU = 10
@@ -48,17 +53,63 @@ def teams_app_id(bot_id: str) -> str:
     return str(uuid.uuid5(_APP_NAMESPACE, bot_id))
 
 
+NAME_FULL = N_("FineTune Ops: fine-tune Azure OpenAI models")
+DESCRIPTION_SHORT = N_("From a JSONL file to a deployed, fine-tuned Azure OpenAI model.")
+DESCRIPTION_FULL = N_(
+    "Validate a chat-format JSONL dataset, launch fine-tuning of gpt-4o-mini on Azure OpenAI, "
+    "follow it on a live card, get told when it is done, deploy the model and chat with it, "
+    "all without leaving the team's chat."
+)
+DEFAULT_LANGUAGE_TAG = "en-us"
+LANGUAGE_TAGS = {"ko": "ko-kr"}
+"""The package's other languages (infra.i18n.LANGUAGES but English) and their Teams tags."""
+
+
 def menu(router: Router) -> list[dict[str, str]]:
-    """The command menu: the table's menu commands, with their usage as the description."""
-    return [
-        {"title": c.name, "description": f"{c.help} Usage: {c.usage}"[:128]}
-        for c in router.commands
-        if c.menu
-    ]
+    """The command menu in the current language: the table's menu commands (a Korean title is
+    the Korean command word, which the router knows), their usage as the description."""
+    english = i18n.current() == i18n.SOURCE
+    entries = []
+    for command in router.commands:
+        if command.menu:
+            usage = _(command.usage)
+            title = command.name if english or not command.korean else command.korean[0]
+            description = _("{help} Usage: {usage}", help=_(command.help), usage=usage)
+            entries.append({"title": title, "description": description[:128]})
+    return entries
+
+
+def localization(router: Router, language: str) -> dict[str, Any]:
+    """The localization file of `language` (Teams' localization schema): names, descriptions
+    and the command menu, from the catalogs."""
+    with i18n.use(language):
+        found: dict[str, Any] = {
+            "$schema": "https://developer.microsoft.com/en-us/json-schemas/teams/v1.29/"
+            "MicrosoftTeams.Localization.schema.json",
+            "name.short": "FineTune Ops",
+            "name.full": _(NAME_FULL),
+            "description.short": _(DESCRIPTION_SHORT),
+            "description.full": _(DESCRIPTION_FULL),
+        }
+        for j, entry in enumerate(menu(router)):
+            for i in range(len(SCOPES)):
+                found[f"bots[0].commandLists[{i}].commands[{j}].title"] = entry["title"]
+                found[f"bots[0].commandLists[{i}].commands[{j}].description"] = entry["description"]
+    return found
+
+
+def _file_of(language: str) -> str:
+    return f"{LANGUAGE_TAGS[language]}.json"
 
 
 def manifest(router: Router, bot_id: str, host: str) -> dict[str, Any]:
-    """The app manifest for the bot `bot_id` served at `https://{host}`."""
+    """The app manifest for the bot `bot_id` served at `https://{host}`, in English (the
+    localization files carry the other languages)."""
+    with i18n.use(i18n.SOURCE):
+        return _manifest(router, bot_id, host)
+
+
+def _manifest(router: Router, bot_id: str, host: str) -> dict[str, Any]:
     commands = menu(router)
     return {
         "$schema": "https://developer.microsoft.com/en-us/json-schemas/teams/v1.29/"
@@ -72,12 +123,14 @@ def manifest(router: Router, bot_id: str, host: str) -> dict[str, Any]:
             "privacyUrl": f"https://{host}/privacy",
             "termsOfUseUrl": f"https://{host}/terms",
         },
-        "name": {"short": "FineTune Ops", "full": "FineTune Ops: fine-tune Azure OpenAI models"},
-        "description": {
-            "short": "From a JSONL file to a deployed, fine-tuned Azure OpenAI model.",
-            "full": "Validate a chat-format JSONL dataset, launch fine-tuning of gpt-4o-mini on "
-            "Azure OpenAI, follow it on a live card, get told when it is done, deploy the model "
-            "and chat with it, all without leaving the team's chat.",
+        "name": {"short": "FineTune Ops", "full": _(NAME_FULL)},
+        "description": {"short": _(DESCRIPTION_SHORT), "full": _(DESCRIPTION_FULL)},
+        "localizationInfo": {
+            "defaultLanguageTag": DEFAULT_LANGUAGE_TAG,
+            "additionalLanguages": [
+                {"languageTag": tag, "file": _file_of(language)}
+                for language, tag in LANGUAGE_TAGS.items()
+            ],
         },
         "icons": {"color": COLOR_ICON, "outline": OUTLINE_ICON},
         "accentColor": "#{:02X}{:02X}{:02X}".format(*COLOR),
@@ -152,6 +205,25 @@ def check_package(files: dict[str, bytes]) -> list[str]:
             if len(entry.get("commands") or []) > MAX_MENU:
                 problems.append(f"more than {MAX_MENU} commands for {entry.get('scopes')}")
     problems += _icon_problems(files, data.get("icons") or {})
+    problems += _localization_problems(files, data)
+    return problems
+
+
+def _localization_problems(files: dict[str, bytes], data: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    schema = json.loads(LOCALIZATION_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft4Validator(schema)
+    for language in (data.get("localizationInfo") or {}).get("additionalLanguages") or []:
+        name = str(language.get("file"))
+        try:
+            localized = json.loads(files[name])
+        except (KeyError, ValueError):
+            problems.append(f"the localization file {name!r} is missing or unreadable")
+            continue
+        problems += [
+            f"{name} {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in validator.iter_errors(localized)
+        ]
     return problems
 
 
@@ -186,6 +258,9 @@ def package_files(router: Router, bot_id: str, host: str) -> dict[str, bytes]:
             "the Teams package."
         )
     files = {"manifest.json": json.dumps(manifest(router, bot_id, host), indent=2).encode()}
+    for language in LANGUAGE_TAGS:
+        content = json.dumps(localization(router, language), indent=2, ensure_ascii=False)
+        files[_file_of(language)] = content.encode()
     files.update(icons())
     problems = check_package(files)
     if problems:

@@ -15,7 +15,14 @@ from pathlib import Path
 from PIL import Image
 
 from bot.commands import build_router
-from bot.package import MAX_MENU, check_package, icons, manifest, read_package
+from bot.package import (
+    MAX_MENU,
+    check_package,
+    icons,
+    localization,
+    manifest,
+    read_package,
+)
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +49,7 @@ def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     files = read_package(out)
-    assert sorted(files) == ["color.png", "manifest.json", "outline.png"]
+    assert sorted(files) == ["color.png", "ko-kr.json", "manifest.json", "outline.png"]
     assert check_package(files) == []
     data = json.loads(files["manifest.json"])
     bot = data["bots"][0]
@@ -57,6 +64,23 @@ def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
         {"name": "File.Read.Group", "type": "Application"},
         {"name": "ChatMessage.Read.Chat", "type": "Application"},
     ]
+    # Korean: names, descriptions and the command menu, whose titles the bot understands
+    assert data["localizationInfo"] == {
+        "defaultLanguageTag": "en-us",
+        "additionalLanguages": [{"languageTag": "ko-kr", "file": "ko-kr.json"}],
+    }
+    korean = json.loads(files["ko-kr.json"])
+    assert korean["name.short"] == "FineTune Ops" and "미세 조정" in korean["description.short"]
+    titles = [
+        v
+        for k, v in korean.items()
+        if k.startswith("bots[0].commandLists[0].") and k.endswith(".title")
+    ]
+    assert "도움말" in titles and "검증" in titles
+    router = build_router()
+    assert [t for t in titles if router.find(t) is None] == []
+    del files["ko-kr.json"]
+    assert check_package(files) == ["the localization file 'ko-kr.json' is missing or unreadable"]
 
 
 def test_without_an_app_id_the_package_is_refused_in_one_sentence(tmp_path: Path) -> None:
@@ -97,7 +121,11 @@ def test_the_readme_lists_every_command_of_the_table() -> None:
 
 def test_the_rules_the_schema_does_not_check_are_checked() -> None:
     router = build_router()
-    good = {"manifest.json": json.dumps(manifest(router, BOT_ID, "h.example")).encode(), **icons()}
+    good = {
+        "manifest.json": json.dumps(manifest(router, BOT_ID, "h.example")).encode(),
+        "ko-kr.json": json.dumps(localization(router, "ko")).encode(),
+        **icons(),
+    }
     assert check_package(good) == []
     data = json.loads(good["manifest.json"])
     data["id"], data["version"] = "not-a-guid", "1.0"
