@@ -132,7 +132,8 @@ def english(texts: Iterable[str]) -> list[str]:
                 continue
             bare = _URL.sub(" ", _CODE.sub(" ", line))
             words = [w for w in _WORD.findall(bare) if w.lower().strip("'’._-") not in ALLOWED]
-            words = [w for w in words if not any(c.isdigit() for c in w)]  # a model, an id
+            # a word with a digit is a model or an id; one letter is a placeholder (`N`, `X`)
+            words = [w for w in words if len(w) > 1 and not any(c.isdigit() for c in w)]
             if words:
                 found.append(f"{' '.join(words)}  <-  {line.strip()}")
     return found
