@@ -16,7 +16,7 @@ import pytest
 
 from tests.channel import Activity, Conversation, card_text
 from tests.korean import english, texts_of
-from tests.training_flow import FAST, SAMPLE, wait_until
+from tests.training_flow import FAST, SAMPLE
 
 KOREAN = {"locale": "ko-KR"}
 
@@ -113,8 +113,10 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
     assert name, verbs_of(deployed)
     await press(chat, deployed, "chat", **KOREAN)
     await chat.reply()
-    await chat.say("안녕하세요, AI에 대해 알려 주세요.", **KOREAN)
-    await wait_until(lambda: any(a["_op"] == "post" for a in chat.replies()[-1:]))
+    await said(chat, "안녕하세요, AI에 대해 알려 주세요.")
+    # in a chat session a prompt that starts with a command noun goes to the model
+    answer = await said(chat, "학습 데이터는 어떻게 만드나요?")
+    assert "train-confirm" not in verbs_of(answer) and "학습을 시작할까요" not in card_text(answer)
     await chat.say("/초기화", **KOREAN)
     await chat.say("/종료", **KOREAN)
 
@@ -143,7 +145,6 @@ async def test_every_error_path_answers_in_korean(
     for text in (
         "hlep",
         "도움말 없는명령",
-        "검즘",
         "검증",
         "학습",
         "학습 epochs=abc",
@@ -168,6 +169,7 @@ async def test_every_error_path_answers_in_korean(
         "작업",
     ):
         await chat.say(text, **KOREAN)
+    assert "`검증`" in (await said(chat, "검즘"))["text"]  # a Korean near-miss, in Korean
     await chat.say("", value={"verb": "no-such-button"}, **KOREAN)
     await chat.say("", value={"verb": "train-confirm", "token": "forged"}, **KOREAN)
 
@@ -194,6 +196,13 @@ async def test_an_english_user_in_the_same_channel_still_reads_english(
     english_user.id = korean.id
     assert "FineTune Ops 명령" in card_text(await korean.say("help", **KOREAN))
     assert "FineTune Ops commands" in card_text(await english_user.say("help", locale="en-US"))
+    # a card keeps its language whoever presses its button: the Korean user's sample offer,
+    # pressed by the English user, gives a Korean report
+    await korean.say("샘플", **KOREAN)
+    offer = await korean.reply(with_verb("validate"), 20)
+    await press(english_user, offer, "validate", locale="en-US")
+    report = await english_user.reply(lambda a: "train" in verbs_of(a), 60)
+    assert "학습" in card_text(report) and english(texts_of(report)) == []
     # Teams' clientInfo entity is read when the activity has no locale
     client_info = [{"type": "clientInfo", "locale": "ko-KR"}]
     assert "FineTune Ops 명령" in card_text(await english_user.say("help", entities=client_info))
