@@ -28,7 +28,8 @@ def session_card(session: ChatSession) -> Card:
         body.append(text(_("System message"), weight="Bolder", spacing="Small"))
         body.append(quote(plain(session.system), isSubtle=True))
     for user, assistant in session.examples:
-        shown = f"**{_('User:')}** {plain(user)}\n\n**{_('Assistant:')}** {plain(assistant)}"
+        asked, answered = _("User:"), _("Assistant:")
+        shown = f"**{asked}** {plain(user)}\n\n**{answered}** {plain(assistant)}"
         body.append(quote(shown, isSubtle=True))
     body.append(
         text(
@@ -119,10 +120,11 @@ def compare_card(comparison: Comparison) -> Card:
             ],
         }
 
+    prompt = _("Prompt:")
     return card(
         [
             heading(_("Compare")),
-            quote(f"**{_('Prompt:')}** {plain(comparison.prompt)}", isSubtle=True),
+            quote(f"**{prompt}** {plain(comparison.prompt)}", isSubtle=True),
             {"type": "ColumnSet", "columns": [column(comparison.left), column(comparison.right)]},
         ]
     )
