@@ -45,8 +45,10 @@ class DeploymentGone(UserError):
 
     def __init__(self, deployment: str) -> None:
         super().__init__(
-            "There is no ready deployment `{deployment}`: it does not exist, is still being "
-            "created, or was deleted. `deployments` lists what there is.",
+            N_(
+                "There is no ready deployment `{deployment}`: it does not exist, is still being "
+                "created, or was deleted. `deployments` lists what there is."
+            ),
             deployment=deployment,
         )
         self.deployment = deployment
