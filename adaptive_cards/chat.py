@@ -1,9 +1,14 @@
 """Cards of the chat playground: the session's start and settings, an answer's footer, and a
-side-by-side compare."""
+side-by-side compare.
+
+What the user wrote (the system message, the examples, the prompt) and what the model answered
+are quotations: they keep their own language (adaptive_cards.common.quote)."""
 
 from __future__ import annotations
 
-from adaptive_cards.common import Card, Element, card, facts, heading, plain, text
+from adaptive_cards.common import Card, Element, card, facts, heading, plain, quote, text
+from infra import i18n
+from infra.i18n import _, n_, number
 from skills.chat import LAB_SYSTEM_MESSAGE, Answer
 from skills.playground import Comparison, Side
 from skills.records import ChatSession
@@ -11,25 +16,30 @@ from skills.records import ChatSession
 
 def session_card(session: ChatSession) -> Card:
     """A chat session has started (or its settings changed): what the model will be given."""
+    pairs = [(_("Model"), session.model)]
+    if not session.system:
+        pairs.append((_("System message"), _("(none)")))
+    pairs.append((_("Examples"), number(len(session.examples))))
     body: list[Element] = [
-        heading(f"Chatting with {session.deployment}"),
-        facts(
-            [
-                ("Model", session.model),
-                ("System message", plain(session.system) if session.system else "(none)"),
-                ("Examples", str(len(session.examples))),
-            ]
-        ),
+        heading(_("Chatting with {deployment}", deployment=session.deployment)),
+        facts(pairs),
     ]
+    if session.system:
+        body.append(text(_("System message"), weight="Bolder", spacing="Small"))
+        body.append(quote(plain(session.system), isSubtle=True))
     for user, assistant in session.examples:
-        shown = f"**User:** {plain(user)}\n\n**Assistant:** {plain(assistant)}"
-        body.append(text(shown, isSubtle=True))
+        asked, answered = _("User:"), _("Assistant:")
+        shown = f"**{asked}** {plain(user)}\n\n**{answered}** {plain(assistant)}"
+        body.append(quote(shown, isSubtle=True))
     body.append(
         text(
-            "Type a message and the model answers. `system <text>` sets the system message "
-            f'(try: "{LAB_SYSTEM_MESSAGE}"), `example <user> => <assistant>` adds a few-shot '
-            "example, `reset` clears the history, `compare <deployment>` asks another "
-            "deployment the same, `end` leaves. Other commands keep working.",
+            _(
+                "Type a message and the model answers. `system <text>` sets the system message "
+                '(try: "{example}"), `example <user> => <assistant>` adds a few-shot example, '
+                "`reset` clears the history, `compare <deployment>` asks another deployment the "
+                "same, `end` leaves. Other commands keep working.",
+                example=LAB_SYSTEM_MESSAGE,
+            ),
             isSubtle=True,
         )
     )
@@ -39,26 +49,54 @@ def session_card(session: ChatSession) -> Card:
 def footer(answer: Answer) -> str:
     """The small line under an answer: deployment, tokens, and what was left out."""
     parts = [
-        answer.deployment,
-        f"{answer.prompt_tokens:,} prompt + {answer.completion_tokens:,} completion tokens",
+        _(
+            "{deployment} · {prompt} prompt + {completion} completion tokens",
+            deployment=answer.deployment,
+            prompt=number(answer.prompt_tokens),
+            completion=number(answer.completion_tokens),
+        )
     ]
     if answer.dropped:
-        parts.append(f"{answer.dropped} older messages left out to fit the context")
+        parts.append(
+            n_(
+                "{count} older message left out to fit the context",
+                "{count} older messages left out to fit the context",
+                answer.dropped,
+            )
+        )
     if answer.finish_reason == "length":
-        parts.append("answer cut at the token limit")
+        parts.append(_("answer cut at the token limit"))
     return " · ".join(parts)
 
 
 def answer_text(answer: Answer) -> str:
     """The model's answer as shown (or why there is none)."""
     if answer.filtered:
-        return "(Azure's content filter withheld this answer; try rephrasing your message.)"
-    return answer.text or "(the model gave an empty answer)"
+        return _("(Azure's content filter withheld this answer; try rephrasing your message.)")
+    return answer.text or _("(the model gave an empty answer)")
+
+
+def quoted(theirs: str) -> str:
+    """Someone else's words (the model's answer, the user's system message) in a message where
+    the bot speaks another language than the source: set off as a markdown quotation, so they
+    keep their own language apart from the bot's (in English they stand as they are)."""
+    if i18n.current() == i18n.SOURCE:
+        return theirs
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in theirs.splitlines())
+
+
+def said_with(said: str, theirs: str) -> str:
+    """The bot's sentence followed by someone else's words: on the same line in English, on
+    their own quotation lines otherwise (see `quoted`)."""
+    if i18n.current() == i18n.SOURCE:
+        return f"{said} {theirs}"
+    return f"{said}\n{quoted(theirs)}"
 
 
 def answer_message(answer: Answer) -> str:
     """An answer in a chat session: the text, then its footer in small letters."""
-    return f"{answer_text(answer)}\n\n_{footer(answer)}_"
+    said = answer_text(answer) if answer.filtered or not answer.text else quoted(answer.text)
+    return f"{said}\n\n_{footer(answer)}_"
 
 
 def compare_card(comparison: Comparison) -> Card:
@@ -66,22 +104,27 @@ def compare_card(comparison: Comparison) -> Card:
 
     def column(side: Side) -> Element:
         answer = side.answer
-        said = answer_text(answer) if answer is not None else side.error
-        below = footer(answer) if answer is not None else "no answer"
+        if answer is not None and answer.text and not answer.filtered:
+            said = quote(answer.text, color="Default")
+        else:
+            message = answer_text(answer) if answer is not None else side.error
+            said = text(message, color="Attention" if answer is None else "Default")
+        below = footer(answer) if answer is not None else _("no answer")
         return {
             "type": "Column",
             "width": "stretch",
             "items": [
-                text(side.deployment, weight="Bolder"),
-                text(said, color="Attention" if answer is None else "Default"),
+                quote(side.deployment, weight="Bolder"),
+                said,
                 text(below, isSubtle=True, size="Small"),
             ],
         }
 
+    prompt = _("Prompt:")
     return card(
         [
-            heading("Compare"),
-            text(f"**Prompt:** {plain(comparison.prompt)}", isSubtle=True),
+            heading(_("Compare")),
+            quote(f"**{prompt}** {plain(comparison.prompt)}", isSubtle=True),
             {"type": "ColumnSet", "columns": [column(comparison.left), column(comparison.right)]},
         ]
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
-from infra.i18n import duration
+from adaptive_cards.common import Card, Element, card, facts, heading, quote, submit, text
+from infra import i18n
+from infra.i18n import _, duration, n_, number, price
 from skills.deployment.views import (
     DeletedForInactivity,
+    DeploymentDeleted,
     DeploymentFailed,
     DeploymentList,
     DeploymentPlan,
@@ -14,8 +16,15 @@ from skills.deployment.views import (
     DeploymentRow,
     DeploymentSucceeded,
     IdleWarning,
+    state_label,
 )
 from skills.models import sku_label
+
+
+def _name(value: str) -> str:
+    """A deployment's, a model's or a person's name as a fact's value: as it is in English, as
+    code where the bot speaks another language (a name is not a word of that language)."""
+    return value if i18n.current() == i18n.SOURCE else f"`{value}`"
 
 
 def _title(value: str, color: str) -> Element:
@@ -30,31 +39,50 @@ def cost_lines(plan: DeploymentPlan) -> list[str]:
     model's deployment has no hosting fee, only per-token billing.
     """
     if not plan.fine_tuned:
-        return ["No hosting fee: a base model's deployment is billed per token only."]
+        return [_("No hosting fee: a base model's deployment is billed per token only.")]
     if plan.sku == "developer":
         return [
-            "Developer tier: no hourly hosting fee (you pay per token), and Azure deletes the "
-            "deployment 24 hours after it is created."
+            _(
+                "Developer tier: no hourly hosting fee (you pay per token), and Azure deletes the "
+                "deployment 24 hours after it is created."
+            )
         ]
     hourly = plan.hourly_price
     if hourly is None:
-        label = sku_label(plan.sku)
-        return [f"{label} hosting is billed per hour; no price is configured for it."]
+        return [
+            _(
+                "{sku} hosting is billed per hour; no price is configured for it.",
+                sku=sku_label(plan.sku),
+            )
+        ]
     return [
-        f"Estimated hosting fee: ${hourly:,.2f} per hour (about ${hourly * 24:,.2f} a day), "
-        "billed whether the model is used or not. This is an estimate from the configured list "
-        "price; check your Azure pricing.",
-        "Azure deletes a fine-tuned deployment after 15 days with no completion calls; I will "
-        "warn you 48 hours before.",
+        _(
+            "Estimated hosting fee: {hourly} per hour (about {daily} a day), billed whether the "
+            "model is used or not. This is an estimate from the configured list price; check "
+            "your Azure pricing.",
+            hourly=price(hourly),
+            daily=price(hourly * 24),
+        ),
+        _(
+            "Azure deletes a fine-tuned deployment after 15 days with no completion calls; I will "
+            "warn you 48 hours before."
+        ),
     ]
 
 
 def _plan_facts(plan: DeploymentPlan) -> Element:
     return facts(
         [
-            ("Deployment", plan.name),
-            ("Model", plan.model),
-            ("SKU", f"{sku_label(plan.sku)}, capacity {plan.capacity}"),
+            (_("Deployment"), _name(plan.name)),
+            (_("Model"), plan.model),
+            (
+                _("SKU"),
+                _(
+                    "{sku}, capacity {capacity}",
+                    sku=sku_label(plan.sku),
+                    capacity=number(plan.capacity),
+                ),
+            ),
         ]
     )
 
@@ -63,34 +91,43 @@ def confirm_card(plan: DeploymentPlan) -> Card:
     """Ask before hosting costs anything: what, where, and the estimated fee."""
     return card(
         [
-            heading(f"Deploy {plan.name}?"),
+            heading(_("Deploy {name}?", name=plan.name)),
             _plan_facts(plan),
             *[text(line, isSubtle=True) for line in cost_lines(plan)],
-            text(f"This question can be answered for {plan.expires_hours} hours.", isSubtle=True),
+            text(
+                n_(
+                    "This question can be answered for {count} hour.",
+                    "This question can be answered for {count} hours.",
+                    plan.expires_hours,
+                ),
+                isSubtle=True,
+            ),
         ],
         [
-            submit("Deploy", verbs.DEPLOY_CONFIRM, {"request": plan.token}),
-            submit("Cancel", verbs.DEPLOY_CANCEL, {"request": plan.token}),
+            submit(_("Deploy"), verbs.DEPLOY_CONFIRM, {"request": plan.token}),
+            submit(_("Cancel"), verbs.DEPLOY_CANCEL, {"request": plan.token}),
         ],
     )
 
 
 def cancelled_card(plan: DeploymentPlan) -> Card:
     """The confirmation card after "Cancel"."""
-    return card([heading(f"Deployment of {plan.name} cancelled"), _plan_facts(plan)])
+    return card([heading(_("Deployment of {name} cancelled", name=plan.name)), _plan_facts(plan)])
 
 
 def progress_card(view: DeploymentProgress) -> Card:
     """The card that follows a deployment while Azure creates it."""
-    plan, state, elapsed = view.plan, view.state, duration(view.elapsed)
+    plan, state, elapsed = view.plan, state_label(view.state), duration(view.elapsed)
     return card(
         [
-            heading(f"Deploying {plan.name}"),
+            heading(_("Deploying {name}", name=plan.name)),
             _plan_facts(plan),
-            facts([("State", state), ("Elapsed", elapsed)]),
+            facts([(_("State"), state), (_("Elapsed"), elapsed)]),
             text(
-                "Azure usually needs 15-20 minutes for a fine-tuned model. This card updates "
-                "itself; you can keep working meanwhile.",
+                _(
+                    "Azure usually needs 15-20 minutes for a fine-tuned model. This card updates "
+                    "itself; you can keep working meanwhile."
+                ),
                 isSubtle=True,
             ),
             *[text(line, isSubtle=True) for line in cost_lines(plan)],
@@ -103,19 +140,22 @@ def succeeded_card(view: DeploymentSucceeded) -> Card:
     plan, elapsed = view.plan, duration(view.elapsed)
     return card(
         [
-            _title(f"{plan.name} is deployed", "Good"),
+            _title(_("{name} is deployed", name=plan.name), "Good"),
             _plan_facts(plan),
-            facts([("State", "Succeeded"), ("Took", elapsed)]),
+            facts([(_("State"), state_label("succeeded")), (_("Took"), elapsed)]),
             text(
-                f"Talk to it here with `chat {plan.name}`. Remove it with `delete {plan.name}` "
-                "when you are done: hosting is billed while it exists.",
+                _(
+                    "Talk to it here with `chat {name}`. Remove it with `delete {name}` when you "
+                    "are done: hosting is billed while it exists.",
+                    name=plan.name,
+                ),
                 isSubtle=True,
             ),
             *[text(line, isSubtle=True) for line in cost_lines(plan)],
         ],
         [
-            submit("Chat with it", verbs.CHAT, {"deployment": plan.name}),
-            submit("Delete", verbs.DELETE, {"deployment": plan.name}),
+            submit(_("Chat with it"), verbs.CHAT, {"deployment": plan.name}),
+            submit(_("Delete"), verbs.DELETE, {"deployment": plan.name}),
         ],
     )
 
@@ -125,13 +165,15 @@ def failed_card(view: DeploymentFailed) -> Card:
     plan, reason, model_ref = view.plan, view.reason, view.retry
     return card(
         [
-            _title(f"Deployment of {plan.name} failed", "Attention"),
+            _title(_("Deployment of {name} failed", name=plan.name), "Attention"),
             _plan_facts(plan),
             text(reason),
         ],
         [
             submit(
-                "Try again", verbs.DEPLOY, {"model": model_ref, "name": plan.name, "sku": plan.sku}
+                _("Try again"),
+                verbs.DEPLOY,
+                {"model": model_ref, "name": plan.name, "sku": plan.sku},
             )
         ],
     )
@@ -139,42 +181,54 @@ def failed_card(view: DeploymentFailed) -> Card:
 
 def _last_use(row: DeploymentRow) -> str:
     if row.last_used_ago is not None:
-        return f"{duration(row.last_used_ago)} ago"
+        return _("{time} ago", time=duration(row.last_used_ago))
     if row.deployed_ago is not None:
-        return f"none seen (deployed {duration(row.deployed_ago)} ago)"
-    return "none seen"
+        return _("none seen (deployed {time} ago)", time=duration(row.deployed_ago))
+    return _("none seen")
 
 
 def deployments_card(listing: DeploymentList) -> Card:
     """The account's deployments, with last use and days before the 15-day deletion."""
-    body: list[Element] = [heading(f"Deployments on {listing.account}")]
+    body: list[Element] = [heading(_("Deployments on {account}", account=listing.account))]
     if not listing.rows:
-        body.append(text("There are no deployments. Deploy a model with `deploy <job or model>`."))
+        body.append(
+            text(_("There are no deployments. Deploy a model with `deploy <job or model>`."))
+        )
     for row in listing.rows:
-        sku = f"{sku_label(row.sku)} x{row.capacity}"
-        pairs = [("Model", row.model), ("SKU", sku), ("State", row.state)]
-        pairs.append(("Last use", _last_use(row)))
+        sku = f"{sku_label(row.sku)} x{number(row.capacity)}"
+        pairs = [
+            (_("Model"), row.model),
+            (_("SKU"), sku),
+            (_("State"), state_label(row.state)),
+        ]
+        pairs.append((_("Last use"), _last_use(row)))
         if row.idle_days is not None and row.days_left is not None:
-            idle = f"idle {row.idle_days:.1f} days, {row.days_left:.1f} days left of 15"
-            pairs.append(("Idle deletion", idle))
-        items: list[Element] = [text(row.name, weight="Bolder"), facts(pairs)]
+            idle = _(
+                "idle {idle} days, {left} days left of 15",
+                idle=number(row.idle_days, 1),
+                left=number(row.days_left, 1),
+            )
+            pairs.append((_("Idle deletion"), idle))
+        items: list[Element] = [quote(row.name, weight="Bolder"), facts(pairs)]
         if row.state.lower() != "deleting":
             actions = [
-                submit("Chat", verbs.CHAT, {"deployment": row.name}),
-                submit("Delete", verbs.DELETE, {"deployment": row.name}),
+                submit(_("Chat"), verbs.CHAT, {"deployment": row.name}),
+                submit(_("Delete"), verbs.DELETE, {"deployment": row.name}),
             ]
             items.append({"type": "ActionSet", "actions": actions})
         body.append({"type": "Container", "separator": True, "items": items})
-    note = "Idle days count completions the bot made; calls from elsewhere are not seen."
+    note = _("Idle days count completions the bot made; calls from elsewhere are not seen.")
     gone = [_inactivity_sentence(g) for g in listing.deleted_for_inactivity]
     body.append(text(" ".join([*gone, note]), isSubtle=True))
     return card(body)
 
 
 def _inactivity_sentence(gone: DeletedForInactivity) -> str:
-    return (
-        f"`{gone.name}` was deleted by Azure after 15 days without completions (its model "
-        f"`{gone.model}` is kept; `deploy {gone.model}` brings it back)."
+    return _(
+        "`{name}` was deleted by Azure after 15 days without completions (its model `{model}` is "
+        "kept; `deploy {model}` brings it back).",
+        name=gone.name,
+        model=gone.model,
     )
 
 
@@ -182,25 +236,57 @@ def delete_confirm_card(name: str, model: str, request: str, expires_hours: int)
     """Ask before deleting a deployment."""
     return card(
         [
-            heading(f"Delete {name}?"),
-            facts([("Deployment", name), ("Model", model)]),
+            heading(_("Delete {name}?", name=name)),
+            facts([(_("Deployment"), _name(name)), (_("Model"), model)]),
             text(
-                "The deployment stops answering and its hosting fee stops. A fine-tuned model "
-                f"itself is kept and can be deployed again. This question can be answered for "
-                f"{expires_hours} hours.",
+                _(
+                    "The deployment stops answering and its hosting fee stops. A fine-tuned model "
+                    "itself is kept and can be deployed again."
+                )
+                + " "
+                + n_(
+                    "This question can be answered for {count} hour.",
+                    "This question can be answered for {count} hours.",
+                    expires_hours,
+                ),
                 isSubtle=True,
             ),
         ],
         [
-            submit("Delete", verbs.DELETE_CONFIRM, {"request": request}),
-            submit("Keep it", verbs.DELETE_KEEP, {"request": request}),
+            submit(_("Delete"), verbs.DELETE_CONFIRM, {"request": request}),
+            submit(_("Keep it"), verbs.DELETE_KEEP, {"request": request}),
         ],
     )
 
 
 def deleting_card(name: str, state: str) -> Card:
-    """Deletion under way, or finished, or dropped."""
-    return card([heading(state.format(name=name))])
+    """Deletion under way, or finished, or dropped: `state` is the sentence (said already; a
+    `{name}` left in it is filled in)."""
+    return card([heading(state.format(name=name) if "{name}" in state else state)])
+
+
+def deleted_card(view: DeploymentDeleted) -> Card:
+    """The delete card once the deployment is gone."""
+    return deleting_card(view.name, deleted_sentence(view))
+
+
+def deleting_sentence(name: str) -> str:
+    """The delete card's heading while Azure deletes the deployment."""
+    return _("Deleting {name}...", name=name)
+
+
+def kept_sentence(name: str) -> str:
+    """The delete card's heading after "Keep it"."""
+    return _("Kept {name}: nothing was deleted", name=name)
+
+
+def deleted_sentence(view: DeploymentDeleted) -> str:
+    """The delete card's heading once the deployment is gone (and who deleted it)."""
+    if view.by:
+        return _("{name} is deleted (by {who})", name=view.name, who=view.by)
+    if view.elsewhere:
+        return _("{name} is deleted (deleted elsewhere)", name=view.name)
+    return _("{name} is deleted", name=view.name)
 
 
 def idle_warning_card(view: IdleWarning) -> Card:
@@ -208,18 +294,26 @@ def idle_warning_card(view: IdleWarning) -> Card:
     name, model, idle, left = view.name, view.model, duration(view.idle), duration(view.left)
     return card(
         [
-            _title(f"{name} will be deleted for inactivity", "Warning"),
-            facts([("Model", model), ("No completion for", idle), ("Deleted in", left)]),
+            _title(_("{name} will be deleted for inactivity", name=name), "Warning"),
+            facts(
+                [
+                    (_("Model"), model),
+                    (_("No completion for"), idle),
+                    (_("Deleted in"), left),
+                ]
+            ),
             text(
-                "Azure deletes a fine-tuned deployment after 15 days without completion calls "
-                "(the model stays and can be deployed again). Keep it alive with one tiny "
-                "completion, or delete it now and stop its hosting fee.",
+                _(
+                    "Azure deletes a fine-tuned deployment after 15 days without completion calls "
+                    "(the model stays and can be deployed again). Keep it alive with one tiny "
+                    "completion, or delete it now and stop its hosting fee."
+                ),
                 isSubtle=True,
             ),
         ],
         [
-            submit("Keep alive", verbs.KEEP_ALIVE, {"deployment": name}),
-            submit("Delete now", verbs.DELETE, {"deployment": name}),
+            submit(_("Keep alive"), verbs.KEEP_ALIVE, {"deployment": name}),
+            submit(_("Delete now"), verbs.DELETE, {"deployment": name}),
         ],
     )
 
@@ -228,10 +322,10 @@ def kept_alive_card(name: str, model: str, who: str) -> Card:
     """The warning card after "Keep alive"."""
     return card(
         [
-            _title(f"{name} kept alive", "Good"),
-            facts([("Model", model), ("Kept alive by", who)]),
+            _title(_("{name} kept alive", name=name), "Good"),
+            facts([(_("Model"), model), (_("Kept alive by"), _name(who))]),
             text(
-                "One completion was made: the 15-day inactivity clock starts again now.",
+                _("One completion was made: the 15-day inactivity clock starts again now."),
                 isSubtle=True,
             ),
         ]
@@ -243,11 +337,15 @@ def deleted_for_inactivity_card(view: DeletedForInactivity) -> Card:
     name, model = view.name, view.model
     return card(
         [
-            _title(f"{name} was deleted for inactivity", "Attention"),
+            _title(_("{name} was deleted for inactivity", name=name), "Attention"),
             text(
-                f"Azure deleted `{name}` after 15 days without completions. Its model "
-                f"`{model}` is kept and can be deployed again."
+                _(
+                    "Azure deleted `{name}` after 15 days without completions. Its model "
+                    "`{model}` is kept and can be deployed again.",
+                    name=name,
+                    model=model,
+                )
             ),
         ],
-        [submit("Redeploy", verbs.DEPLOY, {"model": model, "name": name})],
+        [submit(_("Redeploy"), verbs.DEPLOY, {"model": model, "name": name})],
     )

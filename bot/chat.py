@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adaptive_cards.chat import answer_message, compare_card, session_card
+from adaptive_cards.chat import answer_message, compare_card, said_with, session_card
 from bot.deployments import explain_gone
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.i18n import _, n_, number
 from infra.text import echo, prose
 from skills.chat import LAB_SYSTEM_MESSAGE, DeploymentGone
 from skills.models import check_name
@@ -40,7 +41,7 @@ def parse_text(text_: str, data: Mapping[str, Any]) -> str:
 def parse_compare(text_: str, data: Mapping[str, Any]) -> tuple[str, str]:
     """(other deployment, prompt or '')."""
     value = text_.strip() or str(data.get("deployment") or "")
-    name, _, prompt = value.partition(" ")
+    name, _sep, prompt = value.partition(" ")
     if not name:
         raise UserError(
             "Compare with which deployment? `compare <deployment> [prompt]` (for example a "
@@ -58,17 +59,22 @@ async def start_chat(turn: Turn, name: str | None) -> None:
     except DeploymentGone as gone:
         await explain_gone(turn, gone.deployment)
         return
-    await turn.send_card(session_card(session), f"Chatting with {session.deployment}")
+    summary = _("Chatting with {deployment}", deployment=session.deployment)
+    await turn.send_card(session_card(session), summary)
 
 
 async def set_system(turn: Turn, value: str) -> None:
     """Set (or with no text, clear) the system message."""
     session = await turn.services.playground.set_system(turn.conversation_id, turn.user_id, value)
     if value:
-        await turn.send_text(f"System message set for `{session.deployment}`: {prose(value)}")
+        said = _("System message set for `{deployment}`:", deployment=session.deployment)
+        await turn.send_text(said_with(said, prose(value)))
     else:
         await turn.send_text(
-            f"System message cleared. Try `system {LAB_SYSTEM_MESSAGE}`, as in the lab."
+            _(
+                "System message cleared. Try `system {example}`, as in the lab.",
+                example=LAB_SYSTEM_MESSAGE,
+            )
         )
 
 
@@ -77,26 +83,42 @@ async def add_example(turn: Turn, value: str) -> None:
     playground = turn.services.playground
     session = await playground.add_example(turn.conversation_id, turn.user_id, value)
     await turn.send_text(
-        f"Example {len(session.examples)} added: the model now sees it before every message."
+        _(
+            "Example {number} added: the model now sees it before every message.",
+            number=number(len(session.examples)),
+        )
     )
 
 
-async def reset(turn: Turn, _: None) -> None:
+async def reset(turn: Turn, _none: None) -> None:
     """Clear the history; the system message and examples stay."""
     session, dropped = await turn.services.playground.reset(turn.conversation_id, turn.user_id)
     await turn.send_text(
-        f"History cleared ({dropped} messages). The system message and "
-        f"{len(session.examples)} example(s) stay; `end` leaves the chat."
+        n_(
+            "History cleared ({count} message).",
+            "History cleared ({count} messages).",
+            dropped,
+        )
+        + " "
+        + n_(
+            "The system message and {count} example stay; `end` leaves the chat.",
+            "The system message and {count} examples stay; `end` leaves the chat.",
+            len(session.examples),
+        )
     )
 
 
-async def end(turn: Turn, _: None) -> None:
+async def end(turn: Turn, _none: None) -> None:
     """Leave the session."""
     session = await turn.services.playground.end(turn.conversation_id, turn.user_id)
     await turn.send_text(
-        f"Chat with `{session.deployment}` ended ({session.prompt_tokens:,} prompt + "
-        f"{session.completion_tokens:,} completion tokens used). Plain messages are commands "
-        "again."
+        _(
+            "Chat with `{deployment}` ended ({prompt} prompt + {completion} completion tokens "
+            "used). Plain messages are commands again.",
+            deployment=session.deployment,
+            prompt=number(session.prompt_tokens),
+            completion=number(session.completion_tokens),
+        )
     )
 
 
@@ -123,4 +145,4 @@ async def compare(turn: Turn, args: tuple[str, str]) -> None:
     except DeploymentGone as gone:
         await explain_gone(turn, gone.deployment)
         return
-    await turn.send_card(compare_card(comparison), "Compare")
+    await turn.send_card(compare_card(comparison), _("Compare"))

@@ -16,6 +16,7 @@ from adaptive_cards import deployment as cards
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.i18n import _, n_
 from infra.text import echo, label
 from skills.chat import DeploymentGone
 from skills.confirmations import lifetime_hours
@@ -104,7 +105,7 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
         capacity=args.capacity,
     )
     content = cards.confirm_card(hosting.plan(request))
-    card = await turn.send_card(content, f"Deploy {request.name}?")
+    card = await turn.send_card(content, _("Deploy {name}?", name=request.name))
     await hosting.remember_card(request, card)
 
 
@@ -130,16 +131,17 @@ async def deploy_cancel(turn: Turn, token: str) -> None:
     hosting = turn.services.hosting
     request = await hosting.cancel_deploy(token, turn.conversation_id, turn.user_id)
     content = cards.cancelled_card(hosting.plan(request))
-    await turn.show(_pressed(turn, request.card), content, "Deployment cancelled")
+    await turn.show(_pressed(turn, request.card), content, _("Deployment cancelled"))
 
 
 # -- deployments ------------------------------------------------------------------------------
 
 
-async def list_command(turn: Turn, _: None) -> None:
+async def list_command(turn: Turn, _none: None) -> None:
     """The account's deployments with last use and the days left before idle deletion."""
     listing = await turn.services.hosting.deployments(await turn.resource())
-    await turn.send_card(cards.deployments_card(listing), f"{len(listing.rows)} deployment(s)")
+    summary = n_("{count} deployment", "{count} deployments", len(listing.rows))
+    await turn.send_card(cards.deployments_card(listing), summary)
 
 
 # -- delete ------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ async def delete(turn: Turn, name: str) -> None:
     content = cards.delete_confirm_card(
         request.name, request.model, request.token, lifetime_hours()
     )
-    card = await turn.send_card(content, f"Delete {request.name}?")
+    card = await turn.send_card(content, _("Delete {name}?", name=request.name))
     await hosting.remember_card(request, card)
 
 
@@ -163,8 +165,9 @@ async def delete_confirm(turn: Turn, token: str) -> None:
     hosting = turn.services.hosting
     request = await hosting.confirm_delete(token, turn.conversation_id, turn.actor)
     name = request.name
-    content = cards.deleting_card(name, "Deleting {name}...")
-    shown = await turn.show(_pressed(turn, request.card), content, f"Deleting {name}")
+    content = cards.deleting_card(name, cards.deleting_sentence(name))
+    summary = _("Deleting {name}", name=name)
+    shown = await turn.show(_pressed(turn, request.card), content, summary)
     who = label(str(getattr(turn.activity.from_property, "name", "") or turn.user_id))
     gone = await hosting.follow_delete(request, turn.conversation_id, shown, who)
     if gone is not None:  # deleted meanwhile, by someone else
@@ -175,8 +178,8 @@ async def delete_cancel(turn: Turn, token: str) -> None:
     """Keep the deployment after all."""
     request = await turn.services.hosting.keep(token, turn.conversation_id, turn.user_id)
     name = request.name
-    content = cards.deleting_card(name, "Kept {name}: nothing was deleted")
-    await turn.show(_pressed(turn, request.card), content, f"Kept {name}")
+    content = cards.deleting_card(name, cards.kept_sentence(name))
+    await turn.show(_pressed(turn, request.card), content, _("Kept {name}", name=name))
 
 
 # -- keep alive, and explaining a missing deployment --------------------------------------------
@@ -185,7 +188,7 @@ async def delete_cancel(turn: Turn, token: str) -> None:
 async def keep_alive_command(turn: Turn, name: str) -> None:
     """One minimal completion: the inactivity clock starts again."""
     try:
-        _, record = await turn.services.hosting.keep_alive(await turn.resource(), name)
+        _answer, record = await turn.services.hosting.keep_alive(await turn.resource(), name)
     except DeploymentGone:
         await explain_gone(turn, name)
         return
@@ -196,11 +199,16 @@ async def keep_alive_command(turn: Turn, name: str) -> None:
         warning = record.warning_card
     if warning:
         await turn.update_card(
-            warning, cards.kept_alive_card(name, record.model, who), f"{name} kept alive"
+            warning,
+            cards.kept_alive_card(name, record.model, who),
+            _("{name} kept alive", name=name),
         )
     await turn.send_text(
-        f"`{name}` is kept alive: one completion was made, so the 15-day inactivity clock "
-        "starts again now."
+        _(
+            "`{name}` is kept alive: one completion was made, so the 15-day inactivity clock "
+            "starts again now.",
+            name=name,
+        )
     )
 
 

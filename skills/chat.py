@@ -27,6 +27,7 @@ from openai import (
 from openai.types.chat import ChatCompletionMessageParam
 
 from infra.errors import UserError
+from infra.i18n import N_, _, number
 from infra.retry import retry, retry_after
 from infra.tokens import encoding_name_for, get_encoding
 from skills.azure_errors import error_body
@@ -44,8 +45,11 @@ class DeploymentGone(UserError):
 
     def __init__(self, deployment: str) -> None:
         super().__init__(
-            f"There is no ready deployment `{deployment}`: it does not exist, is still being "
-            "created, or was deleted. `deployments` lists what there is."
+            N_(
+                "There is no ready deployment `{deployment}`: it does not exist, is still being "
+                "created, or was deleted. `deployments` lists what there is."
+            ),
+            deployment=deployment,
         )
         self.deployment = deployment
 
@@ -116,8 +120,10 @@ def build_messages(
     used = message_tokens(head + tail, encoding)
     if used > budget:
         raise UserError(
-            f"Your message, the system message and the examples come to {used:,} tokens, more "
-            f"than the {budget:,} this model can read; shorten them or start over with `end`."
+            "Your message, the system message and the examples come to {used} tokens, more "
+            "than the {budget} this model can read; shorten them or start over with `end`.",
+            used=number(used),
+            budget=number(budget),
         )
     kept: list[dict[str, str]] = []
     turns = _turns(session.history)
@@ -191,13 +197,14 @@ async def complete(
     except RateLimitError as error:
         wait = retry_after(error) or 10.0
         raise UserError(
-            f"`{deployment}` is busy right now (Azure is throttling it); try again in "
-            f"{max(1, round(wait))} s."
+            "`{deployment}` is busy right now (Azure is throttling it); try again in {seconds} s.",
+            deployment=deployment,
+            seconds=number(max(1, round(wait))),
         ) from None
     except NotFoundError:
         raise DeploymentGone(deployment) from None
     except BadRequestError as error:
-        raise UserError(_bad_request(deployment, error)) from None
+        raise _bad_request(deployment, error) from None
     except (AuthenticationError, PermissionDeniedError):
         raise UserError(
             "Azure OpenAI refused the bot's credentials; an admin can check them with `keys`."
@@ -206,7 +213,8 @@ async def complete(
         raise UserError("I could not reach Azure OpenAI; try again in a moment.") from None
     except APIStatusError as error:
         raise UserError(
-            f"Azure OpenAI failed to answer (HTTP {error.status_code}); try again in a moment."
+            "Azure OpenAI failed to answer (HTTP {status}); try again in a moment.",
+            status=error.status_code,
         ) from None
 
 
@@ -234,15 +242,38 @@ async def compare(
     return left, right
 
 
-def _bad_request(deployment: str, error: BadRequestError) -> str:
+FILTER_CATEGORIES = {
+    "hate": N_("hate"),
+    "sexual": N_("sexual"),
+    "violence": N_("violence"),
+    "self_harm": N_("self harm"),
+    "profanity": N_("profanity"),
+    "jailbreak": N_("jailbreak"),
+    "indirect_attack": N_("indirect attack"),
+    "protected_material_text": N_("protected material text"),
+    "protected_material_code": N_("protected material code"),
+}
+"""Azure's content filter categories, as the bot names them."""
+
+
+def _bad_request(deployment: str, error: BadRequestError) -> UserError:
     inner = error_body(error)
     code = str(inner.get("code") or error.code or "")
     if code == "content_filter" or "content management policy" in str(error.message).lower():
         categories = _filtered_categories(inner)
-        which = f" ({', '.join(categories)})" if categories else ""
-        return f"Azure's content filter blocked this message{which}; rephrase it and try again."
+        if not categories:
+            return UserError(
+                "Azure's content filter blocked this message; rephrase it and try again."
+            )
+        return UserError(
+            "Azure's content filter blocked this message ({categories}); rephrase it and try "
+            "again.",
+            categories=", ".join(categories),
+        )
     message = str(inner.get("message") or error.message).rstrip(".")
-    return f"`{deployment}` could not answer: {message}."
+    return UserError(
+        "`{deployment}` could not answer: {message}.", deployment=deployment, message=message
+    )
 
 
 def _filtered_categories(inner: dict[str, Any]) -> list[str]:
@@ -251,7 +282,7 @@ def _filtered_categories(inner: dict[str, Any]) -> list[str]:
     if not isinstance(result, dict):
         return []
     return [
-        name.replace("_", " ")
+        _(FILTER_CATEGORIES[name]) if name in FILTER_CATEGORIES else f"`{name}`"
         for name, verdict in result.items()
         if isinstance(verdict, dict) and verdict.get("filtered")
     ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.i18n import N_, _
 from skills import chat
 from skills.chat import Answer
 from skills.context import Context
@@ -20,7 +21,7 @@ from skills.records import ChatSession
 
 STORED_HISTORY = 200
 """Messages of history kept in the state store (trimming to the context happens per prompt)."""
-NO_SESSION = "You are not chatting with a model here; start with `chat <deployment>`."
+NO_SESSION = N_("You are not chatting with a model here; start with `chat <deployment>`.")
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,13 @@ class Playground:
         are kept."""
         if name is None:
             ready = [f"`{n}`" for n in await self.hosting.ready_names(resource)]
-            options = f" Ready now: {', '.join(ready)}." if ready else " None is ready now."
+            if not ready:
+                raise UserError(
+                    "Chat with which deployment? `chat <deployment>`. None is ready now."
+                )
             raise UserError(
-                "Chat with which deployment? `chat <deployment>`.{options}", options=options
+                "Chat with which deployment? `chat <deployment>`. Ready now: {ready}.",
+                ready=", ".join(ready),
             )
         info = await self.hosting.ready(resource, name)
         fresh = ChatSession(
@@ -183,7 +188,7 @@ class Playground:
         sides: list[tuple[str, list[dict[str, str]]]] = []
         for target in targets:
             view = target.model_copy(update={"history": history})
-            messages, _ = chat.build_messages(
+            messages, _dropped = chat.build_messages(
                 view, prompt, chat.encoding_for(view), chat.prompt_budget(view)
             )
             sides.append((target.deployment, messages))
@@ -199,6 +204,10 @@ class Playground:
             else:
                 message = result.message
                 if isinstance(result, chat.DeploymentGone):
-                    message = f"`{target.deployment}` is not available: {result.message}"
+                    message = _(
+                        "`{deployment}` is not available: {reason}",
+                        deployment=target.deployment,
+                        reason=result.message,
+                    )
                 columns.append(Side(target.deployment, None, message))
         return Comparison(prompt, columns[0], columns[1])

@@ -58,6 +58,7 @@ ALLOWED = {
     # Azure names: SKUs, roles, regions, resource kinds
     "standard",
     "globalstandard",
+    "global",
     "developer",
     "datazonestandard",
     "provisionedmanaged",

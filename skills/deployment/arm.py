@@ -27,6 +27,7 @@ from openai import APIError, AsyncAzureOpenAI, NotFoundError
 from infra.azure import Resource
 from infra.catalog import SKUS
 from infra.errors import UserError
+from infra.i18n import N_, _
 from infra.text import echo
 from skills.azure_errors import arm_error, openai_message
 from skills.models import ModelChoice, base_of, is_fine_tuned, sku_word
@@ -38,6 +39,17 @@ SERVICE_TIME_HEADER = "x-sandbox-time"
 """The sandbox's clock on each of its answers (an extension; Azure does not send it)."""
 
 Observe = Callable[[float], None]
+
+JOB_STATES = {
+    "validating_files": N_("validating its files"),
+    "queued": N_("queued"),
+    "pending": N_("pending"),
+    "running": N_("running"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+    "succeeded": N_("succeeded"),
+}
+"""A fine-tuning job's status, as a sentence says it."""
 
 
 @dataclass(frozen=True)
@@ -99,12 +111,18 @@ async def _from_job(client: AsyncAzureOpenAI, job_id: str) -> ModelChoice:
     try:
         job = await client.fine_tuning.jobs.retrieve(job_id)
     except NotFoundError:
-        raise UserError(f"There is no fine-tuning job `{job_id}` on this resource.") from None
+        raise UserError(
+            "There is no fine-tuning job `{job}` on this resource.", job=job_id
+        ) from None
     except APIError as error:
-        raise UserError(f"Azure could not read job `{job_id}`: {openai_message(error)}") from None
+        raise UserError(
+            "Azure could not read job `{job}`: {detail}", job=job_id, detail=openai_message(error)
+        ) from None
     if job.status != "succeeded" or not job.fine_tuned_model:
         raise UserError(
-            f"Job `{job_id}` is {job.status}, so there is no fine-tuned model to deploy yet."
+            "Job `{job}` is {status}, so there is no fine-tuned model to deploy yet.",
+            job=job_id,
+            status=_(JOB_STATES[job.status]) if job.status in JOB_STATES else f"`{job.status}`",
         )
     return ModelChoice(job.fine_tuned_model, "1", fine_tuned=True, job=job_id)
 
@@ -120,8 +138,9 @@ async def _from_checkpoint(client: AsyncAzureOpenAI, checkpoint: str, job: str) 
         except APIError:
             continue
     raise UserError(
-        f"I found no checkpoint `{checkpoint}` in the recent jobs; `status <job>` lists a job's "
-        "checkpoints (the last three are kept)."
+        "I found no checkpoint `{checkpoint}` in the recent jobs; `status <job>` lists a job's "
+        "checkpoints (the last three are kept).",
+        checkpoint=checkpoint,
     )
 
 
@@ -177,7 +196,7 @@ async def get_deployment(
     except ResourceNotFoundError:
         return None
     except HttpResponseError as error:
-        raise arm_error(error, f"read deployment `{name}`") from None
+        raise arm_error(error, _("read deployment `{name}`", name=name)) from None
     return info_of(found)
 
 
@@ -189,7 +208,7 @@ async def list_deployments(
         pages = client.deployments.list(resource.resource_group, resource.account, **_hook(observe))
         found = [info_of(d) async for d in pages]
     except HttpResponseError as error:
-        raise arm_error(error, "list the deployments") from None
+        raise arm_error(error, _("list the deployments")) from None
     return sorted(found, key=lambda d: d.name.lower())
 
 
@@ -214,11 +233,13 @@ async def start_deployment(
         )
         created = await poller.result()
     except HttpResponseError as error:
-        raise arm_error(error, f"create deployment `{name}`") from None
+        raise arm_error(error, _("create deployment `{name}`", name=name)) from None
     if created is None:  # an empty 201/202: read it back
         found = await get_deployment(client, resource, name)
         if found is None:
-            raise UserError(f"Azure accepted deployment `{name}` but does not show it yet.")
+            raise UserError(
+                "Azure accepted deployment `{name}` but does not show it yet.", name=name
+            )
         return found
     return info_of(created)
 
@@ -234,4 +255,4 @@ async def begin_delete(
     except ResourceNotFoundError:
         return
     except HttpResponseError as error:
-        raise arm_error(error, f"delete deployment `{name}`") from None
+        raise arm_error(error, _("delete deployment `{name}`", name=name)) from None

@@ -12,8 +12,10 @@ import time
 
 from azure.core.exceptions import AzureError
 
+from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.i18n import _
 from skills.context import Context
 from skills.deployment import arm
 from skills.deployment.arm import DeploymentInfo
@@ -24,6 +26,7 @@ from skills.deployment.views import (
     DeploymentProgress,
     DeploymentSucceeded,
     plan_of,
+    state_label,
 )
 from skills.notify import NotDelivered, View, show
 from skills.records import DeleteCard, DeploymentRecord
@@ -129,33 +132,38 @@ class Follower:
             if not self.ctx.owners.owns(item):
                 log.warning("deployment %s is no longer ours to follow", name)
                 return
-            if record.state == "deleting":
-                if info is None:
-                    await self._deleted(record)
+            with i18n.use(record.language):  # the card speaks its deployer's language
+                if record.state == "deleting":
+                    if info is None:
+                        await self._deleted(record)
+                        return
+                elif info is None:
+                    await self._finish(record, None, _("Azure no longer shows it."))
                     return
-            elif info is None:
-                await self._finish(record, None, "Azure no longer shows it.")
-                return
-            elif info.ready or info.state.lower() == "failed":
-                await self._finish(record, info, "")
-                return
-            elif time.monotonic() - begun > give_up:
-                reason = "It is still not ready after 3 hours; `deployments` shows its state."
-                await self._finish(record, info, reason)
-                return
-            elif shown is None:
-                shown = info.state  # the card shows it already (or will within a minute)
-            elif refresh_due(info.state, shown, time.monotonic() - shown_at):
-                plan = plan_of(record, self.ctx.settings.hosting_prices)
-                elapsed = clock.now() - record.started_at
-                await self._show(record, DeploymentProgress(plan, info.state, elapsed))
-                shown, shown_at = info.state, time.monotonic()
+                elif info.ready or info.state.lower() == "failed":
+                    await self._finish(record, info, "")
+                    return
+                elif time.monotonic() - begun > give_up:
+                    reason = _(
+                        "It is still not ready after 3 hours; `deployments` shows its state."
+                    )
+                    await self._finish(record, info, reason)
+                    return
+                elif shown is None:
+                    shown = info.state  # the card shows it already (or will within a minute)
+                elif refresh_due(info.state, shown, time.monotonic() - shown_at):
+                    plan = plan_of(record, self.ctx.settings.hosting_prices)
+                    elapsed = clock.now() - record.started_at
+                    await self._show(record, DeploymentProgress(plan, info.state, elapsed))
+                    shown, shown_at = info.state, time.monotonic()
             await asyncio.sleep(poll_seconds(clock))
 
     async def _show(self, record: DeploymentRecord, view: View) -> None:
-        """Update the record's card in its conversation; a new message when it has none."""
+        """Update the record's card in its conversation (a new message when it has none), in the
+        language of the person who deployed it."""
         if record.conversation:
-            await show(self.ctx.notify, record.conversation, record.card, view)
+            with i18n.use(record.language):
+                await show(self.ctx.notify, record.conversation, record.card, view)
 
     async def _change(self, record: DeploymentRecord, **changes: object) -> None:
         def apply(found: DeploymentRecord | None) -> DeploymentRecord:
@@ -178,11 +186,16 @@ class Follower:
             )
             await self._show(record, DeploymentSucceeded(plan, elapsed))
             return
-        if not reason:
-            reason = (
-                f"Azure reports the deployment as {info.state if info else 'gone'}. Check that "
-                "the model is still there and that the resource has quota (5 fine-tuned "
-                "deployments at most), then try again."
+        if not reason and info is None:
+            reason = _(
+                "Azure reports the deployment as gone. Check that the model is still there and "
+                "that the resource has quota (5 fine-tuned deployments at most), then try again."
+            )
+        elif not reason:
+            reason = _(
+                "Azure reports the deployment as {state}. Check that the model is still there and "
+                "that the resource has quota (5 fine-tuned deployments at most), then try again.",
+                state=state_label(info.state) if info else "",
             )
         await self._change(record, state="failed", reason=reason)
         await self._show(record, DeploymentFailed(plan, reason, record.ref or record.model))
@@ -200,13 +213,17 @@ class Follower:
         changed = await self.ctx.records.update(record.key(), apply)
         assert changed is not None
         for waiting in taken:
+            # the card speaks the language of whoever pressed Delete on it (the deployer's, in
+            # records written before a waiting card carried its own)
+            language = str(getattr(waiting, "language", "") or changed.language)
             try:
-                await show(
-                    self.ctx.notify,
-                    waiting.conversation,
-                    waiting.card,
-                    deleted_view(changed, waiting),
-                )
+                with i18n.use(language):
+                    await show(
+                        self.ctx.notify,
+                        waiting.conversation,
+                        waiting.card,
+                        deleted_view(changed, waiting),
+                    )
             except NotDelivered as error:
                 log.warning(
                     "could not tell %s that %s is gone: %s", waiting.card, record.name, error

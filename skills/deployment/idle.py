@@ -20,6 +20,7 @@ import random
 import time
 from typing import Literal
 
+from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.retry import status_of
@@ -201,7 +202,8 @@ class IdleWatcher:
 
         async def send() -> str:
             nonlocal card
-            card = await self.ctx.notify.send(record.conversation, view)
+            with i18n.use(record.language):  # the deployer's language
+                card = await self.ctx.notify.send(record.conversation, view)
             return card
 
         await self.ctx.claims.at_most_once(claim, send)
@@ -213,6 +215,7 @@ class IdleWatcher:
         if await self._present(record):
             return  # Azure has not removed it (yet); a completion elsewhere may have kept it
         changed = await self._change(record, state="deleted", reason="inactivity")
-        await self.ctx.notify.send(
-            changed.conversation, DeletedForInactivity(record.name, record.model)
-        )
+        with i18n.use(changed.language):  # the deployer's language
+            await self.ctx.notify.send(
+                changed.conversation, DeletedForInactivity(record.name, record.model)
+            )

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.i18n import _
 from infra.ownership import every_retry
 from skills.audit import Actor
 from skills.chat import Answer, DeploymentGone, keep_alive
@@ -32,6 +33,7 @@ from skills.deployment.views import (
     DeploymentProgress,
     DeploymentRow,
     plan_of,
+    state_label,
 )
 from skills.models import ModelChoice, default_name, is_fine_tuned
 from skills.records import DeleteCard, DeleteRequest, DeploymentRecord, DeployRequest
@@ -56,7 +58,7 @@ def refuse_existing(existing: DeploymentInfo, model: str) -> None:
             name=existing.name,
         )
     if existing.model == model:
-        state = "ready" if existing.ready else existing.state.lower()
+        state = _("ready") if existing.ready else state_label(existing.state).lower()
         raise UserError(
             "`{name}` already serves this model ({state}); talk to it with `chat {name}`, or "
             "pick another name with `name=...`.",
@@ -377,7 +379,7 @@ class Hosting:
                 "`{name}` is not ready yet (Azure says {state}); fine-tuned deployments take "
                 "15-20 minutes. Try again when its card says it is deployed.",
                 name=name,
-                state=info.state,
+                state=state_label(info.state),
             )
         record = await self.ctx.records.get(DeploymentRecord.at(resource, name))
         if info is None and record is not None and record.fine_tuned and record.model:

@@ -5,9 +5,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.i18n import N_, _
 from skills.confirmations import lifetime_hours
 from skills.notify import View
 from skills.records import DeploymentRecord, DeployRequest
+
+STATES = {
+    "creating": N_("Creating"),
+    "accepted": N_("Accepted"),
+    "succeeded": N_("Succeeded"),
+    "failed": N_("Failed"),
+    "deleting": N_("Deleting"),
+    "canceled": N_("Canceled"),
+    "moving": N_("Moving"),
+}
+"""Resource Manager's provisioning states, as cards name them."""
+
+
+def state_label(state: str) -> str:
+    """A deployment's provisioning state in words (one Azure does not list here as code)."""
+    known = STATES.get(state.lower())
+    return _(known) if known else f"`{state}`"
 
 
 @dataclass(frozen=True)
