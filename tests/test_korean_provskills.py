@@ -39,7 +39,7 @@ from skills.provisioning.views import (
     ProvisionSucceeded,
     TeardownProgress,
 )
-from skills.records import ProvisionRequest
+from skills.records import DeploymentRecord, ProvisionRequest
 from skills.resources import Resources
 from tests.harness import bot_settings
 from tests.korean import english
@@ -181,8 +181,19 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
             rotated = (await s.access.keys(resource)).rotated["key1"]
             assert korean_only([rotated]) == [] and "`Ada Admin`" in rotated
 
-            # teardown: the list, then a run that speaks Korean from an English task
+            # teardown: the list, then a run that speaks Korean from an English task (a
+            # deployment the bot made, deleted on Azure since, and the account)
+            await s.ctx.records.put(
+                DeploymentRecord(
+                    resource=resource,
+                    name="teacher",
+                    model="gpt-4o-mini-2024-07-18.ft-1",
+                    state="succeeded",
+                    conversation=CONVERSATION,
+                )
+            )
             asked = await s.teardown.ask(resource, CONVERSATION, ADA)
+            assert [item.kind for item in asked.items] == ["deployment", "account"]
             labels = [item.label for item in asked.items]
             assert korean_only(labels) == [], labels
             record = await s.teardown.confirm(asked.token, CONVERSATION, ADA)
@@ -197,7 +208,7 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
         assert {sent.language for sent in torn} == {"ko"}
         last = torn[-1].view
         assert isinstance(last, TeardownProgress)
-        assert [i.state for i in last.items] == ["done"]
+        assert [i.state for i in last.items] == ["done", "done"]
         assert korean_only([i.label for i in last.items]) == []
 
         with i18n.use("ko"):
