@@ -3,6 +3,8 @@
 The data plane (`openai`) answers `{"error": {"code", "message", ...}}`; Resource Manager
 (azure-core's `HttpResponseError`) carries an OData error with `code` and `message`. Each becomes
 one sentence for the user (`UserError`) that says what failed and, where it helps, what to do.
+`what` and `doing` are noun phrases the caller translates (`_("read account `{name}`", ...)`);
+Azure's own words go in as they are (the Korean sentence quotes them).
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ def openai_message(error: openai.APIError) -> str:
     """Azure's own message for a data-plane failure, else the SDK's, ending with a full stop."""
     message = error_body(error).get("message")
     text = message if isinstance(message, str) and message else str(error.message)
-    return text.rstrip(".") + "."
+    return _quotable(text.rstrip(".") + ".")
+
+
+def _quotable(text: str) -> str:
+    """Azure's text, safe inside an inline code span (a translation quotes it so)."""
+    return " ".join(text.replace("`", "'").split())
 
 
 def openai_error(error: openai.APIError, what: str) -> UserError:
@@ -65,7 +72,7 @@ def arm_detail(error: HttpResponseError) -> tuple[str, str]:
     if not message:
         message = str(error.message or "").split("\n")[0]
         message = re.sub(r"^\(\w+\)\s*", "", message)
-    return code, message
+    return code, _quotable(message) if message else message
 
 
 def arm_error(error: HttpResponseError, doing: str) -> UserError:

@@ -16,8 +16,10 @@ import time
 
 import openai
 
+from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.i18n import N_, _
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
@@ -28,6 +30,14 @@ from skills.resources import Resources
 
 log = logging.getLogger(__name__)
 
+NOTES = {
+    "assigned": N_("assigned now"),
+    "held": N_("already held"),
+    "removed": N_("removed now"),
+    "absent": N_("was not held"),
+}
+"""What `roles <who>` did with each role (as the card shows it)."""
+
 SYNC_SECONDS = 30.0
 """How often each instance checks which key the bot uses (after a rotation elsewhere)."""
 
@@ -35,6 +45,11 @@ SYNC_SECONDS = 30.0
 def mask(key: str) -> str:
     """A key as it may be shown: its last 4 characters."""
     return f"••••{key[-4:]}" if len(key) > 8 else "••••"
+
+
+def _where(role: roles.LabRole) -> str:
+    """Where the lab assigns a role, as the card says it."""
+    return _("subscription") if role.at_subscription else _("account")
 
 
 class Access:
@@ -53,7 +68,7 @@ class Access:
 
     async def _label(self, object_id: str) -> str:
         if object_id == self.ctx.settings.bot_principal:
-            return f"the bot ({object_id})"
+            return _("the bot ({id})", id=object_id)
         known = await self.ctx.records.get(PrincipalName.at(object_id))
         return f"{known.name} ({object_id})" if known else object_id
 
@@ -65,8 +80,7 @@ class Access:
         lines = []
         for role in roles.LAB_ROLES:
             names = tuple([await self._label(p) for p in held.get(role.guid, [])])
-            where = "subscription" if role.at_subscription else "account"
-            lines.append(RoleLine(role.name, role.allows, where, names))
+            lines.append(RoleLine(role.name, _(role.allows), _where(role), names))
         return RolesView(resource.account, tuple(lines))
 
     async def change(
@@ -96,15 +110,9 @@ class Access:
         for role in roles.LAB_ROLES:
             outcome = result[role.guid]
             held = outcome in ("assigned", "held")
-            note = {
-                "assigned": "assigned now",
-                "held": "already held",
-                "removed": "removed now",
-                "absent": "was not held",
-            }[outcome]
-            where = "subscription" if role.at_subscription else "account"
-            lines.append(RoleLine(role.name, role.allows, where, (), held, note))
-        summary = ", ".join(f"{r.name}: {r.note}" for r in lines)
+            note = _(NOTES[outcome])
+            lines.append(RoleLine(role.name, _(role.allows), _where(role), (), held, note))
+        summary = ", ".join(_("{role}: {note}", role=r.name, note=r.note) for r in lines)
         await self.ctx.audit.end(entry.id, "done", summary)
         return RolesView(resource.account, tuple(lines), label, "removed" if remove else "assigned")
 
@@ -124,10 +132,10 @@ class Access:
 
     def _auth(self, resource: Resource, in_use: str | None) -> str:
         if not self.ctx.azure.key_auth(resource):
-            return "Entra ID (the bot's own identity): the bot uses no key"
+            return _("Entra ID (the bot's own identity): the bot uses no key")
         if in_use is None:
-            return "a key that is neither KEY1 nor KEY2 any more: check AZURE_OPENAI_API_KEY"
-        return f"key auth with {in_use.upper()}"
+            return _("a key that is neither KEY1 nor KEY2 any more: check AZURE_OPENAI_API_KEY")
+        return _("key auth with {key}", key=in_use.upper())
 
     async def keys(self, resource: Resource) -> KeysView:
         """The endpoint, the masked keys, which one the bot uses, when each was rotated."""
@@ -138,10 +146,10 @@ class Access:
         for name in ("key1", "key2"):
             at = state.rotated_at.get(name) if state else None
             if at:
-                when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
-                rotated[name] = f"{when} by {state.rotated_by.get(name, '?') if state else '?'}"
+                who = state.rotated_by.get(name, "?") if state else "?"
+                rotated[name] = _("{when} by {name}", when=i18n.moment(at), name=who)
             else:
-                rotated[name] = "not by the bot"
+                rotated[name] = _("not by the bot")
         return KeysView(
             resource.account,
             resource.endpoint,
@@ -208,7 +216,9 @@ class Access:
             )
 
         await self.ctx.records.update(KeyState.of(resource), note)
-        detail = f"the bot switched to {other.upper()} first" if switched else "not in use"
+        detail = (
+            _("the bot switched to {key} first", key=other.upper()) if switched else _("not in use")
+        )
         await self.ctx.audit.end(entry.id, "done", detail)
         masked = {key: mask(value) for key, value in after.items()}
         return KeyRotated(resource.account, name, other, switched, masked)

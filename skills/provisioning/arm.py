@@ -19,10 +19,31 @@ from azure.mgmt.resource.resources.models import ResourceGroup
 
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.i18n import N_, _
 from skills.azure_errors import arm_detail, arm_error
 
 KIND = "OpenAI"
 SKU = "S0"
+
+
+STATES = {
+    "Accepted": N_("Accepted"),
+    "Creating": N_("Creating"),
+    "ResolvingDNS": N_("ResolvingDNS"),
+    "Moving": N_("Moving"),
+    "Deleting": N_("Deleting"),
+    "Succeeded": N_("Succeeded"),
+    "Failed": N_("Failed"),
+    "Canceled": N_("Canceled"),
+    "Unknown": N_("Unknown"),
+}
+"""Resource Manager's provisioning states, as a card shows them (`state_name`)."""
+
+
+def state_name(state: str) -> str:
+    """An account's provisioning state in the current language (as it is when not a known one)."""
+    known = next((label for name, label in STATES.items() if name.lower() == state.lower()), None)
+    return _(known) if known else state
 
 
 @dataclass(frozen=True)
@@ -81,7 +102,7 @@ async def ensure_group(client: ResourceManagementClient, group: str, location: s
             return False
         await client.resource_groups.create_or_update(group, ResourceGroup(location=location))
     except HttpResponseError as error:
-        raise arm_error(error, f"create resource group `{group}`") from None
+        raise arm_error(error, _("create resource group `{group}`", group=group)) from None
     return True
 
 
@@ -90,7 +111,7 @@ async def group_exists(client: ResourceManagementClient, group: str) -> bool:
     try:
         return bool(await client.resource_groups.check_existence(group))
     except HttpResponseError as error:
-        raise arm_error(error, f"read resource group `{group}`") from None
+        raise arm_error(error, _("read resource group `{group}`", group=group)) from None
 
 
 async def get_account(
@@ -104,7 +125,7 @@ async def get_account(
     except HttpResponseError as error:
         if error.status_code == 404:
             return None
-        raise arm_error(error, f"read account `{name}`") from None
+        raise arm_error(error, _("read account `{name}`", name=name)) from None
 
 
 def _create_error(error: HttpResponseError, name: str, group: str) -> UserError:
@@ -123,7 +144,7 @@ def _create_error(error: HttpResponseError, name: str, group: str) -> UserError:
             name=name,
             group=group,
         )
-    return arm_error(error, f"create account `{name}`")
+    return arm_error(error, _("create account `{name}`", name=name))
 
 
 async def begin_create(
@@ -156,7 +177,7 @@ async def begin_delete(client: CognitiveServicesManagementClient, group: str, na
     except ResourceNotFoundError:
         return
     except HttpResponseError as error:
-        raise arm_error(error, f"delete account `{name}`") from None
+        raise arm_error(error, _("delete account `{name}`", name=name)) from None
 
 
 def _deleted_of(account: Account) -> DeletedAccount:
@@ -180,7 +201,7 @@ async def find_deleted(
     try:
         found = [_deleted_of(a) async for a in client.deleted_accounts.list()]
     except HttpResponseError as error:
-        raise arm_error(error, "list the deleted accounts") from None
+        raise arm_error(error, _("list the deleted accounts")) from None
     for deleted in found:
         if deleted.name.lower() == name.lower() and (
             group is None or deleted.group.lower() == group.lower()
@@ -199,7 +220,7 @@ async def purge(client: CognitiveServicesManagementClient, deleted: DeletedAccou
     except ResourceNotFoundError:
         return
     except HttpResponseError as error:
-        raise arm_error(error, f"purge account `{deleted.name}`") from None
+        raise arm_error(error, _("purge account `{name}`", name=deleted.name)) from None
 
 
 async def list_keys(
@@ -209,7 +230,9 @@ async def list_keys(
     try:
         keys: Any = await client.accounts.list_keys(resource.resource_group, resource.account)
     except HttpResponseError as error:
-        raise arm_error(error, f"read the keys of `{resource.account}`") from None
+        raise arm_error(
+            error, _("read the keys of `{account}`", account=resource.account)
+        ) from None
     return {"key1": str(keys.key1 or ""), "key2": str(keys.key2 or "")}
 
 
@@ -224,5 +247,6 @@ async def regenerate_key(
             key_name="Key1" if name == "key1" else "Key2",
         )
     except HttpResponseError as error:
-        raise arm_error(error, f"regenerate {name.upper()} of `{resource.account}`") from None
+        doing = _("regenerate {key} of `{account}`", key=name.upper(), account=resource.account)
+        raise arm_error(error, doing) from None
     return {"key1": str(keys.key1 or ""), "key2": str(keys.key2 or "")}

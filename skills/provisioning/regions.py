@@ -13,18 +13,27 @@ from __future__ import annotations
 import re
 
 from infra.errors import UserError
+from infra.i18n import N_, _
 
 FINE_TUNING_REGIONS = {
-    "northcentralus": "North Central US",
-    "swedencentral": "Sweden Central",
-    "eastus2": "East US 2",
-    "switzerlandwest": "Switzerland West",
+    "northcentralus": N_("North Central US"),
+    "swedencentral": N_("Sweden Central"),
+    "eastus2": N_("East US 2"),
+    "switzerlandwest": N_("Switzerland West"),
 }
+"""Region code -> its display name (a message id: Azure's portal names them in each language)."""
 DEFAULT_REGION = "northcentralus"
 """The lab's region."""
 
 _ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{1,63}$")
 _GROUP = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
+
+
+def region_name(code: str) -> str:
+    """A region's display name in the current language (the code itself when it is not one of
+    FINE_TUNING_REGIONS)."""
+    label = FINE_TUNING_REGIONS.get(code)
+    return _(label) if label else code
 
 
 def check_account(name: str) -> str:
@@ -53,7 +62,10 @@ def check_region(region: str) -> str:
     """A region where fine-tuning is offered (`North Central US` -> `northcentralus`)."""
     wanted = region.replace(" ", "").lower()
     if wanted not in FINE_TUNING_REGIONS:
-        offered = ", ".join(f"`{code}` ({label})" for code, label in FINE_TUNING_REGIONS.items())
+        offered = ", ".join(
+            _("`{code}` ({region})", code=code, region=_(label))
+            for code, label in FINE_TUNING_REGIONS.items()
+        )
         raise UserError(
             "Azure OpenAI does not offer fine-tuning in `{region}`; choose one of {offered}.",
             region=region,

@@ -17,6 +17,7 @@ from azure.mgmt.authorization.aio import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
 from infra.azure import Resource
+from infra.i18n import N_, _
 from skills.azure_errors import arm_detail, arm_error
 
 _NAMES = uuid.UUID("2c7f9a64-9b8e-4d1e-8c55-6f4f3b1d0a27")
@@ -26,7 +27,8 @@ PrincipalType = Literal["User", "ServicePrincipal", "Group"]
 
 @dataclass(frozen=True)
 class LabRole:
-    """A built-in role the lab assigns: its GUID, name, what it allows, where it is assigned."""
+    """A built-in role the lab assigns: its GUID, name, what it allows (a message id: `_()` it
+    where it is shown), where it is assigned."""
 
     guid: str
     name: str
@@ -39,22 +41,22 @@ LAB_ROLES = (
     LabRole(
         OPENAI_CONTRIBUTOR,
         "Cognitive Services OpenAI Contributor",
-        "Upload files, fine-tune, deploy and call the models (data plane, Entra ID).",
+        N_("Upload files, fine-tune, deploy and call the models (data plane, Entra ID)."),
     ),
     LabRole(
         "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
         "Cognitive Services OpenAI User",
-        "Read files, jobs and models, and chat with the deployments (data plane, Entra ID).",
+        N_("Read files, jobs and models, and chat with the deployments (data plane, Entra ID)."),
     ),
     LabRole(
         "25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68",
         "Cognitive Services Contributor",
-        "Manage the resource on Azure: deployments, keys and settings (no data access).",
+        N_("Manage the resource on Azure: deployments, keys and settings (no data access)."),
     ),
     LabRole(
         "bba48692-92b0-4667-a9ad-c31c7b334ac2",
         "Cognitive Services Usages Reader",
-        "See the subscription's Cognitive Services quota and usage.",
+        N_("See the subscription's Cognitive Services quota and usage."),
         at_subscription=True,
     ),
 )
@@ -114,7 +116,7 @@ async def holders(
                     if principal not in found[guid]:
                         found[guid].append(principal)
         except HttpResponseError as error:
-            raise arm_error(error, "list the role assignments") from None
+            raise arm_error(error, _("list the role assignments")) from None
     return found
 
 
@@ -142,15 +144,15 @@ async def assign(
             await client.role_assignments.create(scope, _name(scope, principal, role), parameters)
             result[role.guid] = "assigned"
         except ResourceExistsError as error:
-            code, _ = arm_detail(error)
+            code = arm_detail(error)[0]
             if code and code != "RoleAssignmentExists":
-                raise arm_error(error, f"assign {role.name}") from None
+                raise arm_error(error, _("assign {role}", role=role.name)) from None
             result[role.guid] = "held"
         except HttpResponseError as error:
             if arm_detail(error)[0] == "RoleAssignmentExists":
                 result[role.guid] = "held"
                 continue
-            raise arm_error(error, f"assign {role.name}") from None
+            raise arm_error(error, _("assign {role}", role=role.name)) from None
     return result
 
 
@@ -174,5 +176,5 @@ async def remove(
                     pass
                 result[role.guid] = "removed"
         except HttpResponseError as error:
-            raise arm_error(error, f"remove {role.name}") from None
+            raise arm_error(error, _("remove {role}", role=role.name)) from None
     return result

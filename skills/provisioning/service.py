@@ -19,18 +19,20 @@ import time
 import openai
 from azure.core.exceptions import AzureError
 
+from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError, unexpected
+from infra.i18n import _
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
 from skills.notify import show
 from skills.provisioning import arm, roles
 from skills.provisioning.regions import (
-    FINE_TUNING_REGIONS,
     check_account,
     check_group,
     check_region,
+    region_name,
 )
 from skills.provisioning.views import (
     ProvisionFailed,
@@ -106,7 +108,7 @@ class Provisioning:
                     "{date}), holding its name: say `purge {name}` to remove it for good, then "
                     "`provision` again.",
                     name=name,
-                    date=deleted.purge_date or "its purge date",
+                    date=deleted.purge_date or _("its purge date"),
                 )
         resource = Resource(sub, group, name, azure.endpoint_of(name))
         request = await self.ctx.confirmations.ask(
@@ -129,7 +131,7 @@ class Provisioning:
             group=request.resource.resource_group,
             subscription=request.resource.subscription_id,
             location=request.location,
-            region=FINE_TUNING_REGIONS.get(request.location, request.location),
+            region=region_name(request.location),
             group_exists=group_exists,
             exists=exists,
             token=token,
@@ -156,12 +158,13 @@ class Provisioning:
             ProvisionRequest.at(token), "confirmed", conversation, "provision", actor.id
         )
         resource = request.resource
-        entry = self.ctx.audit.entry(
-            actor,
-            "provision",
-            f"{resource.account} in {resource.resource_group}, {request.location}",
-            resource,
+        target = _(
+            "{account} in {group}, {location}",
+            account=resource.account,
+            group=resource.resource_group,
+            location=request.location,
         )
+        entry = self.ctx.audit.entry(actor, "provision", target, resource)
         record = ProvisionRecord(
             token=token,
             scope=request.scope,
@@ -173,6 +176,7 @@ class Provisioning:
             audit=entry.id,
             card=request.card,
             started_at=self.ctx.clock.now(),
+            language=request.language,
         )
         await self.ctx.records.put(record, entry)  # the audit entry is part of the action
         return record
@@ -212,13 +216,17 @@ class Provisioning:
     async def _show(self, record: ProvisionRecord, step: str, state: str) -> None:
         plan = self.plan(record, group_exists=True, exists=record.adopted)
         elapsed = self.ctx.clock.now() - record.started_at
-        view = ProvisionProgress(plan, step, state, elapsed)
+        view = ProvisionProgress(plan, step, arm.state_name(state), elapsed)
         try:
             await show(self.ctx.notify, record.conversation, record.card, view)
         except Exception:  # the card is a courtesy; provisioning goes on
             log.warning("could not update the provisioning card", exc_info=True)
 
     async def _run(self, record: ProvisionRecord) -> None:
+        with i18n.use(record.language):  # the cards speak the language of who asked
+            await self._stages(record)
+
+    async def _stages(self, record: ProvisionRecord) -> None:
         try:
             if record.stage == "confirmed":
                 record = await self._start(record)
@@ -255,7 +263,7 @@ class Provisioning:
 
     async def _create(self, record: ProvisionRecord) -> None:
         resource = record.resource
-        await self._show(record, "Creating the account", "Creating")
+        await self._show(record, _("Creating the account"), "Creating")
         cognitive = self.ctx.azure.cognitive(resource.subscription_id)
         await arm.begin_create(
             cognitive, resource.resource_group, resource.account, record.location
@@ -299,14 +307,14 @@ class Provisioning:
                     state=found.state,
                 )
             if found.state != shown or time.monotonic() - shown_at >= 60:
-                await self._show(record, "Creating the account", found.state)
+                await self._show(record, _("Creating the account"), found.state)
                 shown, shown_at = found.state, time.monotonic()
             await asyncio.sleep(self._poll())
 
     async def _assign_bot(self, record: ProvisionRecord) -> ProvisionRecord:
         principal = self.ctx.settings.bot_principal
         if principal:
-            await self._show(record, "Giving the bot its role", "Succeeded")
+            await self._show(record, _("Giving the bot its role"), "Succeeded")
             client = self.ctx.azure.authorization(record.resource.subscription_id)
             contributor = next(r for r in roles.LAB_ROLES if r.guid == roles.OPENAI_CONTRIBUTOR)
             await roles.assign(
@@ -330,7 +338,7 @@ class Provisioning:
             if not shown:
                 await self._show(
                     record,
-                    "Waiting for the bot's role to take effect (Azure takes a few minutes)",
+                    _("Waiting for the bot's role to take effect (Azure takes a few minutes)"),
                     "Succeeded",
                 )
                 shown = True
@@ -366,13 +374,17 @@ class Provisioning:
             )
         await self.ctx.records.put(known)
         await self.resources.choose(record.scope, resource)
-        what = "adopted (it existed already)" if record.adopted else "created"
-        await self.ctx.audit.end(record.audit, "done", f"{what}; endpoint {resource.endpoint}")
+        detail = (
+            _("adopted (it existed already); endpoint {endpoint}", endpoint=resource.endpoint)
+            if record.adopted
+            else _("created; endpoint {endpoint}", endpoint=resource.endpoint)
+        )
+        await self.ctx.audit.end(record.audit, "done", detail)
         await self._save(record, stage="succeeded")
         note = (
             ""
             if self.ctx.settings.bot_principal
-            else (
+            else _(
                 "FTBOT_BOT_PRINCIPAL_ID is not set, so the bot assigned itself no role: it reaches "
                 "this account with the identity DefaultAzureCredential finds."
             )
@@ -400,31 +412,42 @@ class Provisioning:
         resource = await self.resources.current(scope)
         known = await self.resources.known(resource)
         auth = (
-            "key (AZURE_OPENAI_API_KEY)"
+            _("key (AZURE_OPENAI_API_KEY)")
             if self.ctx.azure.key_auth(resource)
-            else "Entra ID (the bot's own identity)"
+            else _("Entra ID (the bot's own identity)")
         )
         location, sku, state = (known.location, known.sku, "") if known else ("", "", "")
         if self.ctx.settings.resource_manager and resource.account:
             cognitive = self.ctx.azure.cognitive(resource.subscription_id)
             found = await arm.get_account(cognitive, resource.resource_group, resource.account)
             if found is None:
-                state = "not found on Azure"
+                state = _("not found on Azure")
             else:
-                location, sku, state = found.location, found.sku, found.state
+                location, sku, state = found.location, found.sku, arm.state_name(found.state)
         if known is None:
-            origin = "from the settings (the default for every team and conversation)"
+            origin = _("from the settings (the default for every team and conversation)")
+        elif known.provisioned:
+            origin = _(
+                "provisioned by {name} ({id}) on {when}",
+                name=known.by_name,
+                id=known.by,
+                when=i18n.moment(known.at),
+            )
         else:
-            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(known.at))
-            verb = "provisioned" if known.provisioned else "adopted"
-            origin = f"{verb} by {known.by_name} ({known.by}) on {when}"
+            origin = _(
+                "adopted by {name} ({id}) on {when}",
+                name=known.by_name,
+                id=known.by,
+                when=i18n.moment(known.at),
+            )
+        unset = _("(not set)")
         return ResourceView(
-            subscription=resource.subscription_id or "(not set)",
-            group=resource.resource_group or "(not set)",
-            account=resource.account or "(not set)",
-            location=location or "unknown",
-            sku=sku or "unknown",
-            endpoint=resource.endpoint or "(none yet)",
+            subscription=resource.subscription_id or unset,
+            group=resource.resource_group or unset,
+            account=resource.account or unset,
+            location=location or _("unknown"),
+            sku=sku or _("unknown"),
+            endpoint=resource.endpoint or _("(none yet)"),
             auth=auth,
             origin=origin,
             state=state,
@@ -477,7 +500,7 @@ class Provisioning:
         except UserError as error:
             await self.ctx.audit.end(entry.id, "failed", error.message)
             raise
-        await self.ctx.audit.end(entry.id, "done", "purged: the name and subdomain are free")
+        await self.ctx.audit.end(entry.id, "done", _("purged: the name and subdomain are free"))
         return request
 
     async def keep_deleted(self, token: str, conversation: str, user: str) -> PurgeRequest:

@@ -20,8 +20,10 @@ from collections.abc import Awaitable, Callable
 import openai
 from azure.core.exceptions import AzureError
 
+from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError, unexpected
+from infra.i18n import _, n_
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
@@ -93,12 +95,16 @@ class Teardown:
             if record.conversation and record.state != "deleted":
                 items.append(
                     TeardownItem(
-                        kind="deployment", id=record.name, label=f"{record.name} ({record.model})"
+                        kind="deployment",
+                        id=record.name,
+                        label=_("{name} ({model})", name=record.name, model=record.model),
                     )
                 )
         for job in await self._jobs(resource):
             items.append(
-                TeardownItem(kind="job", id=job.job, label=f"{job.job} and its fine-tuned model")
+                TeardownItem(
+                    kind="job", id=job.job, label=_("{job} and its fine-tuned model", job=job.job)
+                )
             )
         for launch in await self._launches(resource):
             for file_id, dataset in (
@@ -106,16 +112,19 @@ class Teardown:
                 (launch.validation_file, launch.plan.validation),
             ):
                 if file_id and dataset is not None:
-                    items.append(
-                        TeardownItem(kind="file", id=file_id, label=f"{file_id} ({dataset.name})")
-                    )
+                    label = _("{file} ({name})", file=file_id, name=dataset.name)
+                    items.append(TeardownItem(kind="file", id=file_id, label=label))
         known = await self.resources.known(resource)
         if known is not None and known.provisioned and not known.deleted:
             items.append(
                 TeardownItem(
                     kind="account",
                     id=resource.account,
-                    label=f"{resource.account} (group {resource.resource_group}, which stays)",
+                    label=_(
+                        "{account} (group {group}, which stays)",
+                        account=resource.account,
+                        group=resource.resource_group,
+                    ),
                 )
             )
         return items
@@ -166,9 +175,13 @@ class Teardown:
             TeardownRequest.at(token), "confirmed", conversation, "teardown", actor.id
         )
         resource = request.resource
-        entry = self.ctx.audit.entry(
-            actor, "teardown", f"{len(request.items)} item(s) on {resource.account}", resource
+        target = n_(
+            "{count} item on {account}",
+            "{count} items on {account}",
+            len(request.items),
+            account=resource.account,
         )
+        entry = self.ctx.audit.entry(actor, "teardown", target, resource)
         record = TeardownRecord(
             token=token,
             conversation=conversation,
@@ -179,6 +192,7 @@ class Teardown:
             audit=entry.id,
             card=request.card,
             started_at=time.time(),
+            language=request.language,
         )
         await self.ctx.records.put(record, entry)  # the audit entry is part of the action
         return record
@@ -241,6 +255,10 @@ class Teardown:
         record = await self._get(token)
         if record.finished:
             return
+        with i18n.use(record.language):  # the card speaks the language of who asked
+            await self._items(token)
+
+    async def _items(self, token: str) -> None:
         for kind in ("deployment", "job", "file", "account"):
             record = await self._get(token)
             pending = [
@@ -257,7 +275,9 @@ class Teardown:
         record = record.model_copy(update={"finished": True})
         await self.ctx.records.put(record)
         outcome: AuditOutcome = "partly done" if failed else "done"
-        detail = "; ".join(f"{i.label}: {i.reason}" for i in failed) or "everything deleted"
+        detail = "; ".join(
+            _("{item}: {reason}", item=i.label, reason=i.reason) for i in failed
+        ) or _("everything deleted")
         await self.ctx.audit.end(record.audit, outcome, detail)
         await self._show(record)
 
@@ -269,7 +289,8 @@ class Teardown:
             await self._mark(token, item, "failed", error.message)
             return
         except (openai.APIError, AzureError) as error:
-            await self._mark(token, item, "failed", f"Azure said: {error}".splitlines()[0][:200])
+            said = (str(error).splitlines() or [""])[0][:200].replace("`", "'")
+            await self._mark(token, item, "failed", _("Azure said: {error}", error=said))
             return
         except Exception as error:
             await self._mark(token, item, "failed", unexpected(f"teardown of {item.id}", error))
