@@ -37,7 +37,7 @@ def key_values(text: str, allowed: set[str]) -> tuple[list[str], dict[str, str]]
             raise UserError(
                 "Unknown option {key}; use {allowed}.",
                 key=echo(key),
-                allowed=", ".join(sorted(allowed)),
+                allowed=", ".join(f"`{name}`" for name in sorted(allowed)),
             )
         if not value:
             raise UserError("Option `{key}` needs a value, as in `{key}=...`.", key=key)

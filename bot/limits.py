@@ -15,6 +15,8 @@ from typing import Any
 
 from botbuilder.schema import Activity
 
+from infra.i18n import n_
+
 log = logging.getLogger(__name__)
 
 MAX_UTF8 = 28_000
@@ -22,7 +24,6 @@ MAX_UTF16 = 40_000
 ENVELOPE = 4_000
 """Bytes left for what the Connector adds to a message (conversation, sender, recipient...)."""
 CARD = "application/vnd.microsoft.card.adaptive"
-CUT_NOTE = "This card was cut to fit Teams' message size limit: {n} part(s) are not shown."
 
 
 def sizes(payload: Any) -> tuple[int, int]:
@@ -91,6 +92,15 @@ def split_text(text: str) -> list[str]:
     return [*parts, current] if current else parts
 
 
+def cut_note(dropped: int) -> str:
+    """The line a card cut to fit ends with (in the language of the message)."""
+    return n_(
+        "This card was cut to fit Teams' message size limit: {count} part is not shown.",
+        "This card was cut to fit Teams' message size limit: {count} parts are not shown.",
+        dropped,
+    )
+
+
 def fit(activity: Activity) -> Activity:
     """The activity, made to fit: text cut, then inline images dropped, then the card's last
     body elements left out with a note saying how many (logged: a builder should not need it)."""
@@ -113,7 +123,7 @@ def fit(activity: Activity) -> Activity:
         while body and not fits(activity):
             body.pop()
             dropped += 1
-            note = {"type": "TextBlock", "text": CUT_NOTE.format(n=dropped), "wrap": True}
+            note = {"type": "TextBlock", "text": cut_note(dropped), "wrap": True}
             content["body"] = [*body, {**note, "isSubtle": True}]
         log.warning("a card was over Teams' size limit: %d body element(s) left out", dropped)
     return activity

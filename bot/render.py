@@ -19,6 +19,7 @@ from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import Card
 from adaptive_cards.training import final_card, job_card, status_label
 from adaptive_cards.validation import check_failed_card, checking_card, offer_card, validation_card
+from infra.i18n import N_, _
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
@@ -38,10 +39,13 @@ from skills.provisioning.views import (
 from skills.training.views import FinalView, JobView
 
 NOTICE_SUMMARIES = {
-    "succeeded": "Training succeeded: {model}",
-    "failed": "Training failed: {reason}",
-    "cancelled": "Training cancelled: {job}",
+    "succeeded": N_("Training succeeded: {model}"),
+    "failed": N_("Training failed: {reason}"),
+    "cancelled": N_("Training cancelled: {job}"),
 }
+"""A training notice's preview text per final status (a template: translated where it is said)."""
+ENDED_SUMMARY = N_("Training ended: {status}")
+"""The preview text of a notice with another final status."""
 
 
 def card_activity(content: Card, summary: str = "") -> Activity:
@@ -54,7 +58,8 @@ def card_activity(content: Card, summary: str = "") -> Activity:
 
 def _notice(view: FinalView) -> Activity:
     job = view.job
-    summary = NOTICE_SUMMARIES.get(job.status, "Training ended: {status}").format(
+    summary = _(
+        NOTICE_SUMMARIES.get(job.status, ENDED_SUMMARY),
         model=job.fine_tuned_model,
         reason=job.error_message or job.id,
         job=job.id,
@@ -70,61 +75,83 @@ def _notice(view: FinalView) -> Activity:
     return activity
 
 
+def _deleted(view: DeploymentDeleted) -> str:
+    """The line of a deleted deployment's card: who deleted it, when that was someone else."""
+    if view.by:
+        return _("{name} is deleted (by {by})", name=view.name, by=view.by)
+    if view.elsewhere:
+        return _("{name} is deleted (deleted elsewhere)", name=view.name)
+    return _("{name} is deleted", name=view.name)
+
+
+def _braces(sentence: str) -> str:
+    """A finished sentence as a `deleting_card` state (which fills `{name}` in itself)."""
+    return sentence.replace("{", "{{").replace("}", "}}")
+
+
 def render(view: View) -> Activity:
-    """The message that shows `view` (the notice's chart is drawn here: run it off the loop)."""
+    """The message that shows `view` (the notice's chart is drawn here: run it off the loop).
+
+    It speaks the current language: a workflow that sends later sets its starter's around the
+    `send`/`update` that renders here."""
     match view:
         case JobView():
-            return card_activity(job_card(view), f"Fine-tuning: {status_label(view.status)}")
+            return card_activity(
+                job_card(view), _("Fine-tuning: {status}", status=status_label(view.status))
+            )
         case FinalView():
             return _notice(view)
         case DeploymentProgress():
-            return card_activity(hosting_cards.progress_card(view), f"Deploying {view.plan.name}")
+            return card_activity(
+                hosting_cards.progress_card(view), _("Deploying {name}", name=view.plan.name)
+            )
         case DeploymentSucceeded():
             return card_activity(
-                hosting_cards.succeeded_card(view), f"{view.plan.name} is deployed"
+                hosting_cards.succeeded_card(view), _("{name} is deployed", name=view.plan.name)
             )
         case DeploymentFailed():
             return card_activity(
-                hosting_cards.failed_card(view), f"Deployment of {view.plan.name} failed"
+                hosting_cards.failed_card(view),
+                _("Deployment of {name} failed", name=view.plan.name),
             )
         case DeploymentDeleted():
-            said = "{name} is deleted"
-            if view.by:
-                said += f" (by {view.by})"
-            elif view.elsewhere:
-                said += " (deleted elsewhere)"
-            content = hosting_cards.deleting_card(view.name, said)
-            return card_activity(content, f"{view.name} is deleted")
+            content = hosting_cards.deleting_card(view.name, _braces(_deleted(view)))
+            return card_activity(content, _("{name} is deleted", name=view.name))
         case IdleWarning():
             return card_activity(
                 hosting_cards.idle_warning_card(view),
-                f"{view.name} will be deleted for inactivity",
+                _("{name} will be deleted for inactivity", name=view.name),
             )
         case CheckingFiles():
-            return card_activity(checking_card(view.names, view.stage), "Checking your files")
+            return card_activity(checking_card(view.names, view.stage), _("Checking your files"))
         case FilesReport():
             content = validation_card(list(view.reports), list(view.ids), view.price)
             return card_activity(content, view.reports[0].summary())
         case CheckFailed():
             return card_activity(check_failed_card(view.names, view.message), view.message)
         case FilesOffered():
-            return card_activity(offer_card(view.names, view.ids), "Shall I check these files?")
+            return card_activity(offer_card(view.names, view.ids), _("Shall I check these files?"))
         case DeletedForInactivity():
             return card_activity(
                 hosting_cards.deleted_for_inactivity_card(view),
-                f"{view.name} was deleted for inactivity",
+                _("{name} was deleted for inactivity", name=view.name),
             )
         case ProvisionProgress():
             content = provisioning_cards.provision_progress_card(view)
-            return card_activity(content, f"Provisioning {view.plan.account}")
+            return card_activity(content, _("Provisioning {account}", account=view.plan.account))
         case ProvisionSucceeded():
             content = provisioning_cards.provision_succeeded_card(view)
-            return card_activity(content, f"{view.plan.account} is ready")
+            return card_activity(content, _("{account} is ready", account=view.plan.account))
         case ProvisionFailed():
             content = provisioning_cards.provision_failed_card(view)
-            return card_activity(content, f"Provisioning {view.plan.account} failed")
+            return card_activity(
+                content, _("Provisioning {account} failed", account=view.plan.account)
+            )
         case TeardownProgress():
             content = provisioning_cards.teardown_progress_card(view)
-            state = "done" if view.finished else "in progress"
-            return card_activity(content, f"Teardown of {view.account}: {state}")
+            if view.finished:
+                summary = _("Teardown of {account}: done", account=view.account)
+            else:
+                summary = _("Teardown of {account}: in progress", account=view.account)
+            return card_activity(content, summary)
     raise TypeError(f"no card for {type(view).__name__}")

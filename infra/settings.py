@@ -368,13 +368,20 @@ class Settings(BaseSettings):
         return f"http://{self.host}:{self.port}"
 
 
-def describe_error(error: ValidationError) -> str:
-    """One line naming the first bad setting, for the start-up failure."""
+def _problem(error: ValidationError) -> UserError:
+    """The first bad setting as one sentence (the operator reads it at start)."""
     first = error.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
     if not first["loc"]:
-        return f"invalid settings: {message}"
-    return f"invalid setting {first['loc'][0]}: {message}"
+        return UserError("invalid settings: {message}", message=message)
+    return UserError(
+        "invalid setting {name}: {message}", name=str(first["loc"][0]), message=message
+    )
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first bad setting, for the start-up failure."""
+    return _problem(error).message
 
 
 def load_settings() -> Settings:
@@ -382,4 +389,4 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        raise UserError(describe_error(error)) from None
+        raise _problem(error) from None

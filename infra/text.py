@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from infra.i18n import _, number
+
 ECHO_CHARS = 60
 """The longest word or value said back as code."""
 PROSE_CHARS = 500
@@ -24,7 +26,8 @@ def _cut(value: str, cap: int) -> tuple[str, str]:
     """(the kept text, the note that says it was cut, or '')."""
     if len(value) <= cap:
         return value, ""
-    return value[:cap] + "…", f" (cut at {cap:,} of {len(value):,} characters)"
+    note = _("(cut at {cap} of {total} characters)", cap=number(cap), total=number(len(value)))
+    return value[:cap] + "…", " " + note
 
 
 def echo(value: object, cap: int = ECHO_CHARS) -> str:
