@@ -259,15 +259,15 @@ def delete_confirm_card(name: str, model: str, request: str, expires_hours: int)
     )
 
 
-def deleting_card(name: str, state: str) -> Card:
-    """Deletion under way, or finished, or dropped: `state` is the sentence (said already; a
-    `{name}` left in it is filled in)."""
-    return card([heading(state.format(name=name) if "{name}" in state else state)])
+def deleting_card(state: str) -> Card:
+    """Deletion under way, finished, or dropped: `state` is the sentence (deleting_sentence,
+    kept_sentence, deleted_sentence)."""
+    return card([heading(state)])
 
 
 def deleted_card(view: DeploymentDeleted) -> Card:
     """The delete card once the deployment is gone."""
-    return deleting_card(view.name, deleted_sentence(view))
+    return deleting_card(deleted_sentence(view))
 
 
 def deleting_sentence(name: str) -> str:

@@ -18,6 +18,7 @@ from botbuilder.schema import Activity, CallerIdConstants
 from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
 
 from bot.connector import SharedConnectors, SharedCredentials
+from bot.language import spoken
 from infra import i18n
 from infra.errors import unexpected
 from infra.settings import Settings
@@ -112,7 +113,7 @@ def create_adapter(settings: Settings) -> Adapter:
     adapter = Adapter(SharedConnectors(authentication))
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
-        with i18n.use(turn_language(context.activity)):
+        with i18n.use(spoken(context)):
             sentence = unexpected("turn", error)
         try:
             await context.send_activity(sentence)
@@ -121,15 +122,6 @@ def create_adapter(settings: Settings) -> Adapter:
 
     adapter.on_turn_error = on_turn_error
     return adapter
-
-
-def turn_language(activity: Activity) -> str:
-    """The language to tell a failed turn's user in: the current one when a turn set it and it
-    is still set; else the one the pressed card carries, else the activity's locale."""
-    if i18n.current() != i18n.SOURCE:
-        return i18n.current()
-    value = activity.value if isinstance(activity.value, dict) else {}
-    return i18n.supported(value.get("language")) or i18n.supported(activity.locale) or i18n.SOURCE
 
 
 class Unauthorized(Exception):

@@ -165,7 +165,7 @@ async def delete_confirm(turn: Turn, token: str) -> None:
     hosting = turn.services.hosting
     request = await hosting.confirm_delete(token, turn.conversation_id, turn.actor)
     name = request.name
-    content = cards.deleting_card(name, cards.deleting_sentence(name))
+    content = cards.deleting_card(cards.deleting_sentence(name))
     summary = _("Deleting {name}", name=name)
     shown = await turn.show(_pressed(turn, request.card), content, summary)
     who = label(str(getattr(turn.activity.from_property, "name", "") or turn.user_id))
@@ -178,7 +178,7 @@ async def delete_cancel(turn: Turn, token: str) -> None:
     """Keep the deployment after all."""
     request = await turn.services.hosting.keep(token, turn.conversation_id, turn.user_id)
     name = request.name
-    content = cards.deleting_card(name, cards.kept_sentence(name))
+    content = cards.deleting_card(cards.kept_sentence(name))
     await turn.show(_pressed(turn, request.card), content, _("Kept {name}", name=name))
 
 

@@ -16,7 +16,7 @@ from adaptive_cards import verbs
 from adaptive_cards.common import CARD_CONTENT_TYPE, card, text
 from bot.attachments import incoming_files
 from bot.datasets import file_consent
-from bot.language import language_of
+from bot.language import decide
 from bot.notifier import Notifier
 from bot.router import Router, clean_text
 from bot.services import Services
@@ -65,7 +65,7 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
         ):
             return  # the channel delivered the same activity again: it was handled already
         user = self._turn(turn_context).user_id if activity.from_property else ""
-        with i18n.use(await language_of(activity, user, self.services.languages)):
+        with i18n.use(await decide(turn_context, user, self.services.languages)):
             await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 from bot.turn import Turn
@@ -45,6 +46,25 @@ async def language_of(activity: Activity, user: str, languages: Languages) -> st
     if isinstance(pressed, str) and pressed in i18n.LANGUAGES:
         return pressed
     return await languages.chosen(user) or locale_of(activity) or i18n.SOURCE
+
+
+TURN_LANGUAGE = "ftbot.language"
+"""Where a turn keeps its language (turn_state), for the error hook that runs after it."""
+
+
+async def decide(context: TurnContext, user: str, languages: Languages) -> str:
+    """The language of this turn, kept in its state for whatever runs after the handler."""
+    found = await language_of(context.activity, user, languages)
+    context.turn_state[TURN_LANGUAGE] = found
+    return found
+
+
+def spoken(context: TurnContext) -> str:
+    """The language the turn spoke (its locale when it failed before deciding)."""
+    found = context.turn_state.get(TURN_LANGUAGE)
+    if isinstance(found, str) and found in i18n.LANGUAGES:
+        return found
+    return locale_of(context.activity) or i18n.SOURCE
 
 
 def parse_language(text: str, data: Mapping[str, Any]) -> str | None:

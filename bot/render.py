@@ -75,20 +75,6 @@ def _notice(view: FinalView) -> Activity:
     return activity
 
 
-def _deleted(view: DeploymentDeleted) -> str:
-    """The line of a deleted deployment's card: who deleted it, when that was someone else."""
-    if view.by:
-        return _("{name} is deleted (by {by})", name=view.name, by=view.by)
-    if view.elsewhere:
-        return _("{name} is deleted (deleted elsewhere)", name=view.name)
-    return _("{name} is deleted", name=view.name)
-
-
-def _braces(sentence: str) -> str:
-    """A finished sentence as a `deleting_card` state (which fills `{name}` in itself)."""
-    return sentence.replace("{", "{{").replace("}", "}}")
-
-
 def render(view: View) -> Activity:
     """The message that shows `view` (the notice's chart is drawn here: run it off the loop).
 
@@ -115,7 +101,7 @@ def render(view: View) -> Activity:
                 _("Deployment of {name} failed", name=view.plan.name),
             )
         case DeploymentDeleted():
-            content = hosting_cards.deleting_card(view.name, _braces(_deleted(view)))
+            content = hosting_cards.deleted_card(view)
             return card_activity(content, _("{name} is deleted", name=view.name))
         case IdleWarning():
             return card_activity(

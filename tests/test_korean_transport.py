@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botbuilder.core import CardFactory, MessageFactory
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity
 
-from bot.adapter import create_adapter, turn_language
+from bot.adapter import create_adapter
 from bot.arguments import key_values, no_args, optional_word
+from bot.language import TURN_LANGUAGE, spoken
 from bot.limits import fit, fits
 from bot.notifier import Notifier
 from bot.render import render
@@ -268,13 +269,17 @@ def test_no_resource_yet_is_said_in_the_language(tmp_path: Path) -> None:
     assert _refusal(lambda: azure.openai(nowhere)).startswith("There is no Azure OpenAI resource")
 
 
-def test_a_failed_turn_is_told_in_the_turns_language() -> None:
-    def activity(**fields: Any) -> Activity:
-        return Activity().deserialize({"type": "message", **fields})
+def test_a_failed_turn_is_told_in_the_turns_language(tmp_path: Path) -> None:
+    adapter = create_adapter(bot_settings(tmp_path))
 
-    assert turn_language(activity(locale="ko-KR")) == "ko"
-    assert turn_language(activity(locale="en-US", value={"language": "ko"})) == "ko"
-    assert turn_language(activity(locale="fr-FR")) == "en"
-    assert turn_language(activity()) == "en"
-    with i18n.use("ko"):
-        assert turn_language(activity(locale="en-US")) == "ko"
+    def context(**fields: Any) -> TurnContext:
+        return TurnContext(adapter, Activity().deserialize({"type": "message", **fields}))
+
+    decided = context(locale="ko-KR")
+    decided.turn_state[TURN_LANGUAGE] = "en"  # the user chose English: the hook keeps it
+    assert spoken(decided) == "en"
+    assert spoken(context(locale="ko-KR")) == "ko"  # failed before deciding: the locale
+    info = [{"type": "clientInfo", "locale": "ko-KR"}]
+    assert spoken(context(entities=info)) == "ko"
+    assert spoken(context(locale="fr-FR")) == "en"
+    assert spoken(context()) == "en"
