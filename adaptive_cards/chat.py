@@ -7,7 +7,6 @@ are quotations: they keep their own language (adaptive_cards.common.quote)."""
 from __future__ import annotations
 
 from adaptive_cards.common import Card, Element, card, facts, heading, plain, quote, text
-from infra import i18n
 from infra.i18n import _, n_, number
 from skills.chat import LAB_SYSTEM_MESSAGE, Answer
 from skills.playground import Comparison, Side
@@ -77,19 +76,13 @@ def answer_text(answer: Answer) -> str:
 
 
 def quoted(theirs: str) -> str:
-    """Someone else's words (the model's answer, the user's system message) in a message where
-    the bot speaks another language than the source: set off as a markdown quotation, so they
-    keep their own language apart from the bot's (in English they stand as they are)."""
-    if i18n.current() == i18n.SOURCE:
-        return theirs
+    """Someone else's words (the model's answer, the user's system message) set off as a
+    markdown quotation, apart from the bot's own words and in their own language."""
     return "\n".join(f"> {line}" if line.strip() else ">" for line in theirs.splitlines())
 
 
 def said_with(said: str, theirs: str) -> str:
-    """The bot's sentence followed by someone else's words: on the same line in English, on
-    their own quotation lines otherwise (see `quoted`)."""
-    if i18n.current() == i18n.SOURCE:
-        return f"{said} {theirs}"
+    """The bot's sentence followed by someone else's words on their own quotation lines."""
     return f"{said}\n{quoted(theirs)}"
 
 

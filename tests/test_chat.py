@@ -42,9 +42,10 @@ def learned_answers() -> list[str]:
 
 
 def answer_of(reply: dict[str, Any]) -> str:
-    """The model's answer without the footer."""
+    """The model's answer without the footer and the quotation marks it is shown in."""
     text: str = reply["text"]
-    return text.rsplit("\n\n_", 1)[0]
+    quoted = text.rsplit("\n\n_", 1)[0]
+    return "\n".join(line.removeprefix(">").removeprefix(" ") for line in quoted.splitlines())
 
 
 async def test_chat_like_the_playground(

@@ -170,8 +170,11 @@ def test_english_stays_english() -> None:
         said = [error.message for error in errors()]
     assert "Estimated hosting fee: $1.70 per hour (about $40.80 a day)" in flat
     assert "Deploy teacher?" in flat and "idle 0.1 days, 14.9 days left of 15" in flat
-    assert "Narrow AI does one task.\n\nGeneral AI would do any.\n\n_teacher · 1,234 prompt" in flat
-    assert "System message set for `t`: " + TEACHER in flat
+    assert (
+        "> Narrow AI does one task.\n>\n> General AI would do any.\n\n_teacher · 1,234 prompt"
+        in flat
+    )
+    assert "System message set for `t`:\n> " + TEACHER in flat
     assert said[0].startswith("There is no ready deployment `teacher`")
     assert "배포" not in flat + "".join(said)
 
