@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from adaptive_cards import chat, deployment, help, provisioning, training, validation
-from adaptive_cards.common import Card, duration
+from adaptive_cards.common import Card
 from bot.commands import build_router
 from bot.render import render
 from infra.azure import Resource
+from infra.i18n import duration
 from skills import notify
 from skills.chat import Answer
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
