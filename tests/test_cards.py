@@ -396,7 +396,7 @@ def test_every_view_renders_as_a_card_with_a_summary(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "shown"),
-    [(44.6, "45 s"), (200, "3 min 20 s"), (3900, "1 h 05 min"), (2 * 86400 + 8640, "2.1 days")],
+    [(44.6, "45 sec"), (200, "3 min 20 sec"), (3900, "1 hr 5 min"), (2 * 86400 + 8640, "2.1 days")],
 )
 def test_durations_read_as_words(seconds: float, shown: str) -> None:
     assert duration(seconds) == shown

@@ -85,8 +85,8 @@ class Training:
             training, validation = validated.training, validated.validation
         else:
             raise UserError(
-                "Validate your files first: attach training_set.jsonl (and validation_set.jsonl) "
-                "and say `validate`. `sample` gives you a pair to try."
+                "Validate your files first: attach `training_set.jsonl` (and "
+                "`validation_set.jsonl`) and say `validate`. `sample` gives you a pair to try."
             )
         same = validated is not None and validated.training == training
         validated_model = validated.model if validated is not None and same else None
