@@ -123,7 +123,7 @@ def parse_events(text: str, data: Mapping[str, Any]) -> EventsArgs:
     count = DEFAULT_EVENTS
     if len(words) == 2:
         if not (words[1].isascii() and words[1].isdigit()) or not 1 <= int(words[1]) <= MAX_EVENTS:
-            raise UserError("N must be a whole number from 1 to {max}.", max=MAX_EVENTS)
+            raise UserError("`N` must be a whole number from 1 to {max}.", max=MAX_EVENTS)
         count = int(words[1])
     return EventsArgs(_job_id(words[0], "events <job> [N]"), count)
 
