@@ -37,7 +37,7 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     shown = facts_of(confirmation)
     assert shown["Base model"] == "gpt-4o-mini-2024-07-18"
     assert shown["Training file"].startswith("`training_set.jsonl` (")
-    assert shown["Validation file"].startswith("validation_set.jsonl (")
+    assert shown["Validation file"].startswith("`validation_set.jsonl` (")
     assert "(estimate)" in shown["Billed tokens"] and "$" in shown["Training price"]
 
     await chat.press(confirmation, "Confirm training")
