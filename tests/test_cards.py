@@ -20,7 +20,7 @@ from adaptive_cards.common import Card
 from bot.commands import build_router
 from bot.render import render
 from infra.azure import Resource
-from infra.i18n import duration
+from infra.i18n import duration, use
 from skills import notify
 from skills.chat import Answer
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
@@ -395,8 +395,15 @@ def test_every_view_renders_as_a_card_with_a_summary(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("seconds", "shown"),
-    [(44.6, "45 sec"), (200, "3 min 20 sec"), (3900, "1 hr 5 min"), (2 * 86400 + 8640, "2.1 days")],
+    ("seconds", "english", "korean"),
+    [
+        (44.6, "45 sec", "45초"),
+        (200, "3 min 20 sec", "3분 20초"),
+        (3900, "1 hr 5 min", "1시간 5분"),
+        (2 * 86400 + 8640, "2.1 days", "2.1일"),
+    ],
 )
-def test_durations_read_as_words(seconds: float, shown: str) -> None:
-    assert duration(seconds) == shown
+def test_durations_read_as_words(seconds: float, english: str, korean: str) -> None:
+    assert duration(seconds) == english
+    with use("ko"):
+        assert duration(seconds) == korean
