@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import cache
 
 import matplotlib
 
@@ -10,29 +11,69 @@ matplotlib.use("Agg")
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties, fontManager  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from infra.i18n import SOURCE, _, current  # noqa: E402
+
 PALETTE = 16
+HANGUL_FONTS = (
+    "Noto Sans CJK KR",
+    "Noto Sans KR",
+    "NanumGothic",
+    "Malgun Gothic",
+    "Apple SD Gothic Neo",
+    "UnDotum",
+)
+"""Fonts that draw Korean, best first (the first one installed is used)."""
 
 Points = list[list[float]]
 
 
-def loss_chart_png(train: Points, valid: Points, title: str = "Loss") -> bytes:
-    """A compact PNG of the training (and validation) loss by step."""
+@cache
+def _font(language: str) -> str | None:
+    """The installed font that draws `language` (None: the default one does, or none does)."""
+    if language != "ko":
+        return None
+    installed = {font.name for font in fontManager.ttflist}
+    return next((name for name in HANGUL_FONTS if name in installed), None)
+
+
+def _labels(title: str | None) -> tuple[str, str, str, str, str, str | None]:
+    """Title, legend and axis words in the current language, and the font that draws them; in
+    English when no installed font draws the language (words beat empty boxes)."""
+    language = current()
+    font = _font(language)
+    if language != SOURCE and font is None:
+        return title or "Loss", "training", "validation", "step", "loss", None
+    return (
+        title or _("Loss"),
+        _("training"),
+        _("validation"),
+        _("step"),
+        _("loss"),
+        font,
+    )
+
+
+def loss_chart_png(train: Points, valid: Points, title: str | None = None) -> bytes:
+    """A compact PNG of the training (and validation) loss by step, labelled in the current
+    language."""
+    title, training, validation, step, loss, font = _labels(title)
     figure = Figure(figsize=(4.8, 2.7), dpi=80)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     if train:
-        axes.plot([p[0] for p in train], [p[1] for p in train], label="training", lw=1.4)
+        axes.plot([p[0] for p in train], [p[1] for p in train], label=training, lw=1.4)
     if valid:
-        axes.plot([p[0] for p in valid], [p[1] for p in valid], label="validation", lw=1.4)
-    axes.set_title(title, fontsize=10)
-    axes.set_xlabel("step", fontsize=8)
-    axes.set_ylabel("loss", fontsize=8)
+        axes.plot([p[0] for p in valid], [p[1] for p in valid], label=validation, lw=1.4)
+    axes.set_title(title, fontproperties=FontProperties(family=font, size=10))
+    axes.set_xlabel(step, fontproperties=FontProperties(family=font, size=8))
+    axes.set_ylabel(loss, fontproperties=FontProperties(family=font, size=8))
     axes.tick_params(labelsize=7)
     axes.grid(alpha=0.3)
     if train or valid:
-        axes.legend(fontsize=7, frameon=False)
+        axes.legend(prop=FontProperties(family=font, size=7), frameon=False)
     figure.tight_layout()
     drawn = io.BytesIO()
     figure.savefig(drawn, format="png", metadata={"Software": None})

@@ -19,10 +19,12 @@ from adaptive_cards.training import (
     job_card,
     jobs_card,
     notice_card,
+    status_label,
 )
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.i18n import _, n_
 from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.training.plan import check_options
@@ -121,7 +123,7 @@ def parse_events(text: str, data: Mapping[str, Any]) -> EventsArgs:
     count = DEFAULT_EVENTS
     if len(words) == 2:
         if not (words[1].isascii() and words[1].isdigit()) or not 1 <= int(words[1]) <= MAX_EVENTS:
-            raise UserError("N must be a whole number from 1 to {max}.", max=MAX_EVENTS)
+            raise UserError("`N` must be a whole number from 1 to {max}.", max=MAX_EVENTS)
         count = int(words[1])
     return EventsArgs(_job_id(words[0], "events <job> [N]"), count)
 
@@ -144,7 +146,7 @@ async def train(turn: Turn, args: TrainArgs) -> None:
         await turn.resource(), turn.conversation_id, turn.user_id, args.options, args.datasets
     )
     content = confirmation_card(request.plan, request.token, lifetime_hours())
-    await turn.send_card(content, f"Start fine-tuning {request.plan.model}?")
+    await turn.send_card(content, _("Start fine-tuning {model}?", model=request.plan.model))
 
 
 async def confirm(turn: Turn, token: str) -> None:
@@ -152,17 +154,21 @@ async def confirm(turn: Turn, token: str) -> None:
     training = turn.services.training
     launch = await training.confirm(token, turn.conversation_id, turn.actor)
     plan = launch.plan
-    await _answer_pressed(turn, "Training confirmed", f"Starting fine-tuning of {plan.model}.")
+    await _answer_pressed(
+        turn,
+        _("Training confirmed"),
+        _("Starting fine-tuning of {model}.", model=plan.model),
+    )
     view = JobView(status="uploading", model=plan.model, files=plan.files)
-    card = await turn.send_card(job_card(view), "Fine-tuning: uploading files")
+    card = await turn.send_card(job_card(view), _("Fine-tuning: uploading files"))
     await training.begin(launch, card)
 
 
 async def abort(turn: Turn, token: str) -> None:
     """Drop a plan before anything was spent."""
     await turn.services.training.abort(token, turn.conversation_id, turn.user_id)
-    await _answer_pressed(turn, "Training cancelled", "Nothing was uploaded or spent.")
-    await turn.send_text("OK, I dropped that training plan; nothing was spent.")
+    await _answer_pressed(turn, _("Training cancelled"), _("Nothing was uploaded or spent."))
+    await turn.send_text(_("OK, I dropped that training plan; nothing was spent."))
 
 
 # -- following jobs -------------------------------------------------------------------------------
@@ -171,19 +177,21 @@ async def abort(turn: Turn, token: str) -> None:
 async def status(turn: Turn, job_id: str | None) -> None:
     """The job's card as of now (the latest job of this conversation by default)."""
     view = await turn.services.training.status(await turn.resource(), turn.conversation_id, job_id)
-    await turn.send_card(job_card(view), f"Job {view.job_id}: {view.status}")
+    summary = _("Job {job}: {status}", job=view.job_id, status=status_label(view.status))
+    await turn.send_card(job_card(view), summary)
 
 
 async def jobs(turn: Turn, _: None) -> None:
     """Recent jobs of the resource."""
     found = await turn.services.training.recent_jobs(await turn.resource())
-    await turn.send_card(jobs_card(found), f"{len(found)} fine-tuning job(s)")
+    summary = n_("{count} fine-tuning job", "{count} fine-tuning jobs", len(found))
+    await turn.send_card(jobs_card(found), summary)
 
 
 async def events(turn: Turn, args: EventsArgs) -> None:
     """The job's latest events."""
     found = await turn.services.training.events(await turn.resource(), args.job, args.count)
-    await turn.send_card(events_card(args.job, found), f"Events of {args.job}")
+    await turn.send_card(events_card(args.job, found), _("Events of {job}", job=args.job))
 
 
 async def cancel(turn: Turn, job_id: str) -> None:
@@ -192,21 +200,26 @@ async def cancel(turn: Turn, job_id: str) -> None:
         await turn.resource(), job_id, turn.conversation_id, turn.user_id
     )
     content = cancel_confirmation_card(job, request.token, lifetime_hours())
-    await turn.send_card(content, f"Cancel job {job_id}?")
+    await turn.send_card(content, _("Cancel job {job}?", job=job_id))
 
 
 async def cancel_confirmed(turn: Turn, token: str) -> None:
     """Cancel the job; the watcher announces the end."""
     job = await turn.services.training.cancel(token, turn.conversation_id, turn.actor)
-    await _answer_pressed(turn, "Cancelling", f"Job {job.id} is being cancelled.")
+    await _answer_pressed(turn, _("Cancelling"), _("Job `{job}` is being cancelled.", job=job.id))
     await turn.send_text(
-        f"Cancel requested for job `{job.id}`; "
-        "I'll post the final notice when Azure has stopped it."
+        _(
+            "Cancel requested for job `{job}`; I'll post the final notice when Azure has "
+            "stopped it.",
+            job=job.id,
+        )
     )
 
 
 async def cancel_kept(turn: Turn, token: str) -> None:
     """Leave the job running."""
     request = await turn.services.training.keep(token, turn.conversation_id, turn.user_id)
-    await _answer_pressed(turn, "Still running", f"Job {request.job} keeps training.")
-    await turn.send_text(f"OK, job `{request.job}` keeps running.")
+    await _answer_pressed(
+        turn, _("Still running"), _("Job `{job}` keeps training.", job=request.job)
+    )
+    await turn.send_text(_("OK, job `{job}` keeps running.", job=request.job))

@@ -36,8 +36,8 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     confirmation = await train(chat)
     shown = facts_of(confirmation)
     assert shown["Base model"] == "gpt-4o-mini-2024-07-18"
-    assert shown["Training file"].startswith("training_set.jsonl (")
-    assert shown["Validation file"].startswith("validation_set.jsonl (")
+    assert shown["Training file"].startswith("`training_set.jsonl` (")
+    assert shown["Validation file"].startswith("`validation_set.jsonl` (")
     assert "(estimate)" in shown["Billed tokens"] and "$" in shown["Training price"]
 
     await chat.press(confirmation, "Confirm training")
@@ -64,8 +64,13 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     images = [a for a in notice["attachments"] if a["contentType"] == "image/png"]
     assert images and images[0]["contentUrl"].startswith("data:image/png;base64,")
     job = facts["Job"]
-    assert button(notice, "Deploy") == {"verb": "deploy", "model": model, "job": job}
-    assert button(notice, "Show events") == {"verb": "events", "job": job}
+    assert button(notice, "Deploy") == {
+        "verb": "deploy",
+        "model": model,
+        "job": job,
+        "language": "en",
+    }
+    assert button(notice, "Show events") == {"verb": "events", "job": job, "language": "en"}
     # The live card ends on the final state, with the same id.
     final_card = updates_of(chat, card["id"])[-1]
     assert "Succeeded" in card_text(final_card) and model in card_text(final_card)
@@ -108,7 +113,7 @@ async def test_cancel_in_the_confirmation_spends_nothing(
     await validate_samples(chat)
     confirmation = await train(chat, "train epochs=2 suffix=teacher")
     assert facts_of(confirmation)["Epochs"] == "2"
-    assert facts_of(confirmation)["Suffix"] == "teacher"
+    assert facts_of(confirmation)["Suffix"] == "`teacher`"
     await chat.press(confirmation, "Cancel")
     reply = await chat.reply(answered)
     assert reply["text"].startswith("OK, I dropped that training plan")

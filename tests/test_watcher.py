@@ -154,7 +154,7 @@ async def test_a_failed_job_shows_the_service_error(
     [notice] = notices(chat)
     text = card_text(notice)
     assert "Training failed" in text
-    assert "Azure says (invalid_file): The training file was deleted." in text
+    assert "Azure says (`invalid_file`):\nThe training file was deleted." in text
     assert "What to do:" in text
     assert "Deploy" not in [a["title"] for a in notice["attachments"][0]["content"]["actions"]]
     final = updates_of(chat, card["id"])[-1]
@@ -182,7 +182,7 @@ async def test_cancel_asks_first_then_the_notice_says_cancelled(
     await wait_until(lambda: notices(chat), 30)
     assert "Training cancelled" in card_text(notices(chat)[0])
     again = await ask(chat, f"cancel {job}")
-    assert again["text"] == f"Job `{job}` has already ended: cancelled."
+    assert again["text"] == f"Job `{job}` has already ended: `cancelled`."
     assert len(notices(chat)) == 1
 
 

@@ -26,7 +26,9 @@ from openai import AsyncAzureOpenAI
 from pydantic import BaseModel
 
 from infra.errors import UserError
+from infra.i18n import N_, _, duration
 from infra.retry import retry, transient
+from infra.text import echo
 from skills.azure_errors import openai_error
 from skills.training.plan import Dataset, Plan
 
@@ -259,7 +261,7 @@ async def upload(client: AsyncAzureOpenAI, dataset: Dataset, path: Path) -> str:
         before = await uploads()
         return await call(lambda: attempt(before))
     except openai.APIError as error:
-        raise openai_error(error, f"file upload for {dataset.name}") from error
+        raise openai_error(error, _("file upload for {name}", name=echo(dataset.name))) from error
 
 
 async def _list_files(client: AsyncAzureOpenAI) -> list[openai.types.FileObject]:
@@ -284,16 +286,22 @@ async def wait_processed(
         try:
             found = await call(lambda: client.files.retrieve(file_id))
         except openai.APIError as error:
-            raise openai_error(error, f"file {file_id} ({name})") from error
+            what = _("file `{file}` ({name})", file=file_id, name=echo(name))
+            raise openai_error(error, what) from error
         status = str(found.status)
         if status == "processed":
             return
         if status in ("error", "failed", "deleted"):
-            reason = getattr(found, "status_details", None) or "no reason given"
-            raise UserError(f"Azure could not import {name}: {reason}")
+            details = getattr(found, "status_details", None)
+            reason = echo(details) if details else _("no reason given")
+            raise UserError(
+                "Azure could not import {name}: {reason}", name=echo(name), reason=reason
+            )
         if time.monotonic() > deadline:
             raise UserError(
-                f"Azure is still importing {name} after {limit:.0f} s; try `train` again later."
+                "Azure is still importing {name} after {time}; try `train` again later.",
+                name=echo(name),
+                time=duration(limit),
             )
         await asyncio.sleep(interval)
 
@@ -334,7 +342,7 @@ async def create_job(
     try:
         return await call(attempt)
     except openai.APIError as error:
-        raise openai_error(error, "such base model or file") from error
+        raise openai_error(error, _("such base model or file")) from error
 
 
 async def get_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
@@ -342,7 +350,7 @@ async def get_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
     try:
         return job_state(await call(lambda: client.fine_tuning.jobs.retrieve(job_id)))
     except openai.APIError as error:
-        raise openai_error(error, f"job `{job_id}`") from error
+        raise openai_error(error, _("job `{job}`", job=job_id)) from error
 
 
 async def list_jobs(client: AsyncAzureOpenAI, limit: int = 10) -> list[JobState]:
@@ -350,7 +358,7 @@ async def list_jobs(client: AsyncAzureOpenAI, limit: int = 10) -> list[JobState]
     try:
         page = await call(lambda: client.fine_tuning.jobs.list(limit=limit))
     except openai.APIError as error:
-        raise openai_error(error, "job list") from error
+        raise openai_error(error, _("job list")) from error
     jobs = [job_state(job) for job in page.data]
     return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
 
@@ -359,11 +367,13 @@ async def cancel_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
     """Ask Azure to cancel a job; an ended job is refused with its status."""
     job = await get_job(client, job_id)
     if job.final:
-        raise UserError(f"Job `{job_id}` has already ended: {job.status}.")
+        raise UserError(
+            "Job `{job}` has already ended: {status}.", job=job_id, status=echo(job.status)
+        )
     try:
         return job_state(await call(lambda: client.fine_tuning.jobs.cancel(job_id)))
     except openai.APIError as error:
-        raise openai_error(error, f"job `{job_id}` to cancel") from error
+        raise openai_error(error, _("job `{job}` to cancel", job=job_id)) from error
 
 
 def _chronological(events: list[Event]) -> list[Event]:
@@ -384,7 +394,7 @@ async def new_events(
     """The job's events after event `after` (all when None), oldest first."""
     found: list[Event] = []
     cursor = after
-    for _ in range(50):  # at most 5,000 events per poll; the rest come next time
+    for _page in range(50):  # at most 5,000 events per poll; the rest come next time
 
         def page_call(position: str | None = cursor) -> Awaitable[Any]:
             if position is None:
@@ -419,7 +429,7 @@ async def recent_events(client: AsyncAzureOpenAI, job_id: str, count: int) -> li
     try:
         events = await new_events(client, job_id, None)
     except openai.APIError as error:
-        raise openai_error(error, f"job `{job_id}`") from error
+        raise openai_error(error, _("job `{job}`", job=job_id)) from error
     return events[-count:]
 
 
@@ -476,17 +486,17 @@ def time_left(step: int, total: int | None, running_for: float) -> float | None:
 
 
 FAILURE_ADVICE = {
-    "invalid_file": "Fix the file (`validate` shows what is wrong), then start training again.",
-    "invalid_training_file": "Fix the file (`validate` shows what is wrong), then train again.",
-    "invalid_validation_file": "Fix the validation file, then start training again.",
-    "quota_exceeded": "The resource's fine-tuning quota is used up; cancel a job or wait.",
-    "invalid_model": "Choose a base model this region can fine-tune (`train model=...`).",
+    "invalid_file": N_("Fix the file (`validate` shows what is wrong), then start training again."),
+    "invalid_training_file": N_("Fix the file (`validate` shows what is wrong), then train again."),
+    "invalid_validation_file": N_("Fix the validation file, then start training again."),
+    "quota_exceeded": N_("The resource's fine-tuning quota is used up; cancel a job or wait."),
+    "invalid_model": N_("Choose a base model this region can fine-tune (`train model=...`)."),
 }
+DEFAULT_ADVICE = N_(
+    "Check the reason above, then start again with `train`; if it persists, tell your admin."
+)
 
 
 def failure_advice(code: str | None) -> str:
-    """What to do about a failed job."""
-    default = (
-        "Check the reason above, then start again with `train`; if it persists, tell your admin."
-    )
-    return FAILURE_ADVICE.get(code or "", default)
+    """What to do about a failed job (in the current language)."""
+    return _(FAILURE_ADVICE.get(code or "", DEFAULT_ADVICE))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
+from infra import i18n
 from infra.errors import UserError, unexpected
 from infra.ownership import NotOwned, require
 from skills.context import Context
@@ -52,7 +53,9 @@ class Launcher:
         if not await self.ctx.owners.claim(item):
             return
         try:
-            await self._launch(token)
+            record = await self.ctx.records.get(LaunchRecord.at_token(token))
+            with i18n.use(record.language if record is not None else i18n.current()):
+                await self._launch(token)
         except NotOwned:
             log.warning("launch %s is no longer ours; its new owner carries it on", token)
         finally:
@@ -128,7 +131,8 @@ class Launcher:
             examples=plan.training.examples,
             launched_at=record.at,
             status=job.status,
-            card_at=time.time(),  # the launch shows the new job on the card right away
+            card_at=time.time(),
+            language=record.language,  # the launch shows the new job on the card right away
         )
         record = record.model_copy(update={"stage": "created", "job": job.id})
         require(self.ctx.owners, item)

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict
 
 from infra.datasets import StoredDataset
 from infra.errors import UserError
+from infra.i18n import N_, _, n_, number
+from infra.text import echo
 from skills.validation import ValidationReport, estimated_price
 
 SUFFIX = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
@@ -78,15 +80,15 @@ def check_options(options: dict[str, str]) -> dict[str, Any]:
         if not low <= value <= high:
             raise UserError(
                 "{label} must be a whole number from {low} to {high}.",
-                label=label,
-                low=low,
-                high=high,
+                label=_(label),
+                low=number(low),
+                high=number(high),
             )
         typed[key] = value
 
-    whole("epochs", 1, 50, "Epochs")
-    whole("batch", 1, 256, "Batch size")
-    whole("seed", 0, 2**31 - 1, "Seed")
+    whole("epochs", 1, 50, N_("Epochs"))
+    whole("batch", 1, 256, N_("Batch size"))
+    whole("seed", 0, 2**31 - 1, N_("Seed"))
     if "lr" in options:
         try:
             rate = float(options["lr"])
@@ -110,11 +112,25 @@ def verdict(report: ValidationReport) -> str:
     """Why a file cannot be trained on, in one sentence."""
     reasons = [error.message.rstrip(".") for error in report.file_errors]
     if report.invalid_examples:
-        codes = ", ".join(sorted(report.error_counts))
-        reasons.append(f"{report.invalid_examples} invalid example(s) ({codes})")
+        codes = ", ".join(f"`{code}`" for code in sorted(report.error_counts))
+        reasons.append(
+            n_(
+                "{count} invalid example ({codes})",
+                "{count} invalid examples ({codes})",
+                report.invalid_examples,
+                codes=codes,
+            )
+        )
     if report.over_limit:
-        reasons.append(f"{len(report.over_limit)} example(s) over the {report.token_limit} tokens")
-    return "; ".join(reasons) or "it did not pass validation"
+        reasons.append(
+            n_(
+                "{count} example over the {limit} tokens",
+                "{count} examples over the {limit} tokens",
+                len(report.over_limit),
+                limit=number(report.token_limit),
+            )
+        )
+    return "; ".join(reasons) or _("it did not pass validation")
 
 
 def checked(
@@ -125,7 +141,7 @@ def checked(
     report = report.for_epochs(epochs)
     if not report.ok:
         raise UserError(
-            "{name} is not valid for training: {why}.", name=stored.name, why=verdict(report)
+            "{name} is not valid for training: {why}.", name=echo(stored.name), why=verdict(report)
         )
     dataset = Dataset(
         sha256=stored.sha256,

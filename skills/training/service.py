@@ -16,6 +16,7 @@ from openai import AsyncAzureOpenAI
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.ownership import every_retry
+from infra.text import echo
 from skills.audit import Actor
 from skills.context import Context
 from skills.datasets import kept_report
@@ -84,8 +85,8 @@ class Training:
             training, validation = validated.training, validated.validation
         else:
             raise UserError(
-                "Validate your files first: attach training_set.jsonl (and validation_set.jsonl) "
-                "and say `validate`. `sample` gives you a pair to try."
+                "Validate your files first: attach `training_set.jsonl` (and "
+                "`validation_set.jsonl`) and say `validate`. `sample` gives you a pair to try."
             )
         same = validated is not None and validated.training == training
         validated_model = validated.model if validated is not None and same else None
@@ -202,7 +203,7 @@ class Training:
         job = await jobs.get_job(self.ctx.azure.openai(resource), job_id)
         if job.final:
             raise UserError(
-                "Job `{job}` has already ended: {status}.", job=job_id, status=job.status
+                "Job `{job}` has already ended: {status}.", job=job_id, status=echo(job.status)
             )
         request = await self.ctx.confirmations.ask(
             CancelRequest, conversation, user, resource=resource, job=job.id

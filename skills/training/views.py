@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from infra.i18n import _
+from infra.text import echo
 from skills.notify import View
 from skills.records import JobRecord
 from skills.training.jobs import FINAL_STATUSES, Checkpoint, JobState, Metric, time_left
@@ -58,7 +60,8 @@ def job_view(record: JobRecord, job: JobState | None = None, now: float | None =
         elapsed = (record.ended_at if record.ended_at is not None else now) - record.launched_at
     error = None
     if job is not None and job.status == "failed":
-        error = f"Azure says: {job.error_message or 'no reason given'}"
+        reason = echo(job.error_message) if job.error_message else _("no reason given")
+        error = _("Azure says: {reason}", reason=reason)
     return JobView(
         status=status,
         model=record.model,

@@ -26,6 +26,7 @@ from typing import Any
 
 import openai
 
+from infra import i18n
 from infra.ownership import every_retry
 from infra.ratelimit import TokenBucket
 from infra.retry import backoff_delay, retry_after
@@ -213,7 +214,9 @@ class JobWatcher:
         elif not self._budget.try_take():
             return record  # over the bot-wide budget: this card waits for the next poll
         try:
-            await self.ctx.notify.update(record.conversation, record.card, job_view(record, job))
+            with i18n.use(record.language):
+                view = job_view(record, job)
+                await self.ctx.notify.update(record.conversation, record.card, view)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -236,9 +239,10 @@ class JobWatcher:
             return
 
         async def send() -> str:
-            view = await final_view(self.ctx.azure.openai(record.resource), record, job)
-            await self._budget.take()
-            return await self.ctx.notify.send(record.conversation, view)
+            with i18n.use(record.language):  # the notice speaks the language of who started it
+                view = await final_view(self.ctx.azure.openai(record.resource), record, job)
+                await self._budget.take()
+                return await self.ctx.notify.send(record.conversation, view)
 
         try:
             outcome = await self.ctx.claims.at_least_once(notice_claim(job.id), send)
