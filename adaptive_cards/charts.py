@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
 
 import matplotlib
 
@@ -26,15 +28,24 @@ HANGUL_FONTS = (
     "UnDotum",
 )
 """Fonts that draw Korean, best first (the first one installed is used)."""
+NANUM_GOTHIC = ("koreanize_matplotlib", "fonts/NanumGothic.ttf")
+"""NanumGothic (SIL Open Font Licence) as the PyPI package koreanize-matplotlib ships it: the
+Korean font every install has (the package itself is never imported: it would change
+matplotlib's global settings)."""
 
 Points = list[list[float]]
 
 
 @cache
 def _font(language: str) -> str | None:
-    """The installed font that draws `language` (None: the default one does, or none does)."""
+    """The font that draws `language` (None: the default one does, or none does)."""
     if language != "ko":
         return None
+    package, name = NANUM_GOTHIC
+    spec = find_spec(package)  # finds it without running it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / name).is_file():
+            fontManager.addfont(str(Path(folder) / name))
     installed = {font.name for font in fontManager.ttflist}
     return next((name for name in HANGUL_FONTS if name in installed), None)
 

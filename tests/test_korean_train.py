@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adaptive_cards import training
+from adaptive_cards import charts, training
 from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import Card
 from bot.render import render
@@ -118,10 +118,14 @@ def test_the_rendered_notice_and_job_card_are_korean() -> None:
         for view in views:
             activity = render(view).serialize()
             assert english(texts_of(activity)) == [], activity
-    png = loss_chart_png(curve, curve)  # no Korean font needed: English words, not boxes
-    assert png.startswith(b"\x89PNG")
+    # the chart's words: Korean, drawn with the NanumGothic every install has
+    english_png = loss_chart_png(curve, curve)
     with i18n.use("ko"):
-        assert loss_chart_png(curve, curve).startswith(b"\x89PNG")
+        assert charts._font("ko") == "NanumGothic"
+        assert charts._labels(None)[:5] == ("손실", "학습", "검증", "단계", "손실")
+        korean_png = loss_chart_png(curve, curve)
+    assert english_png.startswith(b"\x89PNG") and korean_png.startswith(b"\x89PNG")
+    assert korean_png != english_png
 
 
 def test_the_job_view_of_a_failed_job_quotes_azure() -> None:
