@@ -301,7 +301,7 @@ class FileChecks:
             report = await self.validator.report(one.path, check.model, None, one.name)
             await self.ctx.records.put(
                 ValidationResult(
-                    sha256=one.sha256, model=check.model, report=report.to_json(), at=time.time()
+                    sha256=one.sha256, model=check.model, report=report.stored(), at=time.time()
                 )
             )
             reports.append(report.for_epochs(check.epochs))
