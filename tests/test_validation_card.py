@@ -101,5 +101,5 @@ def test_over_limit_and_warnings_are_shown(tmp_path: Path) -> None:
         f.write(json.dumps(long) + "\n")
     report = validate_file(training, model="gpt-35-turbo-0613")
     words = texts(validation_card([report], [], None)["body"])
-    assert any(f"exceed 4,096 tokens: line {SAMPLE_LINES + 1}" in t for t in words)
+    assert any(f"1 example exceeds 4,096 tokens: line {SAMPLE_LINES + 1}" in t for t in words)
     assert any("1 example has no system message." in t for t in words)
