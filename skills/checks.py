@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from infra import i18n
 from infra.errors import UserError, unexpected
 from infra.workers import process_pool
 from skills.confirmations import new_token
@@ -231,6 +232,11 @@ class FileChecks:
         check = await self.ctx.records.get(FileCheck.at_token(token))
         if check is None or check.finished:
             return
+        with i18n.use(check.language):  # its cards speak the language of who asked
+            await self._check(check)
+
+    async def _check(self, check: FileCheck) -> None:
+        token = check.token
         names = tuple(f.name for f in check.files)
         try:
             if check.stage == "downloading":
