@@ -136,14 +136,14 @@ async def _from_graph(turn: Turn) -> list[CheckedFile]:
     """The files a channel or group-chat message refers to, read through Microsoft Graph."""
     graph = turn.services.graph
     if graph is None:
-        raise GraphRefused("Without an app registration I cannot read files in channels.")
+        raise GraphRefused(N_("Without an app registration I cannot read files in channels."))
     tenant = str(  # Teams says it in channelData (botbuilder reads only "tenantID")
         _part(turn, "tenant").get("id")
         or turn.activity.conversation.tenant_id
         or turn.services.settings.app_tenant_id
     )
     if not tenant:
-        raise GraphRefused("Teams did not tell me which organization this chat belongs to.")
+        raise GraphRefused(N_("Teams did not tell me which organization this chat belongs to."))
     found = await graph.files(tenant, await _graph_path(turn))
     return _checked(
         [
