@@ -34,8 +34,8 @@ from yarl import URL
 
 from infra.datasets import too_large
 from infra.errors import UserError
-from infra.i18n import N_
 from infra.graph import Graph, GraphRefused
+from infra.i18n import N_
 from infra.text import file_label
 from skills.records import CheckedFile
 
