@@ -20,6 +20,8 @@ from infra.i18n import N_, _, n_, number, price
 from skills.validation import Distribution, TokenStats, ValidationReport
 
 SHOWN_ERRORS = 10
+FORMATS = {"chat": N_("chat"), "dpo": N_("dpo"), "unknown": N_("unknown")}
+"""A report's format as the card names it."""
 CHANNEL_FILES = N_(
     "In channels and group chats Teams keeps files on SharePoint or OneDrive, which I can read "
     "only through Microsoft Graph."
@@ -75,7 +77,7 @@ def _file_section(report: ValidationReport) -> list[Element]:
         text(verdict, separator=True, spacing="Medium"),
         facts(
             [
-                (_("Format"), report.format),
+                (_("Format"), _(FORMATS.get(report.format, report.format))),
                 (_("Examples"), number(report.examples)),
                 (_("Invalid"), number(report.invalid_examples)),
                 (

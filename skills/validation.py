@@ -289,7 +289,13 @@ def warning_text(code: str, count: int, params: Params) -> str:
         keys = str(params.get("keys", ""))
         more = int(params.get("more", 0))
         if more:
-            keys = _("{keys} and {more} more", keys=keys, more=number(more))
+            return n_(
+                "{count} example has top-level keys it ignores: {keys} and {more} more.",
+                "{count} examples have top-level keys it ignores: {keys} and {more} more.",
+                count,
+                keys=keys,
+                more=number(more),
+            )
         return n_(
             "{count} example has top-level keys it ignores: {keys}.",
             "{count} examples have top-level keys it ignores: {keys}.",
