@@ -111,13 +111,12 @@ def check_messages(messages: list[Any], where: str, found: Found) -> bool:
     message is among them."""
     assistant = False
     for number, message in enumerate(messages, 1):
-        at: Params = {"where": where, "number": number}
         if type(message) is not dict:
             found.setdefault(
                 "data_type",
                 (
                     N_("{where} {number} is {kind}, not an object"),
-                    {**at, "kind": describe(message)},
+                    {"where": where, "number": number, "kind": describe(message)},
                 ),
             )
             continue
@@ -126,13 +125,14 @@ def check_messages(messages: list[Any], where: str, found: Found) -> bool:
         if len(message) == 2 and type(content) is str and content and type(role) is str:
             # the common case, {"role": ..., "content": "..."}, checked quickly
             if role not in ROLES:
-                found.setdefault("unrecognized_role", _role(at, role))
+                found.setdefault("unrecognized_role", _role(where, number, role))
             assistant = assistant or role == "assistant"
             continue
+        at: Params = {"where": where, "number": number}  # past the quick path: seldom here
         if "role" not in message:
             found.setdefault("message_missing_key", (N_("{where} {number} has no role"), at))
         elif type(role) is not str or role not in ROLES:
-            found.setdefault("unrecognized_role", _role(at, role))
+            found.setdefault("unrecognized_role", _role(where, number, role))
         assistant = assistant or role == "assistant"
         if not MESSAGE_KEYS.issuperset(message):
             unknown = sorted(str(k) for k in message.keys() - MESSAGE_KEYS)
@@ -151,8 +151,9 @@ def check_messages(messages: list[Any], where: str, found: Found) -> bool:
     return assistant
 
 
-def _role(at: Params, role: object) -> tuple[str, Params]:
-    return N_("{where} {number} has role {role}"), {**at, "role": label(repr(role))}
+def _role(where: str, number: int, role: object) -> tuple[str, Params]:
+    params: Params = {"where": where, "number": number, "role": label(repr(role))}
+    return N_("{where} {number} has role {role}"), params
 
 
 def _issues(found: Found) -> list[Issue]:
