@@ -6,6 +6,7 @@ quoted, and English is still English (the report's `message` and `--json` stay E
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from infra.i18n import N_
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.sample import write_sample
 from skills.validation import ValidationReport, validate_file
+from tests.channel import ChannelFake, Conversation, button, card_text
 from tests.korean import english, texts_of
+from tests.test_datasets_chat import attachment
 
 
 def _line(*messages: dict[str, Any], **extra: Any) -> str:
@@ -218,3 +221,25 @@ def test_refusals_of_validation_are_korean(tmp_path: Path, error: Any) -> None:
     with i18n.use("ko"):
         _korean([raised.value.message])
     assert raised.value.message.isascii()  # said again outside: English
+
+
+_TURNS_SPEAK = (Path(__file__).parents[1] / "bot" / "language.py").exists()
+"""The turn plumbing (bot/language.py) sets a turn's language from its activity's locale."""
+
+
+@pytest.mark.skipif(not _TURNS_SPEAK, reason="a turn does not take its language yet")
+async def test_a_korean_turn_gets_its_check_and_errors_in_korean(
+    conversation: Callable[..., Conversation], channel: ChannelFake, tmp_path: Path
+) -> None:
+    """End to end: files attached in a Korean turn, the check that runs in the background, its
+    report card, "Show all errors"; the same in English stays English."""
+    content = _broken_chat(tmp_path).read_bytes()
+    chat = conversation()
+    files = [attachment(channel, "training_set.jsonl", content)]
+    report = await chat.checked("validate", attachments=files, locale="ko-KR")
+    _korean(texts_of(report))
+    press = button(report, "모든 오류 보기")
+    errors = await chat.say("", value=press, locale="ko-KR")
+    _korean(texts_of(errors))
+    english_report = await chat.checked("validate", attachments=files, locale="en-US")
+    assert "Not ready to train" in card_text(english_report)
