@@ -236,7 +236,12 @@ async def test_a_korean_turn_gets_its_check_and_errors_in_korean(
     content = _broken_chat(tmp_path).read_bytes()
     chat = conversation()
     files = [attachment(channel, "training_set.jsonl", content)]
-    report = await chat.checked("validate", attachments=files, locale="ko-KR")
+    first = await chat.say("validate", attachments=files, locale="ko-KR")
+    _korean(texts_of(first))
+    report = await chat.reply(
+        lambda a: a["id"] == first["id"] and a["_op"] == "update" and "actions" in json.dumps(a),
+        30,
+    )
     _korean(texts_of(report))
     press = button(report, "모든 오류 보기")
     errors = await chat.say("", value=press, locale="ko-KR")
