@@ -33,6 +33,7 @@ from bot.limits import fits
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.graph import GraphRefused, channel_message_path, chat_message_path
+from infra.i18n import N_, _, n_
 from infra.text import echo, file_label, label
 from skills.checks import first_view
 from skills.records import CheckedFile
@@ -125,7 +126,7 @@ async def _graph_path(turn: Turn) -> str:
     if not group and team.get("id"):  # Graph names a team by its Microsoft 365 group id
         group = await team_group_id(turn.context, str(team["id"]))
     channel_id = str(channel.get("id") or conversation.partition(";")[0])
-    _, _, thread = conversation.partition(";messageid=")
+    thread = conversation.partition(";messageid=")[2]
     if not group or not channel_id:
         raise UserError("Teams did not tell me which team this channel belongs to; try again.")
     return channel_message_path(group, channel_id, message, thread)
@@ -135,14 +136,14 @@ async def _from_graph(turn: Turn) -> list[CheckedFile]:
     """The files a channel or group-chat message refers to, read through Microsoft Graph."""
     graph = turn.services.graph
     if graph is None:
-        raise GraphRefused("Without an app registration I cannot read files in channels.")
+        raise GraphRefused(N_("Without an app registration I cannot read files in channels."))
     tenant = str(  # Teams says it in channelData (botbuilder reads only "tenantID")
         _part(turn, "tenant").get("id")
         or turn.activity.conversation.tenant_id
         or turn.services.settings.app_tenant_id
     )
     if not tenant:
-        raise GraphRefused("Teams did not tell me which organization this chat belongs to.")
+        raise GraphRefused(N_("Teams did not tell me which organization this chat belongs to."))
     found = await graph.files(tenant, await _graph_path(turn))
     return _checked(
         [
@@ -172,7 +173,7 @@ async def _ask_personal_chat(turn: Turn, refused: GraphRefused) -> None:
     app_id = turn.services.settings.app_id
     link = personal_chat_link(app_id) if app_id else None
     await turn.send_card(
-        personal_chat_card(refused.message, where, link), f"{refused.message} {CHANNEL_FILES}"
+        personal_chat_card(refused.message, where, link), refused.message + " " + _(CHANNEL_FILES)
     )
 
 
@@ -181,9 +182,9 @@ def _conversation_name(turn: Turn) -> str:
     named = _part(turn, "channel").get("name") or turn.activity.conversation.name
     if named:
         return label(str(named))
-    return (
-        "this channel" if turn.activity.conversation.conversation_type == "channel" else "this chat"
-    )
+    if turn.activity.conversation.conversation_type == "channel":
+        return _("this channel")
+    return _("this chat")
 
 
 async def _check(
@@ -209,7 +210,9 @@ async def _check(
     shown = await turn.show_view("", first_view(check))
     await checks.start(check, shown)
     if relay is not None:
-        await turn.send_text(f"The report goes to {relay.name} too, as you asked there.")
+        await turn.send_text(
+            _("The report goes to {where} too, as you asked there.", where=relay.name)
+        )
 
 
 async def validate(turn: Turn, args: ValidateArgs) -> None:
@@ -226,7 +229,7 @@ async def validate(turn: Turn, args: ValidateArgs) -> None:
     await _check(turn, files, "validate", args)
 
 
-async def offer_validation(turn: Turn, _: None) -> None:
+async def offer_validation(turn: Turn, _args: None) -> None:
     """Files attached with no text: keep them (in the background) and offer to validate."""
     await _check(turn, _attached(turn), "offer", ValidateArgs((), None, None))
 
@@ -240,12 +243,13 @@ async def show_errors(turn: Turn, args: ValidateArgs) -> None:
     stored = await datasets.stored(args.datasets[:2])
     lines: list[str] = []
     for one, report in zip(stored, await datasets.reports(stored, args.model), strict=True):
-        lines += error_lines(report) or [f"{one.name}: no errors."]
+        lines += error_lines(report) or [_("{name}: no errors.", name=one.name)]
     if turn.activity.channel_id != "msteams":
         content = ("\n".join(lines) + "\n").encode()
         url = "data:text/plain;base64," + base64.b64encode(content).decode()
         errors = Attachment(content_type="text/plain", content_url=url, name="errors.txt")
-        activity = MessageFactory.attachment(errors, f"All {len(lines)} problems found.")
+        found = n_("{count} problem found.", "All {count} problems found.", len(lines))
+        activity = MessageFactory.attachment(errors, found)
         if fits(activity):  # else the file would pass the size limit: as text, in parts
             await turn.send(activity)
             return
@@ -277,7 +281,7 @@ async def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
     if _teams_personal(turn):
         offer = await turn.services.datasets.offer_sample(turn.conversation_id, turn.user_id, name)
         consent = {
-            "description": f"FineTune Ops sample: {name}",
+            "description": _("FineTune Ops sample: {name}", name=name),
             "sizeInBytes": len(content),
             "acceptContext": {"offer": offer.token},
             "declineContext": {"offer": offer.token},
@@ -287,22 +291,28 @@ async def _file_attachment(turn: Turn, name: str, content: bytes) -> Attachment:
     return Attachment(content_type="application/jsonl", content_url=url, name=name)
 
 
-async def send_sample(turn: Turn, _: None) -> None:
+async def send_sample(turn: Turn, _args: None) -> None:
     """Send the sample training and validation files, and offer to validate them."""
     samples = await turn.services.datasets.samples()
     attachments = [await _file_attachment(turn, kept.name, content) for kept, content in samples]
-    intro = "Here is a sample dataset: an AI teacher."
+    intro = _("Here is a sample dataset: an AI teacher.")
     if _teams_personal(turn):  # two small consent cards
         await turn.send(MessageFactory.carousel(attachments, intro))
     else:  # the files themselves, one per message: together they pass the size limit
         for index, attachment in enumerate(attachments):
             await turn.send(MessageFactory.attachment(attachment, "" if index else intro))
-    ids = [kept.sha256 for kept, _ in samples]
+    ids = [kept.sha256 for kept, _content in samples]
     body = [
-        text("Sample dataset: an AI teacher that helps people learn about AI.", weight="Bolder"),
-        text(f"{SAMPLE_FILES[0]} for training, {SAMPLE_FILES[1]} for validation."),
+        text(_("Sample dataset: an AI teacher that helps people learn about AI."), weight="Bolder"),
+        text(
+            _(
+                "{training} for training, {validation} for validation.",
+                training=SAMPLE_FILES[0],
+                validation=SAMPLE_FILES[1],
+            )
+        ),
     ]
-    actions = [submit("Validate these", verbs.VALIDATE, {"datasets": ids})]
+    actions = [submit(_("Validate these"), verbs.VALIDATE, {"datasets": ids})]
     await turn.send_card(card(body, actions))
 
 
@@ -314,7 +324,7 @@ def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _UNIQUE_ID = re.compile(r"^[0-9A-Za-z{}-]{1,64}$")
 _FILE_TYPE = re.compile(r"^[0-9A-Za-z]{1,16}$")
-_NOT_OURS = "That file offer is not one I made here; type `sample` to get the files."
+_NOT_OURS = N_("That file offer is not one I made here; type `sample` to get the files.")
 
 
 async def file_consent(turn: Turn, value: Mapping[str, Any]) -> None:
@@ -338,7 +348,7 @@ async def file_consent(turn: Turn, value: Mapping[str, Any]) -> None:
         raise UserError(_NOT_OURS) from None
     name = offer.sample
     if action != "accept":
-        await turn.send_text(f"OK, I won't send {name}.")
+        await turn.send_text(_("OK, I won't send {name}.", name=name))
         return
     info = _object(value, "uploadInfo")
     settings = turn.services.settings

@@ -39,6 +39,7 @@ from azure.storage.blob.aio import ContainerClient
 
 from infra.errors import UserError
 from infra.files import private_dir, write_private
+from infra.i18n import size
 from infra.text import echo
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -47,13 +48,13 @@ BLOCK_BYTES = 4 * 1024 * 1024
 """One block of a transfer to or from Blob Storage (the most held in memory at once)."""
 
 
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:,.0f} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
-
-
 def too_large(name: str, max_bytes: int) -> UserError:
     """The one sentence for a file over the size limit."""
-    return UserError(f"{name} is larger than the {_size(max_bytes)} limit for training files.")
+    return UserError(
+        "{name} is larger than the {limit} limit for training files.",
+        name=name,
+        limit=size(max_bytes),
+    )
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,9 @@ class FileDatasets:
                     pending.write(chunk)
             return self._record(pending, name)
         except OSError as error:
-            raise UserError(f"Cannot store {name}: {error.strerror or error}.") from None
+            raise UserError(
+                "Cannot store {name}: {reason}.", name=name, reason=str(error.strerror or error)
+            ) from None
         finally:
             if pending:
                 pending.close()
@@ -182,7 +185,9 @@ class FileDatasets:
         try:
             pending = await asyncio.to_thread(_Pending, self.root)
         except OSError as error:
-            raise UserError(f"Cannot store {name}: {error.strerror or error}.") from None
+            raise UserError(
+                "Cannot store {name}: {reason}.", name=name, reason=str(error.strerror or error)
+            ) from None
         try:
             async for chunk in chunks:
                 if pending.size + len(chunk) > max_bytes:
@@ -190,7 +195,9 @@ class FileDatasets:
                 await asyncio.to_thread(pending.write, chunk)
             return await asyncio.to_thread(self._record, pending, name)
         except OSError as error:
-            raise UserError(f"Cannot store {name}: {error.strerror or error}.") from None
+            raise UserError(
+                "Cannot store {name}: {reason}.", name=name, reason=str(error.strerror or error)
+            ) from None
         finally:
             await asyncio.to_thread(pending.close)
 
@@ -245,7 +252,9 @@ class FileDatasets:
             async for chunk in chunks:
                 await asyncio.to_thread(pending.write, chunk)
             if pending.hash.hexdigest() != sha256:
-                raise UserError(f"The stored copy of {name} is damaged; validate it again.")
+                raise UserError(
+                    "The stored copy of {name} is damaged; validate it again.", name=name
+                )
             return await asyncio.to_thread(self._record, pending, name)
         finally:
             await asyncio.to_thread(pending.close)

@@ -27,6 +27,7 @@ from azure.identity import ClientSecretCredential
 from yarl import URL
 
 from infra.errors import UserError
+from infra.i18n import N_
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 SECONDS = 30.0
@@ -113,7 +114,7 @@ class Graph:
             found = await asyncio.to_thread(credential.get_token, self._scope)
         except ClientAuthenticationError:
             raise GraphRefused(
-                "I could not sign in to Microsoft Graph as this bot's app registration."
+                N_("I could not sign in to Microsoft Graph as this bot's app registration.")
             ) from None
         return found.token
 
@@ -131,7 +132,7 @@ class Graph:
                 f"{self.base_url}{path}", headers=headers, allow_redirects=False
             ) as response:
                 if response.status in (401, 403):
-                    raise GraphRefused("Microsoft Graph did not let me read that message.")
+                    raise GraphRefused(N_("Microsoft Graph did not let me read that message."))
                 if response.status == 404:
                     raise UserError("Microsoft Graph does not know that message; send it again.")
                 if response.status != 200:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from infra import i18n
 from infra.errors import UserError, unexpected
 from infra.workers import process_pool
 from skills.confirmations import new_token
@@ -231,6 +232,11 @@ class FileChecks:
         check = await self.ctx.records.get(FileCheck.at_token(token))
         if check is None or check.finished:
             return
+        with i18n.use(check.language):  # its cards speak the language of who asked
+            await self._check(check)
+
+    async def _check(self, check: FileCheck) -> None:
+        token = check.token
         names = tuple(f.name for f in check.files)
         try:
             if check.stage == "downloading":
@@ -301,7 +307,7 @@ class FileChecks:
             report = await self.validator.report(one.path, check.model, None, one.name)
             await self.ctx.records.put(
                 ValidationResult(
-                    sha256=one.sha256, model=check.model, report=report.to_json(), at=time.time()
+                    sha256=one.sha256, model=check.model, report=report.stored(), at=time.time()
                 )
             )
             reports.append(report.for_epochs(check.epochs))

@@ -31,6 +31,8 @@ def write_sample(directory: Path) -> tuple[Path, Path]:
             written.append(target)
     except OSError as error:
         raise UserError(
-            f"Cannot write the sample files to {directory}: {error.strerror}."
+            "Cannot write the sample files to {directory}: {reason}.",
+            directory=str(directory),
+            reason=str(error.strerror),
         ) from None
     return written[0], written[1]

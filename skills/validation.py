@@ -9,37 +9,55 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from infra import i18n
 from infra.catalog import DEFAULT_MODEL, TOKEN_LIMITS
 from infra.errors import UserError
+from infra.i18n import N_, _, n_, number
 from infra.text import echo, label
 from infra.tokens import encoding_name_for
+from skills.validation_rules import Params, english, say
 from skills.validation_scan import LIST_CAP, Tally, detect_format, scan
 
 MIN_EXAMPLES = 10
 MAX_FILE_BYTES = 512 * 1024 * 1024
-EXPECTED = 'expected the chat format, one {"messages": [...]} object per line'
+UNKNOWN_FORMAT = N_(
+    'the file holds {found}; expected the chat format, one {{"messages": [...]}} object per line.'
+)
 
 
 @dataclass(frozen=True)
 class ExampleError:
-    """One problem of one example (line is the 1-based physical line)."""
+    """One problem of one example (line is the 1-based physical line); `message` is English,
+    `template` and `params` say it in the reader's language (`text`)."""
 
     line: int
     code: str
     message: str
+    template: str = ""
+    params: Params = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The problem in the current language."""
+        return say(self.template, self.params) if self.template else self.message
 
 
 @dataclass(frozen=True)
 class FileError:
-    """A problem of the whole file: too_few_examples, unknown_format, file_too_large."""
+    """A problem of the whole file: too_few_examples, unknown_format, file_too_large; `message`
+    is English, `text()` the current language's."""
 
     code: str
     message: str
+    params: Params = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The problem in the current language."""
+        return file_error_text(self.code, self.params) if self.params else self.message
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,11 @@ class ReportWarning:
     message: str
     count: int
     lines: list[int]
+    params: Params = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The warning in the current language."""
+        return warning_text(self.code, self.count, self.params) or self.message
 
 
 @dataclass(frozen=True)
@@ -66,7 +89,7 @@ class Distribution:
     def shown(self) -> list[str]:
         """The six values as the reports show them: whole numbers plain, others to one decimal."""
         values = (self.min, self.max, self.mean, self.median, self.p5, self.p95)
-        return [f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}" for v in values]
+        return [number(v, 0) if float(v).is_integer() else number(v, 1) for v in values]
 
 
 @dataclass(frozen=True)
@@ -117,24 +140,49 @@ class ValidationReport:
         return self.examples - self.invalid_examples
 
     def summary(self) -> str:
-        """One sentence: the verdict and its first reason (for cards and the sandbox)."""
+        """One sentence in the current language: the verdict and its first reason (for cards)."""
         if self.ok:
-            return f"{self.file} is ready: {self.examples} valid examples."
+            return _(
+                "{file} is ready: {count} valid examples.",
+                file=self.file,
+                count=number(self.examples),
+            )
         if self.file_errors:
-            return f"{self.file} was not accepted: {self.file_errors[0].message}"
+            return _(
+                "{file} was not accepted: {reason}",
+                file=self.file,
+                reason=self.file_errors[0].text(),
+            )
         if self.invalid_examples:
             first = self.errors[0]
-            return (
-                f"{self.file} was not accepted: {self.invalid_examples} of {self.examples} "
-                f"examples are invalid (line {first.line}: {first.message})."
+            return _(
+                "{file} was not accepted: {invalid} of {count} examples are invalid "
+                "(line {line}: {reason}).",
+                file=self.file,
+                invalid=number(self.invalid_examples),
+                count=number(self.examples),
+                line=str(first.line),
+                reason=first.text(),
             )
-        return (
-            f"{self.file} was not accepted: {len(self.over_limit)} examples exceed "
-            f"{self.token_limit:,} tokens (line {self.over_limit[0]})."
+        return _(
+            "{file} was not accepted: {count} examples exceed {limit} tokens (line {line}).",
+            file=self.file,
+            count=number(len(self.over_limit)),
+            limit=number(self.token_limit),
+            line=str(self.over_limit[0]),
         )
 
     def to_json(self) -> dict[str, object]:
-        """The report as plain JSON data, with `ok`."""
+        """The report as plain JSON data, with `ok` (messages in English only)."""
+        data = self.stored()
+        for key in ("errors", "file_errors", "warnings"):
+            for item in data[key]:  # type: ignore[attr-defined]
+                item.pop("template", None)
+                item.pop("params", None)
+        return data
+
+    def stored(self) -> dict[str, object]:
+        """`to_json` with what says each message in any language (a stored report)."""
         data = asdict(self)
         data["ok"] = self.ok
         return data
@@ -233,26 +281,91 @@ def _duplicates(tally: Tally) -> list[int]:
     return [int(line) for line in lines]
 
 
+def warning_text(code: str, count: int, params: Params) -> str:
+    """A warning in the current language ("" for a code it does not know)."""
+    if code == "blank_lines":
+        return n_("{count} blank line was skipped.", "{count} blank lines were skipped.", count)
+    if code == "unrecognized_top_level_key":
+        keys = str(params.get("keys", ""))
+        more = int(params.get("more", 0))
+        if more:
+            return n_(
+                "{count} example has top-level keys it ignores: {keys} and {more} more.",
+                "{count} examples have top-level keys it ignores: {keys} and {more} more.",
+                count,
+                keys=keys,
+                more=number(more),
+            )
+        return n_(
+            "{count} example has top-level keys it ignores: {keys}.",
+            "{count} examples have top-level keys it ignores: {keys}.",
+            count,
+            keys=keys,
+        )
+    if code == "missing_system_message":
+        return n_(
+            "{count} example has no system message.",
+            "{count} examples have no system message.",
+            count,
+        )
+    if code == "missing_user_message":
+        return n_(
+            "{count} example has no user message.", "{count} examples have no user message.", count
+        )
+    if code == "duplicate_examples":
+        return n_(
+            "{count} example repeats an earlier example exactly.",
+            "{count} examples repeat an earlier example exactly.",
+            count,
+        )
+    return ""
+
+
+def file_error_text(code: str, params: Params) -> str:
+    """A problem of the whole file in the current language."""
+    if code == "file_too_large":
+        return _("the file is over the service's {limit} limit.", limit=i18n.size(MAX_FILE_BYTES))
+    if code == "unknown_format":
+        return say(UNKNOWN_FORMAT, params)
+    valid = int(params.get("valid", 0))
+    return n_(
+        "the file has {count} valid example; the service needs {minimum} or more.",
+        "the file has {count} valid examples; the service needs {minimum} or more.",
+        valid,
+        minimum=number(MIN_EXAMPLES),
+    )
+
+
+def _warning(code: str, count: int, lines: list[int], params: Params) -> ReportWarning:
+    with i18n.use(i18n.SOURCE):
+        message = warning_text(code, count, params)
+    return ReportWarning(code, message, count, lines, params)
+
+
+def _file_error(code: str, params: Params) -> FileError:
+    with i18n.use(i18n.SOURCE):
+        return FileError(code, file_error_text(code, params), params)
+
+
 def _warnings(tally: Tally) -> list[ReportWarning]:
-    keys = ", ".join(label(key) for key in sorted(tally.extra_keys)[:10])
+    keys: Params = {"keys": ", ".join(label(key) for key in sorted(tally.extra_keys)[:10])}
     if len(tally.extra_keys) > 10:
-        keys += f" and {len(tally.extra_keys) - 10:,} more"
-    texts = {
-        "blank_lines": "blank line(s) were skipped.",
-        "unrecognized_top_level_key": f"example(s) have top-level keys it ignores: {keys}.",
-        "missing_system_message": "example(s) have no system message.",
-        "missing_user_message": "example(s) have no user message.",
-    }
+        keys["more"] = len(tally.extra_keys) - 10
+    codes = (
+        "blank_lines",
+        "unrecognized_top_level_key",
+        "missing_system_message",
+        "missing_user_message",
+    )
     warnings = [
-        ReportWarning(code, f"{found.count} {text}", found.count, found.lines)
-        for code, text in texts.items()
+        _warning(code, found.count, found.lines, keys if code == codes[1] else {})
+        for code in codes
         if (found := tally.warnings.get(code))
     ]
     duplicates = _duplicates(tally)
     if duplicates:
-        message = f"{len(duplicates)} example(s) repeat an earlier example exactly."
         lines = duplicates[:LIST_CAP]
-        warnings.append(ReportWarning("duplicate_examples", message, len(duplicates), lines))
+        warnings.append(_warning("duplicate_examples", len(duplicates), lines, {}))
     return warnings
 
 
@@ -282,29 +395,25 @@ def validate_file(
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             tally, detected = Tally(), None
-            too_big = FileError("file_too_large", "the file is over the service's 512 MB limit.")
+            too_big = _file_error("file_too_large", {"limit": MAX_FILE_BYTES})
         else:
             detected = detect_format(path)
             tally = scan(path, detected.format, encoding, limit)
             too_big = None
     except IsADirectoryError:
-        raise UserError(f"Cannot read {shown}: it is a folder, not a file.") from None
+        raise UserError("Cannot read {name}: it is a folder, not a file.", name=shown) from None
     except OSError as error:
         reason = error.strerror or str(error)
-        raise UserError(f"Cannot read {shown}: {reason.lower()}.") from None
+        raise UserError(
+            "Cannot read {name}: {reason}.", name=shown, reason=reason.lower()
+        ) from None
     file_errors = [too_big] if too_big else []
     if detected and detected.format == "unknown":
-        file_errors.append(
-            FileError("unknown_format", f"the file holds {detected.found}; {EXPECTED}.")
-        )
+        found: Params = {**detected.params, "found": detected.found}
+        file_errors.append(_file_error("unknown_format", found))
     valid = tally.examples - tally.invalid
     if valid < MIN_EXAMPLES and not too_big:
-        file_errors.append(
-            FileError(
-                "too_few_examples",
-                f"the file has {valid} valid example(s); the service needs {MIN_EXAMPLES} or more.",
-            )
-        )
+        file_errors.append(_file_error("too_few_examples", {"valid": valid}))
     run_epochs = billing_epochs(valid, epochs)
     stats = None
     if valid:
@@ -318,7 +427,10 @@ def validate_file(
         format=detected.format if detected else "unknown",
         examples=tally.examples,
         invalid_examples=tally.invalid,
-        errors=[ExampleError(*error) for error in tally.errors],
+        errors=[
+            ExampleError(line, code, english(template, params), template, params)
+            for line, code, template, params in tally.errors
+        ],
         error_counts=dict(sorted(tally.error_counts.items())),
         file_errors=file_errors,
         warnings=_warnings(tally),

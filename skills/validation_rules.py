@@ -9,10 +9,34 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from infra import i18n
+from infra.i18n import N_, _
 from infra.text import label
 
-Issue = tuple[str, str]
-"""(code, message) of one problem found in an example."""
+Params = dict[str, str | int]
+Issue = tuple[str, str, Params]
+"""(code, message template, its parameters) of one problem found in an example: the template is
+a message id (`N_`), said in the language of whoever reads the report (`say`)."""
+TRANSLATED = ("where", "kind", "found")
+"""Parameters that are message ids themselves (filled from the same parameters)."""
+
+
+def say(template: str, params: Params) -> str:
+    """An issue's sentence in the current language (numbers formatted for it)."""
+    values: dict[str, object] = {
+        k: i18n.number(v) if type(v) is int else v for k, v in params.items()
+    }
+    for key in TRANSLATED:
+        if key in params:
+            values[key] = _(str(params[key]), **values)
+    return _(template, **values)
+
+
+def english(template: str, params: Params) -> str:
+    """An issue's sentence in English (the report's `message`, for JSON and the shell)."""
+    with i18n.use(i18n.SOURCE):
+        return say(template, params)
+
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "function"})
 MESSAGE_KEYS = frozenset(
@@ -29,15 +53,22 @@ SPECIAL_TOKENS = (
 )
 IMAGE_TOKENS = 85
 """Tokens counted per image part: OpenAI's base cost of an image (its true cost depends on size)."""
+OUTPUTS = (N_("preferred_output"), N_("non_preferred_output"))
+"""The DPO output keys (as a message's place: `where`, said as a code in every language)."""
 _OUTPUT_KEYS = frozenset({"content", "tool_calls", "function_call"})
 
 
 def describe(value: object) -> str:
     """The JSON type name of a parsed value, for messages."""
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    names = {
+        dict: N_("an object"),
+        list: N_("an array"),
+        str: N_("a string"),
+        bool: N_("a boolean"),
+    }
     if value is None:
-        return "null"
-    return names.get(type(value), "a number")
+        return N_("null")
+    return names.get(type(value), N_("a number"))
 
 
 def _valid_part(part: object) -> bool:
@@ -71,40 +102,62 @@ def _valid_weight(message: dict[str, Any], role: object) -> bool:
     return role == "assistant" and number and weight in (0, 1)
 
 
-def check_messages(messages: list[Any], where: str, found: dict[str, str]) -> bool:
+Found = dict[str, tuple[str, Params]]
+"""code -> (template, params) of the first issue of each code."""
+
+
+def check_messages(messages: list[Any], where: str, found: Found) -> bool:
     """Check each message of `messages`, adding first-seen issues to `found`; True if an assistant
     message is among them."""
     assistant = False
     for number, message in enumerate(messages, 1):
         if type(message) is not dict:
-            found.setdefault("data_type", f"{where} {number} is {describe(message)}, not an object")
+            found.setdefault(
+                "data_type",
+                (
+                    N_("{where} {number} is {kind}, not an object"),
+                    {"where": where, "number": number, "kind": describe(message)},
+                ),
+            )
             continue
         role = message.get("role")
         content = message.get("content")
         if len(message) == 2 and type(content) is str and content and type(role) is str:
             # the common case, {"role": ..., "content": "..."}, checked quickly
             if role not in ROLES:
-                found.setdefault(
-                    "unrecognized_role", f"{where} {number} has role {label(repr(role))}"
-                )
+                found.setdefault("unrecognized_role", _role(where, number, role))
             assistant = assistant or role == "assistant"
             continue
+        at: Params = {"where": where, "number": number}  # past the quick path: seldom here
         if "role" not in message:
-            found.setdefault("message_missing_key", f"{where} {number} has no role")
+            found.setdefault("message_missing_key", (N_("{where} {number} has no role"), at))
         elif type(role) is not str or role not in ROLES:
-            found.setdefault("unrecognized_role", f"{where} {number} has role {label(repr(role))}")
+            found.setdefault("unrecognized_role", _role(where, number, role))
         assistant = assistant or role == "assistant"
         if not MESSAGE_KEYS.issuperset(message):
             unknown = sorted(str(k) for k in message.keys() - MESSAGE_KEYS)
             extra = ", ".join(label(k) for k in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            found.setdefault("message_unrecognized_key", f"{where} {number} has key(s) {extra}")
+            found.setdefault(
+                "message_unrecognized_key",
+                (N_("{where} {number} has key(s) {keys}"), {**at, "keys": extra}),
+            )
         if not _has_content(message, role):
-            found.setdefault("missing_content", f"{where} {number} has no text content")
+            found.setdefault("missing_content", (N_("{where} {number} has no text content"), at))
         if "weight" in message and not _valid_weight(message, role):
             found.setdefault(
-                "invalid_weight", f"{where} {number}: weight must be 0 or 1, on assistant messages"
+                "invalid_weight",
+                (N_("{where} {number}: weight must be 0 or 1, on assistant messages"), at),
             )
     return assistant
+
+
+def _role(where: str, number: int, role: object) -> tuple[str, Params]:
+    params: Params = {"where": where, "number": number, "role": label(repr(role))}
+    return N_("{where} {number} has role {role}"), params
+
+
+def _issues(found: Found) -> list[Issue]:
+    return [(code, template, params) for code, (template, params) in found.items()]
 
 
 def _strings(value: object) -> Iterable[str]:
@@ -129,44 +182,54 @@ def special_token(example: object) -> str | None:
     return None
 
 
-def _check_special(example: object, raw: str, found: dict[str, str]) -> None:
+def _check_special(example: object, raw: str, found: Found) -> None:
     # A string can hold "<|" only if the raw line does, or spells a character with a \u escape.
     if "<|" in raw or "\\u" in raw:
         token = special_token(example)
         if token:
-            found["special_token"] = f"contains {token}, which the service rejects"
+            found["special_token"] = (
+                N_("contains {token}, which the service rejects"),
+                {"token": token},
+            )
 
 
 def check_chat(example: object, raw: str) -> list[Issue]:
     """Problems of one chat-format example (`raw` is its line, for a quick special-token test)."""
     if type(example) is not dict:
-        return [("data_type", f"the line is {describe(example)}, not an object")]
+        return [_not_an_object(example)]
     messages = example.get("messages")
     if type(messages) is not list or not messages:
-        return [("missing_messages_list", "messages is missing, empty or not a list")]
-    found: dict[str, str] = {}
-    if not check_messages(messages, "message", found):
-        found["example_missing_assistant_message"] = "no assistant message"
+        return [("missing_messages_list", N_("messages is missing, empty or not a list"), {})]
+    found: Found = {}
+    if not check_messages(messages, N_("message"), found):
+        found["example_missing_assistant_message"] = (N_("no assistant message"), {})
     _check_special(example, raw, found)
-    return list(found.items())
+    return _issues(found)
+
+
+def _not_an_object(example: object) -> Issue:
+    return ("data_type", N_("the line is {kind}, not an object"), {"kind": describe(example)})
 
 
 def check_dpo(example: object, raw: str) -> list[Issue]:
     """Problems of one DPO example: input.messages, preferred_output, non_preferred_output."""
     if type(example) is not dict:
-        return [("data_type", f"the line is {describe(example)}, not an object")]
+        return [_not_an_object(example)]
     given = example.get("input")
     messages = given.get("messages") if type(given) is dict else None
     if type(messages) is not list or not messages:
-        return [("missing_messages_list", "input.messages is missing, empty or not a list")]
-    found: dict[str, str] = {}
-    check_messages(messages, "input message", found)
-    for key in ("preferred_output", "non_preferred_output"):
+        return [("missing_messages_list", N_("input.messages is missing, empty or not a list"), {})]
+    found: Found = {}
+    check_messages(messages, N_("input message"), found)
+    for key in OUTPUTS:
         output = example.get(key)
         if type(output) is not list or not check_messages(output, key, found):
-            found.setdefault("example_missing_assistant_message", f"{key} has no assistant message")
+            found.setdefault(
+                "example_missing_assistant_message",
+                (N_("{where} has no assistant message"), {"where": key}),
+            )
     _check_special(example, raw, found)
-    return list(found.items())
+    return _issues(found)
 
 
 def dpo_messages(example: dict[str, Any]) -> list[Any]:

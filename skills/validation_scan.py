@@ -17,6 +17,7 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import IO
 
+from infra.i18n import N_
 from infra.text import label
 from infra.tokens import get_encoding
 from infra.workers import process_pool
@@ -32,6 +33,8 @@ PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 """Smaller files are scanned in the calling process: starting workers would cost more."""
 PIECE_BYTES = 4 * 1024 * 1024
 """About the size of each byte range handed to a worker process."""
+NESTED = N_("the line is nested too deeply")
+TOO_LONG = N_("the line is longer than {size}")
 _BOM = b"\xef\xbb\xbf"
 _SNIFF_LINES = 100
 
@@ -63,7 +66,7 @@ class Tally:
     lines: int = 0
     examples: int = 0
     invalid: int = 0
-    errors: list[tuple[int, str, str]] = field(default_factory=list)
+    errors: list[tuple[int, str, str, rules.Params]] = field(default_factory=list)
     error_counts: Counter[str] = field(default_factory=Counter)
     warnings: dict[str, Lines] = field(default_factory=dict)
     extra_keys: set[str] = field(default_factory=set)
@@ -82,10 +85,10 @@ class Tally:
     def reject(self, line: int, issues: list[rules.Issue]) -> None:
         """Record an invalid example."""
         self.invalid += 1
-        for code, message in issues:
+        for code, template, params in issues:
             self.error_counts[code] += 1
             if len(self.errors) < LIST_CAP:
-                self.errors.append((line, code, message))
+                self.errors.append((line, code, template, params))
 
     def merge(self, other: Tally) -> None:
         """Add `other`, the tally of the byte range right after this one."""
@@ -94,7 +97,7 @@ class Tally:
         self.examples += other.examples
         self.invalid += other.invalid
         room = LIST_CAP - len(self.errors)
-        self.errors.extend((line + offset, c, m) for line, c, m in other.errors[:room])
+        self.errors.extend((line + offset, c, t, p) for line, c, t, p in other.errors[:room])
         self.error_counts.update(other.error_counts)
         for code, lines in other.warnings.items():
             self.warnings.setdefault(code, Lines()).merge(lines, offset)
@@ -133,9 +136,19 @@ def _read_line(f: IO[bytes]) -> tuple[bytes | None, int]:
 
 
 class _Invalid(Exception):
-    """A line that is not UTF-8 JSON; `code` is the error code it counts under."""
+    """A line that is not UTF-8 JSON; `code` is the error code it counts under, the message a
+    template (`N_`) with its parameters."""
 
     code = "invalid_json"
+
+    def __init__(self, template: str, **params: str | int) -> None:
+        super().__init__(template)
+        self.template = template
+        self.params: rules.Params = params
+
+    def issue(self) -> rules.Issue:
+        """The problem, as the rules say one."""
+        return (self.code, self.template, self.params)
 
 
 class _DuplicateKey(_Invalid):
@@ -150,19 +163,19 @@ def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _DuplicateKey(f"an object has the key {label(key)!r} twice")
+                raise _DuplicateKey(N_("an object has the key {key} twice"), key=repr(label(key)))
             seen.add(key)
     return found
 
 
 def _no_constant(name: str) -> object:
-    raise _Invalid(f"the line is not JSON ({name} is not a JSON value)")
+    raise _Invalid(N_("the line is not JSON ({name} is not a JSON value)"), name=name)
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if math.isinf(value):
-        raise _Invalid("the line is not JSON (a number is too large)")
+        raise _Invalid(N_("the line is not JSON (a number is too large)"))
     return value
 
 
@@ -178,17 +191,19 @@ def _parse(line: bytes) -> tuple[object, str]:
     try:
         raw = line.decode()
     except UnicodeDecodeError:
-        raise _Invalid("the line is not valid UTF-8") from None
+        raise _Invalid(N_("the line is not valid UTF-8")) from None
     try:
         return _DECODER.decode(raw), raw
     except json.JSONDecodeError as error:
-        raise _Invalid(f"the line is not JSON ({error.msg})") from None
+        raise _Invalid(N_("the line is not JSON ({reason})"), reason=error.msg) from None
     except RecursionError:
-        raise _Invalid("the line is nested too deeply") from None
+        raise _Invalid(NESTED) from None
     except ValueError as error:  # never Python's own words: they name its internals
         if "digits" in str(error):
-            raise _Invalid("the line is not JSON (a number has more than 4,300 digits)") from None
-        raise _Invalid("the line is not JSON") from None
+            raise _Invalid(
+                N_("the line is not JSON (a number has more than {digits} digits)"), digits=4300
+            ) from None
+        raise _Invalid(N_("the line is not JSON")) from None
 
 
 class _RangeScan:
@@ -219,7 +234,7 @@ class _RangeScan:
                 tally.lines += 1
                 if line is None:
                     tally.examples += 1
-                    tally.reject(tally.lines, [("invalid_json", "the line is longer than 16 MB")])
+                    tally.reject(tally.lines, [("invalid_json", TOO_LONG, {"size": "16 MB"})])
                     continue
                 if tally.lines == 1 and job.start == 0 and line.startswith(_BOM):
                     line = line[len(_BOM) :]
@@ -242,10 +257,10 @@ class _RangeScan:
             value, raw = _parse(line)
             issues = self.check(value, raw)
         except _Invalid as error:
-            tally.reject(number, [(error.code, str(error))])
+            tally.reject(number, [error.issue()])
             return
         except RecursionError:
-            tally.reject(number, [("invalid_json", "the line is nested too deeply")])
+            tally.reject(number, [("invalid_json", NESTED, {})])
             return
         if issues:
             tally.reject(number, issues)
@@ -303,31 +318,35 @@ def scan(path: Path, format: str, encoding: str, token_limit: int) -> Tally:
 
 @dataclass(frozen=True)
 class Detected:
-    """A file's format, and for `unknown` one sentence on what it holds instead."""
+    """A file's format, and for `unknown` what it holds instead: a message id (`found`) and its
+    parameters."""
 
     format: str
     found: str = ""
+    params: rules.Params = field(default_factory=dict)
 
 
 def _sniff_text(first: bytes) -> str:
     """What a first line that is not JSON looks like, or "" if it might be broken JSONL."""
     if b"\0" in first:
-        return "binary data"
+        return N_("binary data")
     try:
         text = first.decode()
     except UnicodeDecodeError:
-        return "binary data (not UTF-8 text)"
+        return N_("binary data (not UTF-8 text)")
     if text.startswith("<"):
-        return "an HTML page" if "html" in text[:1024].lower() else "markup, not JSON"
-    return "" if text.startswith(("{", "[")) else "plain text, not JSON"
+        return N_("an HTML page") if "html" in text[:1024].lower() else N_("markup, not JSON")
+    return "" if text.startswith(("{", "[")) else N_("plain text, not JSON")
 
 
-def _describe_keys(keys: set[str]) -> str:
+def _describe_keys(keys: set[str]) -> Detected:
     if {"prompt", "completion"} <= keys:
-        return "legacy prompt/completion lines"
+        return Detected("unknown", N_("legacy prompt/completion lines"))
     shown = ", ".join(label(key) for key in sorted(keys)[:6])
-    more = f" and {len(keys) - 6:,} more" if len(keys) > 6 else ""
-    return f"lines with the keys {shown}{more}"
+    if len(keys) > 6:
+        more: rules.Params = {"keys": shown, "more": len(keys) - 6}
+        return Detected("unknown", N_("lines with the keys {keys} and {more} more"), more)
+    return Detected("unknown", N_("lines with the keys {keys}"), {"keys": shown})
 
 
 def detect_format(path: Path) -> Detected:
@@ -357,5 +376,5 @@ def detect_format(path: Path) -> Detected:
                     return Detected("chat")
                 if "preferred_output" in value or "non_preferred_output" in value:
                     return Detected("dpo")
-                return Detected("unknown", _describe_keys(set(value)))
+                return _describe_keys(set(value))
     return Detected("chat")

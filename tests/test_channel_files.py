@@ -196,7 +196,7 @@ async def test_a_file_over_the_limit_through_graph_is_refused_on_its_card(
             path = f"/chats/{chat.id}/messages/1733100000999"
             html = channel.post_to_graph(path, {"big.jsonl": b"{}\n" * 2000})
             card = await checked(chat, in_channel(chat, html, "1733100000999"))
-            assert "big.jsonl is larger than the 1,000 bytes limit" in card_text(card)
+            assert "big.jsonl is larger than the 1,000 byte limit" in card_text(card)
 
 
 async def test_without_an_app_registration_a_channel_file_gets_one_clear_answer(

@@ -102,4 +102,4 @@ async def test_show_all_errors_reads_the_report_of_the_model_validated_for(
         attachments=[attachment(channel, "train.jsonl", broken)],
     )
     listed = await chat.say("", value=button(report, "Show all errors"))
-    assert listed["text"] == "All 1 problems found."
+    assert listed["text"] == "1 problem found."

@@ -66,7 +66,7 @@ async def test_add_stream_stores_chunk_by_chunk(tmp_path: Path) -> None:
 async def test_add_stream_stops_at_the_limit_and_leaves_nothing(tmp_path: Path) -> None:
     store = FileDatasets(tmp_path / "datasets")
     seen: list[int] = []
-    with pytest.raises(UserError, match="larger than the 2,500 bytes limit"):
+    with pytest.raises(UserError, match="larger than the 2.4 kB limit"):
         await store.add_stream(chunks(100, 1000, seen), "huge.jsonl", max_bytes=2500)
     assert len(seen) == 3  # refused before the download completes
     assert list(store.root.iterdir()) == []
@@ -133,7 +133,7 @@ async def test_blob_store_refuses_unknown_ids_and_oversized_files(
         with pytest.raises(UserError, match="validate it again"):
             await first.get(bad_id)
     seen: list[int] = []
-    with pytest.raises(UserError, match="larger than the 2,500 bytes limit"):
+    with pytest.raises(UserError, match="larger than the 2.4 kB limit"):
         await first.add_stream(chunks(100, 1000, seen), "huge.jsonl", max_bytes=2500)
     assert len(seen) == 3
 

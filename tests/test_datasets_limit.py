@@ -22,6 +22,6 @@ async def test_a_file_over_the_limit_is_refused_before_it_is_read(
     reply = await conversation().checked(
         "validate", attachments=[attachment(channel, "training_set.jsonl", TRAINING)]
     )
-    assert "training_set.jsonl is larger than the 4,096 bytes limit for training files." in (
+    assert "training_set.jsonl is larger than the 4 kB limit for training files." in (
         card_text(reply)
     )

@@ -54,7 +54,7 @@ def test_ready_card(tmp_path: Path) -> None:
         {
             "type": "Action.Submit",
             "title": "Start training",
-            "data": {"verb": "train", "datasets": ["a" * 64, "b" * 64]},
+            "data": {"verb": "train", "datasets": ["a" * 64, "b" * 64], "language": "en"},
         }
     ]
     json.dumps(card)
@@ -76,6 +76,7 @@ def test_not_ready_card_shows_first_ten_errors(tmp_path: Path) -> None:
         "verb": "errors",
         "datasets": ["c" * 64],
         "model": "gpt-4o-mini-2024-07-18",
+        "language": "en",
     }
 
 
@@ -100,5 +101,5 @@ def test_over_limit_and_warnings_are_shown(tmp_path: Path) -> None:
         f.write(json.dumps(long) + "\n")
     report = validate_file(training, model="gpt-35-turbo-0613")
     words = texts(validation_card([report], [], None)["body"])
-    assert any(f"exceed 4,096 tokens: line {SAMPLE_LINES + 1}" in t for t in words)
-    assert any("have no system message" in t for t in words)
+    assert any(f"1 example exceeds 4,096 tokens: line {SAMPLE_LINES + 1}" in t for t in words)
+    assert any("1 example has no system message." in t for t in words)
