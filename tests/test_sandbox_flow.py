@@ -178,9 +178,10 @@ async def test_lab_from_account_to_chat(clients: AzureClients) -> None:
         assert mean(losses[-EXAMPLES:]) < mean(losses[:EXAMPLES])  # last epoch against first
         full = [float(r["full_valid_loss"]) for r in rows if r["full_valid_loss"]]
         assert len(full) == 6 and full[-1] < full[0]
-        assert float(rows[-1]["train_mean_token_accuracy"]) > float(
-            rows[0]["train_mean_token_accuracy"]
-        )
+        # per epoch, not per step: one example's accuracy depends on which example it is (the
+        # order is shuffled by the job's random seed), so a step against a step was flaky
+        accuracy = [float(r["train_mean_token_accuracy"]) for r in rows]
+        assert mean(accuracy[-EXAMPLES:]) > mean(accuracy[:EXAMPLES])
         epoch_end = EXAMPLES - 1  # the whole validation file is measured at each epoch's end
         assert rows[epoch_end]["full_valid_loss"] and not rows[epoch_end - 1]["full_valid_loss"]
         models = [m.id async for m in client.models.list()]
