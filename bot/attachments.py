@@ -35,7 +35,6 @@ from yarl import URL
 from infra.datasets import too_large
 from infra.errors import UserError
 from infra.graph import Graph, GraphRefused
-from infra.i18n import N_
 from infra.text import file_label
 from skills.records import CheckedFile
 
@@ -374,7 +373,7 @@ async def file_chunks(
             async with response:
                 if response.status in (401, 403) and policy.trusted is not None:
                     raise GraphRefused(
-                        N_("Microsoft Graph did not let me read {name}."), name=file.name
+                        "Microsoft Graph did not let me read {name}.", name=file.name
                     )
                 if response.status != 200:
                     raise UserError(
@@ -420,7 +419,7 @@ class Downloader:
     async def _through_graph(self, file: CheckedFile, max_bytes: int) -> AsyncIterator[bytes]:
         if self.graph is None:
             raise GraphRefused(
-                N_("I cannot read {name}: I have no Microsoft Graph access."), name=file.name
+                "I cannot read {name}: I have no Microsoft Graph access.", name=file.name
             )
         headers = {"Authorization": f"Bearer {await self.graph.token(file.tenant)}"}
         policy = graph_fetching(self.graph.origin)

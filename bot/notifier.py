@@ -18,7 +18,6 @@ from botbuilder.schema import Activity, ConversationReference
 
 from bot.limits import fit
 from bot.render import render
-from infra.i18n import N_
 from infra.ratelimit import WindowLimit
 from infra.records import RecordStore
 from infra.retry import retry, status_of
@@ -94,9 +93,7 @@ class Notifier:
     ) -> None:
         stored = await self._records.get(ConversationRef.at(conversation))
         if stored is None:
-            raise NotDelivered(
-                N_("I have never been in that conversation, so I cannot write there.")
-            )
+            raise NotDelivered("I have never been in that conversation, so I cannot write there.")
         reference = ConversationReference().deserialize(stored.reference)
 
         async def attempt() -> None:
@@ -121,6 +118,6 @@ class Notifier:
             status = status_of(error)
             if status is not None:  # the channel answered: it refused the message
                 raise NotDelivered(
-                    N_("The channel refused the message (HTTP {status})."), status=status
+                    "The channel refused the message (HTTP {status}).", status=status
                 ) from error
             raise

@@ -1,8 +1,9 @@
 """The catalogs against the code: which messages the code says, and `make catalog` to bring every
 language's `.po` file up to date with them (new messages added untranslated, gone ones dropped).
 
-A message is the first argument of `_()`, `n_()` (singular and plural), `N_()` or `UserError()`
-in the application code (the sandbox is Azure's stand-in: its words are Azure's, not ours).
+A message is the first argument of `_()`, `n_()` (singular and plural), `N_()`, or of the
+user-facing errors (`UserError` and its kin) in the application code (the sandbox is Azure's
+stand-in: its words are Azure's, not ours).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "n_": (1, 2),
     "N_": None,
     "UserError": None,
+    "GraphRefused": None,
+    "NotDelivered": None,
 }
 """Call name -> the arguments that are messages (None: the first)."""
 

@@ -27,7 +27,6 @@ from azure.identity import ClientSecretCredential
 from yarl import URL
 
 from infra.errors import UserError
-from infra.i18n import N_
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 SECONDS = 30.0
@@ -114,7 +113,7 @@ class Graph:
             found = await asyncio.to_thread(credential.get_token, self._scope)
         except ClientAuthenticationError:
             raise GraphRefused(
-                N_("I could not sign in to Microsoft Graph as this bot's app registration.")
+                "I could not sign in to Microsoft Graph as this bot's app registration."
             ) from None
         return found.token
 
@@ -132,7 +131,7 @@ class Graph:
                 f"{self.base_url}{path}", headers=headers, allow_redirects=False
             ) as response:
                 if response.status in (401, 403):
-                    raise GraphRefused(N_("Microsoft Graph did not let me read that message."))
+                    raise GraphRefused("Microsoft Graph did not let me read that message.")
                 if response.status == 404:
                     raise UserError("Microsoft Graph does not know that message; send it again.")
                 if response.status != 200:

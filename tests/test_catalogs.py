@@ -80,7 +80,7 @@ def test_a_message_is_said_in_the_language_of_the_context() -> None:
         korean = error.message
         assert i18n.current() == "ko"
     assert i18n.current() == "en"
-    assert korean != english and "`help`" in korean
+    assert korean != english and "`도움말`" in korean
     with i18n.use("xx"):
         assert i18n.current() == "en"
 

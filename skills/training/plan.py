@@ -110,7 +110,7 @@ def check_options(options: dict[str, str]) -> dict[str, Any]:
 
 def verdict(report: ValidationReport) -> str:
     """Why a file cannot be trained on, in one sentence."""
-    reasons = [error.message.rstrip(".") for error in report.file_errors]
+    reasons = [error.text().rstrip(".") for error in report.file_errors]
     if report.invalid_examples:
         codes = ", ".join(f"`{code}`" for code in sorted(report.error_counts))
         reasons.append(
