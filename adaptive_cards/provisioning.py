@@ -1,17 +1,17 @@
 """Cards of provisioning, access, keys, teardown and the audit trail.
 
-Names and ids (accounts, groups, subscriptions, regions, keys, people in the audit trail) are
-shown as code spans: they are not the bot's words and stay as they are in every language. The
-texts a view carries from the workflow (a step, a reason, a note) are said there, in the
-language of the person who started it.
+The texts a view carries from the workflow (a step, a state, a reason, a note, what a role
+allows) are said there, in the language of the person who started it. Names and ids (accounts,
+groups, keys, people) are not words of any language: in English they read as they always did,
+in another language they are code (the translations put a sentence's names in backticks, and
+`_name` does it for a fact's value).
 """
 
 from __future__ import annotations
 
-import re
-
 from adaptive_cards import verbs
 from adaptive_cards.common import Card, Element, card, facts, heading, quote, submit, text
+from infra import i18n
 from infra.i18n import N_, _, duration, moment, n_
 from skills.provisioning.views import (
     AuditView,
@@ -40,25 +40,6 @@ ENTRA_ADVICE = N_(
     "who holds it."
 )
 
-STATES = {
-    "Accepted": N_("Accepted"),
-    "Creating": N_("Creating"),
-    "Succeeded": N_("Succeeded"),
-    "Failed": N_("Failed"),
-    "Deleting": N_("Deleting"),
-    "Canceled": N_("Canceled"),
-    "Moving": N_("Moving"),
-}
-"""Azure's provisioning states, as the bot says them (any other state is shown as Azure's code)."""
-_CODE_WORD = re.compile(r"[A-Za-z]+")
-_IDENTIFIER = re.compile(r"[A-Za-z0-9._:/()-]+")
-
-
-def echo(value: str) -> str:
-    """A name or id as one code span (a backtick in it could close the span early)."""
-    return "`" + value.replace("`", "'") + "`"
-
-
 KINDS = {
     "deployment": N_("deployment"),
     "job": N_("job"),
@@ -73,8 +54,6 @@ MARKS = {
     "failed": N_("FAILED"),
 }
 """A teardown item's state."""
-SCOPES = {"account": N_("at the account"), "subscription": N_("at the subscription")}
-"""Where a role is assigned."""
 ACTIONS = {
     "train": N_("train"),
     "cancel": N_("cancel"),
@@ -97,11 +76,13 @@ OUTCOMES = {
 """How an audited action ended."""
 
 
-def _state(value: str) -> str:
-    """An Azure state in words (known ones), or as Azure's code; other text as it is."""
-    if value in STATES:
-        return _(STATES[value])
-    return echo(value) if _CODE_WORD.fullmatch(value) else value
+def _name(value: str) -> str:
+    """A name or id as a fact's value (or a stored text that names something): as it is in
+    English, as code in another language; the workflow's words (not ASCII in that language, or
+    quoting their names already) stay as they are."""
+    if not value or i18n.current() == i18n.SOURCE or "`" in value or not value.isascii():
+        return value
+    return f"`{value}`"
 
 
 def _expiry(hours: int) -> Element:
@@ -121,24 +102,24 @@ def _title(value: str, color: str) -> Element:
 
 def _plan_facts(plan: ProvisionPlan) -> Element:
     if plan.group_exists:
-        group = echo(plan.group)
+        group = _name(plan.group)
     else:
-        group = _("{group} (created, and never deleted later)", group=echo(plan.group))
+        group = _("{group} (created, and never deleted later)", group=plan.group)
     return facts(
         [
-            (_("Account"), echo(plan.account)),
+            (_("Account"), _name(plan.account)),
             (_("Kind, SKU"), "OpenAI, Standard S0"),
-            (_("Region"), echo(f"{plan.region} ({plan.location})")),
-            (_("Custom subdomain"), echo(plan.account.lower())),
+            (_("Region"), _("{region} ({location})", region=plan.region, location=plan.location)),
+            (_("Custom subdomain"), _name(plan.account.lower())),
             (_("Resource group"), group),
-            (_("Subscription"), echo(plan.subscription)),
+            (_("Subscription"), _name(plan.subscription)),
         ]
     )
 
 
 def provision_confirm_card(plan: ProvisionPlan) -> Card:
     """What `provision` will create, and the question."""
-    account = echo(plan.account)
+    account = plan.account
     if plan.exists:
         title = _("Use the existing account {account}?", account=account)
         intro = _(
@@ -176,7 +157,7 @@ def provision_confirm_card(plan: ProvisionPlan) -> Card:
 
 def provision_cancelled_card(plan: ProvisionPlan) -> Card:
     """The question after "Cancel"."""
-    title = _("Nothing created: {account} cancelled", account=echo(plan.account))
+    title = _("Nothing created: {account} cancelled", account=plan.account)
     return card([heading(title), _plan_facts(plan)])
 
 
@@ -185,12 +166,12 @@ def provision_progress_card(view: ProvisionProgress) -> Card:
     plan = view.plan
     return card(
         [
-            heading(_("Provisioning {account}", account=echo(plan.account))),
+            heading(_("Provisioning {account}", account=plan.account)),
             _plan_facts(plan),
             facts(
                 [
                     (_("Step"), view.step or _("Starting")),
-                    (_("State"), _state(view.state) if view.state else "-"),
+                    (_("State"), view.state or "-"),
                     (_("Elapsed"), duration(view.elapsed)),
                 ]
             ),
@@ -209,7 +190,7 @@ def provision_progress_card(view: ProvisionProgress) -> Card:
 def provision_succeeded_card(view: ProvisionSucceeded) -> Card:
     """The account is ready, with its endpoint."""
     plan = view.plan
-    account = echo(plan.account)
+    account = plan.account
     if view.adopted:
         title = _("{account} is adopted", account=account)
     else:
@@ -219,7 +200,7 @@ def provision_succeeded_card(view: ProvisionSucceeded) -> Card:
         _plan_facts(plan),
         facts(
             [
-                (_("State"), _state("Succeeded")),
+                (_("State"), _("Succeeded")),
                 (_("Endpoint"), view.endpoint),
                 (_("Took"), duration(view.elapsed)),
             ]
@@ -241,9 +222,7 @@ def provision_failed_card(view: ProvisionFailed) -> Card:
     """Provisioning stopped, and why."""
     return card(
         [
-            _title(
-                _("Provisioning {account} failed", account=echo(view.plan.account)), "Attention"
-            ),
+            _title(_("Provisioning {account} failed", account=view.plan.account), "Attention"),
             _plan_facts(view.plan),
             text(view.reason),
         ]
@@ -263,46 +242,43 @@ def resource_card(view: ResourceView) -> Card:
         (_("Origin"), view.origin),
     ]
     if view.state:
-        pairs.insert(3, (_("State"), _state(view.state)))
-    title = _("Current resource: {account}", account=_name(view.account))
+        pairs.insert(3, (_("State"), view.state))
+    title = _("Current resource: {account}", account=view.account)
     return card([heading(title), facts(pairs)])
-
-
-def _name(value: str) -> str:
-    """A name or id as code; the workflow's words for a missing one ("(not set)") as they are."""
-    return echo(value) if _IDENTIFIER.fullmatch(value) and not value.startswith("(") else value
 
 
 def roles_card(view: RolesView) -> Card:
     """The lab's four roles: what each allows and who holds it (or what changed)."""
-    account = echo(view.account)
+    account = view.account
     if view.action == "list":
         title = _("Roles on {account}", account=account)
     elif view.action == "removed":
         title = _(
-            "Roles removed for {principal} on {account}", principal=view.principal, account=account
+            "Roles removed for {principal} on {account}",
+            principal=_name(view.principal),
+            account=account,
         )
     else:
         title = _(
-            "Roles assigned for {principal} on {account}", principal=view.principal, account=account
+            "Roles assigned for {principal} on {account}",
+            principal=_name(view.principal),
+            account=account,
         )
     body: list[Element] = [heading(title)]
     for line in view.lines:
         if view.action == "list":
             if line.holders:
-                state = _("Held by: {names}", names=", ".join(line.holders))
+                state = _("Held by: {names}", names=", ".join(_name(h) for h in line.holders))
             else:
                 state = _("Held by: nobody the bot knows of")
         else:
-            note = _(line.note) if line.note else ""
-            state = (
-                _("held now ({note})", note=note)
-                if line.held
-                else _("not held ({note})", note=note)
-            )
-        scope = _(SCOPES[line.scope]) if line.scope in SCOPES else echo(line.scope)
-        body.append(text(_("**{role}** ({scope})", role=line.name, scope=scope), spacing="Medium"))
-        body.append(text(_(line.allows), isSubtle=True))
+            if line.held:
+                state = _("held now ({note})", note=line.note)
+            else:
+                state = _("not held ({note})", note=line.note)
+        role = _("**{role}** (at the {scope})", role=line.name, scope=line.scope)
+        body.append(text(role, spacing="Medium"))
+        body.append(text(line.allows, isSubtle=True))
         body.append(text(state))
     body.append(
         text(
@@ -317,7 +293,7 @@ def roles_card(view: RolesView) -> Card:
 
 def _masked(view: KeysView | KeyRotated, name: str) -> str:
     found = view.masked.get(name, "")
-    return echo(found) if found else ""
+    return _name(found)
 
 
 def keys_card(view: KeysView) -> Card:
@@ -332,7 +308,7 @@ def keys_card(view: KeysView) -> Card:
     ]
     return card(
         [
-            heading(_("Keys of {account}", account=echo(view.account))),
+            heading(_("Keys of {account}", account=view.account)),
             facts(pairs),
             text(
                 _(
@@ -366,7 +342,7 @@ def rotate_confirm_card(plan: RotatePlan) -> Card:
         )
     return card(
         [
-            heading(_("Regenerate {key} of {account}?", key=name, account=echo(plan.account))),
+            heading(_("Regenerate {key} of {account}?", key=name, account=plan.account)),
             text(warning),
             _expiry(plan.expires_hours),
         ],
@@ -404,7 +380,7 @@ def rotated_card(view: KeyRotated) -> Card:
     return card(
         [
             _title(
-                _("{key} of {account} was regenerated", key=name, account=echo(view.account)),
+                _("{key} of {account} was regenerated", key=name, account=view.account),
                 "Good",
             ),
             text(which),
@@ -416,21 +392,26 @@ def rotated_card(view: KeyRotated) -> Card:
 
 def kept_key_card(account: str) -> Card:
     """The rotation question after "Keep it"."""
-    return card([heading(_("No key of {account} was regenerated", account=echo(account)))])
+    return card([heading(_("No key of {account} was regenerated", account=account))])
 
 
 def _kind(item: TeardownItem) -> str:
-    return _(KINDS[item.kind]) if item.kind in KINDS else echo(item.kind)
+    return _(KINDS[item.kind]) if item.kind in KINDS else _name(item.kind)
 
 
-def _item_lines(item: TeardownItem) -> list[Element]:
-    mark = _(MARKS[item.state]) if item.state in MARKS else echo(item.state)
-    line = _("{kind}: {label}: **{state}**", kind=_kind(item), label=item.label, state=mark)
-    failed = item.state == "failed"
-    shown = [text(line, color="Attention" if failed else "Default")]
+def _item_line(item: TeardownItem) -> Element:
+    mark = _(MARKS[item.state]) if item.state in MARKS else _name(item.state)
     if item.reason:
-        shown.append(quote(item.reason, isSubtle=True, spacing="None"))
-    return shown
+        line = _(
+            "{kind}: {label}: **{state}** ({reason})",
+            kind=_kind(item),
+            label=item.label,
+            state=mark,
+            reason=item.reason,
+        )
+    else:
+        line = _("{kind}: {label}: **{state}**", kind=_kind(item), label=item.label, state=mark)
+    return text(line, color="Attention" if item.state == "failed" else "Default")
 
 
 def teardown_confirm_card(plan: TeardownPlan) -> Card:
@@ -446,7 +427,7 @@ def teardown_confirm_card(plan: TeardownPlan) -> Card:
         order = _("Order: deployments, then fine-tuning jobs (with their models) and files.")
     notes = [
         order,
-        _("The resource group {group} is never deleted.", group=echo(plan.group)),
+        _("The resource group {group} is never deleted.", group=plan.group),
         _(
             "I also delete my own copies for this resource (stored datasets, chat sessions); the "
             "audit trail is kept."
@@ -459,7 +440,7 @@ def teardown_confirm_card(plan: TeardownPlan) -> Card:
     return card(
         [
             _title(
-                _("Delete everything I created on {account}?", account=echo(plan.account)),
+                _("Delete everything I created on {account}?", account=plan.account),
                 "Attention",
             ),
             text(_("Read the list: this cannot be undone."), weight="Bolder"),
@@ -479,13 +460,13 @@ def teardown_confirm_card(plan: TeardownPlan) -> Card:
 
 def teardown_kept_card(account: str) -> Card:
     """The teardown question after "Keep everything"."""
-    return card([heading(_("Nothing on {account} was deleted", account=echo(account)))])
+    return card([heading(_("Nothing on {account} was deleted", account=account))])
 
 
 def teardown_progress_card(view: TeardownProgress) -> Card:
     """The card that follows a teardown."""
     failed = [i for i in view.items if i.state == "failed"]
-    name = echo(view.account)
+    name = view.account
     if not view.finished:
         title, color = _("Tearing down {account}", account=name), "Default"
     elif failed:
@@ -499,8 +480,7 @@ def teardown_progress_card(view: TeardownProgress) -> Card:
     else:
         title, color = _("Teardown of {account} is done", account=name), "Good"
     body = [_title(title, color)]
-    for item in view.items:
-        body += _item_lines(item)
+    body += [_item_line(item) for item in view.items]
     if view.local_done:
         body.append(
             text(
@@ -519,8 +499,8 @@ def teardown_progress_card(view: TeardownProgress) -> Card:
                 _(
                     "Azure keeps {account} soft-deleted for 48 hours; {purge} removes it for good "
                     "(and frees its name).",
-                    account=echo(account.id),
-                    purge=echo(f"purge {account.id}"),
+                    account=account.id,
+                    purge=f"`purge {account.id}`",
                 ),
                 isSubtle=True,
             )
@@ -547,9 +527,9 @@ def purge_confirm_card(plan: PurgePlan) -> Card:
         )
     return card(
         [
-            _title(_("Purge {account} for good?", account=echo(plan.account)), "Attention"),
+            _title(_("Purge {account} for good?", account=plan.account), "Attention"),
             text(what),
-            facts([(_("Resource group"), echo(plan.group)), (_("Region"), echo(plan.location))]),
+            facts([(_("Resource group"), _name(plan.group)), (_("Region"), _name(plan.location))]),
             _expiry(plan.expires_hours),
         ],
         [
@@ -564,7 +544,7 @@ def purge_confirm_card(plan: PurgePlan) -> Card:
 
 def purged_card(account: str, done: bool) -> Card:
     """After the purge question."""
-    name = echo(account)
+    name = account
     if done:
         return card(
             [
@@ -576,21 +556,21 @@ def purged_card(account: str, done: bool) -> Card:
 
 
 def _entry_lines(entry: AuditEntry) -> list[Element]:
-    action = _(ACTIONS[entry.action]) if entry.action in ACTIONS else echo(entry.action)
-    outcome = _(OUTCOMES[entry.outcome]) if entry.outcome in OUTCOMES else echo(entry.outcome)
+    action = _(ACTIONS[entry.action]) if entry.action in ACTIONS else f"`{entry.action}`"
+    outcome = _(OUTCOMES[entry.outcome]) if entry.outcome in OUTCOMES else _name(entry.outcome)
     headline = _(
         "**{action}** {target} — {outcome}",
         action=action,
-        target=echo(entry.target),
+        target=_name(entry.target),
         outcome=outcome,
     )
-    who = echo(f"{entry.user_name} ({entry.user})")
+    who = _name(f"{entry.user_name} ({entry.user})")
     if entry.resource:
         when = _(
             "{when}, by {user} on {resource}",
             when=moment(entry.at),
             user=who,
-            resource=echo(entry.resource),
+            resource=_name(entry.resource),
         )
     else:
         when = _("{when}, by {user}", when=moment(entry.at), user=who)

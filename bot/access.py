@@ -17,6 +17,7 @@ from botbuilder.core.teams import TeamsInfo
 
 from adaptive_cards import provisioning as cards
 from bot.turn import Turn
+from infra import i18n
 from infra.errors import UserError
 from infra.i18n import _
 from infra.text import echo
@@ -100,6 +101,12 @@ def parse_count(text: str, data: Mapping[str, Any]) -> int:
     return int(value)
 
 
+def _name(value: str) -> str:
+    """A person's name in a sentence: as it is in English, as code in another language (a name
+    is not a word of that language)."""
+    return value if i18n.current() == i18n.SOURCE else echo(value)
+
+
 # -- roles -------------------------------------------------------------------------------------
 
 
@@ -134,7 +141,7 @@ async def _principal(
             raise UserError(
                 "I could not look up {name} in this conversation; give their Entra ID object id "
                 "instead: `roles <object id>`.",
-                name=echo(args.name) if args.name else _("that person"),
+                name=_name(args.name) if args.name else _("that person"),
             )
         return oid, str(getattr(member, "name", "") or args.name or oid), "User"
     return args.value, args.value, None

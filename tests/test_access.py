@@ -63,7 +63,7 @@ async def test_roles_for_a_mention_in_a_team_channel_on_the_teams_resource(
         bot = {"type": "mention", "mentioned": other.bot, "text": "<at>FineTuneBot</at>"}
         bob = channel.add_member("29:bob", "Bob", BOB)
         reply = await other.say("<at>FineTuneBot</at> roles <at>Bob</at>", entities=[bot, bob])
-        assert f"Roles assigned for Bob ({BOB}) on `aoai-lab2`" in card_text(reply)
+        assert f"Roles assigned for Bob ({BOB}) on aoai-lab2" in card_text(reply)
         async with clients(url, tmp_path) as azure:
             assert len(await assignments(azure, BOB)) == 4
         reply = await other.say(
@@ -75,7 +75,7 @@ async def test_roles_for_a_mention_in_a_team_channel_on_the_teams_resource(
 
         stranger = {"type": "mention", "mentioned": {"id": "29:who", "name": "Who"}}
         reply = await other.say("<at>FineTuneBot</at> roles <at>Who</at>", entities=[bot, stranger])
-        assert reply["text"].startswith("I could not look up `Who` in this conversation")
+        assert reply["text"].startswith("I could not look up Who in this conversation")
 
 
 async def test_roles_me_without_an_object_id_asks_for_one(
@@ -104,7 +104,7 @@ async def test_rotating_the_key_the_bot_uses_switches_to_the_other_first(
             ask = await chat.say("keys rotate key2")
             assert "I use KEY2 myself: I will switch to KEY1" in card_text(ask)
             await chat.press(ask, "Regenerate KEY2")
-            done = await chat.reply(updated(ask["id"], "KEY2 of `aoai-sandbox` was regenerated"))
+            done = await chat.reply(updated(ask["id"], "KEY2 of aoai-sandbox was regenerated"))
             assert "I switched to KEY1 before regenerating" in card_text(done)
             assert "There are no jobs on this resource yet" in card_text(await chat.say("jobs"))
             assert "key auth with KEY1" in card_text(await chat.say("keys"))

@@ -82,10 +82,10 @@ async def test_the_lab_from_provision_to_purge(
     # 1. provision: a card says what will be created, then one card follows it to the endpoint
     ask_card = await chat.say(f"provision name={ACCOUNT} region={REGION}")
     shown = card_text(ask_card)
-    assert f"Create `{ACCOUNT}`?" in shown and "OpenAI, Standard S0" in shown
+    assert f"Create {ACCOUNT}?" in shown and "OpenAI, Standard S0" in shown
     assert "North Central US" in shown and "Custom subdomain" in shown and GROUP in shown
     await chat.press(ask_card, "Create")
-    done = await chat.reply(updated(ask_card["id"], f"`{ACCOUNT}` is ready"), seconds=60)
+    done = await chat.reply(updated(ask_card["id"], f"{ACCOUNT} is ready"), seconds=60)
     endpoint = f"{bot_url}/sandbox/openai-accounts/{ACCOUNT}/"
     assert endpoint in card_text(done)
     posted = [a for a in chat.replies() if a["_op"] == "post"]
@@ -152,7 +152,7 @@ async def test_the_lab_from_provision_to_purge(
     assert f"account: {ACCOUNT}" in shown and "never deleted" in shown
     await chat.press(ask_card, "Delete all of it")
     finished = await chat.reply(
-        updated(ask_card["id"], f"Teardown of `{ACCOUNT}` is done"), seconds=60
+        updated(ask_card["id"], f"Teardown of {ACCOUNT} is done"), seconds=60
     )
     assert "audit trail is kept" in card_text(finished)
     async with clients(bot_url, tmp_path) as azure:
@@ -168,7 +168,7 @@ async def test_the_lab_from_provision_to_purge(
     assert f"`purge {ACCOUNT}`" in reply["text"]
 
     # purge: gone for good
-    purged = await confirm(chat, f"purge {ACCOUNT}", "Purge", f"`{ACCOUNT}` is purged")
+    purged = await confirm(chat, f"purge {ACCOUNT}", "Purge", f"{ACCOUNT} is purged")
     assert "free again" in card_text(purged)
     async with clients(bot_url, tmp_path) as azure:
         left = [a.name async for a in azure.cognitive.deleted_accounts.list()]
@@ -224,4 +224,4 @@ async def test_provision_explains_what_it_refuses_in_plain_words(
     failed = await chat.reply(updated(ask_card["id"], "failed"), seconds=30)
     assert "another Azure resource (anyone's, anywhere) already uses it" in card_text(failed)
     adopted = await chat.say("provision name=aoai-sandbox group=sandbox")
-    assert "Use the existing account `aoai-sandbox`?" in card_text(adopted)
+    assert "Use the existing account aoai-sandbox?" in card_text(adopted)

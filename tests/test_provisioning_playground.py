@@ -21,13 +21,13 @@ def heading(message: BotMessage) -> str:
 
 async def test_provision_through_the_playground(playground: Playground) -> None:
     await playground.send("provision name=aoai-lab2 region=northcentralus")
-    ask = await playground.wait_for(lambda m: heading(m) == "Create `aoai-lab2`?", 30)
+    ask = await playground.wait_for(lambda m: heading(m) == "Create aoai-lab2?", 30)
     assert "OpenAI, Standard S0" in ask.all_text and "North Central US" in ask.all_text
     token = ask.cards[0]["actions"][0]["data"]["request"]
     await playground.submit(
         {"verb": "provision-confirm", "request": token}, reply_to=ask.message_id
     )
-    done = await playground.wait_for(lambda m: heading(m) == "`aoai-lab2` is ready", 60)
+    done = await playground.wait_for(lambda m: heading(m) == "aoai-lab2 is ready", 60)
     assert done.action == "updateMessage" and done.message_id == ask.message_id
     assert "/openai-accounts/aoai-lab2/" in done.all_text
     await playground.send("resource")

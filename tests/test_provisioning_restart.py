@@ -28,7 +28,7 @@ async def test_a_restart_mid_provision_resumes_and_finishes_on_its_card(
         await chat.reply(updated(ask["id"], "Creating"), seconds=20)
     async with running_bot(bot_settings(data, sandbox_speedup=SLOW)) as url:
         chat.bot_url = url
-        done = await chat.reply(updated(ask["id"], "`aoai-lab2` is ready"), seconds=30)
+        done = await chat.reply(updated(ask["id"], "aoai-lab2 is ready"), seconds=30)
         assert "/openai-accounts/aoai-lab2/" in card_text(done)
         assert [a for a in chat.replies() if a["_op"] == "post"] == [ask]
         async with clients(url, tmp_path) as azure:
@@ -60,7 +60,7 @@ async def test_a_restart_mid_teardown_resumes_and_finishes_on_its_card(
         await chat.reply(updated(ask["id"], "deleting..."), seconds=20)
     async with running_bot(bot_settings(data, sandbox_speedup=SLOW)) as url:
         chat.bot_url = url
-        done = await chat.reply(updated(ask["id"], "Teardown of `aoai-lab2` is done"), seconds=40)
+        done = await chat.reply(updated(ask["id"], "Teardown of aoai-lab2 is done"), seconds=40)
         assert "FAILED" not in card_text(done)
         async with clients(url, tmp_path) as azure:
             deleted = [a.name async for a in azure.cognitive.deleted_accounts.list()]
