@@ -36,6 +36,7 @@ ALLOWED = {
     "agents",
     "sharepoint",
     "onedrive",
+    "entra",
     "portal",
     "rest",
     "https",
