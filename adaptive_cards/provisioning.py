@@ -292,8 +292,9 @@ def roles_card(view: RolesView) -> Card:
 
 
 def _masked(view: KeysView | KeyRotated, name: str) -> str:
+    """A masked key (`••••abcd`): as it is in English, as code in another language."""
     found = view.masked.get(name, "")
-    return _name(found)
+    return found if not found or i18n.current() == i18n.SOURCE else f"`{found}`"
 
 
 def keys_card(view: KeysView) -> Card:
@@ -505,10 +506,16 @@ def teardown_progress_card(view: TeardownProgress) -> Card:
                 isSubtle=True,
             )
         )
-        actions.append(
-            submit(_("Purge {account}", account=account.id), verbs.PURGE, {"account": account.id})
-        )
+        actions.append(submit(_purge_title(account.id), verbs.PURGE, {"account": account.id}))
     return card(body, actions)
+
+
+def _purge_title(account: str) -> str:
+    """The purge button: it names the account in English; a button cannot show a name as code,
+    so in another language it is "Purge" (the sentence above it names the account)."""
+    if i18n.current() == i18n.SOURCE:
+        return _("Purge {account}", account=account)
+    return _("Purge")
 
 
 def purge_confirm_card(plan: PurgePlan) -> Card:
