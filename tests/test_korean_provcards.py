@@ -110,6 +110,7 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
             "allows": "파일 업로드, 미세 조정, 배포, 모델 호출 (데이터 평면, Entra ID).",
             "scope": "계정",
             "assigned": "지금 할당함",
+            "removed": "지금 제거함",
             "uses": "KEY1 키 인증",
             "rotated": "봇이 회전하지 않음",
             "date": "2026-01-03",
@@ -126,6 +127,7 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
             "allows": "Upload files, fine-tune, deploy and call the models (data plane, Entra ID).",
             "scope": "account",
             "assigned": "assigned now",
+            "removed": "removed now",
             "uses": "key auth with KEY1",
             "rotated": "not by the bot",
             "date": "2026-01-03",
@@ -135,6 +137,7 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
     bot = "봇 (`b0b0`)" if korean else "the bot (b0b0)"
     holders = RoleLine(**{**role.__dict__, "holders": (ADA, bot)})
     assigned = RoleLine(**{**role.__dict__, "held": True, "note": said["assigned"]})
+    removed = RoleLine(**{**role.__dict__, "held": False, "note": said["removed"]})
     masked = {"key1": "••••abcd", "key2": "••••efgh"}
     rotated = {"key1": said["rotated"], "key2": said["rotated"]}
     progress = ProvisionProgress(plan(region), said["step"], said["state"], 200.0)
@@ -183,14 +186,7 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
         ("roles-assigned", cards.roles_card(RolesView("teacherlab", (assigned,), ADA, "assigned"))),
         (
             "roles-removed",
-            cards.roles_card(
-                RolesView(
-                    "teacherlab",
-                    (RoleLine(**{**assigned.__dict__, "held": False}),),
-                    ADA,
-                    "removed",
-                )
-            ),
+            cards.roles_card(RolesView("teacherlab", (removed,), ADA, "removed")),
         ),
         (
             "keys",
