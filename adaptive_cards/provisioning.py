@@ -1,12 +1,18 @@
-"""Cards of provisioning, access, keys, teardown and the audit trail."""
+"""Cards of provisioning, access, keys, teardown and the audit trail.
+
+The texts a view carries from the workflow (a step, a state, a reason, a note, what a role
+allows) are said there, in the language of the person who started it. Names and ids (accounts,
+groups, keys, people) are not words of any language: in English they read as they always did,
+in another language they are code (the translations put a sentence's names in backticks, and
+`_name` does it for a fact's value).
+"""
 
 from __future__ import annotations
 
-import time
-
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
-from infra.i18n import duration
+from adaptive_cards.common import Card, Element, card, facts, heading, quote, submit, text
+from infra import i18n
+from infra.i18n import N_, _, duration, moment, n_
 from skills.provisioning.views import (
     AuditView,
     KeyRotated,
@@ -22,16 +28,72 @@ from skills.provisioning.views import (
     TeardownPlan,
     TeardownProgress,
 )
+from skills.records import AuditEntry, TeardownItem
 
-ROLE_DELAY = (
+ROLE_DELAY = N_(
     "Role assignments take a few minutes to take effect on Azure; the bot waits until its own "
     "works."
 )
-ENTRA_ADVICE = (
+ENTRA_ADVICE = N_(
     "Prefer Entra ID to copying keys: give people the roles they need with `roles me` or "
     "`roles @someone`, as current Azure guidance recommends; a key grants everything to anyone "
     "who holds it."
 )
+
+KINDS = {
+    "deployment": N_("deployment"),
+    "job": N_("job"),
+    "file": N_("file"),
+    "account": N_("account"),
+}
+"""What teardown deletes, by kind."""
+MARKS = {
+    "pending": N_("waiting"),
+    "deleting": N_("deleting..."),
+    "done": N_("deleted"),
+    "failed": N_("FAILED"),
+}
+"""A teardown item's state."""
+ACTIONS = {
+    "train": N_("train"),
+    "cancel": N_("cancel"),
+    "deploy": N_("deploy"),
+    "delete": N_("delete"),
+    "provision": N_("provision"),
+    "roles": N_("roles"),
+    "roles remove": N_("roles remove"),
+    "keys rotate": N_("keys rotate"),
+    "teardown": N_("teardown"),
+    "purge": N_("purge"),
+}
+"""The audit trail's actions, named as the commands that did them."""
+OUTCOMES = {
+    "started": N_("started"),
+    "done": N_("done"),
+    "failed": N_("failed"),
+    "partly done": N_("partly done"),
+}
+"""How an audited action ended."""
+
+
+def _name(value: str) -> str:
+    """A name or id as a fact's value (or a stored text that names something): as it is in
+    English, as code in another language; the workflow's words (not ASCII in that language, or
+    quoting their names already) stay as they are."""
+    if not value or i18n.current() == i18n.SOURCE or "`" in value or not value.isascii():
+        return value
+    return f"`{value}`"
+
+
+def _expiry(hours: int) -> Element:
+    return text(
+        n_(
+            "This question can be answered for {count} hour.",
+            "This question can be answered for {count} hours.",
+            hours,
+        ),
+        isSubtle=True,
+    )
 
 
 def _title(value: str, color: str) -> Element:
@@ -39,55 +101,64 @@ def _title(value: str, color: str) -> Element:
 
 
 def _plan_facts(plan: ProvisionPlan) -> Element:
-    group = plan.group if plan.group_exists else f"{plan.group} (created, and never deleted later)"
+    if plan.group_exists:
+        group = _name(plan.group)
+    else:
+        group = _("{group} (created, and never deleted later)", group=plan.group)
     return facts(
         [
-            ("Account", plan.account),
-            ("Kind, SKU", "OpenAI, Standard S0"),
-            ("Region", f"{plan.region} ({plan.location})"),
-            ("Custom subdomain", plan.account.lower()),
-            ("Resource group", group),
-            ("Subscription", plan.subscription),
+            (_("Account"), _name(plan.account)),
+            (_("Kind, SKU"), "OpenAI, Standard S0"),
+            (_("Region"), _("{region} ({location})", region=plan.region, location=plan.location)),
+            (_("Custom subdomain"), _name(plan.account.lower())),
+            (_("Resource group"), group),
+            (_("Subscription"), _name(plan.subscription)),
         ]
     )
 
 
 def provision_confirm_card(plan: ProvisionPlan) -> Card:
     """What `provision` will create, and the question."""
+    account = plan.account
     if plan.exists:
-        title = f"Use the existing account {plan.account}?"
-        intro = "An account of that name is in that group already: I will adopt it, not create it."
-        button = "Use it"
+        title = _("Use the existing account {account}?", account=account)
+        intro = _(
+            "An account of that name is in that group already: I will adopt it, not create it."
+        )
+        button = _("Use it")
     else:
-        title = f"Create {plan.account}?"
-        intro = (
+        title = _("Create {account}?", account=account)
+        intro = _(
             "I will create this Azure OpenAI resource (a long-running operation: a few minutes "
             "on Azure), give my own identity Cognitive Services OpenAI Contributor on it, and "
             "then work on it in this team or conversation."
         )
-        button = "Create"
+        button = _("Create")
     return card(
         [
             heading(title),
             text(intro),
             _plan_facts(plan),
             text(
-                "An S0 resource costs nothing by itself; training, hosting and tokens are billed "
-                "as you use them.",
+                _(
+                    "An S0 resource costs nothing by itself; training, hosting and tokens are "
+                    "billed as you use them."
+                ),
                 isSubtle=True,
             ),
-            text(f"This question can be answered for {plan.expires_hours} hours.", isSubtle=True),
+            _expiry(plan.expires_hours),
         ],
         [
             submit(button, verbs.PROVISION_CONFIRM, {"request": plan.token}),
-            submit("Cancel", verbs.PROVISION_CANCEL, {"request": plan.token}),
+            submit(_("Cancel"), verbs.PROVISION_CANCEL, {"request": plan.token}),
         ],
     )
 
 
 def provision_cancelled_card(plan: ProvisionPlan) -> Card:
     """The question after "Cancel"."""
-    return card([heading(f"Nothing created: {plan.account} cancelled"), _plan_facts(plan)])
+    title = _("Nothing created: {account} cancelled", account=plan.account)
+    return card([heading(title), _plan_facts(plan)])
 
 
 def provision_progress_card(view: ProvisionProgress) -> Card:
@@ -95,18 +166,21 @@ def provision_progress_card(view: ProvisionProgress) -> Card:
     plan = view.plan
     return card(
         [
-            heading(f"Provisioning {plan.account}"),
+            heading(_("Provisioning {account}", account=plan.account)),
             _plan_facts(plan),
             facts(
                 [
-                    ("Step", view.step or "Starting"),
-                    ("State", view.state or "-"),
-                    ("Elapsed", duration(view.elapsed)),
+                    (_("Step"), view.step or _("Starting")),
+                    (_("State"), view.state or "-"),
+                    (_("Elapsed"), duration(view.elapsed)),
                 ]
             ),
             text(
-                "Azure takes a few minutes to create an account. " + ROLE_DELAY + " This card "
-                "updates itself.",
+                _("Azure takes a few minutes to create an account.")
+                + " "
+                + _(ROLE_DELAY)
+                + " "
+                + _("This card updates itself."),
                 isSubtle=True,
             ),
         ]
@@ -116,29 +190,39 @@ def provision_progress_card(view: ProvisionProgress) -> Card:
 def provision_succeeded_card(view: ProvisionSucceeded) -> Card:
     """The account is ready, with its endpoint."""
     plan = view.plan
-    what = "adopted" if view.adopted else "ready"
+    account = plan.account
+    if view.adopted:
+        title = _("{account} is adopted", account=account)
+    else:
+        title = _("{account} is ready", account=account)
     body = [
-        _title(f"{plan.account} is {what}", "Good"),
+        _title(title, "Good"),
         _plan_facts(plan),
         facts(
-            [("State", "Succeeded"), ("Endpoint", view.endpoint), ("Took", duration(view.elapsed))]
+            [
+                (_("State"), _("Succeeded")),
+                (_("Endpoint"), view.endpoint),
+                (_("Took"), duration(view.elapsed)),
+            ]
         ),
         text(
-            "I now work on this resource in this team or conversation; `resource` shows it. "
-            "Next, as in the lab: `roles me` gives you the four roles.",
+            _(
+                "I now work on this resource in this team or conversation; `resource` shows it. "
+                "Next, as in the lab: `roles me` gives you the four roles."
+            ),
             isSubtle=True,
         ),
     ]
     if view.note:
         body.append(text(view.note, isSubtle=True))
-    return card(body, [submit("Show the resource", verbs.RESOURCE)])
+    return card(body, [submit(_("Show the resource"), verbs.RESOURCE)])
 
 
 def provision_failed_card(view: ProvisionFailed) -> Card:
     """Provisioning stopped, and why."""
     return card(
         [
-            _title(f"Provisioning {view.plan.account} failed", "Attention"),
+            _title(_("Provisioning {account} failed", account=view.plan.account), "Attention"),
             _plan_facts(view.plan),
             text(view.reason),
         ]
@@ -148,66 +232,93 @@ def provision_failed_card(view: ProvisionFailed) -> Card:
 def resource_card(view: ResourceView) -> Card:
     """`resource`: the current resource."""
     pairs = [
-        ("Subscription", view.subscription),
-        ("Resource group", view.group),
-        ("Account", view.account),
-        ("Region", view.location),
-        ("SKU", view.sku),
-        ("Endpoint", view.endpoint),
-        ("The bot authenticates with", view.auth),
-        ("Origin", view.origin),
+        (_("Subscription"), _name(view.subscription)),
+        (_("Resource group"), _name(view.group)),
+        (_("Account"), _name(view.account)),
+        (_("Region"), _name(view.location)),
+        (_("SKU"), _name(view.sku)),
+        (_("Endpoint"), view.endpoint),
+        (_("The bot authenticates with"), view.auth),
+        (_("Origin"), view.origin),
     ]
     if view.state:
-        pairs.insert(3, ("State", view.state))
-    return card([heading(f"Current resource: {view.account}"), facts(pairs)])
+        pairs.insert(3, (_("State"), view.state))
+    title = _("Current resource: {account}", account=view.account)
+    return card([heading(title), facts(pairs)])
 
 
 def roles_card(view: RolesView) -> Card:
     """The lab's four roles: what each allows and who holds it (or what changed)."""
+    account = view.account
     if view.action == "list":
-        title = f"Roles on {view.account}"
+        title = _("Roles on {account}", account=account)
+    elif view.action == "removed":
+        title = _(
+            "Roles removed for {principal} on {account}",
+            principal=_name(view.principal),
+            account=account,
+        )
     else:
-        title = f"Roles {view.action} for {view.principal} on {view.account}"
+        title = _(
+            "Roles assigned for {principal} on {account}",
+            principal=_name(view.principal),
+            account=account,
+        )
     body: list[Element] = [heading(title)]
     for line in view.lines:
         if view.action == "list":
-            status = ", ".join(line.holders) if line.holders else "nobody the bot knows of"
-            state = f"Held by: {status}"
+            if line.holders:
+                state = _("Held by: {names}", names=", ".join(_name(h) for h in line.holders))
+            else:
+                state = _("Held by: nobody the bot knows of")
         else:
-            held = "held now" if line.held else "not held"
-            state = f"{held} ({line.note})"
-        body.append(text(f"**{line.name}** (at the {line.scope})", spacing="Medium"))
+            if line.held:
+                state = _("held now ({note})", note=line.note)
+            else:
+                state = _("not held ({note})", note=line.note)
+        role = _("**{role}** (at the {scope})", role=line.name, scope=line.scope)
+        body.append(text(role, spacing="Medium"))
         body.append(text(line.allows, isSubtle=True))
         body.append(text(state))
     body.append(
         text(
-            "These four are the only roles I assign or remove. " + ROLE_DELAY.split(";")[0] + ".",
+            _("These four are the only roles I assign or remove.")
+            + " "
+            + _("Role assignments take a few minutes to take effect on Azure."),
             isSubtle=True,
         )
     )
     return card(body)
 
 
+def _masked(view: KeysView | KeyRotated, name: str) -> str:
+    """A masked key (`••••abcd`): as it is in English, as code in another language."""
+    found = view.masked.get(name, "")
+    return found if not found or i18n.current() == i18n.SOURCE else f"`{found}`"
+
+
 def keys_card(view: KeysView) -> Card:
     """`keys`: masked keys, which the bot uses, rotations, and the advice."""
     pairs = [
-        ("Endpoint", view.endpoint),
-        ("KEY1", view.masked.get("key1", "")),
-        ("KEY2", view.masked.get("key2", "")),
-        ("The bot uses", view.auth),
-        ("KEY1 last rotated", view.rotated.get("key1", "")),
-        ("KEY2 last rotated", view.rotated.get("key2", "")),
+        (_("Endpoint"), view.endpoint),
+        ("KEY1", _masked(view, "key1")),
+        ("KEY2", _masked(view, "key2")),
+        (_("The bot uses"), view.auth),
+        (_("KEY1 last rotated"), view.rotated.get("key1", "")),
+        (_("KEY2 last rotated"), view.rotated.get("key2", "")),
     ]
     return card(
         [
-            heading(f"Keys of {view.account}"),
+            heading(_("Keys of {account}", account=view.account)),
             facts(pairs),
             text(
-                "Keys are shown by their last 4 characters only. Azure does not report when a "
-                "key was regenerated: the dates above are the bot's own rotations.",
+                _(
+                    "Keys are shown by their last 4 characters only. Azure does not report when "
+                    "a key was regenerated: the dates above are the bot's own rotations."
+                ),
                 isSubtle=True,
             ),
-            text(ENTRA_ADVICE, isSubtle=True),
+            text(_(ENTRA_ADVICE), isSubtle=True),
         ]
     )
 
@@ -217,24 +328,35 @@ def rotate_confirm_card(plan: RotatePlan) -> Card:
     other = "KEY2" if plan.key_name == "key1" else "KEY1"
     name = plan.key_name.upper()
     if plan.in_use == plan.key_name:
-        how = (
-            f"I use {name} myself: I will switch to {other}, check that a call works with it, "
-            f"and only then regenerate {name}, so nothing stops."
+        warning = _(
+            "Anything still using the old {key} stops working at once. I use {key} myself: I "
+            "will switch to {other}, check that a call works with it, and only then regenerate "
+            "{key}, so nothing stops.",
+            key=name,
+            other=other,
         )
     else:
-        how = f"I do not use {name}, so nothing of mine stops."
+        warning = _(
+            "Anything still using the old {key} stops working at once. I do not use {key}, so "
+            "nothing of mine stops.",
+            key=name,
+        )
     return card(
         [
-            heading(f"Regenerate {name} of {plan.account}?"),
-            text(f"Anything still using the old {name} stops working at once. {how}"),
-            text(f"This question can be answered for {plan.expires_hours} hours.", isSubtle=True),
+            heading(_("Regenerate {key} of {account}?", key=name, account=plan.account)),
+            text(warning),
+            _expiry(plan.expires_hours),
         ],
         [
             {
-                **submit(f"Regenerate {name}", verbs.KEYS_ROTATE_CONFIRM, {"request": plan.token}),
+                **submit(
+                    _("Regenerate {key}", key=name),
+                    verbs.KEYS_ROTATE_CONFIRM,
+                    {"request": plan.token},
+                ),
                 "style": "destructive",
             },
-            submit("Keep it", verbs.KEYS_KEEP, {"request": plan.token}),
+            submit(_("Keep it"), verbs.KEYS_KEEP, {"request": plan.token}),
         ],
     )
 
@@ -242,85 +364,131 @@ def rotate_confirm_card(plan: RotatePlan) -> Card:
 def rotated_card(view: KeyRotated) -> Card:
     """A key was regenerated: which one is valid now."""
     name, valid = view.key_name.upper(), view.valid.upper()
-    switched = f" I switched to {valid} before regenerating." if view.switched else ""
+    if view.switched:
+        which = _(
+            "{valid} is the key that still works: whoever copied the old {key} must use {valid} "
+            "(or the new {key} from the portal). I switched to {valid} before regenerating.",
+            valid=valid,
+            key=name,
+        )
+    else:
+        which = _(
+            "{valid} is the key that still works: whoever copied the old {key} must use {valid} "
+            "(or the new {key} from the portal).",
+            valid=valid,
+            key=name,
+        )
     return card(
         [
-            _title(f"{name} of {view.account} was regenerated", "Good"),
-            text(
-                f"{valid} is the key that still works: whoever copied the old {name} must use "
-                f"{valid} (or the new {name} from the portal).{switched}"
+            _title(
+                _("{key} of {account} was regenerated", key=name, account=view.account),
+                "Good",
             ),
-            facts([("KEY1", view.masked.get("key1", "")), ("KEY2", view.masked.get("key2", ""))]),
-            text(ENTRA_ADVICE, isSubtle=True),
+            text(which),
+            facts([("KEY1", _masked(view, "key1")), ("KEY2", _masked(view, "key2"))]),
+            text(_(ENTRA_ADVICE), isSubtle=True),
         ]
     )
 
 
 def kept_key_card(account: str) -> Card:
     """The rotation question after "Keep it"."""
-    return card([heading(f"No key of {account} was regenerated")])
+    return card([heading(_("No key of {account} was regenerated", account=account))])
 
 
-def _item_line(kind: str, label: str, state: str, reason: str) -> Element:
-    marks = {"pending": "waiting", "deleting": "deleting...", "done": "deleted", "failed": "FAILED"}
-    line = f"{kind}: {label}: **{marks.get(state, state)}**"
-    if reason:
-        line += f" ({reason})"
-    return text(line, color="Attention" if state == "failed" else "Default")
+def _kind(item: TeardownItem) -> str:
+    return _(KINDS[item.kind]) if item.kind in KINDS else _name(item.kind)
+
+
+def _item_line(item: TeardownItem) -> Element:
+    mark = _(MARKS[item.state]) if item.state in MARKS else _name(item.state)
+    if item.reason:
+        line = _(
+            "{kind}: {label}: **{state}** ({reason})",
+            kind=_kind(item),
+            label=item.label,
+            state=mark,
+            reason=item.reason,
+        )
+    else:
+        line = _("{kind}: {label}: **{state}**", kind=_kind(item), label=item.label, state=mark)
+    return text(line, color="Attention" if item.state == "failed" else "Default")
 
 
 def teardown_confirm_card(plan: TeardownPlan) -> Card:
     """Everything teardown deletes, and the destructive button."""
-    lines = [text(f"{i.kind}: {i.label}") for i in plan.items]
+    lines = [text(_("{kind}: {label}", kind=_kind(item), label=item.label)) for item in plan.items]
     account = any(i.kind == "account" for i in plan.items)
+    if account:
+        order = _(
+            "Order: deployments, then fine-tuning jobs (with their models) and files, then the "
+            "account."
+        )
+    else:
+        order = _("Order: deployments, then fine-tuning jobs (with their models) and files.")
     notes = [
-        "Order: deployments, then fine-tuning jobs (with their models) and files"
-        + (", then the account." if account else "."),
-        f"The resource group {plan.group} is never deleted.",
-        "I also delete my own copies for this resource (stored datasets, chat sessions); the "
-        "audit trail is kept.",
+        order,
+        _("The resource group {group} is never deleted.", group=plan.group),
+        _(
+            "I also delete my own copies for this resource (stored datasets, chat sessions); the "
+            "audit trail is kept."
+        ),
     ]
     if account:
-        notes.append("Azure keeps a deleted account for 48 hours (soft delete); `purge` ends it.")
+        notes.append(
+            _("Azure keeps a deleted account for 48 hours (soft delete); `purge` ends it.")
+        )
     return card(
         [
-            _title(f"Delete everything I created on {plan.account}?", "Attention"),
-            text("Read the list: this cannot be undone.", weight="Bolder"),
+            _title(
+                _("Delete everything I created on {account}?", account=plan.account),
+                "Attention",
+            ),
+            text(_("Read the list: this cannot be undone."), weight="Bolder"),
             *lines,
             *[text(n, isSubtle=True) for n in notes],
-            text(f"This question can be answered for {plan.expires_hours} hours.", isSubtle=True),
+            _expiry(plan.expires_hours),
         ],
         [
             {
-                **submit("Delete all of it", verbs.TEARDOWN_CONFIRM, {"request": plan.token}),
+                **submit(_("Delete all of it"), verbs.TEARDOWN_CONFIRM, {"request": plan.token}),
                 "style": "destructive",
             },
-            submit("Keep everything", verbs.TEARDOWN_KEEP, {"request": plan.token}),
+            submit(_("Keep everything"), verbs.TEARDOWN_KEEP, {"request": plan.token}),
         ],
     )
 
 
 def teardown_kept_card(account: str) -> Card:
     """The teardown question after "Keep everything"."""
-    return card([heading(f"Nothing on {account} was deleted")])
+    return card([heading(_("Nothing on {account} was deleted", account=account))])
 
 
 def teardown_progress_card(view: TeardownProgress) -> Card:
     """The card that follows a teardown."""
     failed = [i for i in view.items if i.state == "failed"]
+    name = view.account
     if not view.finished:
-        title, color = f"Tearing down {view.account}", "Default"
+        title, color = _("Tearing down {account}", account=name), "Default"
     elif failed:
-        title, color = f"Teardown of {view.account}: {len(failed)} item(s) not deleted", "Warning"
+        title = n_(
+            "Teardown of {account}: {count} item not deleted",
+            "Teardown of {account}: {count} items not deleted",
+            len(failed),
+            account=name,
+        )
+        color = "Warning"
     else:
-        title, color = f"Teardown of {view.account} is done", "Good"
+        title, color = _("Teardown of {account} is done", account=name), "Good"
     body = [_title(title, color)]
-    body += [_item_line(i.kind, i.label, i.state, i.reason) for i in view.items]
+    body += [_item_line(item) for item in view.items]
     if view.local_done:
         body.append(
             text(
-                "My own copies for this resource (stored datasets, chat sessions) are deleted; "
-                "the audit trail is kept.",
+                _(
+                    "My own copies for this resource (stored datasets, chat sessions) are "
+                    "deleted; the audit trail is kept."
+                ),
                 isSubtle=True,
             )
         )
@@ -329,60 +497,101 @@ def teardown_progress_card(view: TeardownProgress) -> Card:
     if account is not None:
         body.append(
             text(
-                f"Azure keeps {account.id} soft-deleted for 48 hours; `purge {account.id}` "
-                "removes it for good (and frees its name).",
+                _(
+                    "Azure keeps {account} soft-deleted for 48 hours; {purge} removes it for good "
+                    "(and frees its name).",
+                    account=account.id,
+                    purge=f"`purge {account.id}`",
+                ),
                 isSubtle=True,
             )
         )
-        actions.append(submit(f"Purge {account.id}", verbs.PURGE, {"account": account.id}))
+        actions.append(submit(_purge_title(account.id), verbs.PURGE, {"account": account.id}))
     return card(body, actions)
+
+
+def _purge_title(account: str) -> str:
+    """The purge button: it names the account in English; a button cannot show a name as code,
+    so in another language it is "Purge" (the sentence above it names the account)."""
+    if i18n.current() == i18n.SOURCE:
+        return _("Purge {account}", account=account)
+    return _("Purge")
 
 
 def purge_confirm_card(plan: PurgePlan) -> Card:
     """Ask before purging a soft-deleted account."""
-    when = f" Azure would purge it by itself on {plan.purge_date}." if plan.purge_date else ""
+    if plan.purge_date:
+        what = _(
+            "The deleted account and everything it kept (files, models) are removed "
+            "permanently; it can no longer be restored. Azure would purge it by itself on "
+            "{date}.",
+            date=plan.purge_date,
+        )
+    else:
+        what = _(
+            "The deleted account and everything it kept (files, models) are removed "
+            "permanently; it can no longer be restored."
+        )
     return card(
         [
-            _title(f"Purge {plan.account} for good?", "Attention"),
-            text(
-                "The deleted account and everything it kept (files, models) are removed "
-                f"permanently; it can no longer be restored.{when}"
-            ),
-            facts([("Resource group", plan.group), ("Region", plan.location)]),
-            text(f"This question can be answered for {plan.expires_hours} hours.", isSubtle=True),
+            _title(_("Purge {account} for good?", account=plan.account), "Attention"),
+            text(what),
+            facts([(_("Resource group"), _name(plan.group)), (_("Region"), _name(plan.location))]),
+            _expiry(plan.expires_hours),
         ],
         [
             {
-                **submit("Purge", verbs.PURGE_CONFIRM, {"request": plan.token}),
+                **submit(_("Purge"), verbs.PURGE_CONFIRM, {"request": plan.token}),
                 "style": "destructive",
             },
-            submit("Keep it", verbs.PURGE_KEEP, {"request": plan.token}),
+            submit(_("Keep it"), verbs.PURGE_KEEP, {"request": plan.token}),
         ],
     )
 
 
 def purged_card(account: str, done: bool) -> Card:
     """After the purge question."""
+    name = account
     if done:
         return card(
             [
-                _title(f"{account} is purged", "Good"),
-                text("It is gone for good; its name and subdomain are free again."),
+                _title(_("{account} is purged", account=name), "Good"),
+                text(_("It is gone for good; its name and subdomain are free again.")),
             ]
         )
-    return card([heading(f"{account} was not purged")])
+    return card([heading(_("{account} was not purged", account=name))])
+
+
+def _entry_lines(entry: AuditEntry) -> list[Element]:
+    action = _(ACTIONS[entry.action]) if entry.action in ACTIONS else f"`{entry.action}`"
+    outcome = _(OUTCOMES[entry.outcome]) if entry.outcome in OUTCOMES else _name(entry.outcome)
+    headline = _(
+        "**{action}** {target} — {outcome}",
+        action=action,
+        target=_name(entry.target),
+        outcome=outcome,
+    )
+    who = _name(f"{entry.user_name} ({entry.user})")
+    if entry.resource:
+        when = _(
+            "{when}, by {user} on {resource}",
+            when=moment(entry.at),
+            user=who,
+            resource=_name(entry.resource),
+        )
+    else:
+        when = _("{when}, by {user}", when=moment(entry.at), user=who)
+    lines = [text(headline, spacing="Medium"), text(when, isSubtle=True)]
+    if entry.detail:
+        lines.append(quote(entry.detail, isSubtle=True))
+    return lines
 
 
 def audit_card(view: AuditView) -> Card:
     """`audit`: the latest costly or destructive actions."""
-    body: list[Element] = [heading("Audit trail")]
+    body: list[Element] = [heading(_("Audit trail"))]
     if not view.entries:
-        body.append(text("Nothing costly or destructive has been done yet."))
+        body.append(text(_("Nothing costly or destructive has been done yet.")))
     for entry in view.entries:
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry.at))
-        body.append(text(f"**{entry.action}** {entry.target} — {entry.outcome}", spacing="Medium"))
-        where = f" on {entry.resource}" if entry.resource else ""
-        body.append(text(f"{when}, by {entry.user_name} ({entry.user}){where}", isSubtle=True))
-        if entry.detail:
-            body.append(text(entry.detail, isSubtle=True))
+        body += _entry_lines(entry)
     return card(body)

@@ -17,7 +17,9 @@ from botbuilder.core.teams import TeamsInfo
 
 from adaptive_cards import provisioning as cards
 from bot.turn import Turn
+from infra import i18n
 from infra.errors import UserError
+from infra.i18n import _
 from infra.text import echo
 from skills.provisioning.views import AuditView
 from skills.records import KeyName
@@ -99,6 +101,12 @@ def parse_count(text: str, data: Mapping[str, Any]) -> int:
     return int(value)
 
 
+def _name(value: str) -> str:
+    """A person's name in a sentence: as it is in English, as code in another language (a name
+    is not a word of that language)."""
+    return value if i18n.current() == i18n.SOURCE else echo(value)
+
+
 # -- roles -------------------------------------------------------------------------------------
 
 
@@ -133,7 +141,7 @@ async def _principal(
             raise UserError(
                 "I could not look up {name} in this conversation; give their Entra ID object id "
                 "instead: `roles <object id>`.",
-                name=args.name or "that person",
+                name=_name(args.name) if args.name else _("that person"),
             )
         return oid, str(getattr(member, "name", "") or args.name or oid), "User"
     return args.value, args.value, None
@@ -145,12 +153,16 @@ async def roles(turn: Turn, args: RolesArgs) -> None:
     resource = await turn.resource()
     if args.target == "list":
         view = await access.role_holders(resource)
-        await turn.send_card(cards.roles_card(view), f"Roles on {view.account}")
+        await turn.send_card(cards.roles_card(view), _("Roles on {account}", account=view.account))
         return
     oid, name, kind = await _principal(turn, args)
     await access.remember_name(oid, name)
     view = await access.change(resource, oid, kind, turn.actor, remove=args.remove)
-    await turn.send_card(cards.roles_card(view), f"Roles {view.action} for {name}")
+    if args.remove:
+        summary = _("Roles removed for {name}", name=name)
+    else:
+        summary = _("Roles assigned for {name}", name=name)
+    await turn.send_card(cards.roles_card(view), summary)
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -162,17 +174,21 @@ async def keys(turn: Turn, args: KeysArgs) -> None:
     resource = await turn.resource()
     if args.rotate is None:
         view = await access.keys(resource)
-        await turn.send_card(cards.keys_card(view), f"Keys of {view.account}")
+        await turn.send_card(cards.keys_card(view), _("Keys of {account}", account=view.account))
         return
     plan = await access.ask_rotate(resource, turn.conversation_id, turn.actor, args.rotate)
-    await turn.send_card(cards.rotate_confirm_card(plan), f"Regenerate {args.rotate.upper()}?")
+    await turn.send_card(
+        cards.rotate_confirm_card(plan), _("Regenerate {key}?", key=args.rotate.upper())
+    )
 
 
 async def keys_rotate_confirm(turn: Turn, token: str) -> None:
     """Rotate, with zero downtime for the bot."""
     view = await turn.services.access.rotate(token, turn.conversation_id, turn.actor)
     await turn.show(
-        turn.pressed_card, cards.rotated_card(view), f"{view.key_name.upper()} regenerated"
+        turn.pressed_card,
+        cards.rotated_card(view),
+        _("{key} regenerated", key=view.key_name.upper()),
     )
 
 
@@ -188,4 +204,4 @@ async def keys_keep(turn: Turn, token: str) -> None:
 async def audit(turn: Turn, count: int) -> None:
     """The latest costly or destructive actions."""
     entries = await turn.services.audit.last(count)
-    await turn.send_card(cards.audit_card(AuditView(tuple(entries))), "Audit trail")
+    await turn.send_card(cards.audit_card(AuditView(tuple(entries))), _("Audit trail"))

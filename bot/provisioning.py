@@ -15,6 +15,7 @@ from adaptive_cards import provisioning as cards
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
+from infra.i18n import _
 from infra.text import echo
 from skills.provisioning.regions import DEFAULT_REGION
 
@@ -67,7 +68,9 @@ async def provision(turn: Turn, args: ProvisionArgs) -> None:
     plan = await provisioning.ask(
         turn.scope, turn.conversation_id, turn.actor, args.name, args.region, args.group
     )
-    card = await turn.send_card(cards.provision_confirm_card(plan), f"Create {plan.account}?")
+    card = await turn.send_card(
+        cards.provision_confirm_card(plan), _("Create {account}?", account=plan.account)
+    )
     await provisioning.remember_card(plan.token, card)
 
 
@@ -87,10 +90,10 @@ async def provision_cancel(turn: Turn, token: str) -> None:
     await turn.show(_pressed(turn, request.card), cards.provision_cancelled_card(plan))
 
 
-async def resource(turn: Turn, _: None) -> None:
+async def resource(turn: Turn, __: None) -> None:
     """The current resource."""
     view = await turn.services.provisioning.describe(turn.scope)
-    await turn.send_card(cards.resource_card(view), f"Resource {view.account}")
+    await turn.send_card(cards.resource_card(view), _("Resource {account}", account=view.account))
 
 
 # -- purge -------------------------------------------------------------------------------------
@@ -99,14 +102,20 @@ async def resource(turn: Turn, _: None) -> None:
 async def purge(turn: Turn, account: str) -> None:
     """Ask before purging a soft-deleted account."""
     plan = await turn.services.provisioning.ask_purge(turn.conversation_id, turn.actor, account)
-    await turn.send_card(cards.purge_confirm_card(plan), f"Purge {plan.account}?")
+    await turn.send_card(
+        cards.purge_confirm_card(plan), _("Purge {account}?", account=plan.account)
+    )
 
 
 async def purge_confirm(turn: Turn, token: str) -> None:
     """Purge it for good."""
     request = await turn.services.provisioning.purge(token, turn.conversation_id, turn.actor)
     account = request.resource.account
-    await turn.show(_pressed(turn, ""), cards.purged_card(account, True), f"{account} is purged")
+    await turn.show(
+        _pressed(turn, ""),
+        cards.purged_card(account, True),
+        _("{account} is purged", account=account),
+    )
 
 
 async def purge_keep(turn: Turn, token: str) -> None:
@@ -119,12 +128,13 @@ async def purge_keep(turn: Turn, token: str) -> None:
 # -- teardown ----------------------------------------------------------------------------------
 
 
-async def teardown(turn: Turn, _: None) -> None:
+async def teardown(turn: Turn, __: None) -> None:
     """List what the bot created here, behind a destructive button."""
     teardown = turn.services.teardown
     plan = await teardown.ask(await turn.resource(), turn.conversation_id, turn.actor)
     card = await turn.send_card(
-        cards.teardown_confirm_card(plan), f"Delete everything on {plan.account}?"
+        cards.teardown_confirm_card(plan),
+        _("Delete everything on {account}?", account=plan.account),
     )
     await teardown.remember_card(plan.token, card)
 

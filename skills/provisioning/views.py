@@ -1,5 +1,10 @@
 """What provisioning, access, keys, teardown and the audit trail show, as data
-(adaptive_cards/provisioning.py draws it; bot/render.py maps the views sent through Notify)."""
+(adaptive_cards/provisioning.py draws it; bot/render.py maps the views sent through Notify).
+
+A view's texts (a step, a state, a reason, a note, what a role allows, a teardown item's label)
+are the workflow's words, already said in the language of the person who started it (the
+record's `language`); names and ids are kept as they are, and the card decides how to show them.
+"""
 
 from __future__ import annotations
 

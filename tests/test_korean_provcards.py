@@ -1,0 +1,342 @@
+"""The provisioning, access, keys, teardown and audit cards, their summaries and the refusals of
+their commands in Korean: every card builder on the views the workflows hand it, and every parser
+of the resource commands on what a user types, checked with tests.korean; English is still
+English.
+
+The texts a view carries from its workflow (a step, a state, a reason, what a role allows, the
+labels of what teardown deletes) are said by skills/provisioning in the language of the person
+who started it; here they are what that workflow says in Korean (infra/locales/ko/provskills.po).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from adaptive_cards import provisioning as cards
+from adaptive_cards.common import Card
+from bot.access import parse_count, parse_keys, parse_roles
+from bot.provisioning import parse_account, parse_provision
+from bot.render import render
+from infra import i18n
+from infra.errors import UserError
+from skills.provisioning.views import (
+    AuditView,
+    KeyRotated,
+    KeysView,
+    ProvisionFailed,
+    ProvisionPlan,
+    ProvisionProgress,
+    ProvisionSucceeded,
+    PurgePlan,
+    ResourceView,
+    RoleLine,
+    RolesView,
+    RotatePlan,
+    TeardownPlan,
+    TeardownProgress,
+)
+from skills.records import AuditEntry, TeardownItem
+from tests.korean import english, texts_of
+
+ENDPOINT = "https://rgtest.openai.azure.com/"
+ADA = "Ada Admin (0a11ce00-0000-4000-8000-000000000001)"
+
+
+def plan(region: str, exists: bool = False, group_exists: bool = False) -> ProvisionPlan:
+    """A plan on an account and a group whose names are words (not ids): they must read as code."""
+    return ProvisionPlan(
+        "teacherlab", "rg-lab", "sub", "northcentralus", region, group_exists, exists, "a" * 32, 24
+    )
+
+
+def items(korean: bool) -> tuple[TeardownItem, ...]:
+    """What teardown deletes, labelled as the workflow labels them."""
+    if korean:
+        labels = (
+            "`teacher` (`gpt-4o-mini-2024-07-18.ft-abc-teacher`)",
+            "`ftjob-1`과(와) 미세 조정된 모델",
+            "`file-1` (`training_set.jsonl`)",
+            "`teacherlab` (리소스 그룹 `rg-lab`은(는) 남겨 둠)",
+        )
+        reason = "Azure 응답: `The job is still running.`"
+    else:
+        labels = (
+            "teacher (gpt-4o-mini-2024-07-18.ft-abc-teacher)",
+            "ftjob-1 and its fine-tuned model",
+            "file-1 (training_set.jsonl)",
+            "teacherlab (group rg-lab, which stays)",
+        )
+        reason = "Azure said: The job is still running."
+    return (
+        TeardownItem(kind="deployment", id="teacher", label=labels[0], state="done"),
+        TeardownItem(kind="job", id="ftjob-1", label=labels[1], state="failed", reason=reason),
+        TeardownItem(kind="file", id="file-1", label=labels[2], state="deleting"),
+        TeardownItem(kind="account", id="teacherlab", label=labels[3], state="done"),
+    )
+
+
+def entries(korean: bool) -> tuple[AuditEntry, ...]:
+    """Audit entries as the workflows write them: names as targets, sentences as details."""
+    teardown = "`teacherlab`의 항목 4개" if korean else "4 items on teacherlab"
+    detail = "`ftjob-1`과(와) 미세 조정된 모델: Azure 응답: `No.`" if korean else "ftjob-1: No."
+    common: dict[str, Any] = {"at": 1.7e9, "user": "0a11", "user_name": "Ada Admin"}
+    return (
+        AuditEntry(id="3", action="teardown", target=teardown, resource="teacherlab (rg-lab)",
+                   outcome="partly done", detail=detail, **common),
+        AuditEntry(id="2", action="keys rotate", target="KEY1", resource="teacherlab (rg-lab)",
+                   outcome="done", **common),
+        AuditEntry(id="1", action="roles remove", target="Bob Builder (0b0b)", outcome="failed",
+                   detail="Azure said: AuthorizationFailed", **common),
+    )  # fmt: skip
+
+
+def every_card(korean: bool) -> list[tuple[str, Card]]:
+    """Each card of the area, on the views its workflow hands it in that language."""
+    region = "미국 중북부" if korean else "North Central US"
+    said: dict[str, str] = (
+        {
+            "step": "계정 생성",
+            "state": "생성 중",
+            "note": "`FTBOT_BOT_PRINCIPAL_ID`가 설정되지 않아 봇은 스스로에게 역할을 할당하지 "
+            "않았습니다.",
+            "reason": "`teacherlab`은(는) 이미 사용 중인 이름입니다: 다른 Azure 리소스가 "
+            "쓰고 있습니다.",
+            "auth": "Entra ID (봇 자신의 ID)",
+            "origin": "프로비저닝: `Ada Admin` (`0a11`), 2026. 1. 1. 오전 10시 0분 0초 UTC",
+            "found": "성공",
+            "allows": "파일 업로드, 미세 조정, 배포, 모델 호출 (데이터 평면, Entra ID).",
+            "scope": "계정",
+            "assigned": "지금 할당함",
+            "removed": "지금 제거함",
+            "uses": "KEY1 키 인증",
+            "rotated": "봇이 회전하지 않음",
+            "date": "2026-01-03",
+        }
+        if korean
+        else {
+            "step": "Creating the account",
+            "state": "Creating",
+            "note": "FTBOT_BOT_PRINCIPAL_ID is not set, so the bot assigned itself no role.",
+            "reason": "The name teacherlab is taken: another Azure resource already uses it.",
+            "auth": "Entra ID (the bot's own identity)",
+            "origin": "provisioned by Ada Admin (0a11) on Jan 1, 2026, 10:00:00 AM UTC",
+            "found": "Succeeded",
+            "allows": "Upload files, fine-tune, deploy and call the models (data plane, Entra ID).",
+            "scope": "account",
+            "assigned": "assigned now",
+            "removed": "removed now",
+            "uses": "key auth with KEY1",
+            "rotated": "not by the bot",
+            "date": "2026-01-03",
+        }
+    )
+    role = RoleLine("Cognitive Services OpenAI Contributor", said["allows"], said["scope"])
+    bot = "봇 (`b0b0`)" if korean else "the bot (b0b0)"
+    holders = RoleLine(**{**role.__dict__, "holders": (ADA, bot)})
+    assigned = RoleLine(**{**role.__dict__, "held": True, "note": said["assigned"]})
+    removed = RoleLine(**{**role.__dict__, "held": False, "note": said["removed"]})
+    masked = {"key1": "••••abcd", "key2": "••••efgh"}
+    rotated = {"key1": said["rotated"], "key2": said["rotated"]}
+    progress = ProvisionProgress(plan(region), said["step"], said["state"], 200.0)
+    return [
+        ("provision-confirm", cards.provision_confirm_card(plan(region))),
+        ("provision-adopt", cards.provision_confirm_card(plan(region, True, True))),
+        ("provision-cancelled", cards.provision_cancelled_card(plan(region))),
+        (
+            "provision-starting",
+            cards.provision_progress_card(ProvisionProgress(plan(region), "", "", 0)),
+        ),
+        ("provision-progress", cards.provision_progress_card(progress)),
+        (
+            "provision-succeeded",
+            cards.provision_succeeded_card(
+                ProvisionSucceeded(plan(region), ENDPOINT, 95.0, False, said["note"])
+            ),
+        ),
+        (
+            "provision-adopted",
+            cards.provision_succeeded_card(
+                ProvisionSucceeded(plan(region, True, True), ENDPOINT, 3900.0, True)
+            ),
+        ),
+        (
+            "provision-failed",
+            cards.provision_failed_card(ProvisionFailed(plan(region), said["reason"])),
+        ),
+        (
+            "resource",
+            cards.resource_card(
+                ResourceView(
+                    "sub",
+                    "rg-lab",
+                    "teacherlab",
+                    "northcentralus",
+                    "S0",
+                    ENDPOINT,
+                    said["auth"],
+                    said["origin"],
+                    said["found"],
+                )
+            ),
+        ),
+        ("roles", cards.roles_card(RolesView("teacherlab", (holders, role)))),
+        ("roles-assigned", cards.roles_card(RolesView("teacherlab", (assigned,), ADA, "assigned"))),
+        (
+            "roles-removed",
+            cards.roles_card(RolesView("teacherlab", (removed,), ADA, "removed")),
+        ),
+        (
+            "keys",
+            cards.keys_card(
+                KeysView("teacherlab", ENDPOINT, said["uses"], masked, "key1", rotated)
+            ),
+        ),
+        (
+            "rotate-in-use",
+            cards.rotate_confirm_card(RotatePlan("teacherlab", "key1", "key1", "b" * 32, 1)),
+        ),
+        (
+            "rotate-unused",
+            cards.rotate_confirm_card(RotatePlan("teacherlab", "key2", "key1", "b" * 32, 24)),
+        ),
+        ("rotated", cards.rotated_card(KeyRotated("teacherlab", "key1", "key2", True, masked))),
+        (
+            "rotated-unused",
+            cards.rotated_card(KeyRotated("teacherlab", "key2", "key1", False, masked)),
+        ),
+        ("kept-key", cards.kept_key_card("teacherlab")),
+        (
+            "teardown-confirm",
+            cards.teardown_confirm_card(
+                TeardownPlan("teacherlab", "rg-lab", items(korean), "c" * 32, 24)
+            ),
+        ),
+        (
+            "teardown-running",
+            cards.teardown_progress_card(
+                TeardownProgress("teacherlab", items(korean), False, False)
+            ),
+        ),
+        (
+            "teardown-failed",
+            cards.teardown_progress_card(TeardownProgress("teacherlab", items(korean), True, True)),
+        ),
+        (
+            "teardown-done",
+            cards.teardown_progress_card(
+                TeardownProgress("teacherlab", items(korean)[:1], True, True)
+            ),
+        ),
+        ("teardown-kept", cards.teardown_kept_card("teacherlab")),
+        (
+            "purge-confirm",
+            cards.purge_confirm_card(
+                PurgePlan("teacherlab", "rg-lab", "northcentralus", said["date"], "d" * 32, 24)
+            ),
+        ),
+        (
+            "purge-undated",
+            cards.purge_confirm_card(
+                PurgePlan("teacherlab", "rg-lab", "northcentralus", "", "d" * 32, 24)
+            ),
+        ),
+        ("purged", cards.purged_card("teacherlab", True)),
+        ("not-purged", cards.purged_card("teacherlab", False)),
+        ("audit", cards.audit_card(AuditView(entries(korean)))),
+        ("audit-empty", cards.audit_card(AuditView(()))),
+    ]
+
+
+def seen(content: Card) -> list[str]:
+    return texts_of({"attachments": [{"content": content}]})
+
+
+def hangul(texts: list[str]) -> bool:
+    return any("\uac00" <= c <= "\ud7a3" for t in texts for c in t)
+
+
+def test_every_card_speaks_korean() -> None:
+    with i18n.use("ko"):
+        shown = every_card(korean=True)
+    for name, content in shown:
+        texts = seen(content)
+        assert hangul(texts), name
+        assert english(texts) == [], name
+        languages = {a["data"]["language"] for a in content.get("actions", [])}
+        assert languages <= {"ko"}, name
+
+
+def test_names_read_as_code_in_korean_and_as_they_are_in_english() -> None:
+    with i18n.use("ko"):
+        korean = dict(every_card(korean=True))
+    english_cards = dict(every_card(korean=False))
+    confirm = seen(korean["provision-confirm"])
+    assert confirm[0] == "`teacherlab` 계정을 만들까요?"
+    assert "`rg-lab` (새로 만들며, 나중에도 삭제하지 않음)" in confirm
+    assert "미국 중북부 (`northcentralus`)" in confirm
+    assert [a["title"] for a in korean["provision-confirm"]["actions"]] == ["만들기", "취소"]
+    assert "`••••abcd`" in seen(korean["keys"])
+    audit = seen(korean["audit"])
+    assert "**정리** `teacherlab`의 항목 4개 — 일부 완료" in audit
+    assert "**키 다시 생성** `KEY1` — 완료" in audit
+    assert any(t.startswith("2023. 11. 14.") and "실행: `Ada Admin (0a11)`" in t for t in audit)
+    assert seen(english_cards["provision-confirm"])[0] == "Create teacherlab?"
+    assert "••••abcd" in seen(english_cards["keys"])
+    assert "**teardown** 4 items on teacherlab — partly done" in seen(english_cards["audit"])
+
+
+def test_english_is_still_english() -> None:
+    shown = dict(every_card(korean=False))
+    for name, content in shown.items():
+        assert not hangul(seen(content)), name
+    assert seen(shown["teardown-failed"])[0] == "Teardown of teacherlab: 1 item not deleted"
+    assert (
+        "job: ftjob-1 and its fine-tuned model: **FAILED** (Azure said: The job is still running.)"
+        in seen(shown["teardown-failed"])
+    )
+    assert "This question can be answered for 1 hour." in seen(shown["rotate-in-use"])
+    assert "**Cognitive Services OpenAI Contributor** (at the account)" in seen(shown["roles"])
+    assert "Held by: Ada Admin (0a11ce00-0000-4000-8000-000000000001), the bot (b0b0)" in seen(
+        shown["roles"]
+    )
+    assert seen(shown["provision-adopted"])[0] == "teacherlab is adopted"
+    assert "1 hr 5 min" in seen(shown["provision-adopted"])
+
+
+def test_a_card_a_workflow_sends_later_speaks_the_language_it_is_sent_in() -> None:
+    """bot/render.py draws a view inside the workflow's `use(record.language)`."""
+    view = TeardownProgress("teacherlab", items(korean=True), True, True)
+    with i18n.use("ko"):
+        korean = render(view)
+    content = korean.attachments[0].content
+    assert english(seen(content)) == [] and hangul(seen(content))
+    assert not hangul(seen(render(TeardownProgress("teacherlab", items(False), True, True))
+                           .attachments[0].content))  # fmt: skip
+
+
+REFUSED: list[tuple[Callable[[str, dict[str, Any]], object], str]] = [
+    (parse_provision, "aoai-lab2 extra"),
+    (parse_provision, ""),
+    (parse_account, "two names"),
+    (parse_roles, "me bot"),
+    (parse_roles, "remove"),
+    (parse_roles, "someone"),
+    (parse_keys, "rotate key3"),
+    (parse_count, "many"),
+    (parse_count, "99"),
+]
+
+
+@pytest.mark.parametrize(("parse", "typed"), REFUSED)
+def test_the_resource_commands_refuse_in_korean(
+    parse: Callable[[str, dict[str, Any]], object], typed: str
+) -> None:
+    with pytest.raises(UserError) as refused:
+        parse(typed, {})
+    with i18n.use("ko"):
+        said = refused.value.message
+    assert hangul([said]) and english([said]) == [], said
+    assert not hangul([refused.value.message])
