@@ -21,6 +21,10 @@ Activity = dict[str, Any]
 Predicate = Callable[[Activity], bool]
 
 
+THREAD = "19:abc@thread.tacv2;messageid=1"
+"""A Teams channel thread's conversation id (the notifier fixture remembers it)."""
+
+
 class ChannelFake:
     """Records what the bot sends; `conversation()` opens a chat with the bot."""
 

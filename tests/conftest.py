@@ -10,11 +10,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from botbuilder.schema import Activity
 
+from bot.adapter import create_adapter
+from bot.notifier import Notifier
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from tests.azurite import running_azurite
-from tests.channel import ChannelFake, Conversation
+from tests.channel import THREAD, ChannelFake, Conversation
 from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 
 
@@ -89,4 +92,28 @@ async def records(tmp_path: Path) -> AsyncIterator[RecordStore]:
     """Typed records on a SQLite store of the test's own."""
     storage = SqliteStorage(tmp_path / "records.sqlite3")
     yield RecordStore(storage)
+    await storage.close()
+
+
+@pytest.fixture
+async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifier]:
+    """A notifier through the real CloudAdapter that has seen the channel thread THREAD."""
+    settings = bot_settings(tmp_path)
+    storage = SqliteStorage(tmp_path / "state.sqlite3")
+    adapter = create_adapter(settings)
+    notifier = Notifier(adapter, RecordStore(storage), settings.app_id)
+    incoming = Activity().deserialize(
+        {
+            "type": "message",
+            "id": "a1",
+            "channelId": "msteams",
+            "serviceUrl": channel.url,
+            "from": {"id": "user"},
+            "recipient": {"id": "bot"},
+            "conversation": {"id": THREAD},
+        }
+    )
+    await notifier.remember(incoming)
+    yield notifier
+    await adapter.close()
     await storage.close()

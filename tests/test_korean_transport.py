@@ -6,7 +6,7 @@ what it was."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,6 @@ from bot.render import render
 from infra import i18n
 from infra.azure import Azure, Resource
 from infra.errors import UserError
-from infra.records import RecordStore
-from infra.storage import SqliteStorage
 from skills.checks import CheckingFiles, FilesOffered
 from skills.deployment.views import (
     DeletedForInactivity,
@@ -46,6 +44,7 @@ from skills.provisioning.views import (
 from skills.records import TeardownItem
 from skills.training.jobs import JobState
 from skills.training.views import FinalView
+from tests.channel import THREAD as CONVERSATION
 from tests.channel import ChannelFake
 from tests.harness import bot_settings
 from tests.korean import english, texts_of
@@ -57,7 +56,6 @@ PROVISION = ProvisionPlan(
     "aoai-lab", "rg-lab", "sub", "northcentralus", "North Central US", False, False, "a" * 32, 24
 )
 ITEMS = (TeardownItem(kind="deployment", id="teacher", label="teacher", state="done"),)
-CONVERSATION = "19:abc@thread.tacv2;messageid=1"
 
 
 def job(status: str) -> JobState:
@@ -139,29 +137,6 @@ def test_the_deleted_card_says_who_in_its_language(view: DeploymentDeleted, show
     assert english(korean) == [] and "`teacher`" in korean[0], korean
     if view.by:
         assert "`Alice {0}`" in korean[0]
-
-
-@pytest.fixture
-async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifier]:
-    settings = bot_settings(tmp_path)
-    storage = SqliteStorage(tmp_path / "state.sqlite3")
-    adapter = create_adapter(settings)
-    notifier = Notifier(adapter, RecordStore(storage), settings.app_id)
-    incoming = Activity().deserialize(
-        {
-            "type": "message",
-            "id": "a1",
-            "channelId": "msteams",
-            "serviceUrl": channel.url,
-            "from": {"id": "user"},
-            "recipient": {"id": "bot"},
-            "conversation": {"id": CONVERSATION},
-        }
-    )
-    await notifier.remember(incoming)
-    yield notifier
-    await adapter.close()
-    await storage.close()
 
 
 async def test_a_view_sent_later_speaks_the_language_around_the_send(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,34 +14,9 @@ from bot.notifier import Notifier
 from infra.errors import UserError
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
+from tests.channel import THREAD as CONVERSATION
 from tests.channel import ChannelFake
 from tests.harness import bot_settings
-
-
-@pytest.fixture
-async def notifier(tmp_path: Path, channel: ChannelFake) -> AsyncIterator[Notifier]:
-    settings = bot_settings(tmp_path)
-    storage = SqliteStorage(tmp_path / "state.sqlite3")
-    adapter = create_adapter(settings)
-    notifier = Notifier(adapter, RecordStore(storage), settings.app_id)
-    incoming = Activity().deserialize(
-        {
-            "type": "message",
-            "id": "a1",
-            "channelId": "msteams",
-            "serviceUrl": channel.url,
-            "from": {"id": "user"},
-            "recipient": {"id": "bot"},
-            "conversation": {"id": "19:abc@thread.tacv2;messageid=1"},
-        }
-    )
-    await notifier.remember(incoming)
-    yield notifier
-    await adapter.close()
-    await storage.close()
-
-
-CONVERSATION = "19:abc@thread.tacv2;messageid=1"
 
 
 async def test_the_reference_is_written_only_when_it_changes(
