@@ -16,7 +16,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 
-from infra.i18n import DOMAIN, LANGUAGES, LOCALES, SOURCE
+from infra.i18n import DOMAIN, LANGUAGES, SOURCE, catalog_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "skills", "adaptive_cards", "infra")
@@ -57,14 +57,9 @@ def extracted() -> Catalog:
     return catalog
 
 
-def path_of(language: str) -> Path:
-    """A language's catalog file."""
-    return LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
 def read(language: str) -> Catalog:
     """A language's catalog as it is on disk (empty when there is none yet)."""
-    path = path_of(language)
+    path = catalog_path(language)
     if not path.exists():
         return Catalog(domain=DOMAIN, locale=language)
     with path.open("rb") as file:
@@ -82,7 +77,7 @@ def update() -> list[str]:
         catalog.project, catalog.version, catalog.fuzzy = "FineTune Ops", "", False
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
-        path = path_of(language)
+        path = catalog_path(language)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as file:
             write_po(file, catalog, width=100, sort_output=False, include_previous=False)

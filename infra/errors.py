@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Any
 
-from infra.i18n import _, translate
+from infra.i18n import _
 
 log = logging.getLogger("ftbot")
 
@@ -28,7 +28,7 @@ class UserError(Exception):
     @property
     def message(self) -> str:
         """The sentence in the current language (`template` translated, parameters filled in)."""
-        return translate(self.template, self.params)
+        return _(self.template, **self.params)
 
 
 def failure_sentence(reference: str) -> str:

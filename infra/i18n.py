@@ -15,10 +15,12 @@ sizes, durations and dates go through Babel, never through hand-made formats.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
+from gettext import c2py
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -63,16 +65,37 @@ def supported(tag: object) -> str | None:
     return language if language in LANGUAGES else None
 
 
+def catalog_path(language: str) -> Path:
+    """A language's catalog file."""
+    return LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    """A language's translations (msgid -> one string per plural form) and its plural rule
+    (the catalog's `Plural-Forms`: count -> form index)."""
+
+    table: dict[str, tuple[str, ...]]
+    plural: Callable[[int], int]
+
+
 @cache
-def _catalog(language: str) -> dict[str, tuple[str, ...]]:
-    """msgid -> translation(s) (one per plural form) of a language's catalog."""
-    table: dict[str, tuple[str, ...]] = {}
-    if language == SOURCE:
-        return table
-    for path in sorted((LOCALES / language / "LC_MESSAGES").glob("*.po")):
-        with path.open("rb") as file:
-            table.update(_entries(read_po(file, locale=language)))
-    return table
+def _catalog(language: str) -> _Catalog:
+    path = catalog_path(language)
+    if language == SOURCE or not path.exists():
+        return _Catalog({}, _english_plural)
+    with path.open("rb") as file:
+        catalog = read_po(file, locale=language)
+    return _Catalog(_entries(catalog), c2py(catalog.plural_expr))
+
+
+def translations(language: str) -> dict[str, tuple[str, ...]]:
+    """A language's catalog: msgid -> its translation (one string per plural form)."""
+    return _catalog(language).table
+
+
+def _english_plural(count: int) -> int:
+    return 0 if count == 1 else 1
 
 
 def _entries(catalog: Catalog) -> dict[str, tuple[str, ...]]:
@@ -94,22 +117,18 @@ def _fill(template: str, params: dict[str, object]) -> str:
 
 def _(message: str, /, **params: object) -> str:
     """`message` in the current language, its `{name}` placeholders filled from `params`."""
-    found = _catalog(current()).get(message)
+    found = _catalog(current()).table.get(message)
     return _fill(found[0] if found else message, params)
 
 
 def n_(singular: str, plural: str, count: int, /, **params: object) -> str:
     """The singular or plural sentence for `count` (filled in as `{count}`, locale-formatted)."""
-    found = _catalog(current()).get(singular)
+    catalog = _catalog(current())
+    found = catalog.table.get(singular)
     params = {"count": number(count), **params}
     if found:
-        index = 0 if len(found) == 1 else _plural_index(count)
-        return _fill(found[min(index, len(found) - 1)], params)
+        return _fill(found[min(catalog.plural(count), len(found) - 1)], params)
     return _fill(singular if count == 1 else plural, params)
-
-
-def _plural_index(count: int) -> int:
-    return 0 if count == 1 else 1
 
 
 def N_(message: str) -> str:
@@ -118,35 +137,26 @@ def N_(message: str) -> str:
     return message
 
 
-def translate(template: str, params: dict[str, object]) -> str:
-    """A message id with its parameters, in the current language (for `UserError`)."""
-    return _(template, **params)
-
-
 # -- formatting -------------------------------------------------------------------------------
-
-
-def _locale() -> str:
-    return current()
 
 
 def number(value: float, digits: int | None = None) -> str:
     """A number with the locale's grouping: `1,234`; `digits` fixes the decimals shown."""
     if digits is None:
-        return format_decimal(value, locale=_locale())
+        return format_decimal(value, locale=current())
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=_locale())
+    return format_decimal(value, format=pattern, locale=current())
 
 
 def percent(fraction: float, digits: int = 1) -> str:
     """A fraction as a percentage: 0.423 -> `42.3%`."""
     pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-    return format_percent(fraction, format=pattern, locale=_locale())
+    return format_percent(fraction, format=pattern, locale=current())
 
 
 def price(amount: float, currency: str = "USD") -> str:
     """An amount of money: `$1,234.50` in English, `US$1,234.50` in Korean."""
-    return format_currency(amount, currency, locale=_locale())
+    return format_currency(amount, currency, locale=current())
 
 
 _SIZE_UNITS = (
@@ -162,8 +172,8 @@ def size(count: int) -> str:
         if count >= factor:
             value = count / factor
             shown = round(value) if value >= 100 or value == int(value) else round(value, 1)
-            return format_unit(shown, unit, length="short", locale=_locale())
-    return format_unit(count, "digital-byte", length="short", locale=_locale())
+            return format_unit(shown, unit, length="short", locale=current())
+    return format_unit(count, "digital-byte", length="short", locale=current())
 
 
 _HOUR = 3600
@@ -175,7 +185,7 @@ def duration(seconds: float) -> str:
     seconds = max(0.0, seconds)
     if seconds >= 2 * _DAY:
         days = round(seconds / _DAY, 1)
-        return format_unit(days, "duration-day", length="long", locale=_locale())
+        return format_unit(days, "duration-day", length="long", locale=current())
     whole = int(round(seconds))
     if whole < 60:
         return _unit(whole, "duration-second")
@@ -187,7 +197,7 @@ def duration(seconds: float) -> str:
 
 
 def _unit(value: float, unit: str) -> str:
-    return format_unit(value, unit, length="short", locale=_locale())
+    return format_unit(value, unit, length="short", locale=current())
 
 
 def moment(when: dt.datetime | float) -> str:
@@ -196,4 +206,4 @@ def moment(when: dt.datetime | float) -> str:
         when = dt.datetime.fromtimestamp(when, dt.UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return format_datetime(when, "medium", tzinfo=dt.UTC, locale=_locale()) + " UTC"
+    return format_datetime(when, "medium", tzinfo=dt.UTC, locale=current()) + " UTC"

@@ -36,7 +36,7 @@ def test_every_message_has_every_language_with_the_same_placeholders() -> None:
     for language in i18n.LANGUAGES:
         if language == i18n.SOURCE:
             continue
-        table = i18n._catalog(language)
+        table = i18n.translations(language)
         missing = sorted(m for m in said if m not in table)
         assert missing == [], f"{language}: {len(missing)} messages without a translation"
         wrong = [
@@ -52,7 +52,7 @@ def test_no_catalog_keeps_a_message_the_code_no_longer_says() -> None:
     said = _said()
     for language in i18n.LANGUAGES:
         if language != i18n.SOURCE:
-            stale = sorted(set(i18n._catalog(language)) - set(said))
+            stale = sorted(set(i18n.translations(language)) - set(said))
             assert stale == [], f"{language}: run `make catalog`"
 
 
@@ -83,6 +83,15 @@ def test_a_message_is_said_in_the_language_of_the_context() -> None:
     assert korean != english and "`도움말`" in korean
     with i18n.use("xx"):
         assert i18n.current() == "en"
+
+
+def test_plurals_follow_the_catalogs_plural_forms() -> None:
+    with i18n.use("en"):
+        one = i18n.n_("{count} file", "{count} files", 1)
+        many = i18n.n_("{count} file", "{count} files", 1200)
+    assert (one, many) == ("1 file", "1,200 files")
+    korean = i18n._catalog("ko").plural  # Plural-Forms: nplurals=1; plural=0
+    assert [korean(n) for n in (0, 1, 2, 21)] == [0, 0, 0, 0]
 
 
 def test_numbers_prices_and_durations_follow_the_locale() -> None:
