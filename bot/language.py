@@ -20,9 +20,17 @@ from infra.i18n import N_, _
 from skills.languages import Languages
 
 NAMES = {"en": N_("English"), "ko": N_("Korean")}
-CHOICES = ("ko", "en", "auto")
-_WORDS = {"ko": "ko", "korean": "ko", "한국어": "ko", "en": "en", "english": "en", "영어": "en"}
-_WORDS |= {"auto": "auto", "자동": "auto"}
+_WORDS = {
+    "ko": "ko",
+    "korean": "ko",
+    "한국어": "ko",
+    "en": "en",
+    "english": "en",
+    "영어": "en",
+    "auto": "auto",
+    "자동": "auto",
+}
+"""What `language` accepts -> the choice."""
 
 
 def locale_of(activity: Activity) -> str | None:
@@ -39,22 +47,19 @@ def locale_of(activity: Activity) -> str | None:
     return None
 
 
-async def language_of(activity: Activity, user: str, languages: Languages) -> str:
-    """The language this turn speaks (the module's rule)."""
-    value = activity.value
-    pressed = value.get("language") if isinstance(value, dict) else None
-    if isinstance(pressed, str) and pressed in i18n.LANGUAGES:
-        return pressed
-    return await languages.chosen(user) or locale_of(activity) or i18n.SOURCE
-
-
 TURN_LANGUAGE = "ftbot.language"
 """Where a turn keeps its language (turn_state), for the error hook that runs after it."""
 
 
 async def decide(context: TurnContext, user: str, languages: Languages) -> str:
-    """The language of this turn, kept in its state for whatever runs after the handler."""
-    found = await language_of(context.activity, user, languages)
+    """The language of this turn (the module's rule), kept in its state for whatever runs
+    after the handler."""
+    value = context.activity.value
+    pressed = value.get("language") if isinstance(value, dict) else None
+    if isinstance(pressed, str) and pressed in i18n.LANGUAGES:
+        found = pressed
+    else:
+        found = await languages.chosen(user) or locale_of(context.activity) or i18n.SOURCE
     context.turn_state[TURN_LANGUAGE] = found
     return found
 
