@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from infra.i18n import _, current, number
+from infra.i18n import SOURCE, _, current, number
 
 Card = dict[str, Any]
 Element = dict[str, Any]
@@ -62,6 +62,12 @@ def quote(value: str, **style: Any) -> Element:
     """A TextBlock quoting someone else's words (see QUOTE_ID), with a stable unique-enough id."""
     ident = f"{QUOTE_ID}{zlib.crc32(value.encode('utf-8')):08x}"
     return {**text(value, **style), "id": ident}
+
+
+def name_value(value: str) -> str:
+    """A name, an id or a masked key as a fact's value: as it is in English, as code where the
+    bot speaks another language (a name is not a word of that language)."""
+    return value if not value or current() == SOURCE else f"`{value}`"
 
 
 def heading(value: str) -> Element:

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, heading, quote, submit, text
-from infra import i18n
+from adaptive_cards.common import (
+    Card,
+    Element,
+    card,
+    facts,
+    heading,
+    name_value,
+    quote,
+    submit,
+    text,
+)
 from infra.i18n import _, duration, n_, number, price
 from skills.deployment.views import (
     DeletedForInactivity,
@@ -19,12 +28,6 @@ from skills.deployment.views import (
     state_label,
 )
 from skills.models import sku_label
-
-
-def _name(value: str) -> str:
-    """A deployment's, a model's or a person's name as a fact's value: as it is in English, as
-    code where the bot speaks another language (a name is not a word of that language)."""
-    return value if i18n.current() == i18n.SOURCE else f"`{value}`"
 
 
 def _title(value: str, color: str) -> Element:
@@ -73,7 +76,7 @@ def cost_lines(plan: DeploymentPlan) -> list[str]:
 def _plan_facts(plan: DeploymentPlan) -> Element:
     return facts(
         [
-            (_("Deployment"), _name(plan.name)),
+            (_("Deployment"), name_value(plan.name)),
             (_("Model"), plan.model),
             (
                 _("SKU"),
@@ -237,7 +240,7 @@ def delete_confirm_card(name: str, model: str, request: str, expires_hours: int)
     return card(
         [
             heading(_("Delete {name}?", name=name)),
-            facts([(_("Deployment"), _name(name)), (_("Model"), model)]),
+            facts([(_("Deployment"), name_value(name)), (_("Model"), model)]),
             text(
                 _(
                     "The deployment stops answering and its hosting fee stops. A fine-tuned model "
@@ -323,7 +326,7 @@ def kept_alive_card(name: str, model: str, who: str) -> Card:
     return card(
         [
             _title(_("{name} kept alive", name=name), "Good"),
-            facts([(_("Model"), model), (_("Kept alive by"), _name(who))]),
+            facts([(_("Model"), model), (_("Kept alive by"), name_value(who))]),
             text(
                 _("One completion was made: the 15-day inactivity clock starts again now."),
                 isSubtle=True,

@@ -10,7 +10,17 @@ in another language they are code (the translations put a sentence's names in ba
 from __future__ import annotations
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, heading, quote, submit, text
+from adaptive_cards.common import (
+    Card,
+    Element,
+    card,
+    facts,
+    heading,
+    name_value,
+    quote,
+    submit,
+    text,
+)
 from infra import i18n
 from infra.i18n import N_, _, duration, moment, n_
 from skills.provisioning.views import (
@@ -80,9 +90,7 @@ def _name(value: str) -> str:
     """A name or id as a fact's value (or a stored text that names something): as it is in
     English, as code in another language; the workflow's words (not ASCII in that language, or
     quoting their names already) stay as they are."""
-    if not value or i18n.current() == i18n.SOURCE or "`" in value or not value.isascii():
-        return value
-    return f"`{value}`"
+    return value if "`" in value or not value.isascii() else name_value(value)
 
 
 def _expiry(hours: int) -> Element:
@@ -293,8 +301,7 @@ def roles_card(view: RolesView) -> Card:
 
 def _masked(view: KeysView | KeyRotated, name: str) -> str:
     """A masked key (`••••abcd`): as it is in English, as code in another language."""
-    found = view.masked.get(name, "")
-    return found if not found or i18n.current() == i18n.SOURCE else f"`{found}`"
+    return name_value(view.masked.get(name, ""))
 
 
 def keys_card(view: KeysView) -> Card:
