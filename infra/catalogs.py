@@ -20,7 +20,7 @@ from infra.i18n import DOMAIN, LANGUAGES, SOURCE, catalog_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "skills", "adaptive_cards", "infra")
-SKIPPED = ("infra/sandbox/",)
+SKIPPED = ()
 KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "_": None,
     "n_": (1, 2),
