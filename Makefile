@@ -33,7 +33,7 @@ test: lint $(PLAYGROUND) $(AZURITE)
 	tools/in-netns $(BIN)/pytest -q
 
 catalog: $(STAMP)
-	$(BIN)/python -m infra.catalogs
+	$(BIN)/python -m tools.catalogs
 
 package: $(STAMP)
 	$(BIN)/ftbot package --out build/appPackage.zip

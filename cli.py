@@ -7,8 +7,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from infra.catalog import DEFAULT_MODEL
 from infra.errors import UserError
+from infra.prices import DEFAULT_MODEL
 from sandbox import SandboxError
 
 Handler = Callable[[argparse.Namespace], int]

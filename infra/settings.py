@@ -19,8 +19,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from infra.catalog import DEFAULT_MODEL, HOSTING_PRICE_PER_HOUR, TRAINING_PRICE_PER_1M_TOKENS
 from infra.errors import UserError
+from infra.prices import DEFAULT_MODEL, HOSTING_PRICE_PER_HOUR, TRAINING_PRICE_PER_1M_TOKENS
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def test_the_walk_sees_the_arrows_it_checks() -> None:
     assert "sandbox.service" in graph["sandbox.app"]
     assert "sandbox.contract" in graph["app"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    assert not _allowed("adaptive_cards.help", "infra.catalog")
+    assert not _allowed("adaptive_cards.help", "infra.prices")
     assert _allowed("adaptive_cards.help", "infra.i18n")
     assert _allowed("adaptive_cards.help", "infra")  # infra/__init__.py, which infra.i18n runs
     assert not _allowed("infra.settings", "sandbox.faults")
