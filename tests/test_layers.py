@@ -144,6 +144,20 @@ def test_no_layer_imports_what_its_allow_list_does_not_name() -> None:
     assert wrong == []
 
 
+def test_the_application_reads_no_file_under_tests() -> None:
+    """What the bot needs at run time is in its packages (package data), never in tests/: an
+    install has no tests/ (bot/package.py read the Teams schemas from tests/data/teams)."""
+    wrong = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in _modules(ROOT, PACKAGES, TOP).values()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and (node.value == "tests" or node.value.startswith("tests/"))
+    ]
+    assert wrong == []
+
+
 def test_the_walk_sees_the_arrows_it_checks() -> None:
     """The graph is not empty by accident: known arrows are in it."""
     graph = _graph()
