@@ -208,8 +208,8 @@ class Settings(BaseSettings):
         SecretStr(""), validation_alias=AliasChoices("SANDBOX_ARM_TOKEN", "sandbox_arm_token")
     )
     sandbox_ids: SandboxIds | None = None
-    """A sandbox's ids, handed in by the wiring (`load_settings`), not read from the environment:
-    needed whenever a sandbox stands in for Azure."""
+    """A sandbox's ids, needed whenever a sandbox stands in for Azure: not a setting of the
+    environment, the wiring hands them in (`load_settings`, whose argument wins over it)."""
 
     # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval,
     # send budget.
