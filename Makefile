@@ -10,7 +10,7 @@ AZURITE := .azurite/node_modules/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
-	$(BIN)/python -m infra.sandbox.base_model
+	$(BIN)/python -m sandbox.base_model
 	touch $@
 
 $(PLAYGROUND): .playground/package.json
@@ -33,7 +33,7 @@ test: lint $(PLAYGROUND) $(AZURITE)
 	tools/in-netns $(BIN)/pytest -q
 
 catalog: $(STAMP)
-	$(BIN)/python -m infra.catalogs
+	$(BIN)/python -m tools.catalogs
 
 package: $(STAMP)
 	$(BIN)/ftbot package --out build/appPackage.zip

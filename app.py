@@ -26,9 +26,10 @@ from infra.files import private_dir
 from infra.graph import Graph
 from infra.ownership import LocalOwnership, Ownership, every_retry
 from infra.records import RecordStore
-from infra.settings import Settings, load_settings
+from infra.settings import SandboxIds, Settings, load_settings
 from infra.state import open_state
 from infra.tasks import Tasks
+from sandbox import contract
 from skills.audit import Audit
 from skills.checks import FileChecks
 from skills.claims import Claims
@@ -51,6 +52,10 @@ log = logging.getLogger("ftbot")
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", FineTuneBot)
 SETTINGS = web.AppKey("settings", Settings)
+SANDBOX_IDS = SandboxIds(
+    contract.SUBSCRIPTION, contract.RESOURCE_GROUP, contract.ACCOUNT, contract.BOT_PRINCIPAL
+)
+"""What the bot must know of a sandbox, as the sandbox names it; `main` hands it to the settings."""
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -114,12 +119,23 @@ def build_context(
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
     private_dir(settings.data_dir)
+    # The embedded sandbox accepts only this secret (SANDBOX_ARM_TOKEN, else a fresh one).
+    token = settings.sandbox_arm_token.get_secret_value() or secrets.token_urlsafe(32)
+    sandbox_app = None
+    if settings.embedded_sandbox:  # in production only with FTBOT_DEMO_SANDBOX (settings.py)
+        from sandbox.app import create_sandbox_app  # numpy and tiktoken: only when embedded
+
+        sandbox_app = create_sandbox_app(  # a bad SANDBOX_FAULTS stops the start here
+            settings.data_dir / "sandbox",
+            speedup=settings.sandbox_speedup,
+            faults=settings.sandbox_faults,
+            arm_token=token,
+            loopback_only=True,
+        )
     state = open_state(settings)  # SQLite and local files, or Blob Storage (FTBOT_STATE)
     records = RecordStore(state.storage)
     adapter = create_adapter(settings)
     notifier = Notifier(adapter, records, settings.app_id)
-    # The embedded sandbox accepts only this secret (SANDBOX_ARM_TOKEN, else a fresh one).
-    token = settings.sandbox_arm_token.get_secret_value() or secrets.token_urlsafe(32)
     ctx = build_context(
         settings,
         records,
@@ -198,23 +214,15 @@ def create_app(settings: Settings) -> web.Application:
         await state.close()  # leases released: another instance takes the work over at once
 
     app.cleanup_ctx.append(work)
-    if settings.embedded_sandbox:  # in production only with FTBOT_DEMO_SANDBOX (settings.py)
-        from infra.sandbox import create_sandbox_app
-
-        sandbox = create_sandbox_app(
-            settings.data_dir / "sandbox",
-            speedup=settings.sandbox_speedup,
-            faults=settings.sandbox_faults,
-            arm_token=token,
-            loopback_only=True,
-        )
-        app.add_subapp("/sandbox", sandbox)
+    if sandbox_app is not None:
+        app.add_subapp("/sandbox", sandbox_app)
     return app
 
 
 def main() -> int:
-    """Start the bot with settings from the environment (a bad one raises a one-line UserError)."""
-    settings = load_settings()
+    """Start the bot with settings from the environment (a bad one raises a one-line UserError,
+    a bad SANDBOX_FAULTS or sandbox data folder a one-line SandboxError)."""
+    settings = load_settings(SANDBOX_IDS)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

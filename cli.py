@@ -7,8 +7,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from infra.catalog import DEFAULT_MODEL
 from infra.errors import UserError
+from infra.prices import DEFAULT_MODEL
+from sandbox import SandboxError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -49,10 +50,18 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from infra.sandbox.serve import serve
     from infra.settings import load_settings
+    from sandbox.serve import serve
 
-    return serve(load_settings(), args.host, args.port)
+    settings = load_settings()
+    return serve(
+        settings.data_dir / "sandbox",
+        args.host,
+        args.port,
+        speedup=settings.sandbox_speedup,
+        faults=settings.sandbox_faults,
+        arm_token=settings.sandbox_arm_token.get_secret_value(),
+    )
 
 
 def _package(args: argparse.Namespace) -> int:
@@ -111,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except UserError as error:
         print(f"ftbot: {error.message}", file=sys.stderr)
+        return 2
+    except SandboxError as error:  # the sandbox's own: a bad SANDBOX_* setting, a busy folder
+        print(f"ftbot: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `ftbot validate --json ... | head`: the reader left, that is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

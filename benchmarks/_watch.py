@@ -30,15 +30,15 @@ from benchmarks._load import (
     our_bot,
 )
 from infra.azure import sandbox_endpoint
-from infra.sandbox import create_sandbox_app
-from infra.sandbox.service import SANDBOX
-from infra.settings import SANDBOX_ACCOUNT, SANDBOX_RESOURCE_GROUP, SANDBOX_SUBSCRIPTION
+from sandbox import contract
+from sandbox.app import create_sandbox_app
+from sandbox.service import SANDBOX
 
 SAMPLE = ROOT / "skills" / "sample_data"
 FILES = ("training_set.jsonl", "validation_set.jsonl")
 ACCOUNT = (
-    f"/subscriptions/{SANDBOX_SUBSCRIPTION}/resourceGroups/{SANDBOX_RESOURCE_GROUP}"
-    f"/providers/Microsoft.CognitiveServices/accounts/{SANDBOX_ACCOUNT}"
+    f"/subscriptions/{contract.SUBSCRIPTION}/resourceGroups/{contract.RESOURCE_GROUP}"
+    f"/providers/Microsoft.CognitiveServices/accounts/{contract.ACCOUNT}"
 )
 IDLE_SECONDS = 5.0
 """How long the bot's idle CPU rate is measured for."""
@@ -153,7 +153,7 @@ class _Sandbox:
 
     def finished(self) -> set[str]:
         """The suffixes of the jobs the sandbox has finished."""
-        docs = self.inner[SANDBOX].store.docs("job", SANDBOX_ACCOUNT)
+        docs = self.inner[SANDBOX].store.docs("job", contract.ACCOUNT)
         return {
             str(d["suffix"]) for d in docs if d["status"] in ("succeeded", "failed", "cancelled")
         }
@@ -238,11 +238,11 @@ async def watch(
                 "HOST": "127.0.0.1",
                 "PORT": str(port),
                 "FTBOT_DATA_DIR": str(data / "bot"),
-                "AZURE_OPENAI_ENDPOINT": sandbox_endpoint(sandbox.url),
+                "AZURE_OPENAI_ENDPOINT": sandbox_endpoint(sandbox.url, contract.ACCOUNT),
                 "AZURE_OPENAI_API_KEY": key,
-                "AZURE_SUBSCRIPTION_ID": SANDBOX_SUBSCRIPTION,
-                "AZURE_RESOURCE_GROUP": SANDBOX_RESOURCE_GROUP,
-                "AZURE_OPENAI_ACCOUNT": SANDBOX_ACCOUNT,
+                "AZURE_SUBSCRIPTION_ID": contract.SUBSCRIPTION,
+                "AZURE_RESOURCE_GROUP": contract.RESOURCE_GROUP,
+                "AZURE_OPENAI_ACCOUNT": contract.ACCOUNT,
                 "AZURE_TOKEN_CREDENTIALS": "environmentcredential",  # fail at once, no probes
                 **settings,
             }

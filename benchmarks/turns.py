@@ -28,8 +28,8 @@ from benchmarks._load import Channel, Load, bot_process, echo_bot, free_port, lo
 from benchmarks._watch import Watch, watch
 from infra.azure import Resource
 from infra.records import RecordStore
-from infra.settings import SANDBOX_ACCOUNT, SANDBOX_RESOURCE_GROUP, SANDBOX_SUBSCRIPTION
 from infra.storage import SqliteStorage
+from sandbox.contract import ACCOUNT, RESOURCE_GROUP, SUBSCRIPTION
 from skills.records import ConversationRef, JobRecord
 from skills.training.jobs import Series
 
@@ -62,9 +62,7 @@ async def _write_records(data: Path, sizes: Sizes) -> None:
     storage = SqliteStorage(data / "state.sqlite3")
     records = RecordStore(storage)
     now = time.time()
-    resource = Resource(
-        SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP, SANDBOX_ACCOUNT, "http://127.0.0.1:9/"
-    )
+    resource = Resource(SUBSCRIPTION, RESOURCE_GROUP, ACCOUNT, "http://127.0.0.1:9/")
     refs = [
         ConversationRef(
             conversation=f"19:old-{i}@thread.tacv2",

@@ -2,11 +2,11 @@
 
 `build_package` writes `appPackage.zip` (manifest and icons at its root) with the bot's app id and
 public host filled in, after `check_package` found nothing wrong: the official manifest schema
-(1.29, a copy in tests/data/teams/ with its licence) and the rules the schema leaves to the Teams
-documentation (icon sizes and transparency, at most 10 commands per scope, a GUID id, a semver
-version). The command menu of each scope lists the commands the table marks `menu=True`. The
-manifest is English; a localization file per other language (`ko-kr.json`, Teams' localization
-schema) carries its names, descriptions and command menu, from the catalogs.
+(1.29, a copy in bot/teams_schema/ with its licence, installed with the package) and the rules the
+schema leaves to the Teams documentation (icon sizes and transparency, at most 10 commands per
+scope, a GUID id, a semver version). The command menu of each scope lists the commands the table
+marks `menu=True`. The manifest is English; a localization file per other language (`ko-kr.json`,
+Teams' localization schema) carries its names, descriptions and command menu, from the catalogs.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 import uuid
 import zipfile
 from importlib.metadata import version as installed_version
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,11 @@ from infra import i18n
 from infra.errors import UserError
 from infra.i18n import N_, _
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "tests" / "data" / "teams" / "MicrosoftTeams.schema.json"
-LOCALIZATION_SCHEMA = SCHEMA.with_name("MicrosoftTeams.Localization.schema.json")
+SCHEMAS = files("bot") / "teams_schema"
+"""The Teams schemas, package data of bot/ (pyproject.toml), so `ftbot package` runs from any
+install, not only from a checkout."""
+SCHEMA = SCHEMAS / "MicrosoftTeams.schema.json"
+LOCALIZATION_SCHEMA = SCHEMAS / "MicrosoftTeams.Localization.schema.json"
 MANIFEST_VERSION = "1.29"
 SCOPES = ("personal", "team", "groupChat")
 MAX_MENU = 10

@@ -30,12 +30,7 @@ from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from openai import AsyncAzureOpenAI
 
 from infra.errors import UserError
-from infra.settings import (
-    SANDBOX_ACCOUNT,
-    SANDBOX_RESOURCE_GROUP,
-    SANDBOX_SUBSCRIPTION,
-    Settings,
-)
+from infra.settings import Settings
 
 ARM_SCOPE = "https://management.azure.com/.default"
 OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -79,7 +74,7 @@ class _SandboxBearerPolicy(AsyncBearerTokenCredentialPolicy[Any, Any]):
         await super().on_request(request)
 
 
-def sandbox_endpoint(sandbox_url: str, account: str = SANDBOX_ACCOUNT) -> str:
+def sandbox_endpoint(sandbox_url: str, account: str) -> str:
     """The data-plane endpoint of a sandbox account, e.g. `http://h/sandbox/openai-accounts/x/`."""
     return f"{sandbox_url.rstrip('/')}/openai-accounts/{account.lower()}/"
 
@@ -129,10 +124,13 @@ class Azure:
             if not self._token:
                 raise ValueError("a sandbox needs its access secret (SANDBOX_ARM_TOKEN)")
             self._credential = SandboxCredential(self._token)
-            account = settings.azure_openai_account or SANDBOX_ACCOUNT
+            ids = settings.sandbox_ids
+            if ids is None:
+                raise ValueError("a sandbox needs its ids in the settings (app.py hands them in)")
+            account = settings.azure_openai_account or ids.account
             self.default = Resource(
-                settings.azure_subscription_id or SANDBOX_SUBSCRIPTION,
-                settings.azure_resource_group or SANDBOX_RESOURCE_GROUP,
+                settings.azure_subscription_id or ids.subscription,
+                settings.azure_resource_group or ids.resource_group,
                 account,
                 settings.azure_openai_endpoint or sandbox_endpoint(self._url, account),
             )

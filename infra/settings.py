@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,14 +19,21 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from infra.catalog import DEFAULT_MODEL, HOSTING_PRICE_PER_HOUR, TRAINING_PRICE_PER_1M_TOKENS
 from infra.errors import UserError
+from infra.prices import DEFAULT_MODEL, HOSTING_PRICE_PER_HOUR, TRAINING_PRICE_PER_1M_TOKENS
 
-SANDBOX_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-SANDBOX_RESOURCE_GROUP = "sandbox"
-SANDBOX_ACCOUNT = "aoai-sandbox"
-SANDBOX_BOT_PRINCIPAL = "00000000-0000-0000-0000-00000000b075"
-"""The object id the sandbox gives the bot's own identity (its bare access secret acts as it)."""
+
+@dataclass(frozen=True)
+class SandboxIds:
+    """What the bot must agree on with a sandbox: the account it serves from its first start, and
+    the object id its bare access secret acts as. The sandbox names them (sandbox/contract.py) and
+    the wiring hands them in (app.py), so that infra/ never imports the sandbox."""
+
+    subscription: str
+    resource_group: str
+    account: str
+    bot_principal: str
+
 
 Backend = Literal["embedded", "external", "azure"]
 
@@ -188,7 +196,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FTBOT_MAX_FILE_BYTES", "max_file_bytes"),
     )
 
-    # The embedded sandbox (docs/sandbox.md): time factor, injected faults, accepted ARM token.
+    # The embedded sandbox (docs/sandbox.md): time factor, injected faults (the sandbox parses
+    # them when it starts), accepted ARM token.
     sandbox_speedup: float = Field(
         1.0, gt=0, validation_alias=AliasChoices("SANDBOX_SPEEDUP", "sandbox_speedup")
     )
@@ -198,6 +207,9 @@ class Settings(BaseSettings):
     sandbox_arm_token: SecretStr = Field(
         SecretStr(""), validation_alias=AliasChoices("SANDBOX_ARM_TOKEN", "sandbox_arm_token")
     )
+    sandbox_ids: SandboxIds | None = None
+    """A sandbox's ids, needed whenever a sandbox stands in for Azure: not a setting of the
+    environment, the wiring hands them in (`load_settings`, whose argument wins over it)."""
 
     # The job watcher (skills/training/watch.py): poll cadence by phase, card update interval,
     # send budget.
@@ -230,14 +242,6 @@ class Settings(BaseSettings):
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("sandbox_faults")
-    @classmethod
-    def _faults(cls, value: str) -> str:
-        from infra.sandbox.faults import parse_faults
-
-        parse_faults(value)
         return value
 
     @field_validator("state_container")
@@ -355,7 +359,9 @@ class Settings(BaseSettings):
     def bot_principal(self) -> str:
         """The object id of the bot's identity: the sandbox's bot principal on a sandbox,
         FTBOT_BOT_PRINCIPAL_ID on Azure ('' when it is not set)."""
-        return SANDBOX_BOT_PRINCIPAL if self.sandbox_mode else self.bot_principal_id
+        if self.sandbox_mode:
+            return self.sandbox_ids.bot_principal if self.sandbox_ids else ""
+        return self.bot_principal_id
 
     @property
     def everyone_admin(self) -> bool:
@@ -384,9 +390,10 @@ def describe_error(error: ValidationError) -> str:
     return _problem(error).message
 
 
-def load_settings() -> Settings:
-    """Read the settings from the environment and `.env`; a bad one is a one-line UserError."""
+def load_settings(sandbox_ids: SandboxIds | None = None) -> Settings:
+    """Read the settings from the environment and `.env`; a bad one is a one-line UserError.
+    `sandbox_ids` are those of the sandbox the wiring knows (app.py)."""
     try:
-        return Settings()
+        return Settings(sandbox_ids=sandbox_ids)
     except ValidationError as error:
         raise _problem(error) from None

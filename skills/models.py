@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.catalog import CONTEXT_WINDOWS, SKU_LABELS, SKUS
 from infra.errors import UserError
+from infra.prices import CONTEXT_WINDOWS, SKU_LABELS, SKUS
 from infra.text import echo
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from infra import i18n
-from infra.catalog import DEFAULT_MODEL, TOKEN_LIMITS
 from infra.errors import UserError
 from infra.i18n import N_, _, n_, number
+from infra.prices import DEFAULT_MODEL, TOKEN_LIMITS
 from infra.text import echo, label
 from infra.tokens import encoding_name_for
 from skills.validation_rules import Params, english, say

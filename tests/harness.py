@@ -11,12 +11,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from app import create_app
+from app import SANDBOX_IDS, create_app
 from infra.settings import Settings
 
 SANDBOX_TOKEN = "test-sandbox-secret"
 """The access secret test bots and sandboxes use (SANDBOX_ARM_TOKEN), so tests reach them with
-the official SDKs; `f"{SANDBOX_TOKEN}:{object id}"` acts as that principal (docs/sandbox.md)."""
+the official SDKs; `contract.token(SANDBOX_TOKEN, object_id)` acts as that principal
+(sandbox/contract.py)."""
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60)
 """A test's HTTP call that gets no answer fails within a minute, with its traceback, instead of
 stalling the run until the suite's per-test timeout stops everything."""
@@ -42,6 +43,7 @@ def bot_settings(data_dir: Path, **overrides: Any) -> Settings:
         "port": free_port(),
         "data_dir": data_dir,
         "sandbox_arm_token": SANDBOX_TOKEN,
+        "sandbox_ids": SANDBOX_IDS,  # as app.main hands them in
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -49,7 +51,11 @@ def bot_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 def client_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test's own SDK clients of a test sandbox (the bot's or a standalone one)."""
-    values: dict[str, Any] = {"data_dir": data_dir, "sandbox_arm_token": SANDBOX_TOKEN}
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "sandbox_arm_token": SANDBOX_TOKEN,
+        "sandbox_ids": SANDBOX_IDS,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)
 

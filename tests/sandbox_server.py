@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from openai import AsyncAzureOpenAI
 
-from infra.sandbox import create_sandbox_app
+from sandbox.app import create_sandbox_app
 from tests.harness import SANDBOX_TOKEN
 
 API_VERSION = "2024-10-21"

@@ -7,8 +7,9 @@ import ast
 import string
 from pathlib import Path
 
-from infra import catalogs, i18n
+from infra import i18n
 from infra.errors import UserError
+from tools import catalogs
 
 
 def _fields(template: str) -> set[str]:

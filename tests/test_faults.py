@@ -1,6 +1,7 @@
 """Faults and shutdown: worker processes die with their parent, partial downloads are cleaned up
 at start, a failing Azure is retried with backoff and one log line per kind of failure, a damaged
-database stops the start with one line, and data files are the owner's alone."""
+database or a bad SANDBOX_FAULTS stops the start with one line, and data files are the owner's
+alone."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from bot.adapter import create_adapter
 from bot.notifier import Notifier
 from infra.azure import Azure
 from infra.records import RecordStore
-from infra.sandbox import create_sandbox_app
 from infra.storage import SqliteStorage
+from sandbox.app import create_sandbox_app
 from skills.deployment.idle import IdleWatcher
 from skills.sample import read_sample
 from tests.channel import ChannelFake, Conversation, card_text
@@ -164,11 +165,27 @@ async def test_a_failing_azure_is_retried_with_backoff_and_logged_once(
     assert "Azure refused" in lines[0].getMessage() and "up to 0.4 s" in lines[0].getMessage()
 
 
-def _start(data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FTBOT_DATA_DIR": str(data_dir), "PORT": "1"}
+def _start(
+    data_dir: Path, command: tuple[str, ...] = ("run",), **env: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FTBOT_DATA_DIR": str(data_dir), "PORT": "1", **env}
     return subprocess.run(
-        [str(FTBOT), "run"], env=env, capture_output=True, text=True, timeout=60, cwd=data_dir
+        [str(FTBOT), *command], env=env, capture_output=True, text=True, timeout=60, cwd=data_dir
     )
+
+
+@pytest.mark.parametrize("command", [("run",), ("sandbox", "--port", "1")])
+def test_bad_sandbox_faults_stop_the_start_with_one_line(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """The sandbox parses SANDBOX_FAULTS (the settings keep the string), for the embedded one and
+    `ftbot sandbox` alike; nothing is listening yet when it refuses."""
+    result = _start(tmp_path, command, SANDBOX_FAULTS="429=0.5,500=0.7")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "ftbot: invalid setting SANDBOX_FAULTS: fault rates must be between 0 and 1 and add up "
+        "to at most 1"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from aiohttp.test_utils import make_mocked_request
 from pydantic import ValidationError
 
 from bot.help import mode_line
-from infra.sandbox.auth import from_loopback, principal_of
-from infra.settings import SANDBOX_BOT_PRINCIPAL
+from sandbox.auth import from_loopback, principal_of
+from sandbox.contract import BOT_PRINCIPAL
 from tests.channel import ChannelFake, Conversation, card_text
 from tests.harness import SANDBOX_TOKEN, bot_settings, free_port, running_bot
 from tests.sandbox_server import ACCOUNT
@@ -64,7 +64,7 @@ def test_the_sandbox_answers_only_callers_on_this_machine() -> None:
 
 def test_the_token_format() -> None:
     principal = "0a11ce00-0000-4000-8000-000000000001"
-    assert principal_of("s3cret", "s3cret") == SANDBOX_BOT_PRINCIPAL
+    assert principal_of("s3cret", "s3cret") == BOT_PRINCIPAL
     assert principal_of(f"s3cret:{principal}", "s3cret") == principal
     assert principal_of(f"other:{principal}", "s3cret") is None
     assert principal_of("s3cret:not-a-guid", "s3cret") is None

@@ -21,8 +21,8 @@ from infra import i18n
 from infra.azure import Azure, Resource
 from infra.errors import UserError
 from infra.records import RecordStore
-from infra.sandbox import create_sandbox_app
 from infra.storage import SqliteStorage
+from sandbox.app import create_sandbox_app
 from skills.chat import Answer, DeploymentGone, parse_example
 from skills.deployment.arm import DeploymentInfo
 from skills.deployment.follow import Follower

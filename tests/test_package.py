@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -29,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BOT_ID = "2f1b6a9c-6f43-4f1e-9c8a-2a3c4e5f6a7b"
 
 
-def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
-    out = tmp_path / "appPackage.zip"
-    env = {
+def _package_env() -> dict[str, str]:
+    """What `ftbot package` reads: the bot's app id and public host (and what production needs)."""
+    return {
         **os.environ,
         "MicrosoftAppId": BOT_ID,
         "FTBOT_PUBLIC_HOST": "ftbot.contoso.com",
@@ -39,6 +40,47 @@ def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
         "AZURE_SUBSCRIPTION_ID": "00000000-0000-4000-8000-000000000001",
         "PORT": str(free_port()),
     }
+
+
+def test_ftbot_package_runs_from_an_install_outside_the_checkout(tmp_path: Path) -> None:
+    """The packages as setuptools builds them for a wheel (build_py: the modules and the package
+    data pyproject.toml lists), run from a folder that is not the checkout: the Teams schemas come
+    with bot/, and nothing is read from tests/."""
+    source, lib, elsewhere = tmp_path / "source", tmp_path / "lib", tmp_path / "elsewhere"
+    ignore = shutil.ignore_patterns("__pycache__")
+    for name in ("bot", "skills", "adaptive_cards", "infra", "sandbox"):
+        shutil.copytree(ROOT / name, source / name, ignore=ignore)
+    for name in ("pyproject.toml", "app.py", "cli.py"):
+        shutil.copy(ROOT / name, source / name)
+    build = [sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py"]
+    done = subprocess.run(
+        [*build, "--build-lib", str(lib)], cwd=source, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("MicrosoftTeams.schema.json", "MicrosoftTeams.Localization.schema.json"):
+        assert (lib / "bot" / "teams_schema" / name).is_file(), name
+    assert not (lib / "tests").exists()
+    elsewhere.mkdir()
+    out = elsewhere / "appPackage.zip"
+    run = (
+        "import bot, cli, sys; assert bot.__file__.startswith(sys.argv[1]), bot.__file__; "
+        "sys.exit(cli.main(sys.argv[2:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", run, str(lib), "package", "--out", str(out)],
+        cwd=elsewhere,
+        env={**_package_env(), "PYTHONPATH": str(lib)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert check_package(read_package(out)) == []
+
+
+def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
+    out = tmp_path / "appPackage.zip"
+    env = _package_env()
     done = subprocess.run(
         [sys.executable, "cli.py", "package", "--out", str(out)],
         cwd=ROOT,

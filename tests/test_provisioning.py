@@ -15,6 +15,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from openai import AsyncAzureOpenAI
 
 from infra.azure import AzureClients, Resource, azure_clients
+from sandbox import contract
 from tests.channel import Activity, Conversation, card_text
 from tests.harness import SANDBOX_TOKEN, client_settings
 from tests.test_deployment import updated
@@ -45,7 +46,7 @@ def as_principal(endpoint: str, object_id: str) -> AsyncAzureOpenAI:
     """The data plane with a token acting as `object_id` (docs/sandbox.md, "Auth")."""
     return AsyncAzureOpenAI(
         azure_endpoint=endpoint,
-        azure_ad_token=f"{SANDBOX_TOKEN}:{object_id}",
+        azure_ad_token=contract.token(SANDBOX_TOKEN, object_id),
         api_version="2024-10-21",
         max_retries=0,
     )

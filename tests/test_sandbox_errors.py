@@ -10,6 +10,7 @@ import aiohttp
 import openai
 import pytest
 
+from sandbox import SandboxError
 from tests.sandbox_server import (
     ACCOUNT,
     BEARER,
@@ -196,7 +197,8 @@ async def test_faults_give_429_with_retry_after_and_500(tmp_path: Path) -> None:
                 async with http.post(f"{url}{ACCOUNT}/listKeys{Q}", headers=BEARER) as response:
                     statuses.append(response.status)
         assert set(statuses) == {200, 500} and 8 <= statuses.count(500) <= 32
-    with pytest.raises(ValueError):
+    bad = "invalid setting SANDBOX_FAULTS: fault '429=lots' has a value that is not a number"
+    with pytest.raises(SandboxError, match=f"^{bad}$"):
         async with running_sandbox(tmp_path / "c", faults="429=lots"):
             pass
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from infra.sandbox.lock import SandboxBusy, hold
+from sandbox.lock import SandboxBusy, hold
 from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 from tests.instances import FTBOT, ROOT, processes, ready, sandbox_process
 

@@ -12,10 +12,10 @@ from statistics import mean
 
 import pytest
 
-from infra.sandbox.base_model import load
-from infra.sandbox.lm import parse_examples
-from infra.sandbox.training import Trainee, default_hyperparameters
 from infra.tokens import get_encoding
+from sandbox.base_model import load
+from sandbox.lm import parse_examples
+from sandbox.training import Trainee, default_hyperparameters
 from tests.sandbox_server import TRAINING, VALIDATION
 
 DATA = Path(__file__).resolve().parent / "data"

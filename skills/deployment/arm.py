@@ -25,9 +25,9 @@ from azure.mgmt.cognitiveservices.models import (
 from openai import APIError, AsyncAzureOpenAI, NotFoundError
 
 from infra.azure import Resource
-from infra.catalog import SKUS
 from infra.errors import UserError
 from infra.i18n import N_, _
+from infra.prices import SKUS
 from infra.text import echo
 from skills.azure_errors import arm_error, openai_message
 from skills.models import ModelChoice, base_of, is_fine_tuned, sku_word

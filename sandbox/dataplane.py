@@ -16,14 +16,14 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from infra.sandbox.auth import bearer, principal_of, require
-from infra.sandbox.catalog import BASE_MODELS, CREATED_AT
-from infra.sandbox.errors import AzureError, bad_request, not_found
-from infra.sandbox.ids import new_id
-from infra.sandbox.imports import FORMAT_OF_METHOD, file_path, import_file
-from infra.sandbox.service import SANDBOX, Sandbox
-from infra.sandbox.store import Doc, wire
-from infra.sandbox.training import (
+from sandbox.auth import bearer, principal_of, require
+from sandbox.catalog import BASE_MODELS, CREATED_AT
+from sandbox.errors import AzureError, bad_request, not_found
+from sandbox.ids import new_id
+from sandbox.imports import FORMAT_OF_METHOD, file_path, import_file
+from sandbox.service import SANDBOX, Sandbox
+from sandbox.store import Doc, wire
+from sandbox.training import (
     ACTIVE,
     QUEUE_SECONDS,
     TRAINER,

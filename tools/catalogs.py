@@ -1,9 +1,11 @@
-"""The catalogs against the code: which messages the code says, and `make catalog` to bring every
-language's `.po` file up to date with them (new messages added untranslated, gone ones dropped).
+"""The catalogs against the code: which messages the code says, and `make catalog` (`python -m
+tools.catalogs`) to bring every language's `.po` file up to date with them (new messages added
+untranslated, gone ones dropped). A developer's tool: tests/test_catalogs.py uses it, the bot
+never does.
 
 A message is the first argument of `_()`, `n_()` (singular and plural), `N_()`, or of the
-user-facing errors (`UserError` and its kin) in the application code (the sandbox is Azure's
-stand-in: its words are Azure's, not ours).
+user-facing errors (`UserError` and its kin) in the bot's packages (not the sandbox's: it is
+Azure's stand-in, and its words are Azure's, not ours).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from infra.i18n import DOMAIN, LANGUAGES, SOURCE, catalog_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "skills", "adaptive_cards", "infra")
-SKIPPED = ("infra/sandbox/",)
 KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "_": None,
     "n_": (1, 2),
@@ -35,10 +36,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
 def sources() -> Iterator[Path]:
     """The application's Python files whose words are the bot's."""
     for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            relative = path.relative_to(ROOT).as_posix()
-            if not relative.startswith(SKIPPED):
-                yield path
+        yield from sorted((ROOT / package).rglob("*.py"))
 
 
 def extracted() -> Catalog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -16,18 +17,13 @@ from typing import Any
 import tiktoken
 from aiohttp import web
 
-from infra.files import private_dir
-from infra.sandbox.clock import SandboxClock
-from infra.sandbox.faults import Faults
-from infra.sandbox.ids import assignment_name, hex32, new_key
-from infra.sandbox.store import Doc, Store
-from infra.settings import (
-    SANDBOX_ACCOUNT,
-    SANDBOX_BOT_PRINCIPAL,
-    SANDBOX_RESOURCE_GROUP,
-    SANDBOX_SUBSCRIPTION,
-)
-from infra.tasks import Tasks
+from sandbox.clock import SandboxClock
+from sandbox.contract import ACCOUNT, BOT_PRINCIPAL, RESOURCE_GROUP, SUBSCRIPTION
+from sandbox.faults import Faults
+from sandbox.files import private_dir
+from sandbox.ids import assignment_name, hex32, new_key
+from sandbox.store import Doc, Store
+from sandbox.tokens import o200k
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +91,7 @@ class Sandbox:
         self.clock = SandboxClock(config.speedup, float(saved) if saved else None)
         self.fault_rng = config.faults.rng()
         self.wake = asyncio.Event()
-        self._tasks = Tasks()
-        self._encoding: tiktoken.Encoding | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._processes: ProcessPoolExecutor | None = None
 
     def processes(self) -> ProcessPoolExecutor:
@@ -109,21 +104,41 @@ class Sandbox:
     @property
     def encoding(self) -> tiktoken.Encoding:
         """o200k_base, loaded offline on first use."""
-        if self._encoding is None:
-            from infra.tokens import get_encoding
-
-            self._encoding = get_encoding("o200k_base")
-        return self._encoding
+        return o200k()
 
     # -- background tasks -------------------------------------------------------------------
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run `work` as a tracked task; its failure is logged, never lost."""
-        return self._tasks.spawn(work, f"sandbox {name}")
+        task = asyncio.create_task(work, name=f"sandbox {name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("%s failed", task.get_name(), exc_info=error)
+
+    async def wait_awake(self, seconds: float) -> None:
+        """Wait until `wake` is set or `seconds` pass, whichever comes first.
+
+        Not `asyncio.wait_for(wake.wait(), ...)`: on Python 3.11 that swallows a cancel arriving
+        just after the event is set, and a loop built on it then never stops.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.wake.wait()
 
     async def stop(self) -> None:
         """Cancel background work, save the clock and close the store."""
-        await self._tasks.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:  # a task that ignores its cancel is logged and left: a stop never hangs
+            _, stuck = await asyncio.wait(tasks, timeout=10.0)
+            for task in stuck:
+                log.error("%s did not stop when cancelled", task.get_name())
         if self._processes is not None:
             self._processes.shutdown(wait=False, cancel_futures=True)
         self.save_clock()
@@ -212,16 +227,14 @@ class Sandbox:
     def ensure_default_account(self) -> Doc:
         """The well-known group and account (created, ready, on first start), on which the
         bot's own principal holds Cognitive Services OpenAI Contributor."""
-        if self.group(SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP) is None:
-            self.put_group(SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP, DEFAULT_LOCATION, {})
-        rid = account_id(SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP, SANDBOX_ACCOUNT)
+        if self.group(SUBSCRIPTION, RESOURCE_GROUP) is None:
+            self.put_group(SUBSCRIPTION, RESOURCE_GROUP, DEFAULT_LOCATION, {})
+        rid = account_id(SUBSCRIPTION, RESOURCE_GROUP, ACCOUNT)
         doc = self.store.get("account", arm_key(rid))
         if doc is None:
             body = {"location": DEFAULT_LOCATION, "kind": "OpenAI", "sku": {"name": "S0"}}
-            doc = self.new_account(
-                SANDBOX_SUBSCRIPTION, SANDBOX_RESOURCE_GROUP, SANDBOX_ACCOUNT, body, ready=True
-            )
-            self.grant(rid, SANDBOX_BOT_PRINCIPAL, OPENAI_CONTRIBUTOR, "ServicePrincipal")
+            doc = self.new_account(SUBSCRIPTION, RESOURCE_GROUP, ACCOUNT, body, ready=True)
+            self.grant(rid, BOT_PRINCIPAL, OPENAI_CONTRIBUTOR, "ServicePrincipal")
         return doc
 
     def grant(self, scope: str, principal: str, role: str, principal_type: str) -> None:

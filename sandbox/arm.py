@@ -14,20 +14,20 @@ from typing import Any
 
 from aiohttp import web
 
-from infra.sandbox.auth import bearer, principal_of
-from infra.sandbox.catalog import find_base
-from infra.sandbox.chat import resolve_model
-from infra.sandbox.dataplane import json_body
-from infra.sandbox.errors import AzureError, bad_request
-from infra.sandbox.ids import hex32, new_guid, new_key
-from infra.sandbox.lifecycle import (
+from sandbox.auth import bearer, principal_of
+from sandbox.catalog import find_base
+from sandbox.chat import resolve_model
+from sandbox.dataplane import json_body
+from sandbox.errors import AzureError, bad_request
+from sandbox.ids import hex32, new_guid, new_key
+from sandbox.lifecycle import (
     BASE_DEPLOY_SECONDS,
     DELETE_SECONDS,
     FINE_TUNED_DEPLOY_SECONDS,
     settle,
 )
-from infra.sandbox.service import SANDBOX, Sandbox, account_id, arm_key
-from infra.sandbox.store import Doc, wire
+from sandbox.service import SANDBOX, Sandbox, account_id, arm_key
+from sandbox.store import Doc, wire
 
 Handler = Callable[[web.Request, Sandbox, dict[str, str]], Awaitable[web.Response]]
 

@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import IO
 
-from infra.errors import UserError
+from sandbox import SandboxError
 
 
-class SandboxBusy(UserError):
+class SandboxBusy(SandboxError):
     """Another sandbox runs on this data folder."""
 
 

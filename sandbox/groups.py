@@ -9,11 +9,11 @@ import re
 
 from aiohttp import web
 
-from infra.sandbox.accounts import region
-from infra.sandbox.arm import Router
-from infra.sandbox.dataplane import json_body
-from infra.sandbox.errors import AzureError, bad_request
-from infra.sandbox.service import Sandbox, arm_key
+from sandbox.accounts import region
+from sandbox.arm import Router
+from sandbox.dataplane import json_body
+from sandbox.errors import AzureError, bad_request
+from sandbox.service import Sandbox, arm_key
 
 _GROUP = r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
 _NAME = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")

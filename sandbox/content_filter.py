@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from infra.sandbox.errors import AzureError
+from sandbox.errors import AzureError
 
 CATEGORIES = ("hate", "self_harm", "sexual", "violence")
 _PHRASES = {

@@ -1,7 +1,8 @@
-"""What the bot knows of Azure OpenAI's models and hosting, in one place (sources: Microsoft Learn,
-"Azure OpenAI fine-tuning" and "Azure OpenAI pricing", and ../shared/specs/README.md).
+"""Azure OpenAI's price list for fine-tuning and hosting, and the model limits that decide what is
+billed: what the bot knows of the models and skus, in one place (sources: Microsoft Learn, "Azure
+OpenAI fine-tuning" and "Azure OpenAI pricing", and ../shared/specs/README.md).
 
-Limits and list prices; every price shown to a user is labelled an estimate.
+Every price shown to a user is labelled an estimate.
 """
 
 from __future__ import annotations

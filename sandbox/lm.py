@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import tiktoken
 
-from infra.sandbox.base_model import BOS, EOS, SPACE, BaseModel
+from sandbox.base_model import BOS, EOS, SPACE, BaseModel
 
 TAU_BIGRAM = 20.0
 TAU_TRIGRAM = 20.0

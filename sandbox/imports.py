@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.sandbox.service import Sandbox
-from infra.tokens import get_encoding
+from sandbox.service import Sandbox
+from sandbox.tokens import o200k
 
 PENDING_SECONDS = 1.0
 IMPORT_SECONDS = 3.0
@@ -104,7 +104,7 @@ def check_file(path: Path) -> Imported:
 
 
 def _tokens(record: dict[str, Any]) -> int:
-    encoding = get_encoding("o200k_base")
+    encoding = o200k()
     text = json.dumps(record, ensure_ascii=False)
     return len(encoding.encode(text, disallowed_special=()))
 

@@ -15,17 +15,17 @@ from typing import Any
 
 from aiohttp import web
 
-from infra.sandbox.base_model import load as load_base
-from infra.sandbox.catalog import find_base
-from infra.sandbox.content_filter import refuse_if_filtered, screen
-from infra.sandbox.dataplane import authorize, json_body
-from infra.sandbox.errors import bad_request, not_found
-from infra.sandbox.ids import new_id
-from infra.sandbox.lifecycle import settle
-from infra.sandbox.lm import Memory, NGramModel, chat_tokens, parse_examples, text_of
-from infra.sandbox.service import Sandbox, arm_key
-from infra.sandbox.store import Doc
-from infra.sandbox.training import LR_SCALE
+from sandbox.base_model import load as load_base
+from sandbox.catalog import find_base
+from sandbox.content_filter import refuse_if_filtered, screen
+from sandbox.dataplane import authorize, json_body
+from sandbox.errors import bad_request, not_found
+from sandbox.ids import new_id
+from sandbox.lifecycle import settle
+from sandbox.lm import Memory, NGramModel, chat_tokens, parse_examples, text_of
+from sandbox.service import Sandbox, arm_key
+from sandbox.store import Doc
+from sandbox.training import LR_SCALE
 
 CLOSE_ENOUGH = 0.35
 """Similarity from which a remembered answer is given as it was learned."""

@@ -8,7 +8,7 @@ Built once from general English text that two PyPI packages ship, tokenized with
 
 The model (interpolated modified Kneser-Ney, orders 1-3) is saved as numpy arrays in a cache
 shared by every data folder: `$FTBOT_CACHE_DIR`, else `$XDG_CACHE_HOME/ftbot`, else
-`~/.cache/ftbot`. `make` builds it (`python -m infra.sandbox.base_model`); a sandbox that finds
+`~/.cache/ftbot`. `make` builds it (`python -m sandbox.base_model`); a sandbox that finds
 none builds it once under a file lock. The arrays are memory-mapped, so every sandbox in a
 machine shares one copy. Only the packages' data files are read; neither package is imported.
 """
@@ -171,9 +171,9 @@ def build_levels(sequences: list[list[int]]) -> list[Level]:
 
 
 def _tokenize(texts: list[str]) -> list[list[int]]:
-    from infra.tokens import get_encoding
+    from sandbox.tokens import o200k
 
-    encoding = get_encoding("o200k_base")
+    encoding = o200k()
     return encoding.encode_ordinary_batch(texts, num_threads=os.cpu_count() or 2)
 
 
@@ -290,7 +290,7 @@ class BaseModel:
 
 
 def main() -> int:
-    """`python -m infra.sandbox.base_model`: build the base model into the cache if needed."""
+    """`python -m sandbox.base_model`: build the base model into the cache if needed."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     began = time.monotonic()
     folder = ensure_built()

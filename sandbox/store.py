@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from infra.files import open_sqlite
+from sandbox.files import open_sqlite
 
 Doc = dict[str, Any]
 
@@ -33,7 +33,7 @@ class Store:
     """Documents by kind and id, with lists by parent in insertion order."""
 
     def __init__(self, path: Path) -> None:
-        self._db = open_sqlite(path)  # owner-only; UserError when empty or damaged
+        self._db = open_sqlite(path)  # owner-only; SandboxError when empty or damaged
         self._db.executescript(_SCHEMA)
         self._docs: dict[str, dict[str, Doc]] = {}
         self._parents: dict[str, dict[str, str]] = {}

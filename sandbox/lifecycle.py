@@ -14,8 +14,8 @@ import asyncio
 import logging
 import time
 
-from infra.sandbox.clock import DAY, HOUR
-from infra.sandbox.service import Sandbox
+from sandbox.clock import DAY, HOUR
+from sandbox.service import Sandbox
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from infra.sandbox.arm import Router
-from infra.sandbox.dataplane import json_body
-from infra.sandbox.errors import AzureError, bad_request
-from infra.sandbox.ids import is_guid
-from infra.sandbox.service import Sandbox, account_id, arm_key
-from infra.sandbox.store import Doc
+from sandbox.arm import Router
+from sandbox.dataplane import json_body
+from sandbox.errors import AzureError, bad_request
+from sandbox.ids import is_guid
+from sandbox.service import Sandbox, account_id, arm_key
+from sandbox.store import Doc
 
 BUILT_IN_ROLES = {
     "a001fd3d-188f-4b5d-821b-7da978bf7442": (

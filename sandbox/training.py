@@ -25,12 +25,12 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
-from infra.sandbox.base_model import BaseModel
-from infra.sandbox.base_model import load as load_base
-from infra.sandbox.catalog import BASE_MODELS
-from infra.sandbox.ids import hex32, new_id
-from infra.sandbox.imports import check_for_job, file_path
-from infra.sandbox.lm import (
+from sandbox.base_model import BaseModel
+from sandbox.base_model import load as load_base
+from sandbox.catalog import BASE_MODELS
+from sandbox.ids import hex32, new_id
+from sandbox.imports import check_for_job, file_path
+from sandbox.lm import (
     Example,
     NGramModel,
     Preference,
@@ -38,9 +38,8 @@ from infra.sandbox.lm import (
     parse_examples,
     parse_preferences,
 )
-from infra.sandbox.service import Sandbox
-from infra.sandbox.store import Doc
-from infra.tasks import wait_for_event
+from sandbox.service import Sandbox
+from sandbox.store import Doc
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +391,7 @@ class Trainer:
         """Start jobs when they are due; runs for the sandbox's lifetime."""
         while True:
             self.schedule()
-            await wait_for_event(self.sandbox.wake, 0.1)
+            await self.sandbox.wait_awake(0.1)
             self.sandbox.wake.clear()
 
     def schedule(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from infra.sandbox.arm import (
+from sandbox.arm import (
     Router,
     account_view,
     check_group,
@@ -28,18 +28,18 @@ from infra.sandbox.arm import (
     operation_url,
     whole_seconds,
 )
-from infra.sandbox.dataplane import json_body
-from infra.sandbox.errors import AzureError, bad_request
-from infra.sandbox.ids import new_guid
-from infra.sandbox.lifecycle import settle
-from infra.sandbox.service import (
+from sandbox.dataplane import json_body
+from sandbox.errors import AzureError, bad_request
+from sandbox.ids import new_guid
+from sandbox.lifecycle import settle
+from sandbox.service import (
     ACCOUNT_DELETE_SECONDS,
     ACCOUNT_READY_SECONDS,
     Sandbox,
     account_id,
     arm_key,
 )
-from infra.sandbox.store import Doc
+from sandbox.store import Doc
 
 _ACCOUNT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{1,63}$")
 _ACCOUNT = (

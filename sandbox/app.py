@@ -9,20 +9,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from infra.sandbox import arm, chat, dataplane
-from infra.sandbox.accounts import add_accounts
-from infra.sandbox.auth import from_loopback
-from infra.sandbox.chat import CHAT_MODELS, ChatModels
-from infra.sandbox.errors import AzureError
-from infra.sandbox.faults import describe, parse_faults
-from infra.sandbox.groups import add_groups
-from infra.sandbox.ids import new_guid
-from infra.sandbox.imports import resume_imports
-from infra.sandbox.lifecycle import sweep
-from infra.sandbox.lock import hold
-from infra.sandbox.roles import add_roles
-from infra.sandbox.service import SANDBOX, Sandbox, SandboxConfig
-from infra.sandbox.training import TRAINER, Trainer
+from sandbox import SandboxError, arm, chat, dataplane
+from sandbox.accounts import add_accounts
+from sandbox.auth import from_loopback
+from sandbox.chat import CHAT_MODELS, ChatModels
+from sandbox.errors import AzureError
+from sandbox.faults import describe, parse_faults
+from sandbox.groups import add_groups
+from sandbox.ids import new_guid
+from sandbox.imports import resume_imports
+from sandbox.lifecycle import sweep
+from sandbox.lock import hold
+from sandbox.roles import add_roles
+from sandbox.service import SANDBOX, Sandbox, SandboxConfig
+from sandbox.training import TRAINER, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,11 @@ def create_sandbox_app(
 
     `data_dir` holds its SQLite state and files; `speedup` runs sandbox time faster; `faults` is
     the `SANDBOX_FAULTS` syntax; `arm_token` is the access secret (a fresh one when empty:
-    `app[SANDBOX].secret`); with `loopback_only` it answers only callers on this machine.
+    `app[SANDBOX].secret`); with `loopback_only` it answers only callers on this machine. A bad
+    `faults`, or an empty or damaged database, is a `SandboxError` (one line for the operator).
     """
-    config = SandboxConfig(Path(data_dir), speedup, parse_faults(faults), arm_token, loopback_only)
-    return build_app(config)
+    try:
+        parsed = parse_faults(faults)
+    except ValueError as error:
+        raise SandboxError(f"invalid setting SANDBOX_FAULTS: {error}") from None
+    return build_app(SandboxConfig(Path(data_dir), speedup, parsed, arm_token, loopback_only))

@@ -1,7 +1,7 @@
 """Who a request to the sandbox comes from, and what that principal may do.
 
-One token format for the whole sandbox (docs/sandbox.md, "Auth"): `Authorization: Bearer
-<secret>` acts as the bot's own principal (`SANDBOX_BOT_PRINCIPAL`), and `Bearer
+One token format for the whole sandbox (sandbox/contract.py, docs/sandbox.md "Auth"):
+`Authorization: Bearer <secret>` acts as the bot's own principal (`BOT_PRINCIPAL`), and `Bearer
 <secret>:<object id>` acts as the principal with that object id. The secret is `SANDBOX_ARM_TOKEN`,
 or the one the sandbox generates at start. Anything else is refused.
 
@@ -19,10 +19,10 @@ import ipaddress
 
 from aiohttp import web
 
-from infra.sandbox.errors import AzureError
-from infra.sandbox.ids import is_guid
-from infra.sandbox.service import Sandbox
-from infra.settings import SANDBOX_BOT_PRINCIPAL
+from sandbox.contract import BOT_PRINCIPAL
+from sandbox.errors import AzureError
+from sandbox.ids import is_guid
+from sandbox.service import Sandbox
 
 OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"
 OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
@@ -35,7 +35,7 @@ def principal_of(token: str, secret: str) -> str | None:
     if not secret or not token:
         return None
     if hmac.compare_digest(token.encode(), secret.encode()):
-        return SANDBOX_BOT_PRINCIPAL
+        return BOT_PRINCIPAL
     head, sep, tail = token.rpartition(":")
     if sep and hmac.compare_digest(head.encode(), secret.encode()) and is_guid(tail):
         return tail.lower()
