@@ -30,8 +30,9 @@ from infra.azure import Resource
 from infra.records import RecordStore
 from infra.settings import SANDBOX_ACCOUNT, SANDBOX_RESOURCE_GROUP, SANDBOX_SUBSCRIPTION
 from infra.storage import SqliteStorage
-from skills.records import ConversationRef, JobRecord
+from skills.records import ConversationRef
 from skills.training.jobs import Series
+from skills.training.records import JobRecord
 
 LOG = Path("bench-data/turns.log")
 """The bots' stderr (ours logs every request at INFO)."""

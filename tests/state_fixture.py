@@ -1,7 +1,7 @@
 """The storage compatibility fixture: a state folder and a Blob dump written by the bot's own code.
 
-`tools/in-netns .venv/bin/python -m tests.state_fixture` (Azurite installed, as `make test` does)
-writes `tests/data/state/`:
+`tools/in-netns .venv/bin/python -m tests.state_fixture [FOLDER]` (Azurite installed, as `make
+test` does) writes into FOLDER (a scratch folder, to compare) or `tests/data/state/`:
 
 - `sqlite/`: a data folder (`FTBOT_DATA_DIR`) as the bot leaves it: `state.sqlite3`, the kept
   `datasets/` and the embedded sandbox's `sandbox/`. It is made by a real session through the
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,44 +34,15 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient
 
 from infra.blob import BlobAccount, BlobStorage
-from infra.records import Record, RecordStore
+from infra.records import RecordStore
 from infra.storage import SqliteStorage, Write
+from skills.checks import ChannelRelay
 from skills.claims import Claims
-from skills.records import (
-    AuditEntry,
-    CancelRequest,
-    ChannelRelay,
-    ChatSession,
-    Claim,
-    ConversationRef,
-    CurrentResource,
-    DeleteRequest,
-    DeploymentRecord,
-    DeployRequest,
-    FileCheck,
-    JobRecord,
-    KeysRequest,
-    KeyState,
-    LanguageChoice,
-    LatestJob,
-    LaunchRecord,
-    PrincipalName,
-    ProvisionRecord,
-    ProvisionRequest,
-    PurgeRequest,
-    ResourceRecord,
-    SampleOffer,
-    TeardownRecord,
-    TeardownRequest,
-    TrainingRequest,
-    ValidatedSet,
-    ValidationResult,
-    WatchEntry,
-    idle_warning_claim,
-)
+from skills.deployment.records import DeploymentRecord, idle_warning_claim
 from tests.azurite import running_azurite
 from tests.channel import Activity, ChannelFake, Conversation, buttons, card_text
 from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
+from tests.record_kinds import kind_of, prefixes
 from tests.test_deployment import updated
 from tests.training_flow import (
     FAST,
@@ -104,50 +76,6 @@ LAB = "19:lab-general@thread.tacv2"
 """A channel of team-1, whose resource is aoai-lab2 (provision, roles, keys, questions)."""
 OLD_LAB = "19:old-lab-general@thread.tacv2"
 """A channel of team-2: aoai-lab3 provisioned, torn down, then asked to be purged."""
-
-KINDS: dict[str, type[Record]] = {
-    "ref/": ConversationRef,
-    "language/": LanguageChoice,
-    "seen/": Claim,
-    "greeted/": Claim,
-    "training/notice/": Claim,
-    "idle-warning/": Claim,
-    "training/pending/": TrainingRequest,
-    "cancel-request/": CancelRequest,
-    "relay/": ChannelRelay,
-    "deploy-request/": DeployRequest,
-    "delete-request/": DeleteRequest,
-    "sample-offer/": SampleOffer,
-    "validated/": ValidatedSet,
-    "validation/report/": ValidationResult,
-    "checks/": FileCheck,
-    "training/launch/": LaunchRecord,
-    "training/jobs/": JobRecord,
-    "training/watch/": WatchEntry,
-    "training/latest/": LatestJob,
-    "deployment/": DeploymentRecord,
-    "chat/": ChatSession,
-    "resource/current/": CurrentResource,
-    "resource/known/": ResourceRecord,
-    "principal/": PrincipalName,
-    "provision/request/": ProvisionRequest,
-    "provision/run/": ProvisionRecord,
-    "purge-request/": PurgeRequest,
-    "keys-request/": KeysRequest,
-    "keys/state/": KeyState,
-    "teardown/request/": TeardownRequest,
-    "teardown/run/": TeardownRecord,
-    "audit/": AuditEntry,
-}
-"""Key prefix -> the record kind stored there (the code at the fixture's commit)."""
-
-
-def kind_of(key: str) -> tuple[str, type[Record]]:
-    """The one (prefix, kind) whose prefix starts `key`."""
-    found = [(prefix, kind) for prefix, kind in KINDS.items() if key.startswith(prefix)]
-    assert len(found) == 1, f"{key}: {found}"
-    return found[0]
-
 
 # -- the session ----------------------------------------------------------------------------------
 
@@ -287,7 +215,7 @@ async def _by_hand(data: Path) -> None:
                 name="General",
             )
         )
-        [deployment] = await records.all(DeploymentRecord, DeploymentRecord.prefix())
+        [deployment] = await records.all(DeploymentRecord)
 
         async def send() -> str:
             return "bot-idle-warning"
@@ -316,7 +244,7 @@ def _check(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         prefix, kind = kind_of(key)
         assert kind.model_validate(value).model_dump(mode="json") == value, key
         out[key] = {"kind": kind.__name__, "value": value}
-    missing = set(KINDS) - {kind_of(key)[0] for key in items}
+    missing = {prefix for prefix, _ in prefixes()} - {kind_of(key)[0] for key in items}
     assert not missing, f"no record under {sorted(missing)}"
     return out
 
@@ -358,13 +286,8 @@ async def upload_blobs(connection: str, container: str, blobs: list[dict[str, An
             )
 
 
-def _keep(data: Path) -> None:
-    """Copy the data folder into the fixture, without the sandbox's lock file."""
-    shutil.rmtree(SQLITE, ignore_errors=True)
-    shutil.copytree(data, SQLITE, ignore=shutil.ignore_patterns("*.lock", "*-wal", "*-shm"))
-
-
-async def main() -> None:
+async def main(out: Path) -> None:
+    """Write the fixture's three parts into `out`."""
     with tempfile.TemporaryDirectory(prefix="ftbot-fixture-") as folder:
         data = Path(folder) / "data"
         channel = ChannelFake()
@@ -378,14 +301,15 @@ async def main() -> None:
         await _by_hand(data)
         items = _check(await _stored(data))
         blobs = await _dump_blobs({k: v["value"] for k, v in items.items()}, Path(folder))
-        _keep(data)
-    HERE.mkdir(parents=True, exist_ok=True)
-    RECORDS.write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        shutil.rmtree(out / SQLITE.name, ignore_errors=True)  # the sandbox's lock file stays out
+        shutil.copytree(data, out / SQLITE.name, ignore=shutil.ignore_patterns("*.lock"))
+    records = json.dumps(items, indent=1, ensure_ascii=False)
+    (out / RECORDS.name).write_text(records + "\n", encoding="utf-8")
     lines = ",\n".join(json.dumps(blob, ensure_ascii=False) for blob in blobs)
-    BLOBS.write_text(f"[\n{lines}\n]\n", encoding="utf-8")
+    (out / BLOBS.name).write_text(f"[\n{lines}\n]\n", encoding="utf-8")
     kinds = sorted({v["kind"] for v in items.values()})
-    print(f"{len(items)} records of {len(kinds)} kinds, {len(blobs)} blobs: {HERE}")
+    print(f"{len(items)} records of {len(kinds)} kinds, {len(blobs)} blobs: {out}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE))

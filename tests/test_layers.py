@@ -109,7 +109,7 @@ def test_no_layer_imports_one_above_it() -> None:
 def test_the_walk_sees_the_arrows_it_checks() -> None:
     """The graph is not empty by accident: known arrows are in it."""
     graph = _graph()
-    assert "skills.records" in graph["skills.training.service"]
+    assert "skills.training.records" in graph["skills.training.service"]
     assert "bot.render" in graph["bot.notifier"]
     assert "adaptive_cards.verbs" in graph["adaptive_cards.training"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -24,6 +24,7 @@ from infra.records import Key, RecordStore
 from infra.storage import SqliteStorage, Storage
 from tests.channel import ChannelFake, Conversation, card_text
 from tests.harness import bot_settings, running_bot
+from tests.record_kinds import kind_of
 from tests.state_fixture import (
     ADA,
     BLOBS,
@@ -35,7 +36,6 @@ from tests.state_fixture import (
     PERSONAL,
     RECORDS,
     SQLITE,
-    kind_of,
     upload_blobs,
 )
 from tests.training_flow import FAST, is_notice
