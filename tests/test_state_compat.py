@@ -22,6 +22,8 @@ import pytest
 from infra.blob import BlobAccount, BlobStorage, blob_name
 from infra.records import Key, RecordStore
 from infra.storage import SqliteStorage, Storage
+from skills.confirmations import SWEEP_AFTER, Confirmations
+from skills.records import Confirmation
 from tests.channel import ChannelFake, Conversation, card_text
 from tests.harness import bot_settings, running_bot
 from tests.record_kinds import kind_of
@@ -90,6 +92,23 @@ async def test_every_record_of_the_sqlite_folder_reads_back(tmp_path: Path) -> N
     storage = SqliteStorage(tmp_path / "data" / "state.sqlite3")
     try:
         await _read_back(storage)
+    finally:
+        await storage.close()
+
+
+async def test_the_sweep_finds_every_kind_of_question(tmp_path: Path) -> None:
+    """Each kind of question defines itself beside its workflow; the sweep at start finds them
+    all: past their time, every question of the folder goes, and nothing else."""
+    questions = {k for k in EXPECTED if issubclass(kind_of(k)[1], Confirmation)}
+    assert len({kind_of(k)[1] for k in questions}) == 10
+    late = max(EXPECTED[k]["value"]["expires_at"] for k in questions) + SWEEP_AFTER + 1
+    shutil.copytree(SQLITE, tmp_path / "data")
+    storage = SqliteStorage(tmp_path / "data" / "state.sqlite3")
+    try:
+        assert await Confirmations(RecordStore(storage), clock=lambda: late).sweep() == len(
+            questions
+        )
+        assert set(await storage.scan("")) == set(EXPECTED) - questions
     finally:
         await storage.close()
 
