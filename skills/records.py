@@ -5,7 +5,7 @@ kinds in its `records.py` (skills/training/, skills/deployment/, skills/provisio
 one module in that module (audit.py, chat.py, checks.py, datasets.py, languages.py, resources.py).
 Each kind spells its key prefix once, as `prefix`, and builds its keys from it; a kind of claim is
 a `ClaimKind`. tests/test_record_keys.py checks that no two kinds share a prefix, that none starts
-another, and that no prefix is spelled anywhere else.
+another, and that no prefix is spelled a second time in skills/ or bot/.
 
 Here: the key segments; `Spoken`, work that speaks later in the language of the person who
 started it; the conversations' references; `Claim`, the record of a once-only step (its rule in
