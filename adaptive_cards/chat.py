@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from adaptive_cards.common import Card, Element, card, facts, heading, plain, quote, text
 from infra.i18n import _, n_, number
-from skills.chat import LAB_SYSTEM_MESSAGE, Answer
+from skills.chat import LAB_SYSTEM_MESSAGE, Answer, ChatSession
 from skills.playground import Comparison, Side
-from skills.records import ChatSession
 
 
 def session_card(session: ChatSession) -> Card:

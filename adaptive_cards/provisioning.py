@@ -23,6 +23,8 @@ from adaptive_cards.common import (
 )
 from infra import i18n
 from infra.i18n import N_, _, duration, moment, n_
+from skills.audit import AuditEntry
+from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
     AuditView,
     KeyRotated,
@@ -38,7 +40,6 @@ from skills.provisioning.views import (
     TeardownPlan,
     TeardownProgress,
 )
-from skills.records import AuditEntry, TeardownItem
 
 ROLE_DELAY = N_(
     "Role assignments take a few minutes to take effect on Azure; the bot waits until its own "

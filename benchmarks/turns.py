@@ -30,8 +30,9 @@ from infra.azure import Resource
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from sandbox.contract import ACCOUNT, RESOURCE_GROUP, SUBSCRIPTION
-from skills.records import ConversationRef, JobRecord
+from skills.records import ConversationRef
 from skills.training.jobs import Series
+from skills.training.records import JobRecord
 
 LOG = Path("bench-data/turns.log")
 """The bots' stderr (ours logs every request at INFO)."""

@@ -21,8 +21,8 @@ from infra import i18n
 from infra.errors import UserError
 from infra.i18n import _
 from infra.text import echo
+from skills.provisioning.records import KeyName
 from skills.provisioning.views import AuditView
-from skills.records import KeyName
 
 log = logging.getLogger(__name__)
 

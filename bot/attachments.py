@@ -36,7 +36,7 @@ from infra.datasets import too_large
 from infra.errors import UserError
 from infra.graph import Graph, GraphRefused
 from infra.text import file_label
-from skills.records import CheckedFile
+from skills.checks import CheckedFile
 
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 REFERENCE = "reference"

@@ -35,8 +35,7 @@ from infra.errors import UserError
 from infra.graph import GraphRefused, channel_message_path, chat_message_path
 from infra.i18n import N_, _, n_
 from infra.text import echo, file_label, label
-from skills.checks import first_view
-from skills.records import CheckedFile
+from skills.checks import CheckedFile, first_view
 from skills.sample import SAMPLE_FILES, read_sample
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".txt")

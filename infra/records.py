@@ -1,8 +1,9 @@
 """Typed records over a `Storage`: each kind of record is a pydantic model that names its own key.
 
-Record kinds and their keys are defined in one place (`skills/records.py`); this module is the
-generic part: `Key[R]` says where a record of kind `R` lives, and `RecordStore` reads and writes
-records by key, with `update` as the one read-modify-write (e-tag checked, retried on conflict).
+Record kinds live beside the skills that own them (skills/records.py says where), each with its
+key prefix; this module is the generic part: `Key[R]` says where a record of kind `R` lives, and
+`RecordStore` reads and writes records by key, with `update` as the one read-modify-write (e-tag
+checked, retried on conflict).
 An item that no longer parses as its kind (an older layout) is logged and treated as absent.
 """
 
@@ -12,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -23,9 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class Record(BaseModel):
-    """One item of the state store. Subclasses define `key()` from their own fields."""
+    """One item of the state store. A kind names its key prefix and defines `key()` from its own
+    fields."""
 
     model_config = ConfigDict(extra="ignore")
+
+    prefix: ClassVar[str]
+    """The start of every key of this kind (a kind keyed otherwise, a `Claim`, has none)."""
 
     def key(self) -> Key[Any]:
         """Where this record is stored."""
@@ -61,9 +66,10 @@ class RecordStore:
         found = (await self.storage.read([key.path])).get(key.path)
         return self._parse(key.kind, key.path, found) if found is not None else None
 
-    async def all(self, kind: type[R], prefix: str) -> list[R]:
-        """Every record of `kind` whose key starts with `prefix`, in key order."""
-        found = await self.storage.scan(prefix)
+    async def all(self, kind: type[R], prefix: str | None = None) -> list[R]:
+        """Every record of `kind` whose key starts with `prefix` (by default the kind's own: all
+        of them), in key order."""
+        found = await self.storage.scan(kind.prefix if prefix is None else prefix)
         parsed = (self._parse(kind, path, item) for path, item in found.items())
         return [record for record in parsed if record is not None]
 

@@ -12,13 +12,40 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 from infra.azure import Resource
-from infra.records import RecordStore
-from skills.records import AUDIT, AuditEntry, AuditOutcome
+from infra.records import Key, Record, RecordStore
 
 MAX_ENTRIES = 50
 """The most entries `audit N` shows."""
+
+AuditOutcome = Literal["started", "done", "failed", "partly done"]
+
+
+class AuditEntry(Record):
+    """One costly or destructive action: who, what, when, on what, and how it ended."""
+
+    prefix = "audit/"
+
+    id: str
+    at: float
+    user: str
+    user_name: str
+    action: str
+    target: str
+    resource: str = ""
+    outcome: AuditOutcome = "started"
+    detail: str = ""
+
+    @classmethod
+    def at_id(cls, entry: str) -> Key[AuditEntry]:
+        """The key of an audit entry (ids sort by time)."""
+        return Key(cls, f"{cls.prefix}{entry}")
+
+    def key(self) -> Key[AuditEntry]:
+        """Where this record is stored."""
+        return self.at_id(self.id)
 
 
 @dataclass(frozen=True)
@@ -96,5 +123,5 @@ class Audit:
 
     async def last(self, count: int) -> list[AuditEntry]:
         """The latest `count` entries, newest first."""
-        entries = await self.records.all(AuditEntry, AUDIT)
+        entries = await self.records.all(AuditEntry)
         return list(reversed(entries))[: max(1, min(MAX_ENTRIES, count))]

@@ -2,8 +2,8 @@
 and Azure's failures as one plain sentence.
 
 Each prompt is sent with the system message, the few-shot examples and as much recent history as
-the model's context holds (tiktoken counts; oldest turns go first). The sessions themselves are
-skills/playground.py's.
+the model's context holds (tiktoken counts; oldest turns go first). A session is a `ChatSession`
+record; skills/playground.py starts, changes and ends them.
 """
 
 from __future__ import annotations
@@ -26,18 +26,57 @@ from openai import (
 )
 from openai.types.chat import ChatCompletionMessageParam
 
+from infra.azure import Resource
 from infra.errors import UserError
 from infra.i18n import N_, _, number
+from infra.records import Key, Record
 from infra.retry import retry, retry_after
 from infra.tokens import encoding_name_for, get_encoding
 from skills.azure_errors import error_body
-from skills.models import context_window
-from skills.records import ChatSession
+from skills.models import base_of, context_window
+from skills.records import Spoken, segment
 
 ANSWER_TOKENS = 800
 """Room kept for the model's answer when the history is trimmed."""
 KEEP_ALIVE_PROMPT = "Reply with OK."
 LAB_SYSTEM_MESSAGE = "The system is an AI teacher that helps people learn about AI"
+
+
+class ChatSession(Record, Spoken):
+    """One user's chat with one deployment, in one conversation (in a channel: one thread)."""
+
+    prefix = "chat/"
+
+    conversation: str
+    user: str
+    resource: Resource
+    deployment: str
+    model: str
+    version: str = "1"
+    system: str = ""
+    examples: list[tuple[str, str]] = []
+    history: list[dict[str, str]] = []
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @classmethod
+    def at(cls, conversation: str, user: str) -> Key[ChatSession]:
+        """The key of a user's session in a conversation."""
+        return Key(cls, f"{cls.prefix}{segment(conversation)}/{segment(user)}")
+
+    def key(self) -> Key[ChatSession]:
+        """Where this record is stored."""
+        return self.at(self.conversation, self.user)
+
+    @property
+    def base(self) -> str:
+        """The base model behind the deployment (for the tokenizer and the context size)."""
+        return base_of(self.model, self.version)
+
+    @property
+    def last_prompt(self) -> str:
+        """The user's latest message in the history, or ''."""
+        return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
 
 
 class DeploymentGone(UserError):

@@ -25,21 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from pydantic import BaseModel
+
 from infra import i18n
 from infra.errors import UserError, unexpected
+from infra.records import Key, Record
 from infra.workers import process_pool
 from skills.confirmations import new_token
 from skills.context import Context
-from skills.datasets import Datasets, order_files
+from skills.datasets import Datasets, ValidatedSet, ValidationResult, order_files
 from skills.notify import NotDelivered, View, show
-from skills.records import (
-    CHECKS,
-    ChannelRelay,
-    CheckedFile,
-    FileCheck,
-    ValidatedSet,
-    ValidationResult,
-)
+from skills.records import Confirmation, Spoken
 from skills.validation import ValidationReport, check_choice, estimated_price, validate_file
 
 log = logging.getLogger(__name__)
@@ -48,6 +44,81 @@ FORGET_AFTER = 24 * 3600.0
 """A finished check's record is dropped at start this long after it began."""
 RELAY_SECONDS = 24 * 3600.0
 """How long a channel's request to send the files in a personal chat stays open."""
+
+
+# -- the records ---------------------------------------------------------------------------------
+
+
+class CheckedFile(BaseModel):
+    """One file of a check: its name, where to fetch it, and once kept its id."""
+
+    name: str
+    url: str = ""
+    sha256: str = ""
+    source: Literal["attachment", "graph"] = "attachment"
+    """attachment: a URL the channel gave; graph: a file a channel or group-chat message
+    refers to, fetched through Microsoft Graph with the bot's own token in `tenant`."""
+    tenant: str = ""
+
+
+CheckStage = Literal["downloading", "validating", "done", "failed"]
+
+
+class FileCheck(Record, Spoken):
+    """Files being downloaded and validated in the background, reported on one card."""
+
+    prefix = "checks/"
+
+    token: str
+    conversation: str
+    user: str
+    service_url: str
+    """Where the files were sent from (which addresses a download may reach)."""
+    files: list[CheckedFile]
+    purpose: Literal["validate", "offer"] = "validate"
+    """validate: the report card; offer: files attached with no text, offered for validation."""
+    model: str = ""
+    epochs: int | None = None
+    stage: CheckStage = "downloading"
+    card: str = ""
+    error: str = ""
+    at: float = 0.0
+    share_to: str = ""
+    """A channel or group chat that asked for this check from a personal chat (ChannelRelay):
+    the report is posted there too."""
+
+    @classmethod
+    def at_token(cls, token: str) -> Key[FileCheck]:
+        """The key of a check."""
+        return Key(cls, f"{cls.prefix}{token}")
+
+    def key(self) -> Key[FileCheck]:
+        """Where this record is stored."""
+        return self.at_token(self.token)
+
+    @property
+    def finished(self) -> bool:
+        """The card shows the outcome."""
+        return self.stage in ("done", "failed")
+
+
+class ChannelRelay(Confirmation):
+    """A channel (or group chat) whose files a user was asked to send in a personal chat: that
+    user's next check there is reported in `conversation` too. One per user."""
+
+    prefix = "relay/"
+
+    name: str = ""
+    """What the channel is called, for the personal chat's card."""
+
+    @classmethod
+    def at(cls, user: str) -> Key[ChannelRelay]:
+        """The key of a user's relay."""
+        return Key(cls, f"{cls.prefix}{user}")
+
+    def key(self) -> Key[ChannelRelay]:
+        """Where this record is stored."""
+        return self.at(self.user)
 
 
 class Download(Protocol):
@@ -190,7 +261,7 @@ class FileChecks:
     async def resume(self) -> None:
         """After a start: go on with the checks left unfinished; forget old finished ones."""
         now = time.time()
-        for check in await self.ctx.records.all(FileCheck, CHECKS):
+        for check in await self.ctx.records.all(FileCheck):
             if not check.finished:
                 self._spawn(check.token)
             elif now - check.at > FORGET_AFTER:

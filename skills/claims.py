@@ -16,8 +16,9 @@ goes through this module and says which promise it keeps:
   kept whatever happens, except when the channel definitely refused the message (`NotDelivered`):
   at worst a reminder is lost, never repeated.
 
-Claims are `Claim` records (skills/records.py, which also builds their paths); an owner is one
-running process (`owner`, a fresh id per start).
+Claims are `Claim` records (skills/records.py); each kind of step is a `ClaimKind`, defined
+beside the workflow that takes it, which builds its paths. An owner is one running process
+(`owner`, a fresh id per start).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Literal
 
 from infra.records import RecordStore
 from skills.notify import NotDelivered
-from skills.records import Claim
+from skills.records import Claim, ClaimKind
 
 TAKEOVER_SECONDS = 60.0
 """Age after which an at-least-once claim left `sending` by another owner is taken over."""
@@ -97,10 +98,10 @@ class Claims:
         """Forget a claim (the step may be taken again)."""
         await self.records.delete(Claim.at_path(path))
 
-    async def forget(self, prefix: str, older_than: float) -> int:
-        """Drop the claims under `prefix` taken more than `older_than` seconds ago."""
+    async def forget(self, kind: ClaimKind, older_than: float) -> int:
+        """Drop the claims of `kind` taken more than `older_than` seconds ago."""
         cutoff = self._clock() - older_than
-        old = [c.key() for c in await self.records.all(Claim, prefix) if c.at < cutoff]
+        old = [c.key() for c in await self.records.all(Claim, kind.prefix) if c.at < cutoff]
         await self.records.delete(*old)
         return len(old)
 

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from infra.errors import UserError
 from infra.records import Key, RecordStore
-from skills.records import CONFIRMATION_PREFIXES, Confirmation
+from skills.records import Confirmation
 
 LIFETIME = 24 * 3600.0
 """How long a question on a card can be answered."""
@@ -111,7 +111,7 @@ class Confirmations:
         """Delete the questions that expired more than `SWEEP_AFTER` ago."""
         cutoff = self._clock() - SWEEP_AFTER
         old: list[Key[Confirmation]] = []
-        for kind, prefix in CONFIRMATION_PREFIXES.items():
-            old += [c.key() for c in await self.records.all(kind, prefix) if c.expires_at < cutoff]
+        for kind in Confirmation.kinds():
+            old += [c.key() for c in await self.records.all(kind) if c.expires_at < cutoff]
         await self.records.delete(*old)
         return len(old)

@@ -10,13 +10,76 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, Sequence
 from pathlib import PurePath
+from typing import Any
 
 from infra.datasets import StoredDataset
 from infra.errors import UserError
+from infra.records import Key, Record
 from skills.context import Context
-from skills.records import SampleOffer, ValidationResult
+from skills.records import Confirmation, segment
 from skills.sample import SAMPLE_FILES, read_sample
 from skills.validation import ValidationReport
+
+
+class ValidatedSet(Record):
+    """The files last validated in a conversation (sha256 ids), for `train`."""
+
+    prefix = "validated/"
+
+    conversation: str
+    training: str
+    validation: str | None
+    model: str
+    ok: bool
+    at: float
+
+    @classmethod
+    def at_conversation(cls, conversation: str) -> Key[ValidatedSet]:
+        """The key of a conversation's validated files."""
+        return Key(cls, f"{cls.prefix}{conversation}")
+
+    def key(self) -> Key[ValidatedSet]:
+        """Where this record is stored."""
+        return self.at_conversation(self.conversation)
+
+
+class ValidationResult(Record):
+    """The validation report of one kept file for one base model (`train` and "Show all errors"
+    read it instead of validating again)."""
+
+    prefix = "validation/report/"
+
+    sha256: str
+    model: str
+    report: dict[str, Any]
+    at: float
+
+    @classmethod
+    def at_file(cls, sha256: str, model: str) -> Key[ValidationResult]:
+        """The key of a file's report for `model`."""
+        return Key(cls, f"{cls.prefix}{segment(sha256)}/{segment(model)}")
+
+    def key(self) -> Key[ValidationResult]:
+        """Where this record is stored."""
+        return self.at_file(self.sha256, self.model)
+
+
+class SampleOffer(Confirmation):
+    """A sample file offered on a Teams file consent card, waiting for Teams' answer."""
+
+    prefix = "sample-offer/"
+
+    sample: str
+
+    @classmethod
+    def at(cls, token: str) -> Key[SampleOffer]:
+        """The key of an offered sample file."""
+        return Key(cls, f"{cls.prefix}{token}")
+
+    def key(self) -> Key[SampleOffer]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
 
 _VALIDATION_NAME = re.compile(r"^val", re.IGNORECASE)
 

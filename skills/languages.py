@@ -4,8 +4,27 @@
 from __future__ import annotations
 
 from infra.i18n import LANGUAGES
+from infra.records import Key, Record
 from skills.context import Context
-from skills.records import LanguageChoice
+from skills.records import segment
+
+
+class LanguageChoice(Record):
+    """A user's chosen language (`language ko|en`); without one, the Teams locale decides."""
+
+    prefix = "language/"
+
+    user: str
+    language: str
+
+    @classmethod
+    def of(cls, user: str) -> Key[LanguageChoice]:
+        """The key of a user's choice."""
+        return Key(cls, f"{cls.prefix}{segment(user)}")
+
+    def key(self) -> Key[LanguageChoice]:
+        """Where this record is stored."""
+        return self.of(self.user)
 
 
 class Languages:

@@ -14,10 +14,9 @@ from infra.azure import Resource
 from infra.errors import UserError
 from infra.i18n import N_, _
 from skills import chat
-from skills.chat import Answer
+from skills.chat import Answer, ChatSession
 from skills.context import Context
 from skills.deployment.service import Hosting
-from skills.records import ChatSession
 
 STORED_HISTORY = 200
 """Messages of history kept in the state store (trimming to the context happens per prompt)."""

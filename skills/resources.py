@@ -11,8 +11,52 @@ from __future__ import annotations
 
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.records import Key, Record
 from skills.context import Context
-from skills.records import CURRENT_RESOURCES, CurrentResource, ResourceRecord
+from skills.records import resource_segment, segment
+
+
+class CurrentResource(Record):
+    """The resource a team (or, outside a team, a conversation) works on."""
+
+    prefix = "resource/current/"
+
+    scope: str
+    resource: Resource
+
+    @classmethod
+    def at(cls, scope: str) -> Key[CurrentResource]:
+        """The key of a scope's current resource."""
+        return Key(cls, f"{cls.prefix}{segment(scope)}")
+
+    def key(self) -> Key[CurrentResource]:
+        """Where this record is stored."""
+        return self.at(self.scope)
+
+
+class ResourceRecord(Record):
+    """What the bot knows of a resource it provisioned or adopted: where, who, when."""
+
+    prefix = "resource/known/"
+
+    resource: Resource
+    location: str = ""
+    sku: str = ""
+    provisioned: bool = False
+    """The bot created the account (so `teardown` deletes it); False: adopted."""
+    by: str = ""
+    by_name: str = ""
+    at: float = 0.0
+    deleted: bool = False
+
+    @classmethod
+    def of(cls, resource: Resource) -> Key[ResourceRecord]:
+        """The key of a resource's record."""
+        return Key(cls, f"{cls.prefix}{resource_segment(resource)}")
+
+    def key(self) -> Key[ResourceRecord]:
+        """Where this record is stored."""
+        return self.of(self.resource)
 
 
 def scope_of(conversation: str, team: str | None) -> str:
@@ -38,9 +82,7 @@ class Resources:
     async def forget(self, resource: Resource) -> None:
         """No scope works on `resource` any more (it was deleted): they fall back to the default."""
         stale = [
-            c.key()
-            for c in await self.ctx.records.all(CurrentResource, CURRENT_RESOURCES)
-            if c.resource == resource
+            c.key() for c in await self.ctx.records.all(CurrentResource) if c.resource == resource
         ]
         await self.ctx.records.delete(*stale)
 

@@ -22,7 +22,8 @@ from bot.render import render
 from infra.azure import Resource
 from infra.i18n import duration, use
 from skills import notify
-from skills.chat import Answer
+from skills.audit import AuditEntry
+from skills.chat import Answer, ChatSession
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
@@ -36,6 +37,7 @@ from skills.deployment.views import (
     IdleWarning,
 )
 from skills.playground import Comparison, Side
+from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
     AuditView,
     KeyRotated,
@@ -52,7 +54,6 @@ from skills.provisioning.views import (
     TeardownPlan,
     TeardownProgress,
 )
-from skills.records import AuditEntry, ChatSession, TeardownItem
 from skills.sample import write_sample
 from skills.training.jobs import Checkpoint, Event, JobState, Metric
 from skills.training.plan import Dataset, Plan

@@ -13,9 +13,8 @@ import pytest
 
 from infra.azure import Resource
 from infra.tokens import get_encoding
-from skills.chat import build_messages, message_tokens
+from skills.chat import ChatSession, build_messages, message_tokens
 from skills.playground import NO_SESSION
-from skills.records import ChatSession
 from skills.sample import read_sample
 from tests.channel import Conversation, card_text
 from tests.test_deployment import MODEL, deploy_and_wait, trained_model

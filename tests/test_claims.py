@@ -10,6 +10,7 @@ import pytest
 from infra.records import RecordStore
 from skills.claims import TAKEOVER_SECONDS, Claims, Outcome
 from skills.notify import NotDelivered
+from skills.records import DELIVERY_CLAIMS, delivery_claim
 from tests.conftest import Clock
 
 
@@ -107,8 +108,9 @@ async def test_at_most_once_a_crash_mid_send_means_never_again(
 
 async def test_forget_drops_only_old_claims(records: RecordStore, clock: Clock) -> None:
     claims = Claims(records, clock=clock)
-    await claims.once("seen/c/old")
+    await claims.once(delivery_claim("c", "old"))
     clock.now += 100
-    await claims.once("seen/c/new")
-    assert await claims.forget("seen/", older_than=50) == 1
-    assert not await claims.once("seen/c/new") and await claims.once("seen/c/old")
+    await claims.once(delivery_claim("c", "new"))
+    assert await claims.forget(DELIVERY_CLAIMS, older_than=50) == 1
+    assert not await claims.once(delivery_claim("c", "new"))
+    assert await claims.once(delivery_claim("c", "old"))

@@ -11,7 +11,7 @@ from infra.azure import Resource
 from infra.errors import UserError
 from infra.records import RecordStore
 from skills.confirmations import LIFETIME, SWEEP_AFTER, Confirmations
-from skills.records import DeleteRequest
+from skills.deployment.records import DeleteRequest
 from tests.conftest import Clock
 
 RESOURCE = Resource("sub", "group", "account", "http://127.0.0.1:9/")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from infra.azure import Resource
-from skills.records import JobRecord
 from skills.training.fold import fold
 from skills.training.jobs import Event, JobState
+from skills.training.records import JobRecord
 
 RESOURCE = Resource("sub", "group", "account", "http://127.0.0.1:9/")
 

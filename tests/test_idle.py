@@ -6,7 +6,7 @@ import math
 
 from infra.azure import Resource
 from skills.deployment.idle import DAY, HOUR, IDLE_LIMIT, days_left, decide, idle_expired
-from skills.records import DeploymentRecord
+from skills.deployment.records import DeploymentRecord
 
 RESOURCE = Resource("sub", "group", "account", "http://127.0.0.1:9/")
 START = 1_700_000_000.0

@@ -23,9 +23,10 @@ from infra.errors import UserError
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from sandbox.app import create_sandbox_app
-from skills.chat import Answer, DeploymentGone, parse_example
+from skills.chat import Answer, ChatSession, DeploymentGone, parse_example
 from skills.deployment.arm import DeploymentInfo
 from skills.deployment.follow import Follower
+from skills.deployment.records import DeleteCard, DeploymentRecord
 from skills.deployment.service import refuse_existing
 from skills.deployment.views import (
     DeletedForInactivity,
@@ -40,7 +41,6 @@ from skills.deployment.views import (
 )
 from skills.notify import View
 from skills.playground import NO_SESSION, Comparison, Side
-from skills.records import ChatSession, DeleteCard, DeploymentRecord
 from tests.harness import SANDBOX_TOKEN, bot_settings
 from tests.korean import english, texts_of
 

@@ -22,6 +22,8 @@ from bot.provisioning import parse_account, parse_provision
 from bot.render import render
 from infra import i18n
 from infra.errors import UserError
+from skills.audit import AuditEntry
+from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
     AuditView,
     KeyRotated,
@@ -38,7 +40,6 @@ from skills.provisioning.views import (
     TeardownPlan,
     TeardownProgress,
 )
-from skills.records import AuditEntry, TeardownItem
 from tests.korean import english, texts_of
 
 ENDPOINT = "https://rgtest.openai.azure.com/"

@@ -28,9 +28,11 @@ from skills.audit import Actor
 from skills.azure_errors import openai_error
 from skills.confirmations import Confirmations
 from skills.context import Context
+from skills.deployment.records import DeploymentRecord
 from skills.notify import View
 from skills.provisioning import arm, regions
 from skills.provisioning.access import Access
+from skills.provisioning.records import ProvisionRequest
 from skills.provisioning.service import Provisioning
 from skills.provisioning.teardown import Teardown
 from skills.provisioning.views import (
@@ -39,7 +41,6 @@ from skills.provisioning.views import (
     ProvisionSucceeded,
     TeardownProgress,
 )
-from skills.records import DeploymentRecord, ProvisionRequest
 from skills.resources import Resources
 from tests.harness import bot_settings
 from tests.korean import english

@@ -21,9 +21,9 @@ from bot.render import render
 from bot.training import parse_events, parse_job, parse_train
 from infra import i18n
 from infra.errors import UserError
-from skills.records import JobRecord
 from skills.training.jobs import Checkpoint, Event, Metric, failure_advice
 from skills.training.plan import check_options, verdict
+from skills.training.records import JobRecord
 from skills.training.views import FinalView, JobView, job_view
 from skills.validation import validate_file
 from tests.channel import Activity, ChannelFake, Conversation, card_of

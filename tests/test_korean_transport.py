@@ -34,6 +34,7 @@ from skills.deployment.views import (
     IdleWarning,
 )
 from skills.notify import NotDelivered, View
+from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
     ProvisionFailed,
     ProvisionPlan,
@@ -41,7 +42,6 @@ from skills.provisioning.views import (
     ProvisionSucceeded,
     TeardownProgress,
 )
-from skills.records import TeardownItem
 from skills.training.jobs import JobState
 from skills.training.views import FinalView
 from tests.channel import THREAD as CONVERSATION

@@ -161,7 +161,7 @@ def test_the_application_reads_no_file_under_tests() -> None:
 def test_the_walk_sees_the_arrows_it_checks() -> None:
     """The graph is not empty by accident: known arrows are in it."""
     graph = _graph()
-    assert "skills.records" in graph["skills.training.service"]
+    assert "skills.training.records" in graph["skills.training.service"]
     assert "bot.render" in graph["bot.notifier"]
     assert "adaptive_cards.verbs" in graph["adaptive_cards.training"]
     assert "sandbox.service" in graph["sandbox.app"]

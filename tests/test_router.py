@@ -140,7 +140,7 @@ async def test_old_delivery_ids_are_forgotten_at_start(
         await chat.reply()
     storage = SqliteStorage(tmp_path / "state.sqlite3")
     records = RecordStore(storage)
-    (seen,) = await records.all(Claim, DELIVERY_CLAIMS)
+    (seen,) = await records.all(Claim, DELIVERY_CLAIMS.prefix)
     await records.put(seen.model_copy(update={"at": time.time() - 2 * 24 * 3600}))
     await storage.close()
     async with running_bot(settings) as url:  # the restart forgets the old id

@@ -19,17 +19,9 @@ import pytest
 from infra.blob import BlobAccount, BlobStorage
 from infra.records import RecordStore
 from skills.claims import TAKEOVER_SECONDS
-from skills.records import (
-    LAUNCHES,
-    WATCH_LIST,
-    Claim,
-    JobRecord,
-    LatestJob,
-    LaunchRecord,
-    ValidatedSet,
-    WatchEntry,
-    notice_claim,
-)
+from skills.datasets import ValidatedSet
+from skills.records import Claim
+from skills.training.records import JobRecord, LatestJob, LaunchRecord, WatchEntry, notice_claim
 from tests.channel import ChannelFake, Conversation, card_text
 from tests.harness import HTTP_TIMEOUT, bot_settings
 from tests.instances import Balancer, Process, bot_process, processes, ready, sandbox_process
@@ -137,8 +129,8 @@ async def test_three_instances_one_killed_every_job_one_card_and_one_notice(
     try:
         claims = {job: await records.get(Claim.at_path(notice_claim(job))) for job in jobs}
         job_records = {job: await records.get(JobRecord.at(job)) for job in jobs}
-        watch_left = await records.all(WatchEntry, WATCH_LIST)
-        launches = await records.all(LaunchRecord, LAUNCHES)
+        watch_left = await records.all(WatchEntry)
+        launches = await records.all(LaunchRecord)
         validated = [await records.get(ValidatedSet.at_conversation(c.id)) for c in chats]
         latest = [await records.get(LatestJob.at(c.id)) for c in chats]
     finally:

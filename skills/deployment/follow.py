@@ -20,6 +20,7 @@ from skills.context import Context
 from skills.deployment import arm
 from skills.deployment.arm import DeploymentInfo
 from skills.deployment.idle import HOUR
+from skills.deployment.records import DeleteCard, DeploymentRecord
 from skills.deployment.views import (
     DeploymentDeleted,
     DeploymentFailed,
@@ -29,7 +30,6 @@ from skills.deployment.views import (
     state_label,
 )
 from skills.notify import NotDelivered, View, show
-from skills.records import DeleteCard, DeploymentRecord
 from skills.service_clock import ServiceClock
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class Follower:
     async def resume(self) -> None:
         """Follow every deployment left creating or deleting that nobody here follows, on every
         resource that has records."""
-        for record in await self.ctx.records.all(DeploymentRecord, DeploymentRecord.prefix()):
+        for record in await self.ctx.records.all(DeploymentRecord):
             owned = self.ctx.owners.owns(owner_item(record.resource, record.name))
             if record.state in ("creating", "deleting") and not owned:
                 self.follow(record.resource, record.name)

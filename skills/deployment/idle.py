@@ -26,8 +26,9 @@ from infra.errors import UserError
 from infra.retry import status_of
 from skills.context import Context
 from skills.deployment import arm
+from skills.deployment.records import DeploymentRecord, idle_warning_claim
 from skills.deployment.views import DeletedForInactivity, IdleWarning
-from skills.records import Claim, DeploymentRecord, idle_warning_claim
+from skills.records import Claim
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class IdleWatcher:
 
     async def check_once(self) -> float:
         """Send the warnings that are due; returns the service time the next one is due."""
-        records = await self.ctx.records.all(DeploymentRecord, DeploymentRecord.prefix())
+        records = await self.ctx.records.all(DeploymentRecord)
         next_due = math.inf
         for record in records:
             decision, due = decide(record, self.ctx.clock.now())

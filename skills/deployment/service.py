@@ -24,6 +24,7 @@ from skills.deployment import arm
 from skills.deployment.arm import DeploymentInfo
 from skills.deployment.follow import Follower, deleted_view
 from skills.deployment.idle import DAY, IdleWatcher, days_left, idle_expired
+from skills.deployment.records import DeleteCard, DeleteRequest, DeploymentRecord, DeployRequest
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
@@ -36,7 +37,6 @@ from skills.deployment.views import (
     state_label,
 )
 from skills.models import ModelChoice, default_name, is_fine_tuned
-from skills.records import DeleteCard, DeleteRequest, DeploymentRecord, DeployRequest
 
 Q = TypeVar("Q", DeployRequest, DeleteRequest)
 
@@ -227,7 +227,7 @@ class Hosting:
         found = await self.all_deployments(resource)
         known = {
             r.name.lower(): r
-            for r in await self.ctx.records.all(DeploymentRecord, DeploymentRecord.prefix(resource))
+            for r in await self.ctx.records.all(DeploymentRecord, DeploymentRecord.under(resource))
         }
         now = self.ctx.clock.now()
         rows = [_row(info, known.get(info.name.lower()), now) for info in found]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from infra.i18n import N_, _
 from skills.confirmations import lifetime_hours
+from skills.deployment.records import DeploymentRecord, DeployRequest
 from skills.notify import View
-from skills.records import DeploymentRecord, DeployRequest
 
 STATES = {
     "creating": N_("Creating"),

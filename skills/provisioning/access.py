@@ -24,8 +24,8 @@ from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
 from skills.provisioning import arm, roles
+from skills.provisioning.records import KeyName, KeysRequest, KeyState, PrincipalName
 from skills.provisioning.views import KeyRotated, KeysView, RoleLine, RolesView, RotatePlan
-from skills.records import KEY_STATES, KeyName, KeysRequest, KeyState, PrincipalName
 from skills.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class Access:
     async def sync_keys(self) -> None:
         """Use the key the state store names for each key-auth resource (after a rotation by
         another instance, or before a restart)."""
-        for state in await self.ctx.records.all(KeyState, KEY_STATES):
+        for state in await self.ctx.records.all(KeyState):
             resource = state.resource
             if state.in_use is None or not self.ctx.azure.key_auth(resource):
                 continue

@@ -28,6 +28,7 @@ from skills.confirmations import lifetime_hours
 from skills.context import Context
 from skills.notify import show
 from skills.provisioning import arm, roles
+from skills.provisioning.records import ProvisionRecord, ProvisionRequest, PurgeRequest
 from skills.provisioning.regions import (
     check_account,
     check_group,
@@ -42,14 +43,7 @@ from skills.provisioning.views import (
     PurgePlan,
     ResourceView,
 )
-from skills.records import (
-    PROVISIONS,
-    ProvisionRecord,
-    ProvisionRequest,
-    PurgeRequest,
-    ResourceRecord,
-)
-from skills.resources import Resources
+from skills.resources import ResourceRecord, Resources
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +186,7 @@ class Provisioning:
 
     async def resume(self) -> None:
         """Carry on the provisionings a restart (or a lost instance) interrupted."""
-        for record in await self.ctx.records.all(ProvisionRecord, PROVISIONS):
+        for record in await self.ctx.records.all(ProvisionRecord):
             if not record.finished and not self.ctx.owners.owns(owner_item(record.token)):
                 self.ctx.tasks.spawn(self._owned(record.token), f"provision {record.token}")
 

@@ -24,29 +24,19 @@ from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError, unexpected
 from infra.i18n import _, n_
-from skills.audit import Actor
+from skills.audit import Actor, AuditOutcome
+from skills.chat import ChatSession
 from skills.confirmations import lifetime_hours
 from skills.context import Context
+from skills.datasets import ValidatedSet
 from skills.deployment import arm as deployments
+from skills.deployment.records import DeploymentRecord
 from skills.notify import show
 from skills.provisioning import arm
+from skills.provisioning.records import TeardownItem, TeardownRecord, TeardownRequest
 from skills.provisioning.views import TeardownPlan, TeardownProgress
-from skills.records import (
-    LAUNCHES,
-    TEARDOWNS,
-    AuditOutcome,
-    ChatSession,
-    DeploymentRecord,
-    JobRecord,
-    LaunchRecord,
-    ResourceRecord,
-    TeardownItem,
-    TeardownRecord,
-    TeardownRequest,
-    ValidatedSet,
-    WatchEntry,
-)
-from skills.resources import Resources
+from skills.resources import ResourceRecord, Resources
+from skills.training.records import JobRecord, LaunchRecord, WatchEntry
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +65,16 @@ class Teardown:
     # -- the question ----------------------------------------------------------------------
 
     async def _launches(self, resource: Resource) -> list[LaunchRecord]:
-        return [
-            r for r in await self.ctx.records.all(LaunchRecord, LAUNCHES) if r.resource == resource
-        ]
+        return [r for r in await self.ctx.records.all(LaunchRecord) if r.resource == resource]
 
     async def _jobs(self, resource: Resource) -> list[JobRecord]:
-        return [
-            r
-            for r in await self.ctx.records.all(JobRecord, "training/jobs/")
-            if r.resource == resource
-        ]
+        return [r for r in await self.ctx.records.all(JobRecord) if r.resource == resource]
 
     async def inventory(self, resource: Resource) -> list[TeardownItem]:
         """What the bot created on `resource`, in the order it is deleted."""
         items: list[TeardownItem] = []
         for record in await self.ctx.records.all(
-            DeploymentRecord, DeploymentRecord.prefix(resource)
+            DeploymentRecord, DeploymentRecord.under(resource)
         ):
             if record.conversation and record.state != "deleted":
                 items.append(
@@ -210,7 +194,7 @@ class Teardown:
 
     async def resume(self) -> None:
         """Carry on the teardowns a restart (or a lost instance) interrupted."""
-        for record in await self.ctx.records.all(TeardownRecord, TEARDOWNS):
+        for record in await self.ctx.records.all(TeardownRecord):
             if not record.finished and not self.ctx.owners.owns(owner_item(record.token)):
                 self.ctx.tasks.spawn(self._owned(record.token), f"teardown {record.token}")
 
@@ -350,15 +334,13 @@ class Teardown:
         """The bot's own copies for the resource: chat sessions, stored datasets, the records of
         its work there. The audit trail stays."""
         resource, records = record.resource, self.ctx.records
-        sessions = [
-            s.key() for s in await records.all(ChatSession, "chat/") if s.resource == resource
-        ]
+        sessions = [s.key() for s in await records.all(ChatSession) if s.resource == resource]
         launches = await self._launches(resource)
         jobs = await self._jobs(resource)
-        deployed = await records.all(DeploymentRecord, DeploymentRecord.prefix(resource))
+        deployed = await records.all(DeploymentRecord, DeploymentRecord.under(resource))
         used_elsewhere = {
             d.sha256
-            for launch in await records.all(LaunchRecord, LAUNCHES)
+            for launch in await records.all(LaunchRecord)
             if launch.resource != resource
             for d in (launch.plan.training, launch.plan.validation)
             if d is not None
@@ -371,7 +353,7 @@ class Teardown:
         } - used_elsewhere
         validated = [
             v.key()
-            for v in await records.all(ValidatedSet, "validated/")
+            for v in await records.all(ValidatedSet)
             if v.training in datasets or v.validation in datasets
         ]
         await records.delete(

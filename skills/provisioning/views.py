@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from skills.audit import AuditEntry
 from skills.notify import View
-from skills.records import AuditEntry, TeardownItem
+from skills.provisioning.records import TeardownItem
 
 
 @dataclass(frozen=True)

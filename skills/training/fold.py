@@ -6,8 +6,8 @@ changed, so the watcher knows a card update is due.
 
 from __future__ import annotations
 
-from skills.records import JobRecord
 from skills.training.jobs import Event, JobState, total_steps
+from skills.training.records import JobRecord
 
 
 def fold(record: JobRecord, job: JobState, events: list[Event], now: float) -> JobRecord:

@@ -18,8 +18,8 @@ from infra import i18n
 from infra.errors import UserError, unexpected
 from infra.ownership import NotOwned, require
 from skills.context import Context
-from skills.records import LAUNCHES, JobRecord, LatestJob, LaunchRecord, WatchEntry
 from skills.training import jobs
+from skills.training.records import JobRecord, LatestJob, LaunchRecord, WatchEntry
 from skills.training.views import JobView, job_view
 from skills.training.watch import JobWatcher
 
@@ -44,7 +44,7 @@ class Launcher:
 
     async def resume(self) -> None:
         """Carry on the launches a restart (or a dead instance) interrupted."""
-        for record in await self.ctx.records.all(LaunchRecord, LAUNCHES):
+        for record in await self.ctx.records.all(LaunchRecord):
             if not record.finished and not self.ctx.owners.owns(owner_item(record.token)):
                 self.start(record.token)
 

@@ -8,9 +8,9 @@ import logging
 import openai
 from openai import AsyncAzureOpenAI
 
-from skills.records import JobRecord
 from skills.training import jobs
 from skills.training.jobs import Checkpoint, JobState, Metric, Series
+from skills.training.records import JobRecord
 from skills.training.views import FinalView
 
 log = logging.getLogger(__name__)

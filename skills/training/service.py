@@ -19,19 +19,18 @@ from infra.ownership import every_retry
 from infra.text import echo
 from skills.audit import Actor
 from skills.context import Context
-from skills.datasets import kept_report
-from skills.records import (
+from skills.datasets import ValidatedSet, kept_report
+from skills.training import jobs
+from skills.training.jobs import Event, JobState
+from skills.training.launch import Launcher
+from skills.training.plan import Checked, make_plan
+from skills.training.records import (
     CancelRequest,
     JobRecord,
     LatestJob,
     LaunchRecord,
     TrainingRequest,
-    ValidatedSet,
 )
-from skills.training import jobs
-from skills.training.jobs import Event, JobState
-from skills.training.launch import Launcher
-from skills.training.plan import Checked, make_plan
 from skills.training.views import JobView, job_view
 from skills.training.watch import JobWatcher
 from skills.validation import check_choice

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from infra.i18n import _
 from infra.text import echo
 from skills.notify import View
-from skills.records import JobRecord
 from skills.training.jobs import FINAL_STATUSES, Checkpoint, JobState, Metric, time_left
+from skills.training.records import JobRecord
 
 
 @dataclass(frozen=True)

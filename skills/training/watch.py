@@ -33,11 +33,11 @@ from infra.retry import backoff_delay, retry_after
 from infra.tasks import wait_for_event
 from skills.claims import TAKEOVER_SECONDS, Outcome
 from skills.context import Context
-from skills.records import WATCH_LIST, JobRecord, WatchEntry, notice_claim
 from skills.training import jobs
 from skills.training.fold import fold
 from skills.training.jobs import JobState
 from skills.training.notice import final_view
+from skills.training.records import JobRecord, WatchEntry, notice_claim
 from skills.training.views import job_view
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class JobWatcher:
 
     async def adopt_all(self) -> None:
         """Watch every job of the watch list that nobody owns."""
-        for entry in await self.ctx.records.all(WatchEntry, WATCH_LIST):
+        for entry in await self.ctx.records.all(WatchEntry):
             await self._adopt(entry.job)
 
     async def stop(self) -> None:
