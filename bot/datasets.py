@@ -1,7 +1,7 @@
 """Chat front end of dataset validation: `validate` with attachments, `sample`, "Show all errors".
 
 `validate` records a check and posts its "Checking your files..." card; skills/checks.py then
-downloads (through bot/attachments.py, handed to it as a callable), validates and turns that card
+downloads (through infra/downloads.py, handed to it as a callable), validates and turns that card
 into the report, in the background. Sending the sample files is transport: a Teams file consent
 card in personal chat, inline files elsewhere.
 """
@@ -21,16 +21,11 @@ from adaptive_cards import verbs
 from adaptive_cards.common import card, submit, text
 from adaptive_cards.validation import CHANNEL_FILES, error_lines, personal_chat_card
 from bot.arguments import key_values
-from bot.attachments import (
-    consent_upload_policy,
-    incoming_files,
-    is_file_link,
-    refers_to_files,
-    upload,
-)
+from bot.attachments import incoming_files, refers_to_files
 from bot.connector import team_group_id
 from bot.limits import fits
 from bot.turn import Turn
+from infra.downloads import consent_upload_policy, is_file_link, upload
 from infra.errors import UserError
 from infra.graph import GraphRefused, channel_message_path, chat_message_path
 from infra.i18n import N_, _, n_

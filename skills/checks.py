@@ -10,8 +10,8 @@ that no longer works is reported on the card. Validation runs in a worker proces
 (`ValidationResult`) for `train` and "Show all errors", which read it instead of validating
 again.
 
-The download is transport (bot/attachments.py): it comes in as a `Download` callable, so this
-module never sees where or how files are fetched.
+The download comes in as a `Download` callable (infra/downloads.py), so this module never sees
+how files are fetched.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from infra import i18n
+from infra.downloads import IncomingFile
 from infra.errors import UserError, unexpected
 from infra.workers import process_pool
 from skills.confirmations import new_token
@@ -51,10 +52,13 @@ RELAY_SECONDS = 24 * 3600.0
 
 
 class Download(Protocol):
-    """Fetches one file of a check, sent in a conversation served at `service_url`; chunks of
+    """Fetches one file of a check, sent in a conversation served at `service_url` (with
+    `graph_tenant`: a Microsoft Graph content URL, read as the bot in that tenant); chunks of
     bytes, or a UserError with the one sentence why not."""
 
-    def __call__(self, file: CheckedFile, service_url: str, max_bytes: int) -> AsyncIterator[bytes]:
+    def __call__(
+        self, file: IncomingFile, service_url: str, max_bytes: int, graph_tenant: str | None = None
+    ) -> AsyncIterator[bytes]:
         """The file's bytes, chunk by chunk."""
         ...
 
@@ -293,7 +297,9 @@ class FileChecks:
         for index, file in enumerate(check.files):
             if file.sha256:
                 continue
-            chunks = self.download(file, check.service_url, limit)
+            link = IncomingFile(file.name, file.url)
+            tenant = file.tenant if file.source == "graph" else None
+            chunks = self.download(link, check.service_url, limit, tenant)
             stored = await self.datasets.keep(chunks, file.name)
             files = list(check.files)
             files[index] = CheckedFile(name=file.name, sha256=stored.sha256)  # the link is done
