@@ -167,7 +167,7 @@ async def _ask_personal_chat(turn: Turn, refused: GraphRefused) -> None:
     await turn.services.checks.ask_relay(turn.user_id, turn.conversation_id, where)
     app_id = turn.services.settings.app_id
     link = personal_chat_link(app_id) if app_id else None
-    await turn.send_card(
+    await turn.show(
         personal_chat_card(refused.message, where, link), refused.message + " " + _(CHANNEL_FILES)
     )
 
@@ -202,7 +202,7 @@ async def _check(
         epochs=args.epochs,
         share_to=relay.conversation if relay is not None else "",
     )
-    shown = await turn.show_view("", first_view(check))
+    shown = await turn.show(first_view(check))
     await checks.start(check, shown)
     if relay is not None:
         await turn.send_text(
@@ -308,7 +308,7 @@ async def send_sample(turn: Turn, _args: None) -> None:
         ),
     ]
     actions = [submit(_("Validate these"), verbs.VALIDATE, {"datasets": ids})]
-    await turn.send_card(card(body, actions))
+    await turn.show(card(body, actions))
 
 
 def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
