@@ -17,10 +17,9 @@ from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _, n_
-from infra.text import echo, label
+from infra.text import echo
 from skills.chat import DeploymentGone
 from skills.confirmations import lifetime_hours
-from skills.deployment.views import DeploymentFailed
 from skills.models import check_name, sku_word
 
 TOKEN_KEY = "request"
@@ -116,14 +115,8 @@ def _pressed(turn: Turn, card: str) -> str:
 
 
 async def deploy_confirm(turn: Turn, token: str) -> None:
-    """Create the deployment, then follow it on the same card."""
-    hosting = turn.services.hosting
-    request, outcome = await hosting.confirm_deploy(token, turn.conversation_id, turn.actor)
-    pressed = _pressed(turn, request.card)
-    if isinstance(outcome, DeploymentFailed):
-        await turn.show(outcome, card_id=pressed)
-        return
-    await hosting.follow_new(outcome, await turn.show(outcome.progress, card_id=pressed))
+    """Create the deployment; the card pressed follows it (or says why Azure refused)."""
+    await turn.services.hosting.deploy(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 
 async def deploy_cancel(turn: Turn, token: str) -> None:
@@ -161,17 +154,8 @@ async def delete(turn: Turn, name: str) -> None:
 
 
 async def delete_confirm(turn: Turn, token: str) -> None:
-    """Delete, and say on the same card when it is gone."""
-    hosting = turn.services.hosting
-    request = await hosting.confirm_delete(token, turn.conversation_id, turn.actor)
-    name = request.name
-    content = cards.deleting_card(cards.deleting_sentence(name))
-    summary = _("Deleting {name}", name=name)
-    shown = await turn.show(content, summary, card_id=_pressed(turn, request.card))
-    who = label(str(getattr(turn.activity.from_property, "name", "") or turn.user_id))
-    gone = await hosting.follow_delete(request, turn.conversation_id, shown, who)
-    if gone is not None:  # deleted meanwhile, by someone else
-        await turn.show(gone, card_id=shown)
+    """Delete; the card pressed says so, and when it is gone."""
+    await turn.services.hosting.delete(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 
 async def delete_cancel(turn: Turn, token: str) -> None:

@@ -77,9 +77,7 @@ async def provision(turn: Turn, args: ProvisionArgs) -> None:
 async def provision_confirm(turn: Turn, token: str) -> None:
     """Start the confirmed provisioning, followed on the card that asked."""
     provisioning = turn.services.provisioning
-    record = await provisioning.confirm(token, turn.conversation_id, turn.actor)
-    card = await turn.show(provisioning.progress(record), card_id=_pressed(turn, record.card))
-    await provisioning.begin(record, card)
+    await provisioning.start(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 
 async def provision_cancel(turn: Turn, token: str) -> None:
@@ -139,10 +137,7 @@ async def teardown(turn: Turn, __: None) -> None:
 
 async def teardown_confirm(turn: Turn, token: str) -> None:
     """Start the confirmed teardown, followed on the card that asked."""
-    teardown = turn.services.teardown
-    record = await teardown.confirm(token, turn.conversation_id, turn.actor)
-    card = await turn.show(teardown.view(record), card_id=_pressed(turn, record.card))
-    await teardown.begin(record, card)
+    await turn.services.teardown.start(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 
 async def teardown_keep(turn: Turn, token: str) -> None:

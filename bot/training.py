@@ -28,7 +28,6 @@ from infra.i18n import _, n_
 from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.training.plan import check_options
-from skills.training.views import JobView
 
 log = logging.getLogger(__name__)
 
@@ -150,18 +149,14 @@ async def train(turn: Turn, args: TrainArgs) -> None:
 
 
 async def confirm(turn: Turn, token: str) -> None:
-    """Start the confirmed run: once per confirmation, whatever arrives twice."""
-    training = turn.services.training
-    launch = await training.confirm(token, turn.conversation_id, turn.actor)
-    plan = launch.plan
+    """Launch the confirmed run (once per confirmation, whatever arrives twice); its job card
+    follows it."""
+    launch = await turn.services.training.launch(token, turn.conversation_id, turn.actor)
     await _answer_pressed(
         turn,
         _("Training confirmed"),
-        _("Starting fine-tuning of {model}.", model=plan.model),
+        _("Starting fine-tuning of {model}.", model=launch.plan.model),
     )
-    view = JobView(status="uploading", model=plan.model, files=plan.files)
-    card = await turn.show(job_card(view), _("Fine-tuning: uploading files"))
-    await training.begin(launch, card)
 
 
 async def abort(turn: Turn, token: str) -> None:
