@@ -13,7 +13,6 @@ from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapter import AuthUnavailable, Unauthorized, authenticate, create_adapter
-from bot.attachments import Downloader
 from bot.commands import build_router
 from bot.handler import FineTuneBot
 from bot.help import mode_line
@@ -22,6 +21,7 @@ from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
 from infra.datasets import DatasetStore, FileDatasets
+from infra.downloads import Downloader
 from infra.files import private_dir
 from infra.graph import Graph
 from infra.ownership import LocalOwnership, Ownership, every_retry

@@ -153,7 +153,7 @@ async def roles(turn: Turn, args: RolesArgs) -> None:
     resource = await turn.resource()
     if args.target == "list":
         view = await access.role_holders(resource)
-        await turn.send_card(cards.roles_card(view), _("Roles on {account}", account=view.account))
+        await turn.show(cards.roles_card(view), _("Roles on {account}", account=view.account))
         return
     oid, name, kind = await _principal(turn, args)
     await access.remember_name(oid, name)
@@ -162,7 +162,7 @@ async def roles(turn: Turn, args: RolesArgs) -> None:
         summary = _("Roles removed for {name}", name=name)
     else:
         summary = _("Roles assigned for {name}", name=name)
-    await turn.send_card(cards.roles_card(view), summary)
+    await turn.show(cards.roles_card(view), summary)
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -174,10 +174,10 @@ async def keys(turn: Turn, args: KeysArgs) -> None:
     resource = await turn.resource()
     if args.rotate is None:
         view = await access.keys(resource)
-        await turn.send_card(cards.keys_card(view), _("Keys of {account}", account=view.account))
+        await turn.show(cards.keys_card(view), _("Keys of {account}", account=view.account))
         return
     plan = await access.ask_rotate(resource, turn.conversation_id, turn.actor, args.rotate)
-    await turn.send_card(
+    await turn.show(
         cards.rotate_confirm_card(plan), _("Regenerate {key}?", key=args.rotate.upper())
     )
 
@@ -186,16 +186,16 @@ async def keys_rotate_confirm(turn: Turn, token: str) -> None:
     """Rotate, with zero downtime for the bot."""
     view = await turn.services.access.rotate(token, turn.conversation_id, turn.actor)
     await turn.show(
-        turn.pressed_card,
         cards.rotated_card(view),
         _("{key} regenerated", key=view.key_name.upper()),
+        card_id=turn.pressed_card,
     )
 
 
 async def keys_keep(turn: Turn, token: str) -> None:
     """No rotation after all."""
     request = await turn.services.access.keep_key(token, turn.conversation_id, turn.user_id)
-    await turn.show(turn.pressed_card, cards.kept_key_card(request.resource.account))
+    await turn.show(cards.kept_key_card(request.resource.account), card_id=turn.pressed_card)
 
 
 # -- audit -------------------------------------------------------------------------------------
@@ -204,4 +204,4 @@ async def keys_keep(turn: Turn, token: str) -> None:
 async def audit(turn: Turn, count: int) -> None:
     """The latest costly or destructive actions."""
     entries = await turn.services.audit.last(count)
-    await turn.send_card(cards.audit_card(AuditView(tuple(entries))), _("Audit trail"))
+    await turn.show(cards.audit_card(AuditView(tuple(entries))), _("Audit trail"))

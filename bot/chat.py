@@ -60,7 +60,7 @@ async def start_chat(turn: Turn, name: str | None) -> None:
         await explain_gone(turn, gone.deployment)
         return
     summary = _("Chatting with {deployment}", deployment=session.deployment)
-    await turn.send_card(session_card(session), summary)
+    await turn.show(session_card(session), summary)
 
 
 async def set_system(turn: Turn, value: str) -> None:
@@ -145,4 +145,4 @@ async def compare(turn: Turn, args: tuple[str, str]) -> None:
     except DeploymentGone as gone:
         await explain_gone(turn, gone.deployment)
         return
-    await turn.send_card(compare_card(comparison), _("Compare"))
+    await turn.show(compare_card(comparison), _("Compare"))

@@ -1,9 +1,10 @@
 """Chat front end of dataset validation: `validate` with attachments, `sample`, "Show all errors".
 
-`validate` records a check and posts its "Checking your files..." card; skills/checks.py then
-downloads (through bot/attachments.py, handed to it as a callable), validates and turns that card
-into the report, in the background. Sending the sample files is transport: a Teams file consent
-card in personal chat, inline files elsewhere.
+`validate` finds the files of the message (attached, or in a channel or group chat read through
+Microsoft Graph) and starts a check (skills/checks.py), which posts its "Checking your files..."
+card, then downloads, validates and turns that card into the report, in the background. Sending
+the sample files is transport: a Teams file consent card in personal chat, inline files
+elsewhere.
 """
 
 from __future__ import annotations
@@ -21,24 +22,18 @@ from adaptive_cards import verbs
 from adaptive_cards.common import card, submit, text
 from adaptive_cards.validation import CHANNEL_FILES, error_lines, personal_chat_card
 from bot.arguments import key_values
-from bot.attachments import (
-    consent_upload_policy,
-    incoming_files,
-    is_file_link,
-    refers_to_files,
-    upload,
-)
+from bot.attachments import incoming_files, refers_to_files
 from bot.connector import team_group_id
 from bot.limits import fits
 from bot.turn import Turn
+from infra.downloads import consent_upload_policy, is_file_link, upload
 from infra.errors import UserError
 from infra.graph import GraphRefused, channel_message_path, chat_message_path
 from infra.i18n import N_, _, n_
 from infra.text import echo, file_label, label
-from skills.checks import CheckedFile, first_view
+from skills.checks import CheckedFile
 from skills.sample import SAMPLE_FILES, read_sample
 
-JSONL_SUFFIXES = (".jsonl", ".json", ".txt")
 FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 TEXT_PART = 3500  # characters per message when the error list is sent as text
@@ -78,27 +73,8 @@ def parse_validate(text_: str, data: Mapping[str, Any]) -> ValidateArgs:
 
 
 def _attached(turn: Turn) -> list[CheckedFile]:
-    """The attached files to check (none, more than two or not JSONL: one sentence why not)."""
-    files = incoming_files(turn.attachments)
-    return _checked([CheckedFile(name=f.name, url=f.url) for f in files])
-
-
-def _checked(files: list[CheckedFile]) -> list[CheckedFile]:
-    """The files, if there are one or two JSONL ones (else one sentence why not)."""
-    if not files:
-        raise UserError(
-            "Attach your training file (and optionally a validation file) to the message that "
-            "says `validate`. No data yet? Type `sample`."
-        )
-    if len(files) > 2:
-        raise UserError("Attach at most two files: a training file and a validation file.")
-    for file in files:
-        if not file.name.lower().endswith(JSONL_SUFFIXES):
-            raise UserError(
-                "{name} is not a JSONL file; attach a .jsonl file with one JSON example per line.",
-                name=file.name,
-            )
-    return files
+    """The files attached to the message."""
+    return [CheckedFile(name=f.name, url=f.url) for f in incoming_files(turn.attachments)]
 
 
 def _in_group(turn: Turn) -> bool:
@@ -144,14 +120,12 @@ async def _from_graph(turn: Turn) -> list[CheckedFile]:
     if not tenant:
         raise GraphRefused(N_("Teams did not tell me which organization this chat belongs to."))
     found = await graph.files(tenant, await _graph_path(turn))
-    return _checked(
-        [
-            CheckedFile(
-                name=file_label(f.name), url=graph.content_url(f.url), source="graph", tenant=tenant
-            )
-            for f in found
-        ]
-    )
+    return [
+        CheckedFile(
+            name=file_label(f.name), url=graph.content_url(f.url), source="graph", tenant=tenant
+        )
+        for f in found
+    ]
 
 
 async def _files(turn: Turn) -> list[CheckedFile]:
@@ -171,7 +145,7 @@ async def _ask_personal_chat(turn: Turn, refused: GraphRefused) -> None:
     await turn.services.checks.ask_relay(turn.user_id, turn.conversation_id, where)
     app_id = turn.services.settings.app_id
     link = personal_chat_link(app_id) if app_id else None
-    await turn.send_card(
+    await turn.show(
         personal_chat_card(refused.message, where, link), refused.message + " " + _(CHANNEL_FILES)
     )
 
@@ -189,14 +163,9 @@ def _conversation_name(turn: Turn) -> str:
 async def _check(
     turn: Turn, files: list[CheckedFile], purpose: Literal["validate", "offer"], args: ValidateArgs
 ) -> None:
-    """Record the check, post its "Checking your files..." card, and start it in the
-    background: the turn ends before any download or validation begins. In a personal chat,
-    files a channel asked for are reported in that channel too."""
-    checks = turn.services.checks
-    relay = None
-    if purpose == "validate" and turn.activity.conversation.conversation_type in (None, "personal"):
-        relay = await checks.relay(turn.user_id)
-    check = await checks.ask(
+    """Start the check of `files` on a card of its own; the turn ends before any download or
+    validation begins. Say where else its report goes (a channel that asked for it)."""
+    started = await turn.services.checks.start(
         turn.conversation_id,
         turn.user_id,
         str(turn.activity.service_url),
@@ -204,13 +173,11 @@ async def _check(
         purpose=purpose,
         model=args.model,
         epochs=args.epochs,
-        share_to=relay.conversation if relay is not None else "",
+        personal=turn.activity.conversation.conversation_type in (None, "personal"),
     )
-    shown = await turn.show_view("", first_view(check))
-    await checks.start(check, shown)
-    if relay is not None:
+    if started.shared_with:
         await turn.send_text(
-            _("The report goes to {where} too, as you asked there.", where=relay.name)
+            _("The report goes to {where} too, as you asked there.", where=started.shared_with)
         )
 
 
@@ -312,7 +279,7 @@ async def send_sample(turn: Turn, _args: None) -> None:
         ),
     ]
     actions = [submit(_("Validate these"), verbs.VALIDATE, {"datasets": ids})]
-    await turn.send_card(card(body, actions))
+    await turn.show(card(body, actions))
 
 
 def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:

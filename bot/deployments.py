@@ -17,10 +17,9 @@ from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _, n_
-from infra.text import echo, label
+from infra.text import echo
 from skills.chat import DeploymentGone
 from skills.confirmations import lifetime_hours
-from skills.deployment.views import DeploymentFailed
 from skills.models import check_name, sku_word
 
 TOKEN_KEY = "request"
@@ -105,7 +104,7 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
         capacity=args.capacity,
     )
     content = cards.confirm_card(hosting.plan(request))
-    card = await turn.send_card(content, _("Deploy {name}?", name=request.name))
+    card = await turn.show(content, _("Deploy {name}?", name=request.name))
     await hosting.remember_card(request, card)
 
 
@@ -116,14 +115,8 @@ def _pressed(turn: Turn, card: str) -> str:
 
 
 async def deploy_confirm(turn: Turn, token: str) -> None:
-    """Create the deployment, then follow it on the same card."""
-    hosting = turn.services.hosting
-    request, outcome = await hosting.confirm_deploy(token, turn.conversation_id, turn.actor)
-    pressed = _pressed(turn, request.card)
-    if isinstance(outcome, DeploymentFailed):
-        await turn.show_view(pressed, outcome)
-        return
-    await hosting.follow_new(outcome, await turn.show_view(pressed, outcome.progress))
+    """Create the deployment; the card pressed follows it (or says why Azure refused)."""
+    await turn.services.hosting.deploy(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 
 async def deploy_cancel(turn: Turn, token: str) -> None:
@@ -131,7 +124,7 @@ async def deploy_cancel(turn: Turn, token: str) -> None:
     hosting = turn.services.hosting
     request = await hosting.cancel_deploy(token, turn.conversation_id, turn.user_id)
     content = cards.cancelled_card(hosting.plan(request))
-    await turn.show(_pressed(turn, request.card), content, _("Deployment cancelled"))
+    await turn.show(content, _("Deployment cancelled"), card_id=_pressed(turn, request.card))
 
 
 # -- deployments ------------------------------------------------------------------------------
@@ -141,7 +134,7 @@ async def list_command(turn: Turn, _none: None) -> None:
     """The account's deployments with last use and the days left before idle deletion."""
     listing = await turn.services.hosting.deployments(await turn.resource())
     summary = n_("{count} deployment", "{count} deployments", len(listing.rows))
-    await turn.send_card(cards.deployments_card(listing), summary)
+    await turn.show(cards.deployments_card(listing), summary)
 
 
 # -- delete ------------------------------------------------------------------------------------
@@ -156,22 +149,13 @@ async def delete(turn: Turn, name: str) -> None:
     content = cards.delete_confirm_card(
         request.name, request.model, request.token, lifetime_hours()
     )
-    card = await turn.send_card(content, _("Delete {name}?", name=request.name))
+    card = await turn.show(content, _("Delete {name}?", name=request.name))
     await hosting.remember_card(request, card)
 
 
 async def delete_confirm(turn: Turn, token: str) -> None:
-    """Delete, and say on the same card when it is gone."""
-    hosting = turn.services.hosting
-    request = await hosting.confirm_delete(token, turn.conversation_id, turn.actor)
-    name = request.name
-    content = cards.deleting_card(cards.deleting_sentence(name))
-    summary = _("Deleting {name}", name=name)
-    shown = await turn.show(_pressed(turn, request.card), content, summary)
-    who = label(str(getattr(turn.activity.from_property, "name", "") or turn.user_id))
-    gone = await hosting.follow_delete(request, turn.conversation_id, shown, who)
-    if gone is not None:  # deleted meanwhile, by someone else
-        await turn.show_view(shown, gone)
+    """Delete; the card pressed says so, and when it is gone."""
+    await turn.services.hosting.delete(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 
 async def delete_cancel(turn: Turn, token: str) -> None:
@@ -179,7 +163,7 @@ async def delete_cancel(turn: Turn, token: str) -> None:
     request = await turn.services.hosting.keep(token, turn.conversation_id, turn.user_id)
     name = request.name
     content = cards.deleting_card(cards.kept_sentence(name))
-    await turn.show(_pressed(turn, request.card), content, _("Kept {name}", name=name))
+    await turn.show(content, _("Kept {name}", name=name), card_id=_pressed(turn, request.card))
 
 
 # -- keep alive, and explaining a missing deployment --------------------------------------------
@@ -198,10 +182,10 @@ async def keep_alive_command(turn: Turn, name: str) -> None:
     if not warning and record.warning_conversation == turn.conversation_id:
         warning = record.warning_card
     if warning:
-        await turn.update_card(
-            warning,
+        await turn.show(
             cards.kept_alive_card(name, record.model, who),
             _("{name} kept alive", name=name),
+            card_id=warning,
         )
     await turn.send_text(
         _(
@@ -215,4 +199,4 @@ async def keep_alive_command(turn: Turn, name: str) -> None:
 async def explain_gone(turn: Turn, name: str) -> None:
     """A deployment the data plane does not know: deleted for inactivity, not ready, or absent."""
     view = await turn.services.hosting.explain_gone(await turn.resource(), name)
-    await turn.show_view("", view)
+    await turn.show(view)

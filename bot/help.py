@@ -30,9 +30,7 @@ async def show_help(turn: Turn, name: str | None) -> None:
     """The command list, or one command's usage, help and role."""
     if name is None:
         mode = mode_line(turn.services.settings)
-        await turn.send_card(
-            help_card(turn.commands.listing(), mode=mode), _("FineTune Ops commands")
-        )
+        await turn.show(help_card(turn.commands.listing(), mode=mode), _("FineTune Ops commands"))
         return
     entry = turn.commands.describe(name)
     if entry is None:
@@ -84,7 +82,7 @@ async def greet(turn: Turn, text: str) -> bool:
 async def welcome(turn: Turn, _args: None) -> None:
     """The greeting when the bot is added to a chat or team."""
     mode = mode_line(turn.services.settings)
-    await turn.send_card(
+    await turn.show(
         help_card(turn.commands.listing(), mode=mode, greeting=True),
         _("Hi, I'm FineTune Ops. Type help to see what I can do."),
     )

@@ -68,7 +68,7 @@ async def provision(turn: Turn, args: ProvisionArgs) -> None:
     plan = await provisioning.ask(
         turn.scope, turn.conversation_id, turn.actor, args.name, args.region, args.group
     )
-    card = await turn.send_card(
+    card = await turn.show(
         cards.provision_confirm_card(plan), _("Create {account}?", account=plan.account)
     )
     await provisioning.remember_card(plan.token, card)
@@ -77,9 +77,7 @@ async def provision(turn: Turn, args: ProvisionArgs) -> None:
 async def provision_confirm(turn: Turn, token: str) -> None:
     """Start the confirmed provisioning, followed on the card that asked."""
     provisioning = turn.services.provisioning
-    record = await provisioning.confirm(token, turn.conversation_id, turn.actor)
-    card = await turn.show_view(_pressed(turn, record.card), provisioning.progress(record))
-    await provisioning.begin(record, card)
+    await provisioning.start(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 
 async def provision_cancel(turn: Turn, token: str) -> None:
@@ -87,13 +85,13 @@ async def provision_cancel(turn: Turn, token: str) -> None:
     provisioning = turn.services.provisioning
     request = await provisioning.cancel(token, turn.conversation_id, turn.user_id)
     plan = provisioning.plan(request, group_exists=True, exists=False)
-    await turn.show(_pressed(turn, request.card), cards.provision_cancelled_card(plan))
+    await turn.show(cards.provision_cancelled_card(plan), card_id=_pressed(turn, request.card))
 
 
 async def resource(turn: Turn, __: None) -> None:
     """The current resource."""
     view = await turn.services.provisioning.describe(turn.scope)
-    await turn.send_card(cards.resource_card(view), _("Resource {account}", account=view.account))
+    await turn.show(cards.resource_card(view), _("Resource {account}", account=view.account))
 
 
 # -- purge -------------------------------------------------------------------------------------
@@ -102,9 +100,7 @@ async def resource(turn: Turn, __: None) -> None:
 async def purge(turn: Turn, account: str) -> None:
     """Ask before purging a soft-deleted account."""
     plan = await turn.services.provisioning.ask_purge(turn.conversation_id, turn.actor, account)
-    await turn.send_card(
-        cards.purge_confirm_card(plan), _("Purge {account}?", account=plan.account)
-    )
+    await turn.show(cards.purge_confirm_card(plan), _("Purge {account}?", account=plan.account))
 
 
 async def purge_confirm(turn: Turn, token: str) -> None:
@@ -112,9 +108,9 @@ async def purge_confirm(turn: Turn, token: str) -> None:
     request = await turn.services.provisioning.purge(token, turn.conversation_id, turn.actor)
     account = request.resource.account
     await turn.show(
-        _pressed(turn, ""),
         cards.purged_card(account, True),
         _("{account} is purged", account=account),
+        card_id=turn.pressed_card,
     )
 
 
@@ -122,7 +118,7 @@ async def purge_keep(turn: Turn, token: str) -> None:
     """Do not purge."""
     provisioning = turn.services.provisioning
     request = await provisioning.keep_deleted(token, turn.conversation_id, turn.user_id)
-    await turn.show(_pressed(turn, ""), cards.purged_card(request.resource.account, False))
+    await turn.show(cards.purged_card(request.resource.account, False), card_id=turn.pressed_card)
 
 
 # -- teardown ----------------------------------------------------------------------------------
@@ -132,7 +128,7 @@ async def teardown(turn: Turn, __: None) -> None:
     """List what the bot created here, behind a destructive button."""
     teardown = turn.services.teardown
     plan = await teardown.ask(await turn.resource(), turn.conversation_id, turn.actor)
-    card = await turn.send_card(
+    card = await turn.show(
         cards.teardown_confirm_card(plan),
         _("Delete everything on {account}?", account=plan.account),
     )
@@ -141,14 +137,11 @@ async def teardown(turn: Turn, __: None) -> None:
 
 async def teardown_confirm(turn: Turn, token: str) -> None:
     """Start the confirmed teardown, followed on the card that asked."""
-    teardown = turn.services.teardown
-    record = await teardown.confirm(token, turn.conversation_id, turn.actor)
-    card = await turn.show_view(_pressed(turn, record.card), teardown.view(record))
-    await teardown.begin(record, card)
+    await turn.services.teardown.start(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 
 async def teardown_keep(turn: Turn, token: str) -> None:
     """Delete nothing."""
     request = await turn.services.teardown.keep(token, turn.conversation_id, turn.user_id)
     account = request.resource.account
-    await turn.show(_pressed(turn, request.card), cards.teardown_kept_card(account))
+    await turn.show(cards.teardown_kept_card(account), card_id=_pressed(turn, request.card))

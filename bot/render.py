@@ -24,6 +24,7 @@ from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
+    DeploymentDeleting,
     DeploymentFailed,
     DeploymentProgress,
     DeploymentSucceeded,
@@ -100,6 +101,9 @@ def render(view: View) -> Activity:
                 hosting_cards.failed_card(view),
                 _("Deployment of {name} failed", name=view.plan.name),
             )
+        case DeploymentDeleting():
+            content = hosting_cards.deleting_card(hosting_cards.deleting_sentence(view.name))
+            return card_activity(content, _("Deleting {name}", name=view.name))
         case DeploymentDeleted():
             content = hosting_cards.deleted_card(view)
             return card_activity(content, _("{name} is deleted", name=view.name))

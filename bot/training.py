@@ -28,7 +28,6 @@ from infra.i18n import _, n_
 from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.training.plan import check_options
-from skills.training.views import JobView
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +134,7 @@ async def _answer_pressed(turn: Turn, title: str, body: str) -> None:
     """Replace the card whose button was pressed (when the channel says which it was)."""
     if turn.pressed_card:
         try:
-            await turn.update_card(turn.pressed_card, notice_card(title, body))
+            await turn.show(notice_card(title, body), card_id=turn.pressed_card)
         except Exception:  # the card may be gone; the answer that follows says it all
             log.info("could not update the pressed card %s", turn.pressed_card, exc_info=True)
 
@@ -146,22 +145,18 @@ async def train(turn: Turn, args: TrainArgs) -> None:
         await turn.resource(), turn.conversation_id, turn.user_id, args.options, args.datasets
     )
     content = confirmation_card(request.plan, request.token, lifetime_hours())
-    await turn.send_card(content, _("Start fine-tuning {model}?", model=request.plan.model))
+    await turn.show(content, _("Start fine-tuning {model}?", model=request.plan.model))
 
 
 async def confirm(turn: Turn, token: str) -> None:
-    """Start the confirmed run: once per confirmation, whatever arrives twice."""
-    training = turn.services.training
-    launch = await training.confirm(token, turn.conversation_id, turn.actor)
-    plan = launch.plan
+    """Launch the confirmed run (once per confirmation, whatever arrives twice); its job card
+    follows it."""
+    launch = await turn.services.training.launch(token, turn.conversation_id, turn.actor)
     await _answer_pressed(
         turn,
         _("Training confirmed"),
-        _("Starting fine-tuning of {model}.", model=plan.model),
+        _("Starting fine-tuning of {model}.", model=launch.plan.model),
     )
-    view = JobView(status="uploading", model=plan.model, files=plan.files)
-    card = await turn.send_card(job_card(view), _("Fine-tuning: uploading files"))
-    await training.begin(launch, card)
 
 
 async def abort(turn: Turn, token: str) -> None:
@@ -178,20 +173,20 @@ async def status(turn: Turn, job_id: str | None) -> None:
     """The job's card as of now (the latest job of this conversation by default)."""
     view = await turn.services.training.status(await turn.resource(), turn.conversation_id, job_id)
     summary = _("Job {job}: {status}", job=view.job_id, status=status_label(view.status))
-    await turn.send_card(job_card(view), summary)
+    await turn.show(job_card(view), summary)
 
 
 async def jobs(turn: Turn, _: None) -> None:
     """Recent jobs of the resource."""
     found = await turn.services.training.recent_jobs(await turn.resource())
     summary = n_("{count} fine-tuning job", "{count} fine-tuning jobs", len(found))
-    await turn.send_card(jobs_card(found), summary)
+    await turn.show(jobs_card(found), summary)
 
 
 async def events(turn: Turn, args: EventsArgs) -> None:
     """The job's latest events."""
     found = await turn.services.training.events(await turn.resource(), args.job, args.count)
-    await turn.send_card(events_card(args.job, found), _("Events of {job}", job=args.job))
+    await turn.show(events_card(args.job, found), _("Events of {job}", job=args.job))
 
 
 async def cancel(turn: Turn, job_id: str) -> None:
@@ -200,7 +195,7 @@ async def cancel(turn: Turn, job_id: str) -> None:
         await turn.resource(), job_id, turn.conversation_id, turn.user_id
     )
     content = cancel_confirmation_card(job, request.token, lifetime_hours())
-    await turn.send_card(content, _("Cancel job {job}?", job=job_id))
+    await turn.show(content, _("Cancel job {job}?", job=job_id))
 
 
 async def cancel_confirmed(turn: Turn, token: str) -> None:

@@ -138,31 +138,17 @@ class Turn:
             sent = await self.send(MessageFactory.text(part))
         return sent
 
-    async def send_card(self, content: Card, summary: str = "") -> str:
-        """Answer with an Adaptive Card; returns the new activity's id (to update it later)."""
-        return await self.send(card_activity(content, summary))
-
-    async def update_card(self, activity_id: str, content: Card, summary: str = "") -> None:
-        """Replace a card this bot sent earlier in this conversation."""
-        activity = card_activity(content, summary)
-        activity.id = activity_id
+    async def show(self, content: View | Card, summary: str = "", *, card_id: str = "") -> str:
+        """Put `content` on a card: a workflow's view (rendered as the notifier renders it, with
+        its own summary) or a card built here (`summary`: the notification preview). It
+        replaces the card `card_id` this bot sent in this conversation, or comes as a new
+        message when there is none; returns the card's id."""
+        activity = render(content) if isinstance(content, View) else card_activity(content, summary)
+        if not card_id:
+            return await self.send(activity)
+        activity.id = card_id
         await self.context.update_activity(fit(activity))
-
-    async def show(self, card_id: str, content: Card, summary: str = "") -> str:
-        """Replace the card `card_id` (or send a new one when there is none); returns its id."""
-        if card_id:
-            await self.update_card(card_id, content, summary)
-            return card_id
-        return await self.send_card(content, summary)
-
-    async def show_view(self, card_id: str, view: View) -> str:
-        """`show` for a workflow's view (rendered as the notifier renders it)."""
-        activity = render(view)
-        if card_id:
-            activity.id = card_id
-            await self.context.update_activity(fit(activity))
-            return card_id
-        return await self.send(activity)
+        return card_id
 
     @property
     def pressed_card(self) -> str:

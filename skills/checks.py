@@ -10,8 +10,10 @@ that no longer works is reported on the card. Validation runs in a worker proces
 (`ValidationResult`) for `train` and "Show all errors", which read it instead of validating
 again.
 
-The download is transport (bot/attachments.py): it comes in as a `Download` callable, so this
-module never sees where or how files are fetched.
+Which files a check takes (one or two JSONL files) is decided here, and so is the channel relay:
+where Graph cannot read a channel's files, the person is asked to send them in a personal chat
+(`ask_relay`), and the next validation there is reported in the channel too. The download comes
+in as a `Download` callable (infra/downloads.py), so this module never sees how files are fetched.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from infra import i18n
+from infra.downloads import IncomingFile
 from infra.errors import UserError, unexpected
 from infra.records import Key, Record
 from infra.workers import process_pool
 from skills.confirmations import new_token
 from skills.context import Context
 from skills.datasets import Datasets, ValidatedSet, ValidationResult, order_files
-from skills.notify import NotDelivered, View, show
+from skills.notify import NotDelivered, View, try_show
 from skills.records import Confirmation, Spoken
 from skills.validation import ValidationReport, check_choice, estimated_price, validate_file
 
@@ -44,6 +47,8 @@ FORGET_AFTER = 24 * 3600.0
 """A finished check's record is dropped at start this long after it began."""
 RELAY_SECONDS = 24 * 3600.0
 """How long a channel's request to send the files in a personal chat stays open."""
+JSONL_SUFFIXES = (".jsonl", ".json", ".txt")
+"""The names a training file may have."""
 
 
 # -- the records ---------------------------------------------------------------------------------
@@ -122,12 +127,33 @@ class ChannelRelay(Confirmation):
 
 
 class Download(Protocol):
-    """Fetches one file of a check, sent in a conversation served at `service_url`; chunks of
+    """Fetches one file of a check, sent in a conversation served at `service_url` (with
+    `graph_tenant`: a Microsoft Graph content URL, read as the bot in that tenant); chunks of
     bytes, or a UserError with the one sentence why not."""
 
-    def __call__(self, file: CheckedFile, service_url: str, max_bytes: int) -> AsyncIterator[bytes]:
+    def __call__(
+        self, file: IncomingFile, service_url: str, max_bytes: int, graph_tenant: str | None = None
+    ) -> AsyncIterator[bytes]:
         """The file's bytes, chunk by chunk."""
         ...
+
+
+def check_files(files: Sequence[CheckedFile]) -> None:
+    """One or two JSONL files (a training file and maybe a validation file), else one sentence
+    why not."""
+    if not files:
+        raise UserError(
+            "Attach your training file (and optionally a validation file) to the message that "
+            "says `validate`. No data yet? Type `sample`."
+        )
+    if len(files) > 2:
+        raise UserError("Attach at most two files: a training file and a validation file.")
+    for file in files:
+        if not file.name.lower().endswith(JSONL_SUFFIXES):
+            raise UserError(
+                "{name} is not a JSONL file; attach a .jsonl file with one JSON example per line.",
+                name=file.name,
+            )
 
 
 # -- views -------------------------------------------------------------------------------------
@@ -164,6 +190,15 @@ class FilesOffered(View):
 
     names: tuple[str, ...]
     ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckStarted:
+    """A check that runs in the background, and where else its report goes."""
+
+    check: FileCheck
+    shared_with: str = ""
+    """The name of the channel that asked for the report too ('' when none did)."""
 
 
 def first_view(check: FileCheck) -> CheckingFiles:
@@ -216,7 +251,7 @@ class FileChecks:
         self.download = download
         self.validator = Validator()
 
-    async def ask(
+    async def start(
         self,
         conversation: str,
         user: str,
@@ -226,11 +261,16 @@ class FileChecks:
         purpose: Literal["validate", "offer"] = "validate",
         model: str | None = None,
         epochs: int | None = None,
-        share_to: str = "",
-    ) -> FileCheck:
-        """Record a check of `files` (by URL, or kept: with their sha256); `start` runs it. The
-        report also goes to `share_to` when set (a channel that asked for it)."""
+        personal: bool = False,
+    ) -> CheckStarted:
+        """Check `files` (by URL, or kept: with their sha256) in the background, on a card of
+        their own: the check is recorded, its "Checking your files..." card posted (the id kept
+        on the record), then it runs, so the turn ends before any download. A card that could
+        not be posted is posted by the check's next step. In a personal chat (`personal`), a
+        validation that a channel asked for (`ask_relay`) is reported in that channel too."""
+        check_files(files)
         check_choice(model or self.ctx.settings.default_model, epochs)
+        relay = await self._take_relay(user) if purpose == "validate" and personal else None
         ordered = [files[i] for i in order_files([f.name for f in files])]
         downloads = any(not f.sha256 for f in ordered)
         check = FileCheck(
@@ -244,19 +284,12 @@ class FileChecks:
             epochs=epochs,
             stage="downloading" if downloads else "validating",
             at=time.time(),
-            share_to=share_to,
+            share_to=relay.conversation if relay is not None else "",
         )
         await self.ctx.records.put(check)
-        return check
-
-    async def start(self, check: FileCheck, card: str) -> None:
-        """Run the check in the background, reporting on the card `card`."""
-
-        def with_card(found: FileCheck | None) -> FileCheck | None:
-            return found.model_copy(update={"card": card}) if found is not None else None
-
-        await self.ctx.records.update(check.key(), with_card)
+        check = await self._show(check, first_view(check))
         self._spawn(check.token)
+        return CheckStarted(check, relay.name if relay is not None else "")
 
     async def resume(self) -> None:
         """After a start: go on with the checks left unfinished; forget old finished ones."""
@@ -292,11 +325,7 @@ class FileChecks:
         return changed
 
     async def _show(self, check: FileCheck, view: View) -> FileCheck:
-        try:
-            card = await show(self.ctx.notify, check.conversation, check.card, view)
-        except NotDelivered as error:
-            log.warning("check %s: the card was not delivered: %s", check.token[:8], error)
-            return check
+        card = await try_show(self.ctx.notify, check.conversation, check.card, view)
         return check if card == check.card else await self._change(check.token, card=card)
 
     async def _run(self, token: str) -> None:
@@ -336,7 +365,7 @@ class FileChecks:
             except NotDelivered as error:
                 log.warning("check %s: not posted to the channel: %s", token[:8], error)
 
-    async def relay(self, user: str) -> ChannelRelay | None:
+    async def _take_relay(self, user: str) -> ChannelRelay | None:
         """The channel that asked `user` to send files here, taken (once) if still valid."""
         found = await self.ctx.records.get(ChannelRelay.at(user))
         if found is None:
@@ -364,7 +393,10 @@ class FileChecks:
         for index, file in enumerate(check.files):
             if file.sha256:
                 continue
-            chunks = self.download(file, check.service_url, limit)
+            tenant = file.tenant if file.source == "graph" else None
+            chunks = self.download(
+                IncomingFile(file.name, file.url), check.service_url, limit, tenant
+            )
             stored = await self.datasets.keep(chunks, file.name)
             files = list(check.files)
             files[index] = CheckedFile(name=file.name, sha256=stored.sha256)  # the link is done

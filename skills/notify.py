@@ -3,13 +3,21 @@
 A workflow hands Notify a view (plain data: a subclass of `View`) and a conversation; the notifier
 in bot/ renders the view as a card and sends it, or replaces an earlier message with it. Skills
 never see cards, activities or botbuilder.
+
+Long work shows itself on a card it keeps the id of (`card` on its record). The work is recorded
+before its first card is posted, and a card that could not be posted or updated never stops it
+(`try_show`): the record keeps no id (or the old one), and the work's next step posts (or
+updates) the card again.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from infra.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 class View:
@@ -38,3 +46,14 @@ async def show(notify: Notify, conversation: str, message: str, view: View) -> s
         await notify.update(conversation, message, view)
         return message
     return await notify.send(conversation, view)
+
+
+async def try_show(notify: Notify, conversation: str, message: str, view: View) -> str:
+    """`show` for a card that work in progress keeps: a failure is logged, never raised (the
+    work goes on and shows its next view). Returns the card's id: the new message's, else
+    `message` ('' when none was posted: the next `try_show` posts it)."""
+    try:
+        return await show(notify, conversation, message, view)
+    except Exception:
+        log.warning("could not show %s in %s", type(view).__name__, conversation, exc_info=True)
+        return message

@@ -28,6 +28,7 @@ from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
+    DeploymentDeleting,
     DeploymentFailed,
     DeploymentList,
     DeploymentPlan,
@@ -362,6 +363,7 @@ VIEWS: list[notify.View] = [
     DeploymentProgress(PLAN, "Creating", 1.0),
     DeploymentSucceeded(PLAN, 1.0),
     DeploymentFailed(PLAN, "why", "ref"),
+    DeploymentDeleting("teacher"),
     DeploymentDeleted("teacher"),
     IdleWarning("teacher", TUNED, 1.0, 2.0),
     DeletedForInactivity("teacher", TUNED),

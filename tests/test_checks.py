@@ -47,6 +47,22 @@ async def test_help_is_answered_while_a_download_is_held(
     release.set()
 
 
+async def test_a_refused_checking_card_is_posted_by_the_next_step(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    """The channel refuses the "Checking your files..." card: the check was recorded before it
+    and runs anyway, and its next step posts the card, which becomes the report."""
+    chat = conversation()
+    channel.failures = [(403, {})]
+    files = [attachment(channel, "training_set.jsonl", TRAINING)]
+    await chat.post(chat.activity(text="validate", attachments=files))
+    report = await chat.reply(lambda a: "Ready to train" in card_text(a), 30)
+    assert not channel.failures  # the refusal was spent on the first card
+    posted = [a for a in chat.replies() if a["_op"] == "post"]
+    assert len(posted) == 1 and is_checking(posted[0])
+    assert report["id"] == posted[0]["id"]
+
+
 async def test_a_check_goes_on_after_a_restart(
     tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
 ) -> None:

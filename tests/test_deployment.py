@@ -187,6 +187,24 @@ async def test_a_restart_mid_deployment_then_a_delete_that_takes_its_time(
         assert "There are no deployments" in card_text(await chat.say("deployments"))
 
 
+async def test_a_refused_card_update_loses_no_deployment(
+    conversation: Callable[..., Conversation], channel: ChannelFake, bot_url: str, tmp_path: Path
+) -> None:
+    """The channel refuses the update that turns the confirmation into the first progress: the
+    deployment was recorded before it, is followed anyway, and the card catches up; teardown
+    knows it (before, the record was written only after that update, and was lost with it)."""
+    job, _ = await trained_model(bot_url, tmp_path)
+    chat = conversation()
+    confirm = await chat.say(f"deploy {job}")
+    channel.failures = [(403, {})]
+    await chat.press(confirm, "Deploy")
+    await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
+    assert not channel.failures  # the refusal was spent on the first progress
+    assert [a for a in chat.replies() if a["_op"] == "post"] == [confirm]
+    listed = card_text(await chat.say("teardown"))
+    assert "gpt-4o-mini-teacher (gpt-4o-mini-2024-07-18.ft-" in listed, listed
+
+
 async def test_a_fast_press_updates_the_pressed_card(
     conversation: Callable[..., Conversation], channel: ChannelFake, bot_url: str, tmp_path: Path
 ) -> None:

@@ -123,8 +123,11 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
     # the lab's clean-up: delete the deployment
     ask = await chat.say(f"삭제 {name}", **KOREAN)
     await press(chat, ask, "delete-confirm", **KOREAN)
-    while name in card_text(await said(chat, "배포목록")):
-        await chat.reply(lambda a: a["_op"] == "update" and a["id"] == ask["id"], 30)
+    # the card says it is gone (waited for: an update after the listing would be the answer to
+    # the next message), and the listing agrees
+    gone = f"`{name}` 배포가 삭제되었습니다"
+    await chat.reply(lambda a: a["id"] == ask["id"] and gone in card_text(a), 60)
+    assert name not in card_text(await said(chat, "배포목록"))
 
     found = unquoted_english(chat)
     assert not found, "English the bot said in Korean:\n" + "\n".join(found)

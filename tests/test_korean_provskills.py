@@ -136,14 +136,13 @@ def progress_texts(notify: Recorder) -> list[str]:
 
 
 async def provision(s: Skills, name: str, group: str = "") -> ProvisionRequest:
-    """`provision` asked and confirmed in Korean; run, as every background run is, from a task
+    """`provision` asked in Korean; confirmed and run, as every background run is, from a task
     whose own language is English."""
     with i18n.use("ko"):
         plan = await s.provisioning.ask(SCOPE, CONVERSATION, ADA, name, "northcentralus", group)
         assert plan.region == "미국 중북부"
-        record = await s.provisioning.confirm(plan.token, CONVERSATION, ADA)
+    record = await s.provisioning.start(plan.token, CONVERSATION, ADA, "card-1")
     assert record.language == "ko"
-    await s.provisioning.begin(record, "card-1")
     request = await s.ctx.records.get(ProvisionRequest.at(plan.token))
     assert request is not None
     return request
@@ -197,8 +196,7 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
             assert [item.kind for item in asked.items] == ["deployment", "account"]
             labels = [item.label for item in asked.items]
             assert korean_only(labels) == [], labels
-            record = await s.teardown.confirm(asked.token, CONVERSATION, ADA)
-        await s.teardown.begin(record, "card-2")
+        await s.teardown.start(asked.token, CONVERSATION, ADA, "card-2")
 
         def finished() -> bool:
             done = s.notify.views(TeardownProgress)
@@ -309,9 +307,8 @@ async def test_english_is_still_english(tmp_path: Path) -> None:
     async with skills(tmp_path) as s:
         plan = await s.provisioning.ask(SCOPE, CONVERSATION, ADA, "aoai-en", "northcentralus", "")
         assert plan.region == "North Central US"
-        record = await s.provisioning.confirm(plan.token, CONVERSATION, ADA)
-        with i18n.use("ko"):  # a Korean task runs what an English speaker confirmed
-            await s.provisioning.begin(record, "card-1")
+        with i18n.use("ko"):  # a Korean task runs what an English speaker asked for
+            await s.provisioning.start(plan.token, CONVERSATION, ADA, "card-1")
         await until(lambda: s.notify.views(ProvisionSucceeded))
         assert {sent.language for sent in s.notify.sent} == {"en"}
         assert "Creating the account" in progress_texts(s.notify)

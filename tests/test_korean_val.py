@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from adaptive_cards.validation import error_lines, personal_chat_card, validation_card
-from bot.attachments import refused
 from bot.render import render
 from infra import i18n
 from infra.datasets import too_large
+from infra.downloads import refused
 from infra.errors import UserError
 from infra.graph import GraphRefused
 from infra.i18n import N_

@@ -106,6 +106,24 @@ async def test_a_repeated_or_second_confirm_creates_one_job(
     assert card_text(listed).count("ftjob-") == 1
 
 
+async def test_a_refused_job_card_is_posted_by_the_launchs_next_step(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    """The channel refuses the job card's first post: the launch was recorded before it and runs
+    anyway, and its next step posts the card, which follows the job to the end."""
+    chat = conversation()
+    await validate_samples(chat)
+    confirmation = await train(chat)
+    channel.failures = [(403, {})]
+    # no replyToId: nothing replaces the confirmation, so the job card's post is the first call
+    await chat.post(chat.activity(value=button(confirmation, "Confirm training")))
+    await wait_until(lambda: notices(chat), 60)
+    assert not channel.failures  # the refusal was spent on the job card
+    [card] = job_cards(chat)
+    assert "Succeeded" in card_text(updates_of(chat, card["id"])[-1])
+    assert "Training complete: succeeded" in card_text(notices(chat)[0])
+
+
 async def test_cancel_in_the_confirmation_spends_nothing(
     conversation: Callable[..., Conversation],
 ) -> None:

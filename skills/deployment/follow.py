@@ -29,7 +29,7 @@ from skills.deployment.views import (
     plan_of,
     state_label,
 )
-from skills.notify import NotDelivered, View, show
+from skills.notify import NotDelivered, View, show, try_show
 from skills.service_clock import ServiceClock
 
 log = logging.getLogger(__name__)
@@ -154,16 +154,20 @@ class Follower:
                 elif refresh_due(info.state, shown, time.monotonic() - shown_at):
                     plan = plan_of(record, self.ctx.settings.hosting_prices)
                     elapsed = clock.now() - record.started_at
-                    await self._show(record, DeploymentProgress(plan, info.state, elapsed))
+                    await self.show(record, DeploymentProgress(plan, info.state, elapsed))
                     shown, shown_at = info.state, time.monotonic()
             await asyncio.sleep(poll_seconds(clock))
 
-    async def _show(self, record: DeploymentRecord, view: View) -> None:
-        """Update the record's card in its conversation (a new message when it has none), in the
-        language of the person who deployed it."""
-        if record.conversation:
-            with i18n.use(record.language):
-                await show(self.ctx.notify, record.conversation, record.card, view)
+    async def show(self, record: DeploymentRecord, view: View) -> None:
+        """Update the record's card in its conversation, in the language of the person who
+        deployed it; a card never posted is posted (its id kept), and one that could not be
+        shown is shown at the next view."""
+        if not record.conversation:
+            return
+        with i18n.use(record.language):
+            card = await try_show(self.ctx.notify, record.conversation, record.card, view)
+        if card != record.card:
+            await self._change(record, card=card)
 
     async def _change(self, record: DeploymentRecord, **changes: object) -> None:
         def apply(found: DeploymentRecord | None) -> DeploymentRecord:
@@ -184,7 +188,7 @@ class Follower:
                 created_at=created,
                 last_used=max(record.last_used, created),
             )
-            await self._show(record, DeploymentSucceeded(plan, elapsed))
+            await self.show(record, DeploymentSucceeded(plan, elapsed))
             return
         if not reason and info is None:
             reason = _(
@@ -198,11 +202,11 @@ class Follower:
                 state=state_label(info.state) if info else "",
             )
         await self._change(record, state="failed", reason=reason)
-        await self._show(record, DeploymentFailed(plan, reason, record.ref or record.model))
+        await self.show(record, DeploymentFailed(plan, reason, record.ref or record.model))
 
     async def _deleted(self, record: DeploymentRecord) -> None:
         """The deployment is gone: mark it deleted and tell every card that waited for it (the
-        list is taken in the same write, so a card added later is answered by `follow_delete`)."""
+        list is taken in the same write, so a card added later is answered by `Hosting.delete`)."""
         taken: list[DeleteCard] = []
 
         def apply(found: DeploymentRecord | None) -> DeploymentRecord:

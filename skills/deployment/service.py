@@ -10,13 +10,13 @@ creates is recorded with the conversation that asked for it, for the inactivity 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.i18n import _
 from infra.ownership import every_retry
+from infra.text import label
 from skills.audit import Actor
 from skills.chat import Answer, DeploymentGone, keep_alive
 from skills.context import Context
@@ -28,6 +28,7 @@ from skills.deployment.records import DeleteCard, DeleteRequest, DeploymentRecor
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
+    DeploymentDeleting,
     DeploymentFailed,
     DeploymentList,
     DeploymentPlan,
@@ -37,16 +38,9 @@ from skills.deployment.views import (
     state_label,
 )
 from skills.models import ModelChoice, default_name, is_fine_tuned
+from skills.notify import show, try_show
 
 Q = TypeVar("Q", DeployRequest, DeleteRequest)
-
-
-@dataclass(frozen=True)
-class Deploying:
-    """A confirmed deployment that Azure accepted: its record and the first progress view."""
-
-    record: DeploymentRecord
-    progress: DeploymentProgress
 
 
 def refuse_existing(existing: DeploymentInfo, model: str) -> None:
@@ -159,13 +153,14 @@ class Hosting:
 
         await self.ctx.records.update(request.key(), apply)
 
-    async def confirm_deploy(
-        self, token: str, conversation: str, actor: Actor
-    ) -> tuple[DeployRequest, Deploying | DeploymentFailed]:
-        """Create the confirmed deployment (or say why not, as the card shows it)."""
+    async def deploy(self, token: str, conversation: str, actor: Actor, card: str) -> None:
+        """Answer "Deploy" once and create the deployment. The card pressed (`card`, else the
+        one that asked) then says why Azure refused, or follows it: the deployment is recorded
+        first, then shows its first progress, then is followed (skills/deployment/follow.py)."""
         request = await self.ctx.confirmations.answer(
             DeployRequest.at(token), "confirmed", conversation, "deploy", actor.id
         )
+        card = card or request.card
         resource, clock = request.resource, self.ctx.clock
         plan = self.plan(request)
         choice = ModelChoice(request.model, request.version, request.fine_tuned, request.job)
@@ -187,7 +182,9 @@ class Hosting:
             )
         except UserError as error:
             await self.ctx.audit.end(entry.id, "failed", error.message)
-            return request, DeploymentFailed(plan, error.message, request.ref)
+            failed = DeploymentFailed(plan, error.message, request.ref)
+            await show(self.ctx.notify, conversation, card, failed)
+            return
         await self.ctx.audit.end(entry.id, "done", f"Azure accepted it ({info.state})")
         record = DeploymentRecord(
             resource=resource,
@@ -202,17 +199,14 @@ class Hosting:
             user=request.user,
             job=choice.job,
             ref=request.ref,
+            card=card,
             started_at=started,
             created_at=info.created_at or started,
             last_used=info.created_at or started,
         )
-        return request, Deploying(record, DeploymentProgress(plan, info.state, 0.0))
-
-    async def follow_new(self, deploying: Deploying, card: str) -> None:
-        """Record the deployment with the card that follows it, and follow it."""
-        record = deploying.record.model_copy(update={"card": card})
         await self.ctx.records.put(record)
-        self.follower.follow(record.resource, record.name)
+        await self.follower.show(record, DeploymentProgress(plan, info.state, 0.0))
+        self.follower.follow(resource, request.name)
 
     async def cancel_deploy(self, token: str, conversation: str, user: str) -> DeployRequest:
         """Drop a deployment that was not confirmed."""
@@ -276,8 +270,9 @@ class Hosting:
             model=info.model,
         )
 
-    async def confirm_delete(self, token: str, conversation: str, actor: Actor) -> DeleteRequest:
-        """Ask Azure to delete the confirmed deployment (`follow_delete` then follows it)."""
+    async def delete(self, token: str, conversation: str, actor: Actor, card: str) -> None:
+        """Answer "Delete" once and ask Azure to delete the deployment. The card pressed
+        (`card`, else the one that asked) says it is being deleted, then that it is gone."""
         request = await self.ctx.confirmations.answer(
             DeleteRequest.at(token), "confirmed", conversation, "delete", actor.id
         )
@@ -290,9 +285,14 @@ class Hosting:
             await self.ctx.audit.end(entry.id, "failed", error.message)
             raise
         await self.ctx.audit.end(entry.id, "done", "Azure is deleting it")
-        return request
+        notify, deleting = self.ctx.notify, DeploymentDeleting(request.name)
+        # shown before the card waits on the record, so the end is never overwritten by this
+        card = await try_show(notify, conversation, card or request.card, deleting)
+        gone = await self._follow_delete(request, conversation, card, label(actor.name))
+        if gone is not None:  # deleted meanwhile, by someone else
+            await try_show(notify, conversation, card, gone)
 
-    async def follow_delete(
+    async def _follow_delete(
         self, request: DeleteRequest, conversation: str, card: str, by: str
     ) -> DeploymentDeleted | None:
         """Follow a deletion until it is gone; `card` (in `conversation`) then says so.

@@ -70,6 +70,13 @@ class DeploymentFailed(View):
 
 
 @dataclass(frozen=True)
+class DeploymentDeleting(View):
+    """A confirmed deletion that Azure is carrying out."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class DeploymentDeleted(View):
     """A deletion the bot was asked for has finished. `by` names who deleted it when that was
     someone else than the card's own user; `elsewhere` when nobody here did."""

@@ -26,7 +26,7 @@ from infra.i18n import _
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
-from skills.notify import show
+from skills.notify import View, try_show
 from skills.provisioning import arm, roles
 from skills.provisioning.records import ProvisionRecord, ProvisionRequest, PurgeRequest
 from skills.provisioning.regions import (
@@ -146,11 +146,21 @@ class Provisioning:
             ProvisionRequest.at(token), "cancelled", conversation, "provision", user
         )
 
-    async def confirm(self, token: str, conversation: str, actor: Actor) -> ProvisionRecord:
-        """Answer "Create" once; the record that `begin` then runs (with its audit entry)."""
+    async def start(
+        self, token: str, conversation: str, actor: Actor, card: str
+    ) -> ProvisionRecord:
+        """Answer "Create" once and provision in the background, followed on the card pressed
+        (`card`, else the one that asked): the run is recorded first (with its audit entry),
+        then the card shows its first progress, then the run starts."""
         request = await self.ctx.confirmations.answer(
             ProvisionRequest.at(token), "confirmed", conversation, "provision", actor.id
         )
+        with i18n.use(request.language):  # the audit and the card speak the asker's language
+            return await self._begin(request, conversation, actor, card)
+
+    async def _begin(
+        self, request: ProvisionRequest, conversation: str, actor: Actor, card: str
+    ) -> ProvisionRecord:
         resource = request.resource
         target = _(
             "{account} in {group}, {location}",
@@ -160,7 +170,7 @@ class Provisioning:
         )
         entry = self.ctx.audit.entry(actor, "provision", target, resource)
         record = ProvisionRecord(
-            token=token,
+            token=request.token,
             scope=request.scope,
             conversation=conversation,
             user=actor.id,
@@ -168,21 +178,15 @@ class Provisioning:
             resource=resource,
             location=request.location,
             audit=entry.id,
-            card=request.card,
+            card=card or request.card,
             started_at=self.ctx.clock.now(),
             language=request.language,
         )
         await self.ctx.records.put(record, entry)  # the audit entry is part of the action
-        return record
-
-    def progress(self, record: ProvisionRecord) -> ProvisionProgress:
-        """The first view of the following card."""
-        return ProvisionProgress(self.plan(record, group_exists=True, exists=False), "", "", 0)
-
-    async def begin(self, record: ProvisionRecord, card: str) -> None:
-        """Run the confirmed provisioning, reporting on `card`."""
-        await self._save(record, card=card)
+        plan = self.plan(record, group_exists=True, exists=False)
+        record = await self._card(record, ProvisionProgress(plan, "", "", 0))
         self.ctx.tasks.spawn(self._owned(record.token), f"provision {record.resource.account}")
+        return record
 
     async def resume(self) -> None:
         """Carry on the provisionings a restart (or a lost instance) interrupted."""
@@ -207,14 +211,19 @@ class Provisioning:
         finally:
             await self.ctx.owners.release(owner_item(token))
 
-    async def _show(self, record: ProvisionRecord, step: str, state: str) -> None:
+    async def _card(self, record: ProvisionRecord, view: View) -> ProvisionRecord:
+        """Show `view` on the record's card in the language of who asked (posted when it has
+        none, its id kept); a card that could not be shown never stops the run."""
+        with i18n.use(record.language):
+            card = await try_show(self.ctx.notify, record.conversation, record.card, view)
+        return record if card == record.card else await self._save(record, card=card)
+
+    async def _show(self, record: ProvisionRecord, step: str, state: str) -> ProvisionRecord:
         plan = self.plan(record, group_exists=True, exists=record.adopted)
         elapsed = self.ctx.clock.now() - record.started_at
-        view = ProvisionProgress(plan, step, arm.state_name(state), elapsed)
-        try:
-            await show(self.ctx.notify, record.conversation, record.card, view)
-        except Exception:  # the card is a courtesy; provisioning goes on
-            log.warning("could not update the provisioning card", exc_info=True)
+        return await self._card(
+            record, ProvisionProgress(plan, step, arm.state_name(state), elapsed)
+        )
 
     async def _run(self, record: ProvisionRecord) -> None:
         with i18n.use(record.language):  # the cards speak the language of who asked
@@ -252,16 +261,17 @@ class Provisioning:
             state=found.state if found else "",
         )
         if found is None:
-            await self._create(record)
+            record = await self._create(record)
         return record
 
-    async def _create(self, record: ProvisionRecord) -> None:
+    async def _create(self, record: ProvisionRecord) -> ProvisionRecord:
         resource = record.resource
-        await self._show(record, _("Creating the account"), "Creating")
+        record = await self._show(record, _("Creating the account"), "Creating")
         cognitive = self.ctx.azure.cognitive(resource.subscription_id)
         await arm.begin_create(
             cognitive, resource.resource_group, resource.account, record.location
         )
+        return record
 
     async def _wait_created(self, record: ProvisionRecord) -> ProvisionRecord:
         resource, azure = record.resource, self.ctx.azure
@@ -280,7 +290,7 @@ class Provisioning:
                         "Azure no longer shows account `{name}`; nothing is left to follow.",
                         name=resource.account,
                     )
-                await self._create(record)  # a restart came before the PUT: send it now
+                record = await self._create(record)  # a restart came before the PUT: send it now
                 continue
             if found.ready:
                 endpoint = found.endpoint or resource.endpoint
@@ -301,14 +311,14 @@ class Provisioning:
                     state=found.state,
                 )
             if found.state != shown or time.monotonic() - shown_at >= 60:
-                await self._show(record, _("Creating the account"), found.state)
+                record = await self._show(record, _("Creating the account"), found.state)
                 shown, shown_at = found.state, time.monotonic()
             await asyncio.sleep(self._poll())
 
     async def _assign_bot(self, record: ProvisionRecord) -> ProvisionRecord:
         principal = self.ctx.settings.bot_principal
         if principal:
-            await self._show(record, _("Giving the bot its role"), "Succeeded")
+            record = await self._show(record, _("Giving the bot its role"), "Succeeded")
             client = self.ctx.azure.authorization(record.resource.subscription_id)
             contributor = next(r for r in roles.LAB_ROLES if r.guid == roles.OPENAI_CONTRIBUTOR)
             await roles.assign(
@@ -330,7 +340,7 @@ class Provisioning:
             except openai.APIConnectionError:
                 pass
             if not shown:
-                await self._show(
+                record = await self._show(
                     record,
                     _("Waiting for the bot's role to take effect (Azure takes a few minutes)"),
                     "Succeeded",
@@ -374,7 +384,7 @@ class Provisioning:
             else _("created; endpoint {endpoint}", endpoint=resource.endpoint)
         )
         await self.ctx.audit.end(record.audit, "done", detail)
-        await self._save(record, stage="succeeded")
+        record = await self._save(record, stage="succeeded")
         note = (
             ""
             if self.ctx.settings.bot_principal
@@ -385,19 +395,15 @@ class Provisioning:
         )
         plan = self.plan(record, group_exists=True, exists=record.adopted)
         elapsed = self.ctx.clock.now() - record.started_at
-        view = ProvisionSucceeded(plan, resource.endpoint, elapsed, record.adopted, note)
-        await show(self.ctx.notify, record.conversation, record.card, view)
+        await self._card(
+            record, ProvisionSucceeded(plan, resource.endpoint, elapsed, record.adopted, note)
+        )
 
     async def _failed(self, record: ProvisionRecord, reason: str) -> None:
         record = await self._save(record, stage="failed", error=reason)
         await self.ctx.audit.end(record.audit, "failed", reason)
         plan = self.plan(record, group_exists=True, exists=record.adopted)
-        try:
-            await show(
-                self.ctx.notify, record.conversation, record.card, ProvisionFailed(plan, reason)
-            )
-        except Exception:
-            log.warning("could not show the provisioning failure", exc_info=True)
+        await self._card(record, ProvisionFailed(plan, reason))
 
     # -- resource ----------------------------------------------------------------------------
 

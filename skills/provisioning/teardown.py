@@ -13,7 +13,6 @@ never deletes the resource group. At the end it deletes the bot's own copies for
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -31,14 +30,12 @@ from skills.context import Context
 from skills.datasets import ValidatedSet
 from skills.deployment import arm as deployments
 from skills.deployment.records import DeploymentRecord
-from skills.notify import show
+from skills.notify import try_show
 from skills.provisioning import arm
 from skills.provisioning.records import TeardownItem, TeardownRecord, TeardownRequest
 from skills.provisioning.views import TeardownPlan, TeardownProgress
 from skills.resources import ResourceRecord, Resources
 from skills.training.records import JobRecord, LaunchRecord, WatchEntry
-
-log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0
 MIN_POLL_SECONDS = 0.05
@@ -153,11 +150,19 @@ class Teardown:
             TeardownRequest.at(token), "cancelled", conversation, "teardown", user
         )
 
-    async def confirm(self, token: str, conversation: str, actor: Actor) -> TeardownRecord:
-        """Answer the destructive button once; the record `begin` then runs."""
+    async def start(self, token: str, conversation: str, actor: Actor, card: str) -> TeardownRecord:
+        """Answer the destructive button once and tear down in the background, followed on the
+        card pressed (`card`, else the one that asked): the run is recorded first (with its
+        audit entry), then the card shows the list, then the run starts."""
         request = await self.ctx.confirmations.answer(
             TeardownRequest.at(token), "confirmed", conversation, "teardown", actor.id
         )
+        with i18n.use(request.language):  # the audit and the card speak the asker's language
+            return await self._begin(request, conversation, actor, card)
+
+    async def _begin(
+        self, request: TeardownRequest, conversation: str, actor: Actor, card: str
+    ) -> TeardownRecord:
         resource = request.resource
         target = n_(
             "{count} item on {account}",
@@ -167,18 +172,20 @@ class Teardown:
         )
         entry = self.ctx.audit.entry(actor, "teardown", target, resource)
         record = TeardownRecord(
-            token=token,
+            token=request.token,
             conversation=conversation,
             user=actor.id,
             user_name=actor.name,
             resource=resource,
             items=request.items,
             audit=entry.id,
-            card=request.card,
+            card=card or request.card,
             started_at=time.time(),
             language=request.language,
         )
         await self.ctx.records.put(record, entry)  # the audit entry is part of the action
+        record = await self._show(record)
+        self.ctx.tasks.spawn(self._owned(record.token), f"teardown {record.resource.account}")
         return record
 
     def view(self, record: TeardownRecord) -> TeardownProgress:
@@ -186,11 +193,6 @@ class Teardown:
         return TeardownProgress(
             record.resource.account, tuple(record.items), record.finished, record.local_done
         )
-
-    async def begin(self, record: TeardownRecord, card: str) -> None:
-        """Run the confirmed teardown, reporting on `card`."""
-        await self.ctx.records.put(record.model_copy(update={"card": card}))
-        self.ctx.tasks.spawn(self._owned(record.token), f"teardown {record.resource.account}")
 
     async def resume(self) -> None:
         """Carry on the teardowns a restart (or a lost instance) interrupted."""
@@ -229,11 +231,20 @@ class Teardown:
         if changed is not None:
             await self._show(changed)
 
-    async def _show(self, record: TeardownRecord) -> None:
-        try:
-            await show(self.ctx.notify, record.conversation, record.card, self.view(record))
-        except Exception:  # the card is a courtesy; the teardown goes on
-            log.warning("could not update the teardown card", exc_info=True)
+    async def _show(self, record: TeardownRecord) -> TeardownRecord:
+        """Show how it stands on the record's card, in the language of who asked (posted when
+        it has none, its id kept); a card that could not be shown never stops the run."""
+        with i18n.use(record.language):
+            card = await try_show(
+                self.ctx.notify, record.conversation, record.card, self.view(record)
+            )
+        if card == record.card:
+            return record
+
+        def with_card(found: TeardownRecord | None) -> TeardownRecord | None:
+            return found.model_copy(update={"card": card}) if found is not None else None
+
+        return await self.ctx.records.update(record.key(), with_card) or record
 
     async def _run(self, token: str) -> None:
         record = await self._get(token)

@@ -3,7 +3,9 @@
 A `LaunchRecord` keeps each stage: `confirmed` -> files uploaded (their ids kept) -> `creating`
 -> `created` (with the job) or `failed`. A restart resumes a launch from its stage, so files are
 never uploaded twice, and a create whose answer was lost is found on its training file instead of
-being made again. The launch card (the job card to be) is updated through `Notify` on the way.
+being made again. The launch's first step posts its card (the job card to be) through `Notify` and
+keeps its id on the record; the card is updated on the way. A card that could not be posted never
+stops the launch: the next step posts it.
 A launch has one owner at a time (`infra.ownership`), checked before each stage; an owner that
 loses it stops, and the launches nobody owns (a dead instance's) are resumed from their stage.
 The files are read from the dataset store, which fetches them when another instance kept them.
@@ -18,6 +20,7 @@ from infra import i18n
 from infra.errors import UserError, unexpected
 from infra.ownership import NotOwned, require
 from skills.context import Context
+from skills.notify import try_show
 from skills.training import jobs
 from skills.training.records import JobRecord, LatestJob, LaunchRecord, WatchEntry
 from skills.training.views import JobView, job_view
@@ -61,13 +64,10 @@ class Launcher:
         finally:
             await self.ctx.owners.release(item)
 
-    async def _card(self, record: LaunchRecord, view: JobView) -> None:
-        if not record.card:
-            return
-        try:
-            await self.ctx.notify.update(record.conversation, record.card, view)
-        except Exception:  # the card is a courtesy; the launch goes on
-            log.warning("could not update the launch card of %s", record.token, exc_info=True)
+    async def _card(self, record: LaunchRecord, view: JobView) -> LaunchRecord:
+        """Show `view` on the launch's card (posted first when it has none, its id kept)."""
+        card = await try_show(self.ctx.notify, record.conversation, record.card, view)
+        return record if card == record.card else await self._save(record, card=card)
 
     async def _save(self, record: LaunchRecord, **changes: object) -> LaunchRecord:
         require(self.ctx.owners, owner_item(record.token))
@@ -82,6 +82,8 @@ class Launcher:
         plan, settings = record.plan, self.ctx.settings
         client = self.ctx.azure.openai(record.resource)
         item = owner_item(token)
+        if not record.card:
+            record = await self._card(record, JobView("uploading", plan.model, plan.files))
         try:
             if not record.training_file:
                 stored = await self.ctx.datasets.get(plan.training.sha256)
@@ -91,7 +93,7 @@ class Launcher:
                 stored = await self.ctx.datasets.get(plan.validation.sha256)
                 uploaded_id = await jobs.upload(client, plan.validation, stored.path)
                 record = await self._save(record, validation_file=uploaded_id)
-            await self._card(record, JobView("importing", plan.model, plan.files))
+            record = await self._card(record, JobView("importing", plan.model, plan.files))
             uploaded = [(record.training_file, plan.training.name)]
             if plan.validation:
                 uploaded.append((record.validation_file, plan.validation.name))
@@ -142,7 +144,8 @@ class Launcher:
             LatestJob(conversation=record.conversation, job=job.id),
             record,
         )
-        await self._card(record, job_view(job_record, job))
+        if record.card:  # else the watcher posts the job's card on its next update
+            await self._card(record, job_view(job_record, job))
         await self.watcher.watch(job.id)
 
     async def _failed(self, record: LaunchRecord, message: str) -> None:

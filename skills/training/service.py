@@ -117,8 +117,10 @@ class Training:
             )
         return UserError("This training was already started; `status` shows how it goes.")
 
-    async def confirm(self, token: str, conversation: str, actor: Actor) -> LaunchRecord:
-        """Answer "Confirm training" once and record the launch; `begin` then starts it."""
+    async def launch(self, token: str, conversation: str, actor: Actor) -> LaunchRecord:
+        """Answer "Confirm training" once and launch it: the launch is recorded first (with its
+        audit entry), then it runs in the background, where its first step posts the job card
+        (skills/training/launch.py)."""
         if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
             raise await self._already(token)
         try:
@@ -148,12 +150,8 @@ class Training:
             at=time.time(),
         )
         await self.ctx.records.put(launch, entry)  # the audit entry is part of the launch
+        self.launcher.start(token)
         return launch
-
-    async def begin(self, launch: LaunchRecord, card: str) -> None:
-        """Start the confirmed launch, reporting on the job card `card`."""
-        await self.ctx.records.put(launch.model_copy(update={"card": card}))
-        self.launcher.start(launch.token)
 
     async def abort(self, token: str, conversation: str, user: str) -> None:
         """Drop a plan before anything was spent."""

@@ -10,7 +10,8 @@ while queued); each due job is polled in a tracked task, one at a time per job, 
 and only its new events, on the job's own resource. Throttling and server errors back off per job
 with Retry-After; a 429 pauses all polling for the time Azure asks. Card updates are at most one
 per job every `FTBOT_CARD_SECONDS` and share a bot-wide budget (`FTBOT_UPDATES_PER_SECOND`), so
-many jobs reporting at once stay inside the Teams limits. A job is watched by its owner only
+many jobs reporting at once stay inside the Teams limits; a job whose card was never posted gets
+one at its next update. A job is watched by its owner only
 (`infra.ownership`): a job whose ownership is lost is dropped here at its next poll (its entry
 stays on the watch list), and watch entries nobody owns (a dead instance's) are adopted every
 `retry_seconds` of the ownership.
@@ -33,6 +34,7 @@ from infra.retry import backoff_delay, retry_after
 from infra.tasks import wait_for_event
 from skills.claims import TAKEOVER_SECONDS, Outcome
 from skills.context import Context
+from skills.notify import show
 from skills.training import jobs
 from skills.training.fold import fold
 from skills.training.jobs import JobState
@@ -206,8 +208,9 @@ class JobWatcher:
     async def _update_card(
         self, record: JobRecord, job: JobState, *, force: bool = False
     ) -> JobRecord:
-        """The record after showing it on its card (unchanged when the update did not go out)."""
-        if not record.card:
+        """The record after showing it on its card, posted when it has none (unchanged when
+        the card did not go out)."""
+        if not record.conversation:
             return record
         if force:
             await self._budget.take()
@@ -216,13 +219,13 @@ class JobWatcher:
         try:
             with i18n.use(record.language):
                 view = job_view(record, job)
-                await self.ctx.notify.update(record.conversation, record.card, view)
+                card = await show(self.ctx.notify, record.conversation, record.card, view)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.warning("could not update the card of job %s", record.job, exc_info=True)
             return record
-        return record.model_copy(update={"card_at": time.time(), "dirty": False})
+        return record.model_copy(update={"card": card, "card_at": time.time(), "dirty": False})
 
     # -- the end of a job ---------------------------------------------------------------------
 

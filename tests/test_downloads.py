@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.attachments import (
+from infra.downloads import (
     Fetching,
     IncomingFile,
     file_chunks,
