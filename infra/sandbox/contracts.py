@@ -88,6 +88,13 @@ DOCUMENTS = (
         "arm",
     ),
     Document(
+        "roledefinitions",
+        "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/"
+        "authorization-RoleDefinitionsCalls.json",
+        "swagger2",
+        "arm",
+    ),
+    Document(
         "resources",
         "resources/resource-manager/Microsoft.Resources/resources/stable/2025-04-01/resources.json",
         "swagger2",
