@@ -22,7 +22,7 @@ from tests.sandbox_server import (
 
 AZURE_EXAMPLES = Path(__file__).resolve().parent / "data" / "azure_examples"
 """Azure's published request/response examples (tests/data/README.md names their sources)."""
-Q = "?api-version=2024-10-01"
+Q = "?api-version=2025-09-01"
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ async def test_bad_file_gets_error_status_with_reason(sandbox: tuple[str, str]) 
             await client.files.create(file=("notes.txt", b"x"), purpose="fine-tune")
 
 
-async def _settled(client: openai.AsyncAzureOpenAI, file_id: str) -> openai.types.FileObject | None:
+async def _settled(client: openai.AsyncOpenAI, file_id: str) -> openai.types.FileObject | None:
     file = await client.files.retrieve(file_id)
     return file if file.status in ("processed", "error") else None
 
