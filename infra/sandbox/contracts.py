@@ -334,7 +334,8 @@ _ARM_START = re.compile(r"(?i)/(subscriptions|providers)/")
 
 
 def route(method: str, path: str) -> tuple[str, str] | None:
-    """(area, path within it) of a sandbox path, mount prefixes removed; None: no API at all."""
+    """(area, path within it) of a sandbox path, mount prefixes removed; None: a path of no
+    Azure surface at all (the sandbox's root), which the checker leaves alone."""
     found = _DATAPLANE.search(path)
     if found:
         rest = found.group(1) or "/"
@@ -342,7 +343,7 @@ def route(method: str, path: str) -> tuple[str, str] | None:
             return "v1", rest.removeprefix("/openai/v1") or "/"
         if rest.startswith("/openai/"):
             return "dated", rest.removeprefix("/openai")
-        return None
+        return "dataplane", rest  # on the data plane, but no API's path: no operation
     start = _ARM_START.search(path)
     if start:
         return "arm", path[start.start() :]
@@ -606,6 +607,8 @@ def _unexempt(violations: Iterable[Violation]) -> list[Violation]:
 
 def check_request(call: Call) -> Report:
     """The operation of a call and how its request breaks the contract (errata honoured)."""
+    if route(call.method, call.path) is None:
+        return Report(None)  # the sandbox's own page (its root, a readiness probe): not Azure's
     op = find(call.method, call.path)
     if op is None:
         return Report(
@@ -802,9 +805,10 @@ BOT_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("authorization", "RoleAssignments_ListForSubscription"),
     ("authorization", "RoleAssignments_Create"),
     ("authorization", "RoleAssignments_Delete"),
-    ("errata", "Sandbox.OperationStatus"),
 )
-"""Every operation the bot calls, by the document it is in (`errata`: in none, declared). A path
+"""Every operation the bot calls, by the document it is in. (The bot starts long-running
+operations with `polling=False` and reads the resource back, so it never follows the
+Azure-AsyncOperation URL that errata.json declares for the SDK's pollers.) A path
 two templates match is the more specific one's: the SDK's `list_for_scope` at an account is
 `RoleAssignments_ListForResource`, at a subscription `RoleAssignments_ListForSubscription`."""
 
