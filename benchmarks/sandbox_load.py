@@ -46,7 +46,7 @@ async def _ready(http: aiohttp.ClientSession, url: str) -> str:
         try:
             headers = {"Authorization": f"Bearer {TOKEN}"}
             async with http.post(
-                f"{url}{ACCOUNT}/listKeys?api-version=2024-10-01", headers=headers
+                f"{url}{ACCOUNT}/listKeys?api-version=2025-09-01", headers=headers
             ) as response:
                 if response.status != 200:
                     raise RuntimeError(f"the sandbox answered listKeys with {response.status}")

@@ -27,13 +27,16 @@ from azure.core.pipeline.policies import AsyncBearerTokenCredentialPolicy
 from azure.mgmt.authorization.aio import AuthorizationManagementClient
 from azure.mgmt.cognitiveservices.aio import CognitiveServicesManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
-from openai import AsyncAzureOpenAI
+from openai import AsyncOpenAI, Omit
 
 from infra.errors import UserError
 from infra.settings import Settings
 
 ARM_SCOPE = "https://management.azure.com/.default"
 OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
+DATED_API_VERSION = "2024-10-21"
+"""The dated data-plane API, kept for the one operation v1 lacks: deleting a fine-tuning job
+(`FineTuning_Delete`, `DELETE {endpoint}/openai/fine_tuning/jobs/{id}?api-version=2024-10-21`)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def azure_endpoint(subdomain: str) -> str:
 class AzureClients:
     """The clients of one resource: its data plane, and Resource Manager for its subscription."""
 
-    openai: AsyncAzureOpenAI
+    openai: AsyncOpenAI
     cognitive: CognitiveServicesManagementClient
     authorization: AuthorizationManagementClient
     groups: ResourceManagementClient
@@ -154,7 +157,7 @@ class Azure:
         configured = settings.azure_openai_api_key.get_secret_value()
         if configured and self.default.endpoint:
             self._keys[self.default.endpoint] = configured
-        self._openai: dict[str, AsyncAzureOpenAI] = {}
+        self._openai: dict[str, AsyncOpenAI] = {}
         self._cognitive: dict[str, CognitiveServicesManagementClient] = {}
         self._authorization: dict[str, AuthorizationManagementClient] = {}
         self._groups: dict[str, ResourceManagementClient] = {}
@@ -188,8 +191,10 @@ class Azure:
             "authentication_policy": _SandboxBearerPolicy(self._credential, ARM_SCOPE),
         }
 
-    def openai(self, resource: Resource) -> AsyncAzureOpenAI:
-        """The data-plane client of a resource."""
+    def openai(self, resource: Resource) -> AsyncOpenAI:
+        """The data-plane client of a resource: the plain `openai` client on Azure's v1 API
+        (`{endpoint}openai/v1/`, no api-version), as Microsoft documents it. A key, the sandbox's
+        token and an Entra ID token alike travel as `Authorization: Bearer`."""
         endpoint = resource.endpoint
         client = self._openai.get(endpoint)
         if client is None:
@@ -198,29 +203,39 @@ class Azure:
                     "There is no Azure OpenAI resource here yet: an admin can create one with "
                     "`provision name=<account>`."
                 )
-            version = self.settings.azure_openai_api_version
+            base_url = f"{endpoint.rstrip('/')}/openai/v1/"
             if endpoint in self._keys:
 
                 async def key() -> str:
                     return self._keys[endpoint]
 
-                client = AsyncAzureOpenAI(azure_endpoint=endpoint, api_key=key, api_version=version)
+                client = AsyncOpenAI(base_url=base_url, api_key=key)
             elif self.sandbox:
-                client = AsyncAzureOpenAI(
-                    azure_endpoint=endpoint, azure_ad_token=self._token, api_version=version
-                )
+                client = AsyncOpenAI(base_url=base_url, api_key=self._token)
             else:
                 from azure.identity.aio import get_bearer_token_provider
 
-                client = AsyncAzureOpenAI(
-                    azure_endpoint=endpoint,
-                    azure_ad_token_provider=get_bearer_token_provider(
-                        self._credential, OPENAI_SCOPE
-                    ),
-                    api_version=version,
+                client = AsyncOpenAI(
+                    base_url=base_url,
+                    api_key=get_bearer_token_provider(self._credential, OPENAI_SCOPE),
                 )
             self._openai[endpoint] = client
         return client
+
+    async def delete_job(self, resource: Resource, job_id: str) -> None:
+        """Delete a fine-tuning job and its model: the v1 API has no such operation, so this one
+        call goes to the dated API (`FineTuning_Delete`), with the key as `api-key` when the
+        resource is reached with a key and the bearer token otherwise."""
+        client = self.openai(resource)
+        headers: dict[str, Any] = {}
+        key = self.key_in_use(resource)
+        if key is not None:
+            headers = {"api-key": key, "Authorization": Omit()}
+        await client.delete(
+            f"{resource.endpoint.rstrip('/')}/openai/fine_tuning/jobs/{job_id}",
+            cast_to=type(None),
+            options={"params": {"api-version": DATED_API_VERSION}, "headers": headers},
+        )
 
     def cognitive(self, subscription_id: str) -> CognitiveServicesManagementClient:
         """The Cognitive Services Resource Manager client of a subscription."""

@@ -31,6 +31,15 @@ class UserError(Exception):
         return _(self.template, **self.params)
 
 
+class AzureAnswerError(Exception):
+    """Azure answered without a field its specification requires: the work stops there."""
+
+    def __init__(self, what: str, field: str) -> None:
+        self.what = what
+        self.field = field
+        super().__init__(f"Azure's answer ({what}) lacks the required field {field!r}")
+
+
 def failure_sentence(reference: str) -> str:
     """What the user sees when something unexpected broke."""
     return _(
@@ -47,4 +56,13 @@ def unexpected(what: str, error: BaseException) -> str:
     """
     reference = uuid.uuid4().hex[:8]
     log.error("%s failed [ref %s]", what, reference, exc_info=error)
+    if isinstance(error, AzureAnswerError):
+        return _(
+            "Azure answered {what} without {field}, which its API always sends, so I stopped "
+            "here (reference {reference}). Please try again later; if it keeps happening, give "
+            "that reference to your admin.",
+            what=_(error.what),
+            field=f"`{error.field}`",
+            reference=reference,
+        )
     return failure_sentence(reference)

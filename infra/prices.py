@@ -48,7 +48,7 @@ TRAINING_PRICE_PER_1M_TOKENS = {
 HOSTING_PRICE_PER_HOUR = {"standard": 1.70, "globalstandard": 1.70, "developer": 0.0}
 """Public list prices in USD per hour of hosting a fine-tuned model, by sku word."""
 
-SKUS = {"standard": "standard", "globalstandard": "GlobalStandard", "developer": "developer"}
+SKUS = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "DeveloperTier"}
 """The sku word a user types -> the sku name Resource Manager takes."""
 
 SKU_LABELS = {"standard": "Standard", "globalstandard": "Global Standard", "developer": "Developer"}

@@ -127,10 +127,6 @@ class Settings(BaseSettings):
     azure_openai_api_key: SecretStr = Field(
         SecretStr(""), validation_alias=AliasChoices("AZURE_OPENAI_API_KEY", "azure_openai_api_key")
     )
-    azure_openai_api_version: str = Field(
-        "2024-10-21",
-        validation_alias=AliasChoices("AZURE_OPENAI_API_VERSION", "azure_openai_api_version"),
-    )
     azure_subscription_id: str = Field(
         "", validation_alias=AliasChoices("AZURE_SUBSCRIPTION_ID", "azure_subscription_id")
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sandbox import SandboxError, arm, chat, dataplane
+from sandbox import SandboxError, arm, chat, contracts, dataplane
 from sandbox.accounts import add_accounts
 from sandbox.auth import from_loopback
 from sandbox.chat import CHAT_MODELS, ChatModels
@@ -105,7 +105,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 
 def build_app(config: SandboxConfig) -> web.Application:
     """The sandbox application for a configuration."""
-    app = web.Application(middlewares=[azure_edge], client_max_size=1024**3)
+    app = web.Application(middlewares=[contracts.middleware(), azure_edge], client_max_size=1024**3)
     sandbox = Sandbox(config)
     app[SANDBOX] = sandbox
     app[TRAINER] = Trainer(sandbox)

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.auth import bearer, principal_of
-from sandbox.catalog import find_base
+from sandbox.catalog import BASE_MODELS, find_base
 from sandbox.chat import resolve_model
 from sandbox.dataplane import json_body
 from sandbox.errors import AzureError, bad_request
@@ -32,7 +32,13 @@ from sandbox.store import Doc, wire
 Handler = Callable[[web.Request, Sandbox, dict[str, str]], Awaitable[web.Response]]
 
 MAX_FINE_TUNED_DEPLOYMENTS = 5
-SKUS = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "Developer"}
+SKUS = {
+    "standard": "Standard",
+    "globalstandard": "GlobalStandard",
+    "developertier": "DeveloperTier",
+}
+"""The deployment sku names of fine-tuned models, as the account's model list offers them
+(Microsoft's fine-tuning docs deploy the developer tier with `DeveloperTier`)."""
 _DEPLOYMENT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,63}$")
 _ACCOUNT = (
     r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
@@ -135,6 +141,28 @@ async def list_keys(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -
     return _keys(find_account(sandbox, m)[1])
 
 
+async def list_models(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
+    """GET .../accounts/{name}/models (Accounts_ListModels): the models the account can deploy,
+    each with the deployment skus it offers (`skus[].name`, the names a deployment PUT takes)."""
+    find_account(sandbox, m)
+    models = [
+        {
+            "format": "OpenAI",
+            "name": base.name,
+            "version": base.version,
+            "isDefaultVersion": True,
+            "maxCapacity": 1000,
+            "capabilities": {"chatCompletion": "true"},
+            "finetuneCapabilities": {"chatCompletion": "true"} if base.fine_tune else {},
+            "skus": [
+                {"name": name, "usageName": f"OpenAI.{name}.{base.name}"} for name in SKUS.values()
+            ],
+        }
+        for base in BASE_MODELS.values()
+    ]
+    return web.json_response({"value": models})
+
+
 async def regenerate_key(request: web.Request, sandbox: Sandbox, m: dict[str, str]) -> web.Response:
     """POST .../regenerateKey {keyName: Key1|Key2}: the old key stops working at once."""
     key, doc = find_account(sandbox, m)
@@ -177,7 +205,7 @@ async def put_deployment(request: web.Request, sandbox: Sandbox, m: dict[str, st
         raise bad_request(
             "InvalidSkuName",
             f"The sku '{sku.get('name')}' is not supported; "
-            "use Standard, GlobalStandard or Developer.",
+            "use Standard, GlobalStandard or DeveloperTier.",
         )
     capacity = sku.get("capacity", 1)
     if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
@@ -401,6 +429,7 @@ def build_router() -> Router:
     sub = r"/subscriptions/(?P<sub>[^/]+)"
     router.add("POST", f"{_ACCOUNT}/listkeys", list_keys)
     router.add("POST", f"{_ACCOUNT}/regeneratekey", regenerate_key)
+    router.add("GET", f"{_ACCOUNT}/models", list_models)
     router.add("GET", f"{_ACCOUNT}/deployments", list_deployments)
     router.add("PUT", f"{_ACCOUNT}/deployments/(?P<deployment>[^/]+)", put_deployment)
     router.add("GET", f"{_ACCOUNT}/deployments/(?P<deployment>[^/]+)", get_deployment)

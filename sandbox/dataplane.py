@@ -221,7 +221,10 @@ async def list_files(request: web.Request) -> web.Response:
         d for d in sandbox.store.docs("file", subdomain) if not purpose or d["purpose"] == purpose
     ]
     chosen, more = page(docs, request.query.get("after"), request.query.get("limit"), 10_000)
-    return listing(chosen, has_more=more)
+    # v1's AzureListFilesResponse requires first_id and last_id (strings) besides has_more.
+    ids = [str(d["id"]) for d in chosen]
+    ends = {"first_id": ids[0] if ids else "", "last_id": ids[-1] if ids else ""}
+    return listing(chosen, has_more=more, **ends)
 
 
 async def get_file(request: web.Request) -> web.Response:
@@ -394,6 +397,10 @@ def job_view(request: web.Request, job: Doc) -> Doc:
         body["user_provided_suffix"] = body.get("suffix")
         body.setdefault("organization_id", "")
         body.setdefault("metadata", None)
+    else:
+        # The dated spec (Swagger 2.0) has no nullable fields: what is unset is absent, as in
+        # its examples (get_finetuning_job.json).
+        body = {k: v for k, v in body.items() if v is not None}
     return body
 
 
@@ -622,11 +629,20 @@ def base_model_doc(model_id: str) -> Doc:
     }
 
 
+def model_view(request: web.Request, doc: Doc) -> Doc:
+    """A model as this API shows it: v1's `OpenAI.Model` requires `created` and `owned_by`
+    besides Azure's own fields."""
+    if not is_v1(request):
+        return doc
+    owner = "system" if doc["id"] in BASE_MODELS else "user"
+    return {**doc, "created": doc["created_at"], "owned_by": owner}
+
+
 async def list_models(request: web.Request) -> web.Response:
     """GET /openai/models: base models, then this account's fine-tuned models."""
     sandbox, _, subdomain = authorize(request)
     docs = [base_model_doc(m) for m in BASE_MODELS] + sandbox.store.docs("model", subdomain)
-    return listing(docs)
+    return listing([model_view(request, wire(d)) for d in docs])
 
 
 async def get_model(request: web.Request) -> web.Response:
@@ -634,11 +650,11 @@ async def get_model(request: web.Request) -> web.Response:
     sandbox, _, subdomain = authorize(request)
     model_id = request.match_info["model_id"]
     if model_id in BASE_MODELS:
-        return web.json_response(base_model_doc(model_id))
+        return web.json_response(model_view(request, base_model_doc(model_id)))
     doc = sandbox.store.get("model", model_id)
     if doc is None or sandbox.store.parent_of("model", model_id) != subdomain:
         raise not_found("notFound", f"The model '{model_id}' was not found.")
-    return web.json_response(wire(doc))
+    return web.json_response(model_view(request, wire(doc)))
 
 
 BODY_LIMIT = web.RequestKey("sandbox_body_limit", tuple[int, str])

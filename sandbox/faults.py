@@ -9,6 +9,8 @@ Syntax: comma-separated `name=value` pairs, for example `429=0.1,500=0.05,latenc
 - `latency=<seconds>`: add that much real time before every answer.
 - `retry_after=<seconds>`: the Retry-After a fault gives (default 1).
 - `seed=<int>`: make the sequence of faults reproducible.
+- `drop=<operationId>:<field>`: answer that operation without that top-level field of its JSON
+  body (bad input from Azure: a required field missing; sandbox/contracts.py applies it).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Faults:
     latency: float = 0.0
     retry_after: float = 1.0
     seed: int | None = None
+    drops: tuple[tuple[str, str], ...] = ()
+    """(operation id, top-level field) pairs the answers of that operation leave out."""
 
     @property
     def active(self) -> bool:
@@ -67,6 +71,7 @@ def parse_faults(text: str) -> Faults:
     """Parse the `SANDBOX_FAULTS` syntax; raises ValueError naming the bad part."""
     rates: dict[int, float] = {}
     latency, retry_after, lost, seed = 0.0, 1.0, 0.0, None
+    drops: list[tuple[str, str]] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
@@ -74,6 +79,12 @@ def parse_faults(text: str) -> Faults:
         name, value = name.strip().lower(), value.strip()
         if not sep or not value:
             raise ValueError(f"fault {part!r} is not name=value")
+        if name == "drop":
+            operation, colon, dropped = value.partition(":")
+            if not colon or not operation or not dropped:
+                raise ValueError(f"fault {part!r} is not drop=<operationId>:<field>")
+            drops.append((operation.strip(), dropped.strip()))
+            continue
         try:
             if name == "latency":
                 latency = float(value)
@@ -95,4 +106,11 @@ def parse_faults(text: str) -> Faults:
         raise ValueError("fault rates must be between 0 and 1 and add up to at most 1")
     if latency < 0 or retry_after <= 0:
         raise ValueError("latency must be >= 0 and retry_after > 0")
-    return Faults(rates=rates, lost=lost, latency=latency, retry_after=retry_after, seed=seed)
+    return Faults(
+        rates=rates,
+        lost=lost,
+        latency=latency,
+        retry_after=retry_after,
+        seed=seed,
+        drops=tuple(drops),
+    )

@@ -62,7 +62,7 @@ def settle(sandbox: Sandbox) -> None:
         if deployment["_fine_tuned"] and idle >= IDLE_LIMIT:
             log.info("deleting deployment %s: no completion for 15 days", deployment["name"])
             store.delete("deployment", key)
-        elif sku == "developer" and now - float(deployment["_created"]) >= DEVELOPER_LIFETIME:
+        elif sku == "developertier" and now - float(deployment["_created"]) >= DEVELOPER_LIFETIME:
             log.info("deleting developer deployment %s: 24 hours are over", deployment["name"])
             store.delete("deployment", key)
 

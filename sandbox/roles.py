@@ -182,16 +182,17 @@ async def put_assignment(request: web.Request, sandbox: Sandbox, m: dict[str, st
             "principalId": principal,
             "principalType": props.get("principalType", "User"),
             "scope": scope,
-            "condition": props.get("condition"),
-            "conditionVersion": props.get("conditionVersion"),
-            "description": props.get("description"),
             "createdOn": existing["properties"]["createdOn"] if existing else now,
             "updatedOn": now,
             "createdBy": "sandbox",
             "updatedBy": "sandbox",
-            "delegatedManagedIdentityResourceId": None,
         },
     }
+    # What the caller set, and nothing it did not: the 2022-04-01 spec types these as strings
+    # (no x-nullable), so an unset one is absent rather than null.
+    for optional in ("condition", "conditionVersion", "description"):
+        if props.get(optional) is not None:
+            doc["properties"][optional] = props[optional]
     sandbox.store.put("role", key, doc, parent=scope.lower())
     return web.json_response(doc, status=200 if existing else 201)
 

@@ -17,7 +17,7 @@ import tiktoken
 from openai import (
     APIConnectionError,
     APIStatusError,
-    AsyncAzureOpenAI,
+    AsyncOpenAI,
     AuthenticationError,
     BadRequestError,
     NotFoundError,
@@ -196,7 +196,7 @@ def prompt_budget(session: ChatSession) -> int:
 
 
 async def complete(
-    client: AsyncAzureOpenAI,
+    client: AsyncOpenAI,
     deployment: str,
     messages: Sequence[dict[str, str]],
     *,
@@ -257,7 +257,7 @@ async def complete(
         ) from None
 
 
-async def keep_alive(client: AsyncAzureOpenAI, deployment: str) -> Answer:
+async def keep_alive(client: AsyncOpenAI, deployment: str) -> Answer:
     """The smallest completion there is: it resets the deployment's inactivity clock."""
     return await complete(
         client, deployment, [{"role": "user", "content": KEEP_ALIVE_PROMPT}], max_tokens=1
@@ -265,7 +265,7 @@ async def keep_alive(client: AsyncAzureOpenAI, deployment: str) -> Answer:
 
 
 async def compare(
-    client: AsyncAzureOpenAI,
+    client: AsyncOpenAI,
     first: tuple[str, Sequence[dict[str, str]]],
     second: tuple[str, Sequence[dict[str, str]]],
 ) -> tuple[Answer | UserError, Answer | UserError]:

@@ -88,6 +88,7 @@ def default_name(choice: ModelChoice) -> str:
 def sku_word(value: str) -> str:
     """The sku word (`standard`, `globalstandard`, `developer`) for any spelling of it."""
     word = value.lower().replace("-", "").replace("_", "").replace(" ", "")
+    word = {"developertier": "developer"}.get(word, word)  # Azure's name of the developer tier
     if word not in SKUS:
         raise UserError(
             "Unknown sku {sku}; use standard, globalstandard or developer.", sku=echo(value)

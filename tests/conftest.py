@@ -20,6 +20,8 @@ from tests.azurite import running_azurite
 from tests.channel import THREAD, ChannelFake, Conversation
 from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 
+pytest_plugins = ["tests.contract_guard"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Start from an empty tiktoken cache, so every run proves the offline seeding works."""

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from openai import AsyncAzureOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI
 
 from sandbox.app import create_sandbox_app
 from tests.harness import SANDBOX_TOKEN
 
-API_VERSION = "2024-10-21"
 SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
 TRAINING = SAMPLE / "training_set.jsonl"
 VALIDATION = SAMPLE / "validation_set.jsonl"
@@ -46,12 +45,23 @@ async def running_sandbox(data_dir: Path, **options: Any) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def openai_client(endpoint: str, key: str, **options: Any) -> AsyncAzureOpenAI:
-    """The official client as the lab builds it: endpoint and api key (60 s per request)."""
+def openai_client(endpoint: str, key: str, **options: Any) -> AsyncOpenAI:
+    """The official client as the lab builds it: Azure's v1 API at the endpoint, the key as a
+    bearer token (60 s per request)."""
+    return AsyncOpenAI(
+        base_url=f"{endpoint.rstrip('/')}/openai/v1/",
+        api_key=key,
+        **{"timeout": 60.0, **options},
+    )
+
+
+def dated_client(endpoint: str, key: str, **options: Any) -> AsyncAzureOpenAI:
+    """The client of the dated API (2024-10-21), for tests of the sandbox's dated surface: the
+    bot uses it for one call only (deleting a job)."""
     return AsyncAzureOpenAI(
         azure_endpoint=endpoint,
         api_key=key,
-        api_version=API_VERSION,
+        api_version="2024-10-21",
         **{"timeout": 60.0, **options},
     )
 

@@ -44,7 +44,7 @@ async def trained_model(bot_url: str, tmp_path: Path) -> tuple[str, str]:
             model=MODEL, training_file=files[0], validation_file=files[1], suffix="teacher"
         )
         while (job := await client.fine_tuning.jobs.retrieve(job.id)).status != "succeeded":
-            assert job.status in ("pending", "running"), job.error
+            assert job.status in ("validating_files", "queued", "running"), job.error
             await _pause()
         assert job.fine_tuned_model
         return job.id, job.fine_tuned_model

@@ -24,7 +24,7 @@ from tests.harness import SANDBOX_TOKEN, bot_settings, free_port, running_bot
 from tests.sandbox_server import ACCOUNT
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
-KEYS = f"/sandbox{ACCOUNT}/listKeys?api-version=2024-10-01"
+KEYS = f"/sandbox{ACCOUNT}/listKeys?api-version=2025-09-01"
 FTBOT = Path(sys.executable).parent / "ftbot"
 
 
@@ -156,7 +156,7 @@ async def test_ftbot_sandbox_prints_the_secret_it_generated(
         line = read_until(process, "SANDBOX_ARM_TOKEN")[-1]
         secret = line.split()[1]
         assert "generated now" in line and len(secret) >= 32
-        url = f"http://127.0.0.1:{port}{ACCOUNT}/listKeys?api-version=2024-10-01"
+        url = f"http://127.0.0.1:{port}{ACCOUNT}/listKeys?api-version=2025-09-01"
         async with session.post(url, headers=bearer("anything")) as response:
             assert response.status == 401
         async with session.post(url, headers=bearer(secret)) as response:

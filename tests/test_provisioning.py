@@ -12,7 +12,7 @@ from typing import Any
 import openai
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
-from openai import AsyncAzureOpenAI
+from openai import AsyncOpenAI
 
 from infra.azure import AzureClients, Resource, azure_clients
 from sandbox import contract
@@ -42,12 +42,11 @@ def clients(bot_url: str, tmp_path: Path) -> Any:
     )
 
 
-def as_principal(endpoint: str, object_id: str) -> AsyncAzureOpenAI:
-    """The data plane with a token acting as `object_id` (docs/sandbox.md, "Auth")."""
-    return AsyncAzureOpenAI(
-        azure_endpoint=endpoint,
-        azure_ad_token=contract.token(SANDBOX_TOKEN, object_id),
-        api_version="2024-10-21",
+def as_principal(endpoint: str, object_id: str) -> AsyncOpenAI:
+    """The v1 data plane with a token acting as `object_id` (docs/sandbox.md, "Auth")."""
+    return AsyncOpenAI(
+        base_url=f"{endpoint.rstrip('/')}/openai/v1/",
+        api_key=contract.token(SANDBOX_TOKEN, object_id),
         max_retries=0,
     )
 

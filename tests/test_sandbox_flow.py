@@ -129,7 +129,7 @@ async def test_lab_from_account_to_chat(clients: AzureClients) -> None:
         job = await client.fine_tuning.jobs.create(
             model=MODEL, training_file=training.id, validation_file=validation.id, suffix="teacher"
         )
-        assert job.status == "pending" and job.id.startswith("ftjob-")
+        assert job.status == "validating_files" and job.id.startswith("ftjob-")
         assert job.hyperparameters.n_epochs == 6 and job.hyperparameters.batch_size == 1
         seen = {job.status}
 
@@ -139,7 +139,7 @@ async def test_lab_from_account_to_chat(clients: AzureClients) -> None:
             return current if current.status in ("succeeded", "failed", "cancelled") else None
 
         job = await wait_for(finished, within=60)
-        assert job.status == "succeeded" and seen >= {"pending", "running", "succeeded"}
+        assert job.status == "succeeded" and seen >= {"validating_files", "running", "succeeded"}
         assert job.fine_tuned_model and job.fine_tuned_model.startswith(f"{MODEL}.ft-")
         assert job.fine_tuned_model.endswith("-teacher") and job.trained_tokens
         jobs = [j.id async for j in client.fine_tuning.jobs.list()]
@@ -247,9 +247,7 @@ async def test_lab_from_account_to_chat(clients: AzureClients) -> None:
         await cognitive.accounts.get(RG, NAME)
 
 
-async def _processed(
-    client: openai.AsyncAzureOpenAI, file_id: str
-) -> openai.types.FileObject | None:
+async def _processed(client: openai.AsyncOpenAI, file_id: str) -> openai.types.FileObject | None:
     file = await client.files.retrieve(file_id)
     return file if file.status in ("processed", "error") else None
 

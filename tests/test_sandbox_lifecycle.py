@@ -18,7 +18,7 @@ from tests.sandbox_server import (
     wait_for,
 )
 
-Q = "?api-version=2024-10-01"
+Q = "?api-version=2025-09-01"
 
 
 async def _keys(url: str) -> dict[str, str]:
@@ -27,7 +27,7 @@ async def _keys(url: str) -> dict[str, str]:
             return await response.json()  # type: ignore[no-any-return]
 
 
-async def _start_job(client: openai.AsyncAzureOpenAI) -> str:
+async def _start_job(client: openai.AsyncOpenAI) -> str:
     training = await client.files.create(
         file=(TRAINING.name, TRAINING.read_bytes()), purpose="fine-tune"
     )
@@ -78,7 +78,7 @@ async def test_idle_fine_tuned_and_developer_deployments_are_deleted(tmp_path: P
                 return (await client.fine_tuning.jobs.retrieve(job_id)).fine_tuned_model
 
             model = await wait_for(trained, within=60)
-            deployments = {"kept": ("standard", model), "dev": ("developer", model)}
+            deployments = {"kept": ("standard", model), "dev": ("DeveloperTier", model)}
             for name, (sku, model_name) in deployments.items():
                 body = {
                     "sku": {"name": sku, "capacity": 1},

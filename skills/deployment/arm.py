@@ -22,7 +22,7 @@ from azure.mgmt.cognitiveservices.models import (
     DeploymentProperties,
     Sku,
 )
-from openai import APIError, AsyncAzureOpenAI, NotFoundError
+from openai import APIError, AsyncOpenAI, NotFoundError
 
 from infra.azure import Resource
 from infra.errors import UserError
@@ -30,7 +30,7 @@ from infra.i18n import N_, _
 from infra.prices import SKUS
 from infra.text import echo
 from skills.azure_errors import arm_error, openai_message
-from skills.models import ModelChoice, base_of, is_fine_tuned, sku_word
+from skills.models import ModelChoice, base_of, is_fine_tuned, sku_label, sku_word
 
 _JOB = re.compile(r"^ftjob-[0-9a-zA-Z]+$")
 _CHECKPOINT = re.compile(r"^ftchkpt-[0-9a-zA-Z]+$")
@@ -85,7 +85,7 @@ class DeploymentInfo:
         return base_of(self.model, self.version)
 
 
-async def resolve_model(client: AsyncAzureOpenAI, ref: str, job: str = "") -> ModelChoice:
+async def resolve_model(client: AsyncOpenAI, ref: str, job: str = "") -> ModelChoice:
     """The model a user named: a job id, a checkpoint id, a fine-tuned model, or a base model."""
     ref = ref.strip()
     if not ref:
@@ -107,7 +107,7 @@ async def resolve_model(client: AsyncAzureOpenAI, ref: str, job: str = "") -> Mo
     )
 
 
-async def _from_job(client: AsyncAzureOpenAI, job_id: str) -> ModelChoice:
+async def _from_job(client: AsyncOpenAI, job_id: str) -> ModelChoice:
     try:
         job = await client.fine_tuning.jobs.retrieve(job_id)
     except NotFoundError:
@@ -127,7 +127,7 @@ async def _from_job(client: AsyncAzureOpenAI, job_id: str) -> ModelChoice:
     return ModelChoice(job.fine_tuned_model, "1", fine_tuned=True, job=job_id)
 
 
-async def _from_checkpoint(client: AsyncAzureOpenAI, checkpoint: str, job: str) -> ModelChoice:
+async def _from_checkpoint(client: AsyncOpenAI, checkpoint: str, job: str) -> ModelChoice:
     jobs = [job] if job else [j.id async for j in client.fine_tuning.jobs.list(limit=20)]
     for job_id in jobs:
         try:
@@ -221,8 +221,9 @@ async def start_deployment(
     capacity: int,
 ) -> DeploymentInfo:
     """PUT the deployment (it is then Creating); the caller follows it with `get_deployment`."""
+    sku_name = await offered_sku(client, resource, choice, sku)
     body = Deployment(
-        sku=Sku(name=SKUS[sku_word(sku)], capacity=capacity),
+        sku=Sku(name=sku_name, capacity=capacity),
         properties=DeploymentProperties(
             model=DeploymentModel(format="OpenAI", name=choice.model, version=choice.version)
         ),
@@ -242,6 +243,33 @@ async def start_deployment(
             )
         return found
     return info_of(created)
+
+
+async def offered_sku(
+    client: CognitiveServicesManagementClient, resource: Resource, choice: ModelChoice, sku: str
+) -> str:
+    """The sku name the account's model list (`accounts/{name}/models`, each model's
+    `skus[].name`) offers for this tier and the base model: the name a deployment PUT takes."""
+    wanted = SKUS[sku_word(sku)]
+    base = base_of(choice.model, choice.version)
+    try:
+        models = [
+            m async for m in client.accounts.list_models(resource.resource_group, resource.account)
+        ]
+    except HttpResponseError as error:
+        raise arm_error(error, _("list the models of the resource")) from None
+    offered: list[str] = []
+    for model in models:
+        if base_of(str(model.name or ""), str(model.version or "")) == base:
+            offered += [str(s.name) for s in model.skus or [] if s.name]
+    for name in offered:
+        if name.lower() == wanted.lower():
+            return name
+    raise UserError(
+        "This resource does not offer {tier} deployments of {base}.",
+        tier=sku_label(sku_word(sku)),
+        base=echo(base),
+    )
 
 
 async def begin_delete(

@@ -337,7 +337,7 @@ class Teardown:
                     break
                 await asyncio.sleep(self._poll())
         try:
-            await client.delete(f"/fine_tuning/jobs/{job_id}", cast_to=type(None))
+            await self.ctx.azure.delete_job(resource, job_id)
         except openai.NotFoundError:
             return
 

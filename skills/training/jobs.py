@@ -1,6 +1,6 @@
 """Fine-tuning jobs on Azure OpenAI: upload, create, read, follow and stop them (lab step 7).
 
-Plain async functions over the official `openai` SDK client (`AsyncAzureOpenAI`, built in
+Plain async functions over the official `openai` SDK client (`AsyncOpenAI`, built in
 `infra/azure.py` and passed in) that return small result objects. Calls that are safe to repeat
 are retried on throttling and server errors with `infra.retry` (honouring Retry-After). An upload
 or a job creation is never blindly repeated, neither by us nor by the SDK's own retries (`once`):
@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
-from openai import AsyncAzureOpenAI
+from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-from infra.errors import UserError
+from infra.errors import AzureAnswerError, UserError
 from infra.i18n import N_, _, duration
 from infra.retry import retry, transient
 from infra.text import echo
@@ -49,7 +49,7 @@ async def call(work: Callable[[], Awaitable[T]], *, attempts: int = 5, cap: floa
     return await retry(work, attempts=attempts, cap=cap)
 
 
-def once(client: AsyncAzureOpenAI) -> AsyncAzureOpenAI:
+def once(client: AsyncOpenAI) -> AsyncOpenAI:
     """The client without the SDK's own retries, for a call that creates something."""
     return client.with_options(max_retries=0)
 
@@ -93,7 +93,13 @@ class JobState:
 
 
 def job_state(job: Any) -> JobState:
-    """A `JobState` from the SDK's `FineTuningJob`."""
+    """A `JobState` from the SDK's `FineTuningJob`; an answer without a field the v1 spec
+    requires and the bot reads is Azure's bad input (AzureAnswerError), not a crash."""
+    present = getattr(job, "model_fields_set", None)
+    if present is not None:
+        for required in ("id", "status", "model", "created_at", "training_file"):
+            if required not in present:
+                raise AzureAnswerError(N_("the fine-tuning job"), required)
     error = getattr(job, "error", None)
     hyper = getattr(job, "hyperparameters", None)
     hyperparameters = hyper.model_dump(exclude_none=True) if hyper is not None else {}
@@ -233,7 +239,7 @@ class Series(BaseModel):
 # -- files and jobs -----------------------------------------------------------------------------
 
 
-async def upload(client: AsyncAzureOpenAI, dataset: Dataset, path: Path) -> str:
+async def upload(client: AsyncOpenAI, dataset: Dataset, path: Path) -> str:
     """Upload a dataset (its bytes in the local file `path`) for fine-tuning once; returns the
     Azure file id. The file is streamed from disk, never read into memory whole."""
     size = (await asyncio.to_thread(path.stat)).st_size
@@ -264,12 +270,12 @@ async def upload(client: AsyncAzureOpenAI, dataset: Dataset, path: Path) -> str:
         raise openai_error(error, _("file upload for {name}", name=echo(dataset.name))) from error
 
 
-async def _list_files(client: AsyncAzureOpenAI) -> list[openai.types.FileObject]:
+async def _list_files(client: AsyncOpenAI) -> list[openai.types.FileObject]:
     return [f async for f in client.files.list(purpose="fine-tune")]
 
 
 async def wait_processed(
-    client: AsyncAzureOpenAI,
+    client: AsyncOpenAI,
     file_id: str,
     name: str,
     *,
@@ -306,7 +312,7 @@ async def wait_processed(
         await asyncio.sleep(interval)
 
 
-async def find_job_on_file(client: AsyncAzureOpenAI, training_file: str) -> JobState | None:
+async def find_job_on_file(client: AsyncOpenAI, training_file: str) -> JobState | None:
     """The job trained on an uploaded file, if one was created (recovery after a failure)."""
     page = await call(lambda: client.fine_tuning.jobs.list(limit=50))
     for job in page.data:
@@ -316,7 +322,7 @@ async def find_job_on_file(client: AsyncAzureOpenAI, training_file: str) -> JobS
 
 
 async def create_job(
-    client: AsyncAzureOpenAI, plan: Plan, training_file: str, validation_file: str | None
+    client: AsyncOpenAI, plan: Plan, training_file: str, validation_file: str | None
 ) -> JobState:
     """Create the fine-tuning job once: an unclear failure is checked against the job list."""
     options: dict[str, Any] = {"model": plan.model, "training_file": training_file}
@@ -345,7 +351,7 @@ async def create_job(
         raise openai_error(error, _("such base model or file")) from error
 
 
-async def get_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
+async def get_job(client: AsyncOpenAI, job_id: str) -> JobState:
     """The job's current state (UserError when there is no such job)."""
     try:
         return job_state(await call(lambda: client.fine_tuning.jobs.retrieve(job_id)))
@@ -353,17 +359,19 @@ async def get_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
         raise openai_error(error, _("job `{job}`", job=job_id)) from error
 
 
-async def list_jobs(client: AsyncAzureOpenAI, limit: int = 10) -> list[JobState]:
+async def list_jobs(client: AsyncOpenAI, limit: int = 10) -> list[JobState]:
     """The most recent jobs of the resource."""
     try:
         page = await call(lambda: client.fine_tuning.jobs.list(limit=limit))
     except openai.APIError as error:
         raise openai_error(error, _("job list")) from error
+    if "data" not in page.model_fields_set:
+        raise AzureAnswerError(N_("the job list"), "data")
     jobs = [job_state(job) for job in page.data]
     return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
 
 
-async def cancel_job(client: AsyncAzureOpenAI, job_id: str) -> JobState:
+async def cancel_job(client: AsyncOpenAI, job_id: str) -> JobState:
     """Ask Azure to cancel a job; an ended job is refused with its status."""
     job = await get_job(client, job_id)
     if job.final:
@@ -384,7 +392,7 @@ def _chronological(events: list[Event]) -> list[Event]:
 
 
 async def new_events(
-    client: AsyncAzureOpenAI,
+    client: AsyncOpenAI,
     job_id: str,
     after: str | None,
     *,
@@ -416,15 +424,13 @@ async def new_events(
     return unique
 
 
-async def poll(
-    client: AsyncAzureOpenAI, job_id: str, after: str | None
-) -> tuple[JobState, list[Event]]:
+async def poll(client: AsyncOpenAI, job_id: str, after: str | None) -> tuple[JobState, list[Event]]:
     """One look at a watched job: its state and its events after `after` (two tries each)."""
     job = job_state(await call(lambda: client.fine_tuning.jobs.retrieve(job_id), attempts=2))
     return job, await new_events(client, job_id, after, attempts=2)
 
 
-async def recent_events(client: AsyncAzureOpenAI, job_id: str, count: int) -> list[Event]:
+async def recent_events(client: AsyncOpenAI, job_id: str, count: int) -> list[Event]:
     """The last `count` events of a job, oldest first."""
     try:
         events = await new_events(client, job_id, None)
@@ -433,7 +439,7 @@ async def recent_events(client: AsyncAzureOpenAI, job_id: str, count: int) -> li
     return events[-count:]
 
 
-async def checkpoints(client: AsyncAzureOpenAI, job_id: str) -> list[Checkpoint]:
+async def checkpoints(client: AsyncOpenAI, job_id: str) -> list[Checkpoint]:
     """The job's kept checkpoints, by step."""
     page = await call(lambda: client.fine_tuning.jobs.checkpoints.list(job_id, limit=10))
     found = []
@@ -457,7 +463,7 @@ def parse_results(text: str) -> list[Metric]:
     return [metric for row in rows if (metric := metric_from(dict(row))) is not None]
 
 
-async def results(client: AsyncAzureOpenAI, job: JobState) -> list[Metric]:
+async def results(client: AsyncOpenAI, job: JobState) -> list[Metric]:
     """The per-step metrics from the job's results.csv (empty when there is none)."""
     if not job.result_files:
         return []

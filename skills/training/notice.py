@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import openai
-from openai import AsyncAzureOpenAI
+from openai import AsyncOpenAI
 
 from skills.training import jobs
 from skills.training.jobs import Checkpoint, JobState, Metric, Series
@@ -16,7 +16,7 @@ from skills.training.views import FinalView
 log = logging.getLogger(__name__)
 
 
-async def final_view(client: AsyncAzureOpenAI, record: JobRecord, job: JobState) -> FinalView:
+async def final_view(client: AsyncOpenAI, record: JobRecord, job: JobState) -> FinalView:
     """The notice of a job that has ended."""
     metrics: list[Metric] = []
     checkpoints: list[Checkpoint] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from openai import AsyncAzureOpenAI
+from openai import AsyncOpenAI
 
 from infra.azure import Resource
 from infra.errors import UserError
@@ -62,7 +62,7 @@ class Training:
         record = await self.ctx.records.get(JobRecord.at(job_id))
         return record.resource if record is not None else resource
 
-    async def _where(self, resource: Resource, job_id: str) -> AsyncAzureOpenAI:
+    async def _where(self, resource: Resource, job_id: str) -> AsyncOpenAI:
         """The client of the resource a job lives on."""
         return self.ctx.azure.openai(await self._home(resource, job_id))
 
