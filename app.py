@@ -24,6 +24,7 @@ from infra.azure import Azure
 from infra.datasets import DatasetStore, FileDatasets
 from infra.files import private_dir
 from infra.graph import Graph
+from infra.identity import federated_assertion
 from infra.ownership import LocalOwnership, Ownership, every_retry
 from infra.records import RecordStore
 from infra.settings import SandboxIds, Settings, load_settings
@@ -134,7 +135,8 @@ def create_app(settings: Settings) -> web.Application:
         )
     state = open_state(settings)  # SQLite and local files, or Blob Storage (FTBOT_STATE)
     records = RecordStore(state.storage)
-    adapter = create_adapter(settings)
+    assertion = federated_assertion(settings)  # the app's credential without a secret, or None
+    adapter = create_adapter(settings, assertion)
     notifier = Notifier(adapter, records, settings.app_id)
     ctx = build_context(
         settings,
@@ -157,6 +159,7 @@ def create_app(settings: Settings) -> web.Application:
             settings.app_id,
             settings.app_password.get_secret_value(),
             settings.authority_host,
+            assertion,
         )
         if settings.app_id
         else None
@@ -210,6 +213,8 @@ def create_app(settings: Settings) -> web.Application:
         await adapter.close()  # after the last proactive send
         if graph is not None:
             await graph.close()
+        if assertion is not None:
+            await asyncio.to_thread(assertion.close)
         await ctx.azure.close()
         await state.close()  # leases released: another instance takes the work over at once
 

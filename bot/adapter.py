@@ -6,6 +6,7 @@ prove who sent it (`Unauthorized`, HTTP 401) or the keys to check it with out of
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from botbuilder.core import TurnContext
@@ -15,7 +16,12 @@ from botbuilder.integration.aiohttp import (
     ConfigurationServiceClientCredentialFactory,
 )
 from botbuilder.schema import Activity, CallerIdConstants
-from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    PasswordServiceClientCredentialFactory,
+    ServiceClientCredentialsFactory,
+)
 
 from bot.connector import SharedConnectors, SharedCredentials
 from bot.language import spoken
@@ -103,10 +109,16 @@ class Adapter(CloudAdapter):  # type: ignore[misc]
         await self.connectors.close()
 
 
-def create_adapter(settings: Settings) -> Adapter:
-    """A CloudAdapter; with no app id it runs in local mode (Emulator, Agents Playground)."""
+def create_adapter(settings: Settings, assertion: Callable[[], str] | None = None) -> Adapter:
+    """A CloudAdapter; with no app id it runs in local mode (Emulator, Agents Playground). With
+    `assertion` (infra/identity.py) the app registration signs in with its managed identity's
+    token instead of a password."""
     config = _config(settings)
-    credentials = SharedCredentials(ConfigurationServiceClientCredentialFactory(config))
+    factory: ServiceClientCredentialsFactory = ConfigurationServiceClientCredentialFactory(config)
+    if assertion is not None:  # botbuilder's configuration factory insists on a password
+        tenant = settings.app_tenant_id if settings.app_type == "SingleTenant" else None
+        factory = PasswordServiceClientCredentialFactory(settings.app_id, "", tenant)
+    credentials = SharedCredentials(factory, assertion)
     authentication = ConfigurationBotFrameworkAuthentication(
         config, credentials_factory=credentials
     )

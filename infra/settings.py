@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     app_tenant_id: str = Field(
         "", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id")
     )
+    federated_client_id: str = Field(
+        "", validation_alias=AliasChoices("FTBOT_FEDERATED_CLIENT_ID", "federated_client_id")
+    )
+    """The client id of the user-assigned managed identity that the app registration trusts
+    (a federated identity credential, deploy/app-registration.bicep): the app then signs in with
+    that identity's token instead of MicrosoftAppPassword (infra/identity.py)."""
     public_host: str = Field("", validation_alias=AliasChoices("FTBOT_PUBLIC_HOST", "public_host"))
     """The bot's public host name (its messaging endpoint is https://{host}/api/messages)."""
     # A Bot Framework cloud other than the public one (a private cloud, or a loopback test), with
@@ -293,6 +299,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production(self) -> Settings:
+        if self.federated_client_id and self.app_password.get_secret_value():
+            raise ValueError(
+                "set MicrosoftAppPassword or FTBOT_FEDERATED_CLIENT_ID (the managed identity the "
+                "app registration trusts), not both"
+            )
         if self.production and not self.admins:
             raise ValueError(
                 "FTBOT_ADMINS must name at least one admin (an AAD object id) when "
