@@ -69,9 +69,9 @@ def _package(args: argparse.Namespace) -> int:
 
     from bot.commands import build_router
     from bot.package import build_package
-    from infra.settings import load_settings
+    from infra.settings import PackageSettings
 
-    settings = load_settings()
+    settings = PackageSettings()  # only MicrosoftAppId and FTBOT_PUBLIC_HOST
     out = build_package(build_router(), settings.app_id, settings.public_host, Path(args.out))
     print(f"{out} (Teams app for bot {settings.app_id} at https://{settings.public_host})")
     return 0

@@ -385,6 +385,19 @@ class Settings(BaseSettings):
         return f"http://{self.host}:{self.port}"
 
 
+class PackageSettings(BaseSettings):
+    """What `ftbot package` reads, and only that: the bot's app id and public host (as `Settings`
+    reads them), so the Teams zip builds anywhere, with none of what running the bot
+    needs (admins, Azure, state)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    app_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppId", "app_id"))
+    public_host: str = Field("", validation_alias=AliasChoices("FTBOT_PUBLIC_HOST", "public_host"))
+
+
 def _problem(error: ValidationError) -> UserError:
     """The first bad setting as one sentence (the operator reads it at start)."""
     first = error.errors()[0]
