@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 from botbuilder.core import serializer_helper
@@ -15,6 +16,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from bot.adapter import AuthUnavailable, Unauthorized, authenticate, create_adapter
 from bot.attachments import Downloader
 from bot.commands import build_router
+from bot.doctor import bot_framework_check, package_check
 from bot.handler import FineTuneBot
 from bot.help import mode_line
 from bot.inbound import BadActivity, parse_activity, read_body
@@ -22,6 +24,7 @@ from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
 from infra.datasets import DatasetStore, FileDatasets
+from infra.doctor import Check, graph_check, settings_check, state_check
 from infra.files import private_dir
 from infra.graph import Graph
 from infra.identity import federated_assertion
@@ -38,6 +41,7 @@ from skills.confirmations import Confirmations
 from skills.context import Context
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
+from skills.doctor import azure_checks
 from skills.languages import Languages
 from skills.notify import Notify
 from skills.playground import Playground
@@ -222,6 +226,50 @@ def create_app(settings: Settings) -> web.Application:
     if sandbox_app is not None:
         app.add_subapp("/sandbox", sandbox_app)
     return app
+
+
+async def doctor(settings: Settings) -> AsyncIterator[Check]:
+    """`ftbot doctor`: each check of `settings`, in order, as it finishes. With no Azure setting
+    the checks run against a sandbox of their own on a loopback port (as `make run` would embed
+    it); what has no stand-in is skipped, and says why."""
+    assertion = federated_assertion(settings)
+    yield settings_check(settings)
+    yield await bot_framework_check(settings, assertion)
+    yield await state_check(settings)
+    async with _azure(settings) as azure:
+        for check in await azure_checks(azure):
+            yield check
+    yield await graph_check(settings, assertion)
+    yield package_check(settings)
+    if assertion is not None:
+        await asyncio.to_thread(assertion.close)
+
+
+@asynccontextmanager
+async def _azure(settings: Settings) -> AsyncIterator[Azure]:
+    """The Azure clients the checks use: Azure, the external sandbox, or an embedded one started
+    here on a free loopback port for the checks' time."""
+    runner = None
+    url, token = None, ""
+    if settings.embedded_sandbox:
+        from sandbox.app import create_sandbox_app
+
+        token = settings.sandbox_arm_token.get_secret_value() or secrets.token_urlsafe(32)
+        runner = web.AppRunner(
+            create_sandbox_app(settings.data_dir / "sandbox", arm_token=token, loopback_only=True)
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        url = f"http://127.0.0.1:{port}"
+    azure = Azure(settings, sandbox_url=url, sandbox_token=token)
+    try:
+        yield azure
+    finally:
+        await azure.close()
+        if runner is not None:
+            await runner.cleanup()
 
 
 def main() -> int:

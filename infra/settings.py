@@ -385,6 +385,26 @@ class Settings(BaseSettings):
         return f"http://{self.host}:{self.port}"
 
 
+def missing_for_production(settings: Settings) -> list[str]:
+    """The settings a bot that Teams talks to, on Azure, with its state shared by any number of
+    instances, needs and `settings` lacks. deploy/bot.bicep sets every one
+    (tests/test_deploy_bicep.py); `ftbot doctor` names the missing ones."""
+    tenant = settings.app_type == "MultiTenant" or bool(settings.app_tenant_id)
+    credential = settings.app_password.get_secret_value() or settings.federated_client_id
+    needed = {
+        "MicrosoftAppId": bool(settings.app_id),
+        "MicrosoftAppTenantId": tenant,
+        "MicrosoftAppPassword or FTBOT_FEDERATED_CLIENT_ID": bool(credential),
+        "FTBOT_PUBLIC_HOST": bool(settings.public_host),
+        "FTBOT_ADMINS": bool(settings.admins),
+        "AZURE_SUBSCRIPTION_ID": bool(settings.azure_subscription_id),
+        "AZURE_RESOURCE_GROUP": bool(settings.azure_resource_group),
+        "FTBOT_BOT_PRINCIPAL_ID": bool(settings.bot_principal_id),
+        "FTBOT_STATE=blob": settings.state == "blob",
+    }
+    return [name for name, present in needed.items() if not present]
+
+
 class PackageSettings(BaseSettings):
     """What `ftbot package` reads, and only that: the bot's app id and public host (as `Settings`
     reads them), so the Teams zip builds anywhere, with none of what running the bot
