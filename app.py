@@ -24,7 +24,7 @@ from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
 from infra.datasets import DatasetStore, FileDatasets
-from infra.doctor import Check, graph_check, settings_check, state_check
+from infra.doctor import Check, failed, graph_check, reason, settings_check, state_check
 from infra.files import private_dir
 from infra.graph import Graph
 from infra.identity import federated_assertion
@@ -33,7 +33,7 @@ from infra.records import RecordStore
 from infra.settings import SandboxIds, Settings, load_settings
 from infra.state import open_state
 from infra.tasks import Tasks
-from sandbox import contract
+from sandbox import SandboxError, contract
 from skills.audit import Audit
 from skills.checks import FileChecks
 from skills.claims import Claims
@@ -236,9 +236,20 @@ async def doctor(settings: Settings) -> AsyncIterator[Check]:
     yield settings_check(settings)
     yield await bot_framework_check(settings, assertion)
     yield await state_check(settings)
-    async with _azure(settings) as azure:
-        for check in await azure_checks(azure):
-            yield check
+    try:
+        async with _azure(settings) as azure:
+            checks = await azure_checks(azure)
+    except (SandboxError, OSError) as error:  # the embedded sandbox did not start
+        checks = [
+            failed(
+                "Azure (sandbox)",
+                f"the sandbox did not start: {reason(error)}.",
+                "make FTBOT_DATA_DIR a folder this user can write, and stop any other bot or "
+                "`ftbot sandbox` using it.",
+            )
+        ]
+    for check in checks:
+        yield check
     yield await graph_check(settings, assertion)
     yield package_check(settings)
     if assertion is not None:

@@ -80,6 +80,7 @@ def _package(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
     from app import SANDBOX_IDS, doctor
     from infra.settings import load_settings
@@ -89,6 +90,8 @@ def _doctor(args: argparse.Namespace) -> int:
     except UserError as error:  # nothing else can be checked with settings that do not load
         print(f"✗ Settings: {error.message}", flush=True)
         return 1
+
+    logging.basicConfig(level=logging.CRITICAL)  # the SDKs' retries and refusals: the lines say it
 
     async def run() -> bool:
         passed = True

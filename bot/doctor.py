@@ -4,6 +4,7 @@ bot gets its Bot Framework token, and the Teams package would validate."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 
 from bot.adapter import bot_credentials, login
@@ -31,12 +32,21 @@ async def bot_framework_check(settings: Settings, assertion: Callable[[], str] |
     except Exception as error:
         return failed(
             name,
-            f"app {settings.app_id} got no token from {endpoint}: {reason(error)}.",
+            f"app {settings.app_id} got no token from {endpoint}: {_why(error)}.",
             "check MicrosoftAppId, MicrosoftAppType, MicrosoftAppTenantId and the app's "
             "credential (MicrosoftAppPassword, or FTBOT_FEDERATED_CLIENT_ID and the app's "
             "federated credential).",
         )
     return ok(name, f"app {settings.app_id} signed in at {endpoint}")
+
+
+def _why(error: Exception) -> str:
+    """botbuilder's refusal by its OAuth error code alone (the description is the login's text),
+    anything else as infra.doctor.reason says it."""
+    code = re.search(r"with error: ([\w-]+)", str(error))
+    if isinstance(error, PermissionError) and code:
+        return f"the login refused it ({code.group(1)})"
+    return reason(error)
 
 
 def package_check(settings: Settings) -> Check:

@@ -9,7 +9,7 @@ Resource Manager checks none (sandbox/auth.py): those checks say so instead of p
 
 from __future__ import annotations
 
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import AzureError
 
 from infra.azure import Azure, Resource
 from infra.doctor import Check, bounded, failed, ok, reason, skipped
@@ -92,7 +92,7 @@ async def roles_check(azure: Azure) -> Check:
     scope = _scope(resource)
     try:
         held = await bounded(lambda: _held(azure, resource, scope, principal))
-    except (HttpResponseError, TimeoutError, OSError) as error:
+    except (AzureError, TimeoutError, OSError) as error:
         return failed(
             name,
             f"could not list the role assignments at {scope}: {reason(error)}.",
@@ -131,7 +131,7 @@ async def subscription_check(azure: Azure) -> Check:
     scope = f"/subscriptions/{resource.subscription_id}"
     try:
         held = await bounded(lambda: _held(azure, resource, scope, settings.bot_principal))
-    except (HttpResponseError, TimeoutError, OSError) as error:
+    except (AzureError, TimeoutError, OSError) as error:
         return failed(name, f"could not list the role assignments at {scope}: {reason(error)}.",
                       "check AZURE_SUBSCRIPTION_ID.")  # fmt: skip
     features = []
