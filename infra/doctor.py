@@ -52,9 +52,9 @@ def skipped(name: str, why: str) -> Check:
 
 def reason(error: BaseException) -> str:
     """An exception as a short clause for a check's line (its type and first line)."""
-    text = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    text = str(error).strip().splitlines()[0][:200].rstrip(".") if str(error).strip() else ""
     if isinstance(error, UserError):
-        return error.message
+        return error.message.rstrip(".")
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
