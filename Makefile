@@ -4,6 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLAYGROUND := .playground/node_modules/.installed
 AZURITE := .azurite/node_modules/.installed
+CHECKOV := .checkov-venv/.installed
 
 .PHONY: run test lint bench package catalog clean
 
@@ -21,6 +22,13 @@ $(AZURITE): .azurite/package.json
 	npm install --prefix .azurite --no-audit --no-fund --loglevel=error
 	touch $@
 
+# checkov in a virtual environment of its own: its pins cannot clash with ours
+# (tests/test_deploy_bicep.py runs it on deploy/, offline).
+$(CHECKOV): deploy/checkov-requirements.txt
+	$(PYTHON) -m venv .checkov-venv
+	.checkov-venv/bin/pip install -q --disable-pip-version-check -r deploy/checkov-requirements.txt
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/ftbot run
 
@@ -29,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint $(PLAYGROUND) $(AZURITE)
+test: lint $(PLAYGROUND) $(AZURITE) $(CHECKOV)
 	tools/in-netns $(BIN)/pytest -q
 
 catalog: $(STAMP)
@@ -42,4 +50,4 @@ bench: $(STAMP) $(AZURITE)
 	tools/in-netns $(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .playground/node_modules .azurite/node_modules .ftbot build
+	rm -rf $(VENV) .checkov-venv .playground/node_modules .azurite/node_modules .ftbot build

@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 from botbuilder.core import serializer_helper
@@ -14,6 +15,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapter import AuthUnavailable, Unauthorized, authenticate, create_adapter
 from bot.commands import build_router
+from bot.doctor import bot_framework_check, package_check
 from bot.handler import FineTuneBot
 from bot.help import mode_line
 from bot.inbound import BadActivity, parse_activity, read_body
@@ -21,15 +23,17 @@ from bot.notifier import Notifier
 from bot.services import Services
 from infra.azure import Azure
 from infra.datasets import DatasetStore, FileDatasets
+from infra.doctor import Check, failed, graph_check, reason, settings_check, state_check
 from infra.downloads import Downloader
 from infra.files import private_dir
 from infra.graph import Graph
+from infra.identity import federated_assertion
 from infra.ownership import LocalOwnership, Ownership, every_retry
 from infra.records import RecordStore
 from infra.settings import SandboxIds, Settings, load_settings
 from infra.state import open_state
 from infra.tasks import Tasks
-from sandbox import contract
+from sandbox import SandboxError, contract
 from skills.audit import Audit
 from skills.checks import FileChecks
 from skills.claims import Claims
@@ -37,6 +41,7 @@ from skills.confirmations import Confirmations
 from skills.context import Context
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
+from skills.doctor import azure_checks
 from skills.languages import Languages
 from skills.notify import Notify
 from skills.playground import Playground
@@ -134,7 +139,8 @@ def create_app(settings: Settings) -> web.Application:
         )
     state = open_state(settings)  # SQLite and local files, or Blob Storage (FTBOT_STATE)
     records = RecordStore(state.storage)
-    adapter = create_adapter(settings)
+    assertion = federated_assertion(settings)  # the app's credential without a secret, or None
+    adapter = create_adapter(settings, assertion)
     notifier = Notifier(adapter, records, settings.app_id)
     ctx = build_context(
         settings,
@@ -157,6 +163,7 @@ def create_app(settings: Settings) -> web.Application:
             settings.app_id,
             settings.app_password.get_secret_value(),
             settings.authority_host,
+            assertion,
         )
         if settings.app_id
         else None
@@ -210,6 +217,8 @@ def create_app(settings: Settings) -> web.Application:
         await adapter.close()  # after the last proactive send
         if graph is not None:
             await graph.close()
+        if assertion is not None:
+            await asyncio.to_thread(assertion.close)
         await ctx.azure.close()
         await state.close()  # leases released: another instance takes the work over at once
 
@@ -217,6 +226,61 @@ def create_app(settings: Settings) -> web.Application:
     if sandbox_app is not None:
         app.add_subapp("/sandbox", sandbox_app)
     return app
+
+
+async def doctor(settings: Settings) -> AsyncIterator[Check]:
+    """`ftbot doctor`: each check of `settings`, in order, as it finishes. With no Azure setting
+    the checks run against a sandbox of their own on a loopback port (as `make run` would embed
+    it); what has no stand-in is skipped, and says why."""
+    assertion = federated_assertion(settings)
+    yield settings_check(settings)
+    yield await bot_framework_check(settings, assertion)
+    yield await state_check(settings)
+    try:
+        async with _azure(settings) as azure:
+            checks = await azure_checks(azure)
+    except (SandboxError, OSError) as error:  # the embedded sandbox did not start
+        checks = [
+            failed(
+                "Azure (sandbox)",
+                f"the sandbox did not start: {reason(error)}.",
+                "make FTBOT_DATA_DIR a folder this user can write, and stop any other bot or "
+                "`ftbot sandbox` using it.",
+            )
+        ]
+    for check in checks:
+        yield check
+    yield await graph_check(settings, assertion)
+    yield package_check(settings)
+    if assertion is not None:
+        await asyncio.to_thread(assertion.close)
+
+
+@asynccontextmanager
+async def _azure(settings: Settings) -> AsyncIterator[Azure]:
+    """The Azure clients the checks use: Azure, the external sandbox, or an embedded one started
+    here on a free loopback port for the checks' time."""
+    runner = None
+    url, token = None, ""
+    if settings.embedded_sandbox:
+        from sandbox.app import create_sandbox_app
+
+        token = settings.sandbox_arm_token.get_secret_value() or secrets.token_urlsafe(32)
+        runner = web.AppRunner(
+            create_sandbox_app(settings.data_dir / "sandbox", arm_token=token, loopback_only=True)
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        url = f"http://127.0.0.1:{port}"
+    azure = Azure(settings, sandbox_url=url, sandbox_token=token)
+    try:
+        yield azure
+    finally:
+        await azure.close()
+        if runner is not None:
+            await runner.cleanup()
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""`ftbot`: the shell front end: run the bot, validate and sample datasets, run the sandbox."""
+"""`ftbot`: the shell front end: run the bot, validate and sample datasets, run the sandbox,
+build the Teams package, check a configuration (doctor)."""
 
 from __future__ import annotations
 
@@ -69,12 +70,37 @@ def _package(args: argparse.Namespace) -> int:
 
     from bot.commands import build_router
     from bot.package import build_package
-    from infra.settings import load_settings
+    from infra.settings import PackageSettings
 
-    settings = load_settings()
+    settings = PackageSettings()  # only MicrosoftAppId and FTBOT_PUBLIC_HOST
     out = build_package(build_router(), settings.app_id, settings.public_host, Path(args.out))
     print(f"{out} (Teams app for bot {settings.app_id} at https://{settings.public_host})")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from app import SANDBOX_IDS, doctor
+    from infra.settings import load_settings
+
+    try:
+        settings = load_settings(SANDBOX_IDS)
+    except UserError as error:  # nothing else can be checked with settings that do not load
+        print(f"✗ Settings: {error.message}", flush=True)
+        return 1
+
+    logging.basicConfig(level=logging.CRITICAL)  # the SDKs' retries and refusals: the lines say it
+
+    async def run() -> bool:
+        passed = True
+        async for check in doctor(settings):
+            print(check.line(), flush=True)
+            passed = passed and check.status != "failed"
+        return passed
+
+    return 0 if asyncio.run(run()) else 1
 
 
 def _positive(value: str) -> int:
@@ -109,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     package.add_argument("--out", default="build/appPackage.zip", help="the zip to write")
     package.set_defaults(handler=_package)
+    doctor = commands.add_parser(
+        "doctor", help="check this configuration for real, one line per check (exit 1 on a ✗)"
+    )
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 

@@ -6,6 +6,7 @@ prove who sent it (`Unauthorized`, HTTP 401) or the keys to check it with out of
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from botbuilder.core import TurnContext
@@ -15,7 +16,12 @@ from botbuilder.integration.aiohttp import (
     ConfigurationServiceClientCredentialFactory,
 )
 from botbuilder.schema import Activity, CallerIdConstants
-from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    PasswordServiceClientCredentialFactory,
+    ServiceClientCredentialsFactory,
+)
 
 from bot.connector import SharedConnectors, SharedCredentials
 from bot.language import spoken
@@ -103,12 +109,35 @@ class Adapter(CloudAdapter):  # type: ignore[misc]
         await self.connectors.close()
 
 
-def create_adapter(settings: Settings) -> Adapter:
+def bot_credentials(
+    settings: Settings, assertion: Callable[[], str] | None = None
+) -> SharedCredentials:
+    """The bot's credentials factory (its Bot Framework token). With `assertion`
+    (infra/identity.py) the app registration signs in with its managed identity's token instead
+    of a password."""
+    factory: ServiceClientCredentialsFactory
+    if assertion is not None:  # botbuilder's configuration factory insists on a password
+        tenant = settings.app_tenant_id if settings.app_type == "SingleTenant" else None
+        factory = PasswordServiceClientCredentialFactory(settings.app_id, "", tenant)
+    else:
+        factory = ConfigurationServiceClientCredentialFactory(_config(settings))
+    return SharedCredentials(factory, assertion)
+
+
+def login(settings: Settings) -> tuple[str, str]:
+    """Where the bot gets its Bot Framework token, and for which scope: the settings' cloud, else
+    the public one."""
+    return (
+        settings.bot_login_url or AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX,
+        settings.bot_oauth_scope or AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+    )
+
+
+def create_adapter(settings: Settings, assertion: Callable[[], str] | None = None) -> Adapter:
     """A CloudAdapter; with no app id it runs in local mode (Emulator, Agents Playground)."""
     config = _config(settings)
-    credentials = SharedCredentials(ConfigurationServiceClientCredentialFactory(config))
     authentication = ConfigurationBotFrameworkAuthentication(
-        config, credentials_factory=credentials
+        config, credentials_factory=bot_credentials(settings, assertion)
     )
     adapter = Adapter(SharedConnectors(authentication))
 

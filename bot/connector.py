@@ -115,8 +115,11 @@ class SharedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
     """A credentials factory that makes each app's credentials once (one MSAL app, one token
     cache), and honours VALIDATE_AUTHORITY, which botbuilder 4.17.1's credentials ignore."""
 
-    def __init__(self, inner: ServiceClientCredentialsFactory) -> None:
+    def __init__(
+        self, inner: ServiceClientCredentialsFactory, assertion: Callable[[], str] | None = None
+    ) -> None:
         self._inner = inner
+        self._assertion = assertion  # the app's credential instead of a password (infra/identity)
         self._made: dict[tuple[str, str, str, bool], AppCredentials] = {}
         self._lock = asyncio.Lock()
 
@@ -135,20 +138,32 @@ class SharedCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
                 made = await self._inner.create_credentials(
                     app_id, oauth_scope, login_endpoint, validate_authority
                 )
-                if not validate_authority and isinstance(made, MicrosoftAppCredentials):
+                custom = not validate_authority or self._assertion is not None
+                if custom and isinstance(made, MicrosoftAppCredentials):
                     if made.microsoft_app_id:  # MSAL reads the login endpoint: in a thread
-                        made.app = await asyncio.to_thread(_unvalidated_msal, made)
+                        made.app = await asyncio.to_thread(
+                            _msal, made, validate_authority, self._assertion
+                        )
                 self._made[key] = made
             return self._made[key]
 
 
-def _unvalidated_msal(credentials: MicrosoftAppCredentials) -> Any:
-    """The MSAL app botbuilder would make, with authority validation off."""
+def _msal(
+    credentials: MicrosoftAppCredentials,
+    validate_authority: bool,
+    assertion: Callable[[], str] | None,
+) -> Any:
+    """The MSAL app botbuilder would make, with authority validation as asked and, where the app
+    registration trusts a managed identity, that identity's token as its client assertion (MSAL
+    calls `assertion` whenever it needs a new token)."""
+    secret: Any = credentials.microsoft_app_password
+    if assertion is not None:
+        secret = {"client_assertion": assertion}
     return ConfidentialClientApplication(
         client_id=credentials.microsoft_app_id,
-        client_credential=credentials.microsoft_app_password,
+        client_credential=secret,
         authority=credentials.oauth_endpoint,
-        validate_authority=False,
+        validate_authority=validate_authority,
     )
 
 

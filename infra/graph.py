@@ -9,21 +9,23 @@ URL (`/shares/{u!sharing URL}/driveItem/content`, which answers with a redirect 
 pre-authenticated download). The download itself streams through the bot's attachment checks.
 
 The token is the bot's own: client credentials of its app registration (azure-identity's
-`ClientSecretCredential`, one per tenant of the conversations it serves, which caches and
-refreshes it), for the `.default` scope of the Graph origin. It is never logged.
+`ClientSecretCredential`, or `ClientAssertionCredential` with its managed identity's token where
+the app trusts it: infra/identity.py; one per tenant of the conversations it serves, which
+caches and refreshes it), for the `.default` scope of the Graph origin. It is never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import ClientSecretCredential
+from azure.identity import ClientAssertionCredential, ClientSecretCredential
 from yarl import URL
 
 from infra.errors import UserError
@@ -84,15 +86,21 @@ class Graph:
     """The bot's Microsoft Graph client (app-only): one per process."""
 
     def __init__(
-        self, base_url: str, app_id: str, app_password: str, authority_host: str = ""
+        self,
+        base_url: str,
+        app_id: str,
+        app_password: str,
+        authority_host: str = "",
+        assertion: Callable[[], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._app_id = app_id
         self._password = app_password
+        self._assertion = assertion  # instead of the password: infra/identity.py
         self._authority = authority_host
         origin = URL(self.base_url).origin()
         self._scope = f"{origin}/.default"
-        self._credentials: dict[str, ClientSecretCredential] = {}
+        self._credentials: dict[str, ClientSecretCredential | ClientAssertionCredential] = {}
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -107,7 +115,12 @@ class Graph:
             options: dict[str, Any] = {"disable_instance_discovery": bool(self._authority)}
             if self._authority:
                 options["authority"] = self._authority
-            credential = ClientSecretCredential(tenant, self._app_id, self._password, **options)
+            if self._assertion is not None:
+                credential = ClientAssertionCredential(
+                    tenant, self._app_id, self._assertion, **options
+                )
+            else:
+                credential = ClientSecretCredential(tenant, self._app_id, self._password, **options)
             self._credentials[tenant] = credential
         try:
             found = await asyncio.to_thread(credential.get_token, self._scope)

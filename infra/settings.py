@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     app_tenant_id: str = Field(
         "", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id")
     )
+    federated_client_id: str = Field(
+        "", validation_alias=AliasChoices("FTBOT_FEDERATED_CLIENT_ID", "federated_client_id")
+    )
+    """The client id of the user-assigned managed identity that the app registration trusts
+    (a federated identity credential, deploy/app-registration.bicep): the app then signs in with
+    that identity's token instead of MicrosoftAppPassword (infra/identity.py)."""
     public_host: str = Field("", validation_alias=AliasChoices("FTBOT_PUBLIC_HOST", "public_host"))
     """The bot's public host name (its messaging endpoint is https://{host}/api/messages)."""
     # A Bot Framework cloud other than the public one (a private cloud, or a loopback test), with
@@ -289,6 +295,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production(self) -> Settings:
+        if self.federated_client_id and self.app_password.get_secret_value():
+            raise ValueError(
+                "set MicrosoftAppPassword or FTBOT_FEDERATED_CLIENT_ID (the managed identity the "
+                "app registration trusts), not both"
+            )
         if self.production and not self.admins:
             raise ValueError(
                 "FTBOT_ADMINS must name at least one admin (an AAD object id) when "
@@ -368,6 +379,39 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The bot's own address, as the embedded sandbox is reached."""
         return f"http://{self.host}:{self.port}"
+
+
+def missing_for_production(settings: Settings) -> list[str]:
+    """The settings a bot that Teams talks to, on Azure, with its state shared by any number of
+    instances, needs and `settings` lacks. deploy/bot.bicep sets every one
+    (tests/test_deploy_bicep.py); `ftbot doctor` names the missing ones."""
+    tenant = settings.app_type == "MultiTenant" or bool(settings.app_tenant_id)
+    credential = settings.app_password.get_secret_value() or settings.federated_client_id
+    needed = {
+        "MicrosoftAppId": bool(settings.app_id),
+        "MicrosoftAppTenantId": tenant,
+        "MicrosoftAppPassword or FTBOT_FEDERATED_CLIENT_ID": bool(credential),
+        "FTBOT_PUBLIC_HOST": bool(settings.public_host),
+        "FTBOT_ADMINS": bool(settings.admins),
+        "AZURE_SUBSCRIPTION_ID": bool(settings.azure_subscription_id),
+        "AZURE_RESOURCE_GROUP": bool(settings.azure_resource_group),
+        "FTBOT_BOT_PRINCIPAL_ID": bool(settings.bot_principal_id),
+        "FTBOT_STATE=blob": settings.state == "blob",
+    }
+    return [name for name, present in needed.items() if not present]
+
+
+class PackageSettings(BaseSettings):
+    """What `ftbot package` reads, and only that: the bot's app id and public host (as `Settings`
+    reads them), so the Teams zip builds anywhere, with none of what running the bot
+    needs (admins, Azure, state)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    app_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppId", "app_id"))
+    public_host: str = Field("", validation_alias=AliasChoices("FTBOT_PUBLIC_HOST", "public_host"))
 
 
 def _problem(error: ValidationError) -> UserError:
