@@ -263,14 +263,16 @@ def _compare(corpus: str, ftbot: str) -> None:
     (best, best_cpu), (a, a_cpu), (b, b_cpu) = min(ours), min(lab), min(floor)
     faster = median(x[0] / o[0] for x, o in zip(lab, ours, strict=True))
     takes = median(o[0] / f[0] for o, f in zip(ours, floor, strict=True))
+    faster_cpu = median(x[1] / o[1] for x, o in zip(lab, ours, strict=True))
+    takes_cpu = median(o[1] / f[1] for o, f in zip(ours, floor, strict=True))
     print(f"    ftbot validate:    {best:6.2f} s  ({best_cpu:5.1f} s CPU)")
     print(
         f"    (a) lab notebook:  {a:6.2f} s  ({a_cpu:5.1f} s CPU)  "
-        f"ftbot {faster:.2f}x faster (goal >= {LAB_GOAL})"
+        f"ftbot {faster:.2f}x faster (goal >= {LAB_GOAL}; CPU {faster_cpu:.2f}x)"
     )
     print(
         f"    (b) naive floor:   {b:6.2f} s  ({b_cpu:5.1f} s CPU)  "
-        f"ftbot takes {takes:.2f}x (goal <= {FLOOR_GOAL})"
+        f"ftbot takes {takes:.2f}x (goal <= {FLOOR_GOAL}; CPU {takes_cpu:.2f}x)"
     )
     print(
         f"    ftbot peak RSS: {largest:.0f} MB largest process (goal < {RSS_GOAL_MB}), "
@@ -285,8 +287,8 @@ def run() -> None:
     Each method is a whole process (interpreter, imports, encoding load, work), as `ftbot
     validate` is. The machine may be shared: the methods run in turn ROUNDS times, and each
     ratio is the median of the rounds' ratios (a round's three runs share the machine's load);
-    the best times and CPU seconds (all processes), which suffer less from a busy machine, are
-    printed too.
+    the best times and CPU seconds (all processes), and the ratios of CPU seconds, which suffer
+    less from a busy machine, are printed too.
     """
     print(f"  {os.cpu_count()} cores; best of {ROUNDS}, ratios the median of the rounds' ratios")
     ftbot = str(Path(sys.executable).with_name("ftbot"))

@@ -184,7 +184,8 @@ def special_token(example: object) -> str | None:
 
 def _check_special(example: object, raw: str, found: Found) -> None:
     # A string can hold "<|" only if the raw line does, or spells a character with a \u escape.
-    if "<|" in raw or "\\u" in raw:
+    # One character is looked for first: that search is many times faster than a two-character one.
+    if ("<" in raw and "<|" in raw) or ("\\" in raw and "\\u" in raw):
         token = special_token(example)
         if token:
             found["special_token"] = (
