@@ -522,6 +522,7 @@ def test_a_large_file_uses_worker_processes_with_the_same_result(tmp_path: Path)
 
 DATA = Path(__file__).parent / "data"
 COMPACT: dict[str, Any] = {"ensure_ascii": False, "separators": (",", ":")}
+ASSISTANT_KEYS = ("content", "tool_calls", "function_call")
 
 
 def naive_counts(path: Path) -> dict[str, list[int]]:
@@ -552,7 +553,7 @@ def naive_counts(path: Path) -> dict[str, list[int]]:
                 else:
                     tokens = count(value)
                 total += tokens + (key == "name")
-                if message["role"] == "assistant" and key in ("content", "tool_calls"):
+                if message["role"] == "assistant" and key in ASSISTANT_KEYS:
                     assistant += tokens
         total += sum(count(given[key]) for key in ("tools", "functions") if given.get(key))
         found["total"].append(total)
