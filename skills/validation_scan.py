@@ -13,13 +13,14 @@ import os
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from hashlib import blake2b
 from pathlib import Path
 from typing import IO
 
 from infra.i18n import N_
 from infra.text import label
-from infra.tokens import get_encoding
+from infra.tokens import token_counter
 from infra.workers import process_pool
 from skills import validation_rules as rules
 
@@ -31,7 +32,7 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 """A longer line is an invalid example, skipped without being held in memory."""
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 """Smaller files are scanned in the calling process: starting workers would cost more."""
-PIECE_BYTES = 4 * 1024 * 1024
+PIECE_BYTES = 2 * 1024 * 1024
 """About the size of each byte range handed to a worker process."""
 NESTED = N_("the line is nested too deeply")
 TOO_LONG = N_("the line is longer than {size}")
@@ -216,7 +217,7 @@ class _RangeScan:
         self.check = rules.check_dpo if self.dpo else rules.check_chat
         self.top_keys = rules.DPO_KEYS if self.dpo else rules.CHAT_KEYS
         if job.format != "unknown":
-            self.counter = rules.TokenCounter(get_encoding(job.encoding).encode_ordinary)
+            self.counter = _counter(job.encoding)
 
     def run(self) -> Tally:
         """Read the lines that begin inside the byte range and tally them."""
@@ -284,6 +285,12 @@ class _RangeScan:
             tally.over_limit.append(number)
         tally.digests.append(int.from_bytes(blake2b(line, digest_size=8).digest(), "little"))
         tally.digest_lines.append(number)
+
+
+@cache
+def _counter(encoding: str) -> rules.TokenCounter:
+    """The process's counter of `encoding`: what repeats is remembered from range to range."""
+    return rules.TokenCounter(token_counter(encoding))
 
 
 def scan_range(job: Job) -> Tally:

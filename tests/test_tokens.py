@@ -1,4 +1,5 @@
-"""tiktoken works air-gapped: its cache is seeded from bpe-openai, checked by tiktoken's hash."""
+"""tiktoken works air-gapped (its cache is seeded from bpe-openai, checked by tiktoken's hash), and
+bpe-openai's counts equal tiktoken's."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from infra.tokens import encoding_name_for
+from infra.tokens import encoding_name_for, get_encoding, token_counter
 
 LOAD = "from infra.tokens import get_encoding"
 
@@ -72,3 +75,30 @@ def test_threads_seeding_the_empty_cache_at_once_all_succeed(tmp_path: Path) -> 
             [sys.executable, "-c", code], env=env, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_token_counts_equal_tiktokens_on_every_code_point(name: str) -> None:
+    """Every code point, in runs of 256 alone, between spaces and between letters."""
+    encoding, count = get_encoding(name), token_counter(name)
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(points), 256):
+        run = points[start : start + 256]
+        for text in ("".join(run), " ".join(run), "a".join(run) + "'s"):
+            assert count(text) == len(encoding.encode_ordinary(text)), text
+
+
+PIECES = [" ", "  ", "\t", "\n", "\r\n", "\r", "\u00a0", "\u3000", "\u2003", "\x0b", "\x85", "a",
+          "Z", "é", "É", "ǅ", "ʰ", "한", "글", "漢", "ا", "\u0301", "1", "٣", "²", "'", "’", "'s",
+          "'S", "'ll", "'LL", "'re", "'ve", "'m", "'d", "'t", "!", "?", ".", "/", "\\", "<|", "😀",
+          "👍🏽", "\u200d", "0", "123", "1234", "hello", "World", "HELLO", "camelCase", "ß",
+          "\ud800", "\udc00"]  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join) | st.text(max_size=60))
+def test_token_counts_equal_tiktokens_on_generated_text(text: str) -> None:
+    """Whitespace runs, contractions, digits, scripts and lone surrogates (replaced, as tiktoken
+    does) in any order."""
+    for name in ("o200k_base", "cl100k_base"):
+        assert token_counter(name)(text) == len(get_encoding(name).encode_ordinary(text))

@@ -20,6 +20,7 @@ from skills.validation import (
     estimated_price,
     validate_file,
 )
+from skills.validation_rules import TokenCounter
 from skills.validation_scan import PARALLEL_MIN_BYTES, Job, Tally, scan_range
 
 ENCODING = get_encoding("o200k_base")
@@ -517,3 +518,139 @@ def test_a_large_file_uses_worker_processes_with_the_same_result(tmp_path: Path)
     assert report.tokens is not None
     assert report.tokens.total == distribution(expected.total)
     assert report.billing.dataset_tokens == expected.dataset_tokens
+
+
+DATA = Path(__file__).parent / "data"
+COMPACT: dict[str, Any] = {"ensure_ascii": False, "separators": (",", ":")}
+ASSISTANT_KEYS = ("content", "tool_calls", "function_call")
+
+
+def naive_counts(path: Path) -> dict[str, list[int]]:
+    """Every example's total, assistant and message counts, written out plainly: json.loads and
+    tiktoken's `encode_ordinary` per value, by the lab's rule and docs/validation.md's table."""
+
+    def count(value: object) -> int:
+        text = value if isinstance(value, str) else json.dumps(value, **COMPACT)
+        return len(ENCODING.encode_ordinary(text))
+
+    found: dict[str, list[int]] = {"total": [], "assistant": [], "messages": []}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        example = json.loads(line)
+        if "input" in example:
+            given = example["input"]
+            messages = given["messages"] + example["preferred_output"]
+            messages += example["non_preferred_output"]
+        else:
+            given, messages = example, example["messages"]
+        total, assistant = 3, 0
+        for message in messages:
+            total += 3
+            for key, value in message.items():
+                if key == "weight" or value is None:
+                    tokens = 0
+                elif key == "content" and isinstance(value, list):
+                    tokens = sum(count(p["text"]) if p["type"] == "text" else 85 for p in value)
+                else:
+                    tokens = count(value)
+                total += tokens + (key == "name")
+                if message["role"] == "assistant" and key in ASSISTANT_KEYS:
+                    assistant += tokens
+        total += sum(count(given[key]) for key in ("tools", "functions") if given.get(key))
+        found["total"].append(total)
+        found["assistant"].append(assistant)
+        found["messages"].append(len(messages))
+    return found
+
+
+def generated(tmp_path: Path, corpus: str, size: int) -> Path:
+    """The first `size` bytes (whole lines) of a benchmark corpus."""
+    from benchmarks.validation import CORPORA
+
+    path = tmp_path / f"{corpus}.jsonl"
+    written = 0
+    with path.open("w", encoding="utf-8") as f:
+        for line in CORPORA[corpus](random.Random(11)):
+            f.write(line)
+            written += len(line.encode())
+            if written > size:
+                return path
+    raise AssertionError("a corpus is endless")
+
+
+def hard_text(tmp_path: Path) -> Path:
+    """Valid examples whose text tests the tokenizer: lone surrogates (tiktoken replaces them),
+    whitespace runs of every kind, digits, contractions, scripts, emoji and a long repeat."""
+    rng = random.Random(5)
+    pieces = [" ", "   ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\x85", "a", "Z", "é",
+              "ǅ", "ʰ", "한글", "漢字", "ا", "\u0301", "1", "٣", "²", "12345", "'s", "'LL", "’re",
+              "!?", "...", "/", "😀", "👍🏽", "\u200d", "camelCase", "HELLO", "ß", "<|", "|>",
+              "\ud800", "\udfff"]  # fmt: skip
+    lines = []
+    for i in range(60):
+        user = "".join(rng.choices(pieces, k=rng.randint(1, 80)))
+        answer = "".join(rng.choices(pieces, k=rng.randint(1, 80))) + "A" * (i * 50)
+        messages = [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+        lines.append(json.dumps({"messages": messages}))  # ASCII: surrogates as \u escapes
+    path = tmp_path / "hard.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mslearn_training_set.jsonl",
+        "mslearn_validation_set.jsonl",
+        "toy_chat_fine_tuning.jsonl",
+        "tool_calling.jsonl",
+        "dpo.jsonl",
+        "high-entropy",
+        "generated",
+        "hard text",
+    ],
+)
+def test_every_statistic_equals_the_naive_count(tmp_path: Path, name: str) -> None:
+    """The counts, histograms and every statistic equal those of plain json.loads and tiktoken
+    counting (the generated corpora pass PARALLEL_MIN_BYTES: through the worker processes)."""
+    if name == "hard text":
+        path = hard_text(tmp_path)
+    elif name in ("high-entropy", "generated"):
+        path = generated(tmp_path, name, PARALLEL_MIN_BYTES)
+    else:
+        path = DATA / name
+    expected = naive_counts(path)
+    size = path.stat().st_size
+    fmt = "dpo" if name == "dpo.jsonl" else "chat"
+    tally = scan_range(Job(path, 0, size, fmt, "o200k_base", 65536))
+    assert tally.invalid == 0
+    for key in ("total", "assistant", "messages"):
+        assert getattr(tally, key) == Counter(expected[key])
+    report = validate_file(path)
+    assert report.tokens is not None and report.invalid_examples == 0
+    for key in ("total", "assistant", "messages"):
+        values = expected[key]
+        stats = getattr(report.tokens, key)
+        assert stats == distribution(Counter(values))
+        assert (stats.min, stats.max, stats.mean) == (min(values), max(values), np.mean(values))
+    assert report.billing.dataset_tokens == sum(expected["total"])
+
+
+def test_what_repeats_is_counted_once_in_bounded_memory() -> None:
+    """System messages that never repeat cannot fill the memory; one that does is counted once."""
+    calls: list[str] = []
+
+    def count(text: str) -> int:
+        calls.append(text)
+        return len(ENCODING.encode_ordinary(text))
+
+    counter = TokenCounter(count)
+    rng = random.Random(2)
+    for _ in range(1000):
+        unique = " ".join(str(rng.random()) for _ in range(100))
+        for system in (unique, "The system is an AI teacher."):
+            messages = [{"role": "system", "content": system}, ASSISTANT]
+            assert counter.measure(messages, {}).total == lab_total(messages)
+        held = sum(map(len, counter._memo))
+        assert held <= TokenCounter.REPEATED_CHARS
+    assert calls.count("The system is an AI teacher.") < 10
+    assert calls.count("assistant") < 10
