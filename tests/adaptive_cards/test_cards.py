@@ -2,7 +2,7 @@
 command, and every view a workflow can hand the notifier renders.
 
 A changed card shows as a diff against tests/data/cards/<name>.json; after checking it, write
-the new snapshots with `FTBOT_UPDATE_SNAPSHOTS=1 pytest tests/test_cards.py`.
+the new snapshots with `FTBOT_UPDATE_SNAPSHOTS=1 pytest tests/adaptive_cards/test_cards.py`.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from skills.training.plan import Dataset, Plan
 from skills.training.views import FinalView, JobView
 from skills.validation import validate_file
 
-SNAPSHOTS = Path(__file__).parent / "data" / "cards"
+SNAPSHOTS = Path(__file__).parents[1] / "data" / "cards"
 RESOURCE = Resource("sub", "group", "aoai-lab", "http://127.0.0.1:9/")
 MODEL = "gpt-4o-mini-2024-07-18"
 TUNED = f"{MODEL}.ft-0123456789abcdef0123456789abcdef-teacher"

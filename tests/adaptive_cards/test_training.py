@@ -26,10 +26,10 @@ from skills.training.jobs import Checkpoint, Event, Metric, failure_advice
 from skills.training.plan import check_options, verdict
 from skills.training.views import FinalView, JobView, job_view
 from skills.validation import validate_file
+from tests.adaptive_cards.test_cards import MODEL, RESOURCE, TRAINING, TUNED, job
 from tests.channel import Activity, ChannelFake, Conversation, card_of
 from tests.harness import bot_settings, running_bot
 from tests.korean import english, texts_of
-from tests.test_cards import MODEL, RESOURCE, TRAINING, TUNED, job
 from tests.training_flow import FAST, SAMPLE, wait_until
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

@@ -24,8 +24,8 @@ from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.sample import write_sample
 from skills.validation import ValidationReport, validate_file
 from tests.channel import ChannelFake, Conversation, button, card_text
+from tests.e2e.test_datasets_chat import attachment
 from tests.korean import english, texts_of
-from tests.test_datasets_chat import attachment
 
 
 def _line(*messages: dict[str, Any], **extra: Any) -> str:
@@ -223,7 +223,7 @@ def test_refusals_of_validation_are_korean(tmp_path: Path, error: Any) -> None:
     assert raised.value.message.isascii()  # said again outside: English
 
 
-_TURNS_SPEAK = (Path(__file__).parents[1] / "bot" / "language.py").exists()
+_TURNS_SPEAK = (Path(__file__).parents[2] / "bot" / "language.py").exists()
 """The turn plumbing (bot/language.py) sets a turn's language from its activity's locale."""
 
 

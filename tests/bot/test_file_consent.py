@@ -11,8 +11,8 @@ import pytest
 
 from bot.attachments import consent_upload_policy, is_file_link
 from bot.datasets import FILE_INFO
+from tests.bot.test_attachments import target
 from tests.channel import ChannelFake, Conversation
-from tests.test_attachments import target
 
 NOT_OURS = "That file offer is not one I made here; type `sample` to get the files."
 

@@ -25,7 +25,7 @@ from bot.package import (
 )
 from tests.harness import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BOT_ID = "2f1b6a9c-6f43-4f1e-9c8a-2a3c4e5f6a7b"
 
 

@@ -17,10 +17,10 @@ from bot.limits import fit, fits, sizes, split_text
 from bot.render import render
 from skills.training.jobs import Checkpoint, Metric
 from skills.training.views import FinalView
+from tests.adaptive_cards.test_cards import TRAINING, TUNED, job
 from tests.channel import ChannelFake, Conversation, card_of, card_text
-from tests.test_cards import TRAINING, TUNED, job
-from tests.test_datasets_chat import attachment
-from tests.test_deployment import MODEL, deploy_and_wait
+from tests.e2e.test_datasets_chat import attachment
+from tests.e2e.test_deployment import MODEL, deploy_and_wait
 
 LINK = re.compile(r"(?<!\\)\[[^\]`]*(?<!\\)\]\(")
 

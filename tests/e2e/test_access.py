@@ -11,10 +11,10 @@ import pytest
 
 from infra.azure import azure_clients
 from tests.channel import ChannelFake, Conversation, card_text
+from tests.e2e.test_deployment import updated
+from tests.e2e.test_provisioning import ADMIN, assignments, clients
 from tests.harness import bot_settings, client_settings, running_bot
 from tests.sandbox_server import running_sandbox
-from tests.test_deployment import updated
-from tests.test_provisioning import ADMIN, assignments, clients
 
 BOB = "0b0b0000-0000-4000-8000-000000000002"
 ADMIN_COMMANDS = (

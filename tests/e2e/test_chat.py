@@ -18,7 +18,7 @@ from skills.playground import NO_SESSION
 from skills.records import ChatSession
 from skills.sample import read_sample
 from tests.channel import Conversation, card_text
-from tests.test_deployment import MODEL, deploy_and_wait, trained_model
+from tests.e2e.test_deployment import MODEL, deploy_and_wait, trained_model
 from tests.training_flow import wait_until
 
 TEACHER = "The system is an AI teacher that helps people learn about AI"

@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 
 from tests.channel import ChannelFake, Conversation, button, card_text, is_checking
+from tests.e2e.test_datasets_chat import TRAINING, VALIDATION, attachment
 from tests.harness import bot_settings, running_bot
-from tests.test_datasets_chat import TRAINING, VALIDATION, attachment
 from tests.training_flow import ask
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.channel import ChannelFake, Conversation, card_text
-from tests.test_datasets_chat import TRAINING, attachment
+from tests.e2e.test_datasets_chat import TRAINING, attachment
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 
 from tests.channel import Activity, ChannelFake, Conversation, buttons, card_text
+from tests.e2e.test_deployment import deploy_and_wait, trained_model, updated
 from tests.harness import bot_settings, running_bot
-from tests.test_deployment import deploy_and_wait, trained_model, updated
 
 NAME = "gpt-4o-mini-teacher"
 WARNING = "will be deleted for inactivity"

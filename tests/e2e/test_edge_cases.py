@@ -15,8 +15,8 @@ import pytest
 from skills.sample import read_sample
 from skills.validation import validate_file
 from tests.channel import ChannelFake, Conversation, card_text
+from tests.e2e.test_deployment import MODEL, deploy_and_wait, updated
 from tests.harness import bot_settings, running_bot
-from tests.test_deployment import MODEL, deploy_and_wait, updated
 
 GOOD = read_sample("training_set.jsonl").splitlines()[0]
 

@@ -31,8 +31,8 @@ from infra.storage import SqliteStorage
 from skills.deployment.idle import IdleWatcher
 from skills.sample import read_sample
 from tests.channel import ChannelFake, Conversation, card_text
+from tests.e2e.test_datasets_chat import attachment
 from tests.harness import bot_settings, running_bot
-from tests.test_datasets_chat import attachment
 
 FTBOT = Path(sys.executable).parent / "ftbot"
 

@@ -16,8 +16,8 @@ from openai import AsyncAzureOpenAI
 
 from infra.azure import AzureClients, Resource, azure_clients
 from tests.channel import Activity, Conversation, card_text
+from tests.e2e.test_deployment import updated
 from tests.harness import SANDBOX_TOKEN, client_settings
-from tests.test_deployment import updated
 from tests.training_flow import FAST, ask, notices, train, validate_samples, wait_until
 
 ADMIN = "0a11ce00-0000-4000-8000-000000000001"

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 
 from tests.channel import ChannelFake, Conversation, card_text
+from tests.e2e.test_deployment import updated
+from tests.e2e.test_provisioning import ADMIN, clients
 from tests.harness import bot_settings, running_bot
-from tests.test_deployment import updated
-from tests.test_provisioning import ADMIN, clients
 
 FAST = 3000.0
 SLOW = 5.0

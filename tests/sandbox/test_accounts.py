@@ -14,9 +14,9 @@ from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreatePara
 from azure.mgmt.cognitiveservices.models import Account, AccountProperties, Sku
 
 from infra.azure import AzureClients, azure_clients
+from tests.e2e.test_provisioning import as_principal
 from tests.harness import client_settings
 from tests.sandbox_server import running_sandbox
-from tests.test_provisioning import as_principal
 
 SUB, RG, NAME = "00000000-0000-0000-0000-000000000000", "rg-lab", "aoai-lab3"
 USER_ROLE = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"

@@ -20,7 +20,7 @@ from tests.sandbox_server import (
     wait_for,
 )
 
-AZURE_EXAMPLES = Path(__file__).resolve().parent / "data" / "azure_examples"
+AZURE_EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "azure_examples"
 """Azure's published request/response examples (tests/data/README.md names their sources)."""
 Q = "?api-version=2024-10-01"
 

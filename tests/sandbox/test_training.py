@@ -18,7 +18,7 @@ from infra.sandbox.training import Trainee, default_hyperparameters
 from infra.tokens import get_encoding
 from tests.sandbox_server import TRAINING, VALIDATION
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 DATASETS = {
     "the lab's sample": (TRAINING, VALIDATION),
     "Microsoft Learn's tutorial": (

@@ -16,7 +16,7 @@ from openai import AsyncOpenAI
 
 from tests.sandbox_server import ACCOUNT, TRAINING, openai_client, running_sandbox, wait_for
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 MODEL = "gpt-4o-mini-2024-07-18"
 TOKEN = "s3cret"
 ARM = {"Authorization": f"Bearer {TOKEN}"}
@@ -261,7 +261,7 @@ async def test_import_checks_what_azure_checks_not_what_the_bot_checks(
 
 
 def test_the_sandbox_imports_nothing_from_the_bot() -> None:
-    root = Path(__file__).resolve().parents[1] / "infra"
+    root = Path(__file__).resolve().parents[2] / "infra"
     for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
