@@ -13,6 +13,8 @@ import pytest
 
 from infra.tokens import get_encoding
 
+pytestmark = pytest.mark.slow  # each test runs `ftbot validate` or `ftbot sample`
+
 FTBOT = Path(sys.executable).with_name("ftbot")
 DATA = Path(__file__).parent / "data"
 ENCODING = get_encoding("o200k_base")

@@ -35,6 +35,7 @@ async def test_one_connection_carries_every_reply(
     assert len(channel.peers) == 1  # not one client (and connection) per turn
 
 
+@pytest.mark.slow  # a training to its notice
 async def test_with_an_app_id_replies_and_proactive_sends_carry_one_token(
     tmp_path: Path,
     channel: ChannelFake,

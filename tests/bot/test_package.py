@@ -12,6 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from bot.commands import build_router
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BOT_ID = "2f1b6a9c-6f43-4f1e-9c8a-2a3c4e5f6a7b"
 
 
+@pytest.mark.slow  # runs `ftbot package`
 def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
     out = tmp_path / "appPackage.zip"
     env = {
@@ -83,6 +85,7 @@ def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
     assert check_package(files) == ["the localization file 'ko-kr.json' is missing or unreadable"]
 
 
+@pytest.mark.slow  # runs `ftbot package`
 def test_without_an_app_id_the_package_is_refused_in_one_sentence(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MicrosoftAppId"}
     done = subprocess.run(

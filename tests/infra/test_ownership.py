@@ -79,6 +79,7 @@ async def test_the_lock_is_a_blob_of_its_own_and_the_record_stays_writable(
     await a.close()
 
 
+@pytest.mark.slow  # waits out a renewal (5 s)
 async def test_a_lease_taken_away_stops_the_owner_within_a_renewal(
     container: ContainerClient,
 ) -> None:
@@ -94,6 +95,7 @@ async def test_a_lease_taken_away_stops_the_owner_within_a_renewal(
     await b.close()
 
 
+@pytest.mark.slow  # waits out a lease (15 s)
 async def test_an_owner_that_stops_renewing_loses_it_before_the_lease_lapses(
     container: ContainerClient,
 ) -> None:

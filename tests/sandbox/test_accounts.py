@@ -45,6 +45,7 @@ def code(error: HttpResponseError) -> str:
     return str(error.error.code if error.error else "")
 
 
+@pytest.mark.slow  # sandbox time: accounts created and deleted
 async def test_groups_and_the_account_life_cycle(azure: AzureClients) -> None:
     cognitive = azure.cognitive
     with pytest.raises(ResourceNotFoundError) as missing:

@@ -33,6 +33,8 @@ from tests.sandbox_server import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow  # the lab's script, from an account to a chat
+
 SUB, RG, NAME = "00000000-0000-0000-0000-000000000000", "rg-finetune", "AzureOpenAI-Finetune01"
 MODEL = "gpt-4o-mini-2024-07-18"
 ROLES = {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 import openai
+import pytest
 
 from tests.sandbox_server import (
     ACCOUNT,
@@ -17,6 +18,8 @@ from tests.sandbox_server import (
     running_sandbox,
     wait_for,
 )
+
+pytestmark = pytest.mark.slow  # restarts and sandbox days
 
 Q = "?api-version=2024-10-01"
 

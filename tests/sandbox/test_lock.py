@@ -14,6 +14,7 @@ from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 from tests.instances import FTBOT, ROOT, processes, ready, sandbox_process
 
 
+@pytest.mark.slow  # runs `ftbot sandbox` twice
 async def test_a_second_sandbox_on_one_data_folder_is_refused(tmp_path: Path) -> None:
     first = sandbox_process(tmp_path, {})
     async with processes(first), aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session:

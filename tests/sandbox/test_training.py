@@ -18,6 +18,8 @@ from infra.sandbox.training import Trainee, default_hyperparameters
 from infra.tokens import get_encoding
 from tests.sandbox_server import TRAINING, VALIDATION
 
+pytestmark = pytest.mark.slow  # trains the sandbox's model on two datasets
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 DATASETS = {
     "the lab's sample": (TRAINING, VALIDATION),

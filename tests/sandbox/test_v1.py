@@ -109,6 +109,7 @@ async def test_v1_files_fine_tuning_and_chat_with_the_plain_client(
         assert reply.model == model and reply.choices[0].message.content
 
 
+@pytest.mark.slow  # a job run to its end
 async def test_pause_and_resume_on_v1(sandbox: tuple[str, str]) -> None:
     url, key = sandbox
     async with v1_client(url, key) as client:
