@@ -276,7 +276,8 @@ class Conversation:
             self.user["aadObjectId"] = aad_object_id
         self.bot = {"id": "bot-1", "name": "FineTuneBot"}
         self.headers: dict[str, str] = {}  # sent with every post (Authorization, with an app id)
-        self.mark = 0
+        self.mark = 0  # how many activities the channel had recorded before the last post
+        self.last = ""  # the id of the activity posted last, if answers to it carry it
 
     def activity(self, **fields: Any) -> Activity:
         """A complete incoming activity in this conversation."""
@@ -295,13 +296,16 @@ class Conversation:
     async def post(self, activity: Activity) -> aiohttp.ClientResponse:
         """POST an activity to the bot; the response is read and released."""
         self.mark = len(self.channel.sent)
+        # botbuilder's answers carry the incoming id as replyToId, except to a conversationUpdate
+        answered = activity.get("type") != "conversationUpdate"
+        self.last = str(activity.get("id") or "") if answered else ""
         url = f"{self.bot_url}/api/messages"
         async with self.session.post(url, json=activity, headers=self.headers) as response:
             await response.read()
             return response
 
     async def say(self, text: str, **fields: Any) -> Activity:
-        """Send a message and return the bot's first answer to it."""
+        """Send a message and return the bot's first answer to it (see `reply`)."""
         response = await self.post(self.activity(text=text, **fields))
         assert response.status in (200, 201), response.status
         return await self.reply()
@@ -318,9 +322,18 @@ class Conversation:
         )
 
     async def reply(self, predicate: Predicate | None = None, seconds: float = 10.0) -> Activity:
-        """The next activity the bot sent in this conversation since the last post."""
+        """The first activity the bot sent in this conversation since the last post that matches
+        `predicate`; without one, the bot's first answer to the activity posted last (one that
+        replies to it: not a card update a background task or another turn sent meanwhile)."""
+        last = self.last
+
+        def wanted(activity: Activity) -> bool:
+            if predicate is None:
+                return not last or activity.get("replyToId") == last
+            return predicate(activity)
+
         return await self.channel.wait_for(
-            lambda a: a["_conversation"] == self.id and (predicate is None or predicate(a)),
+            lambda a: a["_conversation"] == self.id and wanted(a),
             start=self.mark,
             seconds=seconds,
         )

@@ -1,5 +1,5 @@
 """Hosting from chat, against the bot's embedded sandbox: deploy from the training notice's button,
-follow it on one card, list, delete; the 15-day rule with sandbox time sped up."""
+follow it on one card, list, delete; only the person who asked answers a question."""
 
 from __future__ import annotations
 
@@ -202,3 +202,24 @@ async def test_a_fast_press_updates_the_pressed_card(
     await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
     await post
     assert [a for a in chat.replies() if a["_op"] == "post"] == [confirm]
+
+
+async def test_only_the_person_who_asked_confirms_a_deployment_or_a_deletion(
+    conversation: Callable[..., Conversation],
+) -> None:
+    alice = conversation(conversation_type="groupChat", user_id="alice")
+    bob = Conversation(alice.bot_url, alice.channel, alice.session, user_id="bob")
+    bob.id = alice.id
+    ask = await alice.say("deploy gpt-4o-mini-2024-07-18 name=base")
+    for button in ("Deploy", "Cancel"):
+        await bob.press(ask, button)
+        reply = await bob.reply()
+        assert reply["text"] == (
+            "Only the person who asked can answer that question; say `deploy` to ask your own."
+        )
+    await alice.press(ask, "Deploy")
+    await alice.reply(lambda a: a["id"] == ask["id"] and "is deployed" in card_text(a), 30)
+    ask = await alice.say("delete base")
+    await bob.press(ask, "Delete")
+    assert (await bob.reply())["text"].startswith("Only the person who asked")
+    assert "base" in card_text(await alice.say("deployments"))
