@@ -12,6 +12,7 @@ import base64
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -34,10 +35,12 @@ class ChannelFake:
         self.redirects: dict[str, str] = {}
         self.held: asyncio.Event | None = None  # set: held downloads go on (see `hold_files`)
         self.downloading = asyncio.Event()  # a held download has started
-        self.slow_posts = 0.0  # seconds between recording a posted activity and answering
         self.uploads: dict[str, bytes] = {}  # files the bot uploaded (Teams file consent)
         self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
+        self.refused: list[Activity] = []  # what `refuse` refused, in order
         self.calls = 0
+        self._refusals: list[_Refusal] = []
+        self._holds: list[tuple[Predicate, asyncio.Event]] = []
         self.peers: set[tuple[str, int]] = set()  # the bot's TCP connections (address, port)
         self.members: dict[str, dict[str, Any]] = {}  # Teams member lookup: user id -> member
         # Microsoft Graph, as Teams' messages and SharePoint files look through it (/graph/v1.0)
@@ -148,14 +151,37 @@ class ChannelFake:
             raise web.HTTPNotFound()
         raise web.HTTPFound(target)
 
-    def _failure(self, request: web.Request) -> web.Response | None:
+    def refuse(
+        self,
+        predicate: Predicate,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` posts or updates that match `predicate` with `status`, whenever
+        they come (each one refused is kept in `refused`)."""
+        self._refusals.append(_Refusal(predicate, status, headers or {}, times))
+
+    def hold(self, predicate: Predicate) -> asyncio.Event:
+        """Record each post or update that matches `predicate` at once (the user sees it), but
+        answer the bot's request only once the returned event is set."""
+        release = asyncio.Event()
+        self._holds.append((predicate, release))
+        return release
+
+    def _failure(self, request: web.Request, activity: Activity) -> web.Response | None:
         self.calls += 1
         if request.transport is not None:
             self.peers.add(request.transport.get_extra_info("peername"))
+        body = {"error": {"code": "Throttled", "message": "injected by the test"}}
+        for refusal in self._refusals:
+            if refusal.times > 0 and refusal.predicate(activity):
+                refusal.times -= 1
+                self.refused.append(activity)
+                return web.json_response(body, status=refusal.status, headers=refusal.headers)
         if not self.failures:
             return None
         status, headers = self.failures.pop(0)
-        body = {"error": {"code": "Throttled", "message": "injected by the test"}}
         return web.json_response(body, status=status, headers=headers)
 
     async def _record(self, activity: Activity) -> None:
@@ -163,28 +189,25 @@ class ChannelFake:
             self.sent.append(activity)
             self._changed.notify_all()
 
-    async def _post(self, request: web.Request) -> web.Response:
-        if (failure := self._failure(request)) is not None:
-            return failure
+    async def _received(self, request: web.Request, op: str) -> web.Response:
         activity = await request.json()
-        activity["id"] = f"bot-{next(self._ids)}"
-        activity["_op"] = "post"
+        activity["id"] = f"bot-{next(self._ids)}" if op == "post" else request.match_info["aid"]
+        activity["_op"] = op
         activity["_authorization"] = request.headers.get("Authorization")
         activity["_conversation"] = request.match_info["cid"]
+        if (failure := self._failure(request, activity)) is not None:
+            return failure
         await self._record(activity)
-        await asyncio.sleep(self.slow_posts)  # the user may see, and press, the card meanwhile
+        for predicate, release in self._holds:
+            if predicate(activity):  # the user may see, and press, the card meanwhile
+                await release.wait()
         return web.json_response({"id": activity["id"]})
 
+    async def _post(self, request: web.Request) -> web.Response:
+        return await self._received(request, "post")
+
     async def _put(self, request: web.Request) -> web.Response:
-        if (failure := self._failure(request)) is not None:
-            return failure
-        activity = await request.json()
-        activity["id"] = request.match_info["aid"]
-        activity["_op"] = "update"
-        activity["_authorization"] = request.headers.get("Authorization")
-        activity["_conversation"] = request.match_info["cid"]
-        await self._record(activity)
-        return web.json_response({"id": activity["id"]})
+        return await self._received(request, "update")
 
     def add_member(self, user_id: str, name: str, aad_object_id: str) -> dict[str, Any]:
         """A person the member lookup knows; returns the mention entity that names them."""
@@ -246,6 +269,14 @@ class ChannelFake:
             match = await asyncio.wait_for(self._changed.wait_for(found), seconds)
         assert match is not None
         return match
+
+
+@dataclass
+class _Refusal:
+    predicate: Predicate
+    status: int
+    headers: dict[str, str]
+    times: int
 
 
 class Conversation:

@@ -18,7 +18,7 @@ from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from tests.azurite import running_azurite
 from tests.channel import THREAD, ChannelFake, Conversation
-from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
+from tests.harness import HTTP_TIMEOUT, bot_settings, bot_state, running_bot
 
 E2E = Path(__file__).parent / "e2e"
 NEEDS = {"playground": "playground", "azurite": "azurite"}
@@ -67,6 +67,13 @@ def settings_overrides() -> dict[str, Any]:
 async def bot_url(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIterator[str]:
     async with running_bot(bot_settings(tmp_path / "data", **settings_overrides)) as url:
         yield url
+
+
+@pytest.fixture
+async def bot_records(bot_url: str, tmp_path: Path) -> AsyncIterator[RecordStore]:
+    """The state store of the bot of `bot_url`, read beside it."""
+    async with bot_state(tmp_path / "data") as records:
+        yield records
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from infra.records import RecordStore
 from tests.channel import ChannelFake, Conversation, button, card_of, card_text
 from tests.training_flow import (
     FAST,
@@ -15,11 +16,13 @@ from tests.training_flow import (
     ask,
     facts_of,
     job_cards,
+    notice_job,
     notices,
     train,
     updates_of,
     validate_samples,
     wait_until,
+    watch_ended,
 )
 
 
@@ -29,7 +32,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def test_confirm_gives_one_live_card_then_one_notice(
-    conversation: Callable[..., Conversation], channel: ChannelFake
+    conversation: Callable[..., Conversation], channel: ChannelFake, bot_records: RecordStore
 ) -> None:
     chat = conversation()
     await validate_samples(chat)
@@ -43,7 +46,7 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     await chat.press(confirmation, "Confirm training")
     card = await chat.reply(lambda a: a["_op"] == "post" and "Fine-tuning" in card_text(a))
     await wait_until(lambda: notices(chat), 60)
-    await asyncio.sleep(0.5)  # nothing else may arrive
+    await watch_ended(bot_records, notice_job(chat))  # nothing more comes for the job
 
     assert len(job_cards(chat)) == 1
     assert len(updates_of(chat, card["id"])) >= 2
@@ -86,7 +89,7 @@ async def test_confirm_gives_one_live_card_then_one_notice(
 
 
 async def test_a_repeated_or_second_confirm_creates_one_job(
-    conversation: Callable[..., Conversation], channel: ChannelFake
+    conversation: Callable[..., Conversation], channel: ChannelFake, bot_records: RecordStore
 ) -> None:
     chat = conversation()
     await validate_samples(chat)
@@ -98,7 +101,7 @@ async def test_a_repeated_or_second_confirm_creates_one_job(
     await chat.post(first)
     await wait_until(lambda: [a for a in chat.replies() if "already started" in card_text(a)])
     await wait_until(lambda: notices(chat), 60)
-    await asyncio.sleep(0.5)
+    await watch_ended(bot_records, notice_job(chat))  # the turns above have answered too
     assert len(job_cards(chat)) == 1
     assert len(notices(chat)) == 1
     assert len([a for a in chat.replies() if "already started" in card_text(a)]) == 1
