@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,20 +10,24 @@ import aiohttp
 import pytest
 
 from infra.azure import azure_clients
+from infra.records import RecordStore
 from tests.channel import ChannelFake, Conversation, card_text
-from tests.harness import bot_settings, running_bot
+from tests.harness import bot_settings, bot_state, running_bot
 from tests.training_flow import (
     FAST,
     answered,
     ask,
     facts_of,
+    is_notice,
     job_cards,
     job_id_of,
+    notice_job,
     notices,
     train,
     updates_of,
     validate_samples,
     wait_until,
+    watch_ended,
 )
 
 SLOW = {**FAST, "sandbox_speedup": 2.0}
@@ -48,11 +51,11 @@ async def test_restart_mid_job_gives_exactly_one_notice(
         await wait_until(lambda: "Step" in card_text(channel.sent[-1]) or notices(chat), 30)
         assert not notices(chat), "the job ended before the restart; slow the sandbox down"
         before = len(updates_of(chat, card["id"]))
-    async with running_bot(settings):
+    async with running_bot(settings), bot_state(settings.data_dir) as records:
         await wait_until(lambda: notices(chat), 60)
-        await asyncio.sleep(0.5)
-    async with running_bot(settings):  # and once more after the notice: nothing new
-        await asyncio.sleep(1.0)
+        await watch_ended(records, notice_job(chat))
+    async with running_bot(settings):  # and once more after the notice: nothing to resume
+        assert "Succeeded" in card_text(await ask(chat, "jobs"))  # up, its start done
     assert len(notices(chat)) == 1
     assert "succeeded" in card_text(notices(chat)[0])
     assert len(job_cards(chat)) == 1
@@ -68,9 +71,9 @@ async def test_restart_right_after_the_launch_resumes_the_watch(
         card = await confirmed(chat)
         await wait_until(lambda: job_id_of(channel, card["id"]), 30)
     # The sandbox is embedded: it stops with the bot and carries the job on when it is back.
-    async with running_bot(settings):
+    async with running_bot(settings), bot_state(settings.data_dir) as records:
         await wait_until(lambda: notices(chat), 60)
-        await asyncio.sleep(0.5)
+        await watch_ended(records, notice_job(chat))
     assert len(notices(chat)) == 1
 
 
@@ -86,9 +89,13 @@ async def test_restart_during_the_file_import_uploads_once_and_creates_one_job(
         )
         assert job_id_of(channel, card["id"]) is None, "the job exists already; slow it down"
     faster = bot_settings(tmp_path / "data", **{**FAST, "port": settings.port})
-    async with running_bot(faster), azure_clients(faster) as azure:
+    async with (
+        running_bot(faster),
+        bot_state(faster.data_dir) as records,
+        azure_clients(faster) as azure,
+    ):
         await wait_until(lambda: notices(chat), 60)
-        await asyncio.sleep(0.5)
+        await watch_ended(records, notice_job(chat))
         files = [f async for f in azure.openai.files.list() if f.purpose == "fine-tune"]
         jobs = [j async for j in azure.openai.fine_tuning.jobs.list()]
     assert len(notices(chat)) == 1 and "succeeded" in card_text(notices(chat)[0])
@@ -107,12 +114,12 @@ FAULTS = {**FAST, "sandbox_faults": "429=0.2,500=0.15,retry_after=0.1,seed=5"}
 
 @pytest.mark.parametrize("settings_overrides", [FAULTS])
 async def test_a_job_under_injected_faults_still_notifies_once(
-    conversation: Callable[..., Conversation],
+    conversation: Callable[..., Conversation], bot_records: RecordStore
 ) -> None:
     chat = conversation()
     card = await confirmed(chat)
     await wait_until(lambda: notices(chat), 90)
-    await asyncio.sleep(0.5)
+    await watch_ended(bot_records, notice_job(chat))
     assert len(notices(chat)) == 1
     assert "Training complete: succeeded" in card_text(notices(chat)[0])
     assert len(updates_of(chat, card["id"])) >= 2
@@ -120,7 +127,7 @@ async def test_a_job_under_injected_faults_still_notifies_once(
 
 @pytest.mark.parametrize("settings_overrides", [{**FAST, "sandbox_faults": "lost=1"}])
 async def test_lost_answers_to_uploads_and_the_create_still_give_one_of_each(
-    conversation: Callable[..., Conversation], tmp_path: Path
+    conversation: Callable[..., Conversation], tmp_path: Path, bot_records: RecordStore
 ) -> None:
     """Every POST is done by Azure but answered 504: blind retries would upload and create
     again; the bot finds what its lost calls made instead."""
@@ -133,7 +140,7 @@ async def test_lost_answers_to_uploads_and_the_create_still_give_one_of_each(
         jobs = [j async for j in azure.openai.fine_tuning.jobs.list()]
     assert sorted(f.filename for f in files) == ["training_set.jsonl", "validation_set.jsonl"]
     assert len(jobs) == 1
-    await asyncio.sleep(0.5)
+    await watch_ended(bot_records, jobs[0].id)
     assert len(notices(chat)) == 1 and "succeeded" in card_text(notices(chat)[0])
 
 
@@ -215,30 +222,25 @@ async def test_only_the_person_who_asked_answers_a_cancel_question(
 
 
 async def test_a_notice_that_cannot_be_delivered_is_retried_and_sent_once(
-    conversation: Callable[..., Conversation], channel: ChannelFake
+    conversation: Callable[..., Conversation], channel: ChannelFake, bot_records: RecordStore
 ) -> None:
     chat = conversation()
-    card = await confirmed(chat)
-    # The live card turns final just before the notice goes out: from then on Teams refuses twice.
-    await wait_until(
-        lambda: any("Succeeded" in card_text(a) for a in updates_of(chat, card["id"])), 60
-    )
-    channel.failures = [(403, {}), (403, {})]
-    calls = channel.calls
-    await wait_until(lambda: notices(chat), 30)
-    await asyncio.sleep(0.5)
-    assert channel.calls - calls >= 3  # two refused sends, then the one that arrived
+    channel.refuse(is_notice, 403, times=2)  # Teams refuses the notice twice
+    await confirmed(chat)
+    await wait_until(lambda: notices(chat), 60)
+    await watch_ended(bot_records, notice_job(chat))
+    assert len(channel.refused) == 2  # two refused sends, then the one that arrived
     assert len(notices(chat)) == 1
 
 
 async def test_jobs_of_two_conversations_each_notify_their_own(
-    conversation: Callable[..., Conversation],
+    conversation: Callable[..., Conversation], bot_records: RecordStore
 ) -> None:
     chats = [conversation(), conversation(conversation_type="channel", channel_id="msteams")]
     cards = [await confirmed(chat) for chat in chats]  # the second job waits in the queue
     for chat in chats:
         await wait_until(lambda chat=chat: notices(chat), 60)
-    await asyncio.sleep(0.5)
+    await watch_ended(bot_records, *(notice_job(chat) for chat in chats))
     models = set()
     for chat, card in zip(chats, cards, strict=True):
         [notice] = notices(chat)
