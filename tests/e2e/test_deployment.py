@@ -190,15 +190,16 @@ async def test_a_restart_mid_deployment_then_a_delete_that_takes_its_time(
 async def test_a_fast_press_updates_the_pressed_card(
     conversation: Callable[..., Conversation], channel: ChannelFake, bot_url: str, tmp_path: Path
 ) -> None:
-    """The channel is slow to confirm the cost card, and the user presses Deploy before it has:
-    the card pressed (replyToId) is the one that follows the deployment, not a new one."""
+    """The channel has not yet confirmed the cost card to the bot when the user presses Deploy
+    on it: the card pressed (replyToId) is the one that follows the deployment, not a new one."""
     job, _ = await trained_model(bot_url, tmp_path)
     chat = conversation()
-    channel.slow_posts = 1.0
+    release = channel.hold(lambda a: "Deploy " in card_text(a) and a["_op"] == "post")
     post = asyncio.create_task(chat.post(chat.activity(text=f"deploy {job}")))
     confirm = await chat.reply(lambda a: "Deploy " in card_text(a))
-    channel.slow_posts = 0.0
-    await chat.press(confirm, "Deploy")
+    await chat.press(confirm, "Deploy")  # answered while the cost card's send is held
+    assert not post.done()
+    release.set()
     await chat.reply(updated(confirm["id"], "is deployed"), seconds=20)
     await post
     assert [a for a in chat.replies() if a["_op"] == "post"] == [confirm]
