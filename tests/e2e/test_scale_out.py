@@ -1,13 +1,13 @@
 """Three bot instances on one storage account (Azurite) and one external sandbox, behind a
 balancer that hands every incoming activity to a random instance: ten conversations validate and
 train, one instance is killed (SIGKILL) while the jobs run, and every job still gets one card that
-keeps updating and one notice, with nothing lost from the state store."""
+keeps updating and one notice, with nothing lost from the state store. How long the takeover
+takes is measured in `make bench` (benchmarks/takeover.py); here it must happen, within a bound
+of the lease settings with room for a loaded machine."""
 
 from __future__ import annotations
 
 import asyncio
-import re
-import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +32,14 @@ from skills.records import (
 )
 from tests.channel import ChannelFake, Conversation, card_text
 from tests.harness import HTTP_TIMEOUT, bot_settings
-from tests.instances import Balancer, Process, bot_process, processes, ready, sandbox_process
+from tests.instances import (
+    Balancer,
+    bot_process,
+    owners_in_logs,
+    processes,
+    ready,
+    sandbox_process,
+)
 from tests.training_flow import (
     job_cards,
     job_id_of,
@@ -46,17 +53,13 @@ from tests.training_flow import (
 CONVERSATIONS = 10
 SPEEDUP = "6"
 LEASE_SECONDS = 15
+PROMISE = LEASE_SECONDS + LEASE_SECONDS / 3
+"""The README's takeover time: the dead instance's lease lapses within a lease period, and the
+others look for unowned work every third of one (infra/ownership.py)."""
+MARGIN = LEASE_SECONDS
+"""Room for late timers and slow storage calls on a loaded 2-core machine (three bots, a sandbox
+and Azurite here); the time itself is `make bench`'s to measure."""
 TOKEN = "scale-out-" + uuid.uuid4().hex
-OWNS = re.compile(r"^(\S+ \S+) INFO infra\.ownership: (\S+) owns watch/(\S+)$", re.MULTILINE)
-
-
-def owners_in_logs(instances: list[Process]) -> list[tuple[datetime, str, str]]:
-    """(when, instance, job) for every watch lease an instance took, from their logs."""
-    found = []
-    for instance in instances:
-        for stamp, name, job in OWNS.findall(instance.output()):
-            found.append((datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f"), name, job))
-    return sorted(found)
 
 
 async def start_training(chat: Conversation) -> dict[str, Any]:
@@ -124,14 +127,15 @@ async def test_three_instances_one_killed_every_job_one_card_and_one_notice(
 
         for chat in chats:
             await wait_until(lambda chat=chat: notices(chat), 240)
-        # No second notice: wait out a lease and a poll after the last notice, and the takeover
-        # age of an at-least-once claim after the kill.
-        last_notice = time.monotonic()
-        await asyncio.sleep(LEASE_SECONDS + 5)
-        assert victim.killed_at is not None
-        left = TAKEOVER_SECONDS + 5 - (time.monotonic() - victim.killed_at)
-        await asyncio.sleep(max(0.0, left))
-        assert time.monotonic() - last_notice >= LEASE_SECONDS + 5
+
+        async def finished() -> bool:
+            """Every notice claimed done (a claim the victim left `sending` is taken over after
+            TAKEOVER_SECONDS) and the watch list empty: the instances send nothing more."""
+            found = [await records.get(Claim.at_path(notice_claim(job))) for job in jobs]
+            done = all(claim is not None and claim.state == "done" for claim in found)
+            return done and not await records.all(WatchEntry, WATCH_LIST)
+
+        await wait_until(finished, TAKEOVER_SECONDS + 2 * LEASE_SECONDS + MARGIN)
         await balancer.close()
 
     try:
@@ -182,7 +186,7 @@ async def test_three_instances_one_killed_every_job_one_card_and_one_notice(
         if job in orphans and channel.sent.index(notices(chat)[0]) >= sent_at_kill
     }
     assert late <= set(adopted), f"not taken over: {late - set(adopted)}"
-    assert all(delay <= LEASE_SECONDS + LEASE_SECONDS / 3 + 3 for _, delay in adopted.values())
+    assert all(delay <= PROMISE + MARGIN for _, delay in adopted.values()), adopted
     for chat, card, job in zip(chats, cards, jobs, strict=True):
         if job in late:
             assert [
