@@ -17,7 +17,7 @@ def test_the_runner_lists_the_benchmarks() -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "unknown benchmark 'no-such-benchmark'; choose from fuzz, sandbox_bigfile, sandbox_load, "
-        "state_store, turn_latency, turns, validation"
+        "state_store, takeover, turn_latency, turns, validation"
     )
 
 
