@@ -19,18 +19,19 @@ from tests.harness import bot_settings
 
 
 async def test_a_loop_on_an_event_stops_when_cancelled_right_after_the_event_is_set() -> None:
-    event = asyncio.Event()
+    event, waiting = asyncio.Event(), asyncio.Event()
     woken = 0
 
     async def loop() -> None:
         nonlocal woken
         while True:
+            waiting.set()
             await wait_for_event(event, 5.0)
             event.clear()
             woken += 1
 
     task = asyncio.create_task(loop())
-    await asyncio.sleep(0.01)
+    await waiting.wait()  # the loop is inside wait_for_event (nothing awaits in between)
     event.set()
     task.cancel()  # `asyncio.wait_for(event.wait(), 5)` on Python 3.11 loses this cancel
     async with asyncio.timeout(2):
@@ -55,8 +56,8 @@ async def test_close_stops_every_task_and_a_failure_is_logged_once(
         raise RuntimeError("boom")
 
     sleeper = tasks.spawn(asyncio.sleep(60), "sleeper")
-    tasks.spawn(fails(), "fails")
-    await asyncio.sleep(0.01)
+    failed = tasks.spawn(fails(), "fails")
+    await asyncio.wait([failed])
     assert len(tasks) == 1
     await tasks.close()
     assert sleeper.cancelled() and len(tasks) == 0
@@ -66,16 +67,17 @@ async def test_close_stops_every_task_and_a_failure_is_logged_once(
 async def test_close_gives_up_on_a_task_that_ignores_its_cancel(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    tasks, release = Tasks(), asyncio.Event()
+    tasks, release, started = Tasks(), asyncio.Event(), asyncio.Event()
 
     async def stubborn() -> None:
+        started.set()
         try:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
             await release.wait()  # swallows the cancel, as a buggy loop would
 
     task = tasks.spawn(stubborn(), "stubborn")
-    await asyncio.sleep(0.01)
+    await started.wait()
     async with asyncio.timeout(5):
         await tasks.close(grace=0.2)
     assert "background task stubborn did not stop when cancelled" in caplog.text

@@ -20,9 +20,11 @@ class Sender:
         self.calls = 0
         self.fail = fail
         self.hang = hang
+        self.sending = asyncio.Event()  # set once a send has begun
 
     async def __call__(self) -> str:
         self.calls += 1
+        self.sending.set()
         if self.hang:
             await asyncio.Event().wait()
         if self.fail is not None:
@@ -58,9 +60,9 @@ async def test_at_least_once_retries_after_a_failed_send(records: RecordStore) -
 async def test_at_least_once_a_cancel_mid_send_is_taken_over_after_the_stated_time(
     records: RecordStore, clock: Clock
 ) -> None:
-    first = Claims(records, owner="first", clock=clock)
-    task = asyncio.create_task(first.at_least_once("notice/j", Sender(hang=True)))
-    await asyncio.sleep(0.05)
+    first, hanging = Claims(records, owner="first", clock=clock), Sender(hang=True)
+    task = asyncio.create_task(first.at_least_once("notice/j", hanging))
+    await hanging.sending.wait()  # claimed, and in the middle of the send
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -92,10 +94,11 @@ async def test_at_most_once_keeps_the_claim_unless_the_channel_refused(
 async def test_at_most_once_a_crash_mid_send_means_never_again(
     records: RecordStore, clock: Clock
 ) -> None:
+    hanging = Sender(hang=True)
     task = asyncio.create_task(
-        Claims(records, owner="first", clock=clock).at_most_once("warning/d/1", Sender(hang=True))
+        Claims(records, owner="first", clock=clock).at_most_once("warning/d/1", hanging)
     )
-    await asyncio.sleep(0.05)
+    await hanging.sending.wait()  # claimed, and in the middle of the send
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
