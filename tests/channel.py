@@ -429,6 +429,17 @@ def buttons(activity: Activity) -> dict[str, dict[str, Any]]:
     }
 
 
+def verbs(activity: Activity) -> dict[str, dict[str, Any]]:
+    """The Action.Submit buttons anywhere in an activity's cards by verb: verb -> data (a
+    button's title is in the card's language, its verb is not)."""
+    found: dict[str, dict[str, Any]] = {}
+    for node in _objects(activity):
+        data = node.get("data")
+        if node.get("type") == "Action.Submit" and isinstance(data, dict):
+            found.setdefault(str(data.get("verb")), dict(data))
+    return found
+
+
 def button(activity: Activity, title: str) -> dict[str, Any]:
     """The data of the button called `title` (fails naming the buttons there are)."""
     found = buttons(activity)

@@ -1,17 +1,15 @@
 """Training in Korean: every card, notice and sentence of the training area says the bot's own
 words in Korean (names, ids, codes and Azure's words quoted), English stays English, and a job
-started in Korean is announced in Korean whoever's turn or restart carries the watch on."""
+started in Korean is announced in Korean whoever's turn or restart carries the watch on (that
+one end to end: tests/e2e/test_watcher.py, the restart in both languages)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from adaptive_cards import charts, training
@@ -27,10 +25,8 @@ from skills.training.plan import check_options, verdict
 from skills.training.views import FinalView, JobView, job_view
 from skills.validation import validate_file
 from tests.adaptive_cards.test_cards import MODEL, RESOURCE, TRAINING, TUNED, job
-from tests.channel import Activity, ChannelFake, Conversation, card_of
-from tests.harness import bot_settings, running_bot
 from tests.korean import english, texts_of
-from tests.training_flow import FAST, SAMPLE, wait_until
+from tests.training_flow import SAMPLE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -178,86 +174,3 @@ def test_the_verdict_on_a_bad_file_is_korean(tmp_path: Path) -> None:
     with i18n.use("ko"):
         said = verdict(report)
     assert "잘못된 예제" in said and english([said]) == [], said
-
-
-# -- a whole training in Korean, announced in Korean after a restart -------------------------
-
-
-def _button(activity: Activity, verb: str) -> dict[str, Any]:
-    """The data of the Submit button with `verb` (titles are Korean here)."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Submit" and node["data"].get("verb") == verb:
-                found.append(node["data"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(activity.get("attachments") or [])
-    assert found, f"no {verb} button"
-    return found[0]
-
-
-def _has(verb: str) -> Callable[[Activity], bool]:
-    def check(activity: Activity) -> bool:
-        try:
-            _button(activity, verb)
-        except AssertionError:
-            return False
-        return True
-
-    return check
-
-
-def _heading(activity: Activity) -> str:
-    try:
-        body = card_of(activity).get("body") or []
-    except AssertionError:
-        return ""
-    return str(body[0].get("text", "")) if body else ""
-
-
-def _notices(chat: Conversation) -> list[Activity]:
-    return [a for a in chat.replies() if a["_op"] == "post" and _heading(a).startswith("학습 ")]
-
-
-async def test_a_korean_training_is_korean_to_its_end_even_after_a_restart(
-    tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
-) -> None:
-    settings = bot_settings(tmp_path / "data", **{**FAST, "sandbox_speedup": 8.0})
-    korean = {"locale": "ko-KR"}
-    with i18n.use("ko"):  # the bot's turns speak Korean (as ko-KR turns will)
-        async with running_bot(settings) as url:
-            chat = Conversation(url, channel, session)
-            attachments = []
-            for name in ("training_set.jsonl", "validation_set.jsonl"):
-                served = channel.serve_file(f"{chat.id}-{name}", (SAMPLE / name).read_bytes())
-                attachments.append(
-                    {"contentType": "application/octet-stream", "contentUrl": served, "name": name}
-                )
-            await chat.post(chat.activity(text="validate", attachments=attachments, **korean))
-            report = await chat.reply(_has("train"), 60)
-            await chat.post(chat.activity(value=_button(report, "train"), **korean))
-            confirmation = await chat.reply(_has("train-confirm"), 30)
-            assert english(texts_of(confirmation)) == []
-            value = _button(confirmation, "train-confirm")
-            await chat.post(chat.activity(value=value, replyToId=confirmation["id"], **korean))
-            card = await chat.reply(
-                lambda a: a["_op"] == "post" and _heading(a).startswith("미세 조정:"), 30
-            )
-            assert english(texts_of(card)) == []
-            await wait_until(lambda: "ftjob-" in str(channel.sent[-1]), 30)
-            assert not _notices(chat), "the job ended before the restart; slow the sandbox down"
-    # the watch carries on in an English process: the notice still speaks its starter's language
-    assert i18n.current() == "en"
-    async with running_bot(settings):
-        notice = await wait_until(lambda: _notices(chat), 60)
-        await asyncio.sleep(0.3)
-    assert english(texts_of(notice[0])) == [], texts_of(notice[0])
-    assert _heading(notice[0]) == "학습 완료: 성공"
-    updates = [a for a in chat.replies() if a["_op"] == "update" and a["id"] == card["id"]]
-    assert updates and all(english(texts_of(a)) == [] for a in updates)

@@ -9,15 +9,21 @@ from typing import Any
 import aiohttp
 import pytest
 
+from infra import i18n
 from infra.azure import azure_clients
 from infra.records import RecordStore
-from tests.channel import ChannelFake, Conversation, card_text
+from skills.records import JobRecord, LatestJob
+from tests.channel import ChannelFake, Conversation, card_text, verbs
 from tests.harness import bot_settings, bot_state, running_bot
+from tests.korean import english, texts_of
 from tests.training_flow import (
     FAST,
+    FILES,
+    SAMPLE,
     answered,
     ask,
     facts_of,
+    heading_of,
     is_notice,
     job_cards,
     job_id_of,
@@ -41,25 +47,66 @@ async def confirmed(chat: Conversation, text: str = "train") -> dict[str, Any]:
     return await chat.reply(lambda a: a["_op"] == "post" and "Fine-tuning" in card_text(a))
 
 
+LANGUAGES = {
+    "en": ("en-US", "Fine-tuning:", "Training complete: succeeded"),
+    "ko": ("ko-KR", "미세 조정:", "학습 완료: 성공"),
+}
+"""A user's Teams locale, the job card's heading and the notice's heading in that language."""
+
+
+async def confirmed_in(chat: Conversation, language: str) -> dict[str, Any]:
+    """Validate the samples, `train`, confirm, as a user whose Teams runs in `language` (buttons
+    pressed by their verb: their titles are in that language); the live job card's first post."""
+    locale, heading, _ = LANGUAGES[language]
+    files = []
+    for name in FILES:
+        url = chat.channel.serve_file(f"{chat.id}-{name}", (SAMPLE / name).read_bytes())
+        files.append({"contentType": "application/octet-stream", "contentUrl": url, "name": name})
+    await chat.post(chat.activity(text="validate", attachments=files, locale=locale))
+    card = await chat.reply(lambda a: "train" in verbs(a), 60)
+    for verb in ("train", "train-confirm"):
+        await chat.post(chat.activity(value=verbs(card)[verb], replyToId=card["id"], locale=locale))
+        if verb == "train":
+            card = await chat.reply(lambda a: "train-confirm" in verbs(a), 30)
+    return await chat.reply(lambda a: a["_op"] == "post" and heading_of(a).startswith(heading))
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
 async def test_restart_mid_job_gives_exactly_one_notice(
-    tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
+    language: str, tmp_path: Path, channel: ChannelFake, session: aiohttp.ClientSession
 ) -> None:
+    """The watch carries the job on after a restart, on the same card, with one notice; a job
+    started in Korean is announced in Korean, though the process that carries it on speaks
+    English (the notice keeps the language of who started the work)."""
+    _, heading, finished = LANGUAGES[language]
     settings = bot_settings(tmp_path / "data", **{**FAST, "sandbox_speedup": 8.0})
-    async with running_bot(settings) as url:
+    async with running_bot(settings) as url, bot_state(settings.data_dir) as records:
         chat = Conversation(url, channel, session)
-        card = await confirmed(chat)
-        await wait_until(lambda: "Step" in card_text(channel.sent[-1]) or notices(chat), 30)
-        assert not notices(chat), "the job ended before the restart; slow the sandbox down"
+        card = await confirmed_in(chat, language)
+
+        async def polled() -> JobRecord | None:  # the watcher has read steps (or the end)
+            latest = await records.get(LatestJob.at(chat.id))
+            record = latest and await records.get(JobRecord.at(latest.job))
+            return record if record and (record.step or record.final) else None
+
+        record = await wait_until(polled, 30)
+        assert not record.final, "the job ended before the restart; slow the sandbox down"
         before = len(updates_of(chat, card["id"]))
+    assert i18n.current() == "en"
     async with running_bot(settings), bot_state(settings.data_dir) as records:
-        await wait_until(lambda: notices(chat), 60)
-        await watch_ended(records, notice_job(chat))
+        latest = await records.get(LatestJob.at(chat.id))
+        assert latest is not None
+        await watch_ended(records, latest.job)
     async with running_bot(settings):  # and once more after the notice: nothing to resume
-        assert "Succeeded" in card_text(await ask(chat, "jobs"))  # up, its start done
-    assert len(notices(chat)) == 1
-    assert "succeeded" in card_text(notices(chat)[0])
-    assert len(job_cards(chat)) == 1
-    assert len(updates_of(chat, card["id"])) > before  # the same card carried on after restart
+        await ask(chat, "jobs")  # up, its start done
+    posts = [a for a in chat.replies() if a["_op"] == "post"]
+    assert [a for a in posts if heading_of(a).startswith(heading)] == [card]
+    [notice] = [a for a in posts if heading_of(a) == finished]
+    updates = updates_of(chat, card["id"])
+    assert len(updates) > before  # the same card carried on after restart
+    if language == "ko":
+        for activity in [notice, *updates]:
+            assert english(texts_of(activity)) == [], texts_of(activity)
 
 
 async def test_restart_right_after_the_launch_resumes_the_watch(
