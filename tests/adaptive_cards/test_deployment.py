@@ -4,8 +4,6 @@ background task updates later speak the language of the person who started the w
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +41,7 @@ from skills.playground import NO_SESSION, Comparison, Side
 from skills.records import ChatSession, DeleteCard, DeploymentRecord
 from tests.harness import SANDBOX_TOKEN, bot_settings
 from tests.korean import english, texts_of
+from tests.training_flow import wait_until
 
 MODEL = "gpt-4o-mini-2024-07-18"
 TUNED = f"{MODEL}.ft-0123456789abcdef0123456789abcdef-teacher"
@@ -193,15 +192,6 @@ class Recorder:
         self.seen.append(render(view).serialize())
 
 
-async def _until(condition: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
-
-
 async def test_a_followed_deployment_speaks_its_deployers_language(tmp_path: Path) -> None:
     """The follower updates a Korean deployer's card in Korean while the bot speaks English."""
     root = web.Application()
@@ -233,7 +223,7 @@ async def test_a_followed_deployment_speaks_its_deployers_language(tmp_path: Pat
         for record in (gone, deleting):
             await ctx.records.put(record)
             follower.follow(record.resource, record.name)
-        assert await _until(lambda: len(recorder.seen) >= 2, 20)
+        await wait_until(lambda: len(recorder.seen) >= 2, 20)
     finally:
         await ctx.tasks.close(grace=1.0)
         await ctx.azure.close()

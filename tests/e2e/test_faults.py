@@ -33,6 +33,7 @@ from skills.sample import read_sample
 from tests.channel import ChannelFake, Conversation, card_text
 from tests.e2e.test_datasets_chat import attachment
 from tests.harness import bot_settings, running_bot
+from tests.training_flow import wait_until
 
 FTBOT = Path(sys.executable).parent / "ftbot"
 
@@ -52,21 +53,21 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (user + system), from /proc; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _alive(pid: int) -> bool:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return False
     return fields[0] != "Z"  # a zombie is dead, only not yet reaped by its new parent
-
-
-async def _until(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.1)
-    return True
 
 
 async def test_workers_die_with_a_killed_validation(tmp_path: Path) -> None:
@@ -84,8 +85,11 @@ async def test_workers_die_with_a_killed_validation(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert await _until(lambda: len(_children(validation.pid)) >= 2, 60)
-        await asyncio.sleep(1.0)  # the workers are scanning
+        # the workers are scanning: two children (a worker per core) have used CPU time
+        await wait_until(
+            lambda: len([p for p in _children(validation.pid) if _cpu_seconds(p) >= 0.5]) >= 2,
+            60,
+        )
         helpers = _children(validation.pid)
         assert validation.returncode is None, "the validation ended before it could be killed"
     finally:
@@ -93,9 +97,7 @@ async def test_workers_die_with_a_killed_validation(tmp_path: Path) -> None:
         await validation.wait()
     assert helpers
     try:
-        assert await _until(lambda: not any(_alive(pid) for pid in helpers), 20), [
-            pid for pid in helpers if _alive(pid)
-        ]
+        await wait_until(lambda: not any(_alive(pid) for pid in helpers), 20)
     finally:  # a failing run leaves no orphans behind
         for pid in helpers:
             if _alive(pid):
@@ -150,7 +152,7 @@ async def test_a_failing_azure_is_retried_with_backoff_and_logged_once(
     caplog.set_level(logging.INFO)
     task = asyncio.create_task(watcher.run())
     try:
-        assert await _until(lambda: len(calls) >= 9, 30)
+        await wait_until(lambda: len(calls) >= 9, 30)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

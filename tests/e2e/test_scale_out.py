@@ -103,7 +103,8 @@ async def test_three_instances_one_killed_every_job_one_card_and_one_notice(
         chats = [Conversation(balancer.url, channel, session) for _ in range(CONVERSATIONS)]
         cards = await asyncio.gather(*(start_training(chat) for chat in chats))
         jobs = [
-            await wait_until(lambda card=card: job_id_of(channel, card["id"]), 60) for card in cards
+            await wait_until(lambda card=card: job_id_of(channel, card["id"]), 120)
+            for card in cards
         ]
 
         # Kill the instance that watches the most jobs still running, while they run.

@@ -9,7 +9,6 @@ skills put in the views, the sentences of their errors and the audit entries the
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from skills.resources import Resources
 from tests.harness import bot_settings
 from tests.korean import english
 from tests.sandbox_server import running_sandbox
+from tests.training_flow import wait_until
 
 ADA = Actor("0a11ce00-0000-4000-8000-000000000001", "Ada Admin")
 CONVERSATION, SCOPE = "conv-ko", "conversation:conv-ko"
@@ -110,16 +110,6 @@ async def skills(tmp_path: Path) -> AsyncIterator[Skills]:
             await storage.close()
 
 
-async def until(check: object, seconds: float = 30.0) -> None:
-    """Wait until `check()` is true."""
-    assert callable(check)
-    for _ in range(int(seconds / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
-
-
 def korean_only(texts: list[str]) -> list[str]:
     """The English in `texts`, after checking that they are Korean at all."""
     assert any(any("\uac00" <= c <= "\ud7a3" for c in t) for t in texts), texts
@@ -151,7 +141,7 @@ async def provision(s: Skills, name: str, group: str = "") -> ProvisionRequest:
 async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path: Path) -> None:
     async with skills(tmp_path) as s:
         await provision(s, "aoai-ko")
-        await until(lambda: s.notify.views(ProvisionSucceeded))
+        await wait_until(lambda: s.notify.views(ProvisionSucceeded))
         assert {sent.language for sent in s.notify.sent} == {"ko"}
         assert korean_only(progress_texts(s.notify)) == []
         assert "계정 생성" in progress_texts(s.notify)
@@ -203,7 +193,7 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
             done = s.notify.views(TeardownProgress)
             return bool(done) and isinstance(done[-1], TeardownProgress) and done[-1].finished
 
-        await until(finished)
+        await wait_until(finished)
         torn = [s for s in s.notify.sent if isinstance(s.view, TeardownProgress)]
         assert {sent.language for sent in torn} == {"ko"}
         last = torn[-1].view
@@ -235,7 +225,7 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
 async def test_a_failed_provisioning_says_why_in_korean(tmp_path: Path) -> None:
     async with skills(tmp_path) as s:
         await provision(s, "aoai-sandbox", group="elsewhere")  # its subdomain is taken
-        await until(lambda: s.notify.views(ProvisionFailed))
+        await wait_until(lambda: s.notify.views(ProvisionFailed))
         failed = s.notify.views(ProvisionFailed)[0]
         assert isinstance(failed, ProvisionFailed)
         assert s.notify.sent[-1].language == "ko"
@@ -311,7 +301,7 @@ async def test_english_is_still_english(tmp_path: Path) -> None:
         record = await s.provisioning.confirm(plan.token, CONVERSATION, ADA)
         with i18n.use("ko"):  # a Korean task runs what an English speaker confirmed
             await s.provisioning.begin(record, "card-1")
-        await until(lambda: s.notify.views(ProvisionSucceeded))
+        await wait_until(lambda: s.notify.views(ProvisionSucceeded))
         assert {sent.language for sent in s.notify.sent} == {"en"}
         assert "Creating the account" in progress_texts(s.notify)
         shown = await s.provisioning.describe(SCOPE)
