@@ -1,12 +1,12 @@
 """Validation, file checks and datasets speak Korean to a Korean reader: the report card on real
 reports of real files (every kind of problem the rules find), the cards of a check as bot/render.py
 renders them, the error list, and the one sentences of refused files; the user's data stays
-quoted, and English is still English (the report's `message` and `--json` stay English)."""
+quoted, and English is still English (the report's `message` and `--json` stay English). A Korean
+turn's check end to end: tests/e2e/test_datasets_chat.py."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,6 @@ from infra.i18n import N_
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.sample import write_sample
 from skills.validation import ValidationReport, validate_file
-from tests.channel import ChannelFake, Conversation, button, card_text
-from tests.e2e.test_datasets_chat import attachment
 from tests.korean import english, texts_of
 
 
@@ -38,7 +36,7 @@ SYSTEM = {"role": "system", "content": "You teach AI."}
 GOOD = _line(SYSTEM, USER, ASSISTANT)
 
 
-def _broken_chat(tmp_path: Path) -> Path:
+def broken_chat(tmp_path: Path) -> Path:
     """Valid examples, warnings, and one line of every chat problem the rules report."""
     lines = [
         _line(SYSTEM, USER, {"role": "assistant", "content": f"Answer {n}."}) for n in range(12)
@@ -76,7 +74,8 @@ def _card_texts(content: dict[str, Any]) -> list[str]:
     return texts_of({"attachments": [{"content": content}]})
 
 
-def _korean(texts: list[str]) -> None:
+def all_korean(texts: list[str]) -> None:
+    """The texts are Korean: some Hangul, and no English outside quotations."""
     assert english(texts) == []
     assert any("\uac00" <= c <= "\ud7a3" for t in texts for c in t)  # some Hangul
 
@@ -88,7 +87,7 @@ def _activity(view: Any) -> dict[str, Any]:
 
 
 def test_a_report_of_every_chat_problem_is_korean(tmp_path: Path) -> None:
-    path = _broken_chat(tmp_path)
+    path = broken_chat(tmp_path)
     with i18n.use("ko"):
         report = validate_file(path, model="gpt-35-turbo-0613")
         codes = set(report.error_counts)
@@ -99,12 +98,12 @@ def test_a_report_of_every_chat_problem_is_korean(tmp_path: Path) -> None:
         assert len(report.warnings) == 5 and report.over_limit
         card = validation_card([report], ["a" * 64], 1.25)
         shown = _card_texts(card)
-        _korean(shown)
+        all_korean(shown)
         assert "❌ 아직 학습할 수 없습니다. 아래 문제를 해결하세요" in shown
         assert [a["title"] for a in card["actions"]] == ["모든 오류 보기"]
         lines = error_lines(report)
-        _korean(lines)
-        _korean([report.summary()])
+        all_korean(lines)
+        all_korean([report.summary()])
         assert report.errors and all(e.text() != e.message for e in report.errors)
     # what validation keeps (the --json shape, the stored report) says it in English
     assert all(e.message.isascii() for e in report.errors)
@@ -115,13 +114,13 @@ def test_a_report_of_every_chat_problem_is_korean(tmp_path: Path) -> None:
 
 
 def test_a_stored_report_is_shown_in_the_readers_language(tmp_path: Path) -> None:
-    report = validate_file(_broken_chat(tmp_path), model="gpt-35-turbo-0613")
+    report = validate_file(broken_chat(tmp_path), model="gpt-35-turbo-0613")
     kept = ValidationReport.from_json(json.loads(json.dumps(report.stored())))
     assert kept == report
     english_lines = error_lines(kept)
     with i18n.use("ko"):
         korean_lines = error_lines(kept)
-        _korean(korean_lines)
+        all_korean(korean_lines)
     assert english_lines[0].startswith("broken_set.jsonl line ")
     assert english(english_lines)  # English stays English
 
@@ -155,9 +154,9 @@ def test_files_the_service_would_refuse_are_explained_in_korean(tmp_path: Path) 
         for path in sorted(tmp_path.glob("*.jsonl")):
             report = validate_file(path)
             assert not report.ok
-            _korean(_card_texts(validation_card([report], ["c" * 64], None)))
-            _korean(error_lines(report))
-            _korean([report.summary()])
+            all_korean(_card_texts(validation_card([report], ["c" * 64], None)))
+            all_korean(error_lines(report))
+            all_korean([report.summary()])
     english_report = validate_file(tmp_path / "page.jsonl")
     assert english_report.file_errors[0].text() == (
         'the file holds an HTML page; expected the chat format, one {"messages": [...]} object '
@@ -185,8 +184,8 @@ def test_the_cards_of_a_check_are_korean_as_the_bot_renders_them(tmp_path: Path)
             _activity(CheckFailed(names, too_large("training_set.jsonl", 4096).message)),
         ]
         for activity in views:
-            _korean(texts_of(activity))
-        _korean([ready["summary"]])
+            all_korean(texts_of(activity))
+        all_korean([ready["summary"]])
     with i18n.use("en"):
         card = _activity(FilesReport(reports, ("a" * 64, "b" * 64), 0.42))["attachments"][0]
         assert card["content"]["body"][0]["text"] == "✅ Ready to train"
@@ -199,7 +198,7 @@ def test_files_in_a_channel_are_explained_in_korean() -> None:
             GraphRefused(N_("Microsoft Graph did not let me read that message.")),
         ):
             content = personal_chat_card(reason.message, "General", "https://teams.example/l")
-            _korean(_card_texts(content))
+            all_korean(_card_texts(content))
     content = personal_chat_card("No access.", "General", None)
     assert "Send the file to me in our personal chat" in json.dumps(content)
 
@@ -219,32 +218,5 @@ def test_refusals_of_validation_are_korean(tmp_path: Path, error: Any) -> None:
     with i18n.use("ko"), pytest.raises(UserError) as raised:
         error(path)
     with i18n.use("ko"):
-        _korean([raised.value.message])
+        all_korean([raised.value.message])
     assert raised.value.message.isascii()  # said again outside: English
-
-
-_TURNS_SPEAK = (Path(__file__).parents[2] / "bot" / "language.py").exists()
-"""The turn plumbing (bot/language.py) sets a turn's language from its activity's locale."""
-
-
-@pytest.mark.skipif(not _TURNS_SPEAK, reason="a turn does not take its language yet")
-async def test_a_korean_turn_gets_its_check_and_errors_in_korean(
-    conversation: Callable[..., Conversation], channel: ChannelFake, tmp_path: Path
-) -> None:
-    """End to end: files attached in a Korean turn, the check that runs in the background, its
-    report card, "Show all errors"; the same in English stays English."""
-    content = _broken_chat(tmp_path).read_bytes()
-    chat = conversation()
-    files = [attachment(channel, "training_set.jsonl", content)]
-    first = await chat.say("validate", attachments=files, locale="ko-KR")
-    _korean(texts_of(first))
-    report = await chat.reply(
-        lambda a: a["id"] == first["id"] and a["_op"] == "update" and "actions" in json.dumps(a),
-        30,
-    )
-    _korean(texts_of(report))
-    press = button(report, "모든 오류 보기")
-    errors = await chat.say("", value=press, locale="ko-KR")
-    _korean(texts_of(errors))
-    english_report = await chat.checked("validate", attachments=files, locale="en-US")
-    assert "Not ready to train" in card_text(english_report)

@@ -1,17 +1,21 @@
-"""Validation in chat: attachments in, report card out, as the Emulator and Teams send them."""
+"""Validation in chat: attachments in, report card out, as the Emulator and Teams send them; in
+Korean for a Korean turn."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.datasets import FILE_CONSENT, FILE_INFO
 from skills.sample import read_sample
+from tests.adaptive_cards.test_validation_korean import all_korean, broken_chat
 from tests.channel import ChannelFake, Conversation, button, card_of, card_text
+from tests.korean import texts_of
 
 TRAINING = read_sample("training_set.jsonl")
 VALIDATION = read_sample("validation_set.jsonl")
@@ -208,3 +212,25 @@ async def test_sample_in_teams_personal_chat_uses_file_consent(
     )
     await chat.post(decline)
     assert (await chat.reply())["text"] == "OK, I won't send validation_set.jsonl."
+
+
+async def test_a_korean_turn_gets_its_check_and_errors_in_korean(
+    conversation: Callable[..., Conversation], channel: ChannelFake, tmp_path: Path
+) -> None:
+    """End to end: files attached in a Korean turn, the check that runs in the background, its
+    report card, "Show all errors"; the same in English stays English."""
+    content = broken_chat(tmp_path).read_bytes()
+    chat = conversation()
+    files = [attachment(channel, "training_set.jsonl", content)]
+    first = await chat.say("validate", attachments=files, locale="ko-KR")
+    all_korean(texts_of(first))
+    report = await chat.reply(
+        lambda a: a["id"] == first["id"] and a["_op"] == "update" and "actions" in json.dumps(a),
+        30,
+    )
+    all_korean(texts_of(report))
+    press = button(report, "모든 오류 보기")
+    errors = await chat.say("", value=press, locale="ko-KR")
+    all_korean(texts_of(errors))
+    english_report = await chat.checked("validate", attachments=files, locale="en-US")
+    assert "Not ready to train" in card_text(english_report)
