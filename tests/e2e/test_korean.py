@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.channel import Activity, Conversation, card_text
+from tests.channel import Activity, Conversation, card_text, verbs
 from tests.korean import english, texts_of
 from tests.training_flow import FAST, SAMPLE
 
@@ -26,28 +26,10 @@ def settings_overrides() -> dict[str, Any]:
     return {**FAST, "sandbox_speedup": 3000.0}
 
 
-def verbs_of(activity: Activity) -> dict[str, dict[str, Any]]:
-    """The card's buttons by verb: verb -> data."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif isinstance(node, dict):
-            if node.get("type") == "Action.Submit" and isinstance(node.get("data"), dict):
-                found.setdefault(str(node["data"].get("verb")), dict(node["data"]))
-            for value in node.values():
-                walk(value)
-
-    walk(activity.get("attachments") or [])
-    return found
-
-
 async def press(chat: Conversation, card: Activity, verb: str, **fields: Any) -> None:
     """Press the button of `card` whose verb is `verb`, as Teams does."""
-    data = verbs_of(card).get(verb)
-    assert data is not None, f"no {verb!r} button in {list(verbs_of(card))}: {card_text(card)}"
+    data = verbs(card).get(verb)
+    assert data is not None, f"no {verb!r} button in {list(verbs(card))}: {card_text(card)}"
     activity = chat.activity(value=data, replyToId=card["id"], **fields)
     response = await chat.post(activity)
     assert response.status in (200, 201), response.status
@@ -61,7 +43,7 @@ async def said(chat: Conversation, text: str, **fields: Any) -> Activity:
 
 
 def with_verb(verb: str) -> Callable[[Activity], bool]:
-    return lambda a: verb in verbs_of(a)
+    return lambda a: verb in verbs(a)
 
 
 def unquoted_english(chat: Conversation, since: int = 0) -> list[str]:
@@ -90,33 +72,31 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
     # help and the sample, in Korean command words
     assert "도움말" in card_text(await chat.say("도움말", **KOREAN))
     offer = await chat.say("샘플", **KOREAN)
-    offer = (
-        await chat.reply(with_verb("validate"), 20) if "validate" not in verbs_of(offer) else offer
-    )
+    offer = await chat.reply(with_verb("validate"), 20) if "validate" not in verbs(offer) else offer
 
     # validate the sample: the report card, with "start training"
     await press(chat, offer, "validate", **KOREAN)
-    report = await chat.reply(lambda a: "train" in verbs_of(a), 60)
+    report = await chat.reply(lambda a: "train" in verbs(a), 60)
 
     # train: the confirmation, the live card, the notice
     await press(chat, report, "train", **KOREAN)
     confirm = await chat.reply(with_verb("train-confirm"), 20)
     await press(chat, confirm, "train-confirm", **KOREAN)
-    notice = await chat.reply(lambda a: a["_op"] == "post" and "deploy" in verbs_of(a), 120)
+    notice = await chat.reply(lambda a: a["_op"] == "post" and "deploy" in verbs(a), 120)
 
     # deploy from the notice, then chat with it
     await press(chat, notice, "deploy", **KOREAN)
     plan = await chat.reply(with_verb("deploy-confirm"), 20)
     await press(chat, plan, "deploy-confirm", **KOREAN)
-    deployed = await chat.reply(lambda a: "chat" in verbs_of(a), 60)
-    name = str(verbs_of(deployed)["chat"].get("deployment") or "")
-    assert name, verbs_of(deployed)
+    deployed = await chat.reply(lambda a: "chat" in verbs(a), 60)
+    name = str(verbs(deployed)["chat"].get("deployment") or "")
+    assert name, verbs(deployed)
     await press(chat, deployed, "chat", **KOREAN)
     await chat.reply()
     await said(chat, "안녕하세요, AI에 대해 알려 주세요.")
     # in a chat session a prompt that starts with a command noun goes to the model
     answer = await said(chat, "학습 데이터는 어떻게 만드나요?")
-    assert "train-confirm" not in verbs_of(answer) and "학습을 시작할까요" not in card_text(answer)
+    assert "train-confirm" not in verbs(answer) and "학습을 시작할까요" not in card_text(answer)
     await chat.say("/초기화", **KOREAN)
     await chat.say("/종료", **KOREAN)
 
@@ -201,7 +181,7 @@ async def test_an_english_user_in_the_same_channel_still_reads_english(
     await korean.say("샘플", **KOREAN)
     offer = await korean.reply(with_verb("validate"), 20)
     await press(english_user, offer, "validate", locale="en-US")
-    report = await english_user.reply(lambda a: "train" in verbs_of(a), 60)
+    report = await english_user.reply(lambda a: "train" in verbs(a), 60)
     assert "학습" in card_text(report) and english(texts_of(report)) == []
     # Teams' clientInfo entity is read when the activity has no locale
     client_info = [{"type": "clientInfo", "locale": "ko-KR"}]
