@@ -109,11 +109,17 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
     found = unquoted_english(chat)
     assert not found, "English the bot said in Korean:\n" + "\n".join(found)
 
-    # `language en`: the same user now reads English, whatever Teams says
-    mark = len(chat.replies())
-    assert "English" in (await chat.say("language en", **KOREAN))["text"]
-    assert "FineTune Ops commands" in card_text(await chat.say("help", **KOREAN))
-    assert not any("가" <= c <= "힣" for a in chat.replies()[mark:] for c in card_text(a))
+    # `language en`: the same user now reads English, whatever Teams says, in every answer to
+    # their turns (a card of the Korean work above, updated later, stays Korean: it keeps its
+    # starter's language)
+    asked = [chat.activity(text=text, **KOREAN) for text in ("language en", "help")]
+    for activity in asked:
+        await chat.post(activity)
+        await chat.reply()
+    answers = [a for a in chat.replies() if a.get("replyToId") in {b["id"] for b in asked}]
+    assert "English" in answers[0]["text"]
+    assert "FineTune Ops commands" in card_text(answers[-1])
+    assert not any("가" <= c <= "힣" for a in answers for c in card_text(a))
     back = await chat.say("language auto", **KOREAN)
     assert "한국어" in back["text"], back["text"]
 
