@@ -93,7 +93,7 @@ async def test_the_job_watcher_stops_right_after_a_job_is_added(tmp_path: Path) 
     ctx = build_context(settings, records, notifier)  # Azure: a sandbox that is not there
     watcher = JobWatcher(ctx)
     await watcher.start()
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop: the poller runs up to its wait
     await watcher.watch("ftjob-" + "0" * 32)  # wakes the poller...
     async with asyncio.timeout(5):
         await watcher.stop()  # ...which must still stop at once
