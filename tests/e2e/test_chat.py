@@ -128,13 +128,14 @@ async def test_sessions_are_per_user_and_explained(
 
 
 @pytest.mark.parametrize(
-    "settings_overrides", [{"sandbox_speedup": 3000.0, "sandbox_faults": "latency=0.05"}]
+    "settings_overrides", [{"sandbox_speedup": 3000.0, "sandbox_faults": "together=6"}]
 )
 async def test_quick_prompts_all_land_in_the_history(
     conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
 ) -> None:
-    """Prompts sent before the previous answer came: each exchange is kept (the session is
-    changed by one read-modify-write per answer, not read, held and saved over the others)."""
+    """Prompts sent before the previous answer came (the sandbox answers the six completions
+    only once all six are waiting): each exchange is kept (the session is changed by one
+    read-modify-write per answer, not read, held and saved over the others)."""
     job, model = await trained_model(bot_url, tmp_path)
     chat = conversation()
     await deploy_and_wait(chat, {"verb": "deploy", "model": model, "job": job})
