@@ -21,6 +21,7 @@ def test_the_runner_lists_the_benchmarks() -> None:
     )
 
 
+@pytest.mark.timeout(600)  # bots, a sandbox and jobs as processes: minutes on a busy machine
 def test_the_turns_benchmark_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
     """A few conversations and two tiny watches, so the benchmark cannot rot."""
     fast = {
