@@ -106,11 +106,10 @@ async def _measure(folder: Path, azurite: str) -> tuple[list[float], list[float]
 
         await wait_until(all_moved, 3 * PROMISE)
         survivors = [bot for bot in bots if bot is not victim]
-        taken = {
-            job: (when - killed_wall).total_seconds()
-            for when, _, job in owners_in_logs(survivors)
-            if job in orphans and when > killed_wall
-        }
+        taken: dict[str, float] = {}  # the first take of each orphan after the kill
+        for when, _, job in owners_in_logs(survivors):
+            if job in orphans and when > killed_wall:
+                taken.setdefault(job, (when - killed_wall).total_seconds())
         await balancer.close()
     await channel.close()
     missing = orphans - set(taken)
