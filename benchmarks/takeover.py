@@ -4,9 +4,10 @@ Two bot instances (`ftbot run`, FTBOT_STATE=blob on Azurite, the default 15 s le
 external sandbox (`ftbot sandbox`), behind a balancer that hands each activity to a random live
 instance; a few conversations validate and train. While the jobs run, the instance that watches
 the most of them is killed (SIGKILL: no lease released). Measured for each job it watched: the
-time from the kill to the other instance taking its watch lease (from that instance's log), and
-to the job's card moving again. The promise (README, "Several instances"): within a lease period
-and one retry of the others' look for unowned work, 15 s + 5 s = 20 s.
+time from the kill to the other instance taking its watch lease (from that instance's log; its
+card then moves on as the job does, which for a job still queued on the sandbox is later). The
+promise (README, "Several instances"): within a lease period and one retry of the others' look
+for unowned work, 15 s + 5 s = 20 s.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import tempfile
-import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ LEASE_SECONDS = 15
 PROMISE = LEASE_SECONDS + LEASE_SECONDS / 3
 CONVERSATIONS = 4
 SPEEDUP = "2"
-"""Sandbox time: a sample job runs ~25 s, so the jobs are still running when one instance dies."""
+"""Sandbox time: a sample job runs ~25 s, so the jobs are unfinished when one instance dies."""
 
 
 async def _start_training(chat: Any) -> dict[str, Any]:
@@ -40,8 +40,8 @@ async def _start_training(chat: Any) -> dict[str, Any]:
     )
 
 
-async def _measure(folder: Path, azurite: str) -> tuple[list[float], list[float]]:
-    """(seconds from the kill to each orphaned job's lease being taken, to its card moving)."""
+async def _measure(folder: Path, azurite: str) -> list[float]:
+    """Seconds from the kill to each orphaned job's watch lease being taken by the other."""
     from tests.channel import ChannelFake, Conversation
     from tests.harness import HTTP_TIMEOUT
     from tests.instances import (
@@ -52,7 +52,7 @@ async def _measure(folder: Path, azurite: str) -> tuple[list[float], list[float]
         ready,
         sandbox_process,
     )
-    from tests.training_flow import job_id_of, notices, updates_of, wait_until
+    from tests.training_flow import job_id_of, notices, wait_until
 
     token = "takeover-" + uuid.uuid4().hex
     shared = {"SANDBOX_SPEEDUP": SPEEDUP, "SANDBOX_ARM_TOKEN": token, "SANDBOX_FAULTS": ""}
@@ -84,37 +84,28 @@ async def _measure(folder: Path, azurite: str) -> tuple[list[float], list[float]
         jobs: list[str] = []
         for card in cards:
             jobs.append(await wait_until(functools.partial(job_id_of, channel, card["id"]), 60))
-        running = {job for chat, job in zip(chats, jobs, strict=True) if not notices(chat)}
+        unfinished = {job for chat, job in zip(chats, jobs, strict=True) if not notices(chat)}
         watching: dict[str, set[str]] = {}
         for _, name, job in owners_in_logs(bots):
             watching.setdefault(name, set()).add(job)
-        victim = max(bots, key=lambda bot: len(watching.get(bot.name, set()) & running))
-        orphans = watching.get(victim.name, set()) & running
-        assert orphans, f"no running job is watched by one instance yet: {watching}"
-        card_of = {job: card["id"] for job, card in zip(jobs, cards, strict=True)}
-        chat_of = dict(zip(jobs, chats, strict=True))
-        seen = {job: len(updates_of(chat_of[job], card_of[job])) for job in orphans}
-        killed_wall, killed = datetime.now(), time.monotonic()
+        victim = max(bots, key=lambda bot: len(watching.get(bot.name, set()) & unfinished))
+        orphans = watching.get(victim.name, set()) & unfinished
+        assert orphans, f"no unfinished job is watched by one instance yet: {watching}"
+        killed_wall = datetime.now()
         victim.kill()
-        moved: dict[str, float] = {}
-
-        def all_moved() -> bool:
-            for job in orphans - set(moved):
-                if len(updates_of(chat_of[job], card_of[job])) > seen[job]:
-                    moved[job] = time.monotonic() - killed
-            return len(moved) == len(orphans)
-
-        await wait_until(all_moved, 3 * PROMISE)
         survivors = [bot for bot in bots if bot is not victim]
         taken: dict[str, float] = {}  # the first take of each orphan after the kill
-        for when, _, job in owners_in_logs(survivors):
-            if job in orphans and when > killed_wall:
-                taken.setdefault(job, (when - killed_wall).total_seconds())
+
+        def all_taken() -> bool:
+            for when, _, job in owners_in_logs(survivors):
+                if job in orphans and when > killed_wall:
+                    taken.setdefault(job, (when - killed_wall).total_seconds())
+            return set(taken) == orphans
+
+        await wait_until(all_taken, 3 * PROMISE)
         await balancer.close()
     await channel.close()
-    missing = orphans - set(taken)
-    assert not missing, f"never taken over: {missing}"
-    return sorted(taken.values()), sorted(moved.values())
+    return sorted(taken.values())
 
 
 def run() -> None:
@@ -122,14 +113,13 @@ def run() -> None:
     from tests.azurite import running_azurite
 
     with running_azurite() as azurite, tempfile.TemporaryDirectory() as folder:
-        taken, moved = asyncio.run(_measure(Path(folder), azurite))
+        taken = asyncio.run(_measure(Path(folder), azurite))
     print(
-        f"an instance killed while it watched {len(taken)} running job(s), lease "
+        f"an instance killed while it watched {len(taken)} unfinished job(s), lease "
         f"{LEASE_SECONDS} s, others look every {LEASE_SECONDS / 3:g} s:"
     )
     print(
-        f"  taken over after {', '.join(f'{t:.1f}' for t in taken)} s (max {max(taken):.1f} s); "
-        f"cards moving again after max {max(moved):.1f} s; promise {PROMISE:g} s: "
+        f"  taken over after {', '.join(f'{t:.1f}' for t in taken)} s; promise {PROMISE:g} s: "
         f"ratio {max(taken) / PROMISE:.2f}x ({'ok' if max(taken) <= PROMISE else 'OVER PROMISE'})"
     )
 
