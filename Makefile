@@ -6,7 +6,7 @@ PLAYGROUND := .playground/node_modules/.installed
 AZURITE := .azurite/node_modules/.installed
 CHECKOV := .checkov-venv/.installed
 
-.PHONY: run test lint bench package catalog clean
+.PHONY: run test test-fast lint bench package catalog clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ lint: $(STAMP)
 
 test: lint $(PLAYGROUND) $(AZURITE) $(CHECKOV)
 	tools/in-netns $(BIN)/pytest -q
+
+# Every module's own tests, without ruff and mypy, the e2e flows and the slow ones (see
+# pyproject.toml's markers): under a minute.
+test-fast: $(STAMP) $(AZURITE)
+	tools/in-netns $(BIN)/pytest -q -m "not e2e and not slow"
 
 catalog: $(STAMP)
 	$(BIN)/python -m tools.catalogs

@@ -7,7 +7,7 @@ fetch, checked against the sha256 tiktoken expects), so no download is ever need
 `token_counter` counts without making token lists: bpe-openai's Rust tokenizer (GitHub's
 rust-gems `bpe-openai` crate: tiktoken's pre-splitting, then its own exact BPE), which loads in a
 tenth of tiktoken's time and counts faster. Its counts equal tiktoken's `encode_ordinary`
-(tests/test_tokens.py compares them on every code point and on generated text).
+(tests/infra/test_tokens.py compares them on every code point and on generated text).
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ARM_ROUTER = web.AppKey("sandbox_arm_router", arm.Router)
+TOGETHER = web.AppKey("sandbox_together", asyncio.Barrier)
+"""The barrier of the `together=<n>` fault: chat completions wait for each other."""
 
 
 @web.middleware
@@ -41,6 +43,8 @@ async def azure_edge(request: web.Request, handler: Handler) -> web.StreamRespon
             raise AzureError(403, "Forbidden", "This sandbox answers only on this machine.")
         if faults.latency:
             await asyncio.sleep(faults.latency)
+        if faults.together and request.path.endswith("/chat/completions"):
+            await request.config_dict[TOGETHER].wait()
         status = faults.pick(sandbox.fault_rng) if faults.rates else None
         if status is not None:
             code, message = describe(status)
@@ -110,6 +114,7 @@ def build_app(config: SandboxConfig) -> web.Application:
     app[SANDBOX] = sandbox
     app[TRAINER] = Trainer(sandbox)
     app[CHAT_MODELS] = ChatModels(sandbox)
+    app[TOGETHER] = asyncio.Barrier(max(1, config.faults.together))
     router = arm.build_router()
     add_accounts(router)
     add_groups(router)

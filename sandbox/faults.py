@@ -7,6 +7,8 @@ Syntax: comma-separated `name=value` pairs, for example `429=0.1,500=0.05,latenc
 - `lost=<rate>`: serve that share of POST requests (an upload, a job creation), then answer 504
   as if the answer was lost on the way back: the work is done, the caller cannot know it.
 - `latency=<seconds>`: add that much real time before every answer.
+- `together=<n>`: hold each chat completion until `n` of them are waiting, then answer them all
+  (a barrier for tests of requests that must overlap, instead of a latency that hopes they do).
 - `retry_after=<seconds>`: the Retry-After a fault gives (default 1).
 - `seed=<int>`: make the sequence of faults reproducible.
 - `drop=<operationId>:<field>`: answer that operation without that top-level field of its JSON
@@ -42,11 +44,12 @@ class Faults:
     seed: int | None = None
     drops: tuple[tuple[str, str], ...] = ()
     """(operation id, top-level field) pairs the answers of that operation leave out."""
+    together: int = 0
 
     @property
     def active(self) -> bool:
-        """True when any fault or latency is configured."""
-        return bool(self.rates) or self.lost > 0 or self.latency > 0
+        """True when any fault, latency or barrier is configured."""
+        return bool(self.rates) or self.lost > 0 or self.latency > 0 or self.together > 0
 
     def rng(self) -> random.Random:
         """A random source for one sandbox run."""
@@ -70,7 +73,7 @@ def describe(status: int) -> tuple[str, str]:
 def parse_faults(text: str) -> Faults:
     """Parse the `SANDBOX_FAULTS` syntax; raises ValueError naming the bad part."""
     rates: dict[int, float] = {}
-    latency, retry_after, lost, seed = 0.0, 1.0, 0.0, None
+    latency, retry_after, lost, seed, together = 0.0, 1.0, 0.0, None, 0
     drops: list[tuple[str, str]] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -94,6 +97,8 @@ def parse_faults(text: str) -> Faults:
                 lost = float(value)
             elif name == "seed":
                 seed = int(value)
+            elif name == "together":
+                together = int(value)
             elif name.isascii() and name.isdigit() and 400 <= int(name) <= 599:
                 rates[int(name)] = float(value)
             else:
@@ -104,8 +109,8 @@ def parse_faults(text: str) -> Faults:
             raise ValueError(f"fault {part!r} has a value that is not a number") from None
     if any(not 0 <= r <= 1 for r in (*rates.values(), lost)) or sum(rates.values()) > 1:
         raise ValueError("fault rates must be between 0 and 1 and add up to at most 1")
-    if latency < 0 or retry_after <= 0:
-        raise ValueError("latency must be >= 0 and retry_after > 0")
+    if latency < 0 or retry_after <= 0 or together < 0:
+        raise ValueError("latency and together must be >= 0 and retry_after > 0")
     return Faults(
         rates=rates,
         lost=lost,
@@ -113,4 +118,5 @@ def parse_faults(text: str) -> Faults:
         retry_after=retry_after,
         seed=seed,
         drops=tuple(drops),
+        together=together,
     )

@@ -4,8 +4,8 @@ Every kind of record lives beside the workflow that owns it: a skill that is a p
 kinds in its `records.py` (skills/training/, skills/deployment/, skills/provisioning/), a skill of
 one module in that module (audit.py, chat.py, checks.py, datasets.py, languages.py, resources.py).
 Each kind spells its key prefix once, as `prefix`, and builds its keys from it; a kind of claim is
-a `ClaimKind`. tests/test_record_keys.py checks that no two kinds share a prefix, that none starts
-another, and that no prefix is spelled a second time in skills/ or bot/.
+a `ClaimKind`. tests/skills/test_records.py checks that no two kinds share a prefix, that none
+starts another, and that no prefix is spelled a second time in skills/ or bot/.
 
 Here: the key segments; `Spoken`, work that speaks later in the language of the person who
 started it; the conversations' references; `Claim`, the record of a once-only step (its rule in

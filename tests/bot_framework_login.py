@@ -89,7 +89,8 @@ class LoginServer:
         server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.url = f"https://127.0.0.1:{server.server_address[1]}"
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # a short poll: shutdown() at the end of a test returns at once, not after 0.5 s
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
 
     def __enter__(self) -> LoginServer:
         self._thread.start()

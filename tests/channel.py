@@ -12,6 +12,7 @@ import base64
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -34,10 +35,12 @@ class ChannelFake:
         self.redirects: dict[str, str] = {}
         self.held: asyncio.Event | None = None  # set: held downloads go on (see `hold_files`)
         self.downloading = asyncio.Event()  # a held download has started
-        self.slow_posts = 0.0  # seconds between recording a posted activity and answering
         self.uploads: dict[str, bytes] = {}  # files the bot uploaded (Teams file consent)
         self.failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) for next calls
+        self.refused: list[Activity] = []  # what `refuse` refused, in order
         self.calls = 0
+        self._refusals: list[_Refusal] = []
+        self._holds: list[tuple[Predicate, asyncio.Event]] = []
         self.peers: set[tuple[str, int]] = set()  # the bot's TCP connections (address, port)
         self.members: dict[str, dict[str, Any]] = {}  # Teams member lookup: user id -> member
         # Microsoft Graph, as Teams' messages and SharePoint files look through it (/graph/v1.0)
@@ -149,14 +152,37 @@ class ChannelFake:
             raise web.HTTPNotFound()
         raise web.HTTPFound(target)
 
-    def _failure(self, request: web.Request) -> web.Response | None:
+    def refuse(
+        self,
+        predicate: Predicate,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` posts or updates that match `predicate` with `status`, whenever
+        they come (each one refused is kept in `refused`)."""
+        self._refusals.append(_Refusal(predicate, status, headers or {}, times))
+
+    def hold(self, predicate: Predicate) -> asyncio.Event:
+        """Record each post or update that matches `predicate` at once (the user sees it), but
+        answer the bot's request only once the returned event is set."""
+        release = asyncio.Event()
+        self._holds.append((predicate, release))
+        return release
+
+    def _failure(self, request: web.Request, activity: Activity) -> web.Response | None:
         self.calls += 1
         if request.transport is not None:
             self.peers.add(request.transport.get_extra_info("peername"))
+        body = {"error": {"code": "Throttled", "message": "injected by the test"}}
+        for refusal in self._refusals:
+            if refusal.times > 0 and refusal.predicate(activity):
+                refusal.times -= 1
+                self.refused.append(activity)
+                return web.json_response(body, status=refusal.status, headers=refusal.headers)
         if not self.failures:
             return None
         status, headers = self.failures.pop(0)
-        body = {"error": {"code": "Throttled", "message": "injected by the test"}}
         return web.json_response(body, status=status, headers=headers)
 
     async def _record(self, activity: Activity) -> None:
@@ -164,28 +190,25 @@ class ChannelFake:
             self.sent.append(activity)
             self._changed.notify_all()
 
-    async def _post(self, request: web.Request) -> web.Response:
-        if (failure := self._failure(request)) is not None:
-            return failure
+    async def _received(self, request: web.Request, op: str) -> web.Response:
         activity = await request.json()
-        activity["id"] = f"bot-{next(self._ids)}"
-        activity["_op"] = "post"
+        activity["id"] = f"bot-{next(self._ids)}" if op == "post" else request.match_info["aid"]
+        activity["_op"] = op
         activity["_authorization"] = request.headers.get("Authorization")
         activity["_conversation"] = request.match_info["cid"]
+        if (failure := self._failure(request, activity)) is not None:
+            return failure
         await self._record(activity)
-        await asyncio.sleep(self.slow_posts)  # the user may see, and press, the card meanwhile
+        for predicate, release in self._holds:
+            if predicate(activity):  # the user may see, and press, the card meanwhile
+                await release.wait()
         return web.json_response({"id": activity["id"]})
 
+    async def _post(self, request: web.Request) -> web.Response:
+        return await self._received(request, "post")
+
     async def _put(self, request: web.Request) -> web.Response:
-        if (failure := self._failure(request)) is not None:
-            return failure
-        activity = await request.json()
-        activity["id"] = request.match_info["aid"]
-        activity["_op"] = "update"
-        activity["_authorization"] = request.headers.get("Authorization")
-        activity["_conversation"] = request.match_info["cid"]
-        await self._record(activity)
-        return web.json_response({"id": activity["id"]})
+        return await self._received(request, "update")
 
     def add_member(self, user_id: str, name: str, aad_object_id: str) -> dict[str, Any]:
         """A person the member lookup knows; returns the mention entity that names them."""
@@ -249,6 +272,14 @@ class ChannelFake:
         return match
 
 
+@dataclass
+class _Refusal:
+    predicate: Predicate
+    status: int
+    headers: dict[str, str]
+    times: int
+
+
 class Conversation:
     """One user talking to the bot in one conversation, through the channel fake."""
 
@@ -277,7 +308,8 @@ class Conversation:
             self.user["aadObjectId"] = aad_object_id
         self.bot = {"id": "bot-1", "name": "FineTuneBot"}
         self.headers: dict[str, str] = {}  # sent with every post (Authorization, with an app id)
-        self.mark = 0
+        self.mark = 0  # how many activities the channel had recorded before the last post
+        self.last = ""  # the id of the activity posted last, if answers to it carry it
 
     def activity(self, **fields: Any) -> Activity:
         """A complete incoming activity in this conversation."""
@@ -296,13 +328,16 @@ class Conversation:
     async def post(self, activity: Activity) -> aiohttp.ClientResponse:
         """POST an activity to the bot; the response is read and released."""
         self.mark = len(self.channel.sent)
+        # botbuilder's answers carry the incoming id as replyToId, except to a conversationUpdate
+        answered = activity.get("type") != "conversationUpdate"
+        self.last = str(activity.get("id") or "") if answered else ""
         url = f"{self.bot_url}/api/messages"
         async with self.session.post(url, json=activity, headers=self.headers) as response:
             await response.read()
             return response
 
     async def say(self, text: str, **fields: Any) -> Activity:
-        """Send a message and return the bot's first answer to it."""
+        """Send a message and return the bot's first answer to it (see `reply`)."""
         response = await self.post(self.activity(text=text, **fields))
         assert response.status in (200, 201), response.status
         return await self.reply()
@@ -319,9 +354,18 @@ class Conversation:
         )
 
     async def reply(self, predicate: Predicate | None = None, seconds: float = 10.0) -> Activity:
-        """The next activity the bot sent in this conversation since the last post."""
+        """The first activity the bot sent in this conversation since the last post that matches
+        `predicate`; without one, the bot's first answer to the activity posted last (one that
+        replies to it: not a card update a background task or another turn sent meanwhile)."""
+        last = self.last
+
+        def wanted(activity: Activity) -> bool:
+            if predicate is None:
+                return not last or activity.get("replyToId") == last
+            return predicate(activity)
+
         return await self.channel.wait_for(
-            lambda a: a["_conversation"] == self.id and (predicate is None or predicate(a)),
+            lambda a: a["_conversation"] == self.id and wanted(a),
             start=self.mark,
             seconds=seconds,
         )
@@ -384,6 +428,17 @@ def buttons(activity: Activity) -> dict[str, dict[str, Any]]:
         for node in _objects(activity)
         if node.get("type") == "Action.Submit"
     }
+
+
+def verbs(activity: Activity) -> dict[str, dict[str, Any]]:
+    """The Action.Submit buttons anywhere in an activity's cards by verb: verb -> data (a
+    button's title is in the card's language, its verb is not)."""
+    found: dict[str, dict[str, Any]] = {}
+    for node in _objects(activity):
+        data = node.get("data")
+        if node.get("type") == "Action.Submit" and isinstance(data, dict):
+            found.setdefault(str(data.get("verb")), dict(data))
+    return found
 
 
 def button(activity: Activity, title: str) -> dict[str, Any]:

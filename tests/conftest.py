@@ -18,7 +18,11 @@ from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from tests.azurite import running_azurite
 from tests.channel import THREAD, ChannelFake, Conversation
-from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
+from tests.harness import HTTP_TIMEOUT, bot_settings, bot_state, running_bot
+
+E2E = Path(__file__).parent / "e2e"
+NEEDS = {"playground": "playground", "azurite": "azurite"}
+"""Fixture -> the marker of the tests that use it (what a run without that npm package skips)."""
 
 pytest_plugins = ["tests.contract_guard"]
 
@@ -26,6 +30,17 @@ pytest_plugins = ["tests.contract_guard"]
 def pytest_configure(config: pytest.Config) -> None:
     """Start from an empty tiktoken cache, so every run proves the offline seeding works."""
     os.environ["TIKTOKEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="ftbot-tiktoken-")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by where it lives (tests/e2e/: `e2e`) and what it starts (`playground`,
+    `azurite`), so `-m` picks a subset: `make test-fast` is `-m "not e2e and not slow"`."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
+        for fixture, marker in NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +69,13 @@ def settings_overrides() -> dict[str, Any]:
 async def bot_url(tmp_path: Path, settings_overrides: dict[str, Any]) -> AsyncIterator[str]:
     async with running_bot(bot_settings(tmp_path / "data", **settings_overrides)) as url:
         yield url
+
+
+@pytest.fixture
+async def bot_records(bot_url: str, tmp_path: Path) -> AsyncIterator[RecordStore]:
+    """The state store of the bot of `bot_url`, read beside it."""
+    async with bot_state(tmp_path / "data") as records:
+        yield records
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ import aiohttp
 from aiohttp import web
 
 from app import SANDBOX_IDS, create_app
+from infra.records import RecordStore
 from infra.settings import Settings
+from infra.storage import SqliteStorage
 
 SANDBOX_TOKEN = "test-sandbox-secret"
 """The access secret test bots and sandboxes use (SANDBOX_ARM_TOKEN), so tests reach them with
@@ -74,3 +76,14 @@ async def running_bot(settings: Settings) -> AsyncIterator[str]:
         yield settings.base_url
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def bot_state(data_dir: Path) -> AsyncIterator[RecordStore]:
+    """The typed records of a test bot's state store (SQLite under `data_dir`), read beside the
+    bot, to wait on what its background work has done."""
+    storage = SqliteStorage(data_dir / "state.sqlite3")
+    try:
+        yield RecordStore(storage)
+    finally:
+        await storage.close()

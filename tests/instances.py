@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +26,7 @@ from tests.harness import free_port
 ROOT = Path(__file__).resolve().parent.parent
 FTBOT = [sys.executable, "-c", "import cli, sys; sys.exit(cli.main(sys.argv[1:]))"]
 START_SECONDS = 60.0
+OWNS = re.compile(r"^(\S+ \S+) INFO infra\.ownership: (\S+) owns watch/(\S+)$", re.MULTILINE)
 
 
 @dataclass
@@ -172,3 +175,12 @@ def bot_process(name: str, folder: Path, env: dict[str, str]) -> Process:
         **env,
     }
     return start(name, ["run"], values, folder, f"http://127.0.0.1:{port}")
+
+
+def owners_in_logs(instances: list[Process]) -> list[tuple[datetime, str, str]]:
+    """(when, instance, job) for every watch lease an instance took, from their logs, in order."""
+    found = []
+    for instance in instances:
+        for stamp, name, job in OWNS.findall(instance.output()):
+            found.append((datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f"), name, job))
+    return sorted(found)

@@ -1,8 +1,8 @@
 """Every kind of record the code defines, found by walking the packages (not by a list to keep).
 
 A kind is a `Record` subclass of our packages with its key prefix (`prefix`), or a `ClaimKind`
-(its claims are `Claim` records under its prefix). tests/test_record_keys.py checks them;
-tests/test_state_compat.py reads the fixture's records by them.
+(its claims are `Claim` records under its prefix). tests/skills/test_records.py checks them;
+tests/e2e/test_state_compat.py reads the fixture's records by them.
 """
 
 from __future__ import annotations

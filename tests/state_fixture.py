@@ -15,7 +15,7 @@ test` does) writes into FOLDER (a scratch folder, to compare) or `tests/data/sta
   each blob's name, body, content type and metadata, to upload back (`upload_blobs`).
 - `records.json`: every record: its key -> the kind that reads it and its JSON value.
 
-`tests/test_state_compat.py` reads all of it back with the current code.
+`tests/e2e/test_state_compat.py` reads all of it back with the current code.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from skills.claims import Claims
 from skills.deployment.records import DeploymentRecord, idle_warning_claim
 from tests.azurite import running_azurite
 from tests.channel import Activity, ChannelFake, Conversation, buttons, card_text
+from tests.e2e.test_deployment import updated
 from tests.harness import HTTP_TIMEOUT, bot_settings, running_bot
 from tests.record_kinds import kind_of, prefixes
-from tests.test_deployment import updated
 from tests.training_flow import (
     FAST,
     is_job_card,

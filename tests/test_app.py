@@ -57,6 +57,7 @@ async def test_with_an_app_id_unauthenticated_requests_get_401(
             assert response.status == 401
 
 
+@pytest.mark.slow  # runs `ftbot run`
 def test_a_bad_setting_stops_the_start_with_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "PORT": "not-a-port", "FTBOT_DATA_DIR": str(tmp_path)}
     result = subprocess.run(

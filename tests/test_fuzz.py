@@ -19,6 +19,8 @@ from tests.channel import ChannelFake
 from tests.fuzzing import PROPERTIES, activities, bodies
 from tests.harness import bot_settings, running_bot
 
+pytestmark = pytest.mark.slow  # a few thousand generated inputs per property
+
 EXAMPLES = 3000
 """Generated inputs in all, shared between the properties."""
 

@@ -1,13 +1,13 @@
 """The embedded sandbox takes only its secret, only from loopback, and only outside production
-(unless FTBOT_DEMO_SANDBOX asks for it); role lists are authoritative; questions are answered by
-the person who asked."""
+(unless FTBOT_DEMO_SANDBOX asks for it); role lists are authoritative (that questions are answered
+by the person who asked: tests/e2e/test_deployment.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -123,6 +123,7 @@ def read_until(process: subprocess.Popen[str], wanted: str) -> list[str]:
     return lines
 
 
+@pytest.mark.slow  # runs `ftbot run`
 def test_production_refuses_to_start_without_admins(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(FTBOT), "run"],
@@ -139,6 +140,7 @@ def test_production_refuses_to_start_without_admins(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # runs `ftbot run` twice
 def test_with_no_roles_set_the_start_says_everyone_is_admin(tmp_path: Path) -> None:
     with ftbot(tmp_path, "run") as process:
         lines = read_until(process, "everyone is admin")
@@ -148,6 +150,7 @@ def test_with_no_roles_set_the_start_says_everyone_is_admin(tmp_path: Path) -> N
     assert "everyone is admin" not in "\n".join(lines)
 
 
+@pytest.mark.slow  # runs `ftbot sandbox`
 async def test_ftbot_sandbox_prints_the_secret_it_generated(
     tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
@@ -161,24 +164,3 @@ async def test_ftbot_sandbox_prints_the_secret_it_generated(
             assert response.status == 401
         async with session.post(url, headers=bearer(secret)) as response:
             assert response.status == 200
-
-
-async def test_only_the_person_who_asked_confirms_a_deployment_or_a_deletion(
-    conversation: Callable[..., Conversation],
-) -> None:
-    alice = conversation(conversation_type="groupChat", user_id="alice")
-    bob = Conversation(alice.bot_url, alice.channel, alice.session, user_id="bob")
-    bob.id = alice.id
-    ask = await alice.say("deploy gpt-4o-mini-2024-07-18 name=base")
-    for button in ("Deploy", "Cancel"):
-        await bob.press(ask, button)
-        reply = await bob.reply()
-        assert reply["text"] == (
-            "Only the person who asked can answer that question; say `deploy` to ask your own."
-        )
-    await alice.press(ask, "Deploy")
-    await alice.reply(lambda a: a["id"] == ask["id"] and "is deployed" in card_text(a), 30)
-    ask = await alice.say("delete base")
-    await bob.press(ask, "Delete")
-    assert (await bob.reply())["text"].startswith("Only the person who asked")
-    assert "base" in card_text(await alice.say("deployments"))

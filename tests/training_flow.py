@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra.records import RecordStore
+from skills.records import Claim
+from skills.training.records import WatchEntry, notice_claim
 from tests.channel import Activity, ChannelFake, Conversation, buttons, card_of, card_text
 
 SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
@@ -87,14 +91,42 @@ def notices(chat: Conversation) -> list[Activity]:
 
 
 async def wait_until(check: Callable[[], Any], seconds: float = 30.0) -> Any:
-    """Poll `check()` until it is truthy."""
+    """Poll `check()` (a function or a coroutine function) until it is truthy; returns that."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while not (result := check()):
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
         if loop.time() > deadline:
-            raise AssertionError("timed out waiting")
+            raise AssertionError(f"timed out after {seconds} s waiting for {check}")
         await asyncio.sleep(0.05)
-    return result
+
+
+async def watch_ended(records: RecordStore, *jobs: str, seconds: float = 60.0) -> None:
+    """Wait until the bot's job watcher is done with `jobs`: each notice claimed `done` and each
+    job off the watch list, which the watcher does last, after the final card update and the
+    notice (skills/training/watch.py). From then on nothing more is sent for them, by this
+    process or by one started later on the same state: what a "nothing more arrives" check needs.
+    """
+
+    async def ended() -> bool:
+        for job in jobs:
+            claim = await records.get(Claim.at_path(notice_claim(job)))
+            if claim is None or claim.state != "done":
+                return False
+            if await records.get(WatchEntry.at(job)) is not None:
+                return False
+        return True
+
+    await wait_until(ended, seconds)
+
+
+def notice_job(chat: Conversation) -> str:
+    """The job id of the (first) training notice in `chat`."""
+    return facts_of(notices(chat)[0])["Job"]
 
 
 def job_id_of(channel: ChannelFake, card_id: str) -> str | None:

@@ -1,6 +1,6 @@
 """The catalogs against the code: which messages the code says, and `make catalog` (`python -m
 tools.catalogs`) to bring every language's `.po` file up to date with them (new messages added
-untranslated, gone ones dropped). A developer's tool: tests/test_catalogs.py uses it, the bot
+untranslated, gone ones dropped). A developer's tool: tests/infra/test_catalogs.py uses it, the bot
 never does.
 
 A message is the first argument of `_()`, `n_()` (singular and plural), `N_()`, or of the

@@ -1,0 +1,122 @@
+"""What the bot says back: every echo of user text is capped (and says so) and never live
+markdown in the bot's voice, and every message stays under Teams' message size limit."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botbuilder.core import CardFactory, MessageFactory
+
+from adaptive_cards.common import card, text
+from bot.limits import fit, fits, sizes, split_text
+from bot.render import render
+from skills.training.jobs import Checkpoint, Metric
+from skills.training.views import FinalView
+from tests.adaptive_cards.test_cards import TRAINING, TUNED, job
+from tests.channel import ChannelFake, Conversation, card_of, card_text
+from tests.e2e.test_datasets_chat import attachment
+from tests.e2e.test_deployment import MODEL, deploy_and_wait
+
+LINK = re.compile(r"(?<!\\)\[[^\]`]*(?<!\\)\]\(")
+
+
+def live_links(message: str) -> list[str]:
+    """Markdown links a client would draw in `message` (code spans hold none)."""
+    outside = re.sub(r"`[^`]*`", "", message)
+    return LINK.findall(outside)
+
+
+def _under_the_limit(activity: dict[str, Any]) -> bool:
+    utf8, utf16 = sizes({k: v for k, v in activity.items() if not k.startswith("_")})
+    return utf8 <= 28_000 and utf16 <= 40_000
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"sandbox_speedup": 3000.0}
+
+
+async def test_a_huge_unknown_word_comes_back_capped(
+    conversation: Callable[..., Conversation],
+) -> None:
+    word = "w" * 100_000
+    reply = await conversation().say(word)
+    assert len(reply["text"]) < 300
+    assert "(cut at 60 of 100,000 characters)" in reply["text"]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "help [click me](http://evil.test)",
+        "help a`b [click me](http://evil.test) `c",  # a backtick to break out of the code span
+        "status [x](http://evil.test)",
+        "train [x](http://evil.test)",
+        "validate `[x](http://evil.test)`",
+        "deploy [x](http://evil.test) name=[y](http://evil.test)",
+    ],
+)
+async def test_typed_links_do_not_come_back_live(
+    conversation: Callable[..., Conversation], typed: str
+) -> None:
+    reply = await conversation().say(typed)
+    assert "evil.test" in reply["text"]
+    assert live_links(reply["text"]) == [], reply["text"]
+
+
+async def test_a_system_message_comes_back_as_text(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    await deploy_and_wait(chat, f"deploy {MODEL} name=base")
+    await chat.say("chat base")
+    reply = await chat.say("system [click me](http://evil.test) **loud** `code` " + "x" * 1000)
+    assert live_links(reply["text"]) == [] and "**loud**" not in reply["text"]
+    assert "(cut at 500 of " in reply["text"]
+    shown = card_text(await chat.say("chat base"))
+    assert "[click me](http" not in shown and "\\[click me\\]" in shown
+
+
+async def test_huge_keys_in_a_file_do_not_make_a_huge_card(
+    conversation: Callable[..., Conversation], channel: ChannelFake
+) -> None:
+    keys = {f"[k{i}](http://evil.test)" + "k" * 100_000: 1 for i in range(8)}
+    content = (json.dumps(keys) + "\n").encode() * 3
+    chat = conversation()
+    report = await chat.checked("validate", attachments=[attachment(channel, "t.jsonl", content)])
+    assert "lines with the keys" in card_text(report)
+    assert _under_the_limit(report)
+    assert live_links(json.dumps(card_of(report))) == []
+
+
+def test_long_text_is_split_into_messages_that_fit() -> None:
+    long = "\n".join(f"line {i}: " + "é" * 300 for i in range(400))
+    parts = split_text(long)
+    assert len(parts) > 1 and "\n".join(parts) == long
+    assert all(fits(MessageFactory.text(part)) for part in parts)
+
+
+def test_a_card_over_the_limit_is_cut_and_says_so() -> None:
+    big = card([text("x" * 2000) for _ in range(50)])
+    activity = fit(MessageFactory.attachment(CardFactory.adaptive_card(big)))
+    assert fits(activity)
+    assert "cut to fit Teams' message size limit" in json.dumps(activity.serialize())
+
+
+def test_the_training_notice_and_its_chart_fit_in_one_message() -> None:
+    """The loss chart PNG rode inline at 20 KB of base64 (25 KB in all); now well within."""
+    last = Metric(480, 0.4, 0.86, 0.6, 0.8, 0.62, 0.79)
+    train = [[float(i), 2.0 * math.exp(-i / 50) + 0.05 * math.sin(i)] for i in range(1, 401, 2)]
+    valid = [[float(i), 2.1 * math.exp(-i / 50) + 0.1] for i in range(1, 401, 10)]
+    checkpoints = [Checkpoint(f"ftchkpt-{s}", f"{TUNED}:ckpt-step-{s}", s, last) for s in (1, 2, 3)]
+    view = FinalView(job("succeeded"), TRAINING.files, last, train, valid, checkpoints, 600.0)
+    activity = render(view)
+    assert [a.content_type for a in activity.attachments][1:] == ["image/png"]
+    utf8, _ = sizes(activity.serialize())
+    assert utf8 < 14_000, utf8
+    assert fits(activity)

@@ -1,0 +1,200 @@
+"""A user whose Teams runs in Korean does the whole lab and reads Korean in every word the bot
+itself says; `language en` switches that user to English; an English user in the same channel
+still reads English.
+
+The conversation sends `locale: ko-KR` as Teams does, and buttons are pressed by their verb (their
+titles are Korean). Every activity the bot sends is read by tests/korean.py: any English word
+outside quotations, names and codes fails the test, with the line it stands in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.channel import Activity, Conversation, card_text, verbs
+from tests.korean import english, texts_of
+from tests.training_flow import FAST, SAMPLE
+
+KOREAN = {"locale": "ko-KR"}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {**FAST, "sandbox_speedup": 3000.0}
+
+
+async def press(chat: Conversation, card: Activity, verb: str, **fields: Any) -> None:
+    """Press the button of `card` whose verb is `verb`, as Teams does."""
+    data = verbs(card).get(verb)
+    assert data is not None, f"no {verb!r} button in {list(verbs(card))}: {card_text(card)}"
+    activity = chat.activity(value=data, replyToId=card["id"], **fields)
+    response = await chat.post(activity)
+    assert response.status in (200, 201), response.status
+
+
+async def said(chat: Conversation, text: str, **fields: Any) -> Activity:
+    """Say `text` in Korean; the bot's new message in answer (not a card's update)."""
+    response = await chat.post(chat.activity(text=text, **KOREAN, **fields))
+    assert response.status in (200, 201), response.status
+    return await chat.reply(lambda a: a["_op"] == "post")
+
+
+def with_verb(verb: str) -> Callable[[Activity], bool]:
+    return lambda a: verb in verbs(a)
+
+
+def unquoted_english(chat: Conversation, since: int = 0) -> list[str]:
+    """Every English word the bot said in `chat` (after its `since`-th activity)."""
+    found = []
+    for activity in chat.replies()[since:]:
+        found += english(texts_of(activity))
+    return found
+
+
+async def attach_samples(chat: Conversation, text: str, **fields: Any) -> Activity:
+    attachments = []
+    for name in ("training_set.jsonl", "validation_set.jsonl"):
+        url = chat.channel.serve_file(f"{chat.id}-{name}", (SAMPLE / name).read_bytes())
+        attachments.append(
+            {"contentType": "application/octet-stream", "contentUrl": url, "name": name}
+        )
+    return await chat.say(text, attachments=attachments, **fields)
+
+
+async def test_the_whole_lab_in_korean_then_english_on_request(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation(conversation_type="channel", team_id="team-ko")
+
+    # help and the sample, in Korean command words
+    assert "도움말" in card_text(await chat.say("도움말", **KOREAN))
+    offer = await chat.say("샘플", **KOREAN)
+    offer = await chat.reply(with_verb("validate"), 20) if "validate" not in verbs(offer) else offer
+
+    # validate the sample: the report card, with "start training"
+    await press(chat, offer, "validate", **KOREAN)
+    report = await chat.reply(lambda a: "train" in verbs(a), 60)
+
+    # train: the confirmation, the live card, the notice
+    await press(chat, report, "train", **KOREAN)
+    confirm = await chat.reply(with_verb("train-confirm"), 20)
+    await press(chat, confirm, "train-confirm", **KOREAN)
+    notice = await chat.reply(lambda a: a["_op"] == "post" and "deploy" in verbs(a), 120)
+
+    # deploy from the notice, then chat with it
+    await press(chat, notice, "deploy", **KOREAN)
+    plan = await chat.reply(with_verb("deploy-confirm"), 20)
+    await press(chat, plan, "deploy-confirm", **KOREAN)
+    deployed = await chat.reply(lambda a: "chat" in verbs(a), 60)
+    name = str(verbs(deployed)["chat"].get("deployment") or "")
+    assert name, verbs(deployed)
+    await press(chat, deployed, "chat", **KOREAN)
+    await chat.reply()
+    await said(chat, "안녕하세요, AI에 대해 알려 주세요.")
+    # in a chat session a prompt that starts with a command noun goes to the model
+    answer = await said(chat, "학습 데이터는 어떻게 만드나요?")
+    assert "train-confirm" not in verbs(answer) and "학습을 시작할까요" not in card_text(answer)
+    await chat.say("/초기화", **KOREAN)
+    await chat.say("/종료", **KOREAN)
+
+    # the lab's clean-up: delete the deployment
+    ask = await chat.say(f"삭제 {name}", **KOREAN)
+    await press(chat, ask, "delete-confirm", **KOREAN)
+    # the card says it is gone (waited for: an update after the listing would be the answer to
+    # the next message), and the listing agrees
+    gone = f"`{name}` 배포가 삭제되었습니다"
+    await chat.reply(lambda a: a["id"] == ask["id"] and gone in card_text(a), 60)
+    assert name not in card_text(await said(chat, "배포목록"))
+
+    found = unquoted_english(chat)
+    assert not found, "English the bot said in Korean:\n" + "\n".join(found)
+
+    # `language en`: the same user now reads English, whatever Teams says, in every answer to
+    # their turns (a card of the Korean work above, updated later, stays Korean: it keeps its
+    # starter's language)
+    asked = [chat.activity(text=text, **KOREAN) for text in ("language en", "help")]
+    for activity in asked:
+        await chat.post(activity)
+        await chat.reply()
+    answers = [a for a in chat.replies() if a.get("replyToId") in {b["id"] for b in asked}]
+    assert "English" in answers[0]["text"]
+    assert "FineTune Ops commands" in card_text(answers[-1])
+    assert not any("가" <= c <= "힣" for a in answers for c in card_text(a))
+    back = await chat.say("language auto", **KOREAN)
+    assert "한국어" in back["text"], back["text"]
+
+
+async def test_every_error_path_answers_in_korean(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation()
+    for text in (
+        "hlep",
+        "도움말 없는명령",
+        "검증",
+        "학습",
+        "학습 epochs=abc",
+        "상태 ftjob-nothing",
+        "이벤트",
+        "이벤트 ftjob-nothing",
+        "취소 ftjob-nothing",
+        "배포",
+        "배포 ftjob-nothing",
+        "배포 gpt-4o-mini-2024-07-18.ft-nothing sku=nothing",
+        "삭제 nothing",
+        "대화 nothing",
+        "/시스템 선생님처럼 답하세요",
+        "예시 질문만",
+        "비교",
+        "언어 klingon",
+        "프로비저닝",
+        "역할 remove",
+        "키 rotate key3",
+        "영구삭제",
+        "감사 many",
+        "작업",
+    ):
+        await chat.say(text, **KOREAN)
+    assert "`검증`" in (await said(chat, "검즘"))["text"]  # a Korean near-miss, in Korean
+    await chat.say("", value={"verb": "no-such-button"}, **KOREAN)
+    await chat.say("", value={"verb": "train-confirm", "token": "forged"}, **KOREAN)
+
+    # a broken file: the findings are in Korean, the user's lines are quoted
+    url = chat.channel.serve_file(f"{chat.id}-bad.jsonl", b'{"messages": [}\nnot json\n')
+    attachment = {"contentType": "application/octet-stream", "contentUrl": url, "name": "bad.jsonl"}
+    await chat.checked("검증", attachments=[attachment], **KOREAN)
+    found = unquoted_english(chat)
+    assert not found, "English the bot said in Korean:\n" + "\n".join(found)
+
+
+async def test_an_english_user_in_the_same_channel_still_reads_english(
+    conversation: Callable[..., Conversation],
+) -> None:
+    korean = conversation(conversation_type="channel", team_id="team-mixed", user_id="ko-user")
+    english_user = Conversation(
+        korean.bot_url,
+        korean.channel,
+        korean.session,
+        conversation_type="channel",
+        team_id="team-mixed",
+        user_id="en-user",
+    )
+    english_user.id = korean.id
+    assert "FineTune Ops 명령" in card_text(await korean.say("help", **KOREAN))
+    assert "FineTune Ops commands" in card_text(await english_user.say("help", locale="en-US"))
+    # a card keeps its language whoever presses its button: the Korean user's sample offer,
+    # pressed by the English user, gives a Korean report
+    await korean.say("샘플", **KOREAN)
+    offer = await korean.reply(with_verb("validate"), 20)
+    await press(english_user, offer, "validate", locale="en-US")
+    report = await english_user.reply(lambda a: "train" in verbs(a), 60)
+    assert "학습" in card_text(report) and english(texts_of(report)) == []
+    # Teams' clientInfo entity is read when the activity has no locale
+    client_info = [{"type": "clientInfo", "locale": "ko-KR"}]
+    assert "FineTune Ops 명령" in card_text(await english_user.say("help", entities=client_info))
+    # a choice beats the Teams locale
+    await english_user.say("language en", entities=client_info)
+    assert "FineTune Ops commands" in card_text(await english_user.say("help", **KOREAN))
