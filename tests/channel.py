@@ -336,16 +336,20 @@ class Conversation:
             await response.read()
             return response
 
-    async def say(self, text: str, **fields: Any) -> Activity:
-        """Send a message and return the bot's first answer to it (see `reply`)."""
+    async def say(self, text: str, answer: Predicate | None = None, **fields: Any) -> Activity:
+        """Send a message and return the bot's first answer to it (see `reply`), or the first
+        activity since that matches `answer`."""
         response = await self.post(self.activity(text=text, **fields))
         assert response.status in (200, 201), response.status
-        return await self.reply()
+        return await self.reply(answer)
 
     async def checked(self, text: str, seconds: float = 30.0, **fields: Any) -> Activity:
         """Send files (or press Validate) and return how the check ends: the "Checking your
         files..." card's last state, or the answer when no check started."""
-        first = await self.say(text, **fields)
+        # a check's first card comes from its workflow (through Notify), not as a reply
+        first = await self.say(
+            text, lambda a: a.get("replyToId") == self.last or is_checking(a), **fields
+        )
         if not is_checking(first):
             return first
         return await self.reply(

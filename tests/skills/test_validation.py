@@ -520,7 +520,7 @@ def test_a_large_file_uses_worker_processes_with_the_same_result(tmp_path: Path)
     assert report.billing.dataset_tokens == expected.dataset_tokens
 
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 COMPACT: dict[str, Any] = {"ensure_ascii": False, "separators": (",", ":")}
 ASSISTANT_KEYS = ("content", "tool_calls", "function_call")
 
