@@ -346,10 +346,7 @@ class Conversation:
     async def checked(self, text: str, seconds: float = 30.0, **fields: Any) -> Activity:
         """Send files (or press Validate) and return how the check ends: the "Checking your
         files..." card's last state, or the answer when no check started."""
-        # a check's first card comes from its workflow (through Notify), not as a reply
-        first = await self.say(
-            text, lambda a: a.get("replyToId") == self.last or is_checking(a), **fields
-        )
+        first = await self.say(text, **fields)
         if not is_checking(first):
             return first
         return await self.reply(
@@ -359,13 +356,17 @@ class Conversation:
 
     async def reply(self, predicate: Predicate | None = None, seconds: float = 10.0) -> Activity:
         """The first activity the bot sent in this conversation since the last post that matches
-        `predicate`; without one, the bot's first answer to the activity posted last (one that
-        replies to it: not a card update a background task or another turn sent meanwhile)."""
+        `predicate`; without one, the bot's first answer to the activity posted last: one that
+        replies to it (not a card update a background task or another turn sent meanwhile), or
+        the "Checking your files..." card a `validate` starts (its workflow posts it through
+        Notify, not as a reply)."""
         last = self.last
 
         def wanted(activity: Activity) -> bool:
             if predicate is None:
-                return not last or activity.get("replyToId") == last
+                answer = activity.get("replyToId") == last
+                started = activity["_op"] == "post" and is_checking(activity)
+                return not last or answer or started
             return predicate(activity)
 
         return await self.channel.wait_for(
@@ -388,8 +389,9 @@ class Conversation:
 
 
 def is_checking(activity: Activity) -> bool:
-    """The card a check shows while files are fetched or validated."""
-    return "Checking your files..." in card_text(activity)
+    """The card a check shows while files are fetched or validated (in English or Korean)."""
+    text = card_text(activity)
+    return "Checking your files..." in text or "파일을 확인하는 중..." in text
 
 
 def card_of(activity: Activity) -> dict[str, Any]:
