@@ -42,7 +42,7 @@ test: lint $(PLAYGROUND) $(AZURITE) $(CHECKOV)
 
 # Every module's own tests, without ruff and mypy, the e2e flows and the slow ones (see
 # pyproject.toml's markers): under a minute.
-test-fast: $(STAMP) $(AZURITE)
+test-fast: $(STAMP) $(AZURITE) $(CHECKOV)
 	tools/in-netns $(BIN)/pytest -q -m "not e2e and not slow"
 
 catalog: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from http import HTTPStatus
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
@@ -60,12 +61,17 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
             ActivityTypes.installation_update,
         ):
             await self.notifier.remember(activity)
-        if activity.type in (ActivityTypes.message, ActivityTypes.invoke) and not await self._first(
-            turn_context
-        ):
-            return  # the channel delivered the same activity again: it was handled already
         user = self._turn(turn_context).user_id if activity.from_property else ""
-        with i18n.use(await decide(turn_context, user, self.services.languages)):
+        deciding = decide(turn_context, user, self.services.languages)
+        if activity.type in (ActivityTypes.message, ActivityTypes.invoke):
+            # The delivery claim and the language are two reads of the state store: at once,
+            # so a turn waits for one round trip to Blob Storage, not two.
+            first, language = await asyncio.gather(self._first(turn_context), deciding)
+            if not first:
+                return  # the channel delivered the same activity again: it was handled already
+        else:
+            language = await deciding
+        with i18n.use(language):
             await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
