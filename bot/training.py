@@ -185,7 +185,9 @@ async def jobs(turn: Turn, _: None) -> None:
 
 async def events(turn: Turn, args: EventsArgs) -> None:
     """The job's latest events."""
-    found = await turn.services.training.events(await turn.resource(), args.job, args.count)
+    found = await turn.services.training.events(
+        await turn.resource(), turn.conversation_id, args.job, args.count
+    )
     await turn.show(events_card(args.job, found), _("Events of {job}", job=args.job))
 
 
