@@ -174,6 +174,7 @@ def create_app(settings: Settings) -> web.Application:
     services = Services(
         settings=settings,
         claims=ctx.claims,
+        confirmations=ctx.confirmations,
         datasets=datasets,
         checks=checks,
         training=training,

@@ -23,7 +23,7 @@ from bot.services import Services
 from bot.turn import Turn
 from infra import i18n
 from infra.i18n import _
-from infra.text import echo
+from infra.text import echo, person
 from skills.records import delivery_claim, greeting_claim
 
 
@@ -36,7 +36,8 @@ def mentions(activity: Activity) -> list[dict[str, str]]:
             continue
         mentioned = (getattr(entity, "additional_properties", None) or {}).get("mentioned")
         if isinstance(mentioned, dict) and mentioned.get("id") and mentioned["id"] != bot:
-            found.append({"id": str(mentioned["id"]), "name": str(mentioned.get("name") or "")})
+            name = person(mentioned.get("name") or "")  # capped, no invisible characters
+            found.append({"id": str(mentioned["id"]), "name": name})
     return found
 
 

@@ -20,6 +20,7 @@ from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.i18n import N_, _
+from infra.text import name_in_sentence
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
@@ -147,6 +148,7 @@ class Access:
             at = state.rotated_at.get(name) if state else None
             if at:
                 who = state.rotated_by.get(name, "?") if state else "?"
+                who = name_in_sentence(who)  # a name from Teams: never markdown
                 rotated[name] = _("{when} by {name}", when=i18n.moment(at), name=who)
             else:
                 rotated[name] = _("not by the bot")
