@@ -373,7 +373,18 @@ def rotate_confirm_card(plan: RotatePlan) -> Card:
 def rotated_card(view: KeyRotated) -> Card:
     """A key was regenerated: which one is valid now."""
     name, valid = view.key_name.upper(), view.valid.upper()
-    if view.switched:
+    if view.also:
+        which = _(
+            "{valid} was regenerated too since you asked ({when}): neither old key works any "
+            "more, so whoever copied one must take the new keys from the portal.",
+            valid=valid,
+            when=view.also,
+        )
+        if view.switched:
+            which += " " + _(
+                "I switched to the new {valid} before regenerating {key}.", valid=valid, key=name
+            )
+    elif view.switched:
         which = _(
             "{valid} is the key that still works: whoever copied the old {key} must use {valid} "
             "(or the new {key} from the portal). I switched to {valid} before regenerating.",
