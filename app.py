@@ -49,6 +49,7 @@ from skills.provisioning.access import Access
 from skills.provisioning.service import Provisioning
 from skills.provisioning.teardown import Teardown
 from skills.resources import Resources
+from skills.retention import Retention
 from skills.service_clock import ServiceClock
 from skills.training.service import Training
 
@@ -157,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
     access = Access(ctx, resources)
     teardown = Teardown(ctx, resources)
     datasets = Datasets(ctx)
+    retention = Retention(ctx)
     graph = (
         Graph(
             settings.graph_url,
@@ -172,6 +174,7 @@ def create_app(settings: Settings) -> web.Application:
     services = Services(
         settings=settings,
         claims=ctx.claims,
+        confirmations=ctx.confirmations,
         datasets=datasets,
         checks=checks,
         training=training,
@@ -197,8 +200,8 @@ def create_app(settings: Settings) -> web.Application:
         stale = await asyncio.to_thread(ctx.datasets.remove_stale)
         if stale:
             log.info("removed %d partial download(s) or cached copies unused for a week", stale)
-        await bot.forget_old_deliveries()
-        await ctx.confirmations.sweep()
+        await retention.sweep()  # old delivery ids, questions and audit entries; then hourly
+        ctx.tasks.spawn(retention.run(), "retention")
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
         for interrupted in (provisioning.resume, teardown.resume):  # a restart or a lost instance

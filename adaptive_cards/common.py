@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from infra.i18n import SOURCE, _, current, number
@@ -62,6 +63,60 @@ def quote(value: str, **style: Any) -> Element:
     """A TextBlock quoting someone else's words (see QUOTE_ID), with a stable unique-enough id."""
     ident = f"{QUOTE_ID}{zlib.crc32(value.encode('utf-8')):08x}"
     return {**text(value, **style), "id": ident}
+
+
+def _quote_id(value: str) -> str:
+    return f"{QUOTE_ID}{zlib.crc32(value.encode('utf-8')):08x}"
+
+
+def their_words(value: str, cap: int = USER_TEXT_CHARS, **style: Any) -> list[Element]:
+    """Someone else's words (a name from Teams, a user's text) as TextRuns of a RichTextBlock:
+    Teams draws a TextRun's text as it is, never as markdown ("Markdown is not supported", the
+    Adaptive Cards schema's TextRun), so `**Boss** [click](https://...)` shows those characters,
+    not bold text and a link. At most `cap` characters, with the bot's note when cut; the words'
+    run carries a quotation's id (QUOTE_ID). Every card shows others' words this way."""
+    kept = value.strip()
+    runs: list[Element] = []
+    if len(kept) > cap:
+        note = _("(cut at {cap} of {total} characters)", cap=number(cap), total=number(len(kept)))
+        kept = kept[:cap] + "…"
+        runs.append({"type": "TextRun", "text": " " + note, **style})
+    return [{"type": "TextRun", "text": kept, "id": _quote_id(kept), **style}, *runs]
+
+
+def quoted(value: str, cap: int = USER_TEXT_CHARS, **style: Any) -> Element:
+    """A block of someone else's words alone (see `their_words`)."""
+    return {"type": "RichTextBlock", "inlines": their_words(value, cap, **style)}
+
+
+def sentence(
+    message: str,
+    /,
+    words: Mapping[str, str | Sequence[str]],
+    style: Mapping[str, Any] | None = None,
+    **params: object,
+) -> Element:
+    """The bot's sentence `message` (a message id, marked with `N_` where it is written), said in
+    the current language, as a RichTextBlock: its placeholders named in `words` are others' words
+    (`their_words`, never markdown; a list of them is said separated by commas), the others are
+    filled from `params` as `_()` fills them. `style` applies to every run (the runs of a
+    RichTextBlock style themselves)."""
+    look = dict(style or {})
+    marks = {name: f"\ue000{uuid.uuid4().hex}\ue001" for name in words}
+    said = _(message, **params, **marks)
+    runs: list[Element] = []
+    for piece in re.split("(\ue000[0-9a-f]{32}\ue001)", said):
+        name = next((n for n, mark in marks.items() if mark == piece), None)
+        if name is None:
+            if piece:
+                runs.append({"type": "TextRun", "text": piece, **look})
+            continue
+        value = words[name]
+        for index, one in enumerate([value] if isinstance(value, str) else value):
+            if index:
+                runs.append({"type": "TextRun", "text": ", ", **look})
+            runs += their_words(one, **look)
+    return {"type": "RichTextBlock", "inlines": runs}
 
 
 def name_value(value: str) -> str:

@@ -11,10 +11,11 @@ from adaptive_cards.common import (
     heading,
     name_value,
     quote,
+    sentence,
     submit,
     text,
 )
-from infra.i18n import _, duration, n_, number, price
+from infra.i18n import N_, _, duration, n_, number, price
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
@@ -326,7 +327,8 @@ def kept_alive_card(name: str, model: str, who: str) -> Card:
     return card(
         [
             _title(_("{name} kept alive", name=name), "Good"),
-            facts([(_("Model"), model), (_("Kept alive by"), name_value(who))]),
+            facts([(_("Model"), model)]),
+            sentence(N_("Kept alive by {name}"), {"name": who}),
             text(
                 _("One completion was made: the 15-day inactivity clock starts again now."),
                 isSubtle=True,

@@ -18,6 +18,7 @@ from adaptive_cards.common import (
     heading,
     name_value,
     quote,
+    sentence,
     submit,
     text,
 )
@@ -259,36 +260,36 @@ def resource_card(view: ResourceView) -> Card:
 def roles_card(view: RolesView) -> Card:
     """The lab's four roles: what each allows and who holds it (or what changed)."""
     account = view.account
+    big = {"weight": "Bolder", "size": "Medium"}
     if view.action == "list":
-        title = _("Roles on {account}", account=account)
+        title = heading(_("Roles on {account}", account=account))
     elif view.action == "removed":
-        title = _(
-            "Roles removed for {principal} on {account}",
-            principal=_name(view.principal),
-            account=account,
+        who = {"principal": view.principal}  # a name from Teams: their words
+        title = sentence(
+            N_("Roles removed for {principal} on {account}"), who, big, account=account
         )
     else:
-        title = _(
-            "Roles assigned for {principal} on {account}",
-            principal=_name(view.principal),
-            account=account,
+        who = {"principal": view.principal}
+        title = sentence(
+            N_("Roles assigned for {principal} on {account}"), who, big, account=account
         )
-    body: list[Element] = [heading(title)]
+    body: list[Element] = [title]
     for line in view.lines:
+        state: Element
         if view.action == "list":
             if line.holders:
-                state = _("Held by: {names}", names=", ".join(_name(h) for h in line.holders))
+                state = sentence(N_("Held by: {names}"), {"names": line.holders})
             else:
-                state = _("Held by: nobody the bot knows of")
+                state = text(_("Held by: nobody the bot knows of"))
         else:
             if line.held:
-                state = _("held now ({note})", note=line.note)
+                state = text(_("held now ({note})", note=line.note))
             else:
-                state = _("not held ({note})", note=line.note)
+                state = text(_("not held ({note})", note=line.note))
         role = _("**{role}** (at the {scope})", role=line.name, scope=line.scope)
         body.append(text(role, spacing="Medium"))
         body.append(text(line.allows, isSubtle=True))
-        body.append(text(state))
+        body.append(state)
     body.append(
         text(
             _("These four are the only roles I assign or remove.")
@@ -372,7 +373,18 @@ def rotate_confirm_card(plan: RotatePlan) -> Card:
 def rotated_card(view: KeyRotated) -> Card:
     """A key was regenerated: which one is valid now."""
     name, valid = view.key_name.upper(), view.valid.upper()
-    if view.switched:
+    if view.also:
+        which = _(
+            "{valid} was regenerated too since you asked ({when}): neither old key works any "
+            "more, so whoever copied one must take the new keys from the portal.",
+            valid=valid,
+            when=view.also,
+        )
+        if view.switched:
+            which += " " + _(
+                "I switched to the new {valid} before regenerating {key}.", valid=valid, key=name
+            )
+    elif view.switched:
         which = _(
             "{valid} is the key that still works: whoever copied the old {key} must use {valid} "
             "(or the new {key} from the portal). I switched to {valid} before regenerating.",
@@ -579,17 +591,19 @@ def _entry_lines(entry: AuditEntry) -> list[Element]:
         target=_name(entry.target),
         outcome=outcome,
     )
-    who = _name(f"{entry.user_name} ({entry.user})")
+    who = {"user": f"{entry.user_name} ({entry.user})"}  # a name from Teams: their words
+    subtle = {"isSubtle": True}
     if entry.resource:
-        when = _(
-            "{when}, by {user} on {resource}",
+        when = sentence(
+            N_("{when}, by {user} on {resource}"),
+            who,
+            subtle,
             when=moment(entry.at),
-            user=who,
             resource=_name(entry.resource),
         )
     else:
-        when = _("{when}, by {user}", when=moment(entry.at), user=who)
-    lines = [text(headline, spacing="Medium"), text(when, isSubtle=True)]
+        when = sentence(N_("{when}, by {user}"), who, subtle, when=moment(entry.at))
+    lines = [text(headline, spacing="Medium"), when]
     if entry.detail:
         lines.append(quote(entry.detail, isSubtle=True))
     return lines

@@ -17,11 +17,10 @@ from botbuilder.core.teams import TeamsInfo
 
 from adaptive_cards import provisioning as cards
 from bot.turn import Turn
-from infra import i18n
 from infra.errors import UserError
 from infra.i18n import _
-from infra.text import echo
-from skills.provisioning.records import KeyName
+from infra.text import NAME_CHARS, echo, person
+from skills.provisioning.records import KeyName, KeysRequest
 from skills.provisioning.views import AuditView
 
 log = logging.getLogger(__name__)
@@ -101,12 +100,6 @@ def parse_count(text: str, data: Mapping[str, Any]) -> int:
     return int(value)
 
 
-def _name(value: str) -> str:
-    """A person's name in a sentence: as it is in English, as code in another language (a name
-    is not a word of that language)."""
-    return value if i18n.current() == i18n.SOURCE else echo(value)
-
-
 # -- roles -------------------------------------------------------------------------------------
 
 
@@ -141,9 +134,9 @@ async def _principal(
             raise UserError(
                 "I could not look up {name} in this conversation; give their Entra ID object id "
                 "instead: `roles <object id>`.",
-                name=_name(args.name) if args.name else _("that person"),
+                name=echo(args.name, NAME_CHARS) if args.name else _("that person"),
             )
-        return oid, str(getattr(member, "name", "") or args.name or oid), "User"
+        return oid, person(getattr(member, "name", "") or "") or args.name or oid, "User"
     return args.value, args.value, None
 
 
@@ -177,9 +170,10 @@ async def keys(turn: Turn, args: KeysArgs) -> None:
         await turn.show(cards.keys_card(view), _("Keys of {account}", account=view.account))
         return
     plan = await access.ask_rotate(resource, turn.conversation_id, turn.actor, args.rotate)
-    await turn.show(
+    card = await turn.show(
         cards.rotate_confirm_card(plan), _("Regenerate {key}?", key=args.rotate.upper())
     )
+    await turn.services.confirmations.shown(KeysRequest.at(plan.token), card)
 
 
 async def keys_rotate_confirm(turn: Turn, token: str) -> None:
@@ -188,14 +182,15 @@ async def keys_rotate_confirm(turn: Turn, token: str) -> None:
     await turn.show(
         cards.rotated_card(view),
         _("{key} regenerated", key=view.key_name.upper()),
-        card_id=turn.pressed_card,
+        card_id=await turn.question_card(KeysRequest.at(token)),
     )
 
 
 async def keys_keep(turn: Turn, token: str) -> None:
     """No rotation after all."""
     request = await turn.services.access.keep_key(token, turn.conversation_id, turn.user_id)
-    await turn.show(cards.kept_key_card(request.resource.account), card_id=turn.pressed_card)
+    card = await turn.question_card(request.key())
+    await turn.show(cards.kept_key_card(request.resource.account), card_id=card)
 
 
 # -- audit -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from infra.i18n import _, n_
 from infra.text import echo
 from skills.chat import DeploymentGone
 from skills.confirmations import lifetime_hours
+from skills.deployment.records import DeleteRequest, DeployRequest
 from skills.models import check_name, sku_word
 
 TOKEN_KEY = "request"
@@ -105,18 +106,13 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
     )
     content = cards.confirm_card(hosting.plan(request))
     card = await turn.show(content, _("Deploy {name}?", name=request.name))
-    await hosting.remember_card(request, card)
-
-
-def _pressed(turn: Turn, card: str) -> str:
-    """The card whose button was pressed: the activity's replyToId, else the id stored when the
-    card was sent (a fast press can come before that id is stored)."""
-    return turn.pressed_card or card
+    await turn.services.confirmations.shown(request.key(), card)
 
 
 async def deploy_confirm(turn: Turn, token: str) -> None:
-    """Create the deployment; the card pressed follows it (or says why Azure refused)."""
-    await turn.services.hosting.deploy(token, turn.conversation_id, turn.actor, turn.pressed_card)
+    """Create the deployment; the card that asked follows it (or says why Azure refused)."""
+    card = await turn.question_card(DeployRequest.at(token))
+    await turn.services.hosting.deploy(token, turn.conversation_id, turn.actor, card)
 
 
 async def deploy_cancel(turn: Turn, token: str) -> None:
@@ -124,7 +120,8 @@ async def deploy_cancel(turn: Turn, token: str) -> None:
     hosting = turn.services.hosting
     request = await hosting.cancel_deploy(token, turn.conversation_id, turn.user_id)
     content = cards.cancelled_card(hosting.plan(request))
-    await turn.show(content, _("Deployment cancelled"), card_id=_pressed(turn, request.card))
+    card = await turn.question_card(request.key())
+    await turn.show(content, _("Deployment cancelled"), card_id=card)
 
 
 # -- deployments ------------------------------------------------------------------------------
@@ -150,12 +147,13 @@ async def delete(turn: Turn, name: str) -> None:
         request.name, request.model, request.token, lifetime_hours()
     )
     card = await turn.show(content, _("Delete {name}?", name=request.name))
-    await hosting.remember_card(request, card)
+    await turn.services.confirmations.shown(request.key(), card)
 
 
 async def delete_confirm(turn: Turn, token: str) -> None:
-    """Delete; the card pressed says so, and when it is gone."""
-    await turn.services.hosting.delete(token, turn.conversation_id, turn.actor, turn.pressed_card)
+    """Delete; the card that asked says so, and when it is gone."""
+    card = await turn.question_card(DeleteRequest.at(token))
+    await turn.services.hosting.delete(token, turn.conversation_id, turn.actor, card)
 
 
 async def delete_cancel(turn: Turn, token: str) -> None:
@@ -163,30 +161,30 @@ async def delete_cancel(turn: Turn, token: str) -> None:
     request = await turn.services.hosting.keep(token, turn.conversation_id, turn.user_id)
     name = request.name
     content = cards.deleting_card(cards.kept_sentence(name))
-    await turn.show(content, _("Kept {name}", name=name), card_id=_pressed(turn, request.card))
+    card = await turn.question_card(request.key())
+    await turn.show(content, _("Kept {name}", name=name), card_id=card)
 
 
 # -- keep alive, and explaining a missing deployment --------------------------------------------
 
 
 async def keep_alive_command(turn: Turn, name: str) -> None:
-    """One minimal completion: the inactivity clock starts again."""
+    """One minimal completion: the inactivity clock starts again (only from the deployment's
+    inactivity warning, which then says so)."""
+    hosting = turn.services.hosting
+    resource = await turn.resource()
     try:
-        _answer, record = await turn.services.hosting.keep_alive(await turn.resource(), name)
+        _answer, record = await hosting.keep_alive(
+            resource, name, turn.conversation_id, turn.pressed_card
+        )
     except DeploymentGone:
         await explain_gone(turn, name)
         return
-    who = turn.user_name
-    # The pressed card (Teams sends its id as replyToId), else the warning the record names.
-    warning = turn.pressed_card if turn.data() else ""
-    if not warning and record.warning_conversation == turn.conversation_id:
-        warning = record.warning_card
-    if warning:
-        await turn.show(
-            cards.kept_alive_card(name, record.model, who),
-            _("{name} kept alive", name=name),
-            card_id=warning,
-        )
+    await turn.show(
+        cards.kept_alive_card(name, record.model, turn.user_name),
+        _("{name} kept alive", name=name),
+        card_id=record.warning_card,
+    )
     await turn.send_text(
         _(
             "`{name}` is kept alive: one completion was made, so the 15-day inactivity clock "

@@ -24,11 +24,8 @@ from bot.services import Services
 from bot.turn import Turn
 from infra import i18n
 from infra.i18n import _
-from infra.text import echo
-from skills.records import DELIVERY_CLAIMS, delivery_claim, greeting_claim
-
-SEEN_SECONDS = 24 * 3600.0
-"""How long an activity id is remembered to drop redeliveries."""
+from infra.text import echo, person
+from skills.records import delivery_claim, greeting_claim
 
 
 def mentions(activity: Activity) -> list[dict[str, str]]:
@@ -40,7 +37,8 @@ def mentions(activity: Activity) -> list[dict[str, str]]:
             continue
         mentioned = (getattr(entity, "additional_properties", None) or {}).get("mentioned")
         if isinstance(mentioned, dict) and mentioned.get("id") and mentioned["id"] != bot:
-            found.append({"id": str(mentioned["id"]), "name": str(mentioned.get("name") or "")})
+            name = person(mentioned.get("name") or "")  # capped, no invisible characters
+            found.append({"id": str(mentioned["id"]), "name": name})
     return found
 
 
@@ -132,10 +130,6 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
 
     def _turn(self, turn_context: TurnContext) -> Turn:
         return Turn(turn_context, self.services, self.router)
-
-    async def forget_old_deliveries(self, older_than: float = SEEN_SECONDS) -> int:
-        """Drop the ids of activities handled long ago (channels retry within minutes)."""
-        return await self.services.claims.forget(DELIVERY_CLAIMS, older_than)
 
     async def _first(self, turn_context: TurnContext) -> bool:
         """True the first time an activity id is seen in its conversation."""

@@ -17,6 +17,7 @@ from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _
 from infra.text import echo
+from skills.provisioning.records import ProvisionRequest, PurgeRequest, TeardownRequest
 from skills.provisioning.regions import DEFAULT_REGION
 
 
@@ -55,10 +56,6 @@ def parse_account(text: str, data: Mapping[str, Any]) -> str:
     return value
 
 
-def _pressed(turn: Turn, card: str) -> str:
-    return turn.pressed_card or card
-
-
 # -- provision ---------------------------------------------------------------------------------
 
 
@@ -71,13 +68,13 @@ async def provision(turn: Turn, args: ProvisionArgs) -> None:
     card = await turn.show(
         cards.provision_confirm_card(plan), _("Create {account}?", account=plan.account)
     )
-    await provisioning.remember_card(plan.token, card)
+    await turn.services.confirmations.shown(ProvisionRequest.at(plan.token), card)
 
 
 async def provision_confirm(turn: Turn, token: str) -> None:
     """Start the confirmed provisioning, followed on the card that asked."""
-    provisioning = turn.services.provisioning
-    await provisioning.start(token, turn.conversation_id, turn.actor, turn.pressed_card)
+    card = await turn.question_card(ProvisionRequest.at(token))
+    await turn.services.provisioning.start(token, turn.conversation_id, turn.actor, card)
 
 
 async def provision_cancel(turn: Turn, token: str) -> None:
@@ -85,7 +82,8 @@ async def provision_cancel(turn: Turn, token: str) -> None:
     provisioning = turn.services.provisioning
     request = await provisioning.cancel(token, turn.conversation_id, turn.user_id)
     plan = provisioning.plan(request, group_exists=True, exists=False)
-    await turn.show(cards.provision_cancelled_card(plan), card_id=_pressed(turn, request.card))
+    card = await turn.question_card(request.key())
+    await turn.show(cards.provision_cancelled_card(plan), card_id=card)
 
 
 async def resource(turn: Turn, __: None) -> None:
@@ -100,7 +98,10 @@ async def resource(turn: Turn, __: None) -> None:
 async def purge(turn: Turn, account: str) -> None:
     """Ask before purging a soft-deleted account."""
     plan = await turn.services.provisioning.ask_purge(turn.conversation_id, turn.actor, account)
-    await turn.show(cards.purge_confirm_card(plan), _("Purge {account}?", account=plan.account))
+    card = await turn.show(
+        cards.purge_confirm_card(plan), _("Purge {account}?", account=plan.account)
+    )
+    await turn.services.confirmations.shown(PurgeRequest.at(plan.token), card)
 
 
 async def purge_confirm(turn: Turn, token: str) -> None:
@@ -110,7 +111,7 @@ async def purge_confirm(turn: Turn, token: str) -> None:
     await turn.show(
         cards.purged_card(account, True),
         _("{account} is purged", account=account),
-        card_id=turn.pressed_card,
+        card_id=await turn.question_card(request.key()),
     )
 
 
@@ -118,7 +119,8 @@ async def purge_keep(turn: Turn, token: str) -> None:
     """Do not purge."""
     provisioning = turn.services.provisioning
     request = await provisioning.keep_deleted(token, turn.conversation_id, turn.user_id)
-    await turn.show(cards.purged_card(request.resource.account, False), card_id=turn.pressed_card)
+    card = await turn.question_card(request.key())
+    await turn.show(cards.purged_card(request.resource.account, False), card_id=card)
 
 
 # -- teardown ----------------------------------------------------------------------------------
@@ -132,16 +134,17 @@ async def teardown(turn: Turn, __: None) -> None:
         cards.teardown_confirm_card(plan),
         _("Delete everything on {account}?", account=plan.account),
     )
-    await teardown.remember_card(plan.token, card)
+    await turn.services.confirmations.shown(TeardownRequest.at(plan.token), card)
 
 
 async def teardown_confirm(turn: Turn, token: str) -> None:
     """Start the confirmed teardown, followed on the card that asked."""
-    await turn.services.teardown.start(token, turn.conversation_id, turn.actor, turn.pressed_card)
+    card = await turn.question_card(TeardownRequest.at(token))
+    await turn.services.teardown.start(token, turn.conversation_id, turn.actor, card)
 
 
 async def teardown_keep(turn: Turn, token: str) -> None:
     """Delete nothing."""
     request = await turn.services.teardown.keep(token, turn.conversation_id, turn.user_id)
-    account = request.resource.account
-    await turn.show(cards.teardown_kept_card(account), card_id=_pressed(turn, request.card))
+    card = await turn.question_card(request.key())
+    await turn.show(cards.teardown_kept_card(request.resource.account), card_id=card)

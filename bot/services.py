@@ -9,6 +9,7 @@ from infra.settings import Settings
 from skills.audit import Audit
 from skills.checks import FileChecks
 from skills.claims import Claims
+from skills.confirmations import Confirmations
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
 from skills.languages import Languages
@@ -26,6 +27,7 @@ class Services:
 
     settings: Settings
     claims: Claims
+    confirmations: Confirmations
     datasets: Datasets
     checks: FileChecks
     training: Training

@@ -25,9 +25,11 @@ from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _, n_
+from infra.records import Key
 from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.training.plan import check_options
+from skills.training.records import CancelRequest, TrainingRequest
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +132,14 @@ def parse_events(text: str, data: Mapping[str, Any]) -> EventsArgs:
 # -- train and its confirmation -------------------------------------------------------------------
 
 
-async def _answer_pressed(turn: Turn, title: str, body: str) -> None:
-    """Replace the card whose button was pressed (when the channel says which it was)."""
-    if turn.pressed_card:
+async def _answer_on(turn: Turn, question: Key[Any], title: str, body: str) -> None:
+    """Replace the card the question was asked on (skills/confirmations.py `card_of`)."""
+    card = await turn.question_card(question)
+    if card:
         try:
-            await turn.show(notice_card(title, body), card_id=turn.pressed_card)
+            await turn.show(notice_card(title, body), card_id=card)
         except Exception:  # the card may be gone; the answer that follows says it all
-            log.info("could not update the pressed card %s", turn.pressed_card, exc_info=True)
+            log.info("could not update the card %s", card, exc_info=True)
 
 
 async def train(turn: Turn, args: TrainArgs) -> None:
@@ -145,15 +148,17 @@ async def train(turn: Turn, args: TrainArgs) -> None:
         await turn.resource(), turn.conversation_id, turn.user_id, args.options, args.datasets
     )
     content = confirmation_card(request.plan, request.token, lifetime_hours())
-    await turn.show(content, _("Start fine-tuning {model}?", model=request.plan.model))
+    card = await turn.show(content, _("Start fine-tuning {model}?", model=request.plan.model))
+    await turn.services.confirmations.shown(request.key(), card)
 
 
 async def confirm(turn: Turn, token: str) -> None:
     """Launch the confirmed run (once per confirmation, whatever arrives twice); its job card
     follows it."""
     launch = await turn.services.training.launch(token, turn.conversation_id, turn.actor)
-    await _answer_pressed(
+    await _answer_on(
         turn,
+        TrainingRequest.at(token),
         _("Training confirmed"),
         _("Starting fine-tuning of {model}.", model=launch.plan.model),
     )
@@ -162,7 +167,12 @@ async def confirm(turn: Turn, token: str) -> None:
 async def abort(turn: Turn, token: str) -> None:
     """Drop a plan before anything was spent."""
     await turn.services.training.abort(token, turn.conversation_id, turn.user_id)
-    await _answer_pressed(turn, _("Training cancelled"), _("Nothing was uploaded or spent."))
+    await _answer_on(
+        turn,
+        TrainingRequest.at(token),
+        _("Training cancelled"),
+        _("Nothing was uploaded or spent."),
+    )
     await turn.send_text(_("OK, I dropped that training plan; nothing was spent."))
 
 
@@ -185,7 +195,9 @@ async def jobs(turn: Turn, _: None) -> None:
 
 async def events(turn: Turn, args: EventsArgs) -> None:
     """The job's latest events."""
-    found = await turn.services.training.events(await turn.resource(), args.job, args.count)
+    found = await turn.services.training.events(
+        await turn.resource(), turn.conversation_id, args.job, args.count
+    )
     await turn.show(events_card(args.job, found), _("Events of {job}", job=args.job))
 
 
@@ -195,13 +207,19 @@ async def cancel(turn: Turn, job_id: str) -> None:
         await turn.resource(), job_id, turn.conversation_id, turn.user_id
     )
     content = cancel_confirmation_card(job, request.token, lifetime_hours())
-    await turn.show(content, _("Cancel job {job}?", job=job_id))
+    card = await turn.show(content, _("Cancel job {job}?", job=job_id))
+    await turn.services.confirmations.shown(request.key(), card)
 
 
 async def cancel_confirmed(turn: Turn, token: str) -> None:
     """Cancel the job; the watcher announces the end."""
     job = await turn.services.training.cancel(token, turn.conversation_id, turn.actor)
-    await _answer_pressed(turn, _("Cancelling"), _("Job `{job}` is being cancelled.", job=job.id))
+    await _answer_on(
+        turn,
+        CancelRequest.at(token),
+        _("Cancelling"),
+        _("Job `{job}` is being cancelled.", job=job.id),
+    )
     await turn.send_text(
         _(
             "Cancel requested for job `{job}`; I'll post the final notice when Azure has "
@@ -214,7 +232,7 @@ async def cancel_confirmed(turn: Turn, token: str) -> None:
 async def cancel_kept(turn: Turn, token: str) -> None:
     """Leave the job running."""
     request = await turn.services.training.keep(token, turn.conversation_id, turn.user_id)
-    await _answer_pressed(
-        turn, _("Still running"), _("Job `{job}` keeps training.", job=request.job)
+    await _answer_on(
+        turn, request.key(), _("Still running"), _("Job `{job}` keeps training.", job=request.job)
     )
     await turn.send_text(_("OK, job `{job}` keeps running.", job=request.job))

@@ -16,7 +16,9 @@ from bot.render import card_activity, render
 from bot.services import Services
 from infra.azure import Resource
 from infra.i18n import N_, _
+from infra.records import Key
 from infra.settings import Settings
+from infra.text import person
 from skills.audit import Actor
 from skills.notify import View
 from skills.resources import scope_of
@@ -90,8 +92,9 @@ class Turn:
 
     @property
     def user_name(self) -> str:
-        """The caller's display name (the id when the channel sends none)."""
-        return str(getattr(self.activity.from_property, "name", "") or self.user_id)
+        """The caller's display name as the bot keeps it (`infra.text.person`: capped, no
+        invisible characters; the id when the channel sends none)."""
+        return person(getattr(self.activity.from_property, "name", "") or "") or self.user_id
 
     @property
     def actor(self) -> Actor:
@@ -152,8 +155,15 @@ class Turn:
 
     @property
     def pressed_card(self) -> str:
-        """The card whose button was pressed (Teams sends its id as replyToId), or ''."""
+        """The card whose button was pressed, as the press claims it (Teams sends its id as
+        replyToId), or ''. A button's data can claim any card: a card is replaced only by the
+        flow it belongs to (`question_card`), never on this word alone."""
         return str(self.activity.reply_to_id or "")
+
+    async def question_card(self, question: Key[Any]) -> str:
+        """The card a question on a card was asked on, for its answer to replace: never just the
+        card the press claims (skills/confirmations.py `card_of`)."""
+        return await self.services.confirmations.card_of(question, self.pressed_card)
 
     async def send(self, activity: Activity) -> str:
         """Send any prepared activity (files, typing, ...), made to fit Teams' size limit."""

@@ -11,23 +11,29 @@ rotation without downtime); every other resource, and every resource without a k
 with the bot's own identity: an Entra ID token from DefaultAzureCredential on Azure, the sandbox's
 access secret on a sandbox. Resource Manager always uses the bot's identity. A sandbox is plain
 http, so bearer auth is allowed over http for it (`_SandboxBearerPolicy`) and nowhere else.
+
+A key-auth client answered 401 (another instance rotated the key it used) asks the `rekey` hook
+which key is in use now and, when that is another key, sends the request once more with it
+(`_Rekeying`): a rotation elsewhere never reaches a user as an error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 from azure.core.credentials import AccessToken
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import AsyncBearerTokenCredentialPolicy
 from azure.mgmt.authorization.aio import AuthorizationManagementClient
 from azure.mgmt.cognitiveservices.aio import CognitiveServicesManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
-from openai import AsyncOpenAI, Omit
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient, Omit
 
 from infra.errors import UserError
 from infra.settings import Settings
@@ -85,6 +91,45 @@ def sandbox_endpoint(sandbox_url: str, account: str) -> str:
 def azure_endpoint(subdomain: str) -> str:
     """The data-plane endpoint of an Azure OpenAI account with that custom subdomain."""
     return f"https://{subdomain.lower()}.openai.azure.com/"
+
+
+Rekey = Callable[["Resource"], Awaitable[None]]
+"""Make a key-auth resource use the key the bot's state names now (`Azure.rekey`)."""
+
+
+class _Rekeying(httpx2.AsyncBaseTransport):
+    """The transport of a key-auth data-plane client: on a 401 it has `rekey` look up the key in
+    use now (once for all requests that failed with the same key) and, when the key changed,
+    sends the request once more with the new one. Only a body that can be sent again (bytes, a
+    form, files) is resent; another 401 is returned as it is."""
+
+    def __init__(self, key: Callable[[], str], rekey: Callable[[], Awaitable[None]]) -> None:
+        self._key = key
+        self._rekey = rekey
+        self._lock = asyncio.Lock()
+        self._sent = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._sent.handle_async_request(request)
+        if response.status_code != 401 or not isinstance(request.stream, httpx2.SyncByteStream):
+            return response
+        used = request.headers.get("api-key") or request.headers.get("Authorization") or ""
+        used = used.removeprefix("Bearer ")
+        async with self._lock:
+            if self._key() == used:
+                await self._rekey()
+        key = self._key()
+        if key == used:
+            return response
+        await response.aclose()
+        if "api-key" in request.headers:
+            request.headers["api-key"] = key
+        else:
+            request.headers["Authorization"] = f"Bearer {key}"
+        return await self._sent.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._sent.aclose()
 
 
 @dataclass(frozen=True)
@@ -157,6 +202,8 @@ class Azure:
         configured = settings.azure_openai_api_key.get_secret_value()
         if configured and self.default.endpoint:
             self._keys[self.default.endpoint] = configured
+        self.rekey: Rekey | None = None
+        """Set by the key rotation (skills/provisioning/access.py); called after a key's 401."""
         self._openai: dict[str, AsyncOpenAI] = {}
         self._cognitive: dict[str, CognitiveServicesManagementClient] = {}
         self._authorization: dict[str, AuthorizationManagementClient] = {}
@@ -209,7 +256,16 @@ class Azure:
                 async def key() -> str:
                     return self._keys[endpoint]
 
-                client = AsyncOpenAI(base_url=base_url, api_key=key)
+                async def rekey() -> None:
+                    if self.rekey is not None:
+                        await self.rekey(resource)
+
+                transport = _Rekeying(lambda: self._keys[endpoint], rekey)
+                client = AsyncOpenAI(
+                    base_url=base_url,
+                    api_key=key,
+                    http_client=DefaultAsyncHttpxClient(transport=transport),
+                )
             elif self.sandbox:
                 client = AsyncOpenAI(base_url=base_url, api_key=self._token)
             else:

@@ -32,7 +32,7 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobClient, BlobServiceClient, ContainerClient
 
 from infra.settings import Settings
-from infra.storage import JsonObject, StorageConflict, StoredItem, Write
+from infra.storage import JsonObject, StorageConflict, StoredItem, Write, stored_item
 
 T = TypeVar("T")
 
@@ -141,6 +141,11 @@ class BlobStorage:
         self._container_name = container
         self._gate = asyncio.Semaphore(PARALLEL)
 
+    @property
+    def name(self) -> str:
+        """The container and its account."""
+        return f"container {self._container_name} of {self._account.service.account_name}"
+
     async def _container(self) -> ContainerClient:
         return await self._account.ensure(self._container_name)
 
@@ -158,8 +163,7 @@ class BlobStorage:
             body = await download.readall()
         except ResourceNotFoundError:
             return None
-        e_tag = download.properties.etag
-        return StoredItem(json.loads(body), str(e_tag))
+        return stored_item(body, str(download.properties.etag))
 
     async def _put(
         self, key: str, value: JsonObject, *, overwrite: bool = True, **conditions: Any

@@ -239,6 +239,15 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FTBOT_IMPORT_TIMEOUT", "training_import_timeout_seconds"),
     )
 
+    # What the state store keeps (skills/retention.py): audit entries for this many days, swept
+    # this often.
+    audit_days: int = Field(
+        400, ge=1, validation_alias=AliasChoices("FTBOT_AUDIT_DAYS", "audit_days")
+    )
+    sweep_seconds: float = Field(
+        3600.0, gt=0, validation_alias=AliasChoices("FTBOT_SWEEP_SECONDS", "sweep_seconds")
+    )
+
     @field_validator("admins", "trainers", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from infra.files import open_sqlite
+from infra.files import open_sqlite, private_dir
+
+log = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 T = TypeVar("T")
@@ -30,10 +36,26 @@ class StorageConflict(Exception):
 
 @dataclass(frozen=True)
 class StoredItem:
-    """One item as stored: its JSON value and its e-tag."""
+    """One item as stored: its JSON value and its e-tag. An item whose stored text is not a JSON
+    object comes with `damage` saying so, `raw` holding that text, and an empty `value`: a store
+    never fails a read or a scan on what one item holds (infra/records.py moves it aside)."""
 
     value: JsonObject
     e_tag: str
+    damage: str = ""
+    raw: str = ""
+
+
+def stored_item(body: str | bytes, e_tag: str) -> StoredItem:
+    """The item of a stored text: its JSON object, or what is wrong with it."""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return StoredItem({}, e_tag, "not JSON", text)
+    if not isinstance(value, dict):
+        return StoredItem({}, e_tag, "not a JSON object", text)
+    return StoredItem(value, e_tag)
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,11 @@ class Write:
 
 class Storage(Protocol):
     """Key -> JSON object store with optimistic concurrency."""
+
+    @property
+    def name(self) -> str:
+        """Which store this is, for a log line (a file, or a container of an account)."""
+        ...
 
     async def read(self, keys: Sequence[str]) -> dict[str, StoredItem]:
         """The stored items among `keys`."""
@@ -72,21 +99,85 @@ class Storage(Protocol):
         ...
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file `path` names now (device, inode), or None when there is none."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class SqliteStorage:
     """The store in one SQLite file (WAL mode). Every call runs on one thread of its own, off the
-    event loop, so a slow disk or a locked database never stalls other turns."""
+    event loop, so a slow disk or a locked database never stalls other turns.
+
+    A file deleted (or replaced) under the running bot would take every later write with it: the
+    open database lives on in a file nobody can reach, and the next start makes an empty one.
+    Each call first checks that the path still names the file it opened; when it does not, the
+    store says so in one log line and writes the open database back to the path (a replacing
+    file is kept beside it), so nothing is lost."""
 
     def __init__(self, path: Path) -> None:
         """Open (or create, owner-only) the store; UserError when the file is empty or damaged."""
-        self._db = open_sqlite(path, check_same_thread=False)
-        self._db.execute(
+        self.path = path
+        self._db = self._open()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+
+    def _open(self) -> sqlite3.Connection:
+        db = open_sqlite(self.path, check_same_thread=False)
+        db.execute(
             "CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, e_tag TEXT NOT NULL, "
             "value TEXT NOT NULL)"
         )
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._file = _identity(self.path)
+        return db
+
+    @property
+    def name(self) -> str:
+        """The database file."""
+        return str(self.path)
 
     async def _run(self, call: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+        def checked() -> T:
+            if _identity(self.path) != self._file:
+                self._restore()
+            return call()
+
+        return await asyncio.get_running_loop().run_in_executor(self._thread, checked)
+
+    def _restore(self) -> None:
+        """Put the open database back at its path (on the store's thread, between two calls)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        private_dir(self.path.parent)
+        copy = self.path.with_name(f"{self.path.name}.restoring")
+        copy.unlink(missing_ok=True)
+        target = sqlite3.connect(copy)
+        try:
+            os.chmod(copy, 0o600)
+            self._db.backup(target)
+        finally:
+            target.close()
+        self._db.close()
+        kept = ""
+        if self.path.exists():
+            kept = f"{self.path.name}.replaced-{stamp}"
+            os.replace(self.path, self.path.with_name(kept))
+        os.replace(copy, self.path)
+        self._db = self._open()
+        if kept:
+            log.error(
+                "the state file %s was replaced while the bot was running; the bot wrote back the "
+                "state it holds and kept the other file as %s",
+                self.path,
+                kept,
+            )
+        else:
+            log.error(
+                "the state file %s was deleted while the bot was running; the bot wrote back the "
+                "state it holds, so nothing is lost",
+                self.path,
+            )
 
     async def read(self, keys: Sequence[str]) -> dict[str, StoredItem]:
         """The stored items among `keys`."""
@@ -99,7 +190,7 @@ class SqliteStorage:
             return self._db.execute(query, list(keys)).fetchall()
 
         rows = await self._run(select)
-        return {key: StoredItem(json.loads(value), e_tag) for key, e_tag, value in rows}
+        return {key: stored_item(value, e_tag) for key, e_tag, value in rows}
 
     async def write(self, changes: Mapping[str, Write]) -> None:
         """Store all `changes` at once, or none of them on an e-tag conflict."""
@@ -158,9 +249,9 @@ class SqliteStorage:
             ).fetchall()
 
         rows = await self._run(select)
-        return {key: StoredItem(json.loads(value), e_tag) for key, e_tag, value in rows}
+        return {key: stored_item(value, e_tag) for key, e_tag, value in rows}
 
     async def close(self) -> None:
         """Finish what is queued, then close the database file."""
-        await self._run(self._db.close)
+        await self._run(lambda: self._db.close())
         self._thread.shutdown(wait=True)

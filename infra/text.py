@@ -10,8 +10,9 @@ HTML), so `[click me](http://...)` comes back as those characters, not as a link
 from __future__ import annotations
 
 import re
+import unicodedata
 
-from infra.i18n import _, number
+from infra.i18n import SOURCE, _, current, number
 
 ECHO_CHARS = 60
 """The longest word or value said back as code."""
@@ -73,3 +74,33 @@ def label(value: object, cap: int = 40) -> str:
     character markdown or HTML would act on, at most `cap` characters."""
     flat = _NAME_UNSAFE.sub("_", _SPACES.sub(" ", str(value)).strip())
     return flat if len(flat) <= cap else flat[: cap - 1] + "…"
+
+
+NAME_CHARS = 64
+"""The longest name from an activity (a display name, a mention) the bot keeps and shows."""
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})
+"""Control, format (right-to-left overrides, zero-width characters), private-use, surrogate and
+unassigned characters: none is part of a name someone reads."""
+
+
+def person(value: object, cap: int = NAME_CHARS) -> str:
+    """A name from an activity (`from.name`, a mention's text, a member's name) as the bot keeps
+    it: on one line, without invisible characters that reorder or hide text, at most `cap`
+    characters (cut with "…"). Shown, it is still someone else's words (cards: adaptive_cards.
+    common.their_words; messages: `echo`)."""
+    seen = "".join(
+        " " if unicodedata.category(c) in ("Zl", "Zp") else c
+        for c in str(value)
+        if unicodedata.category(c) not in _INVISIBLE or c in "\t\n\r"
+    )
+    flat = _SPACES.sub(" ", seen).strip()
+    return flat if len(flat) <= cap else flat[: cap - 1] + "…"
+
+
+def name_in_sentence(value: str) -> str:
+    """A name from an activity inside a sentence of the bot's that is text, not a card's own
+    TextRun (a fact's value, a summary): markdown escaped where the sentence shows names as text
+    (English), backticks replaced where its translation puts names in a code span (the other
+    languages); capped as `person` caps it."""
+    kept = person(value)
+    return escape_markdown(kept) if current() == SOURCE else kept.replace("`", "'")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 from typing import Any
@@ -55,6 +56,8 @@ _DENIED = (
     "a valid key for an active subscription and use a correct regional API endpoint for your "
     "resource."
 )
+
+log = logging.getLogger(__name__)
 
 
 def is_v1(request: web.Request) -> bool:
@@ -179,8 +182,10 @@ async def upload_file(request: web.Request) -> web.Response:
                         buffer += chunk
                         if len(buffer) >= WRITE_BYTES:
                             # Off the event loop: a write may wait on the disk's writeback.
+                            sandbox.room(len(buffer))
                             await asyncio.to_thread(out.write, bytes(buffer))
                             buffer.clear()
+                    sandbox.room(len(buffer))
                     await asyncio.to_thread(out.write, bytes(buffer))
         if filename is None:
             raise bad_request("invalidPayload", "The file is missing.", param="file")
@@ -197,6 +202,10 @@ async def upload_file(request: web.Request) -> web.Response:
     except AzureError:
         target.unlink(missing_ok=True)
         raise
+    except OSError as error:  # the disk is full: no empty or cut file is left
+        target.unlink(missing_ok=True)
+        log.warning("could not store an upload (%s)", error)
+        raise AzureError(500, "InternalServerError", "The file could not be stored.") from None
     doc: Doc = {
         "object": "file",
         "id": file_id,

@@ -13,6 +13,8 @@ Syntax: comma-separated `name=value` pairs, for example `429=0.1,500=0.05,latenc
 - `seed=<int>`: make the sequence of faults reproducible.
 - `drop=<operationId>:<field>`: answer that operation without that top-level field of its JSON
   body (bad input from Azure: a required field missing; sandbox/contracts.py applies it).
+- `disk=<bytes>`: the uploaded files and trained models fit in that many bytes; a write beyond
+  them fails as on a full disk (`OSError` ENOSPC), without filling the real one.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Faults:
     drops: tuple[tuple[str, str], ...] = ()
     """(operation id, top-level field) pairs the answers of that operation leave out."""
     together: int = 0
+    disk: int | None = None
+    """Bytes the files and models may take (None: the disk's own room)."""
 
     @property
     def active(self) -> bool:
@@ -74,6 +78,7 @@ def parse_faults(text: str) -> Faults:
     """Parse the `SANDBOX_FAULTS` syntax; raises ValueError naming the bad part."""
     rates: dict[int, float] = {}
     latency, retry_after, lost, seed, together = 0.0, 1.0, 0.0, None, 0
+    disk: int | None = None
     drops: list[tuple[str, str]] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -99,6 +104,8 @@ def parse_faults(text: str) -> Faults:
                 seed = int(value)
             elif name == "together":
                 together = int(value)
+            elif name == "disk":
+                disk = int(value)
             elif name.isascii() and name.isdigit() and 400 <= int(name) <= 599:
                 rates[int(name)] = float(value)
             else:
@@ -109,8 +116,8 @@ def parse_faults(text: str) -> Faults:
             raise ValueError(f"fault {part!r} has a value that is not a number") from None
     if any(not 0 <= r <= 1 for r in (*rates.values(), lost)) or sum(rates.values()) > 1:
         raise ValueError("fault rates must be between 0 and 1 and add up to at most 1")
-    if latency < 0 or retry_after <= 0 or together < 0:
-        raise ValueError("latency and together must be >= 0 and retry_after > 0")
+    if latency < 0 or retry_after <= 0 or together < 0 or (disk is not None and disk < 0):
+        raise ValueError("latency, together and disk must be >= 0 and retry_after > 0")
     return Faults(
         rates=rates,
         lost=lost,
@@ -119,4 +126,5 @@ def parse_faults(text: str) -> Faults:
         seed=seed,
         drops=tuple(drops),
         together=together,
+        disk=disk,
     )

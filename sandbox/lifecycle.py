@@ -15,7 +15,7 @@ import logging
 import time
 
 from sandbox.clock import DAY, HOUR
-from sandbox.service import Sandbox
+from sandbox.service import Backoff, Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,18 @@ def settle(sandbox: Sandbox) -> None:
 
 
 async def sweep(sandbox: Sandbox) -> None:
-    """Settle state continually and save the sandbox clock once a second."""
+    """Settle state continually and save the sandbox clock once a second (backing off while the
+    store fails, as on a full disk)."""
     saved = time.monotonic()
+    backoff = Backoff("the sandbox's sweeper")
     while True:
-        settle(sandbox)
-        if time.monotonic() - saved >= 1:
-            sandbox.save_clock()
-            saved = time.monotonic()
+        try:
+            settle(sandbox)
+            if time.monotonic() - saved >= 1:
+                sandbox.save_clock()
+                saved = time.monotonic()
+        except Exception as error:
+            await asyncio.sleep(backoff.failed(error))
+            continue
+        backoff.succeeded()
         await asyncio.sleep(0.05)

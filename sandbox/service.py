@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
 import multiprocessing
+import os
 import secrets
+import shutil
 from collections.abc import Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -49,6 +52,43 @@ class SandboxConfig:
     arm_token: str = ""
     """The access secret (docs/sandbox.md, "Auth"); a fresh one is generated when empty."""
     loopback_only: bool = False
+
+
+@dataclass
+class Backoff:
+    """How a worker of the sandbox waits after it failed: 1 s, doubling up to 5 minutes, and
+    one error line per kind of failure (the first of a kind with its traceback; repeats at debug
+    level), so a lasting fault (a full disk) never floods the log or spins."""
+
+    what: str
+    failures: int = 0
+    kind: str = ""
+
+    def failed(self, error: BaseException) -> float:
+        """Note a failure; the seconds to wait before trying again."""
+        self.failures += 1
+        delay = min(300.0, 2.0 ** (self.failures - 1))
+        kind = f"{type(error).__name__}{getattr(error, 'errno', '') or ''}"
+        if kind != self.kind:
+            self.kind = kind
+            log.error(
+                "%s failed (%s); trying again in %.0f s, then less often while it fails",
+                self.what,
+                error,
+                delay,
+                exc_info=error,
+            )
+        else:
+            log.debug(
+                "%s failed again (%d times); next try in %.0f s", self.what, self.failures, delay
+            )
+        return delay
+
+    def succeeded(self) -> None:
+        """It works again: the next failure starts from 1 s."""
+        if self.failures:
+            log.info("%s works again after %d failure(s)", self.what, self.failures)
+        self.failures, self.kind = 0, ""
 
 
 def new_secret() -> str:
@@ -100,6 +140,40 @@ class Sandbox:
             context = multiprocessing.get_context("spawn")
             self._processes = ProcessPoolExecutor(max_workers=1, mp_context=context)
         return self._processes
+
+    # -- files ------------------------------------------------------------------------------
+
+    def room(self, size: int) -> None:
+        """Raise what a full disk raises (OSError ENOSPC) when `size` more bytes do not fit: only
+        with the `disk` fault, which gives the files and models a small disk of their own."""
+        limit = self.config.faults.disk
+        if limit is None:
+            return
+        used = sum(
+            path.stat().st_size
+            for folder in (self.files_dir, self.models_dir)
+            for path in folder.iterdir()
+            if path.is_file()
+        )
+        if used + size > limit:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def write_file(self, path: Path, data: bytes | Path) -> None:
+        """Write a whole file (`data`: its bytes, or a file to copy), or nothing: it goes to a
+        partial file renamed into place, and a failed write (a full disk) removes that, so no
+        empty or cut file is ever left."""
+        partial = path.with_name(f"{path.name}.partial")
+        try:
+            if isinstance(data, Path):
+                self.room(data.stat().st_size)
+                shutil.copyfile(data, partial)
+            else:
+                self.room(len(data))
+                partial.write_bytes(data)
+            os.replace(partial, path)
+        except OSError:
+            partial.unlink(missing_ok=True)
+            raise
 
     @property
     def encoding(self) -> tiktoken.Encoding:

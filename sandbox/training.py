@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import random
-import shutil
+import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,7 @@ from sandbox.lm import (
     parse_examples,
     parse_preferences,
 )
-from sandbox.service import Sandbox
+from sandbox.service import Backoff, Sandbox
 from sandbox.store import Doc
 
 log = logging.getLogger(__name__)
@@ -316,12 +316,14 @@ def chat_copy(pairs_text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_model_source(source: Path, target: Path, method: str) -> None:
-    """Keep what a fine-tuned model learned from, for chat (runs off the event loop)."""
+def save_model_source(sandbox: Sandbox, source: Path, target: Path, method: str) -> None:
+    """Keep what a fine-tuned model learned from, for chat (runs off the event loop; a failed
+    write leaves no file)."""
     if method == "dpo":
-        target.write_text(chat_copy(source.read_text(encoding="utf-8", errors="replace")))
+        text = chat_copy(source.read_text(encoding="utf-8", errors="replace"))
+        sandbox.write_file(target, text.encode("utf-8"))
     else:
-        shutil.copyfile(source, target)
+        sandbox.write_file(target, source)
 
 
 def results_csv(rows: list[dict[str, Any]]) -> bytes:
@@ -359,6 +361,9 @@ class Trainer:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._backoff: dict[str, Backoff] = {}
+        self._retry_at: dict[str, float] = {}
+        """A job whose run failed (not the job: the sandbox, say its disk) waits till then."""
 
     # -- events -----------------------------------------------------------------------------
 
@@ -388,11 +393,21 @@ class Trainer:
     # -- queue ------------------------------------------------------------------------------
 
     async def loop(self) -> None:
-        """Start jobs when they are due; runs for the sandbox's lifetime."""
+        """Start jobs when they are due; runs for the sandbox's lifetime (backing off while the
+        store fails)."""
+        backoff = Backoff("the sandbox's job scheduler")
         while True:
-            self.schedule()
+            try:
+                self.schedule()
+            except Exception as error:  # the store cannot be read now (a full disk, ...)
+                await asyncio.sleep(backoff.failed(error))
+                continue
+            backoff.succeeded()
             await self.sandbox.wait_awake(0.1)
             self.sandbox.wake.clear()
+
+    def _due(self, job_id: str) -> bool:
+        return time.monotonic() >= self._retry_at.get(job_id, 0.0)
 
     def schedule(self) -> None:
         """Resume running jobs and start the oldest due pending job of each idle account."""
@@ -400,11 +415,14 @@ class Trainer:
         busy = {store.parent_of("job", j) for j in self._running}
         for job_id, job in store.items("job"):
             if job["status"] == "running" and job_id not in self._running:
-                self._start(job_id)
                 busy.add(store.parent_of("job", job_id))
+                if self._due(job_id):
+                    self._start(job_id)
         for job_id, job in store.items("job"):
             account = store.parent_of("job", job_id)
             if job["status"] != "pending" or account in busy or job_id in self._running:
+                continue
+            if not self._due(job_id):
                 continue
             if job["_queued_until"] <= now:
                 self._start(job_id)
@@ -437,7 +455,20 @@ class Trainer:
         self.sandbox.store.put("job", job_id, job)
 
     async def run(self, job_id: str) -> None:
-        """Run a job from wherever it stopped to its end."""
+        """Run a job from wherever it stopped to its end. A failure that is not the job's (the
+        sandbox's disk is full, ...) leaves it where it was, to be tried again after a pause that
+        doubles while it lasts (`Backoff`)."""
+        try:
+            await self._run(job_id)
+        except Exception as error:
+            backoff = self._backoff.setdefault(job_id, Backoff(f"job {job_id}"))
+            self._retry_at[job_id] = time.monotonic() + backoff.failed(error)
+            return
+        if job_id in self._backoff:
+            self._backoff.pop(job_id).succeeded()
+        self._retry_at.pop(job_id, None)
+
+    async def _run(self, job_id: str) -> None:
         job = self._job(job_id)
         clock = self.sandbox.clock
         if job["status"] == "pending" and job.pop("_resumed", False):
@@ -569,8 +600,11 @@ class Trainer:
         account = store.parent_of("job", job_id)
         rows = [e["data"] for e in store.docs("event", job_id) if e["type"] == "metrics"]
         content = results_csv(rows)
-        result_id = new_id("file")
-        file_path(sandbox, result_id).write_bytes(content)
+        if "_results_file" not in job:  # one id, so a retried write leaves no second file
+            job["_results_file"] = new_id("file")
+            self._save(job_id, job)
+        result_id = str(job["_results_file"])
+        await asyncio.to_thread(sandbox.write_file, file_path(sandbox, result_id), content)
         store.put(
             "file",
             result_id,
@@ -589,6 +623,7 @@ class Trainer:
         fine_tuned = str(job["_model_id"])
         await asyncio.to_thread(
             save_model_source,
+            sandbox,
             file_path(sandbox, job["training_file"]),
             sandbox.models_dir / f"{fine_tuned}.jsonl",
             method_of(job),

@@ -4,7 +4,8 @@ roles, keys rotate, teardown, purge), who asked for it, when, and how it ended.
 Writing the entry is part of the action, not best effort: `begin` stores the entry before the
 action's first call to Azure, so an action whose entry cannot be written does not happen; `end`
 records the outcome. Entries live in the state store (every instance sees them) and are kept
-when `teardown` deletes the bot's own copies of a resource.
+when `teardown` deletes the bot's own copies of a resource, for FTBOT_AUDIT_DAYS
+(skills/retention.py).
 """
 
 from __future__ import annotations
@@ -120,6 +121,13 @@ class Audit:
         entry = await self.begin(actor, action, target, resource)
         await self.end(entry.id, "done", detail)
         return entry.model_copy(update={"outcome": "done", "detail": detail})
+
+    async def prune(self, before: float) -> int:
+        """Delete the entries of actions started before `before` (the retention of
+        FTBOT_AUDIT_DAYS); how many went."""
+        old = [e.key() for e in await self.records.all(AuditEntry) if e.at < before]
+        await self.records.delete(*old)
+        return len(old)
 
     async def last(self, count: int) -> list[AuditEntry]:
         """The latest `count` entries, newest first."""

@@ -6,11 +6,17 @@ A `Confirmation` record is written when the question is asked. Answering it move
 a redelivery, two people in a channel) exactly one wins; the answer must come from the
 conversation that asked and, in a channel where many people see the card, from the person who
 asked (every costly or destructive question passes `user`), before the record expires.
-Answered and expired questions are swept at start a day after they expire.
+Answered and expired questions are swept a day after they expire (skills/retention.py).
+
+The card a question is asked on is noted on it (`shown`), and only that card is replaced by its
+answer (`card_of`): a button press names a card (Teams' replyToId), but a button's data can claim
+to answer any card, so the card pressed is taken only while the asking turn has not noted its
+own yet.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +32,8 @@ SWEEP_AFTER = 24 * 3600.0
 """How long after expiring a question's record is kept (a late press still gets an answer)."""
 
 C = TypeVar("C", bound=Confirmation)
+
+log = logging.getLogger(__name__)
 
 
 def new_token() -> str:
@@ -58,6 +66,37 @@ class Confirmations:
         )
         await self.records.put(question)
         return question
+
+    async def shown(self, key: Key[C], card: str) -> None:
+        """Note the card question `key` was asked on: its answer replaces that card."""
+        before = ""
+
+        def note(found: C | None) -> C | None:
+            nonlocal before
+            before = found.card if found is not None else ""
+            return found.model_copy(update={"card": card}) if found is not None else None
+
+        await self.records.update(key, note)
+        if before and before != card:
+            log.warning(
+                "a press named card %s for %s before it was noted as %s", before, key.path, card
+            )
+
+    async def card_of(self, key: Key[C], pressed: str) -> str:
+        """The card question `key` was asked on, for its answer to replace ('' when none is
+        known: the answer comes as a new message). It is the card its asking turn noted
+        (`shown`), whatever card the press names (`pressed`, Teams' replyToId), since a button's
+        data can claim any card. Only a press that comes before the asking turn noted its card
+        (the channel showed the card before it told the bot its id) names it: that card is
+        noted then, and the asking turn's own note puts the right one in its place."""
+
+        def claim(found: C | None) -> C | None:
+            if found is None or found.card or not pressed:
+                return None
+            return found.model_copy(update={"card": pressed})
+
+        found = await self.records.update(key, claim)
+        return found.card if found is not None else ""
 
     async def answer(
         self,

@@ -12,17 +12,28 @@ from __future__ import annotations
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.records import Key, Record
+from infra.text import echo
 from skills.context import Context
 from skills.records import resource_segment, segment
 
 
 class CurrentResource(Record):
-    """The resource a team (or, outside a team, a conversation) works on."""
+    """The resource a team (or, outside a team, a conversation) works on. A record that could not
+    be read leaves one with no resource and where it went (`damaged`): the scope then works on
+    nothing until an admin chooses again, never silently on the default."""
 
     prefix = "resource/current/"
+    schema_version = 2
+    migrations = {1: lambda value: {**value, "damaged": ""}}  # 2: `damaged`
 
     scope: str
-    resource: Resource
+    resource: Resource | None
+    damaged: str = ""
+
+    @classmethod
+    def in_place_of_damaged(cls, path: str, aside: str) -> CurrentResource:
+        """The scope's choice is unknown: say so, instead of falling back to the default."""
+        return cls(scope=path.removeprefix(cls.prefix), resource=None, damaged=aside)
 
     @classmethod
     def at(cls, scope: str) -> Key[CurrentResource]:
@@ -73,7 +84,16 @@ class Resources:
     async def current(self, scope: str) -> Resource:
         """The scope's resource, else the settings' resource."""
         chosen = await self.ctx.records.get(CurrentResource.at(scope))
-        return chosen.resource if chosen is not None else self.ctx.azure.default
+        if chosen is None:
+            return self.ctx.azure.default
+        if chosen.resource is None:
+            raise UserError(
+                "I could not read which Azure OpenAI resource this team or conversation works on "
+                "(the record was damaged; I moved it aside as {aside}), so I will not guess. An "
+                "admin can choose it again: `provision name=<account>` adopts an existing account.",
+                aside=echo(chosen.damaged, cap=200),
+            )
+        return chosen.resource
 
     async def choose(self, scope: str, resource: Resource) -> None:
         """Make `resource` the scope's current resource."""

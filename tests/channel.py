@@ -420,9 +420,15 @@ def _objects(activity: Activity) -> Iterator[dict[str, Any]]:
 
 
 def card_text(activity: Activity) -> str:
-    """All text of an activity and its card, for assertions that read like a user."""
+    """All text of an activity and its card, for assertions that read like a user: a
+    RichTextBlock's runs read as one line, as Teams draws them."""
     parts: list[str] = [activity.get("text") or ""]
     for node in _objects(activity):
+        if node.get("type") == "TextRun":
+            continue  # read with its RichTextBlock
+        if node.get("type") == "RichTextBlock":
+            parts.append("".join(run.get("text", "") for run in node.get("inlines") or []))
+            continue
         parts += [node[key] for key in ("text", "title", "value") if isinstance(node.get(key), str)]
     return "\n".join(parts)
 

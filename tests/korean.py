@@ -2,8 +2,9 @@
 quotation, a name or a code.
 
 Quotations are what is not the bot's own words: an inline code span (`name`, an id, a command),
-a markdown quote line (`> ...`), and a card TextBlock whose id starts with `quote-`
-(adaptive_cards.common.quote). Names and codes that stay as they are: ALLOWED.
+a markdown quote line (`> ...`), and a card TextBlock or TextRun whose id starts with `quote-`
+(adaptive_cards.common.quote, their_words; a RichTextBlock reads as one line with its quoted
+runs as code). Names and codes that stay as they are: ALLOWED.
 """
 
 from __future__ import annotations
@@ -103,6 +104,13 @@ def _visible(node: Any, parent: str = "") -> Iterator[str]:
             yield from _visible(item, parent)
         return
     if not isinstance(node, dict) or str(node.get("id", "")).startswith("quote-"):
+        return
+    if node.get("type") == "RichTextBlock":  # one line, its quoted runs marked as code
+        runs = node.get("inlines") or []
+        yield "".join(
+            f"`{run['text']}`" if str(run.get("id", "")).startswith("quote-") else run["text"]
+            for run in runs
+        )
         return
     keys = ["text", "title", "placeholder", "label", "altText", "errorMessage"]
     if parent == "facts":

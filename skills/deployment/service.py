@@ -10,13 +10,12 @@ creates is recorded with the conversation that asked for it, for the inactivity 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.i18n import _
 from infra.ownership import every_retry
-from infra.text import label
+from infra.text import echo, label
 from skills.audit import Actor
 from skills.chat import Answer, DeploymentGone, keep_alive
 from skills.context import Context
@@ -24,7 +23,13 @@ from skills.deployment import arm
 from skills.deployment.arm import DeploymentInfo
 from skills.deployment.follow import Follower, deleted_view
 from skills.deployment.idle import DAY, IdleWatcher, days_left, idle_expired
-from skills.deployment.records import DeleteCard, DeleteRequest, DeploymentRecord, DeployRequest
+from skills.deployment.records import (
+    DeleteCard,
+    DeleteRequest,
+    DeploymentRecord,
+    DeployRequest,
+    idle_warning_claim,
+)
 from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
@@ -39,8 +44,7 @@ from skills.deployment.views import (
 )
 from skills.models import ModelChoice, default_name, is_fine_tuned
 from skills.notify import show, try_show
-
-Q = TypeVar("Q", DeployRequest, DeleteRequest)
+from skills.records import Claim
 
 
 def refuse_existing(existing: DeploymentInfo, model: str) -> None:
@@ -144,14 +148,6 @@ class Hosting:
     def plan(self, request: DeployRequest | DeploymentRecord) -> DeploymentPlan:
         """What a question or a record shows, with the configured price."""
         return plan_of(request, self.ctx.settings.hosting_prices)
-
-    async def remember_card(self, request: Q, card: str) -> None:
-        """Note the card that asked, for a press that comes before its id is known."""
-
-        def apply(found: Q | None) -> Q:
-            return (found or request).model_copy(update={"card": card})
-
-        await self.ctx.records.update(request.key(), apply)
 
     async def deploy(self, token: str, conversation: str, actor: Actor, card: str) -> None:
         """Answer "Deploy" once and create the deployment. The card pressed (`card`, else the
@@ -365,10 +361,34 @@ class Hosting:
         assert changed is not None
         return changed
 
-    async def keep_alive(self, resource: Resource, name: str) -> tuple[Answer, DeploymentRecord]:
-        """One minimal completion: the inactivity clock starts again (DeploymentGone if not)."""
+    async def keep_alive(
+        self, resource: Resource, name: str, conversation: str, pressed: str
+    ) -> tuple[Answer, DeploymentRecord]:
+        """One minimal completion: the inactivity clock starts again (DeploymentGone if not).
+
+        Only the deployment's inactivity warning asks for it: the press must come from the
+        conversation the warning went to and name its card (`pressed`, the channel's replyToId;
+        '' when it names none). A button's data can claim any card, so anything else changes
+        nothing and calls nothing (UserError). A warning whose id the bot did not get to note
+        (it stopped right after sending it) is known by its claim; the card the press names is
+        then noted as the warning."""
+        record = await self.ctx.records.get(DeploymentRecord.at(resource, name))
+        warned = record is not None and conversation == record.conversation
+        if record is not None and warned and not record.warning_card:
+            claim = idle_warning_claim(resource, name, record.idle_since)
+            warned = await self.ctx.records.get(Claim.at_path(claim)) is not None
+        if record is None or not warned or pressed not in ("", record.warning_card or pressed):
+            raise UserError(
+                "That button is not on the inactivity warning of {name}, so I did nothing.",
+                name=echo(name),
+            )
         answer = await keep_alive(self.ctx.azure.openai(resource), name)
-        return answer, await self.record_use(resource, name, "", answer.created)
+        used = await self.record_use(resource, name, "", answer.created)
+        if not used.warning_card and pressed:
+            used = await self._change(
+                resource, name, used.model, warning_card=pressed, warning_conversation=conversation
+            )
+        return answer, used
 
     async def explain_gone(self, resource: Resource, name: str) -> DeletedForInactivity:
         """A deployment the data plane does not know: deleted for inactivity (the view to show),

@@ -4,8 +4,15 @@ Roles: the lab's four, and only those, assigned to or removed from one principal
 provisioning/roles.py). Keys: shown masked to their last 4 characters, never whole (not in chat,
 cards, logs or errors). `keys rotate` regenerates one key without downtime: when the bot itself
 uses that key (key auth), it first switches to the other one and proves a data-plane call works
-with it, then regenerates; the switch is kept in the state store (`KeyState`), and every
-instance applies it (`sync_keys`), so all of them use the new key.
+with it, then regenerates. The switch is a shared record (`KeyState`, with a version raised at
+each switch) that every instance caches: each reads it every SYNC_SECONDS and looks the keys up
+only when the version changed, and the rotating instance waits SWITCH_WAIT_SECONDS (two syncs)
+before regenerating when several instances share the state, so every one has switched by then.
+A data-plane 401 with a key also makes an instance read the record and the keys at once, and the
+call is sent again with the new key (`rekey`; infra/azure.py), so a paused instance never shows
+the error either. Rotations of one resource take turns (its `keys/` item through the ownership
+of background work, across instances), and each card says whether the other key was
+regenerated too since the question was asked.
 """
 
 from __future__ import annotations
@@ -20,12 +27,14 @@ from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.i18n import N_, _
+from infra.text import name_in_sentence
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
 from skills.provisioning import arm, roles
 from skills.provisioning.records import KeyName, KeysRequest, KeyState, PrincipalName
 from skills.provisioning.views import KeyRotated, KeysView, RoleLine, RolesView, RotatePlan
+from skills.records import resource_segment
 from skills.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -38,8 +47,13 @@ NOTES = {
 }
 """What `roles <who>` did with each role (as the card shows it)."""
 
-SYNC_SECONDS = 30.0
-"""How often each instance checks which key the bot uses (after a rotation elsewhere)."""
+SYNC_SECONDS = 2.0
+"""How often each instance reads which key the bot uses (one record read; Azure only when the
+record's version changed)."""
+SWITCH_WAIT_SECONDS = 2 * SYNC_SECONDS + 1
+"""How long a switch waits for the other instances (several share the state) to read it."""
+TURN_WAIT_SECONDS = 120.0
+"""How long a rotation waits for another rotation of the same resource to finish."""
 
 
 def mask(key: str) -> str:
@@ -58,6 +72,9 @@ class Access:
     def __init__(self, ctx: Context, resources: Resources) -> None:
         self.ctx = ctx
         self.resources = resources
+        self._applied: dict[str, int] = {}
+        """Per endpoint, the `KeyState.version` this instance uses the key of."""
+        ctx.azure.rekey = self.rekey
 
     # -- roles -----------------------------------------------------------------------------
 
@@ -147,6 +164,7 @@ class Access:
             at = state.rotated_at.get(name) if state else None
             if at:
                 who = state.rotated_by.get(name, "?") if state else "?"
+                who = name_in_sentence(who)  # a name from Teams: never markdown
                 rotated[name] = _("{when} by {name}", when=i18n.moment(at), name=who)
             else:
                 rotated[name] = _("not by the bot")
@@ -193,10 +211,33 @@ class Access:
         )
         resource, name = request.resource, request.key_name
         other: KeyName = "key2" if name == "key1" else "key1"
+        turn = f"keys/{resource_segment(resource)}"
+        await self._take_turn(turn)
+        try:
+            return await self._rotate(request, other, actor)
+        finally:
+            await self.ctx.owners.release(turn)
+
+    async def _take_turn(self, item: str) -> None:
+        """Wait until no other rotation of the resource runs (on any instance)."""
+        deadline = time.monotonic() + TURN_WAIT_SECONDS
+        while not await self.ctx.owners.claim(item):
+            if time.monotonic() > deadline:
+                raise UserError(
+                    "Another rotation of this resource's keys is still running: try again in "
+                    "a few minutes."
+                )
+            await asyncio.sleep(0.2)
+
+    async def _rotate(self, request: KeysRequest, other: KeyName, actor: Actor) -> KeyRotated:
+        resource, name = request.resource, request.key_name
         cognitive = self.ctx.azure.cognitive(resource.subscription_id)
         entry = await self.ctx.audit.begin(actor, "keys rotate", name.upper(), resource)
         try:
             keys = await arm.list_keys(cognitive, resource)
+            state = await self.ctx.records.get(KeyState.of(resource))
+            if state is not None and self.ctx.azure.key_auth(resource):
+                self._apply(state, keys)  # a rotation elsewhere just before this one
             switched = self._in_use(resource, keys) == name
             if switched:
                 await self._switch(resource, other, keys[other])
@@ -215,16 +256,22 @@ class Access:
                 }
             )
 
-        await self.ctx.records.update(KeyState.of(resource), note)
+        noted = await self.ctx.records.update(KeyState.of(resource), note)
         detail = (
             _("the bot switched to {key} first", key=other.upper()) if switched else _("not in use")
         )
         await self.ctx.audit.end(entry.id, "done", detail)
         masked = {key: mask(value) for key, value in after.items()}
-        return KeyRotated(resource.account, name, other, switched, masked)
+        also = ""
+        at = noted.rotated_at.get(other, 0.0) if noted else 0.0
+        if noted and at >= request.created_at:  # the other key changed since the question
+            who = name_in_sentence(noted.rotated_by.get(other, "?"))
+            also = _("{when} by {name}", when=i18n.moment(at), name=who)
+        return KeyRotated(resource.account, name, other, switched, masked, also)
 
     async def _switch(self, resource: Resource, name: KeyName, value: str) -> None:
-        """Use key `name` from now on, once a data-plane call proves it works."""
+        """Use key `name` from now on, once a data-plane call proves it works; with several
+        instances, give them SWITCH_WAIT_SECONDS to read the switch."""
         previous = self.ctx.azure.key_in_use(resource)
         self.ctx.azure.use_key(resource, value)
         try:
@@ -239,27 +286,51 @@ class Access:
 
         def switch(found: KeyState | None) -> KeyState:
             base = found or KeyState(resource=resource)
-            return base.model_copy(update={"in_use": name, "switched_at": time.time()})
+            update = {"in_use": name, "switched_at": time.time(), "version": base.version + 1}
+            return base.model_copy(update=update)
 
-        await self.ctx.records.update(KeyState.of(resource), switch)
+        switched = await self.ctx.records.update(KeyState.of(resource), switch)
+        if switched is not None:
+            self._applied[resource.endpoint] = switched.version
+        if self.ctx.settings.state == "blob":  # other instances read it within two syncs
+            await asyncio.sleep(SWITCH_WAIT_SECONDS)
+
+    def _apply(self, state: KeyState, keys: dict[str, str]) -> None:
+        """Use the key `state` names (its value from `keys`)."""
+        resource = state.resource
+        if state.in_use is not None and self.ctx.azure.key_in_use(resource) != keys[state.in_use]:
+            self.ctx.azure.use_key(resource, keys[state.in_use])
+            log.info("now using %s of %s", state.in_use.upper(), resource.account)
+        self._applied[resource.endpoint] = state.version
+
+    async def rekey(self, resource: Resource) -> None:
+        """After a 401 with a key: use the key the state store names now (`Azure.rekey`)."""
+        state = await self.ctx.records.get(KeyState.of(resource))
+        if state is not None and state.in_use is not None:
+            self._apply(state, await self._keys(resource))
 
     async def sync_keys(self) -> None:
-        """Use the key the state store names for each key-auth resource (after a rotation by
-        another instance, or before a restart)."""
+        """Use the key the state store names for each key-auth resource whose record changed
+        since this instance last looked (after a switch by another instance, or at start)."""
         for state in await self.ctx.records.all(KeyState):
             resource = state.resource
             if state.in_use is None or not self.ctx.azure.key_auth(resource):
                 continue
-            keys = await self._keys(resource)
-            if self.ctx.azure.key_in_use(resource) != keys[state.in_use]:
-                self.ctx.azure.use_key(resource, keys[state.in_use])
-                log.info("now using %s of %s", state.in_use.upper(), resource.account)
+            if self._applied.get(resource.endpoint) != state.version:
+                self._apply(state, await self._keys(resource))
 
     async def run_sync(self) -> None:
-        """`sync_keys` every SYNC_SECONDS until cancelled."""
+        """`sync_keys` every SYNC_SECONDS until cancelled (a lasting failure is logged once)."""
+        failing = False
         while True:
             try:
                 await self.sync_keys()
-            except Exception:  # Azure unreachable for now: look again later
-                log.warning("key sync failed; trying again", exc_info=True)
+            except Exception:  # Azure or the store unreachable for now: look again later
+                if not failing:
+                    log.warning("key sync failed; trying again", exc_info=True)
+                failing = True
+            else:
+                if failing:
+                    log.info("key sync works again")
+                failing = False
             await asyncio.sleep(SYNC_SECONDS)

@@ -142,10 +142,14 @@ class KeyState(Record):
     regenerated each (Azure does not report rotations). Never a key's value."""
 
     prefix = "keys/state/"
+    schema_version = 2
+    migrations = {1: lambda value: {**value, "version": 0}}  # 2: `version`
 
     resource: Resource
     in_use: KeyName | None = None
     """Set once the bot switched keys; every instance then uses this one."""
+    version: int = 0
+    """Raised with each switch: an instance that applied this version has nothing to look up."""
     switched_at: float = 0.0
     rotated_at: dict[str, float] = {}
     rotated_by: dict[str, str] = {}

@@ -23,6 +23,7 @@ from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError, unexpected
 from infra.i18n import _
+from infra.text import name_in_sentence
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
@@ -131,14 +132,6 @@ class Provisioning:
             token=token,
             expires_hours=lifetime_hours(),
         )
-
-    async def remember_card(self, token: str, card: str) -> None:
-        """Note the card that asked, for a press that comes before its id is known."""
-
-        def apply(found: ProvisionRequest | None) -> ProvisionRequest | None:
-            return found.model_copy(update={"card": card}) if found else None
-
-        await self.ctx.records.update(ProvisionRequest.at(token), apply)
 
     async def cancel(self, token: str, conversation: str, user: str) -> ProvisionRequest:
         """Drop a provisioning that was not confirmed."""
@@ -429,14 +422,14 @@ class Provisioning:
         elif known.provisioned:
             origin = _(
                 "provisioned by {name} ({id}) on {when}",
-                name=known.by_name,
+                name=name_in_sentence(known.by_name),  # a name from Teams: never markdown
                 id=known.by,
                 when=i18n.moment(known.at),
             )
         else:
             origin = _(
                 "adopted by {name} ({id}) on {when}",
-                name=known.by_name,
+                name=name_in_sentence(known.by_name),
                 id=known.by,
                 when=i18n.moment(known.at),
             )

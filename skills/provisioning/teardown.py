@@ -136,14 +136,6 @@ class Teardown:
             lifetime_hours(),
         )
 
-    async def remember_card(self, token: str, card: str) -> None:
-        """Note the card that asked, for a press that comes before its id is known."""
-
-        def apply(found: TeardownRequest | None) -> TeardownRequest | None:
-            return found.model_copy(update={"card": card}) if found else None
-
-        await self.ctx.records.update(TeardownRequest.at(token), apply)
-
     async def keep(self, token: str, conversation: str, user: str) -> TeardownRequest:
         """Delete nothing after all."""
         return await self.ctx.confirmations.answer(

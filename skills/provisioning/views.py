@@ -125,13 +125,15 @@ class RotatePlan:
 
 @dataclass(frozen=True)
 class KeyRotated:
-    """A key was regenerated; `valid` is the key people who copied one may keep using."""
+    """A key was regenerated; `valid` is the key people who copied one may keep using, unless
+    `also` says when and by whom it was regenerated too since the question was asked."""
 
     account: str
     key_name: str
     valid: str
     switched: bool
     masked: dict[str, str]
+    also: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from openai import AsyncOpenAI
-
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.i18n import _
 from infra.ownership import every_retry
 from infra.text import echo
 from skills.audit import Actor
@@ -57,14 +56,21 @@ class Training:
         """Stop watching (the state stays for the next start)."""
         await self.watcher.stop()
 
-    async def _home(self, resource: Resource, job_id: str) -> Resource:
-        """The resource a job lives on: its record's, else `resource`."""
-        record = await self.ctx.records.get(JobRecord.at(job_id))
-        return record.resource if record is not None else resource
+    async def job_resource(self, caller: Resource, conversation: str, job_id: str) -> Resource:
+        """The resource on which the caller may reach job `job_id`: the one rule of every
+        command that names a job (`status`, `events`, `cancel`, and whatever acts on a job).
 
-    async def _where(self, resource: Resource, job_id: str) -> AsyncOpenAI:
-        """The client of the resource a job lives on."""
-        return self.ctx.azure.openai(await self._home(resource, job_id))
+        The caller works on its team's (or conversation's) current resource, `caller`; a job
+        there is theirs, and so is a job launched from this very conversation, on whichever
+        resource it runs. A job the bot launched for someone else, on another resource, is
+        answered as Azure answers a job that does not exist, so that nothing tells a team what
+        another team runs, as `jobs` and `deploy` see only the caller's resource."""
+        record = await self.ctx.records.get(JobRecord.at(job_id))
+        if record is None or record.resource == caller:
+            return caller
+        if record.conversation == conversation:
+            return record.resource
+        raise UserError("Azure OpenAI has no {what}.", what=_("job `{job}`", job=job_id))
 
     # -- plan and confirm ------------------------------------------------------------------------
 
@@ -164,7 +170,8 @@ class Training:
     # -- following jobs ------------------------------------------------------------------------
 
     async def status(self, resource: Resource, conversation: str, job_id: str | None) -> JobView:
-        """A job's card as of now (the conversation's latest job by default)."""
+        """A job's card as of now (the conversation's latest job by default); `resource` is the
+        caller's (see `job_resource`)."""
         if job_id is None:
             latest = await self.ctx.records.get(LatestJob.at(conversation))
             if latest is None:
@@ -173,8 +180,8 @@ class Training:
                     "for another job, or `jobs` for the list."
                 )
             job_id = latest.job
+        resource = await self.job_resource(resource, conversation, job_id)
         record = await self.ctx.records.get(JobRecord.at(job_id))
-        resource = record.resource if record is not None else resource
         job = await jobs.get_job(self.ctx.azure.openai(resource), job_id)
         if record is None:
             files = job.training_file + (f" + {job.validation_file}" if job.validation_file else "")
@@ -187,16 +194,20 @@ class Training:
         """The most recent jobs of the resource."""
         return await jobs.list_jobs(self.ctx.azure.openai(resource), limit=limit)
 
-    async def events(self, resource: Resource, job_id: str, count: int) -> list[Event]:
-        """A job's latest events."""
-        return await jobs.recent_events(await self._where(resource, job_id), job_id, count)
+    async def events(
+        self, resource: Resource, conversation: str, job_id: str, count: int
+    ) -> list[Event]:
+        """A job's latest events (`resource`: the caller's, see `job_resource`)."""
+        home = await self.job_resource(resource, conversation, job_id)
+        return await jobs.recent_events(self.ctx.azure.openai(home), job_id, count)
 
     async def ask_cancel(
         self, resource: Resource, job_id: str, conversation: str, user: str
     ) -> tuple[JobState, CancelRequest]:
         """Store the question before cancelling a job that still runs (UserError when it has
-        ended); only `user`, in `conversation`, can answer it."""
-        resource = await self._home(resource, job_id)
+        ended); only `user`, in `conversation`, can answer it. `resource` is the caller's (see
+        `job_resource`)."""
+        resource = await self.job_resource(resource, conversation, job_id)
         job = await jobs.get_job(self.ctx.azure.openai(resource), job_id)
         if job.final:
             raise UserError(

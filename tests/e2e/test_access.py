@@ -75,7 +75,7 @@ async def test_roles_for_a_mention_in_a_team_channel_on_the_teams_resource(
 
         stranger = {"type": "mention", "mentioned": {"id": "29:who", "name": "Who"}}
         reply = await other.say("<at>FineTuneBot</at> roles <at>Who</at>", entities=[bot, stranger])
-        assert reply["text"].startswith("I could not look up Who in this conversation")
+        assert reply["text"].startswith("I could not look up `Who` in this conversation")
 
 
 async def test_roles_me_without_an_object_id_asks_for_one(
