@@ -355,15 +355,16 @@ class Playground:
         group = group if is_guid(group) else person_id(f"team:{found['id']}")
         return Channel(found["id"], group, entry["id"], entry["name"], found.get("name", "Team"))
 
-    def chat(self, chat: str = "") -> tuple[str, list[Person]]:
-        """A group chat by id or name (by default the first) and its members."""
+    def chat(self, chat: str = "") -> tuple[str, str, list[Person]]:
+        """A group chat by id or name (by default the first): its id, name and members."""
         found = next(
             (c for c in self.config.get("groupChats") or [] if chat in ("", c["id"], c["name"])),
             None,
         )
         if found is None:
             raise SandboxError(f"the Playground has no group chat {chat!r}")
-        return str(found["id"]), [self.person(m) for m in found.get("members", [])]
+        members = [self.person(m) for m in found.get("members", [])]
+        return str(found["id"]), str(found.get("name") or found["id"]), members
 
     def members(self, team: str) -> list[Person]:
         """A team's members."""
@@ -403,6 +404,14 @@ def card_lines(message: Json) -> Iterator[str]:
 
     def walk(node: Any) -> Iterator[str]:
         if isinstance(node, dict):
+            if node.get("type") == "Table":  # a row a line
+                for row in node.get("rows") or []:
+                    yield " | ".join(" ".join(walk(cell)) for cell in row.get("cells") or [])
+                return
+            if node.get("type") == "FactSet":
+                for fact in node.get("facts") or []:
+                    yield f"{fact.get('title')}: {fact.get('value')}"
+                return
             if node.get("type") == "TextBlock" and node.get("text"):
                 yield str(node["text"])
             elif str(node.get("type", "")).startswith("Action.") and node.get("title"):
@@ -474,9 +483,9 @@ async def post_file(request: Request, sandbox_url: str, secret: str) -> list[str
         me, bot = playground.me, playground.bot
         tenant = str(playground.config.get("tenantId") or "")
         if request.chat is not None:
-            chat, members = playground.chat(request.chat)
+            chat, name, members = playground.chat(request.chat)
             await graph.declare_chat(chat, [me, *members], consent=request.consent)
-            where, conversation_id = f"the group chat {chat}", chat
+            where, conversation_id = name, chat
             posted = await post_in_chat(graph, me, chat, request.files, bot, text=request.text)
             fields_data: Json = {"tenant": {"id": tenant}}
             kind = "groupChat"
