@@ -471,6 +471,51 @@ class Request:
     within: float = 60.0
 
 
+async def post_activity(
+    request: Request, playground: Playground, graph: GraphClient
+) -> tuple[str, Json]:
+    """Steps 1-3: declare, upload and post; the line that says what was posted, and Teams'
+    activity for the message (to deliver through the Playground)."""
+    me, bot = playground.me, playground.bot
+    tenant = str(playground.config.get("tenantId") or "")
+    if request.chat is not None:
+        chat, where, members = playground.chat(request.chat)
+        await graph.declare_chat(chat, [me, *members], consent=request.consent)
+        conversation_id, kind = chat, "groupChat"
+        posted = await post_in_chat(graph, me, chat, request.files, bot, text=request.text)
+        data: Json = {"tenant": {"id": tenant}}
+    else:
+        channel = playground.channel(request.team, request.channel)
+        members = playground.members(channel.team)
+        await graph.declare_team(channel, [me, *members], consent=request.consent)
+        where = f"{channel.team_name} > {channel.name}"
+        conversation_id, kind = channel.id, "channel"
+        if request.reply_to:
+            conversation_id = thread_id(channel.id, request.reply_to)
+            if await playground.template(conversation_id) is None:
+                raise SandboxError(
+                    f"the Playground has no thread {request.reply_to} in {where}: reply to a "
+                    "message posted there (its id is the messageid in the thread's link)"
+                )
+            await _copy_root(graph, channel, request.reply_to, me)
+        posted = await post_in_channel(
+            graph, me, channel, request.files, bot, reply_to=request.reply_to, text=request.text
+        )
+        data = channel_data(channel, tenant)
+    template = await playground.template(conversation_id)
+    if template is None:
+        raise SandboxError(f"the Playground has no conversation {conversation_id}")
+    conversation = {
+        **template["conversation"],
+        "id": conversation_id,
+        "conversationType": kind,
+        "tenantId": tenant,
+    }
+    activity = {**template, **activity_fields(posted, bot, conversation, data, text=request.text)}
+    names = ", ".join(path.name for path in request.files)
+    return f"Posted {names} in {where} as {me.name}: message {posted.message}.", activity
+
+
 async def post_file(request: Request, sandbox_url: str, secret: str) -> list[str]:
     """Do it all (the module's steps 1-4); returns the lines to print."""
     for path in request.files:
@@ -480,61 +525,13 @@ async def post_file(request: Request, sandbox_url: str, secret: str) -> list[str
         playground = Playground(session, request.playground)
         await playground.load()
         graph = GraphClient(session, sandbox_url, secret)
-        me, bot = playground.me, playground.bot
-        tenant = str(playground.config.get("tenantId") or "")
-        if request.chat is not None:
-            chat, name, members = playground.chat(request.chat)
-            await graph.declare_chat(chat, [me, *members], consent=request.consent)
-            where, conversation_id = name, chat
-            posted = await post_in_chat(graph, me, chat, request.files, bot, text=request.text)
-            fields_data: Json = {"tenant": {"id": tenant}}
-            kind = "groupChat"
-        else:
-            channel = playground.channel(request.team, request.channel)
-            members = playground.members(channel.team)
-            await graph.declare_team(channel, [me, *members], consent=request.consent)
-            where = f"{channel.team_name} > {channel.name}"
-            conversation_id = channel.id
-            if request.reply_to:
-                conversation_id = thread_id(channel.id, request.reply_to)
-                if await playground.template(conversation_id) is None:
-                    raise SandboxError(
-                        f"the Playground has no thread {request.reply_to} in {where}: reply to a "
-                        "message posted there (its id is the messageid in the thread's link)"
-                    )
-                await _copy_root(graph, channel, request.reply_to, me)
-            posted = await post_in_channel(
-                graph,
-                me,
-                channel,
-                request.files,
-                bot,
-                reply_to=request.reply_to,
-                text=request.text,
-            )
-            fields_data = channel_data(channel, tenant)
-            kind = "channel"
-        template = await playground.template(conversation_id)
-        if template is None:
-            raise SandboxError(f"the Playground has no conversation {conversation_id}")
-        conversation = {
-            **template["conversation"],
-            "id": conversation_id,
-            "conversationType": kind,
-            "tenantId": tenant,
-        }
-        activity = {
-            **template,
-            **activity_fields(posted, bot, conversation, fields_data, text=request.text),
-        }
-        names = ", ".join(path.name for path in request.files)
-        lines = [f"Posted {names} in {where} as {me.name}: message {posted.message}."]
+        said, activity = await post_activity(request, playground, graph)
+        lines, bot = [said], playground.bot
         async with await playground.stream() as ws:
             await playground.deliver(activity)
             heard = False
-            async for answer in bot_answers(
-                ws, bot.id, conversation_id.split(";")[0], quiet=5.0, within=request.within
-            ):
+            where = str(activity["conversation"]["id"]).split(";")[0]
+            async for answer in bot_answers(ws, bot.id, where, quiet=5.0, within=request.within):
                 heard = True
                 verb = "updated" if answer["action"] == "updateMessage" else "said"
                 lines.append(f"{bot.name} {verb}:")
