@@ -92,8 +92,12 @@ def _post_file(args: argparse.Namespace) -> int:
         consent=not args.no_consent,
         within=args.wait,
     )
-    for line in asyncio.run(post_file(request, settings.sandbox_root, secret)):
-        print(line, flush=True)
+
+    async def show() -> None:
+        async for line in post_file(request, settings.sandbox_root, secret):
+            print(line, flush=True)
+
+    asyncio.run(show())
     return 0
 
 

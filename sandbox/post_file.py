@@ -25,10 +25,11 @@ their own, which the tests use with their channel fake instead of the Playground
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,10 +112,16 @@ class GraphClient:
         """One Graph request (a tenant one when `path` starts with `/graph/tenant`); its JSON."""
         url = path if path.startswith("http") else f"{self.root}{path}"
         headers = {"Authorization": f"Bearer {token(self.secret, user)}"}
-        async with self.session.request(
-            method, url, json=body, data=data, headers=headers, allow_redirects=False
-        ) as response:
-            return await _answer(response, f"{method} {path.split('?')[0]}")
+        try:
+            async with self.session.request(
+                method, url, json=body, data=data, headers=headers, allow_redirects=False
+            ) as response:
+                return await _answer(response, f"{method} {path.split('?')[0]}")
+        except aiohttp.ClientConnectionError as error:
+            raise SandboxError(
+                f"no sandbox answers at {self.root} ({type(error).__name__}): start the bot "
+                "(`ftbot run`) or the sandbox (`ftbot sandbox`) with the same SANDBOX_ARM_TOKEN"
+            ) from None
 
     async def declare_team(
         self, channel: Channel, members: list[Person], *, consent: bool = True
@@ -428,7 +435,7 @@ def card_lines(message: Json) -> Iterator[str]:
 
 async def bot_answers(
     ws: aiohttp.ClientWebSocketResponse, bot: str, where: str, *, quiet: float, within: float
-) -> AsyncIterator[Json]:
+) -> AsyncGenerator[Json]:
     """The bot's messages and updates in the conversations starting with `where`, until it has
     been quiet for `quiet` seconds after its first one (or `within` seconds have passed)."""
     loop = asyncio.get_running_loop()
@@ -469,6 +476,9 @@ class Request:
     text: str = "validate"
     consent: bool = True
     within: float = 60.0
+    """How long to wait for the bot's first answer."""
+    quiet: float = 5.0
+    """After it, how long the bot may be quiet before the answer is taken as complete."""
 
 
 async def post_activity(
@@ -516,8 +526,8 @@ async def post_activity(
     return f"Posted {names} in {where} as {me.name}: message {posted.message}.", activity
 
 
-async def post_file(request: Request, sandbox_url: str, secret: str) -> list[str]:
-    """Do it all (the module's steps 1-4); returns the lines to print."""
+async def post_file(request: Request, sandbox_url: str, secret: str) -> AsyncGenerator[str]:
+    """Do it all (the module's steps 1-4): the lines to print, each as soon as it is known."""
     for path in request.files:
         if not await asyncio.to_thread(path.is_file):
             raise SandboxError(f"{path} is not a file")
@@ -526,19 +536,22 @@ async def post_file(request: Request, sandbox_url: str, secret: str) -> list[str
         await playground.load()
         graph = GraphClient(session, sandbox_url, secret)
         said, activity = await post_activity(request, playground, graph)
-        lines, bot = [said], playground.bot
+        yield said
+        bot = playground.bot
         async with await playground.stream() as ws:
             await playground.deliver(activity)
             heard = False
             where = str(activity["conversation"]["id"]).split(";")[0]
-            async for answer in bot_answers(ws, bot.id, where, quiet=5.0, within=request.within):
-                heard = True
-                verb = "updated" if answer["action"] == "updateMessage" else "said"
-                lines.append(f"{bot.name} {verb}:")
-                lines.extend(f"  {line}" for line in card_lines(answer))
+            answers = bot_answers(ws, bot.id, where, quiet=request.quiet, within=request.within)
+            async with contextlib.aclosing(answers):
+                async for answer in answers:
+                    heard = True
+                    verb = "updated" if answer["action"] == "updateMessage" else "said"
+                    yield f"{bot.name} {verb}:"
+                    for line in card_lines(answer):
+                        yield f"  {line}"
             if not heard:
-                lines.append(f"{bot.name} said nothing within {request.within:g} s.")
-        return lines
+                yield f"{bot.name} said nothing within {request.within:g} s."
 
 
 async def _copy_root(graph: GraphClient, channel: Channel, root: str, author: Person) -> None:

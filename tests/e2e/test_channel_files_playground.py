@@ -9,6 +9,7 @@ Playground's custom-activity endpoint; the bot's answers are read from the Playg
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -47,13 +48,22 @@ def buttons(message: BotMessage) -> dict[str, dict[str, object]]:
 async def test_the_command_posts_in_a_channel_and_prints_the_bots_report(
     playground: Playground, bot_url: str, files: list[Path]
 ) -> None:
-    request = tool.Request(files, playground.base_url)
-    lines = await tool.post_file(request, f"{bot_url}/sandbox", SANDBOX_TOKEN)
+    # the answer is complete once the report's button is printed: no quiet spell decides it here
+    request = tool.Request(files, playground.base_url, quiet=60)
+    lines: list[str] = []
+    output = tool.post_file(request, f"{bot_url}/sandbox", SANDBOX_TOKEN)
+    async with contextlib.aclosing(output):
+        async for line in output:
+            lines.append(line)
+            if line == "  [Start training]":
+                break
     assert lines[0].startswith(
         "Posted training_set.jsonl, validation_set.jsonl in My Team > General as Alex Wilber: "
     ), lines
+    assert lines[1] == "Test Bot said:", lines  # the check card, then its updates
     printed = "\n".join(lines)
-    assert "✅ Ready to train" in printed and "[Start training]" in printed, printed
+    assert "Test Bot updated:\n  ✅ Ready to train" in printed, printed
+    assert lines[-1] == "  [Start training]", printed
     # what the Playground shows in the channel: the report card, updated in place
     channel = playground.settings["teams"][0]["channels"][0]["id"]
     report = await playground.wait_for(
