@@ -5,10 +5,10 @@ What a person does in Teams (upload a file to a channel's folder or their OneDri
 that refers to it) and what the bot then does (read the message with its app-only token and its
 resource-specific consent, fetch the file through its sharing URL) go through the same store:
 tenant.py (teams, channels, chats, members, consent), drives.py (drives, items, uploads,
-downloads), messages.py (channel and chat messages), callers.py (whose token), errors.py (Graph's
-error body). setup.py is the sandbox's own surface that declares teams and chats. docs/sandbox.md
-("Microsoft Graph") lists the operations and where each shape comes from; tests/sandbox/
-test_graph.py checks the answers against Microsoft's examples.
+downloads), messages.py (channel and chat messages), callers.py (whose token), bodies.py (a
+request's JSON), errors.py (Graph's error body). setup.py is the sandbox's own surface that
+declares teams and chats. docs/sandbox.md ("Microsoft Graph") lists the operations and where each
+shape comes from; tests/sandbox/test_graph.py checks the answers against Microsoft's examples.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import os
 import re
 import secrets
@@ -31,7 +30,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 
 from aiohttp import web
@@ -39,6 +37,7 @@ from aiohttp import web
 from sandbox.contract import GRAPH
 from sandbox.files import private_dir
 from sandbox.graph import tenant
+from sandbox.graph.bodies import json_body
 from sandbox.graph.callers import Caller, caller, me
 from sandbox.graph.errors import GraphError, access_denied, bad_request, forbidden, not_found
 from sandbox.ids import new_guid
@@ -453,7 +452,7 @@ def _expiry(at: float) -> str:
 async def _create_session(
     request: web.Request, sandbox: Sandbox, who: Caller, drive: Doc, parent: Doc, name: str
 ) -> web.Response:
-    body = await _optional_json(request)
+    body = await json_body(request, optional=True)
     described = body.get("item") or {}
     if not isinstance(described, dict):
         raise bad_request("`item` must be an object.")
@@ -491,23 +490,6 @@ async def _create_session(
             "nextExpectedRanges": ["0-"],
         }
     )
-
-
-async def _optional_json(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    raw = await request.content.read(1 << 16)
-    if await request.content.read(1):
-        raise bad_request("The request body is too large.")
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise bad_request("Unable to read JSON request payload.", "BadRequest") from None
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.", "BadRequest")
-    return body
 
 
 def _session(sandbox: Sandbox, session: str) -> Doc:

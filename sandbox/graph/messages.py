@@ -23,6 +23,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from sandbox.graph import drives, tenant
+from sandbox.graph.bodies import json_body
 from sandbox.graph.callers import Caller, caller, person
 from sandbox.graph.errors import bad_request, forbidden, not_found
 from sandbox.service import Sandbox
@@ -32,8 +33,6 @@ MESSAGE = "graph-message"
 POST_ROLE = "Teamwork.Migrate.All"
 CHANNEL_READ = "ChannelMessage.Read.Group, ChannelMessage.Read.All"
 CHAT_READ = "ChatMessage.Read.Chat, Chat.Read.All"
-MAX_BODY = 1 << 20
-"""The largest message request the stand-in reads (Teams takes messages of about 28 KB)."""
 
 
 def channel_container(team: str, channel: str) -> str:
@@ -203,32 +202,12 @@ def _found(sandbox: Sandbox, container: str, message: str, root: str | None) -> 
     return doc
 
 
-def _read_channel(who: Caller, team: Doc) -> None:
-    if who.app:
-        if not team["consent"]:
-            raise forbidden(CHANNEL_READ)
-    else:
-        tenant.require_member(team, who.user)
-
-
-def _read_chat(who: Caller, chat: Doc) -> None:
-    if who.app:
-        if not chat["consent"]:
-            raise forbidden(CHAT_READ)
-    else:
-        tenant.require_member(chat, who.user)
-
-
-async def _message_body(request: web.Request) -> Doc:
-    if (request.content_length or 0) > MAX_BODY:
-        raise bad_request("A message's JSON must be under 1 MB.", "RequestEntityTooLarge")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise bad_request("Unable to read JSON request payload.", "BadRequest") from None
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a chatMessage object.", "BadRequest")
-    return body
+def _may_read(who: Caller, doc: Doc, permissions: str) -> None:
+    """A team's or chat's messages: its members read them, the app where it holds consent."""
+    if not who.app:
+        tenant.require_member(doc, who.user)
+    elif not doc["consent"]:
+        raise forbidden(permissions)
 
 
 async def post_channel_message(request: web.Request) -> web.Response:
@@ -242,7 +221,7 @@ async def post_channel_message(request: web.Request) -> web.Response:
     root = request.match_info.get("message", "")
     if root:
         _found(sandbox, container, root, None)
-    body = await _message_body(request)
+    body = await json_body(request)
     message = _new_id(sandbox, container)
     where = channel_where(team["id"], channel, message, root or message)
     doc = store_message(sandbox, container, root, user, body, where, message_id=message)
@@ -256,7 +235,7 @@ async def post_chat_message(request: web.Request) -> web.Response:
     user = person(who, POST_ROLE)
     chat = tenant.chat(sandbox, request.match_info["chat"])
     tenant.require_member(chat, user)
-    body = await _message_body(request)
+    body = await json_body(request)
     doc = store_message(sandbox, chat_container(chat["id"]), "", user, body, {"chatId": chat["id"]})
     for file_id in doc["_files"]:
         file = sandbox.store.get(drives.ITEM, file_id)
@@ -272,7 +251,7 @@ async def get_channel_message(request: web.Request) -> web.Response:
     sandbox, who = caller(request)
     group, channel = request.match_info["team"], request.match_info["channel"]
     team, _ = tenant.channel(sandbox, group, channel)
-    _read_channel(who, team)
+    _may_read(who, team, CHANNEL_READ)
     container = channel_container(group, channel)
     root = request.match_info["message"]
     reply = request.match_info.get("reply")
@@ -285,7 +264,7 @@ async def get_chat_message(request: web.Request) -> web.Response:
     """GET /chats/{chat-id}/messages/{message-id}."""
     sandbox, who = caller(request)
     chat = tenant.chat(sandbox, request.match_info["chat"])
-    _read_chat(who, chat)
+    _may_read(who, chat, CHAT_READ)
     doc = _found(sandbox, chat_container(chat["id"]), request.match_info["message"], None)
     entity = f"chats('{quote(chat['id'], safe='')}')/messages/$entity"
     return web.json_response(_view(request, doc, entity))

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.graph import drives, tenant
+from sandbox.graph.bodies import json_body
 from sandbox.graph.callers import caller
 from sandbox.graph.errors import access_denied, bad_request
 from sandbox.graph.messages import channel_container, channel_where, store_message
@@ -35,13 +36,7 @@ async def _owner_body(request: web.Request) -> tuple[Sandbox, dict[str, Any]]:
     sandbox, who = caller(request)
     if not who.app:
         raise access_denied("Only the sandbox's access secret declares its tenant.")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise bad_request("Unable to read JSON request payload.", "BadRequest") from None
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.", "BadRequest")
-    return sandbox, body
+    return sandbox, await json_body(request)
 
 
 def _text(body: dict[str, Any], key: str, default: str = "") -> str:

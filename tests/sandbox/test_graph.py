@@ -230,6 +230,14 @@ async def test_graphs_errors(graph: GraphClient, tmp_path: Path) -> None:
     )
     assert status == 403 and unlike(shape, body) == []
     assert "API requires one of 'Teamwork.Migrate.All'" in body["error"]["message"]
+
+    # a message's JSON is read up to 1 MB, also when no Content-Length announces it
+    async def streamed() -> AsyncIterator[bytes]:
+        for _ in range(17):
+            yield b" " * (1 << 16)
+
+    status, body, _ = await call(graph, "POST", f"{CHANNEL}/messages", ANA.id, data=streamed())
+    assert (status, body["error"]["code"]) == (400, "RequestEntityTooLarge")
     # a non-member may not post or read
     status, body, _ = await call(
         graph, "POST", f"{CHANNEL}/messages", CY.id, json={"body": {"content": "hi"}}
