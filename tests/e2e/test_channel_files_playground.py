@@ -89,6 +89,29 @@ async def test_a_group_chat_validate_on_a_file_posted_through_graph(
     assert "Ready to train" in report.all_text and "training_set.jsonl" in report.all_text
 
 
+async def test_a_reply_in_a_thread_started_in_the_playground(
+    playground: Playground,
+    person: tuple[tool.Playground, tool.GraphClient],
+    files: list[Path],
+) -> None:
+    client, graph = person
+    channel = playground.settings["teams"][0]["channels"][0]["id"]
+    await playground.send("help", conversation_id=channel, mention_bot=True)
+    answer = await playground.wait_for(lambda m: m.conversation_id.startswith(channel), 30)
+    thread = answer.conversation_id  # "<channel>;messageid=<the root's id>", as Teams names it
+    root = thread.partition(";messageid=")[2]
+    assert root.isdigit(), thread
+    request = tool.Request(files[:1], playground.base_url, reply_to=root)
+    said, activity = await tool.post_activity(request, client, graph)
+    assert said.startswith("Posted training_set.jsonl in My Team > General as Alex Wilber")
+    assert activity["conversation"]["id"] == thread
+    await client.deliver(activity)
+    report = await playground.wait_for(
+        lambda m: m.conversation_id == thread and "Start training" in buttons(m), 60
+    )
+    assert "Ready to train" in report.all_text and "training_set.jsonl" in report.all_text
+
+
 async def test_without_consent_a_channel_gets_the_sentence_and_the_personal_chat_button(
     playground: Playground,
     person: tuple[tool.Playground, tool.GraphClient],
