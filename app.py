@@ -6,7 +6,7 @@ import asyncio
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from aiohttp import web
@@ -122,6 +122,27 @@ def build_context(
     )
 
 
+def graph_client(
+    settings: Settings, assertion: Callable[[], str] | None, sandbox_token: str = ""
+) -> Graph | None:
+    """Microsoft Graph for files in channels and group chats: with an app registration, Graph
+    (FTBOT_GRAPH_URL) as that app; without one, on a sandbox, the sandbox's Graph stand-in with its
+    access secret (`sandbox_token` for the embedded one, else SANDBOX_ARM_TOKEN); else none (the
+    bot then offers a personal chat)."""
+    if settings.app_id:
+        return Graph(
+            settings.graph_url,
+            settings.app_id,
+            settings.app_password.get_secret_value(),
+            settings.authority_host,
+            assertion,
+        )
+    if settings.sandbox_mode:
+        secret = sandbox_token or settings.sandbox_arm_token.get_secret_value()
+        return Graph(settings.sandbox_root + contract.GRAPH, token=secret)
+    return None
+
+
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application, with everything built from `settings`."""
     private_dir(settings.data_dir)
@@ -159,17 +180,7 @@ def create_app(settings: Settings) -> web.Application:
     teardown = Teardown(ctx, resources)
     datasets = Datasets(ctx)
     retention = Retention(ctx)
-    graph = (
-        Graph(
-            settings.graph_url,
-            settings.app_id,
-            settings.app_password.get_secret_value(),
-            settings.authority_host,
-            assertion,
-        )
-        if settings.app_id
-        else None
-    )
+    graph = graph_client(settings, assertion, token if settings.embedded_sandbox else "")
     checks = FileChecks(ctx, datasets, Downloader(settings.local_mode, graph))
     services = Services(
         settings=settings,

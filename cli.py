@@ -65,6 +65,42 @@ def _sandbox(args: argparse.Namespace) -> int:
     )
 
 
+def _post_file(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from infra.settings import load_settings
+    from sandbox.post_file import Request, post_file
+
+    settings = load_settings()
+    secret = settings.sandbox_arm_token.get_secret_value()
+    if not settings.sandbox_mode:
+        raise SandboxError("the bot's settings name Azure, not a sandbox: post-file needs one")
+    if not secret:
+        raise SandboxError(
+            "set SANDBOX_ARM_TOKEN, the same for the bot and this command (in .env): the "
+            "embedded sandbox otherwise makes up a new secret at each start"
+        )
+    request = Request(
+        [Path(name) for name in args.files],
+        args.playground,
+        team=args.team,
+        channel=args.channel,
+        chat="" if args.chat else None,
+        reply_to=args.reply_to,
+        text=args.text,
+        consent=not args.no_consent,
+        within=args.wait,
+    )
+
+    async def show() -> None:
+        async for line in post_file(request, settings.sandbox_root, secret):
+            print(line, flush=True)
+
+    asyncio.run(show())
+    return 0
+
+
 def _package(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -130,6 +166,37 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind")
     sandbox.add_argument("--port", type=int, default=8089, help="port to listen on")
     sandbox.set_defaults(handler=_sandbox)
+    tools = sandbox.add_subparsers(dest="tool", metavar="TOOL")
+    post = tools.add_parser(
+        "post-file",
+        help="put files in a channel (or group chat) of a running Agents Playground through the "
+        "sandbox's Graph, as a person in Teams does, and print the bot's answer",
+    )
+    post.add_argument("files", nargs="+", metavar="FILE", help="one or two JSONL files")
+    post.add_argument(
+        "--playground", default="http://127.0.0.1:56150", help="the Agents Playground's address"
+    )
+    post.add_argument("--team", default="", help="its team, by id or name (default: the first)")
+    post.add_argument(
+        "--channel", default="", help="the team's channel, by id or name (default: the first)"
+    )
+    post.add_argument("--chat", action="store_true", help="in its group chat instead of a channel")
+    post.add_argument(
+        "--reply-to",
+        default="",
+        metavar="ID",
+        help="a reply in the thread of this message (one posted in the Playground)",
+    )
+    post.add_argument("--text", default="validate", help="what the message says after @bot")
+    post.add_argument(
+        "--no-consent",
+        action="store_true",
+        help="as if the owner had not granted the app's resource-specific permissions there",
+    )
+    post.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for the bot's answer"
+    )
+    post.set_defaults(handler=_post_file)
     package = commands.add_parser(
         "package", help="build the Teams app package (MicrosoftAppId, FTBOT_PUBLIC_HOST apply)"
     )

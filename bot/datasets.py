@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Attachment
@@ -39,9 +40,9 @@ FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 TEXT_PART = 3500  # characters per message when the error list is sent as text
 
 
-def personal_chat_link(app_id: str) -> str:
-    """Teams' deep link that opens a personal chat with the bot."""
-    return f"https://teams.microsoft.com/l/chat/0/0?users=28:{app_id}"
+def personal_chat_link(bot_id: str) -> str:
+    """Teams' deep link that opens a personal chat with the bot (its app id)."""
+    return f"https://teams.microsoft.com/l/chat/0/0?users=28:{quote(bot_id, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,9 @@ async def _ask_personal_chat(turn: Turn, refused: GraphRefused) -> None:
     """Graph cannot be used: say so, and offer the personal chat, whose report comes here too."""
     where = _conversation_name(turn)
     await turn.services.checks.ask_relay(turn.user_id, turn.conversation_id, where)
-    app_id = turn.services.settings.app_id
-    link = personal_chat_link(app_id) if app_id else None
+    # the app id; without one (the Emulator, the Agents Playground) the bot's id in the channel
+    bot_id = turn.services.settings.app_id or str(turn.activity.recipient.id or "")
+    link = personal_chat_link(bot_id.removeprefix("28:")) if bot_id else None
     await turn.show(
         personal_chat_card(refused.message, where, link), refused.message + " " + _(CHANNEL_FILES)
     )

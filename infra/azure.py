@@ -166,7 +166,7 @@ class Azure:
         self.sandbox = settings.sandbox_mode
         self._credential: Any
         if self.sandbox:
-            url = sandbox_url or settings.sandbox_url or settings.base_url + "/sandbox"
+            url = sandbox_url or settings.sandbox_root
             self._url: str | None = url.rstrip("/")
             self._token = sandbox_token or settings.sandbox_arm_token.get_secret_value()
             if not self._token:

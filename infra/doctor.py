@@ -138,6 +138,12 @@ async def graph_check(settings: Settings, assertion: Callable[[], str] | None) -
     """The bot signs in to Microsoft Graph as its app (files in channels and group chats), or the
     fallback applies (the bot offers a personal chat)."""
     name = "Microsoft Graph"
+    if not settings.app_id and settings.sandbox_mode:
+        return skipped(
+            name,
+            "no MicrosoftAppId: files in channels and group chats are read through the "
+            "sandbox's Graph stand-in (`ftbot sandbox post-file` puts one there)",
+        )
     if not settings.app_id:
         return skipped(
             name,

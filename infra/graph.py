@@ -11,7 +11,10 @@ pre-authenticated download). The download itself streams through the bot's attac
 The token is the bot's own: client credentials of its app registration (azure-identity's
 `ClientSecretCredential`, or `ClientAssertionCredential` with its managed identity's token where
 the app trusts it: infra/identity.py; one per tenant of the conversations it serves, which
-caches and refreshes it), for the `.default` scope of the Graph origin. It is never logged.
+caches and refreshes it), for the `.default` scope of the Graph origin. It is never logged. On a
+sandbox without an app registration (the Emulator, the Agents Playground) the bot reads the
+sandbox's Graph stand-in instead, whose app-only token is the sandbox's access secret (`token`):
+no sign-in, as for the bot's other calls to the sandbox.
 """
 
 from __future__ import annotations
@@ -88,12 +91,15 @@ class Graph:
     def __init__(
         self,
         base_url: str,
-        app_id: str,
-        app_password: str,
+        app_id: str = "",
+        app_password: str = "",
         authority_host: str = "",
         assertion: Callable[[], str] | None = None,
+        *,
+        token: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._fixed = token  # a sandbox's access secret, taken as the app's token: no sign-in
         self._app_id = app_id
         self._password = app_password
         self._assertion = assertion  # instead of the password: infra/identity.py
@@ -110,6 +116,8 @@ class Graph:
 
     async def token(self, tenant: str) -> str:
         """The bot's Graph access token in `tenant` (cached and refreshed by azure-identity)."""
+        if self._fixed:
+            return self._fixed
         credential = self._credentials.get(tenant)
         if credential is None:
             options: dict[str, Any] = {"disable_instance_discovery": bool(self._authority)}

@@ -367,6 +367,12 @@ class Settings(BaseSettings):
         return self.backend == "embedded"
 
     @property
+    def sandbox_root(self) -> str:
+        """Where the sandbox answers: FTBOT_SANDBOX_URL, else the embedded one's `/sandbox` on
+        this bot's port."""
+        return self.sandbox_url or f"{self.base_url}/sandbox"
+
+    @property
     def resource_manager(self) -> bool:
         """Resource Manager is reachable: a sandbox, or a subscription on Azure."""
         return self.sandbox_mode or bool(self.azure_subscription_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from sandbox.app import create_sandbox_app
-from sandbox.contract import ACCOUNT, BOT_PRINCIPAL, RESOURCE_GROUP, SUBSCRIPTION
+from sandbox.contract import ACCOUNT, BOT_PRINCIPAL, GRAPH, RESOURCE_GROUP, SUBSCRIPTION
 from sandbox.service import SANDBOX, Sandbox
 
 
@@ -30,6 +30,7 @@ def banner(base: str, sandbox: Sandbox, *, given: bool, faults: str) -> str:
             "  bearer tokens              <secret> acts as the bot's principal "
             f"({BOT_PRINCIPAL}); <secret>:<object id> as that principal",
             f"  AZURE_OPENAI_ENDPOINT      {endpoint}",
+            f"  Microsoft Graph            {base}{GRAPH}   (its tenant: {base}/graph/tenant)",
             f"  AZURE_OPENAI_API_KEY       {keys[0]}",
             f"  KEY2                       {keys[1]}",
             f"  subscription {SUBSCRIPTION}, resource group {RESOURCE_GROUP}, account {ACCOUNT}",

@@ -8,7 +8,6 @@ also serves attachment files, as the Emulator's and Teams' download URLs do.
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,11 +42,6 @@ class ChannelFake:
         self._holds: list[tuple[Predicate, asyncio.Event]] = []
         self.peers: set[tuple[str, int]] = set()  # the bot's TCP connections (address, port)
         self.members: dict[str, dict[str, Any]] = {}  # Teams member lookup: user id -> member
-        # Microsoft Graph, as Teams' messages and SharePoint files look through it (/graph/v1.0)
-        self.graph_messages: dict[str, dict[str, Any]] = {}  # Graph path -> chatMessage
-        self.shared: dict[str, bytes] = {}  # sharing URL -> the file's bytes
-        self.graph_denied = False  # True: Graph answers 403 (RSC or admin consent not granted)
-        self.graph_requests: list[tuple[str, str]] = []  # (path, Authorization) as received
         self.teams: dict[str, str] = {}  # Teams team id -> its Microsoft 365 group id
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -65,8 +59,6 @@ class ChannelFake:
         app.router.add_get("/redirect/{name}", self._redirect)
         app.router.add_put("/upload/{name}", self._upload)
         app.router.add_get("/v3/teams/{team}", self._team)
-        app.router.add_get("/graph/v1.0/{path:.*}", self._graph)
-        app.router.add_get("/graph/download/{number}", self._graph_download)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -90,61 +82,12 @@ class ChannelFake:
         self.redirects[name] = target
         return f"{self.url}/redirect/{name}"
 
-    @property
-    def graph_url(self) -> str:
-        """Where this fake answers as Microsoft Graph (FTBOT_GRAPH_URL)."""
-        return f"{self.url}/graph/v1.0"
-
-    def post_to_graph(self, path: str, files: dict[str, bytes]) -> str:
-        """Keep a Teams message at Graph `path` whose files are on SharePoint; returns the HTML
-        Teams sends the bot for it (an `<attachment id=..>` tag per file)."""
-        attachments, tags = [], []
-        for number, (name, content) in enumerate(files.items()):
-            url = f"https://contoso.sharepoint.com/sites/lab/Shared%20Documents/General/{name}"
-            self.shared[url] = content
-            attachments.append(
-                {
-                    "id": f"file-{number}",
-                    "contentType": "reference",
-                    "contentUrl": url,
-                    "name": name,
-                }
-            )
-            tags.append(f'<attachment id="file-{number}"></attachment>')
-        self.graph_messages[path] = {"id": path.rsplit("/", 1)[-1], "attachments": attachments}
-        return "<p><at>FineTuneBot</at> validate</p>" + "".join(tags)
-
     async def _team(self, request: web.Request) -> web.Response:
         """Teams' team details (TeamsInfo.get_team_details): the group id behind a team."""
         team = request.match_info["team"]
         if team not in self.teams:
             raise web.HTTPNotFound()
         return web.json_response({"id": team, "name": "Lab team", "aadGroupId": self.teams[team]})
-
-    async def _graph(self, request: web.Request) -> web.StreamResponse:
-        path = "/" + request.match_info["path"]
-        token = request.headers.get("Authorization", "")
-        self.graph_requests.append((request.raw_path.split("/graph/v1.0", 1)[1], token))
-        if not token.startswith("Bearer graph-token-"):
-            return web.json_response({"error": {"code": "InvalidAuthenticationToken"}}, status=401)
-        if self.graph_denied:
-            return web.json_response({"error": {"code": "Forbidden"}}, status=403)
-        if path.startswith("/shares/u!") and path.endswith("/driveItem/content"):
-            encoded = path[len("/shares/u!") : -len("/driveItem/content")]
-            url = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-            if url not in self.shared:
-                return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
-            number = list(self.shared).index(url)
-            raise web.HTTPFound(f"{self.url}/graph/download/{number}")  # the bytes, elsewhere
-        message = self.graph_messages.get(path)
-        if message is None:
-            return web.json_response({"error": {"code": "NotFound"}}, status=404)
-        return web.json_response(message)
-
-    async def _graph_download(self, request: web.Request) -> web.StreamResponse:
-        self.graph_requests.append((request.path, request.headers.get("Authorization", "")))
-        content = list(self.shared.values())[int(request.match_info["number"])]
-        return web.Response(body=content, content_type="application/octet-stream")
 
     async def _redirect(self, request: web.Request) -> web.StreamResponse:
         target = self.redirects.get(request.match_info["name"])

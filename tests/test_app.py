@@ -11,9 +11,10 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
+from app import graph_client
 from infra.errors import UserError
 from infra.settings import describe_error, load_settings
-from tests.harness import bot_settings, running_bot
+from tests.harness import PRODUCTION, SANDBOX_TOKEN, bot_settings, running_bot
 
 
 async def test_healthz(bot_url: str, session: aiohttp.ClientSession) -> None:
@@ -142,3 +143,28 @@ def test_the_storage_connection_string_is_a_secret(tmp_path: Path) -> None:
     connection = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=s3cret"
     settings = bot_settings(tmp_path, state="blob", storage_connection_string=connection)
     assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)
+
+
+async def test_which_graph_the_bot_reads(tmp_path: Path) -> None:
+    """Microsoft's with an app registration (also on a demo sandbox: real Teams keeps real files);
+    without one, the sandbox's stand-in with its secret (embedded or external); on Azure, none."""
+    graph = graph_client(
+        bot_settings(tmp_path, app_id="app", app_password="pw", **PRODUCTION), None
+    )
+    assert graph is not None and graph.base_url == "https://graph.microsoft.com/v1.0"
+    await graph.close()
+
+    embedded = bot_settings(tmp_path, port=3999)
+    graph = graph_client(embedded, None, "the-embedded-secret")
+    assert graph is not None and graph.base_url == "http://127.0.0.1:3999/sandbox/graph/v1.0"
+    assert await graph.token("any tenant") == "the-embedded-secret"
+
+    external = bot_settings(tmp_path, sandbox_url="http://127.0.0.1:8089")
+    graph = graph_client(external, None)
+    assert graph is not None and graph.base_url == "http://127.0.0.1:8089/graph/v1.0"
+    assert await graph.token("any tenant") == SANDBOX_TOKEN
+
+    azure = bot_settings(
+        tmp_path, azure_openai_endpoint="https://a.openai.azure.com/", azure_openai_api_key="k"
+    )
+    assert graph_client(azure, None) is None
