@@ -13,6 +13,9 @@ Syntax: comma-separated `name=value` pairs, for example `429=0.1,500=0.05,latenc
 - `seed=<int>`: make the sequence of faults reproducible.
 - `drop=<operationId>:<field>`: answer that operation without that top-level field of its JSON
   body (bad input from Azure: a required field missing; sandbox/contracts.py applies it).
+- `undeployable=<suffix>`: a fine-tuning job created with that suffix (`*`: every job) fails its
+  post-training model evaluation: the job fails with Azure's message, and its model cannot be
+  deployed (Microsoft Learn, "Safety evaluation for fine-tuning").
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ class Faults:
     drops: tuple[tuple[str, str], ...] = ()
     """(operation id, top-level field) pairs the answers of that operation leave out."""
     together: int = 0
+    undeployable: tuple[str, ...] = ()
+    """Job suffixes whose model fails its safety evaluation (`*`: every job)."""
+
+    def undeployable_for(self, suffix: object) -> bool:
+        """Whether a job with this suffix fails its post-training model evaluation."""
+        return "*" in self.undeployable or (bool(suffix) and suffix in self.undeployable)
 
     @property
     def active(self) -> bool:
@@ -75,6 +84,7 @@ def parse_faults(text: str) -> Faults:
     rates: dict[int, float] = {}
     latency, retry_after, lost, seed, together = 0.0, 1.0, 0.0, None, 0
     drops: list[tuple[str, str]] = []
+    undeployable: list[str] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
@@ -87,6 +97,9 @@ def parse_faults(text: str) -> Faults:
             if not colon or not operation or not dropped:
                 raise ValueError(f"fault {part!r} is not drop=<operationId>:<field>")
             drops.append((operation.strip(), dropped.strip()))
+            continue
+        if name == "undeployable":
+            undeployable.append(value)
             continue
         try:
             if name == "latency":
@@ -119,4 +132,5 @@ def parse_faults(text: str) -> Faults:
         seed=seed,
         drops=tuple(drops),
         together=together,
+        undeployable=tuple(undeployable),
     )
