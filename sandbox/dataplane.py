@@ -656,8 +656,9 @@ async def list_checkpoints(request: web.Request) -> web.Response:
 # -- models ------------------------------------------------------------------------------------
 
 
-def base_model_doc(model_id: str) -> Doc:
-    """A base model as the data plane lists it."""
+def base_model_doc(model_id: str, region: str) -> Doc:
+    """A base model as the data plane of an account in `region` lists it: `fine_tune` where it
+    can be fine-tuned there (with a training type the region offers)."""
     base = BASE_MODELS[model_id]
     return {
         "object": "model",
@@ -665,7 +666,7 @@ def base_model_doc(model_id: str) -> Doc:
         "created_at": CREATED_AT,
         "status": "succeeded",
         "capabilities": {
-            "fine_tune": base.fine_tune,
+            "fine_tune": base.fine_tune and bool(base.training_types(region)),
             "inference": True,
             "completion": False,
             "chat_completion": True,
@@ -690,17 +691,19 @@ def model_view(request: web.Request, doc: Doc) -> Doc:
 
 async def list_models(request: web.Request) -> web.Response:
     """GET /openai/models: base models, then this account's fine-tuned models."""
-    sandbox, _, subdomain = authorize(request)
-    docs = [base_model_doc(m) for m in BASE_MODELS] + sandbox.store.docs("model", subdomain)
+    sandbox, account, subdomain = authorize(request)
+    region = str(account["location"])
+    docs = [base_model_doc(m, region) for m in BASE_MODELS] + sandbox.store.docs("model", subdomain)
     return listing([model_view(request, wire(d)) for d in docs])
 
 
 async def get_model(request: web.Request) -> web.Response:
     """GET /openai/models/{id}."""
-    sandbox, _, subdomain = authorize(request)
+    sandbox, account, subdomain = authorize(request)
     model_id = request.match_info["model_id"]
     if model_id in BASE_MODELS:
-        return web.json_response(model_view(request, base_model_doc(model_id)))
+        base = base_model_doc(model_id, str(account["location"]))
+        return web.json_response(model_view(request, base))
     doc = sandbox.store.get("model", model_id)
     if doc is None or sandbox.store.parent_of("model", model_id) != subdomain:
         raise not_found("notFound", f"The model '{model_id}' was not found.")
