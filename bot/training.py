@@ -1,4 +1,5 @@
-"""Training from chat: `train` (with a confirmation card), `status`, `jobs`, `events`, `cancel`.
+"""Training from chat: `train` (with a confirmation card), `status`, `jobs`, `events`, `cancel`,
+`pause`, `resume`, and the housekeeping of files and models (`files`, `delete file|model`).
 
 Parsers for the command table, and handlers that call skills/training/service.py and answer with
 cards from adaptive_cards/training.py.
@@ -12,10 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adaptive_cards.common import Card
 from adaptive_cards.training import (
     cancel_confirmation_card,
+    cleanup_confirm_card,
+    cleanup_done_card,
     confirmation_card,
     events_card,
+    files_card,
     job_card,
     jobs_card,
     notice_card,
@@ -28,10 +33,22 @@ from infra.i18n import _, n_
 from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.training.plan import check_options
+from skills.training.views import JobView
 
 log = logging.getLogger(__name__)
 
-TRAIN_OPTIONS = {"model", "epochs", "batch", "lr", "suffix", "seed"}
+TRAIN_OPTIONS = {
+    "model",
+    "epochs",
+    "batch",
+    "lr",
+    "suffix",
+    "seed",
+    "method",
+    "beta",
+    "training",
+    "from",
+}
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{2,127}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -51,7 +68,9 @@ class TrainArgs:
 
 
 def parse_train(text: str, data: Mapping[str, Any]) -> TrainArgs:
-    """`train [model=..] [epochs=N] [batch=N] [lr=X] [suffix=S] [seed=N]`, or the card's files."""
+    """`train [model=..] [method=supervised|dpo] [beta=X] [training=standard|global|developer]
+    [from=<model or job>] [epochs=N] [batch=N] [lr=X] [suffix=S] [seed=N]`, or the card's
+    files."""
     words, options = key_values(text, TRAIN_OPTIONS)
     if words:
         raise UserError(
@@ -106,6 +125,30 @@ def parse_job(text: str, data: Mapping[str, Any]) -> str:
     return _job_id(_one_job(text, data), "cancel <job>")
 
 
+def parse_pause(text: str, data: Mapping[str, Any]) -> str:
+    """`pause <job>` (or the job card's button)."""
+    return _job_id(_one_job(text, data), "pause <job>")
+
+
+def parse_resume(text: str, data: Mapping[str, Any]) -> str:
+    """`resume <job>` (or the job card's button)."""
+    return _job_id(_one_job(text, data), "resume <job>")
+
+
+def file_id(value: str) -> str:
+    """A file id as Azure makes them (`file-...`), for `delete file <id>`."""
+    if not value:
+        raise UserError("Which file? Say `delete file <id>`; `files` lists them.")
+    if not JOB_ID.match(value):
+        raise UserError("{value} is not a file id (they look like `file-...`).", value=echo(value))
+    return value
+
+
+def job_of_model(value: str) -> str:
+    """The job whose model `delete model <job>` deletes."""
+    return _job_id(value, "delete model <job>")
+
+
 @dataclass(frozen=True)
 class EventsArgs:
     """`events <job> [N]`."""
@@ -130,11 +173,11 @@ def parse_events(text: str, data: Mapping[str, Any]) -> EventsArgs:
 # -- train and its confirmation -------------------------------------------------------------------
 
 
-async def _answer_pressed(turn: Turn, title: str, body: str) -> None:
+async def _answer_pressed(turn: Turn, content: Card) -> None:
     """Replace the card whose button was pressed (when the channel says which it was)."""
     if turn.pressed_card:
         try:
-            await turn.show(notice_card(title, body), card_id=turn.pressed_card)
+            await turn.show(content, card_id=turn.pressed_card)
         except Exception:  # the card may be gone; the answer that follows says it all
             log.info("could not update the pressed card %s", turn.pressed_card, exc_info=True)
 
@@ -154,15 +197,18 @@ async def confirm(turn: Turn, token: str) -> None:
     launch = await turn.services.training.launch(token, turn.conversation_id, turn.actor)
     await _answer_pressed(
         turn,
-        _("Training confirmed"),
-        _("Starting fine-tuning of {model}.", model=launch.plan.model),
+        notice_card(
+            _("Training confirmed"), _("Starting fine-tuning of {model}.", model=launch.plan.model)
+        ),
     )
 
 
 async def abort(turn: Turn, token: str) -> None:
     """Drop a plan before anything was spent."""
     await turn.services.training.abort(token, turn.conversation_id, turn.user_id)
-    await _answer_pressed(turn, _("Training cancelled"), _("Nothing was uploaded or spent."))
+    await _answer_pressed(
+        turn, notice_card(_("Training cancelled"), _("Nothing was uploaded or spent."))
+    )
     await turn.send_text(_("OK, I dropped that training plan; nothing was spent."))
 
 
@@ -201,7 +247,9 @@ async def cancel(turn: Turn, job_id: str) -> None:
 async def cancel_confirmed(turn: Turn, token: str) -> None:
     """Cancel the job; the watcher announces the end."""
     job = await turn.services.training.cancel(token, turn.conversation_id, turn.actor)
-    await _answer_pressed(turn, _("Cancelling"), _("Job `{job}` is being cancelled.", job=job.id))
+    await _answer_pressed(
+        turn, notice_card(_("Cancelling"), _("Job `{job}` is being cancelled.", job=job.id))
+    )
     await turn.send_text(
         _(
             "Cancel requested for job `{job}`; I'll post the final notice when Azure has "
@@ -215,6 +263,72 @@ async def cancel_kept(turn: Turn, token: str) -> None:
     """Leave the job running."""
     request = await turn.services.training.keep(token, turn.conversation_id, turn.user_id)
     await _answer_pressed(
-        turn, _("Still running"), _("Job `{job}` keeps training.", job=request.job)
+        turn, notice_card(_("Still running"), _("Job `{job}` keeps training.", job=request.job))
     )
     await turn.send_text(_("OK, job `{job}` keeps running.", job=request.job))
+
+
+# -- pause and resume ---------------------------------------------------------------------------
+
+
+async def _show_job(turn: Turn, view: JobView) -> None:
+    """A job's card after a change: in place of the card pressed, else as a new message."""
+    await turn.show(view, card_id=turn.pressed_card)
+
+
+async def pause(turn: Turn, job_id: str) -> None:
+    """Pause a training job (its card says what pausing costs and keeps)."""
+    view = await turn.services.training.pause(await turn.resource(), job_id, turn.actor)
+    await _show_job(turn, view)
+
+
+async def resume(turn: Turn, job_id: str) -> None:
+    """Resume a paused job from the step it reached."""
+    view = await turn.services.training.resume(await turn.resource(), job_id, turn.actor)
+    await _show_job(turn, view)
+
+
+# -- files and models -----------------------------------------------------------------------------
+
+
+async def files(turn: Turn, _none: None) -> None:
+    """What the bot uploaded to the current resource."""
+    listing = await turn.services.training.housekeeping.files(await turn.resource())
+    summary = n_("{count} file", "{count} files", len(listing.rows))
+    await turn.show(files_card(listing), summary)
+
+
+async def delete_file(turn: Turn, file: str) -> None:
+    """Ask before deleting a file."""
+    request = await turn.services.training.housekeeping.ask_delete_file(
+        await turn.resource(), turn.conversation_id, turn.user_id, file_id(file)
+    )
+    content = cleanup_confirm_card(request, lifetime_hours())
+    await turn.show(content, _("Delete {name}?", name=request.target))
+
+
+async def delete_model(turn: Turn, job: str) -> None:
+    """Ask before deleting a job's fine-tuned model (the job goes with it)."""
+    request = await turn.services.training.housekeeping.ask_delete_model(
+        await turn.resource(), turn.conversation_id, turn.user_id, job_of_model(job)
+    )
+    content = cleanup_confirm_card(request, lifetime_hours())
+    await turn.show(content, _("Delete {name}?", name=request.label))
+
+
+async def cleanup_confirmed(turn: Turn, token: str) -> None:
+    """Delete the file or the model; the card pressed says so."""
+    request = await turn.services.training.housekeeping.delete(
+        token, turn.conversation_id, turn.actor
+    )
+    await _answer_pressed(turn, cleanup_done_card(request, deleted=True))
+    name = request.label if request.what == "model" else request.target
+    await turn.send_text(_("{name} is deleted for good", name=name))
+
+
+async def cleanup_kept(turn: Turn, token: str) -> None:
+    """Delete nothing."""
+    request = await turn.services.training.housekeeping.keep(
+        token, turn.conversation_id, turn.user_id
+    )
+    await _answer_pressed(turn, cleanup_done_card(request, deleted=False))
