@@ -99,6 +99,20 @@ def lineage_text(models: Sequence[str]) -> str:
     return " → ".join(models)
 
 
+def _type_prices(plan: Plan) -> str:
+    """The estimate with each training type the model offers, with what Global and Developer
+    training save on Standard (a small run's cents alone hide it)."""
+    standard = plan.type_prices.get("standard")
+    shown = []
+    for kind, value in plan.type_prices.items():
+        said = _price(value)
+        if standard and kind != "standard":
+            saving = percent(1 - value / standard, 0)
+            said = _("{price}, {saving} less than Standard training", price=said, saving=saving)
+        shown.append(f"{training_label(kind)}: {said}")
+    return "; ".join(shown)
+
+
 def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
     """What a run will cost before anything is spent, with Confirm and Cancel."""
     if plan.epochs is not None:
@@ -137,10 +151,7 @@ def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
     if plan.method == "dpo":
         notes.append(text(_(DPO_LINE)))
     if len(plan.type_prices) > 1:
-        by_type = "; ".join(
-            f"{training_label(kind)}: {_price(value)}" for kind, value in plan.type_prices.items()
-        )
-        notes.append(text(_("Price by training type: {prices}.", prices=by_type)))
+        notes.append(text(_("Price by training type: {prices}.", prices=_type_prices(plan))))
     if plan.training_type in RESIDENCY:
         notes.append(text(_(RESIDENCY[plan.training_type])))
     if plan.hosting_full:

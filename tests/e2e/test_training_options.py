@@ -215,6 +215,7 @@ async def test_dpo_with_developer_training_and_the_other_types_priced(
         text = card_text(cheaper)
         assert "Price by training type: Standard training: about $" in text
         assert "Developer training: about $" in text and "(no data residency)" in text
+        assert "(estimate), 10% less than Standard training; Developer training" in text
     user.check_korean()
 
     # DPO from a preference file: the method follows the file, beta is DPO's
