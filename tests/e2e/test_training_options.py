@@ -279,6 +279,13 @@ async def test_a_run_continued_from_a_fine_tuned_model_then_cleaned_up(
     assert abs(first - last_epoch) <= 0.1 * last_epoch, (first, last_epoch)
     again = await user.train(f"train from={child_model}")
     assert f"{MODEL} → {parent_model} → {child_model}" in values(again)
+    other = await user.say(f"train from={child} model=gpt-4o-2024-08-06")  # another family
+    assert "train-confirm" not in verbs(other)
+    if user.english:
+        assert other["text"] == (
+            f"`{child_model}` is a fine-tune of `{MODEL}`: a continued run trains the same base "
+            "model; leave out `model=`."
+        )
     user.check_korean()
 
     # files: what the bot uploaded, used by both jobs; one deleted on a confirmation
