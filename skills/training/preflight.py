@@ -2,8 +2,10 @@
 
 Each check reads Azure and, when the run cannot go, raises one sentence saying what is full or
 missing and what to do (`UserError`): the base model is offered for fine-tuning on the resource
-(its data-plane model list, `capabilities.fine_tune`, which Azure sets by the resource's region),
-the resource's job queue has room (Microsoft Learn, "Azure OpenAI quotas and limits": one running
+(its data-plane model list: `capabilities.fine_tune`, the `Capabilities` of Microsoft's
+2024-10-21 data-plane spec, which the v1 list carries beside OpenAI's fields; a list that does
+not say is not checked, and the region's training types are checked from infra/prices.py), the
+resource's job queue has room (Microsoft Learn, "Azure OpenAI quotas and limits": one running
 and 20 queued jobs per resource), and the model a run continues (`from=`) exists. Whether the
 resource can host one more fine-tuned model (5 deployments per resource) is told, not refused: a
 run may train while the hosting slots are full.
