@@ -271,7 +271,9 @@ async def test_a_run_continued_from_a_fine_tuned_model_then_cleaned_up(
     async with azure(bot_url, tmp_path) as clients:
         assert (await clients.openai.fine_tuning.jobs.retrieve(child)).model == parent_model
         before = await metrics(clients, parent)
-        epoch = [r for r in before if r["step"] > before[-1]["step"] - len(before) // 6]
+        epochs = (await clients.openai.fine_tuning.jobs.retrieve(parent)).hyperparameters.n_epochs
+        assert isinstance(epochs, int) and len(before) % epochs == 0, (epochs, len(before))
+        epoch = before[-len(before) // epochs :]  # the steps of the parent's last epoch
         last_epoch = mean(r["train_loss"] for r in epoch)
         first = (await metrics(clients, child))[0]["train_loss"]
     # the continued job starts where its parent ended: its first step's loss is within 10 %
