@@ -47,8 +47,8 @@ def cost_lines(plan: DeploymentPlan) -> list[str]:
     if plan.sku == "developer":
         return [
             _(
-                "Developer tier: no hourly hosting fee (you pay per token), and Azure deletes the "
-                "deployment 24 hours after it is created."
+                "Developer deployment: no hourly hosting fee (you pay per token), and Azure "
+                "deletes the deployment 24 hours after it is created."
             )
         ]
     hourly = plan.hourly_price

@@ -1,4 +1,5 @@
-"""Training cards: the confirmation, the live job card, the final notice, job lists and events."""
+"""Training cards: the confirmation, the live job card, the final notice, job lists and events,
+and the files and models a resource keeps (list, delete)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import Sequence
 
 from adaptive_cards import verbs
 from adaptive_cards.common import Card, Element, card, facts, heading, quote, submit, text
-from infra.i18n import N_, _, duration, n_, number, percent, price
+from infra.i18n import N_, _, duration, n_, number, percent, price, size
+from skills.training.housekeeping import FileList
 from skills.training.jobs import Checkpoint, Event, JobState
-from skills.training.plan import Plan
+from skills.training.plan import Plan, training_label
+from skills.training.records import CleanupRequest
 from skills.training.views import FinalView, JobView
 
 STATUS_LABELS = {
@@ -20,7 +23,7 @@ STATUS_LABELS = {
     "notRunning": N_("Queued"),
     "running": N_("Training"),
     "pausing": N_("Pausing"),
-    "paused": N_("Paused (resume it on Azure)"),
+    "paused": N_("Paused"),
     "resuming": N_("Resuming"),
     "succeeded": N_("Succeeded"),
     "failed": N_("Failed"),
@@ -65,6 +68,51 @@ def _examples(name: str, count: int) -> str:
     return n_("{name} ({count} example)", "{name} ({count} examples)", count, name=echo(name))
 
 
+RESIDENCY = {
+    "global": N_(
+        "Global training may run outside the resource's region: the data and the model's "
+        "weights are copied to where it trains (no data residency)."
+    ),
+    "developer": N_(
+        "Developer training runs on Azure's spare capacity: it may wait longer, or pause and "
+        "resume on its own (nothing is billed while it is paused); like Global training, it may "
+        "run outside the resource's region (no data residency)."
+    ),
+}
+"""What a training type means for where the data goes (Microsoft Learn, "Customize a model with
+fine-tuning", "Training type", and "Fine-tuning cost management")."""
+DPO_LINE = N_(
+    "DPO (direct preference optimization) teaches the model to prefer each example's preferred "
+    "answer over its non-preferred one."
+)
+
+
+def method_label(method: str, beta: float | None = None) -> str:
+    """A training method in words (DPO with its beta when it was chosen)."""
+    if method != "dpo":
+        return _("Supervised")
+    return _("DPO, beta {beta}", beta=number(beta)) if beta is not None else "DPO"
+
+
+def lineage_text(models: Sequence[str]) -> str:
+    """Models from the base to the newest, as one line."""
+    return " → ".join(models)
+
+
+def _type_prices(plan: Plan) -> str:
+    """The estimate with each training type the model offers, with what Global and Developer
+    training save on Standard (a small run's cents alone hide it)."""
+    standard = plan.type_prices.get("standard")
+    shown = []
+    for kind, value in plan.type_prices.items():
+        said = _price(value)
+        if standard and kind != "standard":
+            saving = percent(1 - value / standard, 0)
+            said = _("{price}, {saving} less than Standard training", price=said, saving=saving)
+        shown.append(f"{training_label(kind)}: {said}")
+    return "; ".join(shown)
+
+
 def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
     """What a run will cost before anything is spent, with Confirm and Cancel."""
     if plan.epochs is not None:
@@ -72,8 +120,14 @@ def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
     else:
         epochs = _("{count} (automatic)", count=number(plan.estimated_epochs))
     validation = plan.validation
-    pairs = [
-        (_("Base model"), plan.model),
+    pairs = [(_("Base model"), plan.model)]
+    if plan.parent:
+        pairs.append((_("Continues from"), plan.parent))
+    if len(plan.lineage) > 2:
+        pairs.append((_("Lineage"), lineage_text(plan.lineage)))
+    pairs += [
+        (_("Method"), method_label(plan.method, plan.beta)),
+        (_("Training type"), training_label(plan.training_type)),
         (_("Training file"), _examples(plan.training.name, plan.training.examples)),
         (
             _("Validation file"),
@@ -93,10 +147,28 @@ def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
         (_("Billed tokens"), _("{count} (estimate)", count=number(plan.billed_tokens))),
         (_("Training price"), _price(plan.price)),
     ]
+    notes: list[Element] = []
+    if plan.method == "dpo":
+        notes.append(text(_(DPO_LINE)))
+    if len(plan.type_prices) > 1:
+        notes.append(text(_("Price by training type: {prices}.", prices=_type_prices(plan))))
+    if plan.training_type in RESIDENCY:
+        notes.append(text(_(RESIDENCY[plan.training_type])))
+    if plan.hosting_full:
+        notes.append(
+            text(
+                _(
+                    "This resource already hosts 5 fine-tuned deployments, the most Azure "
+                    "allows: delete one before you deploy the model this run makes."
+                ),
+                color="Warning",
+            )
+        )
     return card(
         [
             heading(_("Start fine-tuning?")),
             facts(pairs),
+            *notes,
             text(
                 n_(
                     "Nothing is uploaded or spent until you confirm. This question can be "
@@ -130,9 +202,15 @@ def job_card(view: JobView) -> Card:
         head["color"] = STATUS_COLORS[view.status]
     pairs = [
         (_("Job"), view.job_id or _("not created yet")),
-        (_("Base model"), view.model),
-        (_("Files"), _files(view.files)),
+        (_("Base model"), view.lineage[0] if view.lineage else view.model),
     ]
+    if view.lineage:
+        pairs.append((_("Continues from"), view.lineage[-1]))
+    if view.method != "supervised":
+        pairs.append((_("Method"), method_label(view.method)))
+    if view.training_type != "standard":
+        pairs.append((_("Training type"), training_label(view.training_type)))
+    pairs.append((_("Files"), _files(view.files)))
     if view.step is not None:
         step = number(view.step)
         if view.total_steps:
@@ -151,12 +229,38 @@ def job_card(view: JobView) -> Card:
     body: list[Element] = [head, facts(pairs)]
     if view.error:
         body.append(text(view.error, color="Attention"))
+    if view.status == "paused":
+        body.append(text(paused_sentence(view)))
     if view.notice_coming:
         body.append(text(_("The result comes as a new message when the job ends."), isSubtle=True))
     actions = []
+    if view.job_id and view.status == "running":
+        actions.append(submit(_("Pause"), verbs.PAUSE, {"job": view.job_id}))
+    if view.job_id and view.status == "paused":
+        actions.append(submit(_("Resume"), verbs.RESUME, {"job": view.job_id}))
+        if view.checkpoint:
+            data = {"model": view.checkpoint, "job": view.job_id}
+            actions.append(submit(_("Deploy the checkpoint"), verbs.DEPLOY, data))
     if view.job_id and view.status not in STATUS_COLORS:
         actions.append(submit(_("Cancel job"), verbs.CANCEL, {"job": view.job_id}))
     return card(body, actions)
+
+
+def paused_sentence(view: JobView) -> str:
+    """What pausing costs and keeps (Microsoft Learn, "Pause and resume": a paused job keeps a
+    deployable checkpoint; "Fine-tuning cost management": nothing is billed while a job is paused,
+    and a cancelled job is billed for the work done)."""
+    kept = (
+        _("a checkpoint of step {step}", step=number(view.step))
+        if view.step is not None
+        else _("a checkpoint of its last step")
+    )
+    return _(
+        "Paused: nothing trains and nothing more is billed while it is paused. Azure keeps the "
+        "job and {kept}, which you can deploy. Resume carries on from there; Cancel ends the "
+        "job, and the steps already run stay billed.",
+        kept=kept,
+    )
 
 
 def _thin(points: Sequence[Sequence[float]], limit: int) -> list[Sequence[float]]:
@@ -202,11 +306,19 @@ def final_card(view: FinalView) -> Card:
     pairs = [
         (_("Job"), job.id),
         (_("Status"), status_label(job.status)),
-        (_("Base model"), job.model),
-        (_("Files"), _files(view.files)),
+        (_("Base model"), view.lineage[0] if view.lineage else job.model),
     ]
+    if view.lineage:
+        pairs.append((_("Continues from"), view.lineage[-1]))
+    if job.method != "supervised":
+        pairs.append((_("Method"), method_label(job.method, job.beta)))
+    if view.training_type != "standard":
+        pairs.append((_("Training type"), training_label(view.training_type)))
+    pairs.append((_("Files"), _files(view.files)))
     if job.fine_tuned_model:
         pairs.append((_("Fine-tuned model"), job.fine_tuned_model))
+    if view.lineage and job.fine_tuned_model:
+        pairs.append((_("Lineage"), lineage_text([*view.lineage, job.fine_tuned_model])))
     if job.trained_tokens is not None:
         pairs.append((_("Trained tokens"), number(job.trained_tokens)))
     if isinstance(job.hyperparameters.get("n_epochs"), int):
@@ -235,7 +347,9 @@ def final_card(view: FinalView) -> Card:
         body.append(
             quote(reason, color="Attention") if reason else text(_("Azure gave no reason."))
         )
-        if view.advice:
+        if view.safety is not None:
+            body += safety_lines(view)
+        elif view.advice:
             body.append(text(_("What to do: {advice}", advice=view.advice)))
     if view.train_curve or view.valid_curve:
         body.append(loss_chart(view.train_curve, view.valid_curve))
@@ -245,12 +359,48 @@ def final_card(view: FinalView) -> Card:
             facts((_("Step {step}", step=number(c.step)), _checkpoint(c)) for c in view.checkpoints)
         )
     actions = []
-    if job.status == "succeeded" and job.fine_tuned_model:
+    if view.deployable and job.fine_tuned_model:
         actions.append(
             submit(_("Deploy"), verbs.DEPLOY, {"model": job.fine_tuned_model, "job": job.id})
         )
     actions.append(submit(_("Show events"), verbs.EVENTS, {"job": job.id}))
     return card(body, actions)
+
+
+def safety_lines(view: FinalView) -> list[Element]:
+    """A failed safety check in plain words: what Azure found, what to change, and that it
+    bills nothing (Microsoft Learn, "Safety evaluation for fine-tuning")."""
+    check = view.safety
+    assert check is not None
+    categories = check.labels()
+    if check.stage == "data":
+        found = _(
+            "Azure's safety check of the training data flagged content in these categories: "
+            "{categories}. The job stopped before training.",
+            categories=categories,
+        )
+        change = _(
+            "What to change: remove or rewrite the examples with such content, validate the "
+            "file again, then train again."
+        )
+        billed = _(
+            "Nothing was billed: Azure does not charge for a job whose data fails its check."
+        )
+    else:
+        found = _(
+            "Azure's safety evaluation of the trained model found it produces content above the "
+            "acceptable level in these categories: {categories}. The model cannot be deployed.",
+            categories=categories,
+        )
+        change = _(
+            "What to change: look in the training data for examples that teach such content, "
+            "remove them, then train again."
+        )
+        billed = _(
+            "Nothing was billed: Azure does not charge for a training whose model fails its "
+            "safety evaluation."
+        )
+    return [text(found, weight="Bolder"), text(change), text(billed, isSubtle=True)]
 
 
 def _checkpoint(checkpoint: Checkpoint) -> str:
@@ -323,3 +473,64 @@ def cancel_confirmation_card(job: JobState, token: str, expires_hours: int) -> C
             submit(_("Keep it running"), verbs.CANCEL_KEEP, {"token": token}),
         ],
     )
+
+
+def files_card(listing: FileList) -> Card:
+    """The files the bot uploaded to the resource: name, size, age, the jobs that use them."""
+    body: list[Element] = [heading(_("Files I uploaded to {account}", account=listing.account))]
+    if not listing.rows:
+        body.append(text(_("I uploaded no file to this resource that is still there.")))
+    for row in listing.rows:
+        used = (
+            _("used by {jobs}", jobs=", ".join(f"`{job}`" for job in row.jobs))
+            if row.jobs
+            else _("used by no recent job")
+        )
+        line = _(
+            "{name} (`{id}`): {size}, uploaded {age} ago, {used}",
+            name=echo(row.name),
+            id=row.id,
+            size=size(row.bytes),
+            age=duration(row.age),
+            used=used,
+        )
+        body.append(text(line, spacing="Small"))
+    if listing.rows:
+        body.append(text(_("`delete file <id>` deletes one."), isSubtle=True))
+    return card(body)
+
+
+def cleanup_confirm_card(request: CleanupRequest, expires_hours: int) -> Card:
+    """Ask before deleting a file or a fine-tuned model (a destructive confirmation)."""
+    data = {"request": request.token}
+    if request.what == "file":
+        title = _("Delete this file?")
+        pairs = [(_("File"), request.target), (_("Name"), echo(request.label))]
+        effect = _("Azure deletes the file for good; a new job would need it uploaded again.")
+    else:
+        title = _("Delete this fine-tuned model?")
+        pairs = [(_("Job"), request.target), (_("Fine-tuned model"), request.label)]
+        effect = _(
+            "Azure deletes the job with its fine-tuned model, its checkpoints and its results "
+            "for good; the training cannot be deployed again."
+        )
+    note = n_(
+        "This cannot be undone. Only you can answer this question, for {count} hour.",
+        "This cannot be undone. Only you can answer this question, for {count} hours.",
+        expires_hours,
+    )
+    return card(
+        [heading(title), facts(pairs), text(effect), text(note, isSubtle=True)],
+        [
+            submit(_("Delete"), verbs.CLEANUP_CONFIRM, data),
+            submit(_("Keep it"), verbs.CLEANUP_KEEP, data),
+        ],
+    )
+
+
+def cleanup_done_card(request: CleanupRequest, deleted: bool) -> Card:
+    """The deletion question once answered: deleted, or kept."""
+    name = request.label if request.what == "model" else request.target
+    if deleted:
+        return card([heading(_("{name} is deleted for good", name=name))])
+    return card([heading(_("Kept {name}: nothing was deleted", name=name))])

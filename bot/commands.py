@@ -46,6 +46,7 @@ from bot.deployments import (
     deploy_confirm,
     keep_alive_command,
     list_command,
+    parse_delete,
     parse_deploy,
     parse_deployment_name,
     parse_request,
@@ -72,14 +73,21 @@ from bot.training import (
     cancel,
     cancel_confirmed,
     cancel_kept,
+    cleanup_confirmed,
+    cleanup_kept,
     confirm,
     events,
+    files,
     jobs,
     parse_events,
     parse_job,
     parse_optional_job,
+    parse_pause,
+    parse_resume,
     parse_token,
     parse_train,
+    pause,
+    resume,
     status,
     train,
 )
@@ -152,8 +160,16 @@ def build_router() -> Router:
             ),
             Command(
                 verbs.TRAIN,
-                N_("train [model=..] [epochs=N] [batch=N] [lr=X] [suffix=S] [seed=N]"),
-                N_("Fine-tune on the files last validated here (asks to confirm the cost first)."),
+                N_(
+                    "train [model=..] [method=supervised|dpo] [beta=X] "
+                    "[training=standard|global|developer] [from=<model or job>] [epochs=N] "
+                    "[batch=N] [lr=X] [suffix=S] [seed=N]"
+                ),
+                N_(
+                    "Fine-tune on the files last validated here (asks to confirm the cost first): "
+                    "DPO on a preference file, Global or Developer training, or continue a "
+                    "fine-tuned model with `from=`."
+                ),
                 parse_train,
                 train,
                 role=Role.TRAINER,
@@ -199,6 +215,38 @@ def build_router() -> Router:
                 korean=("취소",),
             ),
             Command(
+                verbs.PAUSE,
+                N_("pause <job>"),
+                N_(
+                    "Pause a training job: Azure keeps a deployable checkpoint, and nothing is "
+                    "billed while it is paused."
+                ),
+                parse_pause,
+                pause,
+                role=Role.TRAINER,
+                korean=("일시중지",),
+            ),
+            Command(
+                verbs.RESUME,
+                N_("resume <job>"),
+                N_("Resume a paused job from the step it reached."),
+                parse_resume,
+                resume,
+                role=Role.TRAINER,
+                korean=("재개",),
+            ),
+            Command(
+                "files",
+                N_("files"),
+                N_(
+                    "List the files I uploaded to this resource: size, age, the jobs that use them."
+                ),
+                no_args,
+                files,
+                role=Role.TRAINER,
+                korean=("파일",),
+            ),
+            Command(
                 verbs.TRAIN_CONFIRM,
                 "train-confirm",
                 "Start a confirmed training.",
@@ -234,6 +282,24 @@ def build_router() -> Router:
                 role=Role.TRAINER,
                 listed=False,
             ),
+            Command(
+                verbs.CLEANUP_CONFIRM,
+                "cleanup-confirm",
+                "Delete a file or a fine-tuned model, confirmed.",
+                parse_request,
+                cleanup_confirmed,
+                role=Role.TRAINER,
+                listed=False,
+            ),
+            Command(
+                verbs.CLEANUP_KEEP,
+                "cleanup-keep",
+                "Keep a file or a fine-tuned model.",
+                parse_request,
+                cleanup_kept,
+                role=Role.TRAINER,
+                listed=False,
+            ),
             # -- hosting and chat (bot/deployments.py, bot/chat.py) --
             Command(
                 verbs.DEPLOY,
@@ -260,9 +326,12 @@ def build_router() -> Router:
             ),
             Command(
                 verbs.DELETE,
-                N_("delete <deployment>"),
-                N_("Delete a deployment (asks to confirm first; a fine-tuned model is kept)."),
-                parse_deployment_name,
+                N_("delete <deployment> | delete file <id> | delete model <job>"),
+                N_(
+                    "Delete a deployment (its fine-tuned model is kept), a file I uploaded, or a "
+                    "job's fine-tuned model (not while it is deployed); asks to confirm first."
+                ),
+                parse_delete,
                 delete,
                 role=Role.TRAINER,
                 korean=("삭제",),

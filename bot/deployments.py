@@ -1,5 +1,6 @@
 """Hosting commands: `deploy` (and the training notice's "Deploy" button), `deployments`,
-`delete`, and the card verbs behind them (confirm, cancel, keep alive).
+`delete` (a deployment; `delete file|model` go to bot/training.py), and the card verbs behind
+them (confirm, cancel, keep alive).
 
 Parsers for the command table, and handlers that call skills/deployment/service.py and answer
 with cards from adaptive_cards/deployment.py. A deployment is confirmed on a card that states its
@@ -14,6 +15,7 @@ from typing import Any
 
 from adaptive_cards import deployment as cards
 from bot.arguments import key_values
+from bot.training import delete_file, delete_model
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _, n_
@@ -78,6 +80,31 @@ def parse_request(text_: str, data: Mapping[str, Any]) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class DeleteArgs:
+    """`delete <deployment>`, `delete file <id>` or `delete model <job>`."""
+
+    what: str
+    """`deployment`, `file` or `model`."""
+    name: str
+
+
+DELETE_WORDS = {"file": "file", "파일": "file", "model": "model", "모델": "model"}
+"""The word after `delete` that names a file or a fine-tuned model (else: a deployment)."""
+
+
+def parse_delete(text_: str, data: Mapping[str, Any]) -> DeleteArgs:
+    """`delete <deployment>` (or a card's `deployment`), `delete file <id>`,
+    `delete model <job>`."""
+    words = text_.split()
+    if words and words[0].lower() in DELETE_WORDS:
+        what = DELETE_WORDS[words[0].lower()]
+        if len(words) > 2:
+            raise UserError("Give one id after `delete {what}`.", what=what)
+        return DeleteArgs(what, words[1] if len(words) > 1 else "")
+    return DeleteArgs("deployment", parse_deployment_name(text_, data))
+
+
 def parse_deployment_name(text_: str, data: Mapping[str, Any]) -> str:
     """One deployment name, from the text or a card's `deployment`."""
     value = text_.strip() or str(data.get("deployment") or "")
@@ -137,8 +164,16 @@ async def list_command(turn: Turn, _none: None) -> None:
 # -- delete ------------------------------------------------------------------------------------
 
 
-async def delete(turn: Turn, name: str) -> None:
-    """Ask for confirmation before deleting a deployment."""
+async def delete(turn: Turn, args: DeleteArgs) -> None:
+    """Ask for confirmation before deleting a deployment (or a file, or a fine-tuned model:
+    bot/training.py)."""
+    if args.what == "file":
+        await delete_file(turn, args.name)
+        return
+    if args.what == "model":
+        await delete_model(turn, args.name)
+        return
+    name = args.name
     hosting = turn.services.hosting
     request = await hosting.ask_delete(
         await turn.resource(), turn.conversation_id, turn.user_id, name

@@ -1,4 +1,5 @@
-"""Training from chat: `train` (with a confirmation card), `status`, `jobs`, `events`, `cancel`.
+"""Training from chat: `train` (with a confirmation card), `status`, `jobs`, `events`, `cancel`,
+`pause`, `resume`, and the housekeeping of files and models (`files`, `delete file|model`).
 
 Parsers for the command table, and handlers that call skills/training/service.py and answer with
 cards from adaptive_cards/training.py.
@@ -12,10 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adaptive_cards.common import Card
 from adaptive_cards.training import (
     cancel_confirmation_card,
+    cleanup_confirm_card,
+    cleanup_done_card,
     confirmation_card,
     events_card,
+    files_card,
     job_card,
     jobs_card,
     notice_card,
@@ -29,11 +34,23 @@ from infra.records import Key
 from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.training.plan import check_options
-from skills.training.records import CancelRequest, TrainingRequest
+from skills.training.records import CancelRequest, CleanupRequest, TrainingRequest
+from skills.training.views import JobView
 
 log = logging.getLogger(__name__)
 
-TRAIN_OPTIONS = {"model", "epochs", "batch", "lr", "suffix", "seed"}
+TRAIN_OPTIONS = {
+    "model",
+    "epochs",
+    "batch",
+    "lr",
+    "suffix",
+    "seed",
+    "method",
+    "beta",
+    "training",
+    "from",
+}
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{2,127}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -53,7 +70,9 @@ class TrainArgs:
 
 
 def parse_train(text: str, data: Mapping[str, Any]) -> TrainArgs:
-    """`train [model=..] [epochs=N] [batch=N] [lr=X] [suffix=S] [seed=N]`, or the card's files."""
+    """`train [model=..] [method=supervised|dpo] [beta=X] [training=standard|global|developer]
+    [from=<model or job>] [epochs=N] [batch=N] [lr=X] [suffix=S] [seed=N]`, or the card's
+    files."""
     words, options = key_values(text, TRAIN_OPTIONS)
     if words:
         raise UserError(
@@ -108,6 +127,30 @@ def parse_job(text: str, data: Mapping[str, Any]) -> str:
     return _job_id(_one_job(text, data), "cancel <job>")
 
 
+def parse_pause(text: str, data: Mapping[str, Any]) -> str:
+    """`pause <job>` (or the job card's button)."""
+    return _job_id(_one_job(text, data), "pause <job>")
+
+
+def parse_resume(text: str, data: Mapping[str, Any]) -> str:
+    """`resume <job>` (or the job card's button)."""
+    return _job_id(_one_job(text, data), "resume <job>")
+
+
+def file_id(value: str) -> str:
+    """A file id as Azure makes them (`file-...`), for `delete file <id>`."""
+    if not value:
+        raise UserError("Which file? Say `delete file <id>`; `files` lists them.")
+    if not JOB_ID.match(value):
+        raise UserError("{value} is not a file id (they look like `file-...`).", value=echo(value))
+    return value
+
+
+def job_of_model(value: str) -> str:
+    """The job whose model `delete model <job>` deletes."""
+    return _job_id(value, "delete model <job>")
+
+
 @dataclass(frozen=True)
 class EventsArgs:
     """`events <job> [N]`."""
@@ -132,12 +175,12 @@ def parse_events(text: str, data: Mapping[str, Any]) -> EventsArgs:
 # -- train and its confirmation -------------------------------------------------------------------
 
 
-async def _answer_on(turn: Turn, question: Key[Any], title: str, body: str) -> None:
+async def _answer_on(turn: Turn, question: Key[Any], content: Card) -> None:
     """Replace the card the question was asked on (skills/confirmations.py `card_of`)."""
     card = await turn.question_card(question)
     if card:
         try:
-            await turn.show(notice_card(title, body), card_id=card)
+            await turn.show(content, card_id=card)
         except Exception:  # the card may be gone; the answer that follows says it all
             log.info("could not update the card %s", card, exc_info=True)
 
@@ -159,8 +202,9 @@ async def confirm(turn: Turn, token: str) -> None:
     await _answer_on(
         turn,
         TrainingRequest.at(token),
-        _("Training confirmed"),
-        _("Starting fine-tuning of {model}.", model=launch.plan.model),
+        notice_card(
+            _("Training confirmed"), _("Starting fine-tuning of {model}.", model=launch.plan.model)
+        ),
     )
 
 
@@ -170,8 +214,7 @@ async def abort(turn: Turn, token: str) -> None:
     await _answer_on(
         turn,
         TrainingRequest.at(token),
-        _("Training cancelled"),
-        _("Nothing was uploaded or spent."),
+        notice_card(_("Training cancelled"), _("Nothing was uploaded or spent.")),
     )
     await turn.send_text(_("OK, I dropped that training plan; nothing was spent."))
 
@@ -217,8 +260,7 @@ async def cancel_confirmed(turn: Turn, token: str) -> None:
     await _answer_on(
         turn,
         CancelRequest.at(token),
-        _("Cancelling"),
-        _("Job `{job}` is being cancelled.", job=job.id),
+        notice_card(_("Cancelling"), _("Job `{job}` is being cancelled.", job=job.id)),
     )
     await turn.send_text(
         _(
@@ -233,6 +275,81 @@ async def cancel_kept(turn: Turn, token: str) -> None:
     """Leave the job running."""
     request = await turn.services.training.keep(token, turn.conversation_id, turn.user_id)
     await _answer_on(
-        turn, request.key(), _("Still running"), _("Job `{job}` keeps training.", job=request.job)
+        turn,
+        request.key(),
+        notice_card(_("Still running"), _("Job `{job}` keeps training.", job=request.job)),
     )
     await turn.send_text(_("OK, job `{job}` keeps running.", job=request.job))
+
+
+# -- pause and resume ---------------------------------------------------------------------------
+
+
+async def _show_job(turn: Turn, view: JobView, card: str) -> None:
+    """A job's card after a change: in place of the job's own card (`card`) when its button was
+    pressed, else as a new message (a press can claim any card: only the job's is replaced)."""
+    await turn.show(view, card_id=card if card and turn.pressed_card == card else "")
+
+
+async def pause(turn: Turn, job_id: str) -> None:
+    """Pause a training job (its card says what pausing costs and keeps)."""
+    view, card = await turn.services.training.pause(
+        await turn.resource(), turn.conversation_id, job_id, turn.actor
+    )
+    await _show_job(turn, view, card)
+
+
+async def resume(turn: Turn, job_id: str) -> None:
+    """Resume a paused job from the step it reached."""
+    view, card = await turn.services.training.resume(
+        await turn.resource(), turn.conversation_id, job_id, turn.actor
+    )
+    await _show_job(turn, view, card)
+
+
+# -- files and models -----------------------------------------------------------------------------
+
+
+async def files(turn: Turn, _none: None) -> None:
+    """What the bot uploaded to the current resource."""
+    listing = await turn.services.training.housekeeping.files(await turn.resource())
+    summary = n_("{count} file", "{count} files", len(listing.rows))
+    await turn.show(files_card(listing), summary)
+
+
+async def delete_file(turn: Turn, file: str) -> None:
+    """Ask before deleting a file."""
+    request = await turn.services.training.housekeeping.ask_delete_file(
+        await turn.resource(), turn.conversation_id, turn.user_id, file_id(file)
+    )
+    content = cleanup_confirm_card(request, lifetime_hours())
+    card = await turn.show(content, _("Delete {name}?", name=request.target))
+    await turn.services.confirmations.shown(request.key(), card)
+
+
+async def delete_model(turn: Turn, job: str) -> None:
+    """Ask before deleting a job's fine-tuned model (the job goes with it)."""
+    request = await turn.services.training.housekeeping.ask_delete_model(
+        await turn.resource(), turn.conversation_id, turn.user_id, job_of_model(job)
+    )
+    content = cleanup_confirm_card(request, lifetime_hours())
+    card = await turn.show(content, _("Delete {name}?", name=request.label))
+    await turn.services.confirmations.shown(request.key(), card)
+
+
+async def cleanup_confirmed(turn: Turn, token: str) -> None:
+    """Delete the file or the model; the card pressed says so."""
+    request = await turn.services.training.housekeeping.delete(
+        token, turn.conversation_id, turn.actor
+    )
+    await _answer_on(turn, CleanupRequest.at(token), cleanup_done_card(request, deleted=True))
+    name = request.label if request.what == "model" else request.target
+    await turn.send_text(_("{name} is deleted for good", name=name))
+
+
+async def cleanup_kept(turn: Turn, token: str) -> None:
+    """Delete nothing."""
+    request = await turn.services.training.housekeeping.keep(
+        token, turn.conversation_id, turn.user_id
+    )
+    await _answer_on(turn, CleanupRequest.at(token), cleanup_done_card(request, deleted=False))

@@ -22,10 +22,10 @@ from sandbox.dataplane import authorize, json_body
 from sandbox.errors import bad_request, not_found
 from sandbox.ids import new_id
 from sandbox.lifecycle import settle
-from sandbox.lm import Memory, NGramModel, chat_tokens, parse_examples, text_of
+from sandbox.lm import Example, Memory, NGramModel, chat_tokens, parse_examples, text_of
 from sandbox.service import Sandbox, arm_key
 from sandbox.store import Doc
-from sandbox.training import LR_SCALE
+from sandbox.training import LR_SCALE, read_state
 
 CLOSE_ENOUGH = 0.35
 """Similarity from which a remembered answer is given as it was learned."""
@@ -53,23 +53,31 @@ class ChatModels:
         self.sandbox = sandbox
         self._cache: dict[tuple[str, float], Learned] = {}
 
-    def _build(self, model_id: str, epochs: float, rate: float) -> Learned:
-        path = self.sandbox.models_dir / f"{model_id}.jsonl"
-        examples = parse_examples(
-            path.read_text(encoding="utf-8", errors="replace"), self.sandbox.encoding
-        )
-        lm = NGramModel(load_base())
+    def _read(self, name: str) -> list[Example]:
+        path = self.sandbox.models_dir / name
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        return parse_examples(text, self.sandbox.encoding)
+
+    def _build(self, model: Doc, epochs: float) -> Learned:
+        """The model's own examples learned `epochs` times on top of where it started: the base,
+        or for a continued model its parent's weights, whose conversations it also remembers."""
+        examples = self._read(f"{model['id']}.jsonl")
+        start, base = model.get("_start"), load_base()
+        if start:
+            lm = NGramModel.restore(base, read_state(self.sandbox.models_dir / str(start)))
+        else:
+            lm = NGramModel(base)
         for example in examples:
             for turn in example.turns:
-                lm.add(turn, rate * LR_SCALE * epochs)
-        return Learned(lm, Memory(examples))
+                lm.add(turn, float(model["_rate"]) * LR_SCALE * epochs)
+        inherited = self._read(str(model["_start_memory"])) if start else []
+        return Learned(lm, Memory(inherited + examples))
 
     async def get(self, model: Doc, epochs: float) -> Learned:
         """The model as trained for `epochs` epochs (a checkpoint) or all of them."""
         key = (str(model["id"]), epochs)
         if key not in self._cache:
-            built = await asyncio.to_thread(self._build, key[0], epochs, float(model["_rate"]))
-            self._cache[key] = built
+            self._cache[key] = await asyncio.to_thread(self._build, model, epochs)
         return self._cache[key]
 
 

@@ -8,6 +8,7 @@ screens the last user message against a few unmistakable phrases per category.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from sandbox.errors import AzureError
@@ -46,3 +47,22 @@ def refuse_if_filtered(results: dict[str, dict[str, Any]]) -> None:
     if any(result["filtered"] for result in results.values()):
         inner = {"code": "ResponsibleAIPolicyViolation", "content_filter_result": results}
         raise AzureError(400, "content_filter", REFUSAL, param="prompt", inner=inner)
+
+
+TRAINING_CATEGORIES = {
+    "hate": "hate_fairness",
+    "self_harm": "self_harm",
+    "sexual": "sexual",
+    "violence": "violence",
+}
+"""The categories as Azure's data evaluation names them ("... failed RAI checks for harm types")."""
+
+
+def training_flags(path: Path) -> list[str]:
+    """The harm categories a training file's lines are flagged for (its data evaluation, before a
+    job trains: Microsoft Learn, "Safety evaluation for fine-tuning"); reads it line by line."""
+    found: set[str] = set()
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            found.update(name for name, pattern in _PATTERNS.items() if pattern.search(line))
+    return [TRAINING_CATEGORIES[name] for name in CATEGORIES if name in found]

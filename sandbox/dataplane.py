@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from sandbox.auth import bearer, principal_of, require
-from sandbox.catalog import BASE_MODELS, CREATED_AT
+from sandbox.catalog import BASE_MODELS, CREATED_AT, STANDARD, TRAINING_TYPES, BaseModel
 from sandbox.errors import AzureError, bad_request, not_found
 from sandbox.ids import new_id
 from sandbox.imports import FORMAT_OF_METHOD, file_path, import_file
@@ -30,6 +30,8 @@ from sandbox.training import (
     TRAINER,
     VALIDATE_SECONDS,
     default_hyperparameters,
+    kept_files,
+    start_files,
 )
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -342,6 +344,47 @@ def _check_hyperparameters(given: dict[str, Any], method: str) -> dict[str, Any]
     return chosen
 
 
+def _base(sandbox: Sandbox, subdomain: str, model: object) -> tuple[BaseModel, str | None]:
+    """(base model, fine-tuned model continued or None) of a job's `model`: a base model that can
+    be fine-tuned, or a fine-tuned model of this resource (continuous fine-tuning: Microsoft
+    Learn, "Continuous fine-tuning")."""
+    name = model if isinstance(model, str) else ""
+    base = BASE_MODELS.get(name)
+    if base is not None and base.fine_tune:
+        return base, None
+    doc = sandbox.store.get("model", name) if name else None
+    if doc is not None and sandbox.store.parent_of("model", name) == subdomain:
+        return BASE_MODELS[str(doc["_base"])], name
+    if ".ft-" in name:
+        raise bad_request("invalidPayload", f"The model '{name}' was not found.", param="model")
+    raise bad_request(
+        "invalidPayload", "The base model does not support fine-tuning.", param="model"
+    )
+
+
+def _training_type(body: dict[str, Any], base: BaseModel, region: str) -> str:
+    """The job's training type (`trainingType`, an Azure extension of the body; Standard when
+    absent), refused where the model does not offer it in the resource's region."""
+    given = body.get("trainingType")
+    if given is not None and (not isinstance(given, str) or given.lower() not in TRAINING_TYPES):
+        raise bad_request(
+            "invalidPayload",
+            "trainingType must be Standard, GlobalStandard or Developer.",
+            param="trainingType",
+        )
+    kind = TRAINING_TYPES[given.lower()] if isinstance(given, str) else STANDARD
+    offered = base.training_types(region)
+    if kind not in offered:
+        which = ", ".join(offered) or "none"
+        raise bad_request(
+            "invalidPayload",
+            f"The base model '{base.id}' does not offer {kind} training in region '{region}'; "
+            f"training types offered there: {which}.",
+            param="trainingType",
+        )
+    return kind
+
+
 def _method(request: web.Request, body: dict[str, Any], model: str) -> tuple[str, dict[str, Any]]:
     """(method type, explicit hyperparameters) of a job creation, refused where Azure refuses."""
     method = body.get("method")
@@ -400,7 +443,7 @@ def job_view(request: web.Request, job: Doc) -> Doc:
     if is_v1(request):
         if job["status"] == "pending":
             sandbox = request.config_dict[SANDBOX]
-            created = float(job["_queued_until"]) - QUEUE_SECONDS
+            created = float(job["created_at"])
             validating = sandbox.clock.now() < created + VALIDATE_SECONDS
             body["status"] = "validating_files" if validating else "queued"
         body["user_provided_suffix"] = body.get("suffix")
@@ -415,14 +458,11 @@ def job_view(request: web.Request, job: Doc) -> Doc:
 
 async def create_job(request: web.Request) -> web.Response:
     """POST /openai/fine_tuning/jobs."""
-    sandbox, _, subdomain = authorize(request)
+    sandbox, account, subdomain = authorize(request)
     body = await json_body(request)
     model = body.get("model")
-    base = BASE_MODELS.get(model) if isinstance(model, str) else None
-    if base is None or not base.fine_tune:
-        raise bad_request(
-            "invalidPayload", "The base model does not support fine-tuning.", param="model"
-        )
+    base, parent = _base(sandbox, subdomain, model)
+    training_type = _training_type(body, base, str(account["location"]))
     kind, given = _method(request, body, base.id)
     training = _usable_file(sandbox, subdomain, body.get("training_file"), "training_file")
     validation = body.get("validation_file")
@@ -459,6 +499,9 @@ async def create_job(request: web.Request) -> web.Response:
         hyper["beta"] = float(given.get("beta", 0.1))
     job_id = new_id("ftjob")
     now = sandbox.clock.now()
+    start: dict[str, str] = {}
+    if parent is not None:
+        start = await asyncio.to_thread(start_files, sandbox, job_id, parent)
     job: Doc = {
         "object": "fine_tuning.job",
         "id": job_id,
@@ -478,7 +521,10 @@ async def create_job(request: web.Request) -> web.Response:
         "estimated_finish": None,
         "error": None,
         "integrations": None,
-        "_queued_until": now + QUEUE_SECONDS,
+        "_queued_until": now + QUEUE_SECONDS[training_type],
+        "_base": base.id,
+        "_training_type": training_type,
+        **start,
     }
     sandbox.store.put("job", job_id, job, parent=subdomain)
     request.config_dict[TRAINER].event(job_id, "Job enqueued. Waiting for jobs ahead to complete.")
@@ -528,11 +574,14 @@ async def pause_job(request: web.Request) -> web.Response:
     job = _owned_job(sandbox, subdomain, job_id)
     if job["status"] != "running":
         raise AzureError(409, "conflict", f"The job is {job['status']} and cannot be paused.")
-    trainer = request.config_dict[TRAINER]
-    trainer.cancel(job_id)
-    job.update(status="paused", estimated_finish=None)
-    sandbox.store.put("job", job_id, job)
-    trainer.event(job_id, "Job paused.")
+    if int(job.get("_step", 0)) < 1:  # Microsoft Learn, "Pause and resume"
+        raise AzureError(
+            409,
+            "conflict",
+            "The job has not trained a step yet; a job can be paused once it has trained at "
+            "least one step.",
+        )
+    job = request.config_dict[TRAINER].pause(job_id)
     return web.json_response(job_view(request, job))
 
 
@@ -559,7 +608,7 @@ async def delete_job(request: web.Request) -> web.Response:
     sandbox, account, subdomain = authorize(request)
     job_id = request.match_info["job_id"]
     job = _owned_job(sandbox, subdomain, job_id)
-    if job["status"] in ACTIVE:
+    if job["status"] in (*ACTIVE, "paused"):
         raise AzureError(
             409, "conflict", f"The job is {job['status']}; cancel it before deleting it."
         )
@@ -579,7 +628,8 @@ async def delete_job(request: web.Request) -> web.Response:
                 "deployments before deleting the job.",
             )
         store.delete("model", model)
-        (sandbox.models_dir / f"{model}.jsonl").unlink(missing_ok=True)
+    for kept in kept_files(sandbox, job):
+        kept.unlink(missing_ok=True)
     for kind in ("event", "checkpoint"):
         for item, _ in list(store.items(kind, job_id)):
             store.delete(kind, item)
@@ -615,8 +665,9 @@ async def list_checkpoints(request: web.Request) -> web.Response:
 # -- models ------------------------------------------------------------------------------------
 
 
-def base_model_doc(model_id: str) -> Doc:
-    """A base model as the data plane lists it."""
+def base_model_doc(model_id: str, region: str) -> Doc:
+    """A base model as the data plane of an account in `region` lists it: `fine_tune` where it
+    can be fine-tuned there (with a training type the region offers)."""
     base = BASE_MODELS[model_id]
     return {
         "object": "model",
@@ -624,7 +675,7 @@ def base_model_doc(model_id: str) -> Doc:
         "created_at": CREATED_AT,
         "status": "succeeded",
         "capabilities": {
-            "fine_tune": base.fine_tune,
+            "fine_tune": base.fine_tune and bool(base.training_types(region)),
             "inference": True,
             "completion": False,
             "chat_completion": True,
@@ -649,17 +700,19 @@ def model_view(request: web.Request, doc: Doc) -> Doc:
 
 async def list_models(request: web.Request) -> web.Response:
     """GET /openai/models: base models, then this account's fine-tuned models."""
-    sandbox, _, subdomain = authorize(request)
-    docs = [base_model_doc(m) for m in BASE_MODELS] + sandbox.store.docs("model", subdomain)
+    sandbox, account, subdomain = authorize(request)
+    region = str(account["location"])
+    docs = [base_model_doc(m, region) for m in BASE_MODELS] + sandbox.store.docs("model", subdomain)
     return listing([model_view(request, wire(d)) for d in docs])
 
 
 async def get_model(request: web.Request) -> web.Response:
     """GET /openai/models/{id}."""
-    sandbox, _, subdomain = authorize(request)
+    sandbox, account, subdomain = authorize(request)
     model_id = request.match_info["model_id"]
     if model_id in BASE_MODELS:
-        return web.json_response(model_view(request, base_model_doc(model_id)))
+        base = base_model_doc(model_id, str(account["location"]))
+        return web.json_response(model_view(request, base))
     doc = sandbox.store.get("model", model_id)
     if doc is None or sandbox.store.parent_of("model", model_id) != subdomain:
         raise not_found("notFound", f"The model '{model_id}' was not found.")

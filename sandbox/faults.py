@@ -15,6 +15,9 @@ Syntax: comma-separated `name=value` pairs, for example `429=0.1,500=0.05,latenc
   body (bad input from Azure: a required field missing; sandbox/contracts.py applies it).
 - `disk=<bytes>`: the uploaded files and trained models fit in that many bytes; a write beyond
   them fails as on a full disk (`OSError` ENOSPC), without filling the real one.
+- `undeployable=<suffix>`: a fine-tuning job created with that suffix (`*`: every job) fails its
+  post-training model evaluation: the job fails with Azure's message, and its model cannot be
+  deployed (Microsoft Learn, "Safety evaluation for fine-tuning").
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ class Faults:
     together: int = 0
     disk: int | None = None
     """Bytes the files and models may take (None: the disk's own room)."""
+    undeployable: tuple[str, ...] = ()
+    """Job suffixes whose model fails its safety evaluation (`*`: every job)."""
+
+    def undeployable_for(self, suffix: object) -> bool:
+        """Whether a job with this suffix fails its post-training model evaluation."""
+        return "*" in self.undeployable or (bool(suffix) and suffix in self.undeployable)
 
     @property
     def active(self) -> bool:
@@ -80,6 +89,7 @@ def parse_faults(text: str) -> Faults:
     latency, retry_after, lost, seed, together = 0.0, 1.0, 0.0, None, 0
     disk: int | None = None
     drops: list[tuple[str, str]] = []
+    undeployable: list[str] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
@@ -92,6 +102,9 @@ def parse_faults(text: str) -> Faults:
             if not colon or not operation or not dropped:
                 raise ValueError(f"fault {part!r} is not drop=<operationId>:<field>")
             drops.append((operation.strip(), dropped.strip()))
+            continue
+        if name == "undeployable":
+            undeployable.append(value)
             continue
         try:
             if name == "latency":
@@ -127,4 +140,5 @@ def parse_faults(text: str) -> Faults:
         drops=tuple(drops),
         together=together,
         disk=disk,
+        undeployable=tuple(undeployable),
     )

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tiktoken
@@ -189,6 +190,37 @@ class NGramModel:
         self.tri_total: dict[int, float] = {}
         self.penalty: dict[int, dict[int, float]] = {}
         """Log-factors on trigram predictions that preference training pushed down."""
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        """What fine-tuning added to the base, as JSON-ready tables (a fine-tuned model's
+        weights, which a continued job starts from)."""
+
+        def table(rows: dict[int, dict[int, float]]) -> dict[str, Any]:
+            return {str(k): {str(t): w for t, w in row.items()} for k, row in rows.items()}
+
+        return {
+            "bi": table(self.bi),
+            "tri": table(self.tri),
+            "penalty": table(self.penalty),
+            "totals": {
+                "bi": {str(k): v for k, v in self.bi_total.items()},
+                "tri": {str(k): v for k, v in self.tri_total.items()},
+            },
+        }
+
+    @classmethod
+    def restore(cls, base: BaseModel, state: dict[str, dict[str, Any]]) -> NGramModel:
+        """The model whose `state()` this is, on `base`."""
+
+        def table(rows: dict[str, Any]) -> dict[int, dict[int, float]]:
+            return {int(k): {int(t): float(w) for t, w in row.items()} for k, row in rows.items()}
+
+        model = cls(base)
+        model.bi, model.tri = table(state["bi"]), table(state["tri"])
+        model.penalty = table(state["penalty"])
+        model.bi_total = {int(k): float(v) for k, v in state["totals"]["bi"].items()}
+        model.tri_total = {int(k): float(v) for k, v in state["totals"]["tri"].items()}
+        return model
 
     def add(self, turn: Turn, weight: float) -> None:
         """Learn one turn with the given weight (the learning-rate multiplier's share)."""

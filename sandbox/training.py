@@ -1,11 +1,18 @@
 """Fine-tuning jobs: the queue (one running job per account) and the training run itself.
 
 A job goes pending -> running -> succeeded | failed | cancelled with Azure's events (and may be
-paused and resumed where the API has it). Training is real (see `lm.py`): each step evaluates a
-batch with the current model, then learns it; loss and accuracy are measured. A DPO job trains
-preference pairs: its loss is the DPO loss, -log sigmoid(beta * margin), measured on the model
-against the base as reference before each step. All progress is stored, so a restart resumes a
-job at its last step (the model is rebuilt by replaying the steps taken, which is deterministic).
+paused and resumed: a pause keeps a deployable checkpoint of the step reached). Training is real
+(see `lm.py`): each step evaluates a batch with the current model, then learns it; loss and
+accuracy are measured. A DPO job trains preference pairs: its loss is the DPO loss,
+-log sigmoid(beta * margin), measured on the model against its starting point as reference before
+each step. A job whose model is a fine-tuned model (continuous fine-tuning) starts from that
+model's weights, kept when it finished. All progress is stored, so a restart resumes a job at its
+last step (the model is rebuilt by replaying the steps taken, which is deterministic).
+
+Azure's safety checks (Microsoft Learn, "Safety evaluation for fine-tuning"): the training data is
+screened before training starts (the content filter's phrases, `content_filter.py`), and a job
+whose data is flagged fails with the categories and is not billed; after training the model is
+evaluated, and a job the `undeployable=<suffix>` fault names fails there, its model not deployable.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +35,8 @@ from aiohttp import web
 
 from sandbox.base_model import BaseModel
 from sandbox.base_model import load as load_base
-from sandbox.catalog import BASE_MODELS
+from sandbox.catalog import BASE_MODELS, STANDARD
+from sandbox.content_filter import training_flags
 from sandbox.ids import hex32, new_id
 from sandbox.imports import check_for_job, file_path
 from sandbox.lm import (
@@ -43,7 +52,9 @@ from sandbox.store import Doc
 
 log = logging.getLogger(__name__)
 
-QUEUE_SECONDS = 5.0
+QUEUE_SECONDS = {STANDARD: 5.0, "GlobalStandard": 3.0, "Developer": 12.0}
+"""Sandbox seconds a new job waits in the queue, by training type: Global training uses capacity
+beyond the region ("faster queue times"), Developer training spare capacity ("may take longer")."""
 VALIDATE_SECONDS = 2.0
 """The first part of the queue time, which the v1 API shows as `validating_files`."""
 PREP_SECONDS = 8.0
@@ -110,11 +121,19 @@ class Schedule(Generic[Item]):
     rate: float
     seed: int
     base: BaseModel
+    start: dict[str, Any] | None = None
+    """The weights the run starts from (a fine-tuned model's `state()`), else the base's."""
     model: NGramModel = field(init=False)
     orders: list[list[int]] = field(init=False)
 
+    def initial(self) -> NGramModel:
+        """The model before the first step."""
+        if self.start is None:
+            return NGramModel(self.base)
+        return NGramModel.restore(self.base, self.start)
+
     def __post_init__(self) -> None:
-        self.model = NGramModel(self.base)
+        self.model = self.initial()
         self.orders = []
         for epoch in range(self.epochs):
             order = list(range(len(self.train)))
@@ -177,14 +196,15 @@ class Trainee(Schedule[Example]):
 
 @dataclass
 class PreferenceTrainee(Schedule[Preference]):
-    """A DPO run: preference pairs, the base as reference, the same schedule as `Trainee`."""
+    """A DPO run: preference pairs, the starting model as reference, the same schedule as
+    `Trainee`."""
 
     beta: float = 0.1
     reference: NGramModel = field(init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.reference = NGramModel(self.base)
+        self.reference = self.initial()
         self._reference: dict[int, tuple[float, float]] = {}
 
     def _logp(self, model: NGramModel, turn: Turn) -> tuple[float, int, int]:
@@ -324,6 +344,55 @@ def save_model_source(sandbox: Sandbox, source: Path, target: Path, method: str)
         sandbox.write_file(target, text.encode("utf-8"))
     else:
         sandbox.write_file(target, source)
+
+
+def kept_files(sandbox: Sandbox, job: Doc) -> list[Path]:
+    """What a job keeps in the models folder: for its fine-tuned model, what it learned from (for
+    chat) and its weights; for a continued job, the weights and the conversations of the model it
+    started from (copied when it was created, so the parent may be deleted meanwhile)."""
+    folder, found = sandbox.models_dir, []
+    model = job.get("_model_id")
+    if model:
+        found += [folder / f"{model}.jsonl", folder / f"{model}.state.json"]
+    if job.get("_start"):
+        found += [folder / str(job["_start"]), folder / str(job["_start_memory"])]
+    return found
+
+
+def start_files(sandbox: Sandbox, job_id: str, parent: str) -> dict[str, str]:
+    """Copy what a continued job starts from (its parent's weights and conversations) beside it;
+    the job's fields that name the copies."""
+    folder = sandbox.models_dir
+    names = {"_start": f"{job_id}.start.json", "_start_memory": f"{job_id}.start.jsonl"}
+    shutil.copyfile(folder / f"{parent}.state.json", folder / names["_start"])
+    with (folder / names["_start_memory"]).open("wb") as memory:
+        for source in (folder / f"{parent}.jsonl", *_memory_of(sandbox, parent)):
+            if source.exists():
+                memory.write(source.read_bytes().rstrip(b"\n") + b"\n")
+    return names
+
+
+def _memory_of(sandbox: Sandbox, model: str) -> list[Path]:
+    """The conversations a continued model inherited (its `_start_memory`)."""
+    doc = sandbox.store.get("model", model)
+    inherited = doc.get("_start_memory") if doc else None
+    return [sandbox.models_dir / str(inherited)] if inherited else []
+
+
+def save_state(model: NGramModel, target: Path) -> None:
+    """Keep a fine-tuned model's weights (runs off the event loop)."""
+    target.write_text(json.dumps(model.state()), encoding="utf-8")
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """Weights kept by `save_state`."""
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return state
+
+
+def base_of(job: Doc) -> str:
+    """The base model a job trains (its `model`, unless that is a fine-tuned model it continues)."""
+    return str(job.get("_base") or job["model"])
 
 
 def results_csv(rows: list[dict[str, Any]]) -> bytes:
@@ -506,7 +575,7 @@ class Trainer:
                 raise JobFailed(
                     "invalid_file", f"The {param.replace('_', ' ')} was deleted.", param
                 )
-            base = BASE_MODELS.get(job["model"])
+            base = BASE_MODELS.get(base_of(job))
             context = base.context if base else 65_536
             path = file_path(sandbox, file_id)
             problem = await asyncio.to_thread(check_for_job, path, method_of(job), context)
@@ -514,7 +583,18 @@ class Trainer:
                 raise JobFailed(
                     "invalid_file", f"The {param.replace('_', ' ')} is invalid: {problem}", param
                 )
+        flagged = await asyncio.to_thread(training_flags, file_path(sandbox, job["training_file"]))
+        if flagged:  # Azure's data evaluation, before training starts (not billed)
+            raise JobFailed(
+                "invalid_training_file",
+                f"The provided training data failed RAI checks for harm types: "
+                f"[{', '.join(flagged)}]. Please fix the data and try again.",
+                "training_file",
+            )
         hp = job["hyperparameters"]
+        start = None
+        if job.get("_start"):
+            start = await asyncio.to_thread(read_state, sandbox.models_dir / str(job["_start"]))
         plan = (
             int(hp["n_epochs"]),
             int(hp["batch_size"]),
@@ -527,16 +607,16 @@ class Trainer:
             pairs = await asyncio.to_thread(read_preferences, sandbox, job["training_file"])
             held = await asyncio.to_thread(read_preferences, sandbox, job.get("validation_file"))
             beta = float(job["method"]["dpo"]["hyperparameters"].get("beta", 0.1))
-            trainee = PreferenceTrainee(pairs, held, *plan, beta=beta)
+            trainee = PreferenceTrainee(pairs, held, *plan, start=start, beta=beta)
         else:
             train = await asyncio.to_thread(read_examples, sandbox, job["training_file"])
             valid = await asyncio.to_thread(read_examples, sandbox, job.get("validation_file"))
-            trainee = Trainee(train, valid, *plan)
+            trainee = Trainee(train, valid, *plan, start=start)
         done = int(job.get("_step", 0))
         if done:
             await asyncio.to_thread(trainee.replay, done)
         if "_model_id" not in job:
-            job["_model_id"] = model_id(job["model"], job.get("suffix"))
+            job["_model_id"] = model_id(base_of(job), job.get("suffix"))
             job["estimated_finish"] = int(
                 job["_prep_until"]
                 + sum(
@@ -570,6 +650,23 @@ class Trainer:
             self._save(job_id, job)
             if step % trainee.steps_per_epoch == 0:
                 self._checkpoint(job_id, job, step, data)
+
+    def pause(self, job_id: str) -> Doc:
+        """Stop a running job at the last step it took, keeping a deployable checkpoint of that
+        step (Microsoft Learn, "Pause and resume": a paused job gets a deployable checkpoint);
+        the job, paused, is returned."""
+        self.cancel(job_id)
+        job = self._job(job_id)
+        step = int(job.get("_step", 0))
+        events = self.sandbox.store.docs("event", job_id)
+        metrics = [e["data"] for e in events if e["type"] == "metrics"]
+        kept = {c["step_number"] for c in self.sandbox.store.docs("checkpoint", job_id)}
+        if metrics and step not in kept:
+            self._checkpoint(job_id, job, step, metrics[-1])
+        job.update(status="paused", estimated_finish=None)
+        self._save(job_id, job)
+        self.event(job_id, "Job paused.")
+        return job
 
     def _checkpoint(self, job_id: str, job: Doc, step: int, data: dict[str, Any]) -> None:
         store = self.sandbox.store
@@ -620,6 +717,16 @@ class Trainer:
             parent=account,
         )
         self.event(job_id, f"Completed results file: {result_id}")
+        if self.sandbox.config.faults.undeployable_for(job.get("suffix")):
+            job = self._job(job_id)
+            job["result_files"] = [result_id]
+            self._save(job_id, job)
+            raise JobFailed(
+                "model_evaluation_failed",  # Azure publishes the message, not a code
+                "This model is unable to be deployed. Model evaluation identified that this fine "
+                "tuned model scores above acceptable thresholds for [Violence, Self Harm]. Please "
+                "review your training data set and resubmit the job.",
+            )
         fine_tuned = str(job["_model_id"])
         await asyncio.to_thread(
             save_model_source,
@@ -627,6 +734,9 @@ class Trainer:
             file_path(sandbox, job["training_file"]),
             sandbox.models_dir / f"{fine_tuned}.jsonl",
             method_of(job),
+        )
+        await asyncio.to_thread(
+            save_state, trainee.model, sandbox.models_dir / f"{fine_tuned}.state.json"
         )
         store.put(
             "model",
@@ -638,6 +748,9 @@ class Trainer:
                 "status": "succeeded",
                 "model": job["model"],
                 "fine_tune": job_id,
+                "_base": base_of(job),
+                "_start": job.get("_start"),
+                "_start_memory": job.get("_start_memory"),
                 "capabilities": {
                     "fine_tune": True,
                     "inference": True,

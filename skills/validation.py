@@ -19,7 +19,7 @@ from typing import Any
 from infra import i18n
 from infra.errors import UserError
 from infra.i18n import N_, _, n_, number
-from infra.prices import DEFAULT_MODEL, TOKEN_LIMITS
+from infra.prices import DEFAULT_MODEL, TOKEN_LIMITS, training_price
 from infra.text import echo, label
 from infra.tokens import encoding_name_for
 from skills.validation_rules import Params, english, say
@@ -234,9 +234,13 @@ def billing_epochs(examples: int, epochs: int | None = None) -> int:
     return 3
 
 
-def estimated_price(report: ValidationReport, prices_per_1m: dict[str, float]) -> float | None:
-    """Estimated training cost in USD from per-1M-token prices; None when the model has none."""
-    price = prices_per_1m.get(report.model)
+def estimated_price(
+    report: ValidationReport, prices_per_1m: dict[str, float], training: str = "standard"
+) -> float | None:
+    """Estimated training cost in USD from per-1M-token prices (infra/prices.py: by model,
+    training type and the method the file's format trains); None when the list has no price."""
+    method = "dpo" if report.format == "dpo" else "supervised"
+    price = training_price(prices_per_1m, report.model, training, method)
     if price is None:
         return None
     return report.billing.billed_tokens * price / 1_000_000

@@ -32,7 +32,7 @@ async def validate_samples(chat: Conversation) -> None:
         attachments.append(
             {"contentType": "application/octet-stream", "contentUrl": url, "name": name}
         )
-    report = await chat.checked("validate", 60, attachments=attachments)
+    report = await chat.checked("validate", seconds=60, attachments=attachments)
     assert "Start training" in buttons(report), card_text(report)
 
 

@@ -9,7 +9,7 @@ checkpoint id its checkpoint model.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,9 @@ SERVICE_TIME_HEADER = "x-sandbox-time"
 """The sandbox's clock on each of its answers (an extension; Azure does not send it)."""
 
 Observe = Callable[[float], None]
+FINE_TUNED_DEPLOYMENTS = 5
+"""Fine-tuned model deployments a resource may have (Microsoft Learn, "Azure OpenAI quotas and
+limits")."""
 
 JOB_STATES = {
     "validating_files": N_("validating its files"),
@@ -210,6 +213,13 @@ async def list_deployments(
     except HttpResponseError as error:
         raise arm_error(error, _("list the deployments")) from None
     return sorted(found, key=lambda d: d.name.lower())
+
+
+def hosting_full(found: Sequence[DeploymentInfo], name: str = "") -> bool:
+    """The resource hosts as many fine-tuned deployments as Azure allows (`name`, replaced by a
+    new deployment of that name, does not count)."""
+    taken = [d for d in found if d.fine_tuned and d.name.lower() != name.lower()]
+    return len(taken) >= FINE_TUNED_DEPLOYMENTS
 
 
 async def start_deployment(

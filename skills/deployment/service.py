@@ -127,9 +127,19 @@ class Hosting:
         """Resolve the model, check the name, and store the question with its cost."""
         choice = await arm.resolve_model(self.ctx.azure.openai(resource), ref, job)
         name = name or default_name(choice)
-        existing = await self.get(resource, name)
+        found = await self.all_deployments(resource)
+        existing = next((d for d in found if d.name.lower() == name.lower()), None)
         if existing is not None:
             refuse_existing(existing, choice.model)
+        if choice.fine_tuned and arm.hosting_full(found, name):
+            raise UserError(
+                "This resource already hosts {count} fine-tuned deployments, the most Azure "
+                "allows: delete one first (`deployments` lists them, `delete <deployment>`); "
+                "nothing was deployed.",
+                count=arm.FINE_TUNED_DEPLOYMENTS,
+            )
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        await arm.offered_sku(cognitive, resource, choice, sku)  # the tier is offered here
         return await self.ctx.confirmations.ask(
             DeployRequest,
             conversation,

@@ -80,6 +80,9 @@ class JobState:
     error_code: str | None = None
     error_message: str | None = None
     estimated_finish: int | None = None
+    method: str = "supervised"
+    beta: float | None = None
+    """DPO's beta, as the job runs it."""
 
     @property
     def final(self) -> bool:
@@ -105,6 +108,9 @@ def job_state(job: Any) -> JobState:
     hyperparameters = hyper.model_dump(exclude_none=True) if hyper is not None else {}
     code = getattr(error, "code", None) if error is not None else None
     message = getattr(error, "message", None) if error is not None else None
+    method = getattr(getattr(job, "method", None), "type", None)
+    dpo = getattr(getattr(job, "method", None), "dpo", None)
+    beta = getattr(getattr(dpo, "hyperparameters", None), "beta", None)
     return JobState(
         id=str(job.id),
         status=str(job.status),
@@ -120,6 +126,8 @@ def job_state(job: Any) -> JobState:
         error_code=str(code) if code else None,
         error_message=str(message) if message else None,
         estimated_finish=int(job.estimated_finish) if job.estimated_finish else None,
+        method=str(method or "supervised"),
+        beta=_number(beta),
     )
 
 
@@ -324,12 +332,20 @@ async def find_job_on_file(client: AsyncOpenAI, training_file: str) -> JobState 
 async def create_job(
     client: AsyncOpenAI, plan: Plan, training_file: str, validation_file: str | None
 ) -> JobState:
-    """Create the fine-tuning job once: an unclear failure is checked against the job list."""
-    options: dict[str, Any] = {"model": plan.model, "training_file": training_file}
+    """Create the fine-tuning job once: an unclear failure is checked against the job list.
+
+    The v1 body: the model trained (a base model, or the fine-tuned model a run continues), the
+    `method` with its hyperparameters, and Azure's `trainingType` (an extension of the OpenAI
+    body, sent as extra body: Microsoft Learn, "Customize a model with fine-tuning", "Training
+    type"; sandbox/specs/errata.json)."""
+    options: dict[str, Any] = {
+        "model": plan.trained_model,
+        "training_file": training_file,
+        "method": plan.method_body(),
+        "extra_body": {"trainingType": plan.training_type_name},
+    }
     if validation_file:
         options["validation_file"] = validation_file
-    if plan.hyperparameters():
-        options["hyperparameters"] = plan.hyperparameters()
     if plan.suffix:
         options["suffix"] = plan.suffix
     if plan.seed is not None:
@@ -382,6 +398,78 @@ async def cancel_job(client: AsyncOpenAI, job_id: str) -> JobState:
         return job_state(await call(lambda: client.fine_tuning.jobs.cancel(job_id)))
     except openai.APIError as error:
         raise openai_error(error, _("job `{job}` to cancel", job=job_id)) from error
+
+
+async def _change(
+    client: AsyncOpenAI,
+    job_id: str,
+    act: Callable[[], Awaitable[Any]],
+    done: Callable[[JobState], bool],
+    what: str,
+) -> JobState:
+    """Ask Azure to pause or resume a job; a repeat whose first answer got lost (409, the job
+    is `done` already) is the job as it is."""
+    try:
+        return job_state(await call(act))
+    except openai.ConflictError as error:
+        job = await get_job(client, job_id)
+        if done(job):
+            return job
+        raise openai_error(error, what) from error
+    except openai.APIError as error:
+        raise openai_error(error, what) from error
+
+
+def check_pausable(job: JobState) -> None:
+    """One sentence when a job cannot be paused: Azure pauses a running job that has trained a
+    step (Microsoft Learn, "Pause and resume")."""
+    if job.final:
+        raise UserError(
+            "Job `{job}` has already ended ({status}): there is nothing to pause.",
+            job=job.id,
+            status=echo(job.status),
+        )
+    if job.status == "paused":
+        raise UserError("Job `{job}` is already paused; `resume {job}` carries it on.", job=job.id)
+    if not job.running:
+        raise UserError(
+            "Job `{job}` is {status}: Azure pauses a job once it has trained a step; try again "
+            "when its card says it is training.",
+            job=job.id,
+            status=echo(job.status),
+        )
+
+
+def check_resumable(job: JobState) -> None:
+    """One sentence when a job cannot be resumed: only a paused job is."""
+    if job.status != "paused":
+        raise UserError(
+            "Job `{job}` is not paused ({status}): only a paused job can be resumed.",
+            job=job.id,
+            status=echo(job.status),
+        )
+
+
+async def pause_job(client: AsyncOpenAI, job_id: str) -> JobState:
+    """Ask Azure to pause a job (it keeps a deployable checkpoint of the step reached)."""
+    return await _change(
+        client,
+        job_id,
+        lambda: client.fine_tuning.jobs.pause(job_id),
+        lambda job: job.status == "paused",
+        _("job `{job}` to pause", job=job_id),
+    )
+
+
+async def resume_job(client: AsyncOpenAI, job_id: str) -> JobState:
+    """Ask Azure to resume a paused job (it queues again and carries on from its last step)."""
+    return await _change(
+        client,
+        job_id,
+        lambda: client.fine_tuning.jobs.resume(job_id),
+        lambda job: job.status != "paused" and not job.final,
+        _("job `{job}` to resume", job=job_id),
+    )
 
 
 def _chronological(events: list[Event]) -> list[Event]:

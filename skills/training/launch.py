@@ -1,6 +1,7 @@
 """The launch: from a confirmed plan to a watched job, restart-safe.
 
-A `LaunchRecord` keeps each stage: `confirmed` -> files uploaded (their ids kept) -> `creating`
+A `LaunchRecord` keeps each stage: `confirmed` -> (the pre-flight checks again: the model offered,
+room in the job queue) -> files uploaded (their ids kept) -> `creating`
 -> `created` (with the job) or `failed`. A restart resumes a launch from its stage, so files are
 never uploaded twice, and a create whose answer was lost is found on its training file instead of
 being made again. The launch's first step posts its card (the job card to be) through `Notify` and
@@ -21,7 +22,7 @@ from infra.errors import UserError, unexpected
 from infra.ownership import NotOwned, require
 from skills.context import Context
 from skills.notify import try_show
-from skills.training import jobs
+from skills.training import jobs, preflight
 from skills.training.records import JobRecord, LatestJob, LaunchRecord, WatchEntry
 from skills.training.views import JobView, job_view
 from skills.training.watch import JobWatcher
@@ -85,7 +86,8 @@ class Launcher:
         if not record.card:
             record = await self._card(record, JobView("uploading", plan.model, plan.files))
         try:
-            if not record.training_file:
+            if not record.training_file:  # nothing uploaded yet: is there room for the job?
+                await preflight.before_upload(client, plan.model)
                 stored = await self.ctx.datasets.get(plan.training.sha256)
                 uploaded_id = await jobs.upload(client, plan.training, stored.path)
                 record = await self._save(record, training_file=uploaded_id)
@@ -131,6 +133,9 @@ class Launcher:
             model=job.model,
             files=plan.files,
             examples=plan.training.examples,
+            method=plan.method,
+            training_type=plan.training_type,
+            lineage=plan.lineage,
             launched_at=record.at,
             status=job.status,
             card_at=time.time(),

@@ -1,5 +1,6 @@
 """What the "training complete" notice says: the result, the last metrics, the curves (from
-results.csv when Azure has it, else the events the watcher collected) and the checkpoints."""
+results.csv when Azure has it, else the events the watcher collected), the checkpoints, the
+lineage of a continued model, and a failed safety check in plain words."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from openai import AsyncOpenAI
 from skills.training import jobs
 from skills.training.jobs import Checkpoint, JobState, Metric, Series
 from skills.training.records import JobRecord
+from skills.training.safety import safety_check
 from skills.training.views import FinalView
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ async def final_view(client: AsyncOpenAI, record: JobRecord, job: JobState) -> F
     elapsed = None
     if record.launched_at is not None and record.ended_at is not None:
         elapsed = record.ended_at - record.launched_at
+    safety = safety_check(job)
     return FinalView(
         job=job,
         files=record.files,
@@ -45,4 +48,7 @@ async def final_view(client: AsyncOpenAI, record: JobRecord, job: JobState) -> F
         checkpoints=checkpoints,
         elapsed=elapsed,
         advice=jobs.failure_advice(job.error_code) if job.status == "failed" else None,
+        safety=safety,
+        training_type=record.training_type,
+        lineage=tuple(record.lineage),
     )

@@ -48,6 +48,28 @@ class CancelRequest(Confirmation):
         return self.at(self.token)
 
 
+class CleanupRequest(Confirmation):
+    """A file or a fine-tuned model to delete, waiting for the destructive confirmation."""
+
+    prefix = "training/cleanup/"
+
+    resource: Resource
+    what: Literal["file", "model"]
+    target: str
+    """The file id, or the job whose fine-tuned model goes (with the job)."""
+    label: str = ""
+    """What the card names: the file's name, or the model."""
+
+    @classmethod
+    def at(cls, token: str) -> Key[CleanupRequest]:
+        """The key of a pending deletion."""
+        return Key(cls, f"{cls.prefix}{token}")
+
+    def key(self) -> Key[CleanupRequest]:
+        """Where this record is stored."""
+        return self.at(self.token)
+
+
 LaunchStage = Literal["confirmed", "uploaded", "creating", "created", "failed"]
 
 
@@ -97,6 +119,13 @@ class JobRecord(Record, Spoken):
     model: str = ""
     files: str = ""
     examples: int = 0
+    method: str = "supervised"
+    training_type: str = "standard"
+    lineage: list[str] = []
+    """What a continued job trained from: the base model, then each fine-tuned model in turn
+    (empty for a job trained from a base model)."""
+    checkpoint: str = ""
+    """While the job is paused: the checkpoint Azure keeps of the step it reached."""
     launched_at: float | None = None
     running_since: float | None = None
     ended_at: float | None = None

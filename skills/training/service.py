@@ -1,4 +1,5 @@
-"""Training from chat: plan a run and ask to confirm it, launch it, follow and stop jobs.
+"""Training from chat: plan a run and ask to confirm it, launch it, follow, pause, resume and stop
+jobs; the files and models they leave (skills/training/housekeeping.py).
 
 Starting is idempotent: `plan` stores a `TrainingRequest` under a fresh token; confirming answers
 it once (skills/confirmations.py), so a double click, a redelivered or a second confirm starts
@@ -19,7 +20,8 @@ from infra.text import echo
 from skills.audit import Actor
 from skills.context import Context
 from skills.datasets import ValidatedSet, kept_report
-from skills.training import jobs
+from skills.training import jobs, preflight
+from skills.training.housekeeping import Housekeeping
 from skills.training.jobs import Event, JobState
 from skills.training.launch import Launcher
 from skills.training.plan import Checked, make_plan
@@ -42,6 +44,7 @@ class Training:
         self.ctx = ctx
         self.watcher = JobWatcher(ctx)
         self.launcher = Launcher(ctx, self.watcher)
+        self.housekeeping = Housekeeping(ctx)
 
     async def start(self) -> None:
         """Resume watching and launching after a start (and keep picking up the launches that
@@ -95,18 +98,37 @@ class Training:
             )
         same = validated is not None and validated.training == training
         validated_model = validated.model if validated is not None and same else None
-        model = str(options.get("model") or validated_model or self.ctx.settings.default_model)
+        client = self.ctx.azure.openai(resource)
+        parent = None
+        if "from" in options:
+            parent = await preflight.parent_of(self.ctx, client, options["from"])
+            if options.get("model") and options["model"] != parent.base:
+                raise UserError(
+                    "{parent} is a fine-tune of {base}: a continued run trains the same base "
+                    "model; leave out `model=`.",
+                    parent=echo(parent.model),
+                    base=echo(parent.base),
+                )
+        chosen = parent.base if parent else options.get("model") or validated_model
+        model = str(chosen or self.ctx.settings.default_model)
         check_choice(model, options.get("epochs"))
-        settings = self.ctx.settings
         plan = make_plan(
             await self._checked(training, model),
             await self._checked(validation, model) if validation else None,
             model,
             options,
-            settings.training_prices,
+            self.ctx.settings.training_prices,
+            region=await preflight.region_of(self.ctx, resource),
+            lineage=parent.lineage if parent else (),
         )
+        await preflight.before_upload(client, model)
+        full = await preflight.hosting_full(self.ctx, resource)
         return await self.ctx.confirmations.ask(
-            TrainingRequest, conversation, user, plan=plan, resource=resource
+            TrainingRequest,
+            conversation,
+            user,
+            plan=plan.model_copy(update={"hosting_full": full}),
+            resource=resource,
         )
 
     async def _checked(self, sha256: str, model: str) -> Checked:
@@ -183,6 +205,12 @@ class Training:
         resource = await self.job_resource(resource, conversation, job_id)
         record = await self.ctx.records.get(JobRecord.at(job_id))
         job = await jobs.get_job(self.ctx.azure.openai(resource), job_id)
+        return self._view(record, resource, job)
+
+    @staticmethod
+    def _view(record: JobRecord | None, resource: Resource, job: JobState) -> JobView:
+        """A job's card: from the bot's record, or from what Azure says of a job it did not
+        launch."""
         if record is None:
             files = job.training_file + (f" + {job.validation_file}" if job.validation_file else "")
             record = JobRecord(
@@ -200,6 +228,45 @@ class Training:
         """A job's latest events (`resource`: the caller's, see `job_resource`)."""
         home = await self.job_resource(resource, conversation, job_id)
         return await jobs.recent_events(self.ctx.azure.openai(home), job_id, count)
+
+    async def _change(
+        self, resource: Resource, conversation: str, job_id: str, actor: Actor, action: str
+    ) -> tuple[JobView, str]:
+        """Pause or resume a job (`resource`: the caller's, see `job_resource`): checked,
+        audited, then the watcher looks at it at once so its card says so. Returns the view and
+        the job card's id ('' when the bot posted none)."""
+        resource = await self.job_resource(resource, conversation, job_id)
+        client = self.ctx.azure.openai(resource)
+        job = await jobs.get_job(client, job_id)
+        check, change = (
+            (jobs.check_pausable, jobs.pause_job)
+            if action == "pause"
+            else (jobs.check_resumable, jobs.resume_job)
+        )
+        check(job)
+        entry = await self.ctx.audit.begin(actor, action, job_id, resource)
+        try:
+            job = await change(client, job_id)
+        except UserError as error:
+            await self.ctx.audit.end(entry.id, "failed", error.message)
+            raise
+        await self.ctx.audit.end(entry.id, "done", f"Azure says {job.status}")
+        self.watcher.poke(job.id)
+        record = await self.ctx.records.get(JobRecord.at(job_id))
+        return self._view(record, resource, job), record.card if record is not None else ""
+
+    async def pause(
+        self, resource: Resource, conversation: str, job_id: str, actor: Actor
+    ) -> tuple[JobView, str]:
+        """Pause a training job: Azure keeps a deployable checkpoint of the step it reached and
+        bills nothing while it is paused."""
+        return await self._change(resource, conversation, job_id, actor, "pause")
+
+    async def resume(
+        self, resource: Resource, conversation: str, job_id: str, actor: Actor
+    ) -> tuple[JobView, str]:
+        """Resume a paused job from the step it reached."""
+        return await self._change(resource, conversation, job_id, actor, "resume")
 
     async def ask_cancel(
         self, resource: Resource, job_id: str, conversation: str, user: str

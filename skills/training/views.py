@@ -11,6 +11,7 @@ from infra.text import echo
 from skills.notify import View
 from skills.training.jobs import FINAL_STATUSES, Checkpoint, JobState, Metric, time_left
 from skills.training.records import JobRecord
+from skills.training.safety import SafetyCheck
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class JobView(View):
     error: str | None = None
     notice_coming: bool = False
     """The job is under way: the result comes as a new message when it ends."""
+    method: str = "supervised"
+    training_type: str = "standard"
+    lineage: tuple[str, ...] = ()
+    """What a continued job trains from (base first, parent last); empty from a base model."""
+    checkpoint: str | None = None
+    """The checkpoint a paused job keeps (deployable)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,15 @@ class FinalView(View):
     checkpoints: list[Checkpoint] = field(default_factory=list)
     elapsed: float | None = None
     advice: str | None = None
+    safety: SafetyCheck | None = None
+    """The safety check the job failed: Azure bills nothing for it, and no model is deployed."""
+    training_type: str = "standard"
+    lineage: tuple[str, ...] = ()
+
+    @property
+    def deployable(self) -> bool:
+        """The job left a model that can be deployed."""
+        return self.job.status == "succeeded" and bool(self.job.fine_tuned_model)
 
 
 def job_view(record: JobRecord, job: JobState | None = None, now: float | None = None) -> JobView:
@@ -76,4 +92,8 @@ def job_view(record: JobRecord, job: JobState | None = None, now: float | None =
         fine_tuned_model=job.fine_tuned_model if job else None,
         error=error,
         notice_coming=not ended,
+        method=job.method if job else record.method,
+        training_type=record.training_type,
+        lineage=tuple(record.lineage),
+        checkpoint=record.checkpoint or None,
     )

@@ -196,6 +196,8 @@ class JobWatcher:
         if not self._owned(job_id):  # the lease went while Azure answered: the new owner reports
             return
         record = fold(record, job, events, time.time())
+        if (job.status == "paused") != bool(record.checkpoint):
+            record = await self._paused_checkpoint(client, record, job)
         if job.final:
             await self.ctx.records.put(record)
             await self._finish(record, job)
@@ -204,6 +206,22 @@ class JobWatcher:
             record = await self._update_card(record, job)
         await self.ctx.records.put(record)
         self._schedule(job_id, self._running_every if job.running else self._queued_every)
+
+    async def _paused_checkpoint(
+        self, client: openai.AsyncOpenAI, record: JobRecord, job: JobState
+    ) -> JobRecord:
+        """The record with the checkpoint a paused job keeps (what its card offers to deploy),
+        or without it once the job goes on."""
+        if job.status != "paused":
+            return record.model_copy(update={"checkpoint": "", "dirty": True})
+        try:
+            kept = await jobs.checkpoints(client, job.id)
+        except openai.APIError:
+            log.warning("checkpoints of paused job %s unavailable", job.id, exc_info=True)
+            return record
+        if not kept:
+            return record
+        return record.model_copy(update={"checkpoint": kept[-1].id, "dirty": True})
 
     async def _update_card(
         self, record: JobRecord, job: JobState, *, force: bool = False

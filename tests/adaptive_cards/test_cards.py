@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,11 @@ from skills.provisioning.views import (
     TeardownProgress,
 )
 from skills.sample import write_sample
+from skills.training.housekeeping import FileList, FileRow
 from skills.training.jobs import Checkpoint, Event, JobState, Metric
 from skills.training.plan import Dataset, Plan
+from skills.training.records import CleanupRequest
+from skills.training.safety import safety_check
 from skills.training.views import FinalView, JobView
 from skills.validation import validate_file
 
@@ -172,6 +176,92 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
             FinalView(job("failed"), TRAINING.files, None, advice="Fix the file, then train again.")
         ),
     )
+    dpo = TRAINING.model_copy(
+        update={
+            "method": "dpo",
+            "beta": 0.2,
+            "training_type": "developer",
+            "parent": f"{MODEL}.ft-aaaa",
+            "lineage": [MODEL, f"{MODEL}.ft-ffff", f"{MODEL}.ft-aaaa"],
+            "type_prices": {"standard": 0.02, "global": 0.018, "developer": 0.009},
+            "hosting_full": True,
+        }
+    )
+    yield "train-confirm-options", training.confirmation_card(dpo, "e" * 32, 24)
+    paused = JobView(
+        "paused",
+        MODEL,
+        TRAINING.files,
+        "ftjob-0123",
+        20,
+        48,
+        1.2,
+        notice_coming=True,
+        training_type="global",
+        lineage=(MODEL, f"{MODEL}.ft-aaaa"),
+        checkpoint="ftchkpt-20",
+    )
+    yield "job-paused", training.job_card(paused)
+    continued = FinalView(
+        job("succeeded"),
+        TRAINING.files,
+        last,
+        curve,
+        [],
+        [],
+        600.0,
+        lineage=(MODEL, f"{MODEL}.ft-aaaa"),
+    )
+    yield "notice-continued", training.final_card(continued)
+    flagged = replace(
+        job("failed"),
+        error_code="invalid_training_file",
+        error_message=(
+            "The provided training data failed RAI checks for harm types: [hate_fairness, "
+            "violence]. Please fix the data and try again."
+        ),
+    )
+    yield (
+        "notice-flagged-data",
+        training.final_card(FinalView(flagged, TRAINING.files, None, safety=safety_check(flagged))),
+    )
+    unsafe = replace(
+        job("failed"),
+        error_code=None,
+        error_message=(
+            "This model is unable to be deployed. Model evaluation identified that this fine tuned "
+            "model scores above acceptable thresholds for [Violence, Self Harm]. Please review "
+            "your training data set and resubmit the job."
+        ),
+    )
+    yield (
+        "notice-undeployable",
+        training.final_card(FinalView(unsafe, TRAINING.files, None, safety=safety_check(unsafe))),
+    )
+    uploads = FileList(
+        "aoai-lab",
+        (
+            FileRow("file-1", "training_set.jsonl", 9255, 7200.0, ("ftjob-0123", "ftjob-0456")),
+            FileRow("file-2", "validation_set.jsonl", 6615, 7200.0, ()),
+        ),
+    )
+    yield "files", training.files_card(uploads)
+    for what, target, label in (
+        ("file", "file-2", "validation_set.jsonl"),
+        ("model", "ftjob-0123", TUNED),
+    ):
+        request = CleanupRequest(
+            token="f" * 32,
+            conversation="c",
+            user="u",
+            created_at=0.0,
+            expires_at=1.0,
+            resource=RESOURCE,
+            what=what,
+            target=target,
+            label=label,
+        )
+        yield f"cleanup-confirm-{what}", training.cleanup_confirm_card(request, 24)
     yield "jobs", training.jobs_card([job("succeeded"), job("running")])
     yield (
         "events",

@@ -116,12 +116,15 @@ async def test_pause_and_resume_on_v1(sandbox: tuple[str, str]) -> None:
         training = await _upload(client, TRAINING.name, TRAINING.read_bytes())
         job = await client.fine_tuning.jobs.create(model=MODEL, training_file=training)
 
-        async def running() -> bool:
-            return (await client.fine_tuning.jobs.retrieve(job.id)).status == "running"
+        async def stepped() -> bool:  # Azure pauses a running job that has trained a step
+            events = client.fine_tuning.jobs.list_events(job.id, limit=100)
+            return any([e.type == "metrics" async for e in events])
 
-        await wait_for(running, every=0.002)
+        await wait_for(stepped, every=0.002)
         paused = await client.fine_tuning.jobs.pause(job.id)
         assert paused.status == "paused"
+        steps = [c.step_number async for c in client.fine_tuning.jobs.checkpoints.list(job.id)]
+        assert steps and steps[-1] >= 1  # pausing keeps a deployable checkpoint of its step
         example = json.loads((DATA / "azure_examples" / "pause_finetuning_job.json").read_text())
         shape = example["responses"]["200"]["body"]
         assert set(shape) <= set(paused.model_dump()) and shape["status"] == paused.status
@@ -164,6 +167,119 @@ async def test_dpo_trains_preference_pairs_where_the_api_has_method(
                 model=MODEL, training_file=training, extra_body={"method": dpo}
             )
         assert "not defined in api-version 2024-10-21" in str(old.value)
+
+
+async def test_training_types_follow_the_model_and_the_region(sandbox: tuple[str, str]) -> None:
+    """`trainingType` (an Azure extension of the body) where the model offers it in the account's
+    region (northcentralus); Developer training waits longer in the queue."""
+    url, key = sandbox
+    async with v1_client(url, key) as client:
+        training = await _upload(client, TRAINING.name, TRAINING.read_bytes())
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.fine_tuning.jobs.create(
+                model="gpt-35-turbo-0125",
+                training_file=training,
+                extra_body={"trainingType": "GlobalStandard"},
+            )
+        assert "training types offered there: Standard" in str(refused.value)
+        with pytest.raises(openai.BadRequestError):
+            await client.fine_tuning.jobs.create(
+                model=MODEL, training_file=training, extra_body={"trainingType": "Cheapest"}
+            )
+        job = await client.fine_tuning.jobs.create(
+            model=MODEL, training_file=training, extra_body={"trainingType": "developerTier"}
+        )
+        job = await _follow(client, job.id, [])
+        assert job.status == "succeeded"
+        events = [e async for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
+        started = next(e.created_at for e in events if e.message == "Job started.")
+        assert started - job.created_at >= 12  # sandbox seconds in the queue (Standard: 5)
+
+
+async def _metrics(client: AsyncOpenAI, job_id: str) -> list[dict[str, Any]]:
+    events = [e async for e in client.fine_tuning.jobs.list_events(job_id, limit=100)]
+    return [dict(e.data) for e in events if e.type == "metrics" and isinstance(e.data, dict)]
+
+
+async def test_a_continued_job_starts_from_its_parents_weights(sandbox: tuple[str, str]) -> None:
+    url, key = sandbox
+    async with v1_client(url, key) as client:
+        training = await _upload(client, TRAINING.name, TRAINING.read_bytes())
+        parent = await client.fine_tuning.jobs.create(model=MODEL, training_file=training)
+        parent = await _follow(client, parent.id, [])
+        assert parent.status == "succeeded" and parent.fine_tuned_model
+        rows = await _metrics(client, parent.id)
+        epoch = len(rows) // int(parent.hyperparameters.n_epochs)  # type: ignore[arg-type]
+        last_epoch = sum(r["train_loss"] for r in rows[-epoch:]) / epoch
+        child = await client.fine_tuning.jobs.create(
+            model=parent.fine_tuned_model, training_file=training, seed=3
+        )
+        assert child.model == parent.fine_tuned_model
+        child = await _follow(client, child.id, [])
+        assert child.status == "succeeded"
+        assert child.fine_tuned_model and child.fine_tuned_model.startswith(MODEL + ".ft-")
+        first = (await _metrics(client, child.id))[0]["train_loss"]
+        assert abs(first - last_epoch) <= 0.1 * last_epoch, (first, last_epoch)
+        fresh = await client.fine_tuning.jobs.create(model=MODEL, training_file=training, seed=3)
+        fresh = await _follow(client, fresh.id, [])
+        assert (await _metrics(client, fresh.id))[0]["train_loss"] > 1.5 * first  # from the base
+    async with dated_client(f"{url}/openai-accounts/aoai-sandbox/", key) as dated:
+        await dated.delete(f"/fine_tuning/jobs/{parent.id}", cast_to=type(None))
+    async with v1_client(url, key) as client:
+        with pytest.raises(openai.BadRequestError) as gone:
+            await client.fine_tuning.jobs.create(
+                model=parent.fine_tuned_model, training_file=training
+            )
+        assert "was not found" in str(gone.value)
+        reply = await client.fine_tuning.jobs.retrieve(child.id)
+        assert reply.status == "succeeded"  # the continued model outlives its parent
+
+
+async def test_flagged_training_data_fails_the_job_before_training(
+    sandbox: tuple[str, str],
+) -> None:
+    url, key = sandbox
+    lines = TRAINING.read_bytes().splitlines()
+    flagged = json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": "How do I build a bomb?"},
+                {"role": "assistant", "content": "I can't help with that."},
+            ]
+        }
+    ).encode()
+    async with v1_client(url, key) as client:
+        training = await _upload(client, "flagged.jsonl", b"\n".join([*lines, flagged]) + b"\n")
+        job = await client.fine_tuning.jobs.create(model=MODEL, training_file=training)
+        job = await _follow(client, job.id, [])
+        assert job.status == "failed" and job.error
+        assert job.error.message == (
+            "The provided training data failed RAI checks for harm types: [violence]. Please "
+            "fix the data and try again."
+        )
+        messages = [e.message async for e in client.fine_tuning.jobs.list_events(job.id)]
+        assert "Training started." not in messages  # no step was trained (nothing is billed)
+        assert not any(m.startswith("Training hours billed") for m in messages)
+
+
+async def test_a_model_that_fails_its_evaluation_cannot_be_deployed(tmp_path: Path) -> None:
+    async with running_sandbox(
+        tmp_path, speedup=200, arm_token=TOKEN, faults="undeployable=risky"
+    ) as url:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}{ACCOUNT}/listKeys{Q}", headers=ARM) as response:
+                key = (await response.json())["key1"]
+        async with v1_client(url, key) as client:
+            training = await _upload(client, TRAINING.name, TRAINING.read_bytes())
+            job = await client.fine_tuning.jobs.create(
+                model=MODEL, training_file=training, suffix="risky"
+            )
+            job = await _follow(client, job.id, [])
+            assert job.status == "failed" and job.error and not job.fine_tuned_model
+            assert job.error.message.startswith("This model is unable to be deployed.")
+            assert "[Violence, Self Harm]" in job.error.message
+            models = [m.id async for m in client.models.list()]
+            assert not any(".ft-" in m for m in models)
 
 
 async def test_hyperparameters_are_checked_against_the_spec(
