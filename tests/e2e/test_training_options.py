@@ -275,10 +275,12 @@ async def test_a_run_continued_from_a_fine_tuned_model_then_cleaned_up(
         assert isinstance(epochs, int) and len(before) % epochs == 0, (epochs, len(before))
         epoch = before[-len(before) // epochs :]  # the steps of the parent's last epoch
         last_epoch = mean(r["train_loss"] for r in epoch)
+        start = before[0]["train_loss"]  # the parent's first step, from the base model
         first = (await metrics(clients, child))[0]["train_loss"]
-    # the continued job starts where its parent ended: its first step's loss is within 10 %
-    # of the parent's mean training loss over its last epoch (the same training file)
-    assert abs(first - last_epoch) <= 0.1 * last_epoch, (first, last_epoch)
+    # the continued job starts where its parent ended, not from the base: its first step's loss
+    # (one batch: ±10-15 % around the epoch's mean) is within a quarter of what the parent
+    # learned of the parent's mean training loss over its last epoch (the same training file)
+    assert abs(first - last_epoch) <= 0.25 * (start - last_epoch), (start, first, last_epoch)
     again = await user.train(f"train from={child_model}")
     assert f"{MODEL} → {parent_model} → {child_model}" in values(again)
     other = await user.say(f"train from={child} model=gpt-4o-2024-08-06")  # another family
