@@ -6,6 +6,10 @@ PLAYGROUND := .playground/node_modules/.installed
 AZURITE := .azurite/node_modules/.installed
 CHECKOV := .checkov-venv/.installed
 
+# pytest-xdist workers: most tests wait on a bot, a sandbox or a channel, so more workers than
+# cores keep both cores busy (`make test WORKERS=1` runs one after another).
+WORKERS ?= 3
+
 .PHONY: run test test-fast lint bench package catalog clean
 
 $(STAMP): pyproject.toml constraints.txt
@@ -38,12 +42,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint $(PLAYGROUND) $(AZURITE) $(CHECKOV)
-	tools/in-netns $(BIN)/pytest -q
+	tools/in-netns $(BIN)/pytest -q -n $(WORKERS)
 
 # Every module's own tests, without ruff and mypy, the e2e flows and the slow ones (see
 # pyproject.toml's markers): under a minute.
 test-fast: $(STAMP) $(AZURITE) $(CHECKOV)
-	tools/in-netns $(BIN)/pytest -q -m "not e2e and not slow"
+	tools/in-netns $(BIN)/pytest -q -n $(WORKERS) -m "not e2e and not slow"
 
 catalog: $(STAMP)
 	$(BIN)/python -m tools.catalogs
