@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Any
 
-from infra.i18n import _
+from infra.i18n import Said, _
 
 log = logging.getLogger("ftbot")
 
@@ -29,6 +29,15 @@ class UserError(Exception):
     def message(self) -> str:
         """The sentence in the current language (`template` translated, parameters filled in)."""
         return _(self.template, **self.params)
+
+    @property
+    def said(self) -> Said:
+        """The sentence kept to be said later, in its reader's language (a parameter that is not
+        a number is kept as its text, at most 300 characters)."""
+        params = {
+            k: v if isinstance(v, int | float) else str(v)[:300] for k, v in self.params.items()
+        }
+        return Said(id=self.template, params=params)
 
 
 class AzureAnswerError(Exception):

@@ -29,6 +29,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
+from pydantic import BaseModel, ConfigDict
+
+from infra.particles import attach
 
 SOURCE = "en"
 LANGUAGES = ("en", "ko")
@@ -112,7 +115,9 @@ def _entries(catalog: Catalog) -> dict[str, tuple[str, ...]]:
 
 
 def _fill(template: str, params: dict[str, object]) -> str:
-    return template.format(**params) if params else template
+    """`template` filled in: each Korean particle written after a placeholder as a pair
+    (`{name}을(를)`) takes the form its value needs (infra/particles.py)."""
+    return attach(template, params).format(**params) if params else template
 
 
 def _(message: str, /, **params: object) -> str:
@@ -129,6 +134,31 @@ def n_(singular: str, plural: str, count: int, /, **params: object) -> str:
     if found:
         return _fill(found[min(catalog.plural(count), len(found) - 1)], params)
     return _fill(singular if count == 1 else plural, params)
+
+
+class Said(BaseModel):
+    """A sentence kept as its message id and parameters, said in the language of whoever reads
+    it (an audit detail written by one user, read by another). A parameter named in `translated`
+    is itself a message id (a state, a label), translated when the sentence is said."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    params: dict[str, str | int | float] = {}
+    translated: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The sentence in the current language."""
+        values = {k: _(str(v)) if k in self.translated else v for k, v in self.params.items()}
+        return _(self.id, **values)
+
+
+def later(
+    message: str, /, *, translated: tuple[str, ...] = (), **params: str | int | float
+) -> Said:
+    """`message` (a message id with `{name}` placeholders, as for `_()`) kept to be said later,
+    in its reader's language (`Said.text()`)."""
+    return Said(id=message, params=params, translated=translated)
 
 
 def N_(message: str) -> str:
