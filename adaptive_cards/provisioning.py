@@ -506,10 +506,9 @@ def teardown_progress_card(view: TeardownProgress) -> Card:
         body.append(
             text(
                 _(
-                    "Azure keeps {account} soft-deleted for 48 hours; {purge} removes it for good "
-                    "(and frees its name).",
+                    "Azure keeps {account} soft-deleted for 48 hours; `purge {account}` removes "
+                    "it for good (and frees its name).",
                     account=account.id,
-                    purge=f"`purge {account.id}`",
                 ),
                 isSubtle=True,
             )
@@ -590,7 +589,9 @@ def _entry_lines(entry: AuditEntry) -> list[Element]:
     else:
         when = _("{when}, by {user}", when=moment(entry.at), user=who)
     lines = [text(headline, spacing="Medium"), text(when, isSubtle=True)]
-    if entry.detail:
+    if entry.said is not None:
+        lines.append(text(entry.said.text(), isSubtle=True))
+    elif entry.detail:  # written before details were kept as message ids: shown as it was
         lines.append(quote(entry.detail, isSubtle=True))
     return lines
 

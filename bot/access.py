@@ -129,7 +129,7 @@ async def _principal(
                 "I do not know my own identity: set FTBOT_BOT_PRINCIPAL_ID to the object id of "
                 "my managed identity or service principal."
             )
-        return oid, "the bot", "ServicePrincipal"
+        return oid, "", "ServicePrincipal"
     if args.target == "mention":
         try:
             member = await TeamsInfo.get_member(turn.context, args.value)
@@ -158,10 +158,11 @@ async def roles(turn: Turn, args: RolesArgs) -> None:
     oid, name, kind = await _principal(turn, args)
     await access.remember_name(oid, name)
     view = await access.change(resource, oid, kind, turn.actor, remove=args.remove)
+    who = _name(name) if name else _("the bot")
     if args.remove:
-        summary = _("Roles removed for {name}", name=name)
+        summary = _("Roles removed for {name}", name=who)
     else:
-        summary = _("Roles assigned for {name}", name=name)
+        summary = _("Roles assigned for {name}", name=who)
     await turn.show(cards.roles_card(view), summary)
 
 

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from infra.azure import Resource
+from infra.i18n import N_, Said
 from infra.records import Key, Record, RecordStore
 
 MAX_ENTRIES = 50
 """The most entries `audit N` shows."""
 
 AuditOutcome = Literal["started", "done", "failed", "partly done"]
+UNEXPECTED = N_("It stopped on an unexpected error; its card gives the reference for your admin.")
+"""The detail of an action that broke unexpectedly (the reference is on its card and in the log)."""
 
 
 class AuditEntry(Record):
@@ -36,7 +39,8 @@ class AuditEntry(Record):
     target: str
     resource: str = ""
     outcome: AuditOutcome = "started"
-    detail: str = ""
+    detail: str = ""  # the text of an entry written before `said` (kept as it was written)
+    said: Said | None = None  # how it ended, said in the reader's language
 
     @classmethod
     def at_id(cls, entry: str) -> Key[AuditEntry]:
@@ -74,7 +78,7 @@ class Audit:
         target: str,
         resource: Resource | None = None,
         outcome: AuditOutcome = "started",
-        detail: str = "",
+        detail: Said | None = None,
     ) -> AuditEntry:
         """A new entry, not stored yet: store it in the same write as the action's own record."""
         now = time.time()
@@ -87,7 +91,7 @@ class Audit:
             target=target,
             resource=resource_label(resource) if resource else "",
             outcome=outcome,
-            detail=detail,
+            said=detail,
         )
 
     async def begin(
@@ -98,13 +102,13 @@ class Audit:
         await self.records.put(entry)
         return entry
 
-    async def end(self, entry: str, outcome: AuditOutcome, detail: str = "") -> None:
-        """Record how an action ended."""
+    async def end(self, entry: str, outcome: AuditOutcome, detail: Said | None = None) -> None:
+        """Record how an action ended (`detail`: what Azure said, or why it failed)."""
 
         def change(found: AuditEntry | None) -> AuditEntry | None:
             if found is None:
                 return None
-            return found.model_copy(update={"outcome": outcome, "detail": detail[:300]})
+            return found.model_copy(update={"outcome": outcome, "said": detail})
 
         await self.records.update(AuditEntry.at_id(entry), change)
 
@@ -114,12 +118,12 @@ class Audit:
         action: str,
         target: str,
         resource: Resource | None = None,
-        detail: str = "",
+        detail: Said | None = None,
     ) -> AuditEntry:
         """Store an action that is one step (it happened when this returns)."""
         entry = await self.begin(actor, action, target, resource)
         await self.end(entry.id, "done", detail)
-        return entry.model_copy(update={"outcome": "done", "detail": detail})
+        return entry.model_copy(update={"outcome": "done", "said": detail})
 
     async def last(self, count: int) -> list[AuditEntry]:
         """The latest `count` entries, newest first."""

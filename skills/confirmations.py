@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from infra.errors import UserError
+from infra.i18n import _
 from infra.records import Key, RecordStore
 from skills.records import Confirmation
 
@@ -69,8 +70,9 @@ class Confirmations:
     ) -> C:
         """Answer a pending question; the one sentence why not when it cannot be answered.
 
-        `again` is the command that asks the question anew (for the sentence); with `user`, only
-        the person who asked may answer.
+        `again` is the command that asks the question anew, a message id (`N_("train")`) whose
+        translation is the command word a reader of that language types (`학습`); with `user`,
+        only the person who asked may answer.
         """
         outcome: list[str] = []
         now = self._clock()
@@ -99,12 +101,12 @@ class Confirmations:
             raise UserError(
                 "Only the person who asked can answer that question; say `{again}` to ask your "
                 "own.",
-                again=again,
+                again=_(again),
             )
         if reason == "confirmed":
             raise UserError("That was already answered (confirmed).")
         raise UserError(
-            "That confirmation has expired or was cancelled; say `{again}` again.", again=again
+            "That confirmation has expired or was cancelled; say `{again}` again.", again=_(again)
         )
 
     async def sweep(self) -> int:
