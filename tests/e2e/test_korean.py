@@ -14,11 +14,14 @@ from typing import Any
 
 import pytest
 
+from bot.commands import build_router
+from bot.package import localization
 from tests.channel import Activity, Conversation, card_text, verbs
 from tests.korean import english, texts_of
 from tests.training_flow import FAST, SAMPLE
 
 KOREAN = {"locale": "ko-KR"}
+KO_USER = "0c0c0000-0000-4000-8000-00000000000c"
 
 
 @pytest.fixture
@@ -67,7 +70,7 @@ async def attach_samples(chat: Conversation, text: str, **fields: Any) -> Activi
 async def test_the_whole_lab_in_korean_then_english_on_request(
     conversation: Callable[..., Conversation],
 ) -> None:
-    chat = conversation(conversation_type="channel", team_id="team-ko")
+    chat = conversation(conversation_type="channel", team_id="team-ko", aad_object_id=KO_USER)
 
     # help and the sample, in Korean command words
     assert "도움말" in card_text(await chat.say("도움말", **KOREAN))
@@ -98,7 +101,13 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
     answer = await said(chat, "학습 데이터는 어떻게 만드나요?")
     assert "train-confirm" not in verbs(answer) and "학습을 시작할까요" not in card_text(answer)
     await chat.say("/초기화", **KOREAN)
-    await chat.say("/종료", **KOREAN)
+    # the chat ends from the Korean Teams menu: Teams sends the item's title, the bare word
+    router = build_router()
+    menu = {v for k, v in localization(router, "ko").items() if k.endswith(".title")}
+    end = router.commands[[c.name for c in router.commands].index("end")].korean[0]
+    assert end == "종료" and end in menu, menu
+    ended = await said(chat, end)
+    assert "채팅을 끝냈습니다" in ended["text"], ended
 
     # the lab's clean-up: delete the deployment
     ask = await chat.say(f"삭제 {name}", **KOREAN)
@@ -108,6 +117,23 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
     gone = f"`{name}` 배포가 삭제되었습니다"
     await chat.reply(lambda a: a["id"] == ask["id"] and gone in card_text(a), 60)
     assert name not in card_text(await said(chat, "배포목록"))
+
+    # the lab's keys and roles, then the audit trail of everything above, in Korean
+    assert "역할 할당" in card_text(await said(chat, "역할 me"))
+    await said(chat, "키")
+    ask = await said(chat, "키 rotate key2")
+    await press(chat, ask, "keys-rotate-confirm", **KOREAN)
+    await chat.reply(lambda a: a["id"] == ask["id"] and "다시 생성했습니다" in card_text(a), 60)
+    audit = card_text(await said(chat, "감사"))
+    for line in (
+        "**학습**",
+        "**배포**",
+        "**삭제**",
+        "**역할 할당**",
+        "**키 다시 생성** `KEY2` — 완료",
+    ):
+        assert line in audit, audit
+    assert "학습 시작을 승인했습니다" in audit and "Azure가 요청을 접수했습니다" in audit, audit
 
     found = unquoted_english(chat)
     assert not found, "English the bot said in Korean:\n" + "\n".join(found)
@@ -145,7 +171,7 @@ async def test_every_error_path_answers_in_korean(
         "배포 ftjob-nothing",
         "배포 gpt-4o-mini-2024-07-18.ft-nothing sku=nothing",
         "삭제 nothing",
-        "대화 nothing",
+        "채팅 nothing",
         "/시스템 선생님처럼 답하세요",
         "예시 질문만",
         "비교",
