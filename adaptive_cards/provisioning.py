@@ -22,7 +22,7 @@ from adaptive_cards.common import (
     text,
 )
 from infra import i18n
-from infra.i18n import N_, _, duration, moment, n_
+from infra.i18n import N_, Said, _, duration, moment, n_
 from skills.audit import AuditEntry
 from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
@@ -589,8 +589,8 @@ def _entry_lines(entry: AuditEntry) -> list[Element]:
     else:
         when = _("{when}, by {user}", when=moment(entry.at), user=who)
     lines = [text(headline, spacing="Medium"), text(when, isSubtle=True)]
-    if entry.said is not None:
-        lines.append(text(entry.said.text(), isSubtle=True))
+    if isinstance(entry.detail, Said):
+        lines.append(text(entry.detail.text(), isSubtle=True))
     elif entry.detail:  # written before details were kept as message ids: shown as it was
         lines.append(quote(entry.detail, isSubtle=True))
     return lines

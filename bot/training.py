@@ -84,7 +84,9 @@ def _job_id(value: str, usage: str) -> str:
     """A job id; `usage` is the command's usage line, a message id (said in the reader's
     language, so in Korean with the Korean command word)."""
     if not value:
-        raise UserError("Which job? Say `{usage}`; `jobs` lists them.", usage=_(usage))
+        raise UserError(
+            "Which job? Say `{usage}`; `jobs` lists them.", usage=usage, translated=("usage",)
+        )
     if not JOB_ID.match(value):
         raise UserError("{value} is not a job id (they look like `ftjob-...`).", value=echo(value))
     return value

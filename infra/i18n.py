@@ -9,7 +9,10 @@ PO editor; `make catalog` brings it up to date with the code, see README "Langua
 The language is a context variable: the bot sets it for each turn (bot/language.py), a
 background task inherits the language of the turn that started it, and a workflow that speaks
 later (a training notice) sets it from its record with `use()`. Numbers, percentages, prices,
-sizes, durations and dates go through Babel, never through hand-made formats.
+sizes, durations and dates go through Babel, never through hand-made formats. A Korean particle
+written as its pair after a placeholder (`{name}`을(를)) takes the form the value needs
+(infra/particles.py). A sentence that someone else reads later (an audit detail) is kept as its
+message id with parameters, `later()`, and said in its reader's language.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ class AuditEntry(Record):
     target: str
     resource: str = ""
     outcome: AuditOutcome = "started"
-    detail: str = ""  # the text of an entry written before `said` (kept as it was written)
-    said: Said | None = None  # how it ended, said in the reader's language
+    detail: Said | str = ""  # how it ended, said in the reader's language (text: an entry
+    # written before details were kept as message ids, shown as it was written)
 
     @classmethod
     def at_id(cls, entry: str) -> Key[AuditEntry]:
@@ -91,7 +91,7 @@ class Audit:
             target=target,
             resource=resource_label(resource) if resource else "",
             outcome=outcome,
-            said=detail,
+            detail=detail or "",
         )
 
     async def begin(
@@ -108,7 +108,7 @@ class Audit:
         def change(found: AuditEntry | None) -> AuditEntry | None:
             if found is None:
                 return None
-            return found.model_copy(update={"outcome": outcome, "said": detail})
+            return found.model_copy(update={"outcome": outcome, "detail": detail or ""})
 
         await self.records.update(AuditEntry.at_id(entry), change)
 
@@ -123,7 +123,7 @@ class Audit:
         """Store an action that is one step (it happened when this returns)."""
         entry = await self.begin(actor, action, target, resource)
         await self.end(entry.id, "done", detail)
-        return entry.model_copy(update={"outcome": "done", "said": detail})
+        return entry.model_copy(update={"outcome": "done", "detail": detail or ""})
 
     async def last(self, count: int) -> list[AuditEntry]:
         """The latest `count` entries, newest first."""

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from infra.errors import UserError
-from infra.i18n import _
 from infra.records import Key, RecordStore
 from skills.records import Confirmation
 
@@ -101,12 +100,15 @@ class Confirmations:
             raise UserError(
                 "Only the person who asked can answer that question; say `{again}` to ask your "
                 "own.",
-                again=_(again),
+                again=again,
+                translated=("again",),
             )
         if reason == "confirmed":
             raise UserError("That was already answered (confirmed).")
         raise UserError(
-            "That confirmation has expired or was cancelled; say `{again}` again.", again=_(again)
+            "That confirmation has expired or was cancelled; say `{again}` again.",
+            again=again,
+            translated=("again",),
         )
 
     async def sweep(self) -> int:

@@ -90,9 +90,9 @@ def entries() -> tuple[AuditEntry, ...]:
     common: dict[str, Any] = {"at": 1.7e9, "user": "0a11", "user_name": "Ada Admin"}
     return (
         AuditEntry(id="3", action="teardown", target="teacherlab", resource="teacherlab (rg-lab)",
-                   outcome="partly done", said=teardown, **common),
+                   outcome="partly done", detail=teardown, **common),
         AuditEntry(id="2", action="keys rotate", target="KEY1", resource="teacherlab (rg-lab)",
-                   outcome="done", said=later("the bot switched to {key} first", key="KEY2"),
+                   outcome="done", detail=later("the bot switched to {key} first", key="KEY2"),
                    **common),
         AuditEntry(id="1", action="roles remove", target="Bob Builder (0b0b)", outcome="failed",
                    detail="Azure said: AuthorizationFailed", **common),

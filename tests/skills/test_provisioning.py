@@ -21,6 +21,7 @@ from app import build_context
 from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.i18n import Said
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from skills.audit import Actor
@@ -218,8 +219,8 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
             "provision",
         ]
         assert [e.target for e in entries if e.action == "teardown"] == ["aoai-ko"]
-        details = [e.said for e in entries if e.said is not None]
-        assert len(details) == len(entries) and not any(e.detail for e in entries)
+        details = [e.detail for e in entries if isinstance(e.detail, Said)]
+        assert len(details) == len(entries)
         with i18n.use("ko"):
             assert korean_only([said.text() for said in details]) == []
         english_details = [said.text() for said in details]
