@@ -17,7 +17,8 @@ How a value is read aloud (the rule is ours; docs/glossary.md "Particles"):
   acronym (four capitals or fewer) or a word with no vowel letter by its letters (`SKU` ...유,
   `URL` ...엘, `png` ...지).
 - What ends in a parenthesis takes the particle of the word before it (Korean's rule for
-  "커피(coffee)를"); markup (backticks, asterisks, quotes) and closing punctuation are not read.
+  "커피(coffee)를"); markup (backticks, asterisks, quotes), closing punctuation and the brackets
+  of a usage line (`채팅 <배포>` is read "채팅 배포") are not read.
 A value with nothing readable takes the form after a consonant.
 """
 
@@ -56,8 +57,8 @@ PAIRS: dict[str, tuple[str, str]] = {
 MARKERS = re.compile("|".join(re.escape(m) for m in sorted(PAIRS, key=len, reverse=True)))
 """Any marker, the longest first."""
 
-_NOT_READ = "`*_\"'”’“‘.,!?…:;·~ \u00a0"
-"""Markup and closing punctuation, which nobody reads aloud."""
+_NOT_READ = "`*_\"'”’“‘.,!?…:;·~<>[] \u00a0"
+"""Markup, closing punctuation and a usage line's brackets, which nobody reads aloud."""
 _HANGUL_FIRST, _HANGUL_LAST = 0xAC00, 0xD7A3
 _RIEUL_FINAL = 8  # ㄹ's index among the 27 final consonants
 _CONSONANT_JAMO = "ㄱㄲㄳㄴㄵㄶㄷㄸㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅃㅄㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
@@ -168,6 +169,8 @@ def _word(low: str) -> Ending:
         return Ending.CONSONANT
     if last == "l":
         return Ending.RIEUL
+    if last == "e" and not _VOWELS & set(low[:-1]):
+        return Ending.VOWEL  # the e is the word's vowel: 미 (me), 더 (the)
     if last == "e":
         return {"m": Ending.CONSONANT, "n": Ending.CONSONANT, "l": Ending.RIEUL}.get(
             before, Ending.VOWEL

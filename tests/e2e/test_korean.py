@@ -4,7 +4,8 @@ still reads English.
 
 The conversation sends `locale: ko-KR` as Teams does, and buttons are pressed by their verb (their
 titles are Korean). Every activity the bot sends is read by tests/korean.py: any English word
-outside quotations, names and codes fails the test, with the line it stands in.
+outside quotations, names and codes, or a particle pair (`을(를)`) left for the reader, fails the
+test, with the line it stands in.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from bot.commands import build_router
 from bot.package import localization
 from tests.channel import Activity, Conversation, card_text, verbs
-from tests.korean import english, texts_of
+from tests.korean import english, particle_pairs, texts_of
 from tests.training_flow import FAST, SAMPLE
 
 KOREAN = {"locale": "ko-KR"}
@@ -49,11 +50,13 @@ def with_verb(verb: str) -> Callable[[Activity], bool]:
     return lambda a: verb in verbs(a)
 
 
-def unquoted_english(chat: Conversation, since: int = 0) -> list[str]:
-    """Every English word the bot said in `chat` (after its `since`-th activity)."""
+def not_korean(chat: Conversation, since: int = 0) -> list[str]:
+    """Every English word the bot said in `chat` (after its `since`-th activity), and every
+    particle pair (`을(를)`) it left for the reader to choose."""
     found = []
     for activity in chat.replies()[since:]:
-        found += english(texts_of(activity))
+        texts = texts_of(activity)
+        found += english(texts) + [f"a particle pair  <-  {line}" for line in particle_pairs(texts)]
     return found
 
 
@@ -135,8 +138,8 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
         assert line in audit, audit
     assert "학습 시작을 승인했습니다" in audit and "Azure가 요청을 접수했습니다" in audit, audit
 
-    found = unquoted_english(chat)
-    assert not found, "English the bot said in Korean:\n" + "\n".join(found)
+    found = not_korean(chat)
+    assert not found, "English or a particle pair the bot said in Korean:\n" + "\n".join(found)
 
     # `language en`: the same user now reads English, whatever Teams says, in every answer to
     # their turns (a card of the Korean work above, updated later, stays Korean: it keeps its
@@ -192,8 +195,8 @@ async def test_every_error_path_answers_in_korean(
     url = chat.channel.serve_file(f"{chat.id}-bad.jsonl", b'{"messages": [}\nnot json\n')
     attachment = {"contentType": "application/octet-stream", "contentUrl": url, "name": "bad.jsonl"}
     await chat.checked("검증", attachments=[attachment], **KOREAN)
-    found = unquoted_english(chat)
-    assert not found, "English the bot said in Korean:\n" + "\n".join(found)
+    found = not_korean(chat)
+    assert not found, "English or a particle pair the bot said in Korean:\n" + "\n".join(found)
 
 
 async def test_an_english_user_in_the_same_channel_still_reads_english(

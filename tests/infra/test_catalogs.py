@@ -122,6 +122,20 @@ _FIXED_PARTICLE = re.compile(
 )
 
 
+_CODE_PARTICLE = re.compile(
+    r"`([^`{}]*[0-9A-Za-z가-힣][^`{}]*)`(이라고|라고|이나|이며|으로|을|를|은|는|이|가|과|와|로|나|며)"
+    r"(?![가-힣(])"
+)
+_MARKER_OF = {
+    "을": ("을(를)", ""), "를": ("을(를)", ""), "이": ("이(가)", ""), "가": ("이(가)", ""),
+    "은": ("은(는)", ""), "는": ("은(는)", ""), "과": ("과(와)", ""), "와": ("과(와)", ""),
+    "으로": ("(으)로", ""), "로": ("(으)로", ""), "이라고": ("(이)", "라고"),
+    "라고": ("(이)", "라고"), "이나": ("(이)", "나"), "나": ("(이)", "나"),
+    "이며": ("(이)", "며"), "며": ("(이)", "며"),
+}  # fmt: skip
+"""A particle written after a code -> its marker (infra/particles.py) and what follows it."""
+
+
 def _korean() -> dict[str, tuple[str, ...]]:
     return i18n.translations("ko")
 
@@ -169,6 +183,23 @@ def test_korean_particles_after_a_value_are_chosen_by_it() -> None:
             ]
     assert fixed == [], "write the pair after a placeholder:\n" + "\n".join(fixed)
     assert stray == [], "choose the particle after your own word:\n" + "\n".join(stray)
+
+
+def test_a_particle_after_a_code_is_the_form_it_is_read_with() -> None:
+    """After a code the translator writes (`검증`, `teacher`, `채팅 <배포>`) the particle is the
+    one infra/particles.py would choose: "`teacher`으로" is wrong, "`teacher`로" right. A code
+    that is only a symbol (`.`, `/`) is read by the name the sentence gives it, so it is left
+    to the translator."""
+    wrong = []
+    for forms in _korean().values():
+        for text in forms:
+            for match in _CODE_PARTICLE.finditer(text):
+                code, written = match.groups()
+                marker, rest = _MARKER_OF[written]
+                right = particles.particle(code, marker) + rest
+                if right != written:
+                    wrong.append(f"{match.group(0)!r} (read: {right!r}) in {text!r}")
+    assert wrong == [], "\n".join(wrong)
 
 
 @pytest.mark.parametrize("value", ["ft-teacher", "aoai-lab", "파일", "KEY1", "12"])

@@ -50,6 +50,8 @@ READ_ALOUD = [
     # Latin words as English words
     ("name", C),  # 네임
     ("time", C),
+    ("me", V),  # 미
+    ("the", V),  # 더
     ("file", R),  # 파일
     ("model", R),
     ("teacher", V),  # 티처
@@ -85,6 +87,11 @@ READ_ALOUD = [
     ("`name`…", C),
     ("커피(coffee)", V),
     ("`deploy` (cut at 60 of 100 characters)", V),  # 디플로이
+    # a usage line is read without its brackets
+    ("`채팅 <배포>`", V),
+    ("`배포 <작업 또는 모델>`", R),
+    ("`/비교 <배포> <프롬프트>`", V),
+    ("`감사 [N]`", C),  # 엔
     ("", C),
     ("—", C),
 ]
