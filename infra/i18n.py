@@ -142,26 +142,39 @@ def n_(singular: str, plural: str, count: int, /, **params: object) -> str:
 class Said(BaseModel):
     """A sentence kept as its message id and parameters, said in the language of whoever reads
     it (an audit detail written by one user, read by another). A parameter named in `translated`
-    is itself a message id (a state, a label), translated when the sentence is said."""
+    is itself a message id (a state, a label), translated when the sentence is said; one named in
+    `prices` is an amount in US dollars, formatted for the reader (`price()`)."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     params: dict[str, str | int | float] = {}
     translated: tuple[str, ...] = ()
+    prices: tuple[str, ...] = ()
 
     def text(self) -> str:
         """The sentence in the current language."""
-        values = {k: _(str(v)) if k in self.translated else v for k, v in self.params.items()}
-        return _(self.id, **values)
+        return _(self.id, **{k: self._value(k, v) for k, v in self.params.items()})
+
+    def _value(self, name: str, value: str | int | float) -> object:
+        if name in self.translated:
+            return _(str(value))
+        if name in self.prices and not isinstance(value, str):
+            return price(value)
+        return value
 
 
 def later(
-    message: str, /, *, translated: tuple[str, ...] = (), **params: str | int | float
+    message: str,
+    /,
+    *,
+    translated: tuple[str, ...] = (),
+    prices: tuple[str, ...] = (),
+    **params: str | int | float,
 ) -> Said:
     """`message` (a message id with `{name}` placeholders, as for `_()`) kept to be said later,
     in its reader's language (`Said.text()`)."""
-    return Said(id=message, params=params, translated=translated)
+    return Said(id=message, params=params, translated=translated, prices=prices)
 
 
 def N_(message: str) -> str:

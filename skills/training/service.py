@@ -137,11 +137,11 @@ class Training:
                 "Confirmed for {files}; the launch runs in the background.", files=plan.files
             )
         else:
-            price = f"${plan.price:,.2f}"  # the list price's currency, the same for every reader
             detail = later(
                 "Confirmed for {files}, about {price}; the launch runs in the background.",
                 files=plan.files,
-                price=price,
+                price=plan.price,
+                prices=("price",),
             )
         entry = self.ctx.audit.entry(actor, "train", plan.model, request.resource, "done", detail)
         launch = LaunchRecord(

@@ -136,7 +136,8 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
         "**키 다시 생성** `KEY2` — 완료",
     ):
         assert line in audit, audit
-    assert "학습 시작을 승인했습니다" in audit and "Azure가 요청을 접수했습니다" in audit, audit
+    assert "학습 시작을 승인했습니다(약 US$" in audit, audit  # the price said for its reader
+    assert "Azure가 요청을 접수했습니다" in audit, audit
 
     found = not_korean(chat)
     assert not found, "English or a particle pair the bot said in Korean:\n" + "\n".join(found)

@@ -89,6 +89,33 @@ def test_a_message_is_said_in_the_language_of_the_context() -> None:
         assert i18n.current() == "en"
 
 
+def test_a_sentence_kept_for_later_is_said_in_its_readers_language() -> None:
+    """An audit detail written during an English user's turn reads in Korean to a Korean reader:
+    its state through the catalog, its price formatted for the reader, its particle chosen."""
+    with i18n.use("en"):
+        kept = i18n.later(
+            "Azure accepted it; its state: {state}.", state="Accepted", translated=("state",)
+        )
+        priced = i18n.later(
+            "Confirmed for {files}, about {price}; the launch runs in the background.",
+            files="train.jsonl",
+            price=1234.5,
+            prices=("price",),
+        )
+        english = (kept.text(), priced.text())
+    assert english == (
+        "Azure accepted it; its state: Accepted.",
+        "Confirmed for train.jsonl, about $1,234.50; the launch runs in the background.",
+    )
+    stored = i18n.Said.model_validate_json(priced.model_dump_json())
+    with i18n.use("ko"):
+        assert kept.text() == "Azure가 요청을 접수했습니다. 상태: 접수됨."
+        assert stored.text() == (
+            "`train.jsonl`로 학습 시작을 승인했습니다(약 US$1,234.50). "
+            "학습은 백그라운드에서 시작됩니다."
+        )
+
+
 def test_plurals_follow_the_catalogs_plural_forms() -> None:
     with i18n.use("en"):
         one = i18n.n_("{count} file", "{count} files", 1)
