@@ -532,7 +532,7 @@ def purge_confirm_card(plan: PurgePlan) -> Card:
             "The deleted account and everything it kept (files, models) are removed "
             "permanently; it can no longer be restored. Azure would purge it by itself on "
             "{date}.",
-            date=plan.purge_date,
+            date=moment(plan.purge_date),
         )
     else:
         what = _(

@@ -246,8 +246,16 @@ def _unit(value: float, unit: str) -> str:
     return format_unit(value, unit, length="short", locale=current())
 
 
-def moment(when: dt.datetime | float) -> str:
-    """A date and time (UTC), in the locale's medium format: `Dec 3, 2026, 7:41:05 AM UTC`."""
+def moment(when: dt.datetime | float | str) -> str:
+    """A date and time (UTC), in the locale's medium format: `Dec 3, 2026, 7:41:05 AM UTC`. A
+    text is read as ISO 8601 (how Azure writes a date its spec types as a bare string, such as
+    Microsoft.CognitiveServices' scheduledPurgeDate); one that is not is shown as it is."""
+    if isinstance(when, str):
+        text = when
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text
     if not isinstance(when, dt.datetime):
         when = dt.datetime.fromtimestamp(when, dt.UTC)
     if when.tzinfo is None:

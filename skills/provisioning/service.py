@@ -22,7 +22,7 @@ from azure.core.exceptions import AzureError
 from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError, unexpected
-from infra.i18n import N_, Said, _, later
+from infra.i18n import N_, Said, _, later, moment
 from skills.audit import UNEXPECTED, Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
@@ -102,7 +102,7 @@ class Provisioning:
                     "{date}), holding its name: say `purge {name}` to remove it for good, then "
                     "`provision` again.",
                     name=name,
-                    date=deleted.purge_date or _("its purge date"),
+                    date=moment(deleted.purge_date) if deleted.purge_date else _("its purge date"),
                 )
         resource = Resource(sub, group, name, azure.endpoint_of(name))
         request = await self.ctx.confirmations.ask(
@@ -162,12 +162,9 @@ class Provisioning:
         self, request: ProvisionRequest, conversation: str, actor: Actor, card: str
     ) -> ProvisionRecord:
         resource = request.resource
-        target = _(
-            "{account} in {group}, {location}",
-            account=resource.account,
-            group=resource.resource_group,
-            location=request.location,
-        )
+        # names only, no words, as every target (the group is in the entry's resource): the
+        # audit's reader may read another language than the actor
+        target = f"{resource.account} ({request.location})"
         entry = self.ctx.audit.entry(actor, "provision", target, resource)
         record = ProvisionRecord(
             token=request.token,

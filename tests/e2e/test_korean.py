@@ -10,6 +10,7 @@ test, with the line it stands in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -155,6 +156,52 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
     assert not any("가" <= c <= "힣" for a in answers for c in card_text(a))
     back = await chat.say("language auto", **KOREAN)
     assert "한국어" in back["text"], back["text"]
+
+
+async def test_the_labs_resource_steps_in_korean(
+    conversation: Callable[..., Conversation],
+) -> None:
+    """The lab's first step and its last, in Korean: provision a resource, delete everything the
+    bot made on it, purge it, and read the audit trail of it."""
+    chat = conversation(aad_object_id=KO_USER)
+    account = "aoai-ko1"
+
+    ask = await said(chat, f"프로비저닝 name={account}")
+    assert f"`{account}` 리소스를 만들까요?" in card_text(ask), card_text(ask)
+    await press(chat, ask, "provision-confirm", **KOREAN)
+    ready = f"`{account}` 리소스 준비 완료"
+    await chat.reply(lambda a: a["id"] == ask["id"] and ready in card_text(a), 60)
+    assert account in card_text(await said(chat, "리소스"))
+
+    # teardown says what it is: it deletes the resource itself
+    ask = await said(chat, "정리")
+    assert f"`{account}`에서 제가 만든 것을 모두 삭제할까요?" in card_text(ask), card_text(ask)
+    await press(chat, ask, "teardown-confirm", **KOREAN)
+    done = f"`{account}`에서 제가 만든 것을 모두 삭제했습니다"
+    await chat.reply(lambda a: a["id"] == ask["id"] and done in card_text(a), 60)
+
+    # the name is held for 48 hours; the answer names the Korean command, its particle chosen
+    held = (await said(chat, f"프로비저닝 name={account}"))["text"]
+    assert held.startswith(f"`{account}`은 최근에 삭제되어") and f"`영구삭제 {account}`" in held
+    assert "UTC까지)" in held and not re.search(r"\d-\d\dT\d", held), held  # a date, said
+
+    ask = await said(chat, f"영구삭제 {account}")
+    await press(chat, ask, "purge-confirm", **KOREAN)
+    purged = f"`{account}` 영구 삭제 완료"
+    await chat.reply(lambda a: a["id"] == ask["id"] and purged in card_text(a), 60)
+
+    audit = card_text(await said(chat, "감사"))
+    for line in (  # each action named by the command word that did it
+        f"**영구삭제** `{account}` — 완료",
+        "영구 삭제함: 이름과 하위 도메인을 다시 쓸 수 있습니다",
+        f"**정리** `{account}` — 완료",
+        "1개 중 1개 삭제",
+        f"**프로비저닝** `{account} (northcentralus)` — 완료",
+        "새로 만듦, 엔드포인트",
+    ):
+        assert line in audit, audit
+    found = not_korean(chat)
+    assert not found, "English or a particle pair the bot said in Korean:\n" + "\n".join(found)
 
 
 async def test_every_error_path_answers_in_korean(
