@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adaptive_cards.common import Card, card, heading, text
-from infra.i18n import _
+from infra.i18n import SOURCE, _, current
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,14 @@ class HelpEntry:
     help: str
     role: str
     aliases: tuple[str, ...] = ()
+
+
+def _usage(entry: HelpEntry) -> str:
+    """A command's usage as code; in another language the English word follows in parentheses
+    (docs/glossary.md "Commands in sentences": `검증` (`validate`))."""
+    if current() == SOURCE or not entry.aliases:
+        return f"`{entry.usage}`"
+    return f"`{entry.usage}` (`{entry.aliases[0]}`)"
 
 
 def help_card(entries: Sequence[HelpEntry], *, mode: str, greeting: bool = False) -> Card:
@@ -34,7 +42,7 @@ def help_card(entries: Sequence[HelpEntry], *, mode: str, greeting: bool = False
                 {
                     "type": "Column",
                     "width": "auto",
-                    "items": [text(f"`{entry.usage}`", fontType="Monospace")],
+                    "items": [text(_usage(entry), fontType="Monospace")],
                 },
                 {"type": "Column", "width": "stretch", "items": [text(entry.help)]},
             ],

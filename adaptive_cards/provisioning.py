@@ -23,7 +23,7 @@ from adaptive_cards.common import (
     text,
 )
 from infra import i18n
-from infra.i18n import N_, _, duration, moment, n_
+from infra.i18n import N_, Said, _, duration, moment, n_
 from skills.audit import AuditEntry
 from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
@@ -518,10 +518,9 @@ def teardown_progress_card(view: TeardownProgress) -> Card:
         body.append(
             text(
                 _(
-                    "Azure keeps {account} soft-deleted for 48 hours; {purge} removes it for good "
-                    "(and frees its name).",
+                    "Azure keeps {account} soft-deleted for 48 hours; `purge {account}` removes "
+                    "it for good (and frees its name).",
                     account=account.id,
-                    purge=f"`purge {account.id}`",
                 ),
                 isSubtle=True,
             )
@@ -545,7 +544,7 @@ def purge_confirm_card(plan: PurgePlan) -> Card:
             "The deleted account and everything it kept (files, models) are removed "
             "permanently; it can no longer be restored. Azure would purge it by itself on "
             "{date}.",
-            date=plan.purge_date,
+            date=moment(plan.purge_date),
         )
     else:
         what = _(
@@ -604,7 +603,9 @@ def _entry_lines(entry: AuditEntry) -> list[Element]:
     else:
         when = sentence(N_("{when}, by {user}"), who, subtle, when=moment(entry.at))
     lines = [text(headline, spacing="Medium"), when]
-    if entry.detail:
+    if isinstance(entry.detail, Said):
+        lines.append(text(entry.detail.text(), isSubtle=True))
+    elif entry.detail:  # written before details were kept as message ids: shown as it was
         lines.append(quote(entry.detail, isSubtle=True))
     return lines
 

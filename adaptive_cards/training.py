@@ -34,10 +34,11 @@ CHART_POINTS = 60
 
 
 def status_label(status: str) -> str:
-    """A readable job status, in the current language (an unknown one as Azure spells it)."""
+    """A readable job status, in the current language (one Azure added later as its own word,
+    as code: it is Azure's, not ours)."""
     if status in STATUS_LABELS:
         return _(STATUS_LABELS[status])
-    return status.replace("_", " ").capitalize()
+    return echo(status)
 
 
 def _loss(value: float | None) -> str:

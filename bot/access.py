@@ -19,7 +19,7 @@ from adaptive_cards import provisioning as cards
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _
-from infra.text import NAME_CHARS, echo, person
+from infra.text import NAME_CHARS, echo, name_in_sentence, person
 from skills.provisioning.records import KeyName, KeysRequest
 from skills.provisioning.views import AuditView
 
@@ -122,7 +122,7 @@ async def _principal(
                 "I do not know my own identity: set FTBOT_BOT_PRINCIPAL_ID to the object id of "
                 "my managed identity or service principal."
             )
-        return oid, "the bot", "ServicePrincipal"
+        return oid, "", "ServicePrincipal"
     if args.target == "mention":
         try:
             member = await TeamsInfo.get_member(turn.context, args.value)
@@ -151,10 +151,11 @@ async def roles(turn: Turn, args: RolesArgs) -> None:
     oid, name, kind = await _principal(turn, args)
     await access.remember_name(oid, name)
     view = await access.change(resource, oid, kind, turn.actor, remove=args.remove)
+    who = name_in_sentence(name) if name else _("the bot")
     if args.remove:
-        summary = _("Roles removed for {name}", name=name)
+        summary = _("Roles removed for {name}", name=who)
     else:
-        summary = _("Roles assigned for {name}", name=name)
+        summary = _("Roles assigned for {name}", name=who)
     await turn.show(cards.roles_card(view), summary)
 
 

@@ -343,7 +343,7 @@ def build_router() -> Router:
                 parse_chat,
                 start_chat,
                 menu=True,
-                korean=("대화",),
+                korean=("채팅",),
             ),
             Command(
                 "system",

@@ -64,7 +64,7 @@ def _notice(view: FinalView) -> Activity:
         model=job.fine_tuned_model,
         reason=job.error_message or job.id,
         job=job.id,
-        status=job.status,
+        status=status_label(job.status),
     )
     activity = card_activity(final_card(view), summary)
     if view.train_curve or view.valid_curve:

@@ -48,6 +48,13 @@ class Command(Generic[A]):
     listed: bool = True  # False: reached only by a card button's verb
     menu: bool = False  # offered in Teams' command menu (bot/package.py; at most 10 per scope)
 
+    def word(self) -> str:
+        """The word a reader of the current language types for this command (its first Korean
+        word in Korean, docs/glossary.md "Commands in sentences")."""
+        if i18n.current() == "ko" and self.korean:
+            return self.korean[0]
+        return self.name
+
 
 def clean_text(text: str | None) -> str:
     """The command text: mentions and markup removed, entities decoded, spaces folded."""
@@ -131,8 +138,10 @@ class Router:
         slash = word.startswith("/") and len(word) > 1
         command = self.find(word[1:] if slash else word)
         # A chat prompt often starts with a Korean noun that is also a command word: in a chat
-        # session (a fallback) a Korean command needs its leading `/`.
-        fallback_first = command is not None and is_korean(word) and not slash
+        # session (a fallback) a Korean command with more words after it needs its leading `/`.
+        # A Korean command word alone is the command (what Teams sends for a menu item; no one
+        # prompts a model with one bare command noun).
+        fallback_first = command is not None and is_korean(word) and not slash and bool(rest)
         if command is None or not command.listed or fallback_first:
             for fallback in self.fallbacks:
                 if await self.guarded(turn, "fallback", fallback(turn, text)):
@@ -160,7 +169,7 @@ class Router:
             await turn.send_text(
                 _(
                     "`{command}` needs the {role} role; ask your admin to add you.",
-                    command=command.name,
+                    command=command.word(),
                     role=role_name(command.role),
                 )
             )

@@ -29,7 +29,7 @@ from adaptive_cards.training import (
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
-from infra.i18n import _, n_
+from infra.i18n import N_, _, n_
 from infra.records import Key
 from infra.text import echo
 from skills.confirmations import lifetime_hours
@@ -102,8 +102,12 @@ def parse_token(text: str, data: Mapping[str, Any]) -> str:
 
 
 def _job_id(value: str, usage: str) -> str:
+    """A job id; `usage` is the command's usage line, a message id (said in the reader's
+    language, so in Korean with the Korean command word)."""
     if not value:
-        raise UserError("Which job? Say `{usage}`; `jobs` lists them.", usage=usage)
+        raise UserError(
+            "Which job? Say `{usage}`; `jobs` lists them.", usage=usage, translated=("usage",)
+        )
     if not JOB_ID.match(value):
         raise UserError("{value} is not a job id (they look like `ftjob-...`).", value=echo(value))
     return value
@@ -119,12 +123,12 @@ def _one_job(text: str, data: Mapping[str, Any]) -> str:
 def parse_optional_job(text: str, data: Mapping[str, Any]) -> str | None:
     """`status [job]`."""
     value = _one_job(text, data)
-    return _job_id(value, "status <job>") if value else None
+    return _job_id(value, N_("status [job]")) if value else None
 
 
 def parse_job(text: str, data: Mapping[str, Any]) -> str:
     """`cancel <job>` (or a button's `job`)."""
-    return _job_id(_one_job(text, data), "cancel <job>")
+    return _job_id(_one_job(text, data), N_("cancel <job>"))
 
 
 def parse_pause(text: str, data: Mapping[str, Any]) -> str:
@@ -169,7 +173,7 @@ def parse_events(text: str, data: Mapping[str, Any]) -> EventsArgs:
         if not (words[1].isascii() and words[1].isdigit()) or not 1 <= int(words[1]) <= MAX_EVENTS:
             raise UserError("`N` must be a whole number from 1 to {max}.", max=MAX_EVENTS)
         count = int(words[1])
-    return EventsArgs(_job_id(words[0], "events <job> [N]"), count)
+    return EventsArgs(_job_id(words[0], N_("events <job> [N]")), count)
 
 
 # -- train and its confirmation -------------------------------------------------------------------

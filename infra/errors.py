@@ -12,23 +12,36 @@ import logging
 import uuid
 from typing import Any
 
-from infra.i18n import _
+from infra.i18n import Said, _
 
 log = logging.getLogger("ftbot")
 
 
 class UserError(Exception):
-    """An expected failure whose message is one clear sentence for the user."""
+    """An expected failure whose message is one clear sentence for the user; a parameter named
+    in `translated` is itself a message id (a command word, a state), said in the reader's
+    language too."""
 
-    def __init__(self, template: str, **params: Any) -> None:
+    def __init__(self, template: str, /, *, translated: tuple[str, ...] = (), **params: Any):
         self.template = template
         self.params = params
+        self.translated = translated
         super().__init__(self.message)
 
     @property
     def message(self) -> str:
         """The sentence in the current language (`template` translated, parameters filled in)."""
-        return _(self.template, **self.params)
+        values = {k: _(v) if k in self.translated else v for k, v in self.params.items()}
+        return _(self.template, **values)
+
+    @property
+    def said(self) -> Said:
+        """The sentence kept to be said later, in its reader's language (a parameter that is not
+        a number is kept as its text, at most 300 characters)."""
+        params = {
+            k: v if isinstance(v, int | float) else str(v)[:300] for k, v in self.params.items()
+        }
+        return Said(id=self.template, params=params, translated=self.translated)
 
 
 class AzureAnswerError(Exception):

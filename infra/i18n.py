@@ -9,7 +9,10 @@ PO editor; `make catalog` brings it up to date with the code, see README "Langua
 The language is a context variable: the bot sets it for each turn (bot/language.py), a
 background task inherits the language of the turn that started it, and a workflow that speaks
 later (a training notice) sets it from its record with `use()`. Numbers, percentages, prices,
-sizes, durations and dates go through Babel, never through hand-made formats.
+sizes, durations and dates go through Babel, never through hand-made formats. A Korean particle
+written as its pair after a placeholder (`{name}`을(를)) takes the form the value needs
+(infra/particles.py). A sentence that someone else reads later (an audit detail) is kept as its
+message id with parameters, `later()`, and said in its reader's language.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
+from pydantic import BaseModel, ConfigDict
+
+from infra.particles import attach
 
 SOURCE = "en"
 LANGUAGES = ("en", "ko")
@@ -112,7 +118,9 @@ def _entries(catalog: Catalog) -> dict[str, tuple[str, ...]]:
 
 
 def _fill(template: str, params: dict[str, object]) -> str:
-    return template.format(**params) if params else template
+    """`template` filled in: each Korean particle written after a placeholder as a pair
+    (`{name}을(를)`) takes the form its value needs (infra/particles.py)."""
+    return attach(template, params).format(**params) if params else template
 
 
 def _(message: str, /, **params: object) -> str:
@@ -129,6 +137,44 @@ def n_(singular: str, plural: str, count: int, /, **params: object) -> str:
     if found:
         return _fill(found[min(catalog.plural(count), len(found) - 1)], params)
     return _fill(singular if count == 1 else plural, params)
+
+
+class Said(BaseModel):
+    """A sentence kept as its message id and parameters, said in the language of whoever reads
+    it (an audit detail written by one user, read by another). A parameter named in `translated`
+    is itself a message id (a state, a label), translated when the sentence is said; one named in
+    `prices` is an amount in US dollars, formatted for the reader (`price()`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    params: dict[str, str | int | float] = {}
+    translated: tuple[str, ...] = ()
+    prices: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The sentence in the current language."""
+        return _(self.id, **{k: self._value(k, v) for k, v in self.params.items()})
+
+    def _value(self, name: str, value: str | int | float) -> object:
+        if name in self.translated:
+            return _(str(value))
+        if name in self.prices and not isinstance(value, str):
+            return price(value)
+        return value
+
+
+def later(
+    message: str,
+    /,
+    *,
+    translated: tuple[str, ...] = (),
+    prices: tuple[str, ...] = (),
+    **params: str | int | float,
+) -> Said:
+    """`message` (a message id with `{name}` placeholders, as for `_()`) kept to be said later,
+    in its reader's language (`Said.text()`)."""
+    return Said(id=message, params=params, translated=translated, prices=prices)
 
 
 def N_(message: str) -> str:
@@ -200,8 +246,16 @@ def _unit(value: float, unit: str) -> str:
     return format_unit(value, unit, length="short", locale=current())
 
 
-def moment(when: dt.datetime | float) -> str:
-    """A date and time (UTC), in the locale's medium format: `Dec 3, 2026, 7:41:05 AM UTC`."""
+def moment(when: dt.datetime | float | str) -> str:
+    """A date and time (UTC), in the locale's medium format: `Dec 3, 2026, 7:41:05 AM UTC`. A
+    text is read as ISO 8601 (how Azure writes a date its spec types as a bare string, such as
+    Microsoft.CognitiveServices' scheduledPurgeDate); one that is not is shown as it is."""
+    if isinstance(when, str):
+        text = when
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text
     if not isinstance(when, dt.datetime):
         when = dt.datetime.fromtimestamp(when, dt.UTC)
     if when.tzinfo is None:

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from infra.azure import Resource
+from infra.i18n import N_, Said
 from infra.records import Key, Record, RecordStore
 
 MAX_ENTRIES = 50
 """The most entries `audit N` shows."""
 
 AuditOutcome = Literal["started", "done", "failed", "partly done"]
+UNEXPECTED = N_("It stopped on an unexpected error; its card gives the reference for your admin.")
+"""The detail of an action that broke unexpectedly (the reference is on its card and in the log)."""
 
 
 class AuditEntry(Record):
@@ -37,7 +40,8 @@ class AuditEntry(Record):
     target: str
     resource: str = ""
     outcome: AuditOutcome = "started"
-    detail: str = ""
+    detail: Said | str = ""  # how it ended, said in the reader's language (text: an entry
+    # written before details were kept as message ids, shown as it was written)
 
     @classmethod
     def at_id(cls, entry: str) -> Key[AuditEntry]:
@@ -75,7 +79,7 @@ class Audit:
         target: str,
         resource: Resource | None = None,
         outcome: AuditOutcome = "started",
-        detail: str = "",
+        detail: Said | None = None,
     ) -> AuditEntry:
         """A new entry, not stored yet: store it in the same write as the action's own record."""
         now = time.time()
@@ -88,7 +92,7 @@ class Audit:
             target=target,
             resource=resource_label(resource) if resource else "",
             outcome=outcome,
-            detail=detail,
+            detail=detail or "",
         )
 
     async def begin(
@@ -99,13 +103,13 @@ class Audit:
         await self.records.put(entry)
         return entry
 
-    async def end(self, entry: str, outcome: AuditOutcome, detail: str = "") -> None:
-        """Record how an action ended."""
+    async def end(self, entry: str, outcome: AuditOutcome, detail: Said | None = None) -> None:
+        """Record how an action ended (`detail`: what Azure said, or why it failed)."""
 
         def change(found: AuditEntry | None) -> AuditEntry | None:
             if found is None:
                 return None
-            return found.model_copy(update={"outcome": outcome, "detail": detail[:300]})
+            return found.model_copy(update={"outcome": outcome, "detail": detail or ""})
 
         await self.records.update(AuditEntry.at_id(entry), change)
 
@@ -115,12 +119,12 @@ class Audit:
         action: str,
         target: str,
         resource: Resource | None = None,
-        detail: str = "",
+        detail: Said | None = None,
     ) -> AuditEntry:
         """Store an action that is one step (it happened when this returns)."""
         entry = await self.begin(actor, action, target, resource)
         await self.end(entry.id, "done", detail)
-        return entry.model_copy(update={"outcome": "done", "detail": detail})
+        return entry.model_copy(update={"outcome": "done", "detail": detail or ""})
 
     async def prune(self, before: float) -> int:
         """Delete the entries of actions started before `before` (the retention of

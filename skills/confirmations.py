@@ -108,8 +108,9 @@ class Confirmations:
     ) -> C:
         """Answer a pending question; the one sentence why not when it cannot be answered.
 
-        `again` is the command that asks the question anew (for the sentence); with `user`, only
-        the person who asked may answer.
+        `again` is the command that asks the question anew, a message id (`N_("train")`) whose
+        translation is the command word a reader of that language types (`학습`); with `user`,
+        only the person who asked may answer.
         """
         outcome: list[str] = []
         now = self._clock()
@@ -139,11 +140,14 @@ class Confirmations:
                 "Only the person who asked can answer that question; say `{again}` to ask your "
                 "own.",
                 again=again,
+                translated=("again",),
             )
         if reason == "confirmed":
             raise UserError("That was already answered (confirmed).")
         raise UserError(
-            "That confirmation has expired or was cancelled; say `{again}` again.", again=again
+            "That confirmation has expired or was cancelled; say `{again}` again.",
+            again=again,
+            translated=("again",),
         )
 
     async def sweep(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from infra.datasets import StoredDataset
 from infra.errors import UserError
+from infra.i18n import N_
 from infra.records import Key, Record
 from skills.context import Context
 from skills.records import Confirmation, segment
@@ -157,5 +158,8 @@ class Datasets:
         """Teams' answer to an offer this bot made in `conversation`, taken once (UserError for
         a token it never gave there, an expired or an answered one)."""
         return await self.ctx.confirmations.answer(
-            SampleOffer.at(token), "confirmed" if accepted else "cancelled", conversation, "sample"
+            SampleOffer.at(token),
+            "confirmed" if accepted else "cancelled",
+            conversation,
+            N_("sample"),
         )

@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from infra import i18n
+
 Activity = dict[str, Any]
 Predicate = Callable[[Activity], bool]
 
@@ -331,10 +333,21 @@ class Conversation:
         return [a for a in self.channel.sent if a["_conversation"] == self.id]
 
 
+def _checking_titles() -> tuple[str, ...]:
+    titles = []
+    for language in i18n.LANGUAGES:
+        with i18n.use(language):
+            titles.append(i18n._("Checking your files..."))
+    return tuple(titles)
+
+
+_CHECKING = _checking_titles()
+
+
 def is_checking(activity: Activity) -> bool:
-    """The card a check shows while files are fetched or validated (in English or Korean)."""
-    text = card_text(activity)
-    return "Checking your files..." in text or "파일을 확인하는 중..." in text
+    """The card a check shows while files are fetched or validated, in any language."""
+    shown = card_text(activity)
+    return any(title in shown for title in _CHECKING)
 
 
 def card_of(activity: Activity) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Finds English the bot says in Korean: every visible word of a message or card that is not a
-quotation, a name or a code.
+quotation, a name or a code; and a particle pair (`을(를)`) where the bot should have chosen.
 
 Quotations are what is not the bot's own words: an inline code span (`name`, an id, a command),
 a markdown quote line (`> ...`), and a card TextBlock or TextRun whose id starts with `quote-`
@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from infra.particles import MARKERS
 
 ALLOWED = {
     # products, services and formats (the lab leaves them in English)
@@ -147,3 +149,14 @@ def english(texts: Iterable[str]) -> list[str]:
             if words:
                 found.append(f"{' '.join(words)}  <-  {line.strip()}")
     return found
+
+
+def particle_pairs(texts: Iterable[str]) -> list[str]:
+    """The lines of `texts` (quotations left out) that show a particle pair such as `을(를)`:
+    the bot always says the form the word before it takes (infra/particles.py)."""
+    return [
+        line.strip()
+        for text in texts
+        for line in text.splitlines()
+        if not line.lstrip().startswith(">") and MARKERS.search(_CODE.sub(" ", line))
+    ]

@@ -3,8 +3,8 @@ tools.catalogs`) to bring every language's `.po` file up to date with them (new 
 untranslated, gone ones dropped). A developer's tool: tests/infra/test_catalogs.py uses it, the bot
 never does.
 
-A message is the first argument of `_()`, `n_()` (singular and plural), `N_()`, or of the
-user-facing errors (`UserError` and its kin) in the bot's packages (not the sandbox's: it is
+A message is the first argument of `_()`, `n_()` (singular and plural), `N_()`, `later()`, or of
+the user-facing errors (`UserError` and its kin) in the bot's packages (not the sandbox's: it is
 Azure's stand-in, and its words are Azure's, not ours).
 """
 
@@ -26,6 +26,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "_": None,
     "n_": (1, 2),
     "N_": None,
+    "later": None,
     "UserError": None,
     "GraphRefused": None,
     "NotDelivered": None,
@@ -73,7 +74,9 @@ def update() -> list[str]:
             continue
         catalog = read(language)
         catalog.project, catalog.version, catalog.fuzzy = "FineTune Ops", "", False
-        catalog.update(template, no_fuzzy_matching=True)
+        created = catalog.creation_date  # kept: a date that changed on every run would make
+        catalog.update(template, no_fuzzy_matching=True)  # every branch's catalog conflict
+        catalog.creation_date = created
         catalog.obsolete.clear()
         path = catalog_path(language)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,11 +26,12 @@ from openai import APIError, AsyncOpenAI, NotFoundError
 
 from infra.azure import Resource
 from infra.errors import UserError
-from infra.i18n import N_, _
+from infra.i18n import _
 from infra.prices import SKUS
 from infra.text import echo
 from skills.azure_errors import arm_error, openai_message
 from skills.models import ModelChoice, base_of, is_fine_tuned, sku_label, sku_word
+from skills.training.jobs import status_words
 
 _JOB = re.compile(r"^ftjob-[0-9a-zA-Z]+$")
 _CHECKPOINT = re.compile(r"^ftchkpt-[0-9a-zA-Z]+$")
@@ -42,17 +43,6 @@ Observe = Callable[[float], None]
 FINE_TUNED_DEPLOYMENTS = 5
 """Fine-tuned model deployments a resource may have (Microsoft Learn, "Azure OpenAI quotas and
 limits")."""
-
-JOB_STATES = {
-    "validating_files": N_("validating its files"),
-    "queued": N_("queued"),
-    "pending": N_("pending"),
-    "running": N_("running"),
-    "failed": N_("failed"),
-    "cancelled": N_("cancelled"),
-    "succeeded": N_("succeeded"),
-}
-"""A fine-tuning job's status, as a sentence says it."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +115,7 @@ async def _from_job(client: AsyncOpenAI, job_id: str) -> ModelChoice:
         raise UserError(
             "Job `{job}` is {status}, so there is no fine-tuned model to deploy yet.",
             job=job_id,
-            status=_(JOB_STATES[job.status]) if job.status in JOB_STATES else f"`{job.status}`",
+            status=status_words(job.status),
         )
     return ModelChoice(job.fine_tuned_model, "1", fine_tuned=True, job=job_id)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from infra.azure import Resource
 from infra.errors import UserError
-from infra.i18n import _
+from infra.i18n import N_, _, later
 from infra.ownership import every_retry
 from infra.text import echo, label
 from skills.audit import Actor
@@ -41,6 +41,7 @@ from skills.deployment.views import (
     DeploymentRow,
     plan_of,
     state_label,
+    state_said,
 )
 from skills.models import ModelChoice, default_name, is_fine_tuned
 from skills.notify import show, try_show
@@ -164,7 +165,7 @@ class Hosting:
         one that asked) then says why Azure refused, or follows it: the deployment is recorded
         first, then shows its first progress, then is followed (skills/deployment/follow.py)."""
         request = await self.ctx.confirmations.answer(
-            DeployRequest.at(token), "confirmed", conversation, "deploy", actor.id
+            DeployRequest.at(token), "confirmed", conversation, N_("deploy"), actor.id
         )
         card = card or request.card
         resource, clock = request.resource, self.ctx.clock
@@ -187,11 +188,11 @@ class Hosting:
                 request.capacity,
             )
         except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.message)
+            await self.ctx.audit.end(entry.id, "failed", error.said)
             failed = DeploymentFailed(plan, error.message, request.ref)
             await show(self.ctx.notify, conversation, card, failed)
             return
-        await self.ctx.audit.end(entry.id, "done", f"Azure accepted it ({info.state})")
+        await self.ctx.audit.end(entry.id, "done", state_said(info.state))
         record = DeploymentRecord(
             resource=resource,
             name=request.name,
@@ -217,7 +218,7 @@ class Hosting:
     async def cancel_deploy(self, token: str, conversation: str, user: str) -> DeployRequest:
         """Drop a deployment that was not confirmed."""
         return await self.ctx.confirmations.answer(
-            DeployRequest.at(token), "cancelled", conversation, "deploy", user
+            DeployRequest.at(token), "cancelled", conversation, N_("deploy"), user
         )
 
     # -- deployments -------------------------------------------------------------------------
@@ -280,7 +281,7 @@ class Hosting:
         """Answer "Delete" once and ask Azure to delete the deployment. The card pressed
         (`card`, else the one that asked) says it is being deleted, then that it is gone."""
         request = await self.ctx.confirmations.answer(
-            DeleteRequest.at(token), "confirmed", conversation, "delete", actor.id
+            DeleteRequest.at(token), "confirmed", conversation, N_("delete"), actor.id
         )
         resource = request.resource
         cognitive = self.ctx.azure.cognitive(resource.subscription_id)
@@ -288,9 +289,9 @@ class Hosting:
         try:
             await arm.begin_delete(cognitive, resource, request.name)
         except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.message)
+            await self.ctx.audit.end(entry.id, "failed", error.said)
             raise
-        await self.ctx.audit.end(entry.id, "done", "Azure is deleting it")
+        await self.ctx.audit.end(entry.id, "done", later("Azure is deleting it."))
         notify, deleting = self.ctx.notify, DeploymentDeleting(request.name)
         # shown before the card waits on the record, so the end is never overwritten by this
         card = await try_show(notify, conversation, card or request.card, deleting)
@@ -345,7 +346,7 @@ class Hosting:
     async def keep(self, token: str, conversation: str, user: str) -> DeleteRequest:
         """Keep the deployment after all."""
         return await self.ctx.confirmations.answer(
-            DeleteRequest.at(token), "cancelled", conversation, "delete", user
+            DeleteRequest.at(token), "cancelled", conversation, N_("delete"), user
         )
 
     # -- use ---------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.i18n import N_, _
+from infra.i18n import N_, Said, _, later
+from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.deployment.records import DeploymentRecord, DeployRequest
 from skills.notify import View
@@ -26,6 +27,14 @@ def state_label(state: str) -> str:
     """A deployment's provisioning state in words (one Azure does not list here as code)."""
     known = STATES.get(state.lower())
     return _(known) if known else f"`{state}`"
+
+
+def state_said(state: str) -> Said:
+    """What Azure said when it accepted a deployment, kept for the audit trail's reader."""
+    known = STATES.get(state.lower())
+    if known:
+        return later("Azure accepted it; its state: {state}.", state=known, translated=("state",))
+    return later("Azure accepted it; its state: {state}.", state=echo(state))
 
 
 @dataclass(frozen=True)

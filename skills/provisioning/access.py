@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 import openai
 
 from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
-from infra.i18n import N_, _
+from infra.i18n import N_, Said, _, later
 from infra.text import name_in_sentence
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
@@ -59,6 +60,22 @@ TURN_WAIT_SECONDS = 120.0
 def mask(key: str) -> str:
     """A key as it may be shown: its last 4 characters."""
     return f"••••{key[-4:]}" if len(key) > 8 else "••••"
+
+
+def _roles_said(result: Mapping[str, str], remove: bool) -> Said:
+    """What `roles` did, for the audit trail: the roles it changed and those it left."""
+    names = {role.guid: role.name for role in roles.LAB_ROLES}
+    now, before = ("removed", "absent") if remove else ("assigned", "held")
+    changed = ", ".join(names[g] for g, outcome in result.items() if outcome == now) or "–"
+    kept = ", ".join(names[g] for g, outcome in result.items() if outcome == before) or "–"
+    return later(
+        "{now}: {changed}; {before}: {kept}",
+        now=NOTES[now],
+        changed=changed,
+        before=NOTES[before],
+        kept=kept,
+        translated=("now", "before"),
+    )
 
 
 def _where(role: roles.LabRole) -> str:
@@ -121,7 +138,7 @@ class Access:
             else:
                 result = await roles.assign(client, resource, principal, kind)
         except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.message)
+            await self.ctx.audit.end(entry.id, "failed", error.said)
             raise
         lines = []
         for role in roles.LAB_ROLES:
@@ -129,8 +146,7 @@ class Access:
             held = outcome in ("assigned", "held")
             note = _(NOTES[outcome])
             lines.append(RoleLine(role.name, _(role.allows), _where(role), (), held, note))
-        summary = ", ".join(_("{role}: {note}", role=r.name, note=r.note) for r in lines)
-        await self.ctx.audit.end(entry.id, "done", summary)
+        await self.ctx.audit.end(entry.id, "done", _roles_said(result, remove))
         return RolesView(resource.account, tuple(lines), label, "removed" if remove else "assigned")
 
     # -- keys ------------------------------------------------------------------------------
@@ -201,13 +217,13 @@ class Access:
     async def keep_key(self, token: str, conversation: str, user: str) -> KeysRequest:
         """Do not rotate after all."""
         return await self.ctx.confirmations.answer(
-            KeysRequest.at(token), "cancelled", conversation, "keys rotate", user
+            KeysRequest.at(token), "cancelled", conversation, N_("keys"), user
         )
 
     async def rotate(self, token: str, conversation: str, actor: Actor) -> KeyRotated:
         """Regenerate the confirmed key with zero downtime (see the module's docstring)."""
         request = await self.ctx.confirmations.answer(
-            KeysRequest.at(token), "confirmed", conversation, "keys rotate", actor.id
+            KeysRequest.at(token), "confirmed", conversation, N_("keys"), actor.id
         )
         resource, name = request.resource, request.key_name
         other: KeyName = "key2" if name == "key1" else "key1"
@@ -243,7 +259,7 @@ class Access:
                 await self._switch(resource, other, keys[other])
             after = await arm.regenerate_key(cognitive, resource, name)
         except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.message)
+            await self.ctx.audit.end(entry.id, "failed", error.said)
             raise
         now = time.time()
 
@@ -258,7 +274,9 @@ class Access:
 
         noted = await self.ctx.records.update(KeyState.of(resource), note)
         detail = (
-            _("the bot switched to {key} first", key=other.upper()) if switched else _("not in use")
+            later("the bot switched to {key} first", key=other.upper())
+            if switched
+            else later("not in use")
         )
         await self.ctx.audit.end(entry.id, "done", detail)
         masked = {key: mask(value) for key, value in after.items()}

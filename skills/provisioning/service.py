@@ -22,9 +22,9 @@ from azure.core.exceptions import AzureError
 from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError, unexpected
-from infra.i18n import _
+from infra.i18n import N_, Said, _, later, moment
 from infra.text import name_in_sentence
-from skills.audit import Actor
+from skills.audit import UNEXPECTED, Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
 from skills.notify import View, try_show
@@ -103,7 +103,7 @@ class Provisioning:
                     "{date}), holding its name: say `purge {name}` to remove it for good, then "
                     "`provision` again.",
                     name=name,
-                    date=deleted.purge_date or _("its purge date"),
+                    date=moment(deleted.purge_date) if deleted.purge_date else _("its purge date"),
                 )
         resource = Resource(sub, group, name, azure.endpoint_of(name))
         request = await self.ctx.confirmations.ask(
@@ -136,7 +136,7 @@ class Provisioning:
     async def cancel(self, token: str, conversation: str, user: str) -> ProvisionRequest:
         """Drop a provisioning that was not confirmed."""
         return await self.ctx.confirmations.answer(
-            ProvisionRequest.at(token), "cancelled", conversation, "provision", user
+            ProvisionRequest.at(token), "cancelled", conversation, N_("provision"), user
         )
 
     async def start(
@@ -146,7 +146,7 @@ class Provisioning:
         (`card`, else the one that asked): the run is recorded first (with its audit entry),
         then the card shows its first progress, then the run starts."""
         request = await self.ctx.confirmations.answer(
-            ProvisionRequest.at(token), "confirmed", conversation, "provision", actor.id
+            ProvisionRequest.at(token), "confirmed", conversation, N_("provision"), actor.id
         )
         with i18n.use(request.language):  # the audit and the card speak the asker's language
             return await self._begin(request, conversation, actor, card)
@@ -155,12 +155,9 @@ class Provisioning:
         self, request: ProvisionRequest, conversation: str, actor: Actor, card: str
     ) -> ProvisionRecord:
         resource = request.resource
-        target = _(
-            "{account} in {group}, {location}",
-            account=resource.account,
-            group=resource.resource_group,
-            location=request.location,
-        )
+        # names only, no words, as every target (the group is in the entry's resource): the
+        # audit's reader may read another language than the actor
+        target = f"{resource.account} ({request.location})"
         entry = self.ctx.audit.entry(actor, "provision", target, resource)
         record = ProvisionRecord(
             token=request.token,
@@ -235,9 +232,10 @@ class Provisioning:
             if record.stage == "succeeded":
                 await self._succeeded(record)
         except UserError as error:
-            await self._failed(record, error.message)
+            await self._failed(record, error.message, error.said)
         except Exception as error:
-            await self._failed(record, unexpected(f"provision {record.resource.account}", error))
+            reason = unexpected(f"provision {record.resource.account}", error)
+            await self._failed(record, reason, later(UNEXPECTED))
 
     async def _start(self, record: ProvisionRecord) -> ProvisionRecord:
         """The group, then the account: adopted when it is there already, else created. The
@@ -372,9 +370,9 @@ class Provisioning:
         await self.ctx.records.put(known)
         await self.resources.choose(record.scope, resource)
         detail = (
-            _("adopted (it existed already); endpoint {endpoint}", endpoint=resource.endpoint)
+            later("adopted (it existed already); endpoint {endpoint}", endpoint=resource.endpoint)
             if record.adopted
-            else _("created; endpoint {endpoint}", endpoint=resource.endpoint)
+            else later("created; endpoint {endpoint}", endpoint=resource.endpoint)
         )
         await self.ctx.audit.end(record.audit, "done", detail)
         record = await self._save(record, stage="succeeded")
@@ -392,9 +390,9 @@ class Provisioning:
             record, ProvisionSucceeded(plan, resource.endpoint, elapsed, record.adopted, note)
         )
 
-    async def _failed(self, record: ProvisionRecord, reason: str) -> None:
+    async def _failed(self, record: ProvisionRecord, reason: str, detail: Said) -> None:
         record = await self._save(record, stage="failed", error=reason)
-        await self.ctx.audit.end(record.audit, "failed", reason)
+        await self.ctx.audit.end(record.audit, "failed", detail)
         plan = self.plan(record, group_exists=True, exists=record.adopted)
         await self._card(record, ProvisionFailed(plan, reason))
 
@@ -481,7 +479,7 @@ class Provisioning:
     async def purge(self, token: str, conversation: str, actor: Actor) -> PurgeRequest:
         """Purge the confirmed account for good."""
         request = await self.ctx.confirmations.answer(
-            PurgeRequest.at(token), "confirmed", conversation, "purge", actor.id
+            PurgeRequest.at(token), "confirmed", conversation, N_("purge"), actor.id
         )
         resource = request.resource
         entry = await self.ctx.audit.begin(actor, "purge", resource.account, resource)
@@ -491,13 +489,13 @@ class Provisioning:
         try:
             await arm.purge(self.ctx.azure.cognitive(resource.subscription_id), deleted)
         except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.message)
+            await self.ctx.audit.end(entry.id, "failed", error.said)
             raise
-        await self.ctx.audit.end(entry.id, "done", _("purged: the name and subdomain are free"))
+        await self.ctx.audit.end(entry.id, "done", later("purged: the name and subdomain are free"))
         return request
 
     async def keep_deleted(self, token: str, conversation: str, user: str) -> PurgeRequest:
         """Do not purge after all."""
         return await self.ctx.confirmations.answer(
-            PurgeRequest.at(token), "cancelled", conversation, "purge", user
+            PurgeRequest.at(token), "cancelled", conversation, N_("purge"), user
         )

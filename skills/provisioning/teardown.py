@@ -22,7 +22,7 @@ from azure.core.exceptions import AzureError
 from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError, unexpected
-from infra.i18n import _, n_
+from infra.i18n import N_, _, later
 from skills.audit import Actor, AuditOutcome
 from skills.chat import ChatSession
 from skills.confirmations import lifetime_hours
@@ -139,7 +139,7 @@ class Teardown:
     async def keep(self, token: str, conversation: str, user: str) -> TeardownRequest:
         """Delete nothing after all."""
         return await self.ctx.confirmations.answer(
-            TeardownRequest.at(token), "cancelled", conversation, "teardown", user
+            TeardownRequest.at(token), "cancelled", conversation, N_("teardown"), user
         )
 
     async def start(self, token: str, conversation: str, actor: Actor, card: str) -> TeardownRecord:
@@ -147,7 +147,7 @@ class Teardown:
         card pressed (`card`, else the one that asked): the run is recorded first (with its
         audit entry), then the card shows the list, then the run starts."""
         request = await self.ctx.confirmations.answer(
-            TeardownRequest.at(token), "confirmed", conversation, "teardown", actor.id
+            TeardownRequest.at(token), "confirmed", conversation, N_("teardown"), actor.id
         )
         with i18n.use(request.language):  # the audit and the card speak the asker's language
             return await self._begin(request, conversation, actor, card)
@@ -156,13 +156,7 @@ class Teardown:
         self, request: TeardownRequest, conversation: str, actor: Actor, card: str
     ) -> TeardownRecord:
         resource = request.resource
-        target = n_(
-            "{count} item on {account}",
-            "{count} items on {account}",
-            len(request.items),
-            account=resource.account,
-        )
-        entry = self.ctx.audit.entry(actor, "teardown", target, resource)
+        entry = self.ctx.audit.entry(actor, "teardown", resource.account, resource)
         record = TeardownRecord(
             token=request.token,
             conversation=conversation,
@@ -262,9 +256,16 @@ class Teardown:
         record = record.model_copy(update={"finished": True})
         await self.ctx.records.put(record)
         outcome: AuditOutcome = "partly done" if failed else "done"
-        detail = "; ".join(
-            _("{item}: {reason}", item=i.label, reason=i.reason) for i in failed
-        ) or _("everything deleted")
+        deleted, total = len(record.items) - len(failed), len(record.items)
+        if failed:
+            detail = later(
+                "deleted {deleted} of {total}; not deleted: {items}",
+                deleted=deleted,
+                total=total,
+                items=", ".join(i.id for i in failed),
+            )
+        else:
+            detail = later("deleted {deleted} of {total}", deleted=deleted, total=total)
         await self.ctx.audit.end(record.audit, outcome, detail)
         await self._show(record)
 

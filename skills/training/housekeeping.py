@@ -171,7 +171,8 @@ class Housekeeping:
         """Answer "Delete" once and delete the file or the model, audited."""
         request = await self._answer(token, conversation, actor.id, "confirmed")
         resource = request.resource
-        target = f"{request.what} {request.target}"
+        # names only (the audit card says them in any language): the file's or model's name, id
+        target = f"{request.label} ({request.target})" if request.label else request.target
         entry = await self.ctx.audit.begin(actor, "delete", target, resource)
         try:
             if request.what == "file":
@@ -180,9 +181,9 @@ class Housekeeping:
                 await self._refuse_deployed(resource, request.label)
                 await self._delete_model(resource, request.target)
         except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.message)
+            await self.ctx.audit.end(entry.id, "failed", error.said)
             raise
-        await self.ctx.audit.end(entry.id, "done", request.label)
+        await self.ctx.audit.end(entry.id, "done")
         return request
 
     async def keep(self, token: str, conversation: str, user: str) -> CleanupRequest:

@@ -26,7 +26,7 @@ from openai import AsyncOpenAI
 from pydantic import BaseModel
 
 from infra.errors import AzureAnswerError, UserError
-from infra.i18n import N_, _, duration
+from infra.i18n import N_, Said, _, duration, later
 from infra.retry import retry, transient
 from infra.text import echo
 from skills.azure_errors import openai_error
@@ -37,6 +37,16 @@ T = TypeVar("T")
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 RUNNING_STATUSES = frozenset({"running"})
 """Everything else (pending, queued, validating_files, notRunning, ...) is waiting."""
+STATUS_WORDS = {
+    "validating_files": N_("validating its files"),
+    "queued": N_("queued"),
+    "pending": N_("pending"),
+    "running": N_("running"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+    "succeeded": N_("succeeded"),
+}
+"""A fine-tuning job's status, as a sentence says it (the cards' labels: adaptive_cards)."""
 MAX_CHART_POINTS = 200
 _STEP_TEXT = re.compile(r"\bStep (\d+)\s*/\s*(\d+)", re.IGNORECASE)
 
@@ -93,6 +103,21 @@ class JobState:
     def running(self) -> bool:
         """True while the job trains."""
         return self.status in RUNNING_STATUSES
+
+
+def status_words(status: str) -> str:
+    """A job's status in a sentence, in the current language (one Azure added later as its own
+    word, as code)."""
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else echo(status)
+
+
+def status_said(status: str) -> Said:
+    """What Azure says of a job's status, kept for the audit trail's reader."""
+    if status in STATUS_WORDS:
+        return later(
+            "Azure says the job is {status}.", status=STATUS_WORDS[status], translated=("status",)
+        )
+    return later("Azure says the job is {status}.", status=echo(status))
 
 
 def job_state(job: Any) -> JobState:
@@ -392,7 +417,7 @@ async def cancel_job(client: AsyncOpenAI, job_id: str) -> JobState:
     job = await get_job(client, job_id)
     if job.final:
         raise UserError(
-            "Job `{job}` has already ended: {status}.", job=job_id, status=echo(job.status)
+            "Job `{job}` has already ended: {status}.", job=job_id, status=status_words(job.status)
         )
     try:
         return job_state(await call(lambda: client.fine_tuning.jobs.cancel(job_id)))

@@ -14,7 +14,7 @@ from typing import Any
 
 from infra.azure import Resource
 from infra.errors import UserError
-from infra.i18n import _
+from infra.i18n import N_, _, later
 from infra.ownership import every_retry
 from infra.text import echo
 from skills.audit import Actor
@@ -153,22 +153,25 @@ class Training:
             raise await self._already(token)
         try:
             request = await self.ctx.confirmations.answer(
-                TrainingRequest.at(token), "confirmed", conversation, "train", actor.id
+                TrainingRequest.at(token), "confirmed", conversation, N_("train"), actor.id
             )
         except UserError:
             if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
                 raise await self._already(token) from None
             raise
         plan = request.plan
-        price = f" (estimated ${plan.price:,.2f})" if plan.price is not None else ""
-        entry = self.ctx.audit.entry(
-            actor,
-            "train",
-            f"{plan.model} on {plan.files}{price}",
-            request.resource,
-            "done",
-            "confirmed; the launch runs in the background",
-        )
+        if plan.price is None:
+            detail = later(
+                "Confirmed for {files}; the launch runs in the background.", files=plan.files
+            )
+        else:
+            detail = later(
+                "Confirmed for {files}, about {price}; the launch runs in the background.",
+                files=plan.files,
+                price=plan.price,
+                prices=("price",),
+            )
+        entry = self.ctx.audit.entry(actor, "train", plan.model, request.resource, "done", detail)
         launch = LaunchRecord(
             token=token,
             conversation=conversation,
@@ -186,7 +189,7 @@ class Training:
         if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
             raise await self._already(token)
         await self.ctx.confirmations.answer(
-            TrainingRequest.at(token), "cancelled", conversation, "train", user
+            TrainingRequest.at(token), "cancelled", conversation, N_("train"), user
         )
 
     # -- following jobs ------------------------------------------------------------------------
@@ -248,9 +251,9 @@ class Training:
         try:
             job = await change(client, job_id)
         except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.message)
+            await self.ctx.audit.end(entry.id, "failed", error.said)
             raise
-        await self.ctx.audit.end(entry.id, "done", f"Azure says {job.status}")
+        await self.ctx.audit.end(entry.id, "done", jobs.status_said(job.status))
         self.watcher.poke(job.id)
         record = await self.ctx.records.get(JobRecord.at(job_id))
         return self._view(record, resource, job), record.card if record is not None else ""
@@ -278,7 +281,9 @@ class Training:
         job = await jobs.get_job(self.ctx.azure.openai(resource), job_id)
         if job.final:
             raise UserError(
-                "Job `{job}` has already ended: {status}.", job=job_id, status=echo(job.status)
+                "Job `{job}` has already ended: {status}.",
+                job=job_id,
+                status=jobs.status_words(job.status),
             )
         request = await self.ctx.confirmations.ask(
             CancelRequest, conversation, user, resource=resource, job=job.id
@@ -288,14 +293,14 @@ class Training:
     async def keep(self, token: str, conversation: str, user: str) -> CancelRequest:
         """Answer "Keep it running"."""
         return await self.ctx.confirmations.answer(
-            CancelRequest.at(token), "cancelled", conversation, "cancel <job>", user
+            CancelRequest.at(token), "cancelled", conversation, N_("cancel <job>"), user
         )
 
     async def cancel(self, token: str, conversation: str, actor: Actor) -> JobState:
         """Answer "Cancel the job" once and ask Azure to cancel it; the watcher announces the
         end."""
         request = await self.ctx.confirmations.answer(
-            CancelRequest.at(token), "confirmed", conversation, "cancel <job>", actor.id
+            CancelRequest.at(token), "confirmed", conversation, N_("cancel <job>"), actor.id
         )
         job_id, resource = request.job, request.resource
         client = self.ctx.azure.openai(resource)
@@ -303,8 +308,8 @@ class Training:
         try:
             job = await jobs.cancel_job(client, job_id)
         except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.message)
+            await self.ctx.audit.end(entry.id, "failed", error.said)
             raise
-        await self.ctx.audit.end(entry.id, "done", f"Azure says {job.status}")
+        await self.ctx.audit.end(entry.id, "done", jobs.status_said(job.status))
         self.watcher.poke(job.id)
         return job

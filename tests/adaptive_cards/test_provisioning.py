@@ -22,6 +22,7 @@ from bot.provisioning import parse_account, parse_provision
 from bot.render import render
 from infra import i18n
 from infra.errors import UserError
+from infra.i18n import later
 from skills.audit import AuditEntry
 from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
@@ -40,7 +41,7 @@ from skills.provisioning.views import (
     TeardownPlan,
     TeardownProgress,
 )
-from tests.korean import english, texts_of
+from tests.korean import english, particle_pairs, texts_of
 
 ENDPOINT = "https://rgtest.openai.azure.com/"
 ADA = "Ada Admin (0a11ce00-0000-4000-8000-000000000001)"
@@ -58,9 +59,9 @@ def items(korean: bool) -> tuple[TeardownItem, ...]:
     if korean:
         labels = (
             "`teacher` (`gpt-4o-mini-2024-07-18.ft-abc-teacher`)",
-            "`ftjob-1`과(와) 미세 조정된 모델",
+            "`ftjob-1`과 미세 조정된 모델",
             "`file-1` (`training_set.jsonl`)",
-            "`teacherlab` (리소스 그룹 `rg-lab`은(는) 남겨 둠)",
+            "`teacherlab` (리소스 그룹 `rg-lab`은 남겨 둠)",
         )
         reason = "Azure 응답: `The job is still running.`"
     else:
@@ -79,16 +80,20 @@ def items(korean: bool) -> tuple[TeardownItem, ...]:
     )
 
 
-def entries(korean: bool) -> tuple[AuditEntry, ...]:
-    """Audit entries as the workflows write them: names as targets, sentences as details."""
-    teardown = "`teacherlab`의 항목 4개" if korean else "4 items on teacherlab"
-    detail = "`ftjob-1`과(와) 미세 조정된 모델: Azure 응답: `No.`" if korean else "ftjob-1: No."
+def entries() -> tuple[AuditEntry, ...]:
+    """Audit entries as the workflows write them, whoever wrote them: names as targets, details
+    as message ids with parameters (said in the reader's language); and one written before
+    that, whose detail is the text it was written in (shown as a quotation)."""
+    teardown = later(
+        "deleted {deleted} of {total}; not deleted: {items}", deleted=3, total=4, items="ftjob-1"
+    )
     common: dict[str, Any] = {"at": 1.7e9, "user": "0a11", "user_name": "Ada Admin"}
     return (
-        AuditEntry(id="3", action="teardown", target=teardown, resource="teacherlab (rg-lab)",
-                   outcome="partly done", detail=detail, **common),
+        AuditEntry(id="3", action="teardown", target="teacherlab", resource="teacherlab (rg-lab)",
+                   outcome="partly done", detail=teardown, **common),
         AuditEntry(id="2", action="keys rotate", target="KEY1", resource="teacherlab (rg-lab)",
-                   outcome="done", **common),
+                   outcome="done", detail=later("the bot switched to {key} first", key="KEY2"),
+                   **common),
         AuditEntry(id="1", action="roles remove", target="Bob Builder (0b0b)", outcome="failed",
                    detail="Azure said: AuthorizationFailed", **common),
     )  # fmt: skip
@@ -99,21 +104,20 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
     region = "미국 중북부" if korean else "North Central US"
     said: dict[str, str] = (
         {
-            "step": "계정 생성",
+            "step": "리소스 만드는 중",
             "state": "생성 중",
-            "note": "`FTBOT_BOT_PRINCIPAL_ID`가 설정되지 않아 봇은 스스로에게 역할을 할당하지 "
-            "않았습니다.",
-            "reason": "`teacherlab`은(는) 이미 사용 중인 이름입니다: 다른 Azure 리소스가 "
+            "note": "`FTBOT_BOT_PRINCIPAL_ID`가 설정되지 않아 제게 역할을 할당하지 않았습니다.",
+            "reason": "`teacherlab`은 이미 사용 중인 이름입니다: 다른 Azure 리소스가 "
             "쓰고 있습니다.",
-            "auth": "Entra ID (봇 자신의 ID)",
+            "auth": "Entra ID(제 ID)",
             "origin": "프로비저닝: `Ada Admin` (`0a11`), 2026. 1. 1. 오전 10시 0분 0초 UTC",
             "found": "성공",
             "allows": "파일 업로드, 미세 조정, 배포, 모델 호출 (데이터 평면, Entra ID).",
-            "scope": "계정",
+            "scope": "리소스",
             "assigned": "지금 할당함",
             "removed": "지금 제거함",
             "uses": "KEY1 키 인증",
-            "rotated": "봇이 회전하지 않음",
+            "rotated": "제가 다시 생성한 적 없음",
             "date": "2026-01-03",
         }
         if korean
@@ -246,7 +250,7 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
         ),
         ("purged", cards.purged_card("teacherlab", True)),
         ("not-purged", cards.purged_card("teacherlab", False)),
-        ("audit", cards.audit_card(AuditView(entries(korean)))),
+        ("audit", cards.audit_card(AuditView(entries()))),
         ("audit-empty", cards.audit_card(AuditView(()))),
     ]
 
@@ -265,7 +269,7 @@ def test_every_card_speaks_korean() -> None:
     for name, content in shown:
         texts = seen(content)
         assert hangul(texts), name
-        assert english(texts) == [], name
+        assert english(texts) == [] and particle_pairs(texts) == [], name
         languages = {a["data"]["language"] for a in content.get("actions", [])}
         assert languages <= {"ko"}, name
 
@@ -275,18 +279,27 @@ def test_names_read_as_code_in_korean_and_as_they_are_in_english() -> None:
         korean = dict(every_card(korean=True))
     english_cards = dict(every_card(korean=False))
     confirm = seen(korean["provision-confirm"])
-    assert confirm[0] == "`teacherlab` 계정을 만들까요?"
+    assert confirm[0] == "`teacherlab` 리소스를 만들까요?"
     assert "`rg-lab` (새로 만들며, 나중에도 삭제하지 않음)" in confirm
     assert "미국 중북부 (`northcentralus`)" in confirm
     assert [a["title"] for a in korean["provision-confirm"]["actions"]] == ["만들기", "취소"]
     assert "`••••abcd`" in seen(korean["keys"])
     audit = seen(korean["audit"])
-    assert "**정리** `teacherlab`의 항목 4개 — 일부 완료" in audit
-    assert "**키 다시 생성** `KEY1` — 완료" in audit
+    assert "**정리** `teacherlab` — 일부 완료" in audit
+    assert "4개 중 3개 삭제, 삭제하지 못함: `ftjob-1`" in audit
+    assert "**키 다시 생성** `KEY1` — 완료" in audit and "먼저 KEY2로 전환함" in audit
     assert any(t.startswith("2023. 11. 14.") and "실행: `Ada Admin (0a11)`" in t for t in audit)
     assert seen(english_cards["provision-confirm"])[0] == "Create teacherlab?"
     assert "••••abcd" in seen(english_cards["keys"])
-    assert "**teardown** 4 items on teacherlab — partly done" in seen(english_cards["audit"])
+    english_audit = seen(english_cards["audit"])
+    assert "**teardown** teacherlab — partly done" in english_audit
+    assert "deleted 3 of 4; not deleted: ftjob-1" in english_audit
+    old = [
+        b
+        for b in english_cards["audit"]["body"]
+        if b.get("text") == "Azure said: AuthorizationFailed"
+    ]
+    assert old and old[0]["id"].startswith("quote-")  # an entry written before: as it was
 
 
 def test_english_is_still_english() -> None:

@@ -67,7 +67,7 @@ def _cards() -> Iterator[tuple[str, Card]]:
     yield "events", training.events_card("ftjob-0123", events)
     yield "events-none", training.events_card("ftjob-0123", [])
     yield "cancel", training.cancel_confirmation_card(job("running"), "c" * 32, 24)
-    yield "answered", training.notice_card("학습 확인됨", "본문")
+    yield "answered", training.notice_card("학습 시작 승인됨", "본문")
 
 
 def _without_reason(view: FinalView) -> FinalView:
@@ -81,7 +81,7 @@ def test_every_training_card_is_korean_in_korean() -> None:
     assert found == {}
     confirm = "\n".join(shown["confirm"])
     assert "미세 조정을 시작할까요?" in confirm and "학습 시작" in confirm and "취소" in confirm
-    assert "`training_set.jsonl`(예제 16개)" in confirm
+    assert "`training_set.jsonl`(예시 16개)" in confirm
     assert "24시간" in confirm
     assert "학습 완료: 성공" in shown["notice-succeeded"]
     assert "단계별 손실" in shown["notice-succeeded"]
@@ -173,4 +173,4 @@ def test_the_verdict_on_a_bad_file_is_korean(tmp_path: Path) -> None:
     assert "invalid examples" in verdict(report)
     with i18n.use("ko"):
         said = verdict(report)
-    assert "잘못된 예제" in said and english([said]) == [], said
+    assert "잘못된 예시" in said and english([said]) == [], said

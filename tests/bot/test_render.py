@@ -111,10 +111,12 @@ def test_a_proactive_message_previews_in_its_language(view: View, shown: str) ->
 def test_the_other_final_status_and_the_job_preview() -> None:
     with i18n.use("ko"):
         ended = render(FinalView(job("paused"), "a.jsonl", None, None)).summary
-    assert ended == "학습 종료: `paused`"
+        unknown = render(FinalView(job("expired"), "a.jsonl", None, None)).summary
+    assert ended == "학습 종료: 일시 중지됨"  # the bot resumes it now (`재개`)
+    assert unknown == "학습 종료: `expired`"  # a status Azure added later: its word, as code
     with i18n.use("en"):
         assert render(FinalView(job("paused"), "a.jsonl", None, None)).summary == (
-            "Training ended: paused"
+            "Training ended: Paused"
         )
 
 
@@ -240,7 +242,7 @@ def test_no_resource_yet_is_said_in_the_language(tmp_path: Path) -> None:
     nowhere = Resource("sub", "group", "", "")
     with i18n.use("ko"):
         korean = _refusal(lambda: azure.openai(nowhere))
-    assert english([korean]) == [] and "`provision name=<account>`" in korean
+    assert english([korean]) == [] and "`프로비저닝 name=<리소스>`" in korean
     assert _refusal(lambda: azure.openai(nowhere)).startswith("There is no Azure OpenAI resource")
 
 

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.records import RecordStore
@@ -43,6 +44,10 @@ async def test_a_question_expires_after_24_hours(records: RecordStore, clock: Cl
     clock.now += LIFETIME + 1
     with pytest.raises(UserError, match="has expired or was cancelled; say `delete` again"):
         await confirmations.answer(request.key(), "confirmed", "c", "delete")
+    with pytest.raises(UserError) as refused:
+        await confirmations.answer(request.key(), "confirmed", "c", "delete")
+    with i18n.use("ko"):  # the command a Korean reader types
+        assert "`삭제` 명령을 다시 입력하세요" in refused.value.message
 
 
 async def test_only_the_conversation_that_asked_may_answer(records: RecordStore) -> None:

@@ -21,6 +21,7 @@ from app import build_context
 from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
+from infra.i18n import Said
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from skills.audit import Actor
@@ -144,7 +145,7 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
         await wait_until(lambda: s.notify.views(ProvisionSucceeded))
         assert {sent.language for sent in s.notify.sent} == {"ko"}
         assert korean_only(progress_texts(s.notify)) == []
-        assert "계정 생성" in progress_texts(s.notify)
+        assert "리소스 만드는 중" in progress_texts(s.notify)
 
         with i18n.use("ko"):
             shown = await s.provisioning.describe(SCOPE)
@@ -207,7 +208,8 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
                 await s.provisioning.ask_purge(CONVERSATION, ADA, "aoai-ko")
             assert korean_only([refused.value.message]) == []
 
-        # the audit trail keeps what each action was and how it ended, in its actor's language
+        # the audit trail keeps what each action was and how it ended as message ids with
+        # parameters: a Korean actor's entries read in English to an English reader
         entries = await s.ctx.audit.last(10)
         assert [e.action for e in entries] == [
             "purge",
@@ -216,9 +218,14 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
             "roles",
             "provision",
         ]
-        texts = [e.detail for e in entries if e.detail]
-        texts += [e.target for e in entries if e.action in ("provision", "teardown")]
-        assert korean_only(texts) == [], texts  # the other targets are names: `aoai-ko`
+        assert [e.target for e in entries if e.action == "teardown"] == ["aoai-ko"]
+        details = [e.detail for e in entries if isinstance(e.detail, Said)]
+        assert len(details) == len(entries)
+        with i18n.use("ko"):
+            assert korean_only([said.text() for said in details]) == []
+        english_details = [said.text() for said in details]
+        assert not any("\uac00" <= c <= "\ud7a3" for t in english_details for c in t)
+        assert "deleted 2 of 2" in english_details, english_details
 
 
 async def test_a_failed_provisioning_says_why_in_korean(tmp_path: Path) -> None:
@@ -229,7 +236,7 @@ async def test_a_failed_provisioning_says_why_in_korean(tmp_path: Path) -> None:
         assert isinstance(failed, ProvisionFailed)
         assert s.notify.sent[-1].language == "ko"
         assert korean_only([failed.reason, failed.plan.region]) == [], failed.reason
-        assert failed.reason.startswith("`aoai-sandbox`은(는) 이미 사용 중인 이름입니다")
+        assert failed.reason.startswith("`aoai-sandbox`는 이미 사용 중인 이름입니다")
 
 
 async def test_refusals_and_azure_errors_are_korean(tmp_path: Path) -> None:
