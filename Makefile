@@ -5,12 +5,13 @@ STAMP := $(VENV)/.installed
 PLAYGROUND := .playground/node_modules/.installed
 AZURITE := .azurite/node_modules/.installed
 CHECKOV := .checkov-venv/.installed
+GALLERY := .gallery/node_modules/.installed
 
 # pytest-xdist workers: most tests wait on a bot, a sandbox or a channel, so more workers than
 # cores keep both cores busy (`make test WORKERS=1` runs one after another).
 WORKERS ?= 3
 
-.PHONY: run test test-fast lint bench package catalog clean
+.PHONY: run test test-fast lint bench package catalog gallery clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,10 @@ $(PLAYGROUND): .playground/package.json
 
 $(AZURITE): .azurite/package.json
 	npm install --prefix .azurite --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(GALLERY): .gallery/package.json
+	npm install --prefix .gallery --no-audit --no-fund --loglevel=error
 	touch $@
 
 # checkov in a virtual environment of its own: its pins cannot clash with ours
@@ -55,8 +60,18 @@ catalog: $(STAMP)
 package: $(STAMP)
 	$(BIN)/ftbot package --out build/appPackage.zip
 
+# Every card as Teams draws it (English and Korean, light and dark, 560 and 360 px) with
+# Microsoft's renderer in headless chromium: build/gallery/index.html (tools/gallery.py). Debian's
+# chromium and the fonts (tools/gallery.js) are installed when absent.
+GALLERY_DEBS := chromium fonts-liberation fonts-noto-cjk fonts-noto-color-emoji
+gallery: $(STAMP) $(GALLERY)
+	@dpkg -s $(GALLERY_DEBS) >/dev/null 2>&1 || \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends $(GALLERY_DEBS))
+	tools/in-netns $(BIN)/python -m tools.gallery
+
 bench: $(STAMP) $(AZURITE)
 	tools/in-netns $(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .checkov-venv .playground/node_modules .azurite/node_modules .ftbot build
+	rm -rf $(VENV) .checkov-venv .playground/node_modules .azurite/node_modules .gallery/node_modules \
+		.ftbot build
