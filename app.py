@@ -50,6 +50,7 @@ from skills.provisioning.service import Provisioning
 from skills.provisioning.teardown import Teardown
 from skills.resources import Resources
 from skills.service_clock import ServiceClock
+from skills.spend import Spend
 from skills.training.service import Training
 
 log = logging.getLogger("ftbot")
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> web.Application:
             faults=settings.sandbox_faults,
             arm_token=token,
             loopback_only=True,
+            cost_delay_hours=settings.cost_delay_hours,
         )
     state = open_state(settings)  # SQLite and local files, or Blob Storage (FTBOT_STATE)
     records = RecordStore(state.storage)
@@ -183,6 +185,7 @@ def create_app(settings: Settings) -> web.Application:
         teardown=teardown,
         audit=ctx.audit,
         languages=Languages(ctx),
+        spend=Spend(ctx),
         graph=graph,
     )
     bot = FineTuneBot(build_router(), services, notifier)

@@ -67,6 +67,7 @@ from bot.provisioning import (
     teardown_keep,
 )
 from bot.router import Command, Router
+from bot.spend import budget, parse_budget, parse_period, spend
 from bot.training import (
     abort,
     cancel,
@@ -377,6 +378,27 @@ def build_router() -> Router:
                 roles,
                 role=Role.ADMIN,
                 korean=("역할",),
+            ),
+            Command(
+                "spend",
+                N_("spend [month|last 30 days]"),
+                N_(
+                    "What the current resource really cost (Azure Cost Management): training, "
+                    "hosting and inference, with an estimate of what Azure has not reported yet."
+                ),
+                parse_period,
+                spend,
+                role=Role.TRAINER,
+                korean=("비용",),
+            ),
+            Command(
+                "budget",
+                N_("budget [<amount>/month]"),
+                N_("Show this team's monthly budget; an admin sets it: budget 500/month."),
+                parse_budget,
+                budget,
+                role=Role.TRAINER,
+                korean=("예산",),
             ),
             Command(
                 "keys",

@@ -1,0 +1,187 @@
+"""`spend` and `budget` through the whole protocol: the channel fake posts to the bot, the bot asks
+the embedded sandbox's Cost Management (Query_Usage, checked against Microsoft's specification)
+through azure-mgmt-costmanagement, and the card splits what the sandbox billed.
+
+The ledger the card must match is what the sandbox really ran, measured from outside: the job's
+`trained_tokens` at the list price, and the hours between the deployment's creation and its
+deletion (sandbox time, read from the `x-sandbox-time` header of the calls around them) at the
+hourly fee (four hours, so that the clock's run during the deletion call, some 30 ms real at
+3000 times, stays well under 1%). The card shows cents, so each part must be within 1% of the
+ledger or half a cent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from azure.mgmt.cognitiveservices.models import (
+    Deployment,
+    DeploymentModel,
+    DeploymentProperties,
+    Sku,
+)
+
+from infra.azure import AzureClients, azure_clients
+from infra.prices import HOSTING_PRICE_PER_HOUR, TRAINING_PRICE_PER_1M_TOKENS
+from sandbox.contract import ACCOUNT, BOT_PRINCIPAL, RESOURCE_GROUP, SUBSCRIPTION
+from sandbox.ids import assignment_name
+from tests.channel import Conversation, card_text
+from tests.e2e.test_deployment import MODEL, trained_model
+from tests.harness import SANDBOX_TOKEN, client_settings
+from tests.sandbox_server import wait_for
+from tests.training_flow import facts_of
+
+GROUP_SCOPE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
+COST_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
+SPEEDUP = 3000.0
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"sandbox_speedup": SPEEDUP, "cost_delay_hours": 0.0}
+
+
+def money(value: str) -> float:
+    """`$1,234.56` -> 1234.56."""
+    return float(re.sub(r"[^0-9.]", "", value))
+
+
+async def sandbox_time(bot_url: str) -> float:
+    """The embedded sandbox's clock, from the header every answer carries."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{bot_url}/sandbox/subscriptions/{SUBSCRIPTION}/resourcegroups",
+            params={"api-version": "2025-04-01"},
+            headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+        ) as response,
+    ):
+        return float(response.headers["x-sandbox-time"])
+
+
+async def host(azure: AzureClients, bot_url: str, model: str, hours: float) -> float:
+    """Deploy `model`, keep it up for `hours` of sandbox time, delete it; returns the hours it
+    was billed for, from outside (creation to deletion, as the sandbox's clock says)."""
+    cognitive = azure.cognitive
+    cognitive._config.polling_interval = 0.02
+    body = Deployment(
+        sku=Sku(name="standard", capacity=1),
+        properties=DeploymentProperties(
+            model=DeploymentModel(format="OpenAI", name=model, version="1")
+        ),
+    )
+    poller = await cognitive.deployments.begin_create_or_update(
+        RESOURCE_GROUP, ACCOUNT, "teacher", body
+    )
+    deployed = await poller.result()
+    created = deployed.system_data.created_at.timestamp()
+
+    async def hosted() -> bool:
+        return await sandbox_time(bot_url) >= created + hours * 3600
+
+    await wait_for(hosted, within=60)
+    before = await sandbox_time(bot_url)
+    deleting = await cognitive.deployments.begin_delete(RESOURCE_GROUP, ACCOUNT, "teacher")
+    after = await sandbox_time(bot_url)
+    await deleting.result()
+    assert after - before < hours * 36, "the clock ran on too far around the deletion to measure"
+    return (before + after) / 2 / 3600 - created / 3600
+
+
+def near(shown: str, expected: float) -> bool:
+    return abs(money(shown) - expected) <= max(0.01 * expected, 0.005)
+
+
+async def test_spend_splits_what_the_sandbox_billed(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    job_id, model = await trained_model(bot_url, tmp_path)
+    async with azure_clients(
+        client_settings(tmp_path / "client"), sandbox_url=f"{bot_url}/sandbox"
+    ) as azure:
+        job = await azure.openai.fine_tuning.jobs.retrieve(job_id)
+        hours = await host(azure, bot_url, model, 4.0)
+    training = (job.trained_tokens or 0) * TRAINING_PRICE_PER_1M_TOKENS[MODEL] / 1_000_000
+    hosting = hours * HOSTING_PRICE_PER_HOUR["standard"]
+
+    chat = conversation()
+    answer = await chat.say("spend")
+    facts = facts_of(answer)
+    assert "Spend on aoai-sandbox this month" in card_text(answer), card_text(answer)
+    assert near(facts["Training"], training), (facts, training)
+    assert near(facts["Hosting"], hosting), (facts, hosting)
+    assert money(facts["Inference"]) == 0.0  # nobody chatted
+    assert money(facts["Not reported by Azure yet (estimate)"]) == 0.0  # no delay set
+    assert near(facts["Total"], training + hosting)
+    assert "Azure's latest data is for" in card_text(answer)
+
+    thirty = await chat.say("spend last 30 days")
+    assert "in the last 30 days" in card_text(thirty)
+    assert near(facts_of(thirty)["Total"], training + hosting)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"sandbox_speedup": SPEEDUP}])
+async def test_what_azure_has_not_reported_yet_is_the_bots_labelled_estimate(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    job_id, _ = await trained_model(bot_url, tmp_path)  # the default delay: 8 hours
+    async with azure_clients(
+        client_settings(tmp_path / "client"), sandbox_url=f"{bot_url}/sandbox"
+    ) as azure:
+        job = await azure.openai.fine_tuning.jobs.retrieve(job_id)
+    training = (job.trained_tokens or 0) * TRAINING_PRICE_PER_1M_TOKENS[MODEL] / 1_000_000
+
+    answer = await conversation().say("spend")
+    facts = facts_of(answer)
+    assert money(facts["Training"]) == 0.0  # Cost Management has not reported it yet
+    assert near(facts["Not reported by Azure yet (estimate)"], training), (facts, training)
+    assert near(facts["Total"], training)
+    assert "Azure Cost Management has reported no cost yet." in card_text(answer)
+    assert "Azure reports costs hours late" in card_text(answer)
+
+
+async def test_without_cost_management_reader_one_sentence_names_the_role(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    async with azure_clients(
+        client_settings(tmp_path / "client"), sandbox_url=f"{bot_url}/sandbox"
+    ) as azure:
+        name = assignment_name(GROUP_SCOPE, BOT_PRINCIPAL, COST_READER)
+        await azure.authorization.role_assignments.delete(GROUP_SCOPE, name)
+    answer = await conversation().say("spend")
+    text = answer["text"]
+    assert "Cost Management Reader" in text and RESOURCE_GROUP in text, text
+    assert not answer.get("attachments")
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"sandbox_speedup": SPEEDUP, "sandbox_faults": "costs429=1,retry_after=0.01"}],
+)
+async def test_throttling_is_one_sentence_with_the_wait(
+    conversation: Callable[..., Conversation], bot_url: str
+) -> None:
+    answer = await conversation().say("spend")
+    assert "throttling" in answer["text"] and "try `spend` again after 1 sec" in answer["text"]
+
+
+async def test_budget_is_set_by_an_admin_and_shown(
+    conversation: Callable[..., Conversation], bot_url: str
+) -> None:
+    chat = conversation()
+    assert "No budget is set here" in card_text(await chat.say("budget"))
+    for bad in ("budget 0/month", "budget -5/month", "budget lots"):
+        refused = await chat.say(bad)
+        assert "A budget is a positive amount a month" in refused["text"], refused
+    answer = await chat.say("budget 500/month")
+    assert "500.00 a month" in card_text(answer)
+    assert "500.00 a month" in card_text(await chat.say("budget"))
+    spend = await chat.say("spend")
+    assert "of $500.00" in facts_of(spend)["Budget this month"]
+    audit = card_text(await chat.say("audit"))
+    assert "budget" in audit and "500.00/month" in audit
