@@ -26,7 +26,7 @@ def spend_card(view: SpendView) -> Card:
         title = _("Spend on {account} in the last 30 days", account=view.account)
     body: list[Element] = [heading(title)]
     pairs = [
-        (_("Training"), price(costs.total("training"), money)),
+        (_("Training jobs"), price(costs.total("training"), money)),
         (_("Hosting"), price(costs.total("hosting"), money)),
         (_("Inference"), price(costs.total("inference"), money)),
     ]

@@ -113,7 +113,7 @@ async def test_spend_splits_what_the_sandbox_billed(
     answer = await chat.say("spend")
     facts = facts_of(answer)
     assert "Spend on aoai-sandbox this month" in card_text(answer), card_text(answer)
-    assert near(facts["Training"], training), (facts, training)
+    assert near(facts["Training jobs"], training), (facts, training)
     assert near(facts["Hosting"], hosting), (facts, hosting)
     assert money(facts["Inference"]) == 0.0  # nobody chatted
     assert money(facts["Not reported by Azure yet (estimate)"]) == 0.0  # no delay set
@@ -138,7 +138,7 @@ async def test_what_azure_has_not_reported_yet_is_the_bots_labelled_estimate(
 
     answer = await conversation().say("spend")
     facts = facts_of(answer)
-    assert money(facts["Training"]) == 0.0  # Cost Management has not reported it yet
+    assert money(facts["Training jobs"]) == 0.0  # Cost Management has not reported it yet
     assert near(facts["Not reported by Azure yet (estimate)"], training), (facts, training)
     assert near(facts["Total"], training)
     assert "Azure Cost Management has reported no cost yet." in card_text(answer)
