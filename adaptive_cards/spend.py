@@ -4,9 +4,10 @@ chart in card text)."""
 
 from __future__ import annotations
 
-from adaptive_cards.common import Card, Element, card, facts, heading, text
+from adaptive_cards import verbs
+from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
 from infra.i18n import _, moment, number, percent, price
-from skills.spend import Budget, SpendView
+from skills.spend import Approval, Budget, BudgetCheck, SpendView
 
 DAYS_SHOWN = 7
 """How many of the latest days the card lists."""
@@ -110,4 +111,63 @@ def budget_card(budget: Budget | None) -> Card:
                 )
             ),
         ]
+    )
+
+
+def budget_line(check: BudgetCheck) -> Element:
+    """A confirmation card's line: spent so far plus this action's estimate, against the budget."""
+    money = check.currency
+    if check.spent is None:
+        return text(
+            _(
+                "Budget: {budget} a month; I could not read this month's costs, so an admin "
+                "approves this.",
+                budget=price(check.budget, money),
+            ),
+            weight="Bolder",
+        )
+    line = _(
+        "Budget: {spent} spent this month + about {estimate} for this = {total} of {budget}.",
+        spent=price(check.spent, money),
+        estimate=price(check.estimate or 0.0, money),
+        total=price(check.spent + (check.estimate or 0.0), money),
+        budget=price(check.budget, money),
+    )
+    if check.over:
+        line += " " + _("That is over the budget: an admin must approve it.")
+    return text(line, weight="Bolder" if check.over else "Default")
+
+
+def approval_card(approval: Approval) -> Card:
+    """A training over the budget: who asked, what, how much; an admin approves or refuses."""
+    check = approval.check
+    money = check.currency
+    spent = _("unknown") if check.spent is None else price(check.spent, money)
+    estimate = _("unknown") if check.estimate is None else price(check.estimate, money)
+    body = [
+        heading(_("Approve a training over the budget?")),
+        facts(
+            [
+                (_("Asked by"), approval.asker_name or approval.asker),
+                (_("Training"), approval.what),
+                (_("Estimate"), estimate),
+                (_("Spent this month"), spent),
+                (_("Budget this month"), price(check.budget, money)),
+            ]
+        ),
+    ]
+    if approval.state != "waiting":
+        said = (
+            _("Approved by {name}; the training starts.", name=approval.by)
+            if approval.state == "approved"
+            else _("Refused by {name}; nothing was started.", name=approval.by)
+        )
+        return card([*body, text(said, weight="Bolder")])
+    data = {"token": approval.token}
+    return card(
+        [*body, text(_("An admin approves or refuses it."), isSubtle=True)],
+        [
+            submit(_("Approve"), verbs.SPEND_APPROVE, data),
+            submit(_("Refuse"), verbs.SPEND_REFUSE, data),
+        ],
     )

@@ -67,7 +67,7 @@ from bot.provisioning import (
     teardown_keep,
 )
 from bot.router import Command, Router
-from bot.spend import budget, parse_budget, parse_period, spend
+from bot.spend import approve, budget, parse_budget, parse_period, refuse, spend
 from bot.training import (
     abort,
     cancel,
@@ -505,6 +505,24 @@ def build_router() -> Router:
                 "Keep a deleted account.",
                 parse_request,
                 purge_keep,
+                role=Role.ADMIN,
+                listed=False,
+            ),
+            Command(
+                verbs.SPEND_APPROVE,
+                "spend-approve",
+                "Approve a training over the budget.",
+                parse_token,
+                approve,
+                role=Role.ADMIN,
+                listed=False,
+            ),
+            Command(
+                verbs.SPEND_REFUSE,
+                "spend-refuse",
+                "Refuse a training over the budget.",
+                parse_token,
+                refuse,
                 role=Role.ADMIN,
                 listed=False,
             ),

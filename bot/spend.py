@@ -7,11 +7,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from adaptive_cards.spend import budget_card, spend_card
+from adaptive_cards.spend import approval_card, budget_card, spend_card
 from bot.turn import Role, Turn
 from infra.errors import UserError
 from infra.i18n import _, number
 from infra.text import echo
+from skills.audit import Actor
 from skills.spend import Period
 
 _AMOUNT = re.compile(r"^\s*(\d{1,9}(?:[.,]\d{1,2})?)\s*(?:/\s*(?:month|mo|월))?\s*$", re.IGNORECASE)
@@ -58,3 +59,18 @@ async def budget(turn: Turn, amount: float | None) -> None:
         raise UserError("Only an admin can set the budget; `budget` shows it.")
     record = await costs.set_budget(turn.scope, amount, turn.actor)
     await turn.show(budget_card(record), _("Budget set to {amount}", amount=number(amount, 2)))
+
+
+async def approve(turn: Turn, token: str) -> None:
+    """An admin approves a training over the budget: it launches as its asker asked it."""
+    approval = await turn.services.spend.decide(token, True, turn.actor)
+    asker = Actor(approval.asker, approval.asker_name)
+    await turn.services.training.launch(token, approval.conversation, asker)
+    await turn.show(approval_card(approval), _("Training approved"), card_id=turn.pressed_card)
+
+
+async def refuse(turn: Turn, token: str) -> None:
+    """An admin refuses a training over the budget: the plan is dropped."""
+    approval = await turn.services.spend.decide(token, False, turn.actor)
+    await turn.services.training.abort(token, approval.conversation, approval.asker)
+    await turn.show(approval_card(approval), _("Training refused"), card_id=turn.pressed_card)

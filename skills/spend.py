@@ -50,10 +50,12 @@ from skills.audit import Actor
 from skills.azure_errors import arm_error
 from skills.context import Context
 from skills.records import segment
+from skills.training.records import TrainingRequest
 
 log = logging.getLogger(__name__)
 
 Category = Literal["training", "hosting", "inference"]
+Decision = Literal["waiting", "approved", "refused"]
 Period = Literal["month", "30days"]
 COST_MANAGEMENT_READER = "Cost Management Reader"
 _DAY = 86_400.0
@@ -138,6 +140,47 @@ class Budget(Record):
     def key(self) -> Key[Budget]:
         """Where this record is stored."""
         return self.at(self.scope)
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """A costly action against the month's budget: spent so far (None: Azure's costs could not
+    be read) plus the action's estimate."""
+
+    budget: float
+    spent: float | None
+    estimate: float | None
+    currency: str = "USD"
+
+    @property
+    def over(self) -> bool:
+        """The action would pass the budget (or nobody can tell how much is spent)."""
+        return self.spent is None or self.spent + (self.estimate or 0.0) > self.budget
+
+
+class Approval(Record):
+    """A training over the budget, waiting for an admin: who asked, what, how much."""
+
+    prefix = "spend-approval/"
+
+    token: str
+    """The training confirmation's token (the approval launches it as its asker)."""
+    conversation: str
+    asker: str
+    asker_name: str = ""
+    what: str
+    check: BudgetCheck
+    state: Decision = "waiting"
+    by: str = ""
+
+    @classmethod
+    def at(cls, token: str) -> Key[Approval]:
+        """The key of a training's approval."""
+        return Key(cls, f"{cls.prefix}{token}")
+
+    def key(self) -> Key[Approval]:
+        """Where this record is stored."""
+        return self.at(self.token)
 
 
 def category_of(meter: str) -> Category:
@@ -333,6 +376,79 @@ class Spend:
             since=since,
             budget=budget.amount if budget else None,
         )
+
+    async def check(self, resource: Resource, scope: str, estimate: float | None) -> BudgetCheck:
+        """This month's spend plus an action's estimate against the scope's budget (raises when
+        no budget is set: callers ask `budget` first)."""
+        budget = await self.budget(scope)
+        if budget is None:
+            raise ValueError("no budget is set for this scope")
+        try:
+            view = await self.report(resource, "month", scope)
+        except UserError as error:
+            log.info("budget check without the month's costs: %s", error.message)
+            return BudgetCheck(budget.amount, None, estimate)
+        return BudgetCheck(budget.amount, view.total, estimate, view.costs.currency)
+
+    async def gate(self, token: str, scope: str, actor: Actor, *, admin: bool) -> Approval | None:
+        """Before "Confirm training" launches: None when it may go (no budget, within it, or an
+        admin confirms it); else the approval it now waits for, with its audit entry."""
+        request = await self.ctx.records.get(TrainingRequest.at(token))
+        if request is None or await self.budget(scope) is None:
+            return None
+        found = await self.ctx.records.get(Approval.at(token))
+        if found is not None:
+            if found.state == "approved":
+                return None
+            raise UserError("This training already waits for an admin's approval.")
+        plan = request.plan
+        check = await self.check(request.resource, scope, plan.price)
+        if not check.over or admin:
+            return None
+        approval = Approval(
+            token=token,
+            conversation=request.conversation,
+            asker=actor.id,
+            asker_name=actor.name,
+            what=f"{plan.model} on {plan.files}",
+            check=check,
+        )
+        entry = self.ctx.audit.entry(
+            actor, "approval asked", f"train {approval.what}", request.resource, "started"
+        )
+        await self.ctx.records.put(approval, entry)
+        return approval
+
+    async def decide(self, token: str, approve: bool, actor: Actor) -> Approval:
+        """An admin's answer, once; written to the audit trail."""
+        state: Decision = "approved" if approve else "refused"
+        by = actor.name or actor.id
+
+        def answer(found: Approval | None) -> Approval | None:
+            if found is None or found.state != "waiting":
+                return None
+            return found.model_copy(update={"state": state, "by": by})
+
+        decided = await self.ctx.records.update(Approval.at(token), answer)
+        if decided is None:
+            raise UserError("That approval is no longer waiting; ask for the training again.")
+        if decided.state != state or decided.by != by:
+            raise UserError(
+                "{name} already answered this approval ({state}).",
+                name=decided.by or "?",
+                state=decided.state,
+            )
+        request = await self.ctx.records.get(TrainingRequest.at(token))
+        await self.ctx.records.put(
+            self.ctx.audit.entry(
+                actor,
+                "approve" if approve else "refuse",
+                f"train {decided.what} for {decided.asker_name or decided.asker}",
+                request.resource if request else None,
+                "done",
+            )
+        )
+        return decided
 
     async def budget(self, scope: str) -> Budget | None:
         """A scope's budget, if one is set."""

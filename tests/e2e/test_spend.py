@@ -30,11 +30,11 @@ from infra.azure import AzureClients, azure_clients
 from infra.prices import HOSTING_PRICE_PER_HOUR, TRAINING_PRICE_PER_1M_TOKENS
 from sandbox.contract import ACCOUNT, BOT_PRINCIPAL, RESOURCE_GROUP, SUBSCRIPTION
 from sandbox.ids import assignment_name
-from tests.channel import Conversation, card_text
+from tests.channel import Conversation, buttons, card_text
 from tests.e2e.test_deployment import MODEL, trained_model
 from tests.harness import SANDBOX_TOKEN, client_settings
 from tests.sandbox_server import wait_for
-from tests.training_flow import facts_of
+from tests.training_flow import FAST, facts_of, is_job_card, job_cards, train, validate_samples
 
 GROUP_SCOPE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
 COST_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
@@ -185,3 +185,43 @@ async def test_budget_is_set_by_an_admin_and_shown(
     assert "of $500.00" in facts_of(spend)["Budget this month"]
     audit = card_text(await chat.say("audit"))
     assert "budget" in audit and "500.00/month" in audit
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{**FAST, "sandbox_speedup": SPEEDUP, "admins": ["admin-1"], "trainers": ["trainer-1"]}],
+)
+async def test_a_training_over_the_budget_waits_for_an_admin_and_runs_once_approved(
+    conversation: Callable[..., Conversation],
+) -> None:
+    chat = conversation(user_id="admin-1", user_name="Ada Admin")
+    assert "0.01 a month" in card_text(await chat.say("budget 0.01/month"))
+
+    chat.user = {"id": "trainer-1", "name": "Tom Trainer"}  # the same conversation, its trainer
+    await validate_samples(chat)
+    confirm = await train(chat)
+    assert "That is over the budget: an admin must approve it." in card_text(confirm)
+    await chat.press(confirm, "Confirm training")
+    waiting = await chat.reply(
+        lambda a: a["id"] == confirm["id"] and "Approve a training over the budget?" in card_text(a)
+    )
+    assert facts_of(waiting)["Asked by"] == "Tom Trainer"
+    assert not job_cards(chat)  # nothing started
+
+    refused = await chat.say("", value=buttons(waiting)["Approve"])  # a trainer cannot approve
+    assert "needs the admin role" in refused["text"]
+
+    chat.user = {"id": "admin-1", "name": "Ada Admin"}
+    await chat.press(waiting, "Approve")
+    approved = await chat.reply(
+        lambda a: a["id"] == confirm["id"] and "Approved by" in card_text(a)
+    )
+    assert "Approved by Ada Admin; the training starts." in card_text(approved)
+    await chat.reply(is_job_card, seconds=30)  # it runs, as Tom asked it
+    again = await chat.say("", value=buttons(waiting)["Approve"])
+    assert "already" in again["text"]
+    assert len(job_cards(chat)) == 1
+
+    audit = card_text(await chat.say("audit"))
+    for words in ("approval asked", "Tom Trainer", "approve", "Ada Admin", "train"):
+        assert words in audit, audit
