@@ -149,7 +149,7 @@ def approval_card(approval: Approval) -> Card:
         facts(
             [
                 (_("Asked by"), approval.asker_name or approval.asker),
-                (_("Training"), approval.what),
+                (_("Training plan"), approval.what),
                 (_("Estimate"), estimate),
                 (_("Spent this month"), spent),
                 (_("Budget this month"), price(check.budget, money)),

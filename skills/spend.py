@@ -433,11 +433,7 @@ class Spend:
         if decided is None:
             raise UserError("That approval is no longer waiting; ask for the training again.")
         if decided.state != state or decided.by != by:
-            raise UserError(
-                "{name} already answered this approval ({state}).",
-                name=decided.by or "?",
-                state=decided.state,
-            )
+            raise UserError("{name} already answered this approval.", name=decided.by or "?")
         request = await self.ctx.records.get(TrainingRequest.at(token))
         await self.ctx.records.put(
             self.ctx.audit.entry(

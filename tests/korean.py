@@ -71,6 +71,8 @@ ALLOWED = {
     "usages",
     "usage",
     "reader",
+    "cost",
+    "management",
     "owner",
     "northcentralus",
     "eastus",

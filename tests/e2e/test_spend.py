@@ -33,6 +33,7 @@ from sandbox.ids import assignment_name
 from tests.channel import Conversation, buttons, card_text
 from tests.e2e.test_deployment import MODEL, trained_model
 from tests.harness import SANDBOX_TOKEN, client_settings
+from tests.korean import english, texts_of
 from tests.sandbox_server import wait_for
 from tests.training_flow import FAST, facts_of, is_job_card, job_cards, train, validate_samples
 
@@ -225,3 +226,11 @@ async def test_a_training_over_the_budget_waits_for_an_admin_and_runs_once_appro
     audit = card_text(await chat.say("audit"))
     for words in ("approval asked", "Tom Trainer", "approve", "Ada Admin", "train"):
         assert words in audit, audit
+
+
+async def test_spend_and_budget_speak_korean(conversation: Callable[..., Conversation]) -> None:
+    chat = conversation()
+    said = [await chat.say(words, locale="ko-KR") for words in ("예산 500/월", "비용", "예산")]
+    assert "예산" in card_text(said[0]) and "이번 달" in card_text(said[1])
+    for activity in said:
+        assert english(texts_of(activity)) == [], texts_of(activity)
