@@ -114,8 +114,9 @@ def budget_card(budget: Budget | None) -> Card:
     )
 
 
-def budget_line(check: BudgetCheck) -> Element:
-    """A confirmation card's line: spent so far plus this action's estimate, against the budget."""
+def budget_line(check: BudgetCheck, *, approval: bool = True) -> Element:
+    """A confirmation card's line: spent so far plus this action's estimate, against the budget
+    (`approval`: passing it waits for an admin, as a training does)."""
     money = check.currency
     if check.spent is None:
         return text(
@@ -133,8 +134,10 @@ def budget_line(check: BudgetCheck) -> Element:
         total=price(check.spent + (check.estimate or 0.0), money),
         budget=price(check.budget, money),
     )
-    if check.over:
+    if check.over and approval:
         line += " " + _("That is over the budget: an admin must approve it.")
+    elif check.over:
+        line += " " + _("That is over the budget.")
     return text(line, weight="Bolder" if check.over else "Default")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptive_cards import deployment as cards
+from adaptive_cards.spend import budget_line
 from bot.arguments import key_values
 from bot.turn import Turn
 from infra.errors import UserError
@@ -103,7 +104,11 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
         sku=args.sku,
         capacity=args.capacity,
     )
-    content = cards.confirm_card(hosting.plan(request))
+    plan = hosting.plan(request)
+    content = cards.confirm_card(plan)
+    check = await turn.services.spend.hosting_check(request.resource, turn.scope, plan.hourly_price)
+    if check is not None:  # the fee until the month ends, against the team's budget
+        content["body"].append(budget_line(check, approval=False))
     card = await turn.show(content, _("Deploy {name}?", name=request.name))
     await hosting.remember_card(request, card)
 

@@ -265,6 +265,15 @@ def query(resource: Resource, period: Period, now: float) -> QueryDefinition:
     )
 
 
+def month_left(now: float) -> float:
+    """Hours from `now` to the end of its month (UTC): what a deployment left running until then
+    is billed for."""
+    moment = dt.datetime.fromtimestamp(now, dt.UTC)
+    first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return (following.timestamp() - now) / 3600
+
+
 def _base(model: str) -> str:
     return model.split(".ft-", 1)[0]
 
@@ -389,6 +398,16 @@ class Spend:
             log.info("budget check without the month's costs: %s", error.message)
             return BudgetCheck(budget.amount, None, estimate)
         return BudgetCheck(budget.amount, view.total, estimate, view.costs.currency)
+
+    async def hosting_check(
+        self, resource: Resource, scope: str, hourly: float | None
+    ) -> BudgetCheck | None:
+        """A deployment against the budget: its fee until the month ends as the estimate (None
+        when no budget is set)."""
+        if await self.budget(scope) is None:
+            return None
+        left = month_left(self.ctx.clock.now())
+        return await self.check(resource, scope, None if hourly is None else hourly * left)
 
     async def gate(self, token: str, scope: str, actor: Actor, *, admin: bool) -> Approval | None:
         """Before "Confirm training" launches: None when it may go (no budget, within it, or an
