@@ -158,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
     provisioning = Provisioning(ctx, resources)
     access = Access(ctx, resources)
     teardown = Teardown(ctx, resources)
+    spend = Spend(ctx, resources)
     datasets = Datasets(ctx)
     graph = (
         Graph(
@@ -185,7 +186,7 @@ def create_app(settings: Settings) -> web.Application:
         teardown=teardown,
         audit=ctx.audit,
         languages=Languages(ctx),
-        spend=Spend(ctx),
+        spend=spend,
         graph=graph,
     )
     bot = FineTuneBot(build_router(), services, notifier)
@@ -204,6 +205,7 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
+        ctx.tasks.spawn(spend.watch(), "budget watch")  # the 80% and 100% notices
         for interrupted in (provisioning.resume, teardown.resume):  # a restart or a lost instance
             await interrupted()
             ctx.tasks.spawn(every_retry(ctx.owners, interrupted, "work"), "adopter")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from adaptive_cards import verbs
 from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
 from infra.i18n import _, moment, number, percent, price
-from skills.spend import Approval, Budget, BudgetCheck, SpendView
+from skills.spend import Approval, Budget, BudgetCheck, BudgetNotice, SpendView
 
 DAYS_SHOWN = 7
 """How many of the latest days the card lists."""
@@ -173,4 +173,34 @@ def approval_card(approval: Approval) -> Card:
             submit(_("Approve"), verbs.SPEND_APPROVE, data),
             submit(_("Refuse"), verbs.SPEND_REFUSE, data),
         ],
+    )
+
+
+def budget_notice_card(view: BudgetNotice) -> Card:
+    """The month's spend reached 80% or 100% of the budget."""
+    if view.share >= 1:
+        title = _("{account} has used its whole budget this month", account=view.account)
+    else:
+        title = _(
+            "{account} has used {share} of its budget this month",
+            account=view.account,
+            share=percent(view.share, 0),
+        )
+    return card(
+        [
+            heading(title),
+            facts(
+                [
+                    (_("Spent this month"), price(view.spent, view.currency)),
+                    (_("Budget this month"), price(view.budget, view.currency)),
+                ]
+            ),
+            text(
+                _(
+                    "Say **spend** for the details and **deployments** for what is billed by the "
+                    "hour."
+                ),
+                isSubtle=True,
+            ),
+        ]
     )

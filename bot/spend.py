@@ -57,7 +57,7 @@ async def budget(turn: Turn, amount: float | None) -> None:
         return
     if turn.role < Role.ADMIN:
         raise UserError("Only an admin can set the budget; `budget` shows it.")
-    record = await costs.set_budget(turn.scope, amount, turn.actor)
+    record = await costs.set_budget(turn.scope, amount, turn.actor, turn.conversation_id)
     await turn.show(budget_card(record), _("Budget set to {amount}", amount=number(amount, 2)))
 
 

@@ -200,6 +200,12 @@ class Settings(BaseSettings):
     )
     """How late Azure Cost Management reports costs (Microsoft: 8 to 24 hours): `spend` estimates
     what the bot knows was spent in that window; the embedded sandbox reports this late too."""
+    budget_check_seconds: float = Field(
+        3600.0,
+        gt=0,
+        validation_alias=AliasChoices("FTBOT_BUDGET_CHECK_SECONDS", "budget_check_seconds"),
+    )
+    """Real seconds between two looks at every budget (the 80% and 100% notices)."""
     max_file_bytes: int = Field(
         512 * 1024 * 1024,
         gt=0,

@@ -21,6 +21,7 @@ the estimate is left out and the card says so.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -40,6 +41,7 @@ from azure.mgmt.costmanagement.models import (
     QueryTimePeriod,
 )
 
+from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.i18n import duration
@@ -49,7 +51,9 @@ from infra.retry import retry_after
 from skills.audit import Actor
 from skills.azure_errors import arm_error
 from skills.context import Context
-from skills.records import segment
+from skills.notify import View
+from skills.records import ClaimKind, Spoken, segment
+from skills.resources import Resources
 from skills.training.records import TrainingRequest
 
 log = logging.getLogger(__name__)
@@ -122,8 +126,9 @@ class SpendView:
         return self.costs.total() + self.estimate
 
 
-class Budget(Record):
-    """A team's (or conversation's) monthly budget, in the billing currency."""
+class Budget(Record, Spoken):
+    """A team's (or conversation's) monthly budget, in the billing currency; its notices go to
+    the conversation it was set in, in the language of who set it."""
 
     prefix = "budget/"
 
@@ -131,6 +136,7 @@ class Budget(Record):
     amount: float
     set_by: str = ""
     set_at: float = 0.0
+    conversation: str = ""
 
     @classmethod
     def at(cls, scope: str) -> Key[Budget]:
@@ -181,6 +187,23 @@ class Approval(Record):
     def key(self) -> Key[Approval]:
         """Where this record is stored."""
         return self.at(self.token)
+
+
+BUDGET_NOTICES = ClaimKind("budget-notice/")
+"""The 80% and 100% notices of a scope's budget, each at most once a month."""
+THRESHOLDS = (1.0, 0.8)
+"""The shares of the budget that get a notice, highest first."""
+
+
+@dataclass(frozen=True)
+class BudgetNotice(View):
+    """The month's spend reached a share of the budget."""
+
+    account: str
+    share: float
+    spent: float
+    budget: float
+    currency: str
 
 
 def category_of(meter: str) -> Category:
@@ -279,10 +302,53 @@ def _base(model: str) -> str:
 
 
 class Spend:
-    """Actual cost from Cost Management, estimates for the rest, and budgets."""
+    """Actual cost from Cost Management, estimates for the rest, budgets and their notices."""
 
-    def __init__(self, ctx: Context) -> None:
+    item = "budgets"
+    """The ownership item of the budget watch (one instance looks at every budget)."""
+
+    def __init__(self, ctx: Context, resources: Resources) -> None:
         self.ctx = ctx
+        self.resources = resources
+
+    async def watch(self) -> None:
+        """Every `budget_check_seconds`, the month's spend of every budgeted scope, so that its
+        conversation hears of 80% and 100% even when nobody asks (only while this instance
+        owns the watch)."""
+        owners = self.ctx.owners
+        while True:
+            if owners.owns(self.item) or await owners.claim(self.item):
+                for budget in await self.ctx.records.all(Budget):
+                    try:
+                        resource = await self.resources.current(budget.scope)
+                        await self.report(resource, "month", budget.scope)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as error:  # one scope's failure never stops the others
+                        log.warning("budget check of %s failed: %s", budget.scope, error)
+            await asyncio.sleep(self.ctx.settings.budget_check_seconds)
+
+    async def _notify(self, budget: Budget, view: SpendView) -> None:
+        """The month's highest budget share reached, told once (lower ones claimed silently)."""
+        if not budget.conversation or budget.amount <= 0:
+            return
+        month = dt.datetime.fromtimestamp(self.ctx.clock.now(), dt.UTC).strftime("%Y-%m")
+        reached = [t for t in THRESHOLDS if view.total >= t * budget.amount]
+        claims = self.ctx.claims
+        for index, share in enumerate(reached):
+            path = BUDGET_NOTICES.path(segment(budget.scope), month, f"{round(share * 100)}")
+            if index:
+                await claims.once(path)
+                continue
+            notice = BudgetNotice(
+                view.account, share, view.total, budget.amount, view.costs.currency
+            )
+
+            async def send(notice: BudgetNotice = notice) -> str:
+                with i18n.use(budget.language):
+                    return await self.ctx.notify.send(budget.conversation, notice)
+
+            await claims.at_most_once(path, send)
 
     @property
     def delay(self) -> float:
@@ -375,7 +441,7 @@ class Spend:
         budget = await self.ctx.records.get(Budget.at(scope))
         estimated = costs.currency.upper() == "USD"
         training, hosting, since = await self.estimate(resource) if estimated else (0, 0, 0)
-        return SpendView(
+        view = SpendView(
             account=resource.account,
             period=period,
             costs=costs,
@@ -385,6 +451,9 @@ class Spend:
             since=since,
             budget=budget.amount if budget else None,
         )
+        if budget is not None and period == "month":
+            await self._notify(budget, view)
+        return view
 
     async def check(self, resource: Resource, scope: str, estimate: float | None) -> BudgetCheck:
         """This month's spend plus an action's estimate against the scope's budget (raises when
@@ -469,9 +538,18 @@ class Spend:
         """A scope's budget, if one is set."""
         return await self.ctx.records.get(Budget.at(scope))
 
-    async def set_budget(self, scope: str, amount: float, actor: Actor) -> Budget:
-        """Set (or replace) a scope's monthly budget, with its audit entry."""
-        record = Budget(scope=scope, amount=amount, set_by=actor.name, set_at=time.time())
+    async def set_budget(
+        self, scope: str, amount: float, actor: Actor, conversation: str
+    ) -> Budget:
+        """Set (or replace) a scope's monthly budget, with its audit entry; its notices go to
+        `conversation`."""
+        record = Budget(
+            scope=scope,
+            amount=amount,
+            set_by=actor.name,
+            set_at=time.time(),
+            conversation=conversation,
+        )
         entry = self.ctx.audit.entry(actor, "budget", f"{amount:.2f}/month", outcome="done")
         await self.ctx.records.put(record, entry)
         return record

@@ -234,3 +234,23 @@ async def test_spend_and_budget_speak_korean(conversation: Callable[..., Convers
     assert "예산" in card_text(said[0]) and "이번 달" in card_text(said[1])
     for activity in said:
         assert english(texts_of(activity)) == [], texts_of(activity)
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"sandbox_speedup": SPEEDUP, "cost_delay_hours": 0.0, "budget_check_seconds": 0.2}],
+)
+async def test_the_conversation_hears_once_when_the_month_passes_its_budget(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    chat = conversation()
+    await chat.say("budget 0.02/month")
+    await trained_model(bot_url, tmp_path)  # about $0.03 of training: past 100% (and 80%)
+
+    def notice(activity: dict[str, Any]) -> bool:
+        return "has used its whole budget this month" in card_text(activity)
+
+    await chat.reply(notice, seconds=30)  # the watch found it; nobody asked
+    await chat.say("spend")  # the month computed again: the notice decided again, not sent
+    assert len([a for a in chat.replies() if notice(a)]) == 1
+    assert not [a for a in chat.replies() if "of its budget this month" in card_text(a)]
