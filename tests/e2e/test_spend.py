@@ -199,6 +199,8 @@ async def test_a_training_over_the_budget_waits_for_an_admin_and_runs_once_appro
     assert "0.01 a month" in card_text(await chat.say("budget 0.01/month"))
 
     chat.user = {"id": "trainer-1", "name": "Tom Trainer"}  # the same conversation, its trainer
+    refused = await chat.say("budget 1000/month")
+    assert refused["text"] == "Only an admin can set the budget; `budget` shows it."
     await validate_samples(chat)
     confirm = await train(chat)
     assert "That is over the budget: an admin must approve it." in card_text(confirm)
@@ -254,3 +256,17 @@ async def test_the_conversation_hears_once_when_the_month_passes_its_budget(
     await chat.say("spend")  # the month computed again: the notice decided again, not sent
     assert len([a for a in chat.replies() if notice(a)]) == 1
     assert not [a for a in chat.replies() if "of its budget this month" in card_text(a)]
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"azure_openai_endpoint": "https://aoai-lab.openai.azure.com/", "azure_openai_api_key": "k"}],
+)
+async def test_without_resource_manager_spend_is_one_sentence(
+    conversation: Callable[..., Conversation],
+) -> None:
+    answer = await conversation().say("spend")
+    assert answer["text"] == (
+        "I cannot read costs without Azure Resource Manager: set AZURE_SUBSCRIPTION_ID and "
+        "AZURE_RESOURCE_GROUP."
+    )
