@@ -449,7 +449,7 @@ class Spend:
             estimate_hosting=hosting,
             estimated=estimated,
             since=since,
-            budget=budget.amount if budget else None,
+            budget=budget.amount if budget and period == "month" else None,
         )
         if budget is not None and period == "month":
             await self._notify(budget, view)

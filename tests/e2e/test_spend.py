@@ -188,6 +188,8 @@ async def test_budget_is_set_by_an_admin_and_shown(
     assert "500.00 a month" in card_text(await chat.say("budget"))
     spend = await chat.say("spend")
     assert "of $500.00" in facts_of(spend)["Budget this month"]
+    thirty = await chat.say("spend last 30 days")  # a monthly budget is not set against 30 days
+    assert "Budget this month" not in facts_of(thirty)
     audit = card_text(await chat.say("audit"))
     assert "budget" in audit and "500.00/month" in audit
 
