@@ -271,9 +271,12 @@ class Azure:
 
     def costs(self) -> CostManagementClient:
         """The Cost Management client (Query API, api-version 2022-10-01); it has no
-        subscription of its own: each query names its scope."""
+        subscription of its own: each query names its scope. It retries once: Cost Management
+        throttles by the minute, and a turn answers with the wait instead (skills/spend.py)."""
         if self._costs is None:
-            self._costs = CostManagementClient(self._credential, **self._arm_options())
+            self._costs = CostManagementClient(
+                self._credential, retry_total=1, **self._arm_options()
+            )
         return self._costs
 
     def clients(self, resource: Resource | None = None) -> AzureClients:
