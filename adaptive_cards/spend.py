@@ -114,9 +114,9 @@ def budget_card(budget: Budget | None) -> Card:
     )
 
 
-def budget_line(check: BudgetCheck, *, approval: bool = True) -> Element:
-    """A confirmation card's line: spent so far plus this action's estimate, against the budget
-    (`approval`: passing it waits for an admin, as a training does)."""
+def budget_line(check: BudgetCheck) -> Element:
+    """A confirmation card's line: spent so far plus this action's estimate, against the
+    budget; passing it waits for an admin."""
     money = check.currency
     if check.spent is None:
         return text(
@@ -134,25 +134,30 @@ def budget_line(check: BudgetCheck, *, approval: bool = True) -> Element:
         total=price(check.spent + (check.estimate or 0.0), money),
         budget=price(check.budget, money),
     )
-    if check.over and approval:
+    if check.over:
         line += " " + _("That is over the budget: an admin must approve it.")
-    elif check.over:
-        line += " " + _("That is over the budget.")
     return text(line, weight="Bolder" if check.over else "Default")
 
 
 def approval_card(approval: Approval) -> Card:
-    """A training over the budget: who asked, what, how much; an admin approves or refuses."""
+    """A training or deployment over the budget: who asked, what, how much; an admin approves
+    or refuses."""
     check = approval.check
     money = check.currency
     spent = _("unknown") if check.spent is None else price(check.spent, money)
+    if approval.kind == "deploy":
+        title, subject = _("Approve a deployment over the budget?"), _("Deployment")
+        started = _("Approved by {name}; the deployment starts.", name=approval.by)
+    else:
+        title, subject = _("Approve a training over the budget?"), _("Training plan")
+        started = _("Approved by {name}; the training starts.", name=approval.by)
     estimate = _("unknown") if check.estimate is None else price(check.estimate, money)
     body = [
-        heading(_("Approve a training over the budget?")),
+        heading(title),
         facts(
             [
                 (_("Asked by"), approval.asker_name or approval.asker),
-                (_("Training plan"), approval.what),
+                (subject, approval.what),
                 (_("Estimate"), estimate),
                 (_("Spent this month"), spent),
                 (_("Budget this month"), price(check.budget, money)),
@@ -161,7 +166,7 @@ def approval_card(approval: Approval) -> Card:
     ]
     if approval.state != "waiting":
         said = (
-            _("Approved by {name}; the training starts.", name=approval.by)
+            started
             if approval.state == "approved"
             else _("Refused by {name}; nothing was started.", name=approval.by)
         )

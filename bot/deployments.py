@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptive_cards import deployment as cards
-from adaptive_cards.spend import budget_line
+from adaptive_cards.spend import approval_card, budget_line
 from bot.arguments import key_values
-from bot.turn import Turn
+from bot.turn import Role, Turn
 from infra.errors import UserError
 from infra.i18n import _, n_
 from infra.text import echo
@@ -108,7 +108,7 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
     content = cards.confirm_card(plan)
     check = await turn.services.spend.hosting_check(request.resource, turn.scope, plan.hourly_price)
     if check is not None:  # the fee until the month ends, against the team's budget
-        content["body"].append(budget_line(check, approval=False))
+        content["body"].append(budget_line(check))
     card = await turn.show(content, _("Deploy {name}?", name=request.name))
     await hosting.remember_card(request, card)
 
@@ -121,6 +121,14 @@ def _pressed(turn: Turn, card: str) -> str:
 
 async def deploy_confirm(turn: Turn, token: str) -> None:
     """Create the deployment; the card pressed follows it (or says why Azure refused)."""
+    admin = turn.role >= Role.ADMIN
+    gate = turn.services.spend.gate
+    waiting = await gate(token, turn.scope, turn.actor, admin=admin, kind="deploy")
+    if waiting is not None:  # over the team's budget: an admin answers on this card
+        await turn.show(
+            approval_card(waiting), _("Waiting for an admin's approval"), card_id=turn.pressed_card
+        )
+        return
     await turn.services.hosting.deploy(token, turn.conversation_id, turn.actor, turn.pressed_card)
 
 

@@ -62,15 +62,24 @@ async def budget(turn: Turn, amount: float | None) -> None:
 
 
 async def approve(turn: Turn, token: str) -> None:
-    """An admin approves a training over the budget: it launches as its asker asked it."""
+    """An admin approves a training or deployment over the budget: it starts as its asker asked
+    it (a deployment's progress then takes over this card)."""
     approval = await turn.services.spend.decide(token, True, turn.actor)
     asker = Actor(approval.asker, approval.asker_name)
-    await turn.services.training.launch(token, approval.conversation, asker)
-    await turn.show(approval_card(approval), _("Training approved"), card_id=turn.pressed_card)
+    if approval.kind == "deploy":
+        await turn.show(approval_card(approval), _("Approved"), card_id=turn.pressed_card)
+        card = turn.pressed_card
+        await turn.services.hosting.deploy(token, approval.conversation, asker, card)
+    else:
+        await turn.services.training.launch(token, approval.conversation, asker)
+        await turn.show(approval_card(approval), _("Approved"), card_id=turn.pressed_card)
 
 
 async def refuse(turn: Turn, token: str) -> None:
-    """An admin refuses a training over the budget: the plan is dropped."""
+    """An admin refuses a training or deployment over the budget: it is dropped."""
     approval = await turn.services.spend.decide(token, False, turn.actor)
-    await turn.services.training.abort(token, approval.conversation, approval.asker)
-    await turn.show(approval_card(approval), _("Training refused"), card_id=turn.pressed_card)
+    if approval.kind == "deploy":
+        await turn.services.hosting.cancel_deploy(token, approval.conversation, approval.asker)
+    else:
+        await turn.services.training.abort(token, approval.conversation, approval.asker)
+    await turn.show(approval_card(approval), _("Refused"), card_id=turn.pressed_card)

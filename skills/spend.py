@@ -51,6 +51,7 @@ from infra.retry import retry_after
 from skills.audit import Actor
 from skills.azure_errors import arm_error
 from skills.context import Context
+from skills.deployment.records import DeployRequest
 from skills.notify import View
 from skills.records import ClaimKind, Spoken, segment
 from skills.resources import Resources
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 
 Category = Literal["training", "hosting", "inference"]
 Decision = Literal["waiting", "approved", "refused"]
+Costly = Literal["train", "deploy"]
 Period = Literal["month", "30days"]
 COST_MANAGEMENT_READER = "Cost Management Reader"
 _DAY = 86_400.0
@@ -165,12 +167,14 @@ class BudgetCheck:
 
 
 class Approval(Record):
-    """A training over the budget, waiting for an admin: who asked, what, how much."""
+    """A training or deployment over the budget, waiting for an admin: who asked, what, how
+    much."""
 
     prefix = "spend-approval/"
 
     token: str
-    """The training confirmation's token (the approval launches it as its asker)."""
+    """The confirmation's token (the approval starts the action as its asker)."""
+    kind: Costly = "train"
     conversation: str
     asker: str
     asker_name: str = ""
@@ -478,34 +482,59 @@ class Spend:
         left = month_left(self.ctx.clock.now())
         return await self.check(resource, scope, None if hourly is None else hourly * left)
 
-    async def gate(self, token: str, scope: str, actor: Actor, *, admin: bool) -> Approval | None:
-        """Before "Confirm training" launches: None when it may go (no budget, within it, or an
-        admin confirms it); else the approval it now waits for, with its audit entry."""
-        request = await self.ctx.records.get(TrainingRequest.at(token))
-        if request is None or await self.budget(scope) is None:
+    async def gate(
+        self, token: str, scope: str, actor: Actor, *, admin: bool, kind: Costly = "train"
+    ) -> Approval | None:
+        """Before "Confirm training" or "Deploy" starts the action: None when it may go (no
+        budget, within it, or an admin confirms it); else the approval it now waits for, with
+        its audit entry."""
+        if await self.budget(scope) is None:
+            return None
+        asked = await self._asked(token, kind)
+        if asked is None:
             return None
         found = await self.ctx.records.get(Approval.at(token))
         if found is not None:
             if found.state == "approved":
                 return None
-            raise UserError("This training already waits for an admin's approval.")
-        plan = request.plan
-        check = await self.check(request.resource, scope, plan.price)
+            raise UserError("This already waits for an admin's approval.")
+        resource, conversation, what, estimate = asked
+        check = await self.check(resource, scope, estimate)
         if not check.over or admin:
             return None
         approval = Approval(
             token=token,
-            conversation=request.conversation,
+            kind=kind,
+            conversation=conversation,
             asker=actor.id,
             asker_name=actor.name,
-            what=f"{plan.model} on {plan.files}",
+            what=what,
             check=check,
         )
         entry = self.ctx.audit.entry(
-            actor, "approval asked", f"train {approval.what}", request.resource, "started"
+            actor, "approval asked", f"{kind} {approval.what}", resource, "started"
         )
         await self.ctx.records.put(approval, entry)
         return approval
+
+    async def _asked(
+        self, token: str, kind: Costly
+    ) -> tuple[Resource, str, str, float | None] | None:
+        """(resource, conversation, what, estimate) of the question a token names."""
+        if kind == "train":
+            training = await self.ctx.records.get(TrainingRequest.at(token))
+            if training is None:
+                return None
+            plan = training.plan
+            what = f"{plan.model} on {plan.files}"
+            return training.resource, training.conversation, what, plan.price
+        deploy = await self.ctx.records.get(DeployRequest.at(token))
+        if deploy is None:
+            return None
+        hourly = self.ctx.settings.hosting_prices.get(deploy.sku)
+        estimate = None if hourly is None else hourly * month_left(self.ctx.clock.now())
+        what = f"{deploy.name} ({deploy.model}, {deploy.sku})"
+        return deploy.resource, deploy.conversation, what, estimate
 
     async def decide(self, token: str, approve: bool, actor: Actor) -> Approval:
         """An admin's answer, once; written to the audit trail."""
@@ -519,16 +548,16 @@ class Spend:
 
         decided = await self.ctx.records.update(Approval.at(token), answer)
         if decided is None:
-            raise UserError("That approval is no longer waiting; ask for the training again.")
+            raise UserError("That approval is no longer waiting; ask again.")
         if decided.state != state or decided.by != by:
             raise UserError("{name} already answered this approval.", name=decided.by or "?")
-        request = await self.ctx.records.get(TrainingRequest.at(token))
+        asked = await self._asked(token, decided.kind)
         await self.ctx.records.put(
             self.ctx.audit.entry(
                 actor,
                 "approve" if approve else "refuse",
-                f"train {decided.what} for {decided.asker_name or decided.asker}",
-                request.resource if request else None,
+                f"{decided.kind} {decided.what} for {decided.asker_name or decided.asker}",
+                asked[0] if asked else None,
                 "done",
             )
         )

@@ -1,5 +1,5 @@
 """The budget line of a confirmation card: spent plus the action's estimate against the budget,
-and what passing it means (an admin's approval for a training; a warning for a deployment)."""
+and that passing it waits for an admin."""
 
 from __future__ import annotations
 
@@ -15,7 +15,5 @@ def test_the_budget_line_adds_the_estimate_to_what_is_spent() -> None:
     )
     over = budget_line(BudgetCheck(100.0, 95.0, 10.0))["text"]
     assert over.endswith("That is over the budget: an admin must approve it.")
-    warned = budget_line(BudgetCheck(100.0, 95.0, 10.0), approval=False)["text"]
-    assert warned.endswith("That is over the budget.")
     unknown = budget_line(BudgetCheck(100.0, None, 10.0))["text"]
     assert "could not read this month's costs" in unknown

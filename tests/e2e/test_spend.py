@@ -276,3 +276,29 @@ async def test_without_resource_manager_spend_is_one_sentence(
         "I cannot read costs without Azure Resource Manager: set AZURE_SUBSCRIPTION_ID and "
         "AZURE_RESOURCE_GROUP."
     )
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"sandbox_speedup": SPEEDUP, "admins": ["admin-1"], "trainers": ["trainer-1"]}],
+)
+async def test_a_deployment_over_the_budget_waits_for_an_admin(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    job, model = await trained_model(bot_url, tmp_path)
+    chat = conversation(user_id="admin-1", user_name="Ada Admin")
+    await chat.say("budget 10/month")  # a month of hosting at $1.70 an hour is far more
+    chat.user = {"id": "trainer-1", "name": "Tom Trainer"}
+    confirm = await chat.say(f"deploy {model} name=teacher")
+    assert "That is over the budget: an admin must approve it." in card_text(confirm)
+    await chat.press(confirm, "Deploy")
+    waiting = await chat.reply(
+        lambda a: (
+            a["id"] == confirm["id"] and "Approve a deployment over the budget?" in card_text(a)
+        )
+    )
+    chat.user = {"id": "admin-1", "name": "Ada Admin"}
+    await chat.press(waiting, "Approve")
+    await chat.reply(lambda a: a["id"] == confirm["id"] and "is deployed" in card_text(a), 20)
+    audit = card_text(await chat.say("audit"))
+    assert "approval asked" in audit and "deploy teacher" in audit, audit
