@@ -231,7 +231,8 @@ class Sandbox:
     def ensure_default_account(self) -> Doc:
         """The well-known group and account (created, ready, on first start), on which the
         bot's own principal holds Cognitive Services OpenAI Contributor (and Cost Management
-        Reader on the group, so that `spend` reads costs)."""
+        Reader on the group, so that `spend` reads costs: granted once per data folder, also to
+        one an earlier version made; removed, it stays removed)."""
         if self.group(SUBSCRIPTION, RESOURCE_GROUP) is None:
             self.put_group(SUBSCRIPTION, RESOURCE_GROUP, DEFAULT_LOCATION, {})
         rid = account_id(SUBSCRIPTION, RESOURCE_GROUP, ACCOUNT)
@@ -240,8 +241,10 @@ class Sandbox:
             body = {"location": DEFAULT_LOCATION, "kind": "OpenAI", "sku": {"name": "S0"}}
             doc = self.new_account(SUBSCRIPTION, RESOURCE_GROUP, ACCOUNT, body, ready=True)
             self.grant(rid, BOT_PRINCIPAL, OPENAI_CONTRIBUTOR, "ServicePrincipal")
+        if self.store.meta("cost-reader") is None:  # once per data folder, older ones too
             group = rid.split("/providers/", 1)[0]
             self.grant(group, BOT_PRINCIPAL, COST_MANAGEMENT_READER, "ServicePrincipal")
+            self.store.set_meta("cost-reader", "granted")
         return doc
 
     def grant(self, scope: str, principal: str, role: str, principal_type: str) -> None:
