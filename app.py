@@ -51,6 +51,7 @@ from skills.provisioning.teardown import Teardown
 from skills.resources import Resources
 from skills.retention import Retention
 from skills.service_clock import ServiceClock
+from skills.spend import Spend
 from skills.training.service import Training
 
 log = logging.getLogger("ftbot")
@@ -158,6 +159,7 @@ def create_app(settings: Settings) -> web.Application:
             faults=settings.sandbox_faults,
             arm_token=token,
             loopback_only=True,
+            cost_delay_hours=settings.cost_delay_hours,
         )
     state = open_state(settings)  # SQLite and local files, or Blob Storage (FTBOT_STATE)
     records = RecordStore(state.storage)
@@ -178,6 +180,7 @@ def create_app(settings: Settings) -> web.Application:
     provisioning = Provisioning(ctx, resources)
     access = Access(ctx, resources)
     teardown = Teardown(ctx, resources)
+    spend = Spend(ctx, resources)
     datasets = Datasets(ctx)
     retention = Retention(ctx)
     graph = graph_client(settings, assertion, token if settings.embedded_sandbox else "")
@@ -197,6 +200,7 @@ def create_app(settings: Settings) -> web.Application:
         teardown=teardown,
         audit=ctx.audit,
         languages=Languages(ctx),
+        spend=spend,
         graph=graph,
     )
     bot = FineTuneBot(build_router(), services, notifier)
@@ -215,6 +219,7 @@ def create_app(settings: Settings) -> web.Application:
         ctx.tasks.spawn(retention.run(), "retention")
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
+        ctx.tasks.spawn(spend.watch(), "budget watch")  # the 80% and 100% notices
         for interrupted in (provisioning.resume, teardown.resume):  # a restart or a lost instance
             await interrupted()
             ctx.tasks.spawn(every_retry(ctx.owners, interrupted, "work"), "adopter")

@@ -62,6 +62,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         speedup=settings.sandbox_speedup,
         faults=settings.sandbox_faults,
         arm_token=settings.sandbox_arm_token.get_secret_value(),
+        cost_delay_hours=settings.cost_delay_hours,
     )
 
 

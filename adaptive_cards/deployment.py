@@ -213,12 +213,21 @@ def deployments_card(listing: DeploymentList) -> Card:
                 left=number(row.days_left, 1),
             )
             pairs.append((_("Idle deletion"), idle))
+        if row.fee_this_month is not None and row.hourly_price is not None:
+            fee = _(
+                "{fee} so far this month ({hourly} an hour, used or not; estimate)",
+                fee=price(row.fee_this_month),
+                hourly=price(row.hourly_price),
+            )
+            pairs.append((_("Hosting fee"), fee))
         items: list[Element] = [quote(row.name, weight="Bolder"), facts(pairs)]
         if row.state.lower() != "deleting":
             actions = [
                 submit(_("Chat"), verbs.CHAT, {"deployment": row.name}),
                 submit(_("Delete"), verbs.DELETE, {"deployment": row.name}),
             ]
+            if row.idle_days is not None:  # the 15-day rule applies: one call restarts it
+                actions.append(submit(_("Keep"), verbs.KEEP_ALIVE, {"deployment": row.name}))
             items.append({"type": "ActionSet", "actions": actions})
         body.append({"type": "Container", "separator": True, "items": items})
     note = _("Idle days count completions the bot made; calls from elsewhere are not seen.")

@@ -68,6 +68,7 @@ from bot.provisioning import (
     teardown_keep,
 )
 from bot.router import Command, Router
+from bot.spend import approve, budget, parse_budget, parse_period, refuse, spend
 from bot.training import (
     abort,
     cancel,
@@ -448,6 +449,27 @@ def build_router() -> Router:
                 korean=("역할",),
             ),
             Command(
+                "spend",
+                N_("spend [month|last 30 days]"),
+                N_(
+                    "What the current resource really cost (Azure Cost Management): training, "
+                    "hosting and inference, with an estimate of what Azure has not reported yet."
+                ),
+                parse_period,
+                spend,
+                role=Role.TRAINER,
+                korean=("비용",),
+            ),
+            Command(
+                "budget",
+                N_("budget [<amount>/month]"),
+                N_("Show this team's monthly budget; an admin sets it: budget 500/month."),
+                parse_budget,
+                budget,
+                role=Role.TRAINER,
+                korean=("예산",),
+            ),
+            Command(
                 "keys",
                 N_("keys [rotate key1|key2]"),
                 N_("Show the endpoint and masked keys, or regenerate one without downtime."),
@@ -552,6 +574,24 @@ def build_router() -> Router:
                 "Keep a deleted account.",
                 parse_request,
                 purge_keep,
+                role=Role.ADMIN,
+                listed=False,
+            ),
+            Command(
+                verbs.SPEND_APPROVE,
+                "spend-approve",
+                "Approve a training over the budget.",
+                parse_token,
+                approve,
+                role=Role.ADMIN,
+                listed=False,
+            ),
+            Command(
+                verbs.SPEND_REFUSE,
+                "spend-refuse",
+                "Refuse a training over the budget.",
+                parse_token,
+                refuse,
                 role=Role.ADMIN,
                 listed=False,
             ),

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptive_cards import deployment as cards
+from adaptive_cards.spend import approval_card, budget_line
 from bot.arguments import key_values
 from bot.training import delete_file, delete_model
-from bot.turn import Turn
+from bot.turn import Role, Turn
 from infra.errors import UserError
 from infra.i18n import _, n_
 from infra.text import echo
@@ -131,7 +132,11 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
         sku=args.sku,
         capacity=args.capacity,
     )
-    content = cards.confirm_card(hosting.plan(request))
+    plan = hosting.plan(request)
+    content = cards.confirm_card(plan)
+    check = await turn.services.spend.hosting_check(request.resource, turn.scope, plan.hourly_price)
+    if check is not None:  # the fee until the month ends, against the team's budget
+        content["body"].append(budget_line(check))
     card = await turn.show(content, _("Deploy {name}?", name=request.name))
     await turn.services.confirmations.shown(request.key(), card)
 
@@ -139,6 +144,12 @@ async def deploy(turn: Turn, args: DeployArgs) -> None:
 async def deploy_confirm(turn: Turn, token: str) -> None:
     """Create the deployment; the card that asked follows it (or says why Azure refused)."""
     card = await turn.question_card(DeployRequest.at(token))
+    admin = turn.role >= Role.ADMIN
+    gate = turn.services.spend.gate
+    waiting = await gate(token, turn.scope, turn.actor, admin=admin, kind="deploy")
+    if waiting is not None:  # over the team's budget: an admin answers on this card
+        await turn.show(approval_card(waiting), _("Waiting for an admin's approval"), card_id=card)
+        return
     await turn.services.hosting.deploy(token, turn.conversation_id, turn.actor, card)
 
 

@@ -15,6 +15,7 @@ from botbuilder.schema import Activity, Attachment
 
 from adaptive_cards import deployment as hosting_cards
 from adaptive_cards import provisioning as provisioning_cards
+from adaptive_cards import spend as spend_cards
 from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import Card
 from adaptive_cards.training import final_card, job_card, status_label
@@ -37,6 +38,7 @@ from skills.provisioning.views import (
     ProvisionSucceeded,
     TeardownProgress,
 )
+from skills.spend import BudgetNotice
 from skills.training.views import FinalView, JobView
 
 NOTICE_SUMMARIES = {
@@ -107,6 +109,10 @@ def render(view: View) -> Activity:
         case DeploymentDeleted():
             content = hosting_cards.deleted_card(view)
             return card_activity(content, _("{name} is deleted", name=view.name))
+        case BudgetNotice():
+            return card_activity(
+                spend_cards.budget_notice_card(view), _("Budget of {account}", account=view.account)
+            )
         case IdleWarning():
             return card_activity(
                 hosting_cards.idle_warning_card(view),

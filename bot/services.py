@@ -18,6 +18,7 @@ from skills.provisioning.access import Access
 from skills.provisioning.service import Provisioning
 from skills.provisioning.teardown import Teardown
 from skills.resources import Resources
+from skills.spend import Spend
 from skills.training.service import Training
 
 
@@ -39,6 +40,7 @@ class Services:
     teardown: Teardown
     audit: Audit
     languages: Languages
+    spend: Spend
     graph: Graph | None = None
     """Microsoft Graph as the bot's app (files in channels and group chats); None without an
     app registration."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptive_cards.common import Card
+from adaptive_cards.spend import approval_card, budget_line
 from adaptive_cards.training import (
     cancel_confirmation_card,
     cleanup_confirm_card,
@@ -27,7 +28,7 @@ from adaptive_cards.training import (
     status_label,
 )
 from bot.arguments import key_values
-from bot.turn import Turn
+from bot.turn import Role, Turn
 from infra.errors import UserError
 from infra.i18n import N_, _, n_
 from infra.records import Key
@@ -195,6 +196,9 @@ async def train(turn: Turn, args: TrainArgs) -> None:
         await turn.resource(), turn.conversation_id, turn.user_id, args.options, args.datasets
     )
     content = confirmation_card(request.plan, request.token, lifetime_hours())
+    if await turn.services.spend.budget(turn.scope) is not None:
+        check = await turn.services.spend.check(request.resource, turn.scope, request.plan.price)
+        content["body"].append(budget_line(check))
     card = await turn.show(content, _("Start fine-tuning {model}?", model=request.plan.model))
     await turn.services.confirmations.shown(request.key(), card)
 
@@ -202,6 +206,13 @@ async def train(turn: Turn, args: TrainArgs) -> None:
 async def confirm(turn: Turn, token: str) -> None:
     """Launch the confirmed run (once per confirmation, whatever arrives twice); its job card
     follows it."""
+    admin = turn.role >= Role.ADMIN
+    waiting = await turn.services.spend.gate(token, turn.scope, turn.actor, admin=admin)
+    if waiting is not None:  # over the team's budget: an admin answers on this card
+        await turn.show(
+            approval_card(waiting), _("Waiting for an admin's approval"), card_id=turn.pressed_card
+        )
+        return
     launch = await turn.services.training.launch(token, turn.conversation_id, turn.actor)
     await _answer_on(
         turn,

@@ -3,7 +3,7 @@
 `Resource` names an Azure OpenAI resource (subscription, group, account, data-plane endpoint);
 every record of work on Azure carries the one it lives on. `Azure` hands out the clients of any
 resource, built once and kept: the data plane (`openai`) per endpoint, Resource Manager
-(accounts, role assignments, resource groups) per subscription.
+(accounts, role assignments, resource groups) per subscription, and Cost Management.
 
 Data-plane auth per resource: the settings' own resource uses its key when the settings ask for
 key auth (`AZURE_OPENAI_API_KEY`), through a key the bot can switch at run time (`use_key`, for a
@@ -32,6 +32,7 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import AsyncBearerTokenCredentialPolicy
 from azure.mgmt.authorization.aio import AuthorizationManagementClient
 from azure.mgmt.cognitiveservices.aio import CognitiveServicesManagementClient
+from azure.mgmt.costmanagement.aio import CostManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient, Omit
 
@@ -208,6 +209,7 @@ class Azure:
         self._cognitive: dict[str, CognitiveServicesManagementClient] = {}
         self._authorization: dict[str, AuthorizationManagementClient] = {}
         self._groups: dict[str, ResourceManagementClient] = {}
+        self._costs: CostManagementClient | None = None
 
     def endpoint_of(self, subdomain: str) -> str:
         """The data-plane endpoint of an account with that custom subdomain, on this backend."""
@@ -323,6 +325,16 @@ class Azure:
             self._groups[subscription_id] = client
         return client
 
+    def costs(self) -> CostManagementClient:
+        """The Cost Management client (Query API, api-version 2022-10-01); it has no
+        subscription of its own: each query names its scope. It retries once: Cost Management
+        throttles by the minute, and a turn answers with the wait instead (skills/spend.py)."""
+        if self._costs is None:
+            self._costs = CostManagementClient(
+                self._credential, retry_total=1, **self._arm_options()
+            )
+        return self._costs
+
     def clients(self, resource: Resource | None = None) -> AzureClients:
         """Every client of `resource` (the default resource when None)."""
         resource = resource or self.default
@@ -344,6 +356,9 @@ class Azure:
             await authorization.close()  # type: ignore[no-untyped-call]  # azure-mgmt-authorization
         for groups in self._groups.values():
             await groups.close()
+        if self._costs is not None:
+            await self._costs.close()
+            self._costs = None
         await self._credential.close()
         self._openai.clear()
         self._cognitive.clear()

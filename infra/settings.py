@@ -192,6 +192,20 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(HOSTING_PRICE_PER_HOUR),
         validation_alias=AliasChoices("FTBOT_HOSTING_PRICES", "hosting_prices"),
     )
+    cost_delay_hours: float = Field(
+        8.0,
+        ge=0,
+        le=72,
+        validation_alias=AliasChoices("FTBOT_COST_DELAY_HOURS", "cost_delay_hours"),
+    )
+    """How late Azure Cost Management reports costs (Microsoft: 8 to 24 hours): `spend` estimates
+    what the bot knows was spent in that window; the embedded sandbox reports this late too."""
+    budget_check_seconds: float = Field(
+        3600.0,
+        gt=0,
+        validation_alias=AliasChoices("FTBOT_BUDGET_CHECK_SECONDS", "budget_check_seconds"),
+    )
+    """Real seconds between two looks at every budget (the 80% and 100% notices)."""
     max_file_bytes: int = Field(
         512 * 1024 * 1024,
         gt=0,

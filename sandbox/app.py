@@ -13,6 +13,7 @@ from sandbox import SandboxError, arm, chat, contracts, dataplane, graph
 from sandbox.accounts import add_accounts
 from sandbox.auth import from_loopback
 from sandbox.chat import CHAT_MODELS, ChatModels
+from sandbox.costs import add_costs
 from sandbox.errors import AzureError
 from sandbox.faults import describe, parse_faults
 from sandbox.groups import add_groups
@@ -119,6 +120,7 @@ def build_app(config: SandboxConfig) -> web.Application:
     add_accounts(router)
     add_groups(router)
     add_roles(router)
+    add_costs(router)
     app[ARM_ROUTER] = router
     app.router.add_get("/openai-accounts/{account}/", _dataplane_root, name=arm.DATAPLANE_ROUTE)
     dataplane.add_routes(app)
@@ -137,16 +139,22 @@ def create_sandbox_app(
     faults: str = "",
     arm_token: str = "",
     loopback_only: bool = False,
+    cost_delay_hours: float = 8.0,
 ) -> web.Application:
     """The Azure sandbox as an aiohttp app, standalone or mounted with `app.add_subapp`.
 
     `data_dir` holds its SQLite state and files; `speedup` runs sandbox time faster; `faults` is
     the `SANDBOX_FAULTS` syntax; `arm_token` is the access secret (a fresh one when empty:
-    `app[SANDBOX].secret`); with `loopback_only` it answers only callers on this machine. A bad
+    `app[SANDBOX].secret`); with `loopback_only` it answers only callers on this machine;
+    `cost_delay_hours` is how late Cost Management reports costs (sandbox hours). A bad
     `faults`, or an empty or damaged database, is a `SandboxError` (one line for the operator).
     """
     try:
         parsed = parse_faults(faults)
     except ValueError as error:
         raise SandboxError(f"invalid setting SANDBOX_FAULTS: {error}") from None
-    return build_app(SandboxConfig(Path(data_dir), speedup, parsed, arm_token, loopback_only))
+    return build_app(
+        SandboxConfig(
+            Path(data_dir), speedup, parsed, arm_token, loopback_only, cost_delay_hours * 3600
+        )
+    )

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.base_model import load as load_base
+from sandbox.billing import charge_inference
 from sandbox.catalog import find_base
 from sandbox.content_filter import refuse_if_filtered, screen
 from sandbox.dataplane import authorize, json_body
@@ -199,6 +200,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         "completion_tokens": len(tokens),
         "total_tokens": prompt + len(tokens),
     }
+    if deployment["_fine_tuned"]:
+        model = str(deployment["properties"]["model"]["name"])
+        charge_inference(sandbox, str(account["id"]), model, prompt, len(tokens))
     completion_id, created = new_id("chatcmpl"), sandbox.clock.stamp()
     if body.get("stream"):
         return await _stream(request, completion_id, created, model_name, text, finish, usage, body)

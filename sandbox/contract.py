@@ -3,10 +3,11 @@ the principal its access secret acts as, and the token format.
 
 Every sandbox starts with one resource group and one ready account in a well-known subscription
 (`SUBSCRIPTION`, `RESOURCE_GROUP`, `ACCOUNT`), on which `BOT_PRINCIPAL` holds Cognitive Services
-OpenAI Contributor. A request authenticates with `Authorization: Bearer <token>`: the bare access
-secret acts as `BOT_PRINCIPAL`, `<secret>:<object id>` as the principal with that object id
-(`token`); the same tokens reach the Microsoft Graph stand-in (`GRAPH`). The bot's wiring
-(app.py) hands these ids to the bot's settings; nothing else of the bot knows them.
+OpenAI Contributor (and Cost Management Reader on the group). A request authenticates with
+`Authorization: Bearer <token>`: the bare access secret acts as `BOT_PRINCIPAL`,
+`<secret>:<object id>` as the principal with that object id (`token`); the same tokens reach the
+Microsoft Graph stand-in (`GRAPH`). The bot's wiring (app.py) hands these ids to the bot's
+settings; nothing else of the bot knows them.
 """
 
 from __future__ import annotations

@@ -106,6 +106,13 @@ DOCUMENTS = (
         "swagger2",
         "arm",
     ),
+    Document(
+        "costmanagement",
+        "cost-management/resource-manager/Microsoft.CostManagement/stable/2022-10-01/"
+        "costmanagement.json",
+        "swagger2",
+        "arm",
+    ),
 )
 
 

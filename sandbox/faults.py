@@ -9,6 +9,8 @@ Syntax: comma-separated `name=value` pairs, for example `429=0.1,500=0.05,latenc
 - `latency=<seconds>`: add that much real time before every answer.
 - `together=<n>`: hold each chat completion until `n` of them are waiting, then answer them all
   (a barrier for tests of requests that must overlap, instead of a latency that hopes they do).
+- `costs429=<rate>`: answer that share of Cost Management queries 429, with Cost Management's
+  retry headers (billing.py).
 - `retry_after=<seconds>`: the Retry-After a fault gives (default 1).
 - `seed=<int>`: make the sequence of faults reproducible.
 - `drop=<operationId>:<field>`: answer that operation without that top-level field of its JSON
@@ -59,10 +61,19 @@ class Faults:
         """Whether a job with this suffix fails its post-training model evaluation."""
         return "*" in self.undeployable or (bool(suffix) and suffix in self.undeployable)
 
+    cost_throttle: float = 0.0
+    """The share of Cost Management queries answered 429 (`costs429=<rate>`)."""
+
     @property
     def active(self) -> bool:
         """True when any fault, latency or barrier is configured."""
-        return bool(self.rates) or self.lost > 0 or self.latency > 0 or self.together > 0
+        return (
+            bool(self.rates)
+            or self.lost > 0
+            or self.latency > 0
+            or self.together > 0
+            or self.cost_throttle > 0
+        )
 
     def rng(self) -> random.Random:
         """A random source for one sandbox run."""
@@ -86,7 +97,7 @@ def describe(status: int) -> tuple[str, str]:
 def parse_faults(text: str) -> Faults:
     """Parse the `SANDBOX_FAULTS` syntax; raises ValueError naming the bad part."""
     rates: dict[int, float] = {}
-    latency, retry_after, lost, seed, together = 0.0, 1.0, 0.0, None, 0
+    latency, retry_after, lost, seed, together, cost_throttle = 0.0, 1.0, 0.0, None, 0, 0.0
     disk: int | None = None
     drops: list[tuple[str, str]] = []
     undeployable: list[str] = []
@@ -119,6 +130,8 @@ def parse_faults(text: str) -> Faults:
                 together = int(value)
             elif name == "disk":
                 disk = int(value)
+            elif name == "costs429":
+                cost_throttle = float(value)
             elif name.isascii() and name.isdigit() and 400 <= int(name) <= 599:
                 rates[int(name)] = float(value)
             else:
@@ -127,7 +140,8 @@ def parse_faults(text: str) -> Faults:
             if "unknown fault" in str(error):
                 raise
             raise ValueError(f"fault {part!r} has a value that is not a number") from None
-    if any(not 0 <= r <= 1 for r in (*rates.values(), lost)) or sum(rates.values()) > 1:
+    shares = (*rates.values(), lost, cost_throttle)
+    if any(not 0 <= r <= 1 for r in shares) or sum(rates.values()) > 1:
         raise ValueError("fault rates must be between 0 and 1 and add up to at most 1")
     if latency < 0 or retry_after <= 0 or together < 0 or (disk is not None and disk < 0):
         raise ValueError("latency, together and disk must be >= 0 and retry_after > 0")
@@ -141,4 +155,5 @@ def parse_faults(text: str) -> Faults:
         together=together,
         disk=disk,
         undeployable=tuple(undeployable),
+        cost_throttle=cost_throttle,
     )

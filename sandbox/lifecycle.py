@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 
+from sandbox.billing import start_hosting, stop_hosting
 from sandbox.clock import DAY, HOUR
 from sandbox.service import Backoff, Sandbox
 
@@ -49,21 +50,25 @@ def settle(sandbox: Sandbox) -> None:
         state = props.get("provisioningState")
         if state == "Deleting":
             if now >= deployment["_gone_at"]:
+                stop_hosting(sandbox, deployment, float(deployment["_gone_at"]))
                 store.delete("deployment", key)
             continue
         if state in ("Accepted", "Creating") and now >= deployment["_ready_at"]:
             props["provisioningState"] = "Succeeded"
             store.put("deployment", key, deployment)
             state = "Succeeded"
+            start_hosting(sandbox, deployment, float(deployment["_ready_at"]))
         if state != "Succeeded":
             continue
         sku = str(deployment["sku"]["name"]).lower()
         idle = now - float(deployment["_last_used"])
         if deployment["_fine_tuned"] and idle >= IDLE_LIMIT:
             log.info("deleting deployment %s: no completion for 15 days", deployment["name"])
+            stop_hosting(sandbox, deployment, float(deployment["_last_used"]) + IDLE_LIMIT)
             store.delete("deployment", key)
         elif sku == "developertier" and now - float(deployment["_created"]) >= DEVELOPER_LIFETIME:
             log.info("deleting developer deployment %s: 24 hours are over", deployment["name"])
+            stop_hosting(sandbox, deployment, float(deployment["_created"]) + DEVELOPER_LIFETIME)
             store.delete("deployment", key)
 
 

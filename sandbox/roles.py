@@ -44,6 +44,10 @@ BUILT_IN_ROLES = {
         "Reader",
         "View all resources, but does not allow you to make any changes.",
     ),
+    "72fafb9e-0641-4937-9268-a91bfd8191a3": (
+        "Cost Management Reader",
+        "Can view cost data and configuration (e.g. budgets, exports)",
+    ),
 }
 _PROVIDER = "/providers/Microsoft.Authorization"
 

@@ -40,9 +40,22 @@ def banner(base: str, sandbox: Sandbox, *, given: bool, faults: str) -> str:
 
 
 async def _serve(
-    data_dir: Path, host: str, port: int, *, speedup: float, faults: str, arm_token: str
+    data_dir: Path,
+    host: str,
+    port: int,
+    *,
+    speedup: float,
+    faults: str,
+    arm_token: str,
+    cost_delay_hours: float,
 ) -> None:
-    app = create_sandbox_app(data_dir, speedup=speedup, faults=faults, arm_token=arm_token)
+    app = create_sandbox_app(
+        data_dir,
+        speedup=speedup,
+        faults=faults,
+        arm_token=arm_token,
+        cost_delay_hours=cost_delay_hours,
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     try:
@@ -67,8 +80,20 @@ def serve(
     speedup: float = 1.0,
     faults: str = "",
     arm_token: str = "",
+    cost_delay_hours: float = 8.0,
 ) -> int:
     """Run the sandbox on `data_dir` until interrupted; returns the exit status. The keywords are
-    those of `create_sandbox_app` (SANDBOX_SPEEDUP, SANDBOX_FAULTS, SANDBOX_ARM_TOKEN)."""
-    asyncio.run(_serve(data_dir, host, port, speedup=speedup, faults=faults, arm_token=arm_token))
+    those of `create_sandbox_app` (SANDBOX_SPEEDUP, SANDBOX_FAULTS, SANDBOX_ARM_TOKEN,
+    FTBOT_COST_DELAY_HOURS)."""
+    asyncio.run(
+        _serve(
+            data_dir,
+            host,
+            port,
+            speedup=speedup,
+            faults=faults,
+            arm_token=arm_token,
+            cost_delay_hours=cost_delay_hours,
+        )
+    )
     return 0

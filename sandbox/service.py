@@ -39,6 +39,7 @@ ACCOUNT_DELETE_SECONDS = 10.0
 SOFT_DELETE_SECONDS = 48 * 3600.0
 """How long a deleted account is kept (and its name and subdomain held) before it is purged."""
 OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"
+COST_MANAGEMENT_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class SandboxConfig:
     arm_token: str = ""
     """The access secret (docs/sandbox.md, "Auth"); a fresh one is generated when empty."""
     loopback_only: bool = False
+    cost_delay: float = 8 * 3600.0
+    """Cost Management's reporting delay in sandbox seconds: costs younger than this are not
+    reported yet (billing.py; Azure reports within 8 to 24 hours)."""
 
 
 @dataclass
@@ -300,7 +304,9 @@ class Sandbox:
 
     def ensure_default_account(self) -> Doc:
         """The well-known group and account (created, ready, on first start), on which the
-        bot's own principal holds Cognitive Services OpenAI Contributor."""
+        bot's own principal holds Cognitive Services OpenAI Contributor (and Cost Management
+        Reader on the group, so that `spend` reads costs: granted once per data folder, also to
+        one an earlier version made; removed, it stays removed)."""
         if self.group(SUBSCRIPTION, RESOURCE_GROUP) is None:
             self.put_group(SUBSCRIPTION, RESOURCE_GROUP, DEFAULT_LOCATION, {})
         rid = account_id(SUBSCRIPTION, RESOURCE_GROUP, ACCOUNT)
@@ -309,6 +315,10 @@ class Sandbox:
             body = {"location": DEFAULT_LOCATION, "kind": "OpenAI", "sku": {"name": "S0"}}
             doc = self.new_account(SUBSCRIPTION, RESOURCE_GROUP, ACCOUNT, body, ready=True)
             self.grant(rid, BOT_PRINCIPAL, OPENAI_CONTRIBUTOR, "ServicePrincipal")
+        if self.store.meta("cost-reader") is None:  # once per data folder, older ones too
+            group = rid.split("/providers/", 1)[0]
+            self.grant(group, BOT_PRINCIPAL, COST_MANAGEMENT_READER, "ServicePrincipal")
+            self.store.set_meta("cost-reader", "granted")
         return doc
 
     def grant(self, scope: str, principal: str, role: str, principal_type: str) -> None:

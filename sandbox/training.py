@@ -35,6 +35,7 @@ from aiohttp import web
 
 from sandbox.base_model import BaseModel
 from sandbox.base_model import load as load_base
+from sandbox.billing import charge_training
 from sandbox.catalog import BASE_MODELS, STANDARD
 from sandbox.content_filter import training_flags
 from sandbox.ids import hex32, new_id
@@ -779,6 +780,9 @@ class Trainer:
             estimated_finish=None,
         )
         self._save(job_id, job)
+        owner = sandbox.account_by_subdomain(account)
+        if owner is not None:
+            charge_training(sandbox, str(owner["id"]), str(job["model"]), job["trained_tokens"])
         self.event(job_id, "Job succeeded.")
 
 

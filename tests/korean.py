@@ -74,6 +74,8 @@ ALLOWED = {
     "usages",
     "usage",
     "reader",
+    "cost",
+    "management",
     "owner",
     "northcentralus",
     "eastus",

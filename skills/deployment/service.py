@@ -9,6 +9,7 @@ creates is recorded with the conversation that asked for it, for the inactivity 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from infra.azure import Resource
@@ -231,7 +232,8 @@ class Hosting:
             for r in await self.ctx.records.all(DeploymentRecord, DeploymentRecord.under(resource))
         }
         now = self.ctx.clock.now()
-        rows = [_row(info, known.get(info.name.lower()), now) for info in found]
+        prices = self.ctx.settings.hosting_prices
+        rows = [_row(info, known.get(info.name.lower()), now, prices) for info in found]
         gone = await self._note_vanished(found, list(known.values()), now)
         return DeploymentList(resource.account, rows, gone)
 
@@ -436,8 +438,12 @@ class Hosting:
         return [d.name for d in await self.all_deployments(resource) if d.ready]
 
 
-def _row(info: DeploymentInfo, record: DeploymentRecord | None, now: float) -> DeploymentRow:
-    """One line of `deployments`: last use and the 15-day rule, in seconds and days."""
+def _row(
+    info: DeploymentInfo, record: DeploymentRecord | None, now: float, prices: dict[str, float]
+) -> DeploymentRow:
+    """One line of `deployments`: last use and the 15-day rule, in seconds and days; the hourly
+    fee so far this month (from its creation or the month's first hour, on the service's
+    clock)."""
     same = record is not None and record.model == info.model
     stamps = [info.created_at] if info.created_at else []
     if record is not None and same:
@@ -459,4 +465,17 @@ def _row(info: DeploymentInfo, record: DeploymentRecord | None, now: float) -> D
         idle_days=idle,
         days_left=left,
         deployed_by_bot=bool(record and record.conversation),
+        **_fee(info, now, prices),
     )
+
+
+def _fee(info: DeploymentInfo, now: float, prices: dict[str, float]) -> dict[str, float]:
+    """`fee_this_month` and `hourly_price` of a fine-tuned deployment that is up (none else)."""
+    sku = info.sku.lower()
+    hourly = prices.get("developer" if sku.startswith("developer") else sku)
+    if not info.fine_tuned or not info.ready or hourly is None or not info.created_at:
+        return {}
+    moment = dt.datetime.fromtimestamp(now, dt.UTC)
+    month = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+    hours = max(0.0, now - max(info.created_at, month)) / 3600
+    return {"fee_this_month": hours * hourly, "hourly_price": hourly}

@@ -129,6 +129,10 @@ class DeploymentRow:
     """Idle days and days left of 15, where the 15-day rule applies."""
     days_left: float | None
     deployed_by_bot: bool = False
+    fee_this_month: float | None = None
+    """The hourly fee billed so far this month (USD, the price list's), for a fine-tuned
+    deployment: what leaving it idle costs."""
+    hourly_price: float | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the new snapshots with `FTBOT_UPDATE_SNAPSHOTS=1 pytest tests/adaptive_cards/tes
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from adaptive_cards import chat, deployment, help, provisioning, training, validation
+from adaptive_cards import chat, deployment, help, provisioning, spend, training, validation
 from adaptive_cards.common import Card
 from bot.commands import build_router
 from bot.render import render
@@ -57,6 +58,7 @@ from skills.provisioning.views import (
     TeardownProgress,
 )
 from skills.sample import write_sample
+from skills.spend import Approval, BudgetCheck, BudgetNotice, Costs, DayCost, SpendView
 from skills.training.housekeeping import FileList, FileRow
 from skills.training.jobs import Checkpoint, Event, JobState, Metric
 from skills.training.plan import Dataset, Plan
@@ -276,7 +278,7 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
         deployment.failed_card(DeploymentFailed(PLAN, "Out of quota.", "ftjob-0123")),
     )
     row = DeploymentRow(
-        "teacher", TUNED, "standard", 1, "Succeeded", 7200.0, 86400.0, 0.1, 14.9, True
+        "teacher", TUNED, "standard", 1, "Succeeded", 7200.0, 86400.0, 0.1, 14.9, True, 40.8, 1.7
     )
     yield (
         "deployments",
@@ -413,6 +415,39 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
             )
         ),
     )
+    yield from spend_cards_of()
+
+
+def spend_cards_of() -> Iterator[tuple[str, Card]]:
+    """The `spend` and `budget` cards: actual cost, the labelled estimate, the budget, approval."""
+    costs = Costs(
+        "USD",
+        (
+            DayCost(dt.date(2026, 12, 3), training=0.03, hosting=6.8),
+            DayCost(dt.date(2026, 12, 4), hosting=13.6, inference=0.01),
+        ),
+    )
+    view = SpendView("aoai-lab2", "month", costs, 0.5, 1.7, since=1_796_000_000.0, budget=50.0)
+    yield "spend", spend.spend_card(view)
+    yield (
+        "spend-euro",
+        spend.spend_card(SpendView("aoai-lab2", "30days", Costs("EUR"), estimated=False)),
+    )
+    yield "budget", spend.budget_card(None)
+    check = BudgetCheck(50.0, 48.0, 3.3)
+    approval = Approval(
+        token="t",
+        conversation="c",
+        asker="u",
+        asker_name="Tom",
+        what=f"{MODEL} on a.jsonl",
+        check=check,
+    )
+    yield "spend-approval", spend.approval_card(approval)
+    yield (
+        "spend-approved",
+        spend.approval_card(approval.model_copy(update={"state": "approved", "by": "Ada"})),
+    )
 
 
 def _verbs(node: Any) -> Iterator[str]:
@@ -461,6 +496,7 @@ VIEWS: list[notify.View] = [
     ProvisionSucceeded(PROVISION, "https://aoai-lab2.openai.azure.com/", 1.0, True, "note"),
     ProvisionFailed(PROVISION, "why"),
     TeardownProgress("aoai-lab2", ITEMS, False, False),
+    BudgetNotice("aoai-lab2", 0.8, 40.0, 50.0, "USD"),
 ]
 
 
