@@ -435,16 +435,17 @@ def _method(request: web.Request, body: dict[str, Any], model: str) -> tuple[str
     return kind, _check_hyperparameters({**top, **given}, kind)
 
 
-def job_view(request: web.Request, job: Doc) -> Doc:
-    """A job as this API version shows it: v1 says validating_files and queued for pending."""
+def job_view(request: web.Request, job: Doc, *, created: bool = False) -> Doc:
+    """A job as this API version shows it: v1 says validating_files and queued for pending (the
+    answer to its creation, `created`, always validating_files: the files are checked first,
+    however long the sandbox took to answer)."""
     body = wire(job)
     if not has_method(request):
         body.pop("method", None)
     if is_v1(request):
         if job["status"] == "pending":
             sandbox = request.config_dict[SANDBOX]
-            created = float(job["created_at"])
-            validating = sandbox.clock.now() < created + VALIDATE_SECONDS
+            validating = created or sandbox.clock.now() < job["created_at"] + VALIDATE_SECONDS
             body["status"] = "validating_files" if validating else "queued"
         body["user_provided_suffix"] = body.get("suffix")
         body.setdefault("organization_id", "")
@@ -531,7 +532,8 @@ async def create_job(request: web.Request) -> web.Response:
     sandbox.wake.set()
     location = str(request.url.with_query(None)) + f"/{job_id}"
     status = 200 if is_v1(request) else 201
-    return web.json_response(job_view(request, job), status=status, headers={"Location": location})
+    body = job_view(request, job, created=True)
+    return web.json_response(body, status=status, headers={"Location": location})
 
 
 async def list_jobs(request: web.Request) -> web.Response:

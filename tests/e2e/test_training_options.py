@@ -331,7 +331,7 @@ async def test_a_run_continued_from_a_fine_tuned_model_then_cleaned_up(
     if user.english:
         assert "is not on this resource (it was deleted" in gone["text"]
     audit = card_text(await user.say("audit 5"))
-    assert f"file {file_id}" in audit and f"model {parent}" in audit
+    assert f"({file_id})" in audit and f"({parent})" in audit  # names only, each with its id
     user.check_korean()
 
 
