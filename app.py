@@ -42,6 +42,7 @@ from skills.context import Context
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
 from skills.doctor import azure_checks
+from skills.evaluation.service import Evaluation
 from skills.languages import Languages
 from skills.notify import Notify
 from skills.playground import Playground
@@ -151,6 +152,7 @@ def create_app(settings: Settings) -> web.Application:
         datasets=state.datasets,
     )
     hosting = Hosting(ctx)
+    evaluation = Evaluation(ctx)
     training = Training(ctx)
     resources = Resources(ctx)
     provisioning = Provisioning(ctx, resources)
@@ -176,6 +178,7 @@ def create_app(settings: Settings) -> web.Application:
         checks=checks,
         training=training,
         hosting=hosting,
+        evaluation=evaluation,
         playground=Playground(ctx, hosting),
         resources=resources,
         provisioning=provisioning,
@@ -201,6 +204,7 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
+        await evaluation.resume()  # evaluations left running
         for interrupted in (provisioning.resume, teardown.resume):  # a restart or a lost instance
             await interrupted()
             ctx.tasks.spawn(every_retry(ctx.owners, interrupted, "work"), "adopter")

@@ -11,6 +11,7 @@ from skills.checks import FileChecks
 from skills.claims import Claims
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
+from skills.evaluation.service import Evaluation
 from skills.languages import Languages
 from skills.playground import Playground
 from skills.provisioning.access import Access
@@ -30,6 +31,7 @@ class Services:
     checks: FileChecks
     training: Training
     hosting: Hosting
+    evaluation: Evaluation
     playground: Playground
     resources: Resources
     provisioning: Provisioning

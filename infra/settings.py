@@ -192,6 +192,10 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(HOSTING_PRICE_PER_HOUR),
         validation_alias=AliasChoices("FTBOT_HOSTING_PRICES", "hosting_prices"),
     )
+    base_deployment: str = Field(
+        "", validation_alias=AliasChoices("FTBOT_BASE_DEPLOYMENT", "base_deployment")
+    )
+    """The deployment of a base model `evaluate` compares against (`against <deployment>` wins)."""
     max_file_bytes: int = Field(
         512 * 1024 * 1024,
         gt=0,

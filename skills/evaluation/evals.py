@@ -1,0 +1,125 @@
+"""The Evals calls of an evaluation, on Azure OpenAI's v1 data plane with the `openai` SDK
+(`client.evals`): one eval holding the graders, one run per model over the same items, and the
+runs' output items.
+
+Shapes: azure-v1-v1-generated.json (createEval: a `custom` data_source_config with the items'
+JSON schema and `testing_criteria`; createEvalRun: a `completions` data source, its `model` a
+deployment, `input_messages` an `item_reference` to each item's conversation, `file_content`
+items, `sampling_params`), and the SDK's `evals` types. Graders (the spec's
+OpenAI.EvalGraderTextSimilarityParams and OpenAI.EvalGraderStringCheckParams): `fuzzy_match` and
+`rouge_l` text similarity of the answer (`{{sample.output_text}}`) with the reference answer
+(`{{item.reference}}`), and exact match when every reference is short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from openai import AsyncOpenAI
+from openai.types.evals.runs.output_item_list_response import OutputItemListResponse
+
+from skills.evaluation.items import Item, Items
+
+SEED = 42
+"""The sampling seed of both runs: the same settings for both models."""
+TEMPERATURE = 0.0
+MAX_COMPLETION_TOKENS = 512
+ANSWER = "{{sample.output_text}}"
+REFERENCE = "{{item.reference}}"
+ITEM_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "input": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"role": {"type": "string"}, "content": {"type": "string"}},
+                "required": ["role", "content"],
+            },
+        },
+        "reference": {"type": "string"},
+    },
+    "required": ["input", "reference"],
+}
+
+
+def testing_criteria(items: Items) -> list[dict[str, Any]]:
+    """The graders of an evaluation of these items."""
+    graders: list[dict[str, Any]] = [
+        {
+            "type": "text_similarity",
+            "name": metric,
+            "input": ANSWER,
+            "reference": REFERENCE,
+            "evaluation_metric": metric,
+            "pass_threshold": threshold,
+        }
+        for metric, threshold in (("fuzzy_match", 0.6), ("rouge_l", 0.4))
+    ]
+    if items.short_references:
+        graders.append(
+            {
+                "type": "string_check",
+                "name": "exact_match",
+                "input": ANSWER,
+                "reference": REFERENCE,
+                "operation": "eq",
+            }
+        )
+    return graders
+
+
+async def create_eval(client: AsyncOpenAI, name: str, items: Items) -> str:
+    """A new eval for these items; its id."""
+    created = await client.evals.create(
+        name=name,
+        data_source_config={
+            "type": "custom",
+            "item_schema": ITEM_SCHEMA,
+            "include_sample_schema": True,
+        },
+        testing_criteria=testing_criteria(items),  # type: ignore[arg-type]  # the SDK's union
+    )
+    return created.id
+
+
+async def create_run(
+    client: AsyncOpenAI, eval_id: str, name: str, deployment: str, rows: Sequence[Item]
+) -> str:
+    """A run answering every item with `deployment`; its id."""
+    run = await client.evals.runs.create(
+        eval_id,
+        name=name,
+        data_source={
+            "type": "completions",
+            "model": deployment,
+            "input_messages": {"type": "item_reference", "item_reference": "item.input"},
+            "sampling_params": {
+                "seed": SEED,
+                "temperature": TEMPERATURE,
+                "max_completion_tokens": MAX_COMPLETION_TOKENS,
+            },
+            "source": {"type": "file_content", "content": [{"item": row} for row in rows]},
+        },
+    )
+    return run.id
+
+
+async def run_state(client: AsyncOpenAI, eval_id: str, run_id: str) -> tuple[str, int, int, str]:
+    """(status, items done, total, error message) of a run."""
+    run = await client.evals.runs.retrieve(run_id, eval_id=eval_id)
+    counts = run.result_counts
+    error = run.error.message if run.error and run.error.message else ""
+    return run.status, counts.passed + counts.failed + counts.errored, counts.total, error
+
+
+async def output_items(
+    client: AsyncOpenAI, eval_id: str, run_id: str
+) -> list[OutputItemListResponse]:
+    """Every output item of a run, in item order."""
+    found = [
+        item
+        async for item in client.evals.runs.output_items.list(run_id, eval_id=eval_id, limit=100)
+    ]
+    return sorted(found, key=lambda item: item.datasource_item_id)

@@ -1,0 +1,122 @@
+"""`evaluate` from chat, against the bot's embedded sandbox: after training on Microsoft Learn's
+tutorial data, the fine-tuned model and its base answer the job's validation file on Azure
+OpenAI Evals (v1, checked against Microsoft's spec by the sandbox), the card follows both runs,
+and the result compares them with a 95% interval; bad input gets one sentence and spends nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.azure import azure_clients
+from infra.records import RecordStore
+from skills.evaluation.records import EvalRecord, EvalRequest
+from tests.channel import Activity, Conversation, card_text
+from tests.harness import client_settings
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+MODEL = "gpt-4o-mini-2024-07-18"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"sandbox_speedup": 3000.0}
+
+
+async def trained_job(bot_url: str, tmp_path: Path) -> str:
+    """A job trained on the tutorial's training file, with its validation file."""
+    settings = client_settings(tmp_path / "client")
+    async with (
+        azure_clients(settings, sandbox_url=f"{bot_url}/sandbox") as azure,
+        asyncio.timeout(90),
+    ):
+        client = azure.openai
+        files = []
+        for name in ("mslearn_training_set.jsonl", "mslearn_validation_set.jsonl"):
+            uploaded = await client.files.create(
+                file=(name, (DATA / name).read_bytes()), purpose="fine-tune"
+            )
+            files.append(uploaded.id)
+        for file_id in files:
+            while (await client.files.retrieve(file_id)).status != "processed":
+                await asyncio.sleep(0.05)
+        job = await client.fine_tuning.jobs.create(
+            model=MODEL, training_file=files[0], validation_file=files[1], suffix="clippy"
+        )
+        while (job := await client.fine_tuning.jobs.retrieve(job.id)).status != "succeeded":
+            assert job.status in ("validating_files", "queued", "running"), job.error
+            await asyncio.sleep(0.05)
+        return job.id
+
+
+def updated(card_id: str, words: str) -> Callable[[Activity], bool]:
+    """An in-place update of message `card_id` whose text contains `words`."""
+    return lambda a: a["_op"] == "update" and a["id"] == card_id and words in card_text(a)
+
+
+async def deploy(chat: Conversation, command: str) -> None:
+    confirm = await chat.say(command)
+    assert "Deploy " in card_text(confirm), card_text(confirm)
+    await chat.press(confirm, "Deploy")
+    await chat.reply(updated(confirm["id"], "is deployed"), seconds=30)
+
+
+async def test_evaluate_a_job_against_its_base_from_chat(
+    conversation: Callable[..., Conversation],
+    bot_url: str,
+    tmp_path: Path,
+    bot_records: RecordStore,
+) -> None:
+    job = await trained_job(bot_url, tmp_path)
+    chat = conversation()
+
+    # not deployed yet: one sentence, nothing asked
+    answer = await chat.say(f"evaluate {job} against base")
+    assert (
+        "has no deployment yet" in answer["text"]
+        and f"deploy {job} sku=developer" in answer["text"]
+    )
+    await deploy(chat, f"deploy {job} name=clippy sku=developer")
+    await deploy(chat, f"deploy {MODEL} name=base sku=globalstandard")
+
+    # bad input: one sentence each, nothing asked or spent
+    for command, words in (
+        ("evaluate nowhere against base", "There is no deployment named `nowhere`"),
+        ("evaluate base against base", "serves the base model"),
+        ("evaluate clippy against clippy", "serves a fine-tuned model"),
+        ("evaluate clippy", "Which deployment of the base model"),
+        ("evaluate clippy against base sideways", "I don't understand"),
+    ):
+        answer = await chat.say(command)
+        assert words in answer["text"], (command, answer["text"])
+    assert not await bot_records.all(EvalRequest)
+
+    # the question states what is compared, on what, and the estimate of both runs
+    confirm = await chat.say(f"evaluate {job} against base")
+    text = card_text(confirm)
+    assert "Evaluate clippy against base?" in text, text
+    assert "10" in text and job in text and "rouge_l" in text and "fuzzy_match" in text
+    assert "tokens for both runs" in text and "estimated $" in text
+
+    # confirmed: the card follows both runs, then shows the result in place
+    await chat.press(confirm, "Evaluate")
+    done = await chat.reply(updated(confirm["id"], "Evaluation of clippy"), seconds=60)
+    result = card_text(done)
+    assert "Mean score" in result and "95% interval" in result, result
+
+    (record,) = await bot_records.all(EvalRecord)
+    assert record.state == "completed" and record.outcome is not None
+    rouge = next(c for c in record.outcome.comparisons if c.grader == "rouge_l")
+    # Done means: the fine-tuned model's mean rouge_l is higher, with a 95% interval excluding 0
+    assert rouge.tuned_mean > rouge.base_mean and rouge.low > 0, rouge
+    assert record.outcome.tokens > 0 and record.outcome.cost is not None
+    assert "better" in result
+
+    # pressing "Evaluate" again does not run it twice
+    await chat.press(confirm, "Evaluate")
+    assert "already answered" in (await chat.reply())["text"]
