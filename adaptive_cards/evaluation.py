@@ -28,7 +28,7 @@ def _setup_facts(setup: Setup) -> Element:
             (_("Fine-tuned"), f"{name_value(setup.target)} ({name_value(setup.model)})"),
             (_("Base"), f"{name_value(setup.base)} ({name_value(setup.base_model)})"),
             (_("Examples"), f"{number(setup.items)} ({name_value(source)})"),
-            (_("Graders"), ", ".join(setup.graders)),
+            (_("Graders"), ", ".join(name_value(g) for g in setup.graders)),
         ]
     )
 
@@ -144,7 +144,7 @@ def _difference(comparison: Comparison) -> str:
 
 def _comparison(comparison: Comparison) -> list[Element]:
     return [
-        text(comparison.grader, weight="Bolder"),
+        text(name_value(comparison.grader), weight="Bolder"),
         facts(
             [
                 (

@@ -33,6 +33,7 @@ ALLOWED = {
     "ops",
     "emulator",
     "playground",
+    "evals",
     "agents",
     "sharepoint",
     "onedrive",

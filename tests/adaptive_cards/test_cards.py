@@ -37,6 +37,7 @@ from skills.deployment.views import (
     DeploymentSucceeded,
     IdleWarning,
 )
+from skills.evaluation.views import EvalDone, EvalFailed, EvalProgress
 from skills.playground import Comparison, Side
 from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
@@ -357,6 +358,9 @@ def test_every_verb_a_card_emits_is_a_command(tmp_path: Path) -> None:
     assert sorted(v for v in emitted if router.find(v) is None) == []
 
 
+from tests.adaptive_cards.test_evaluation import OUTCOME as EVAL_OUTCOME  # noqa: E402
+from tests.adaptive_cards.test_evaluation import SETUP as EVAL_SETUP  # noqa: E402
+
 VIEWS: list[notify.View] = [
     JobView("running", MODEL, "a.jsonl"),
     FinalView(job("succeeded"), "a.jsonl", None, [[1.0, 2.0], [2.0, 1.0]]),
@@ -371,6 +375,9 @@ VIEWS: list[notify.View] = [
     ProvisionSucceeded(PROVISION, "https://aoai-lab2.openai.azure.com/", 1.0, True, "note"),
     ProvisionFailed(PROVISION, "why"),
     TeardownProgress("aoai-lab2", ITEMS, False, False),
+    EvalProgress(EVAL_SETUP, 1, 2),
+    EvalDone(EVAL_SETUP, EVAL_OUTCOME),
+    EvalFailed(EVAL_SETUP, "why"),
 ]
 
 
