@@ -124,11 +124,17 @@ class Evaluation:
         return info, job
 
     async def _base(self, resource: Resource, name: str, tuned: DeploymentInfo) -> DeploymentInfo:
+        """The named base deployment, else the first ready one of the fine-tuned model's base."""
         if not name:
+            cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+            listed = await arm.list_deployments(cognitive, resource, self.ctx.clock.observe)
+            found = [d for d in listed if d.ready and not d.fine_tuned and d.base == tuned.base]
+            if found:
+                return found[0]
             raise UserError(
-                "Which deployment of the base model should I compare with? Name one with "
-                "`against <deployment>` (a Standard or Global Standard deployment of `{base}`), "
-                "or set FTBOT_BASE_DEPLOYMENT.",
+                "There is no deployment of the base model `{base}` to compare with: deploy it "
+                "(`deploy {base} sku=globalstandard`: pay per token, no hourly fee), or name one "
+                "with `against <deployment>` or FTBOT_BASE_DEPLOYMENT.",
                 base=tuned.base,
             )
         info = await self._deployment(resource, name)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from adaptive_cards import chat, deployment, help, provisioning, training, validation
+from adaptive_cards import chat, deployment, evaluation, help, provisioning, training, validation
 from adaptive_cards.common import Card
 from bot.commands import build_router
 from bot.render import render
@@ -324,6 +324,10 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
             )
         ),
     )
+    yield "evaluate-confirm", evaluation.confirm_card(EVAL_SETUP, "token", 24)
+    yield "evaluate-progress", evaluation.progress_card(EvalProgress(EVAL_SETUP, 3, 5))
+    yield "evaluate-result", evaluation.result_card(EvalDone(EVAL_SETUP, EVAL_OUTCOME))
+    yield "evaluate-failed", evaluation.failed_card(EvalFailed(EVAL_SETUP, "why."))
 
 
 def _verbs(node: Any) -> Iterator[str]:

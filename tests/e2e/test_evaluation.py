@@ -44,14 +44,18 @@ async def trained_job(bot_url: str, tmp_path: Path) -> str:
             files.append(uploaded.id)
         for file_id in files:
             while (await client.files.retrieve(file_id)).status != "processed":
-                await asyncio.sleep(0.05)
+                await _pause()
         job = await client.fine_tuning.jobs.create(
             model=MODEL, training_file=files[0], validation_file=files[1], suffix="clippy"
         )
         while (job := await client.fine_tuning.jobs.retrieve(job.id)).status != "succeeded":
             assert job.status in ("validating_files", "queued", "running"), job.error
-            await asyncio.sleep(0.05)
+            await _pause()
         return job.id
+
+
+async def _pause() -> None:
+    await asyncio.sleep(0.05)
 
 
 def updated(card_id: str, words: str) -> Callable[[Activity], bool]:
@@ -59,11 +63,12 @@ def updated(card_id: str, words: str) -> Callable[[Activity], bool]:
     return lambda a: a["_op"] == "update" and a["id"] == card_id and words in card_text(a)
 
 
-async def deploy(chat: Conversation, command: str) -> None:
+async def deploy(chat: Conversation, command: str) -> Activity:
+    """Deploy, confirm, and return the card once it says deployed."""
     confirm = await chat.say(command)
     assert "Deploy " in card_text(confirm), card_text(confirm)
     await chat.press(confirm, "Deploy")
-    await chat.reply(updated(confirm["id"], "is deployed"), seconds=30)
+    return await chat.reply(updated(confirm["id"], "is deployed"), seconds=30)
 
 
 async def test_evaluate_a_job_against_its_base_from_chat(
@@ -81,7 +86,9 @@ async def test_evaluate_a_job_against_its_base_from_chat(
         "has no deployment yet" in answer["text"]
         and f"deploy {job} sku=developer" in answer["text"]
     )
-    await deploy(chat, f"deploy {job} name=clippy sku=developer")
+    deployed = await deploy(chat, f"deploy {job} name=clippy sku=developer")
+    answer = await chat.say("evaluate clippy")
+    assert "There is no deployment of the base model `gpt-4o-mini-2024-07-18`" in answer["text"]
     await deploy(chat, f"deploy {MODEL} name=base sku=globalstandard")
 
     # bad input: one sentence each, nothing asked or spent
@@ -89,12 +96,18 @@ async def test_evaluate_a_job_against_its_base_from_chat(
         ("evaluate nowhere against base", "There is no deployment named `nowhere`"),
         ("evaluate base against base", "serves the base model"),
         ("evaluate clippy against clippy", "serves a fine-tuned model"),
-        ("evaluate clippy", "Which deployment of the base model"),
         ("evaluate clippy against base sideways", "I don't understand"),
+        ("evaluate clippy against base file-nothere", "Azure OpenAI has no file"),
     ):
         answer = await chat.say(command)
         assert words in answer["text"], (command, answer["text"])
     assert not await bot_records.all(EvalRequest)
+
+    # the deployment card's "Evaluate" finds the base deployment itself; "Cancel" spends nothing
+    await chat.press(deployed, "Evaluate")
+    offered = await chat.reply(lambda a: "Evaluate clippy against base?" in card_text(a))
+    await chat.press(offered, "Cancel")
+    await chat.reply(updated(offered["id"], "Evaluation cancelled"))
 
     # the question states what is compared, on what, and the estimate of both runs
     confirm = await chat.say(f"evaluate {job} against base")
