@@ -62,6 +62,13 @@ def cost_of(base_model: str, prompt: int, completion: int) -> float | None:
     return (prompt * price[0] + completion * price[1]) / 1_000_000
 
 
+def transient(error: openai.APIError) -> bool:
+    """A failure that passes (no connection, rate limited, a server error): try again later."""
+    if isinstance(error, openai.APIStatusError):
+        return error.status_code == 429 or error.status_code >= 500
+    return isinstance(error, openai.APIConnectionError)
+
+
 def owner_item(ident: str) -> str:
     """The ownership item of running an evaluation."""
     return f"evaluate/{ident}"
@@ -272,19 +279,27 @@ class Evaluation:
         record = await self.ctx.records.get(EvalRecord.at(ident))
         if record is None or record.state not in ("creating", "running"):
             return
-        try:
-            record = await self._create(record)
-            record = await self._follow(record)
-            if record.state == "failed":
-                await self._fail(record, record.error)
+        while True:
+            try:
+                record = await self._create(record)
+                record = await self._follow(record)
+                if record.state == "failed":
+                    await self._fail(record, record.error)
+                    return
+                outcome = await self._outcome(record)
+                break
+            except UserError as error:
+                await self._fail(record, error.message)
                 return
-            outcome = await self._outcome(record)
-        except UserError as error:
-            await self._fail(record, error.message)
-            return
-        except openai.APIError as error:
-            await self._fail(record, openai_error(error, _("evaluation run")).message)
-            return
+            except openai.APIError as error:
+                if not transient(error):
+                    await self._fail(record, openai_error(error, _("evaluation run")).message)
+                    return
+                log.warning("evaluation %s: %s; trying again", record.id, error)
+            await asyncio.sleep(self._pause())
+            if not self.ctx.owners.owns(owner_item(record.id)):
+                return  # another instance took it over
+            record = await self.ctx.records.get(EvalRecord.at(ident)) or record
         record = await self._change(record.id, state="completed", outcome=outcome)
         await self.ctx.audit.end(record.audit, "done", _summary(outcome))
         await self._show(record, EvalDone(record.setup, outcome))
@@ -306,6 +321,11 @@ class Evaluation:
                 )
                 record = await self._change(record.id, runs={**record.runs, side: run})
         return await self._change(record.id, rows=[], state="running")
+
+    def _pause(self) -> float:
+        """Real seconds between two checks of the runs."""
+        wanted = self.ctx.clock.real_seconds(POLL_SERVICE_SECONDS)
+        return min(MAX_POLL_SECONDS, max(MIN_POLL_SECONDS, wanted))
 
     async def _follow(self, record: EvalRecord) -> EvalRecord:
         """Poll both runs until they end, the live card showing the items done."""

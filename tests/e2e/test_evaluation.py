@@ -11,13 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from infra.azure import azure_clients
 from infra.records import RecordStore
 from skills.evaluation.records import EvalRecord, EvalRequest
-from tests.channel import Activity, Conversation, card_text
-from tests.harness import client_settings
+from tests.channel import Activity, ChannelFake, Conversation, card_text
+from tests.harness import bot_settings, bot_state, client_settings, free_port, running_bot
+from tests.sandbox_server import wait_for
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -133,3 +135,41 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     # pressing "Evaluate" again does not run it twice
     await chat.press(confirm, "Evaluate")
     assert "already answered" in (await chat.reply())["text"]
+
+
+async def test_a_restart_mid_evaluation_resumes_and_finishes_on_its_card(
+    channel: ChannelFake, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    data, port = tmp_path / "data", free_port()  # the resource's endpoint stays the same
+    async with running_bot(bot_settings(data, sandbox_speedup=3000.0, port=port)) as url:
+        job = await trained_job(url, tmp_path)
+        chat = Conversation(url, channel, session)
+        await deploy(chat, f"deploy {job} name=clippy sku=standard")
+        await deploy(chat, f"deploy {MODEL} name=base sku=globalstandard")
+    # at speed 1 each run takes 5 s of its sandbox's time (0.5 s an item): the bot stops mid-run
+    async with (
+        running_bot(bot_settings(data, sandbox_speedup=1.0, port=port)) as url,
+        bot_state(data) as state,
+    ):
+        chat.bot_url = url
+        confirm = await chat.say("evaluate clippy")
+        await chat.press(confirm, "Evaluate")
+
+        async def running() -> bool:
+            records = await state.all(EvalRecord)
+            return bool(records) and records[0].state == "running"
+
+        await wait_for(running, within=30)
+    async with (
+        running_bot(bot_settings(data, sandbox_speedup=1.0, port=port)) as url,
+        bot_state(data) as state,
+    ):
+        chat.bot_url = url
+        done = await chat.reply(updated(confirm["id"], "Evaluation of clippy"), seconds=60)
+        assert "Mean score" in card_text(done)
+        (record,) = await state.all(EvalRecord)
+        assert record.state == "completed" and len(record.runs) == 2
+        later = [a for a in chat.replies() if a["_op"] == "post" and "Evaluat" in card_text(a)]
+        assert later == [confirm], "the evaluation finished on the card that asked"
+        shown = card_text(await chat.say("audit"))
+        assert shown.count("**`evaluate`** clippy against base — done") == 1
