@@ -7,6 +7,7 @@ and the result compares them with a 95% interval; bad input gets one sentence an
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,28 @@ async def trained_job(bot_url: str, tmp_path: Path) -> str:
             assert job.status in ("validating_files", "queued", "running"), job.error
             await _pause()
         return job.id
+
+
+async def upload(bot_url: str, tmp_path: Path, name: str, content: bytes) -> str:
+    """A file uploaded to the sandbox's resource with the SDK, once processed."""
+    settings = client_settings(tmp_path / "client")
+    async with azure_clients(settings, sandbox_url=f"{bot_url}/sandbox") as azure:
+        uploaded = await azure.openai.files.create(file=(name, content), purpose="fine-tune")
+        while (await azure.openai.files.retrieve(uploaded.id)).status != "processed":
+            await _pause()
+        return uploaded.id
+
+
+def chat_lines(count: int) -> bytes:
+    """A chat file of `count` short questions and answers."""
+    lines = []
+    for n in range(count):
+        messages = [
+            {"role": "user", "content": f"What is {n} plus one?"},
+            {"role": "assistant", "content": f"It is {n + 1}."},
+        ]
+        lines.append(json.dumps({"messages": messages}))
+    return "\n".join(lines).encode()
 
 
 async def _pause() -> None:
@@ -104,6 +127,15 @@ async def test_evaluate_a_job_against_its_base_from_chat(
         answer = await chat.say(command)
         assert words in answer["text"], (command, answer["text"])
     assert not await bot_records.all(EvalRequest)
+
+    # a preference file is compared with the preferred answers, a big one sampled: the card says so
+    dpo = await upload(bot_url, tmp_path, "dpo.jsonl", (DATA / "dpo.jsonl").read_bytes())
+    asked = card_text(await chat.say(f"evaluate clippy against base {dpo}"))
+    assert "preference (DPO) file" in asked and "preferred answer" in asked, asked
+    big = await upload(bot_url, tmp_path, "big.jsonl", chat_lines(1200))
+    asked = card_text(await chat.say(f"evaluate clippy against base {big}"))
+    assert "The file has 1,200 examples; a fixed sample of 1,000 of them" in asked, asked
+    assert "exact_match" in asked  # short answers are also checked for an exact match
 
     # the deployment card's "Evaluate" finds the base deployment itself; "Cancel" spends nothing
     await chat.press(deployed, "Evaluate")
