@@ -16,6 +16,7 @@ from adaptive_cards.common import (
     text,
 )
 from infra.i18n import _, n_, number, percent, price
+from skills.evaluation.evals import JUDGE
 from skills.evaluation.records import Outcome, Setup, Worst
 from skills.evaluation.stats import Comparison
 from skills.evaluation.views import EvalDone, EvalFailed, EvalProgress
@@ -142,9 +143,14 @@ def _difference(comparison: Comparison) -> str:
     return change + " " + _("no clear difference")
 
 
-def _comparison(comparison: Comparison) -> list[Element]:
+def _comparison(comparison: Comparison, judge: str) -> list[Element]:
+    title = name_value(comparison.grader)
+    if judge and comparison.grader == JUDGE:
+        title += " " + _(
+            "(the opinion of the model {judge}, not a measurement)", judge=name_value(judge)
+        )
     return [
-        text(name_value(comparison.grader), weight="Bolder"),
+        text(title, weight="Bolder"),
         facts(
             [
                 (
@@ -210,7 +216,7 @@ def result_card(view: EvalDone) -> Card:
         *_notes(setup),
     ]
     for comparison in outcome.comparisons:
-        body += _comparison(comparison)
+        body += _comparison(comparison, setup.judge)
     body.append(text(_usage(outcome), isSubtle=True))
     if outcome.worst:
         body.append(

@@ -271,7 +271,10 @@ def build_router() -> Router:
             ),
             Command(
                 verbs.EVALUATE,
-                N_("evaluate <deployment | job> [against <deployment>] [file-...]"),
+                N_(
+                    "evaluate <deployment | job> [against <deployment>] [file-...] "
+                    "[judge=<deployment>]"
+                ),
                 N_(
                     "Compare a fine-tuned model with its base on held-out examples (Azure OpenAI "
                     "Evals; shows the estimated cost and asks to confirm first)."

@@ -16,16 +16,17 @@ from infra.text import echo
 from skills.confirmations import lifetime_hours
 from skills.models import check_name
 
-USAGE = "`evaluate <deployment | job> [against <deployment>] [file-...]`"
+USAGE = "`evaluate <deployment | job> [against <deployment>] [file-...] [judge=<deployment>]`"
 
 
 @dataclass(frozen=True)
 class EvaluateArgs:
-    """`evaluate <deployment | job> [against <deployment>] [file-...]`."""
+    """`evaluate <deployment | job> [against <deployment>] [file-...] [judge=<deployment>]`."""
 
     target: str
     against: str
     file_id: str
+    judge: str = ""
 
 
 def parse_evaluate(text_: str, data: Mapping[str, Any]) -> EvaluateArgs:
@@ -34,10 +35,12 @@ def parse_evaluate(text_: str, data: Mapping[str, Any]) -> EvaluateArgs:
     target = words.pop(0) if words else str(data.get("deployment") or data.get("job") or "")
     if not target:
         raise UserError("Tell me what to evaluate: {usage}.", usage=USAGE)
-    against = file_id = ""
+    against = file_id = judge = ""
     while words:
         word = words.pop(0)
-        if word.lower() == "against" and words:
+        if word.lower().startswith("judge=") and not judge:
+            judge = check_name(word.partition("=")[2])
+        elif word.lower() == "against" and words:
             against = check_name(words.pop(0))
         elif word.startswith("file-") and not file_id:
             file_id = word
@@ -49,7 +52,7 @@ def parse_evaluate(text_: str, data: Mapping[str, Any]) -> EvaluateArgs:
             )
     if not target.startswith("ftjob-"):
         target = check_name(target)
-    return EvaluateArgs(target, against, file_id)
+    return EvaluateArgs(target, against, file_id, judge)
 
 
 def parse_request(text_: str, data: Mapping[str, Any]) -> str:
@@ -70,6 +73,7 @@ async def evaluate(turn: Turn, args: EvaluateArgs) -> None:
         target=args.target,
         against=args.against,
         file_id=args.file_id,
+        judge=args.judge,
     )
     content = cards.confirm_card(request.setup, request.token, lifetime_hours())
     setup = request.setup

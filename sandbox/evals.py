@@ -72,7 +72,7 @@ def _run_of(sandbox: Sandbox, eval_id: str, run_id: str) -> Doc:
 
 async def create_eval(request: web.Request) -> web.Response:
     """POST /evals: a `custom` data source config and its graders."""
-    sandbox, _account, subdomain = authorize(request)
+    sandbox, account, subdomain = authorize(request)
     body = await json_body(request)
     config = body.get("data_source_config")
     if not isinstance(config, dict) or config.get("type") != "custom":
@@ -85,6 +85,8 @@ async def create_eval(request: web.Request) -> web.Response:
         raise _invalid("testing_criteria must be a non-empty array.", "testing_criteria")
     for index, grader in enumerate(criteria):
         _check_grader(grader, index)
+        if grader["type"] == "score_model":  # its judge answers as a chat deployment would
+            ready_deployment(sandbox, account, str(grader.get("model") or ""))
     schema: Doc = {"type": "object", "properties": {"item": item_schema}, "required": ["item"]}
     if config.get("include_sample_schema"):
         schema["properties"]["sample"] = {"type": "object"}

@@ -44,8 +44,16 @@ ITEM_SCHEMA: dict[str, object] = {
 }
 
 
-def testing_criteria(items: Items) -> list[dict[str, Any]]:
-    """The graders of an evaluation of these items."""
+JUDGE = "judge"
+"""The name of the `score_model` grader (OpenAI.EvalGraderScoreModelParams): a model's opinion."""
+JUDGE_PROMPT = (
+    "You grade an answer against the reference answer. Reply with one number from 1 (wrong or "
+    "unrelated) to 5 (as correct and as fitting as the reference)."
+)
+
+
+def testing_criteria(items: Items, judge: str = "") -> list[dict[str, Any]]:
+    """The graders of an evaluation of these items (with `judge`: a chat deployment's grade)."""
     graders: list[dict[str, Any]] = [
         {
             "type": "text_similarity",
@@ -67,10 +75,24 @@ def testing_criteria(items: Items) -> list[dict[str, Any]]:
                 "operation": "eq",
             }
         )
+    if judge:
+        graders.append(
+            {
+                "type": "score_model",
+                "name": JUDGE,
+                "model": judge,
+                "input": [
+                    {"role": "system", "content": JUDGE_PROMPT},
+                    {"role": "user", "content": f"Reference: {REFERENCE}\nAnswer: {ANSWER}"},
+                ],
+                "range": [1, 5],
+                "pass_threshold": 4,
+            }
+        )
     return graders
 
 
-async def create_eval(client: AsyncOpenAI, name: str, items: Items) -> str:
+async def create_eval(client: AsyncOpenAI, name: str, items: Items, judge: str) -> str:
     """A new eval for these items; its id."""
     created = await client.evals.create(
         name=name,
@@ -79,7 +101,7 @@ async def create_eval(client: AsyncOpenAI, name: str, items: Items) -> str:
             "item_schema": ITEM_SCHEMA,
             "include_sample_schema": True,
         },
-        testing_criteria=testing_criteria(items),  # type: ignore[arg-type]  # the SDK's union
+        testing_criteria=testing_criteria(items, judge),  # type: ignore[arg-type]  # the SDK's union
     )
     return created.id
 

@@ -29,6 +29,8 @@ class Setup(BaseModel, frozen=True):
     items: int
     preference: bool = False
     graders: tuple[str, ...] = ()
+    judge: str = ""
+    """The chat deployment of the `score_model` grader ('' for none)."""
     prompt_tokens: int = 0
     """Prompt tokens of one run."""
     completion_tokens: int = 0

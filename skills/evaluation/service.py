@@ -62,6 +62,21 @@ def cost_of(base_model: str, prompt: int, completion: int) -> float | None:
     return (prompt * price[0] + completion * price[1]) / 1_000_000
 
 
+NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "davinci", "babbage", "sora", "gpt-image")
+"""Model names of deployments that do not answer chat completions."""
+
+
+def refuse_judge(judge: DeploymentInfo) -> None:
+    """One sentence when a judge's deployment is not of a chat model."""
+    if any(word in judge.model.lower() for word in NOT_CHAT):
+        raise UserError(
+            "`{name}` serves `{model}`, which is not a chat model; a judge must be a chat "
+            "deployment (a GPT-4o or GPT-4.1 model, for example).",
+            name=judge.name,
+            model=judge.model,
+        )
+
+
 def transient(error: openai.APIError) -> bool:
     """A failure that passes (no connection, rate limited, a server error): try again later."""
     if isinstance(error, openai.APIStatusError):
@@ -187,10 +202,15 @@ class Evaluation:
         target: str,
         against: str,
         file_id: str,
+        judge: str = "",
     ) -> EvalRequest:
-        """Resolve both deployments and the items, and store the question with its cost."""
+        """Resolve both deployments (and the judge's) and the items, and store the question with
+        its cost."""
         tuned, job = await self._target(resource, target)
         base = await self._base(resource, against or self.ctx.settings.base_deployment, tuned)
+        judge = judge or self.ctx.settings.judge_deployment
+        if judge:
+            refuse_judge(await self._deployment(resource, judge))
         text, source = await self._file(resource, file_id, job)
         items = items_of(text)
         return await self.ctx.confirmations.ask(
@@ -198,7 +218,7 @@ class Evaluation:
             conversation,
             user,
             resource=resource,
-            setup=setup_of(items, tuned, base, job, source),
+            setup=setup_of(items, tuned, base, job, source, judge),
             rows=list(items.rows),
         )
 
@@ -311,9 +331,8 @@ class Evaluation:
         items = Items(tuple(record.rows), setup.examples, setup.preference)
         if not record.eval_id:
             name = f"{setup.target} vs {setup.base}"
-            record = await self._change(
-                record.id, eval_id=await evals.create_eval(client, name, items)
-            )
+            made = await evals.create_eval(client, name, items, setup.judge)
+            record = await self._change(record.id, eval_id=made)
         for side, deployment in (("base", setup.base), ("tuned", setup.target)):
             if side not in record.runs:
                 run = await evals.create_run(
@@ -434,7 +453,7 @@ def _summary(outcome: Outcome) -> str:
 
 
 def setup_of(
-    items: Items, tuned: DeploymentInfo, base: DeploymentInfo, job: str, source: str
+    items: Items, tuned: DeploymentInfo, base: DeploymentInfo, job: str, source: str, judge: str
 ) -> Setup:
     """What a question shows: the deployments, the items and the estimate of both runs."""
     prompt, completion = items.tokens(tuned.base)
@@ -449,7 +468,8 @@ def setup_of(
         examples=items.examples,
         items=len(items.rows),
         preference=items.preference,
-        graders=tuple(g["name"] for g in evals.testing_criteria(items)),
+        graders=tuple(g["name"] for g in evals.testing_criteria(items, judge)),
+        judge=judge,
         prompt_tokens=prompt,
         completion_tokens=completion,
         cost=cost,

@@ -29,7 +29,8 @@ SETUP = Setup(
     examples=1500,
     items=1000,
     preference=True,
-    graders=("fuzzy_match", "rouge_l"),
+    graders=("fuzzy_match", "rouge_l", "judge"),
+    judge="judge-4o",
     prompt_tokens=40_000,
     completion_tokens=20_000,
     cost=0.03,
@@ -55,6 +56,16 @@ OUTCOME = Outcome(
             difference=0.01,
             low=-0.02,
             high=0.04,
+        ),
+        Comparison(
+            grader="judge",
+            base_mean=3.1,
+            tuned_mean=2.4,
+            base_pass=0.5,
+            tuned_pass=0.3,
+            difference=-0.7,
+            low=-1.0,
+            high=-0.4,
         ),
     ),
     tokens=120_000,
@@ -97,6 +108,8 @@ def test_the_cards_say_what_is_compared_what_it_costs_and_what_was_found() -> No
     assert "+0.010 (95% interval -0.020 to +0.040) no clear difference" in result
     assert "base 10.0%, fine-tuned 40.0%" in result
     assert "Where the fine-tuned model did worst" in result
+    assert "judge (the opinion of the model judge-4o, not a measurement)" in result
+    assert "-0.700 (95% interval -1.000 to -0.400) worse" in result
     assert "Evaluation of clippy failed" in failed
     quotes = [
         b["text"]

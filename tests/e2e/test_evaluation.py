@@ -123,6 +123,7 @@ async def test_evaluate_a_job_against_its_base_from_chat(
         ("evaluate clippy against clippy", "serves a fine-tuned model"),
         ("evaluate clippy against base sideways", "I don't understand"),
         ("evaluate clippy against base file-nothere", "Azure OpenAI has no file"),
+        ("evaluate clippy against base judge=nowhere", "There is no deployment named `nowhere`"),
     ):
         answer = await chat.say(command)
         assert words in answer["text"], (command, answer["text"])
@@ -144,7 +145,7 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     await chat.reply(updated(offered["id"], "Evaluation cancelled"))
 
     # the question states what is compared, on what, and the estimate of both runs
-    confirm = await chat.say(f"evaluate {job} against base")
+    confirm = await chat.say(f"evaluate {job} against base judge=base")
     text = card_text(confirm)
     assert "Evaluate clippy against base?" in text, text
     assert "10" in text and job in text and "rouge_l" in text and "fuzzy_match" in text
@@ -155,6 +156,7 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     done = await chat.reply(updated(confirm["id"], "Evaluation of clippy"), seconds=60)
     result = card_text(done)
     assert "Mean score" in result and "95% interval" in result, result
+    assert "judge (the opinion of the model base, not a measurement)" in result
 
     (record,) = await bot_records.all(EvalRecord)
     assert record.state == "completed" and record.outcome is not None

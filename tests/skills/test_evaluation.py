@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from infra.errors import UserError
+from skills.deployment.arm import DeploymentInfo
 from skills.evaluation.items import MAX_ITEMS, items_of
+from skills.evaluation.service import refuse_judge
 from skills.evaluation.stats import compare, paired_bootstrap
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -76,3 +78,13 @@ def test_the_paired_bootstrap_interval() -> None:
     compared = compare("rouge_l", [(0.2, False), (0.4, True)], [(0.6, True), (0.8, True)])
     assert compared.base_mean == pytest.approx(0.3) and compared.tuned_pass == 1.0
     assert compared.significant and compared.low == pytest.approx(0.4)
+
+
+def test_a_judge_must_be_a_chat_model() -> None:
+    embeddings = DeploymentInfo(
+        "vectors", "text-embedding-3-small", "1", "Standard", 1, "Succeeded"
+    )
+    with pytest.raises(UserError) as raised:
+        refuse_judge(embeddings)
+    assert "not a chat model" in raised.value.message
+    refuse_judge(DeploymentInfo("judge", "gpt-4o", "2024-08-06", "Standard", 1, "Succeeded"))
