@@ -11,6 +11,7 @@ from adaptive_cards.common import (
     facts,
     heading,
     name_value,
+    open_url,
     quote,
     submit,
     text,
@@ -224,7 +225,8 @@ def result_card(view: EvalDone) -> Card:
         )
         for index, worst in enumerate(outcome.worst, start=1):
             body += _worst(index, worst)
-    return card(body)
+    actions = [open_url(_("Download all outputs (JSONL)"), view.download_url)]
+    return card(body, actions if view.download_url else [])
 
 
 def failed_card(view: EvalFailed) -> Card:

@@ -100,6 +100,8 @@ class EvalRecord(Record, Spoken):
     rows: list[dict[str, Any]] = []
     """The items, until both runs hold them."""
     audit: str = ""
+    download_key: str = ""
+    """The secret of the outputs' download link (app.py serves it to whoever holds the link)."""
     eval_id: str = ""
     runs: dict[str, str] = {}
     """"base" and "tuned" -> run id."""

@@ -10,7 +10,10 @@ evaluation/evals.py), polling both until they end, then the output items compare
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
+import secrets
 import time
 
 import openai
@@ -44,6 +47,8 @@ CARD_SECONDS = 2.0
 """At most one update of the live card per this many real seconds."""
 FINISHED = ("completed", "failed", "canceled")
 WORST_SHOWN = 3
+DOWNLOAD_PATH = "/api/evaluations/{id}/outputs.jsonl"
+"""Where app.py serves an evaluation's outputs (to the holder of its download key)."""
 
 
 def price_of(base_model: str) -> tuple[float, float] | None:
@@ -257,6 +262,7 @@ class Evaluation:
             setup=setup,
             rows=request.rows,
             audit=entry.id,
+            download_key=secrets.token_urlsafe(24),
             language=request.language,
         )
         await self.ctx.records.put(record, entry)
@@ -322,7 +328,7 @@ class Evaluation:
             record = await self.ctx.records.get(EvalRecord.at(ident)) or record
         record = await self._change(record.id, state="completed", outcome=outcome)
         await self.ctx.audit.end(record.audit, "done", _summary(outcome))
-        await self._show(record, EvalDone(record.setup, outcome))
+        await self._show(record, EvalDone(record.setup, outcome, self.download_url(record)))
 
     async def _create(self, record: EvalRecord) -> EvalRecord:
         """The eval and both runs, each recorded as soon as Azure has it."""
@@ -412,6 +418,35 @@ class Evaluation:
                 if _score(t, key) < _score(b, key)
             ),
         )
+
+    def download_url(self, record: EvalRecord) -> str:
+        """The link that downloads every output of a completed evaluation (app.py serves it)."""
+        settings = self.ctx.settings
+        origin = f"https://{settings.public_host}" if settings.public_host else settings.base_url
+        return f"{origin}{DOWNLOAD_PATH.format(id=record.id)}?key={record.download_key}"
+
+    async def outputs(self, ident: str, key: str) -> bytes | None:
+        """Every output of both runs as JSONL (item, input, reference, each model's answer and
+        grades), for the holder of the evaluation's download key; None for anyone else."""
+        record = await self.ctx.records.get(EvalRecord.at(ident))
+        known = record is not None and record.state == "completed" and record.download_key
+        if record is None or not known or not hmac.compare_digest(record.download_key, key):
+            return None
+        client = self.ctx.azure.openai(record.resource)
+        base = await evals.output_items(client, record.eval_id, record.runs["base"])
+        tuned = await evals.output_items(client, record.eval_id, record.runs["tuned"])
+        lines = []
+        for b, t in zip(base, tuned, strict=False):
+            sides = {}
+            for side, item, deployment in (
+                ("base", b, record.setup.base),
+                ("fine_tuned", t, record.setup.target),
+            ):
+                grades = {r.name: {"score": r.score, "passed": r.passed} for r in item.results}
+                sides[side] = {"deployment": deployment, "answer": _answer(item), "grades": grades}
+            row = {"item": b.datasource_item_id, **b.datasource_item, **sides}
+            lines.append(json.dumps(row, ensure_ascii=False))
+        return ("\n".join(lines) + "\n").encode()
 
     async def _fail(self, record: EvalRecord, message: str) -> None:
         record = await self._change(record.id, state="failed", error=message)

@@ -23,6 +23,8 @@ class EvalDone(View):
 
     setup: Setup
     outcome: Outcome
+    download_url: str = ""
+    """Where every output of both runs downloads as JSONL ('' for none)."""
 
 
 @dataclass(frozen=True)

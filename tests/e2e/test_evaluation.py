@@ -101,6 +101,7 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     bot_url: str,
     tmp_path: Path,
     bot_records: RecordStore,
+    session: aiohttp.ClientSession,
 ) -> None:
     job = await trained_job(bot_url, tmp_path)
     chat = conversation()
@@ -165,6 +166,18 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     assert rouge.tuned_mean > rouge.base_mean and rouge.low > 0, rouge
     assert record.outcome.tokens > 0 and record.outcome.cost is not None
     assert "better" in result
+
+    # every output of both runs downloads as JSONL from the card's link, and only with its key
+    (link,) = [a["url"] for a in done["attachments"][0]["content"]["actions"]]
+    async with session.get(link) as response:
+        assert response.status == 200 and "attachment" in response.headers["Content-Disposition"]
+        rows = [json.loads(line) for line in (await response.text()).splitlines()]
+    assert [row["item"] for row in rows] == list(range(10))
+    assert rows[0]["reference"] == "It's Canberra, not Sydney. Shocking, I know!"
+    assert rows[0]["base"]["deployment"] == "base" and rows[0]["fine_tuned"]["answer"]
+    assert set(rows[0]["fine_tuned"]["grades"]) == {"fuzzy_match", "rouge_l", "judge"}
+    async with session.get(link.replace("key=", "key=x")) as response:
+        assert response.status == 404
 
     # pressing "Evaluate" again does not run it twice
     await chat.press(confirm, "Evaluate")
