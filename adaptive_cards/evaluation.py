@@ -243,3 +243,12 @@ def failed_card(view: EvalFailed) -> Card:
             quote(view.message),
         ]
     )
+
+
+def offer_card(sentence: str, offer: dict[str, str]) -> Card:
+    """A model the evaluation needs is not deployed: why, and a button that deploys it (the
+    `deploy` command, which states the cost and asks first)."""
+    return card(
+        [heading(_("Deploy first")), text(sentence)],
+        [submit(_("Deploy it"), verbs.DEPLOY, offer)],
+    )

@@ -14,6 +14,7 @@ from infra.errors import UserError
 from infra.i18n import _
 from infra.text import echo
 from skills.confirmations import lifetime_hours
+from skills.evaluation.service import NeedsDeployment
 from skills.models import check_name
 
 USAGE = "`evaluate <deployment | job> [against <deployment>] [file-...] [judge=<deployment>]`"
@@ -66,15 +67,19 @@ def parse_request(text_: str, data: Mapping[str, Any]) -> str:
 async def evaluate(turn: Turn, args: EvaluateArgs) -> None:
     """Resolve both deployments and the examples, and ask with the estimated cost."""
     evaluation = turn.services.evaluation
-    request = await evaluation.ask(
-        await turn.resource(),
-        turn.conversation_id,
-        turn.user_id,
-        target=args.target,
-        against=args.against,
-        file_id=args.file_id,
-        judge=args.judge,
-    )
+    try:
+        request = await evaluation.ask(
+            await turn.resource(),
+            turn.conversation_id,
+            turn.user_id,
+            target=args.target,
+            against=args.against,
+            file_id=args.file_id,
+            judge=args.judge,
+        )
+    except NeedsDeployment as needed:
+        await turn.show(cards.offer_card(needed.message, needed.offer), needed.message)
+        return
     content = cards.confirm_card(request.setup, request.token, lifetime_hours())
     setup = request.setup
     card = await turn.show(

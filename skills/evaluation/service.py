@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import time
+from typing import Any
 
 import openai
 from openai.types.evals.runs.output_item_list_response import (
@@ -24,7 +25,7 @@ from openai.types.evals.runs.output_item_list_response import (
 from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
-from infra.i18n import _
+from infra.i18n import N_, _
 from infra.prices import INFERENCE_PRICE_PER_1M_TOKENS
 from skills.audit import Actor
 from skills.azure_errors import openai_error
@@ -65,6 +66,15 @@ def cost_of(base_model: str, prompt: int, completion: int) -> float | None:
     if price is None:
         return None
     return (prompt * price[0] + completion * price[1]) / 1_000_000
+
+
+class NeedsDeployment(UserError):
+    """A model the evaluation needs is not deployed: the sentence, and the deployment the bot
+    offers to create (`offer`: the `deploy` command's data)."""
+
+    def __init__(self, template: str, offer: dict[str, str], **params: Any) -> None:
+        super().__init__(template, **params)
+        self.offer = offer
 
 
 NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "davinci", "babbage", "sora", "gpt-image")
@@ -127,12 +137,15 @@ class Evaluation:
                 if d.model == choice.model and d.ready
             ]
             if not serving:
-                raise UserError(
-                    "`{model}` has no deployment yet: deploy it first (`deploy {job} "
-                    "sku=developer` has no hourly fee and Azure deletes it after 24 hours), "
-                    "then evaluate again.",
+                raise NeedsDeployment(
+                    N_(
+                        "`{model}` has no deployment yet. A Developer tier deployment serves it "
+                        "for the evaluation with no hourly hosting fee (you pay per token), and "
+                        "Azure deletes it after 24 hours; press Evaluate on its card once it is "
+                        "deployed."
+                    ),
+                    {"model": choice.model, "job": ref, "sku": "developer"},
                     model=choice.model,
-                    job=ref,
                 )
             return serving[0], ref
         info = await self._deployment(resource, ref)
@@ -158,10 +171,13 @@ class Evaluation:
             found = [d for d in listed if d.ready and not d.fine_tuned and d.base == tuned.base]
             if found:
                 return found[0]
-            raise UserError(
-                "There is no deployment of the base model `{base}` to compare with: deploy it "
-                "(`deploy {base} sku=globalstandard`: pay per token, no hourly fee), or name one "
-                "with `against <deployment>` or FTBOT_BASE_DEPLOYMENT.",
+            raise NeedsDeployment(
+                N_(
+                    "There is no deployment of the base model `{base}` to compare with. A Global "
+                    "Standard deployment of it has no hourly fee (you pay per token); or name one "
+                    "with `against <deployment>` or FTBOT_BASE_DEPLOYMENT."
+                ),
+                {"model": tuned.base, "sku": "globalstandard"},
                 base=tuned.base,
             )
         info = await self._deployment(resource, name)

@@ -106,25 +106,36 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     job = await trained_job(bot_url, tmp_path)
     chat = conversation()
 
-    # not deployed yet: one sentence, nothing asked
-    answer = await chat.say(f"evaluate {job} against base")
-    assert (
-        "has no deployment yet" in answer["text"]
-        and f"deploy {job} sku=developer" in answer["text"]
-    )
+    # not deployed yet: the bot offers a Developer tier deployment (the deploy card asks first)
+    offer = await chat.say(f"evaluate {job}")
+    assert "has no deployment yet" in card_text(offer) and "Developer tier" in card_text(offer)
+    await chat.press(offer, "Deploy it")
+    ask = await chat.reply(lambda a: "Deploy gpt-4o-mini-clippy?" in card_text(a))
+    assert "Developer tier: no hourly hosting fee" in card_text(ask)
+    await chat.press(ask, "Cancel")
+    await chat.reply(updated(ask["id"], "cancelled"))
     deployed = await deploy(chat, f"deploy {job} name=clippy sku=developer")
-    answer = await chat.say("evaluate clippy")
-    assert "There is no deployment of the base model `gpt-4o-mini-2024-07-18`" in answer["text"]
-    await deploy(chat, f"deploy {MODEL} name=base sku=globalstandard")
+
+    # no base deployment: the bot offers a Global Standard one, billed per token only
+    offer = await chat.say("evaluate clippy")
+    assert "There is no deployment of the base model `gpt-4o-mini-2024-07-18`" in card_text(offer)
+    await chat.press(offer, "Deploy it")
+    ask = await chat.reply(lambda a: "Deploy gpt-4o-mini?" in card_text(a))
+    assert "No hosting fee" in card_text(ask)
+    await chat.press(ask, "Deploy")
+    await chat.reply(updated(ask["id"], "is deployed"), seconds=30)
 
     # bad input: one sentence each, nothing asked or spent
     for command, words in (
-        ("evaluate nowhere against base", "There is no deployment named `nowhere`"),
-        ("evaluate base against base", "serves the base model"),
+        ("evaluate nowhere against gpt-4o-mini", "There is no deployment named `nowhere`"),
+        ("evaluate gpt-4o-mini against gpt-4o-mini", "serves the base model"),
         ("evaluate clippy against clippy", "serves a fine-tuned model"),
-        ("evaluate clippy against base sideways", "I don't understand"),
-        ("evaluate clippy against base file-nothere", "Azure OpenAI has no file"),
-        ("evaluate clippy against base judge=nowhere", "There is no deployment named `nowhere`"),
+        ("evaluate clippy against gpt-4o-mini sideways", "I don't understand"),
+        ("evaluate clippy against gpt-4o-mini file-nothere", "Azure OpenAI has no file"),
+        (
+            "evaluate clippy against gpt-4o-mini judge=nowhere",
+            "There is no deployment named `nowhere`",
+        ),
     ):
         answer = await chat.say(command)
         assert words in answer["text"], (command, answer["text"])
@@ -132,23 +143,23 @@ async def test_evaluate_a_job_against_its_base_from_chat(
 
     # a preference file is compared with the preferred answers, a big one sampled: the card says so
     dpo = await upload(bot_url, tmp_path, "dpo.jsonl", (DATA / "dpo.jsonl").read_bytes())
-    asked = card_text(await chat.say(f"evaluate clippy against base {dpo}"))
+    asked = card_text(await chat.say(f"evaluate clippy against gpt-4o-mini {dpo}"))
     assert "preference (DPO) file" in asked and "preferred answer" in asked, asked
     big = await upload(bot_url, tmp_path, "big.jsonl", chat_lines(1200))
-    asked = card_text(await chat.say(f"evaluate clippy against base {big}"))
+    asked = card_text(await chat.say(f"evaluate clippy against gpt-4o-mini {big}"))
     assert "The file has 1,200 examples; a fixed sample of 1,000 of them" in asked, asked
     assert "exact_match" in asked  # short answers are also checked for an exact match
 
     # the deployment card's "Evaluate" finds the base deployment itself; "Cancel" spends nothing
     await chat.press(deployed, "Evaluate")
-    offered = await chat.reply(lambda a: "Evaluate clippy against base?" in card_text(a))
+    offered = await chat.reply(lambda a: "Evaluate clippy against gpt-4o-mini?" in card_text(a))
     await chat.press(offered, "Cancel")
     await chat.reply(updated(offered["id"], "Evaluation cancelled"))
 
     # the question states what is compared, on what, and the estimate of both runs
-    confirm = await chat.say(f"evaluate {job} against base judge=base")
+    confirm = await chat.say(f"evaluate {job} against gpt-4o-mini judge=gpt-4o-mini")
     text = card_text(confirm)
-    assert "Evaluate clippy against base?" in text, text
+    assert "Evaluate clippy against gpt-4o-mini?" in text, text
     assert "10" in text and job in text and "rouge_l" in text and "fuzzy_match" in text
     assert "tokens for both runs" in text and "estimated $" in text
 
@@ -157,7 +168,7 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     done = await chat.reply(updated(confirm["id"], "Evaluation of clippy"), seconds=60)
     result = card_text(done)
     assert "Mean score" in result and "95% interval" in result, result
-    assert "judge (the opinion of the model base, not a measurement)" in result
+    assert "judge (the opinion of the model gpt-4o-mini, not a measurement)" in result
 
     (record,) = await bot_records.all(EvalRecord)
     assert record.state == "completed" and record.outcome is not None
@@ -174,7 +185,7 @@ async def test_evaluate_a_job_against_its_base_from_chat(
         rows = [json.loads(line) for line in (await response.text()).splitlines()]
     assert [row["item"] for row in rows] == list(range(10))
     assert rows[0]["reference"] == "It's Canberra, not Sydney. Shocking, I know!"
-    assert rows[0]["base"]["deployment"] == "base" and rows[0]["fine_tuned"]["answer"]
+    assert rows[0]["base"]["deployment"] == "gpt-4o-mini" and rows[0]["fine_tuned"]["answer"]
     assert set(rows[0]["fine_tuned"]["grades"]) == {"fuzzy_match", "rouge_l", "judge"}
     async with session.get(link.replace("key=", "key=x")) as response:
         assert response.status == 404
