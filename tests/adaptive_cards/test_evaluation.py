@@ -9,10 +9,12 @@ from adaptive_cards.evaluation import (
     cancelled_card,
     confirm_card,
     failed_card,
+    offer_card,
     progress_card,
     result_card,
 )
 from infra import i18n
+from infra.i18n import _
 from skills.evaluation.records import Outcome, Setup, Worst
 from skills.evaluation.stats import Comparison
 from skills.evaluation.views import EvalDone, EvalFailed, EvalProgress
@@ -90,6 +92,7 @@ def cards() -> list[dict[str, Any]]:
         progress_card(EvalProgress(SETUP, 3, 5)),
         result_card(EvalDone(SETUP, OUTCOME)),
         failed_card(EvalFailed(SETUP, "The deployment was deleted.")),
+        offer_card(_("Evaluation cancelled"), {"model": TUNED, "sku": "developer"}),
     ]
 
 
@@ -99,7 +102,7 @@ def shown() -> list[list[str]]:
 
 def test_the_cards_say_what_is_compared_what_it_costs_and_what_was_found() -> None:
     with i18n.use("en"):
-        ask, _cancelled, live, result, failed = ["\n".join(t) for t in shown()]
+        ask, _cancelled, live, result, failed, offer = ["\n".join(t) for t in shown()]
     assert "Evaluate clippy against base?" in ask and "120,000 tokens for both runs" in ask
     assert "$0.03" in ask and "a fixed sample of 1,000 of them" in ask
     assert "preferred answer" in ask
@@ -111,6 +114,7 @@ def test_the_cards_say_what_is_compared_what_it_costs_and_what_was_found() -> No
     assert "judge (the opinion of the model judge-4o, not a measurement)" in result
     assert "-0.700 (95% interval -1.000 to -0.400) worse" in result
     assert "Evaluation of clippy failed" in failed
+    assert "Deploy first" in offer and "Deploy it" in offer
     quotes = [
         b["text"]
         for b in result_card(EvalDone(SETUP, OUTCOME))["body"]

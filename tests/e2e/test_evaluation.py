@@ -231,3 +231,34 @@ async def test_a_restart_mid_evaluation_resumes_and_finishes_on_its_card(
         assert later == [confirm], "the evaluation finished on the card that asked"
         shown = card_text(await chat.say("audit"))
         assert shown.count("**`evaluate`** clippy against base — done") == 1
+
+
+async def test_a_run_that_fails_ends_the_evaluation_with_azures_reason(
+    channel: ChannelFake, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    data, port = tmp_path / "data", free_port()
+    async with running_bot(bot_settings(data, sandbox_speedup=3000.0, port=port)) as url:
+        job = await trained_job(url, tmp_path)
+        chat = Conversation(url, channel, session)
+        await deploy(chat, f"deploy {job} name=clippy sku=standard")
+        await deploy(chat, f"deploy {MODEL} name=base sku=globalstandard")
+    settings = bot_settings(data, sandbox_speedup=1.0, port=port)
+    async with running_bot(settings) as url, bot_state(data) as state:
+        chat.bot_url = url
+        confirm = await chat.say("evaluate clippy against base")
+        await chat.press(confirm, "Evaluate")
+
+        async def running() -> bool:
+            records = await state.all(EvalRecord)
+            return bool(records) and records[0].state == "running"
+
+        await wait_for(running, within=30)
+        # the base deployment goes while its run answers (each item takes 0.5 s here)
+        ask = await chat.say("delete base")
+        await chat.press(ask, "Delete")
+        failed = await chat.reply(updated(confirm["id"], "Evaluation of clippy failed"), 30)
+        assert "The API deployment for this resource does not exist" in card_text(failed)
+        (record,) = await state.all(EvalRecord)
+        assert record.state == "failed" and record.outcome is None
+        shown = card_text(await chat.say("audit"))
+        assert "**`evaluate`** clippy against base — failed" in shown, shown
