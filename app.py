@@ -167,7 +167,6 @@ def create_app(settings: Settings) -> web.Application:
         datasets=state.datasets,
     )
     hosting = Hosting(ctx)
-    evaluation = Evaluation(ctx)
     training = Training(ctx)
     resources = Resources(ctx)
     provisioning = Provisioning(ctx, resources)
@@ -186,6 +185,7 @@ def create_app(settings: Settings) -> web.Application:
         else None
     )
     checks = FileChecks(ctx, datasets, Downloader(settings.local_mode, graph))
+    evaluation = Evaluation(ctx, Downloader(settings.local_mode, graph))
     services = Services(
         settings=settings,
         claims=ctx.claims,

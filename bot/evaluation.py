@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptive_cards import evaluation as cards
+from bot.attachments import incoming_files
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _
@@ -67,6 +68,10 @@ def parse_request(text_: str, data: Mapping[str, Any]) -> str:
 async def evaluate(turn: Turn, args: EvaluateArgs) -> None:
     """Resolve both deployments and the examples, and ask with the estimated cost."""
     evaluation = turn.services.evaluation
+    files = incoming_files(turn.activity.attachments or [])
+    attached = (files[0], str(turn.activity.service_url)) if files else None
+    if len(files) > 1:
+        raise UserError("Attach one file of examples to `evaluate`, not {count}.", count=len(files))
     try:
         request = await evaluation.ask(
             await turn.resource(),
@@ -76,6 +81,7 @@ async def evaluate(turn: Turn, args: EvaluateArgs) -> None:
             against=args.against,
             file_id=args.file_id,
             judge=args.judge,
+            attached=attached,
         )
     except NeedsDeployment as needed:
         await turn.show(cards.offer_card(needed.message, needed.offer), needed.message)

@@ -24,11 +24,13 @@ from openai.types.evals.runs.output_item_list_response import (
 
 from infra import i18n
 from infra.azure import Resource
+from infra.downloads import IncomingFile
 from infra.errors import UserError
 from infra.i18n import N_, _
 from infra.prices import INFERENCE_PRICE_PER_1M_TOKENS
 from skills.audit import Actor
 from skills.azure_errors import openai_error
+from skills.checks import Download
 from skills.context import Context
 from skills.deployment import arm
 from skills.deployment.arm import DeploymentInfo
@@ -48,6 +50,8 @@ CARD_SECONDS = 2.0
 """At most one update of the live card per this many real seconds."""
 FINISHED = ("completed", "failed", "canceled")
 WORST_SHOWN = 3
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""The largest file attached to `evaluate` (held-out examples: at most 1,000 are evaluated)."""
 DOWNLOAD_PATH = "/api/evaluations/{id}/outputs.jsonl"
 """Where app.py serves an evaluation's outputs (to the holder of its download key)."""
 
@@ -107,8 +111,9 @@ def owner_item(ident: str) -> str:
 class Evaluation:
     """Evaluations: asked, confirmed, run on Azure, shown."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, download: Download) -> None:
         self.ctx = ctx
+        self.download = download
 
     # -- asking ------------------------------------------------------------------------------
 
@@ -190,6 +195,12 @@ class Evaluation:
             )
         return info
 
+    async def _attached(self, attached: tuple[IncomingFile, str]) -> tuple[str, str]:
+        """(text, name) of a file attached to the command (file, serviceUrl of its activity)."""
+        file, service_url = attached
+        chunks = [c async for c in self.download(file, service_url, MAX_FILE_BYTES)]
+        return b"".join(chunks).decode("utf-8", errors="replace"), file.name
+
     async def _file(self, resource: Resource, file_id: str, job: str) -> tuple[str, str]:
         """(text, where it came from) of the held-out examples."""
         client = self.ctx.azure.openai(resource)
@@ -224,6 +235,7 @@ class Evaluation:
         against: str,
         file_id: str,
         judge: str = "",
+        attached: tuple[IncomingFile, str] | None = None,
     ) -> EvalRequest:
         """Resolve both deployments (and the judge's) and the items, and store the question with
         its cost."""
@@ -232,7 +244,10 @@ class Evaluation:
         judge = judge or self.ctx.settings.judge_deployment
         if judge:
             refuse_judge(await self._deployment(resource, judge))
-        text, source = await self._file(resource, file_id, job)
+        if attached is not None:
+            text, source = await self._attached(attached)
+        else:
+            text, source = await self._file(resource, file_id, job)
         items = items_of(text)
         return await self.ctx.confirmations.ask(
             EvalRequest,

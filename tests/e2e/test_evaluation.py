@@ -141,6 +141,15 @@ async def test_evaluate_a_job_against_its_base_from_chat(
         assert words in answer["text"], (command, answer["text"])
     assert not await bot_records.all(EvalRequest)
 
+    # a file attached to the command is the one evaluated
+    name = "mslearn_validation_set.jsonl"
+    url = chat.channel.serve_file(f"{chat.id}-{name}", (DATA / name).read_bytes())
+    attachment = {"contentType": "application/octet-stream", "contentUrl": url, "name": name}
+    asked = card_text(await chat.say("evaluate clippy", attachments=[attachment]))
+    assert "Evaluate clippy against gpt-4o-mini?" in asked and f"10 ({name})" in asked, asked
+    answer = await chat.say("evaluate clippy", attachments=[attachment, attachment])
+    assert "Attach one file of examples to `evaluate`, not 2." in answer["text"]
+
     # a preference file is compared with the preferred answers, a big one sampled: the card says so
     dpo = await upload(bot_url, tmp_path, "dpo.jsonl", (DATA / "dpo.jsonl").read_bytes())
     asked = card_text(await chat.say(f"evaluate clippy against gpt-4o-mini {dpo}"))
