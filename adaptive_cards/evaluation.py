@@ -56,6 +56,13 @@ def _notes(setup: Setup) -> list[Element]:
     return [text(line, isSubtle=True) for line in lines]
 
 
+def _money(amount: float) -> str:
+    """An estimated amount; below a cent it says so rather than $0.00."""
+    if amount < 0.01:
+        return _("less than {cent}", cent=price(0.01))
+    return price(amount)
+
+
 def _cost(setup: Setup) -> str:
     tokens = 2 * (setup.prompt_tokens + setup.completion_tokens)
     if setup.cost is None:
@@ -67,7 +74,7 @@ def _cost(setup: Setup) -> str:
         "About {tokens} tokens for both runs, an estimated {cost} (pay per token; the "
         "deployments have no hourly fee for this).",
         tokens=number(tokens),
-        cost=price(setup.cost),
+        cost=_money(setup.cost),
     )
 
 
@@ -204,7 +211,7 @@ def _usage(outcome: Outcome) -> str:
     return _(
         "{tokens} tokens used by both runs, an estimated {cost}.",
         tokens=number(outcome.tokens),
-        cost=price(outcome.cost),
+        cost=_money(outcome.cost),
     )
 
 

@@ -111,6 +111,10 @@ def test_the_cards_say_what_is_compared_what_it_costs_and_what_was_found() -> No
     assert "+0.010 (95% interval -0.020 to +0.040) no clear difference" in result
     assert "base 10.0%, fine-tuned 40.0%" in result
     assert "Where the fine-tuned model did worst" in result
+    tiny = OUTCOME.model_copy(update={"cost": 0.0005})
+    assert "an estimated less than $0.01" in "\n".join(
+        texts_of({"attachments": [{"content": result_card(EvalDone(SETUP, tiny))}]})
+    )
     assert "judge (the opinion of the model judge-4o, not a measurement)" in result
     assert "-0.700 (95% interval -1.000 to -0.400) worse" in result
     assert "Evaluation of clippy failed" in failed
