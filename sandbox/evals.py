@@ -1,13 +1,13 @@
 """Evals on the v1 data plane (`/openai/v1/evals`): an eval holds the graders, each run answers
 every item of its data source with one deployment and grades the answers.
 
-Operations and shapes: azure-v1-v1-generated.json (createEval, getEval, createEvalRun, getEvalRun,
-cancelEvalRun, getEvalRunOutputItems; OpenAI.Eval, OpenAI.EvalRun, OpenAI.EvalRunOutputItem),
-with the `openai` SDK's `client.evals` types. A run is `queued`, then `in_progress` while it
-answers its items (ITEM_SECONDS of sandbox time each, one output item stored per answer, so a
-restart resumes at the next item), then `completed`, `failed` (its deployment cannot answer:
-`error` says why) or `canceled`. The answers come from the deployment's model as chat
-completions do (chat.py), the grades from graders.py.
+Operations and shapes: azure-v1-v1-generated.json (createEval, listEvals, getEval, createEvalRun,
+getEvalRuns, getEvalRun, cancelEvalRun, getEvalRunOutputItems; OpenAI.Eval, OpenAI.EvalRun,
+OpenAI.EvalRunOutputItem), with the `openai` SDK's `client.evals` types. A run is `queued`,
+then `in_progress` while it answers its items (ITEM_SECONDS of sandbox time each, one output
+item stored per answer, so a restart resumes at the next item), then `completed`, `failed` (its
+deployment cannot answer: `error` says why) or `canceled`. The answers come from the
+deployment's model as chat completions do (chat.py), the grades from graders.py.
 """
 
 from __future__ import annotations
@@ -106,6 +106,38 @@ async def create_eval(request: web.Request) -> web.Response:
     return web.json_response(wire(doc))
 
 
+def _list(request: web.Request, docs: list[Doc]) -> web.Response:
+    """A page of evals or runs (`after`, `limit`, `order`), in OpenAI.EvalList's shape."""
+    if request.query.get("order") == "desc":
+        docs = list(reversed(docs))
+    shown, more = page(docs, request.query.get("after"), request.query.get("limit"), 20)
+    return web.json_response(
+        {
+            "object": "list",
+            "data": [wire(d) for d in shown],
+            "first_id": shown[0]["id"] if shown else "",
+            "last_id": shown[-1]["id"] if shown else "",
+            "has_more": more,
+        }
+    )
+
+
+async def list_evals(request: web.Request) -> web.Response:
+    """GET /evals: the account's evals, oldest first unless `order=desc`."""
+    sandbox, _account, subdomain = authorize(request)
+    return _list(request, sandbox.store.docs("eval", subdomain))
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    """GET /evals/{eval_id}/runs: an eval's runs (`status` filters)."""
+    sandbox, _account, subdomain = authorize(request)
+    evaluation = _owned(sandbox, subdomain, request.match_info["eval_id"])
+    runs = sandbox.store.docs("evalrun", evaluation["id"])
+    if status := request.query.get("status"):
+        runs = [r for r in runs if r["status"] == status]
+    return _list(request, runs)
+
+
 async def get_eval(request: web.Request) -> web.Response:
     """GET /evals/{eval_id}."""
     sandbox, _account, subdomain = authorize(request)
@@ -189,20 +221,9 @@ async def list_output_items(request: web.Request) -> web.Response:
     evaluation = _owned(sandbox, subdomain, request.match_info["eval_id"])
     run = _run_of(sandbox, evaluation["id"], request.match_info["run_id"])
     items = sandbox.store.docs("evalitem", run["id"])
-    if request.query.get("order") == "desc":
-        items.reverse()
     if status := request.query.get("status"):
         items = [i for i in items if i["status"] == status]
-    shown, more = page(items, request.query.get("after"), request.query.get("limit"), 20)
-    return web.json_response(
-        {
-            "object": "list",
-            "data": [wire(d) for d in shown],
-            "first_id": shown[0]["id"] if shown else "",
-            "last_id": shown[-1]["id"] if shown else "",
-            "has_more": more,
-        }
-    )
+    return _list(request, items)
 
 
 # -- the runner ---------------------------------------------------------------------------------
@@ -362,8 +383,10 @@ def add_routes(app: web.Application) -> None:
     """Register the Evals operations on the v1 surface."""
     base = "/openai-accounts/{account}/openai/v1/evals"
     app.router.add_post(base, create_eval)
+    app.router.add_get(base, list_evals)
     app.router.add_get(f"{base}/{{eval_id}}", get_eval)
     app.router.add_post(f"{base}/{{eval_id}}/runs", create_run)
+    app.router.add_get(f"{base}/{{eval_id}}/runs", list_runs)
     app.router.add_get(f"{base}/{{eval_id}}/runs/{{run_id}}", get_run)
     app.router.add_post(f"{base}/{{eval_id}}/runs/{{run_id}}", cancel_run)
     app.router.add_get(f"{base}/{{eval_id}}/runs/{{run_id}}/output_items", list_output_items)

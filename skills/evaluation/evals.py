@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import openai
 from openai import AsyncOpenAI
 from openai.types.evals.runs.output_item_list_response import OutputItemListResponse
 
 from skills.evaluation.items import Item, Items
+from skills.training.jobs import call, maybe_done, once
 
 SEED = 42
 """The sampling seed of both runs: the same settings for both models."""
@@ -92,40 +94,81 @@ def testing_criteria(items: Items, judge: str = "") -> list[dict[str, Any]]:
     return graders
 
 
-async def create_eval(client: AsyncOpenAI, name: str, items: Items, judge: str) -> str:
-    """A new eval for these items; its id."""
-    created = await client.evals.create(
-        name=name,
-        data_source_config={
-            "type": "custom",
-            "item_schema": ITEM_SCHEMA,
-            "include_sample_schema": True,
-        },
-        testing_criteria=testing_criteria(items, judge),  # type: ignore[arg-type]  # the SDK's union
-    )
-    return created.id
+TAG = "ftbot_evaluation"
+"""The metadata key that names the bot's evaluation (and run side) on what it creates, so that a
+create whose answer got lost is found instead of made twice."""
+
+
+async def _found(pages: Any, tag: str) -> str | None:
+    """The id of the first listed eval or run whose metadata carries `tag`."""
+    async for found in pages:
+        if (found.metadata or {}).get(TAG) == tag:
+            return str(found.id)
+    return None
+
+
+async def create_eval(client: AsyncOpenAI, name: str, items: Items, judge: str, tag: str) -> str:
+    """The eval of the evaluation `tag` (made once: an unclear failure is checked against the
+    list); its id."""
+
+    async def attempt() -> str:
+        try:
+            created = await once(client).evals.create(
+                name=name,
+                data_source_config={
+                    "type": "custom",
+                    "item_schema": ITEM_SCHEMA,
+                    "include_sample_schema": True,
+                },
+                testing_criteria=testing_criteria(items, judge),  # type: ignore[arg-type]
+                metadata={TAG: tag},
+            )
+            return created.id
+        except openai.APIError as error:
+            if maybe_done(error):
+                found = await _found(client.evals.list(order="desc", limit=100), tag)
+                if found:
+                    return found  # it was made; its answer got lost
+            raise
+
+    return await call(attempt)
 
 
 async def create_run(
-    client: AsyncOpenAI, eval_id: str, name: str, deployment: str, rows: Sequence[Item]
+    client: AsyncOpenAI, eval_id: str, deployment: str, rows: Sequence[Item], tag: str
 ) -> str:
-    """A run answering every item with `deployment`; its id."""
-    run = await client.evals.runs.create(
-        eval_id,
-        name=name,
-        data_source={
-            "type": "completions",
-            "model": deployment,
-            "input_messages": {"type": "item_reference", "item_reference": "item.input"},
-            "sampling_params": {
-                "seed": SEED,
-                "temperature": TEMPERATURE,
-                "max_completion_tokens": MAX_COMPLETION_TOKENS,
-            },
-            "source": {"type": "file_content", "content": [{"item": row} for row in rows]},
-        },
-    )
-    return run.id
+    """The run of one side (`tag`) answering every item with `deployment` (made once); its id."""
+
+    async def attempt() -> str:
+        try:
+            run = await once(client).evals.runs.create(
+                eval_id,
+                name=deployment,
+                metadata={TAG: tag},
+                data_source={
+                    "type": "completions",
+                    "model": deployment,
+                    "input_messages": {"type": "item_reference", "item_reference": "item.input"},
+                    "sampling_params": {
+                        "seed": SEED,
+                        "temperature": TEMPERATURE,
+                        "max_completion_tokens": MAX_COMPLETION_TOKENS,
+                    },
+                    "source": {
+                        "type": "file_content",
+                        "content": [{"item": row} for row in rows],
+                    },
+                },
+            )
+            return run.id
+        except openai.APIError as error:
+            if maybe_done(error):
+                found = await _found(client.evals.runs.list(eval_id, limit=100), tag)
+                if found:
+                    return found
+            raise
+
+    return await call(attempt)
 
 
 async def run_state(client: AsyncOpenAI, eval_id: str, run_id: str) -> tuple[str, int, int, str]:

@@ -28,6 +28,7 @@ from infra.downloads import IncomingFile
 from infra.errors import UserError
 from infra.i18n import N_, _
 from infra.prices import INFERENCE_PRICE_PER_1M_TOKENS
+from infra.retry import transient
 from skills.audit import Actor
 from skills.azure_errors import openai_error
 from skills.checks import Download
@@ -94,13 +95,6 @@ def refuse_judge(judge: DeploymentInfo) -> None:
             name=judge.name,
             model=judge.model,
         )
-
-
-def transient(error: openai.APIError) -> bool:
-    """A failure that passes (no connection, rate limited, a server error): try again later."""
-    if isinstance(error, openai.APIStatusError):
-        return error.status_code == 429 or error.status_code >= 500
-    return isinstance(error, openai.APIConnectionError)
 
 
 def owner_item(ident: str) -> str:
@@ -368,12 +362,12 @@ class Evaluation:
         items = Items(tuple(record.rows), setup.examples, setup.preference)
         if not record.eval_id:
             name = f"{setup.target} vs {setup.base}"
-            made = await evals.create_eval(client, name, items, setup.judge)
+            made = await evals.create_eval(client, name, items, setup.judge, record.id)
             record = await self._change(record.id, eval_id=made)
         for side, deployment in (("base", setup.base), ("tuned", setup.target)):
             if side not in record.runs:
                 run = await evals.create_run(
-                    client, record.eval_id, deployment, deployment, record.rows
+                    client, record.eval_id, deployment, record.rows, f"{record.id}/{side}"
                 )
                 record = await self._change(record.id, runs={**record.runs, side: run})
         return await self._change(record.id, rows=[], state="running")
