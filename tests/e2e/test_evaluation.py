@@ -18,8 +18,9 @@ import pytest
 from infra.azure import azure_clients
 from infra.records import RecordStore
 from skills.evaluation.records import EvalRecord, EvalRequest
-from tests.channel import Activity, ChannelFake, Conversation, card_text
+from tests.channel import Activity, ChannelFake, Conversation, card_text, verbs
 from tests.harness import bot_settings, bot_state, client_settings, free_port, running_bot
+from tests.korean import english, texts_of
 from tests.sandbox_server import wait_for
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -271,3 +272,26 @@ async def test_a_run_that_fails_ends_the_evaluation_with_azures_reason(
         assert record.state == "failed" and record.outcome is None
         shown = card_text(await chat.say("audit"))
         assert "**`evaluate`** clippy against base — failed" in shown, shown
+
+
+async def test_evaluate_in_korean(
+    conversation: Callable[..., Conversation], bot_url: str, tmp_path: Path
+) -> None:
+    job = await trained_job(bot_url, tmp_path)
+    chat = conversation()
+    korean = {"locale": "ko-KR"}
+    await deploy(chat, f"deploy {job} name=clippy sku=developer")
+    start = len(chat.replies())
+    offer = await chat.say("평가 clippy", **korean)  # no base deployment: the offer, in Korean
+    assert "먼저 배포하세요" in card_text(offer), card_text(offer)
+    await chat.press(offer, "배포하기", **korean)
+    ask = await chat.reply(lambda a: "deploy-confirm" in verbs(a))
+    await chat.press(ask, "배포", **korean)
+    await chat.reply(lambda a: a["id"] == ask["id"] and "chat" in verbs(a), 30)
+    confirm = await chat.say(f"평가 {job}", **korean)
+    assert "evaluate-confirm" in verbs(confirm), card_text(confirm)
+    await chat.press(confirm, "평가", **korean)
+    done = await chat.reply(lambda a: a["id"] == confirm["id"] and "평균 점수" in card_text(a), 60)
+    assert "95% 신뢰 구간" in card_text(done)
+    found = [line for a in chat.replies()[start:] for line in english(texts_of(a))]
+    assert not found, "English the bot said in Korean:\n" + "\n".join(found)
