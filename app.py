@@ -220,7 +220,7 @@ def create_app(settings: Settings) -> web.Application:
         await ctx.confirmations.sweep()
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
-        await evaluation.resume()  # evaluations left running
+        await evaluation.start()  # evaluations left running, and a dead instance's
         for interrupted in (provisioning.resume, teardown.resume):  # a restart or a lost instance
             await interrupted()
             ctx.tasks.spawn(every_retry(ctx.owners, interrupted, "work"), "adopter")

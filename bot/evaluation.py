@@ -96,7 +96,9 @@ async def evaluate(turn: Turn, args: EvaluateArgs) -> None:
 
 async def evaluate_confirm(turn: Turn, token: str) -> None:
     """Start both runs; the card pressed follows them, then shows the result."""
-    await turn.services.evaluation.start(token, turn.conversation_id, turn.actor, turn.pressed_card)
+    await turn.services.evaluation.launch(
+        token, turn.conversation_id, turn.actor, turn.pressed_card
+    )
 
 
 async def evaluate_cancel(turn: Turn, token: str) -> None:

@@ -27,6 +27,7 @@ from infra.azure import Resource
 from infra.downloads import IncomingFile
 from infra.errors import UserError
 from infra.i18n import N_, _
+from infra.ownership import every_retry
 from infra.prices import INFERENCE_PRICE_PER_1M_TOKENS
 from infra.retry import transient
 from skills.audit import Actor
@@ -268,7 +269,7 @@ class Evaluation:
 
     # -- running -----------------------------------------------------------------------------
 
-    async def start(self, token: str, conversation: str, actor: Actor, card: str) -> None:
+    async def launch(self, token: str, conversation: str, actor: Actor, card: str) -> None:
         """Answer "Evaluate" once, record the evaluation and its audit entry, show its live card
         in place of the one pressed, and run it."""
         request = await self.ctx.confirmations.answer(
@@ -293,6 +294,14 @@ class Evaluation:
         await self.ctx.records.put(record, entry)
         await self._show(record, EvalProgress(setup, 0, 0))
         self.ctx.tasks.spawn(self._owned(record.id), f"evaluation {record.id}")
+
+    async def start(self) -> None:
+        """Run again the evaluations left unfinished, now and (with several instances, those a
+        dead instance left) every retry period."""
+        await self.resume()
+        self.ctx.tasks.spawn(
+            every_retry(self.ctx.owners, self.resume, "evaluations"), "evaluation adopter"
+        )
 
     async def resume(self) -> None:
         """Run again every evaluation left unfinished that nobody here runs."""

@@ -222,6 +222,8 @@ async def test_a_restart_mid_evaluation_resumes_and_finishes_on_its_card(
         chat.bot_url = url
         confirm = await chat.say("evaluate clippy")
         await chat.press(confirm, "Evaluate")
+        live = await chat.reply(updated(confirm["id"], "Evaluating clippy"))
+        assert "0 of 10 done" in card_text(live)  # per model: base, then fine-tuned
 
         async def running() -> bool:
             records = await state.all(EvalRecord)
