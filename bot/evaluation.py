@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptive_cards import evaluation as cards
-from bot.attachments import incoming_files
+from bot.attachments import incoming_files, refers_to_files
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _
@@ -70,6 +70,11 @@ async def evaluate(turn: Turn, args: EvaluateArgs) -> None:
     evaluation = turn.services.evaluation
     files = incoming_files(turn.activity.attachments or [])
     attached = (files[0], str(turn.activity.service_url)) if files else None
+    if not files and refers_to_files(turn.activity.text, turn.activity.attachments or []):
+        raise UserError(
+            "I read a file attached to `evaluate` only in a personal chat with me; attach it "
+            "there, or name an uploaded file with `file-...`."
+        )
     if len(files) > 1:
         raise UserError("Attach one file of examples to `evaluate`, not {count}.", count=len(files))
     try:

@@ -150,6 +150,9 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     assert "Evaluate clippy against gpt-4o-mini?" in asked and f"10 ({name})" in asked, asked
     answer = await chat.say("evaluate clippy", attachments=[attachment, attachment])
     assert "Attach one file of examples to `evaluate`, not 2." in answer["text"]
+    in_channel = {"contentType": "reference", "name": name, "contentUrl": "https://x/y.jsonl"}
+    answer = await chat.say("evaluate clippy", attachments=[in_channel])
+    assert "only in a personal chat with me" in answer["text"], answer["text"]
 
     # a preference file is compared with the preferred answers, a big one sampled: the card says so
     dpo = await upload(bot_url, tmp_path, "dpo.jsonl", (DATA / "dpo.jsonl").read_bytes())
