@@ -50,8 +50,9 @@ POLL_SERVICE_SECONDS = 5.0
 MIN_POLL_SECONDS, MAX_POLL_SECONDS = 0.1, 5.0
 CARD_SECONDS = 2.0
 """At most one update of the live card per this many real seconds."""
-FINISHED = ("completed", "failed", "canceled")
 WORST_SHOWN = 3
+WORST_BY = "rouge_l"
+"""The grader whose scores pick the items where the fine-tuned model did worst."""
 MAX_FILE_BYTES = 64 * 1024 * 1024
 """The largest file attached to `evaluate` (held-out examples: at most 1,000 are evaluated)."""
 DOWNLOAD_PATH = "/api/evaluations/{id}/outputs.jsonl"
@@ -433,7 +434,8 @@ class Evaluation:
         )
         prompt = sum(i.sample.usage.prompt_tokens for i in base + tuned)
         cost = cost_of(record.setup.base_model, prompt, tokens - prompt)
-        key = record.setup.graders[1] if len(record.setup.graders) > 1 else record.setup.graders[0]
+        graders = record.setup.graders
+        key = WORST_BY if WORST_BY in graders else graders[0]
         worst = sorted(pairs, key=lambda p: _score(p[1], key) - _score(p[0], key))[:WORST_SHOWN]
         return Outcome(
             comparisons=tuple(comparisons),
