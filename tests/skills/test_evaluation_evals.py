@@ -28,3 +28,16 @@ async def test_a_lost_answer_finds_the_eval_and_the_run_it_made(tmp_path: Path) 
             assert made[0].metadata == {evals.TAG: "evaluation-1"}
             runs = [r async for r in client.evals.runs.list(eval_id)]
             assert [r.id for r in runs] == [run_id]
+
+
+async def test_throttling_is_waited_out_and_nothing_is_made_twice(tmp_path: Path) -> None:
+    items = items_of((DATA / "mslearn_validation_set.jsonl").read_text(encoding="utf-8"))
+    async with running_sandbox(tmp_path, faults="429=0.5,retry_after=0.01,seed=3") as url:
+        endpoint = f"{url}/openai-accounts/aoai-sandbox/"
+        async with openai_client(endpoint, SANDBOX_TOKEN, max_retries=8) as client:
+            eval_id = await evals.create_eval(client, "busy", items, "", "evaluation-2")
+            run_id = await evals.create_run(
+                client, eval_id, "base", list(items.rows), "evaluation-2/base"
+            )
+            assert [e.id async for e in client.evals.list()] == [eval_id]
+            assert [r.id async for r in client.evals.runs.list(eval_id)] == [run_id]
