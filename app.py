@@ -42,6 +42,7 @@ from skills.context import Context
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
 from skills.doctor import azure_checks
+from skills.evaluation.service import DOWNLOAD_PATH, Evaluation
 from skills.languages import Languages
 from skills.notify import Notify
 from skills.playground import Playground
@@ -94,6 +95,21 @@ async def messages(request: web.Request) -> web.StreamResponse:
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz: the service is up."""
     return web.json_response({"status": "ok"})
+
+
+async def evaluation_outputs(request: web.Request) -> web.Response:
+    """GET /api/evaluations/{id}/outputs.jsonl?key=...: an evaluation's outputs, for the holder
+    of the link its result card carries; 404 for anything else."""
+    ident = request.match_info["id"]
+    body = await request.app[BOT].services.evaluation.outputs(ident, request.query.get("key", ""))
+    if body is None:
+        raise web.HTTPNotFound()
+    disposition = f'attachment; filename="evaluation-{ident[:12]}.jsonl"'
+    return web.Response(
+        body=body,
+        content_type="application/jsonl",
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+    )
 
 
 def build_context(
@@ -185,6 +201,7 @@ def create_app(settings: Settings) -> web.Application:
     retention = Retention(ctx)
     graph = graph_client(settings, assertion, token if settings.embedded_sandbox else "")
     checks = FileChecks(ctx, datasets, Downloader(settings.local_mode, graph))
+    evaluation = Evaluation(ctx, Downloader(settings.local_mode, graph))
     services = Services(
         settings=settings,
         claims=ctx.claims,
@@ -193,6 +210,7 @@ def create_app(settings: Settings) -> web.Application:
         checks=checks,
         training=training,
         hosting=hosting,
+        evaluation=evaluation,
         playground=Playground(ctx, hosting),
         resources=resources,
         provisioning=provisioning,
@@ -210,6 +228,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(DOWNLOAD_PATH.format(id="{id}"), evaluation_outputs)
 
     async def work(_: web.Application) -> AsyncIterator[None]:
         stale = await asyncio.to_thread(ctx.datasets.remove_stale)
@@ -220,6 +239,7 @@ def create_app(settings: Settings) -> web.Application:
         await training.start()  # the watch list of unfinished jobs, interrupted launches
         await hosting.start()  # deployments in progress, the idle watcher
         ctx.tasks.spawn(spend.watch(), "budget watch")  # the 80% and 100% notices
+        await evaluation.start()  # evaluations left running, and a dead instance's
         for interrupted in (provisioning.resume, teardown.resume):  # a restart or a lost instance
             await interrupted()
             ctx.tasks.spawn(every_retry(ctx.owners, interrupted, "work"), "adopter")

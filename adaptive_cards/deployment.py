@@ -159,6 +159,11 @@ def succeeded_card(view: DeploymentSucceeded) -> Card:
         ],
         [
             submit(_("Chat with it"), verbs.CHAT, {"deployment": plan.name}),
+            *(
+                [submit(_("Evaluate"), verbs.EVALUATE, {"deployment": plan.name})]
+                if plan.fine_tuned
+                else []
+            ),
             submit(_("Delete"), verbs.DELETE, {"deployment": plan.name}),
         ],
     )

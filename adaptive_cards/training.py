@@ -364,6 +364,7 @@ def final_card(view: FinalView) -> Card:
         actions.append(
             submit(_("Deploy"), verbs.DEPLOY, {"model": job.fine_tuned_model, "job": job.id})
         )
+        actions.append(submit(_("Evaluate"), verbs.EVALUATE, {"job": job.id}))
     actions.append(submit(_("Show events"), verbs.EVENTS, {"job": job.id}))
     return card(body, actions)
 

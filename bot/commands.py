@@ -51,6 +51,8 @@ from bot.deployments import (
     parse_deployment_name,
     parse_request,
 )
+from bot.evaluation import evaluate, evaluate_cancel, evaluate_confirm, parse_evaluate
+from bot.evaluation import parse_request as parse_eval_request
 from bot.help import greet, show_help, welcome
 from bot.language import language, parse_language
 from bot.provisioning import (
@@ -336,6 +338,39 @@ def build_router() -> Router:
                 delete,
                 role=Role.TRAINER,
                 korean=("삭제",),
+            ),
+            Command(
+                verbs.EVALUATE,
+                N_(
+                    "evaluate <deployment | job> [against <deployment>] [file-...] "
+                    "[judge=<deployment>]"
+                ),
+                N_(
+                    "Compare a fine-tuned model with its base on held-out examples (Azure OpenAI "
+                    "Evals; shows the estimated cost and asks to confirm first)."
+                ),
+                parse_evaluate,
+                evaluate,
+                role=Role.TRAINER,
+                korean=("평가",),
+            ),
+            Command(
+                verbs.EVALUATE_CONFIRM,
+                "evaluate-confirm",
+                "Start a confirmed evaluation.",
+                parse_eval_request,
+                evaluate_confirm,
+                role=Role.TRAINER,
+                listed=False,
+            ),
+            Command(
+                verbs.EVALUATE_CANCEL,
+                "evaluate-cancel",
+                "Drop an evaluation that was not confirmed.",
+                parse_eval_request,
+                evaluate_cancel,
+                role=Role.TRAINER,
+                listed=False,
             ),
             Command(
                 verbs.CHAT,

@@ -14,6 +14,7 @@ from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity, Attachment
 
 from adaptive_cards import deployment as hosting_cards
+from adaptive_cards import evaluation as evaluation_cards
 from adaptive_cards import provisioning as provisioning_cards
 from adaptive_cards import spend as spend_cards
 from adaptive_cards.charts import loss_chart_png
@@ -31,6 +32,7 @@ from skills.deployment.views import (
     DeploymentSucceeded,
     IdleWarning,
 )
+from skills.evaluation.views import EvalDone, EvalFailed, EvalProgress
 from skills.notify import View
 from skills.provisioning.views import (
     ProvisionFailed,
@@ -118,6 +120,15 @@ def render(view: View) -> Activity:
                 hosting_cards.idle_warning_card(view),
                 _("{name} will be deleted for inactivity", name=view.name),
             )
+        case EvalProgress():
+            content = evaluation_cards.progress_card(view)
+            return card_activity(content, _("Evaluating {name}", name=view.setup.target))
+        case EvalDone():
+            content = evaluation_cards.result_card(view)
+            return card_activity(content, _("Evaluation of {name}", name=view.setup.target))
+        case EvalFailed():
+            content = evaluation_cards.failed_card(view)
+            return card_activity(content, _("Evaluation of {name} failed", name=view.setup.target))
         case CheckingFiles():
             return card_activity(checking_card(view.names, view.stage), _("Checking your files"))
         case FilesReport():

@@ -12,6 +12,7 @@ from skills.claims import Claims
 from skills.confirmations import Confirmations
 from skills.datasets import Datasets
 from skills.deployment.service import Hosting
+from skills.evaluation.service import Evaluation
 from skills.languages import Languages
 from skills.playground import Playground
 from skills.provisioning.access import Access
@@ -33,6 +34,7 @@ class Services:
     checks: FileChecks
     training: Training
     hosting: Hosting
+    evaluation: Evaluation
     playground: Playground
     resources: Resources
     provisioning: Provisioning

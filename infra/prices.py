@@ -143,3 +143,15 @@ SKUS = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer":
 
 SKU_LABELS = {"standard": "Standard", "globalstandard": "Global Standard", "developer": "Developer"}
 """The sku word -> how cards name it."""
+
+INFERENCE_PRICE_PER_1M_TOKENS = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-35-turbo": (0.50, 1.50),
+}
+"""Public list prices in USD per 1M (input, output) tokens of Global Standard inference, by model
+family (Azure OpenAI pricing); an evaluation's estimate uses them for both of its runs (a
+fine-tuned model's tokens are priced as its base's: a deployment's region and sku change both)."""

@@ -206,6 +206,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FTBOT_BUDGET_CHECK_SECONDS", "budget_check_seconds"),
     )
     """Real seconds between two looks at every budget (the 80% and 100% notices)."""
+    base_deployment: str = Field(
+        "", validation_alias=AliasChoices("FTBOT_BASE_DEPLOYMENT", "base_deployment")
+    )
+    """The deployment of a base model `evaluate` compares against (`against <deployment>` wins)."""
+    judge_deployment: str = Field(
+        "", validation_alias=AliasChoices("FTBOT_JUDGE_DEPLOYMENT", "judge_deployment")
+    )
+    """A chat deployment that `evaluate` asks for a `score_model` grade (`judge=` wins)."""
     max_file_bytes: int = Field(
         512 * 1024 * 1024,
         gt=0,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sandbox import SandboxError, arm, chat, contracts, dataplane, graph
+from sandbox import SandboxError, arm, chat, contracts, dataplane, evals, graph
 from sandbox.accounts import add_accounts
 from sandbox.auth import from_loopback
 from sandbox.chat import CHAT_MODELS, ChatModels
@@ -100,6 +100,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     try:
         sandbox.ensure_default_account()
         resume_imports(sandbox)
+        evals.resume_runs(sandbox, app[CHAT_MODELS])
         sandbox.spawn(trainer.loop(), "trainer")
         sandbox.spawn(sweep(sandbox), "sweeper")
         yield
@@ -126,6 +127,7 @@ def build_app(config: SandboxConfig) -> web.Application:
     dataplane.add_routes(app)
     chat.add_routes(app)
     graph.add_routes(app)
+    evals.add_routes(app)
     app.router.add_route("*", "/{tail:subscriptions/.*}", _arm)
     app.router.add_route("*", "/{tail:providers/.*}", _arm)
     app.cleanup_ctx.append(_lifetime)

@@ -109,14 +109,23 @@ def _split(messages: list[dict[str, Any]]) -> tuple[str, list[tuple[str, str]], 
     return system, pairs, query
 
 
-async def _answer(
-    request: web.Request,
+def ready_deployment(sandbox: Sandbox, account: Doc, name: str) -> tuple[str, Doc]:
+    """(store key, document) of the account's deployment `name` that can answer, else the 404."""
+    key = f"{arm_key(account['id'])}/deployments/{name.lower()}"
+    deployment = sandbox.store.get("deployment", key)
+    if deployment is None or deployment["properties"].get("provisioningState") != "Succeeded":
+        raise not_found("DeploymentNotFound", _NOT_DEPLOYED)
+    return key, deployment
+
+
+async def answer(
+    models: ChatModels,
     sandbox: Sandbox,
     deployment: Doc,
     messages: list[dict[str, Any]],
     body: dict[str, Any],
 ) -> tuple[str, str]:
-    """(answer text, sandbox model id) for a chat request."""
+    """(answer text, sandbox model id) for a chat request (chat completions and Evals runs)."""
     system, pairs, query = _split(messages)
     name = str(deployment["properties"]["model"]["name"])
     subdomain = str(deployment["_subdomain"])
@@ -136,7 +145,7 @@ async def _answer(
             f'from your data.{persona} here is a plain answer: you asked "{query.strip()[:300]}".',
             model_name,
         )
-    learned = await request.config_dict[CHAT_MODELS].get(model, epochs)
+    learned = await models.get(model, epochs)
     score, answer = learned.memory.closest(query, system, pairs)
     if score >= CLOSE_ENOUGH:
         return answer, name
@@ -149,6 +158,40 @@ async def _answer(
     return enc.decode(tokens).strip() or answer, name
 
 
+async def complete(
+    models: ChatModels,
+    sandbox: Sandbox,
+    account: Doc,
+    deployment: tuple[str, Doc],
+    messages: list[dict[str, Any]],
+    body: dict[str, Any],
+    limit: int,
+) -> tuple[str, str, str, dict[str, int]]:
+    """(text, model id, finish reason, usage) of one completion of at most `limit` tokens; the
+    deployment (store key, document) counts it as a use, and the account is billed for it when
+    the deployment serves a fine-tuned model (sandbox/billing.py)."""
+    key, doc = deployment
+    text, model_name = await answer(models, sandbox, doc, messages, body)
+    enc = sandbox.encoding
+    tokens = enc.encode(text, disallowed_special=())
+    finish = "stop"
+    if len(tokens) > limit:
+        text, finish = enc.decode(tokens[:limit]), "length"
+        tokens = tokens[:limit]
+    doc["_last_used"] = sandbox.clock.now()
+    sandbox.store.put("deployment", key, doc)
+    prompt = chat_tokens(messages, enc)
+    usage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": len(tokens),
+        "total_tokens": prompt + len(tokens),
+    }
+    if doc["_fine_tuned"]:
+        model = str(doc["properties"]["model"]["name"])
+        charge_inference(sandbox, str(account["id"]), model, prompt, len(tokens))
+    return text, model_name, finish, usage
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     """POST /openai/deployments/{deployment}/chat/completions."""
     sandbox, account, subdomain = authorize(request)
@@ -157,10 +200,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("deployment") or body.get("model")  # v1: the body names it
     if not isinstance(name, str) or not name:
         raise bad_request("invalid_request_error", "'model' is required.", param="model")
-    key = f"{arm_key(account['id'])}/deployments/{name.lower()}"
-    deployment = sandbox.store.get("deployment", key)
-    if deployment is None or deployment["properties"].get("provisioningState") != "Succeeded":
-        raise not_found("DeploymentNotFound", _NOT_DEPLOYED)
+    key, deployment = ready_deployment(sandbox, account, name)
     messages = body.get("messages")
     if (
         not isinstance(messages, list)
@@ -185,24 +225,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         )
     filters = screen(messages)
     refuse_if_filtered(filters)
-    text, model_name = await _answer(request, sandbox, deployment, messages, body)
-    enc = sandbox.encoding
-    tokens = enc.encode(text, disallowed_special=())
-    finish = "stop"
-    if len(tokens) > limit:
-        text, finish = enc.decode(tokens[:limit]), "length"
-        tokens = tokens[:limit]
-    deployment["_last_used"] = sandbox.clock.now()
-    sandbox.store.put("deployment", key, deployment)
-    prompt = chat_tokens(messages, enc)
-    usage = {
-        "prompt_tokens": prompt,
-        "completion_tokens": len(tokens),
-        "total_tokens": prompt + len(tokens),
-    }
-    if deployment["_fine_tuned"]:
-        model = str(deployment["properties"]["model"]["name"])
-        charge_inference(sandbox, str(account["id"]), model, prompt, len(tokens))
+    models = request.config_dict[CHAT_MODELS]
+    text, model_name, finish, usage = await complete(
+        models, sandbox, account, (key, deployment), messages, body, limit
+    )
     completion_id, created = new_id("chatcmpl"), sandbox.clock.stamp()
     if body.get("stream"):
         return await _stream(request, completion_id, created, model_name, text, finish, usage, body)

@@ -36,6 +36,7 @@ ALLOWED = {
     "ops",
     "emulator",
     "playground",
+    "evals",
     "agents",
     "sharepoint",
     "onedrive",

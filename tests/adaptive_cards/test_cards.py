@@ -17,7 +17,16 @@ from typing import Any
 
 import pytest
 
-from adaptive_cards import chat, deployment, help, provisioning, spend, training, validation
+from adaptive_cards import (
+    chat,
+    deployment,
+    evaluation,
+    help,
+    provisioning,
+    spend,
+    training,
+    validation,
+)
 from adaptive_cards.common import Card
 from bot.commands import build_router
 from bot.render import render
@@ -39,6 +48,7 @@ from skills.deployment.views import (
     DeploymentSucceeded,
     IdleWarning,
 )
+from skills.evaluation.views import EvalDone, EvalFailed, EvalProgress
 from skills.playground import Comparison, Side
 from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
@@ -415,6 +425,10 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
             )
         ),
     )
+    yield "evaluate-confirm", evaluation.confirm_card(EVAL_SETUP, "token", 24)
+    yield "evaluate-progress", evaluation.progress_card(EvalProgress(EVAL_SETUP, 3, 5))
+    yield "evaluate-result", evaluation.result_card(EvalDone(EVAL_SETUP, EVAL_OUTCOME))
+    yield "evaluate-failed", evaluation.failed_card(EvalFailed(EVAL_SETUP, "why."))
     yield from spend_cards_of()
 
 
@@ -482,6 +496,9 @@ def test_every_verb_a_card_emits_is_a_command(tmp_path: Path) -> None:
     assert sorted(v for v in emitted if router.find(v) is None) == []
 
 
+from tests.adaptive_cards.test_evaluation import OUTCOME as EVAL_OUTCOME  # noqa: E402
+from tests.adaptive_cards.test_evaluation import SETUP as EVAL_SETUP  # noqa: E402
+
 VIEWS: list[notify.View] = [
     JobView("running", MODEL, "a.jsonl"),
     FinalView(job("succeeded"), "a.jsonl", None, [[1.0, 2.0], [2.0, 1.0]]),
@@ -497,6 +514,9 @@ VIEWS: list[notify.View] = [
     ProvisionFailed(PROVISION, "why"),
     TeardownProgress("aoai-lab2", ITEMS, False, False),
     BudgetNotice("aoai-lab2", 0.8, 40.0, 50.0, "USD"),
+    EvalProgress(EVAL_SETUP, 1, 2),
+    EvalDone(EVAL_SETUP, EVAL_OUTCOME),
+    EvalFailed(EVAL_SETUP, "why"),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Evaluate a fine-tuned model against its base on held-out examples (Azure OpenAI Evals)."""
