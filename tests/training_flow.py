@@ -32,9 +32,8 @@ async def validate_samples(chat: Conversation) -> None:
         attachments.append(
             {"contentType": "application/octet-stream", "contentUrl": url, "name": name}
         )
-    reply = await chat.say("validate", attachments=attachments)
-    if "Start training" not in buttons(reply):
-        await chat.reply(lambda a: "Start training" in buttons(a), 60)
+    report = await chat.checked("validate", seconds=60, attachments=attachments)
+    assert "Start training" in buttons(report), card_text(report)
 
 
 async def ask(chat: Conversation, text: str, **fields: Any) -> Activity:
