@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -82,13 +82,23 @@ class RecordStore:
         return await self.storage.create(record.key().path, record.model_dump(mode="json"))
 
     async def update(
-        self, key: Key[R], change: Callable[[R | None], R | None], *, attempts: int = 20
+        self,
+        key: Key[R],
+        change: Callable[[R | None], R | None],
+        *,
+        attempts: int = 20,
+        together: Callable[[R], Sequence[Record]] | None = None,
     ) -> R | None:
         """Read-modify-write one record under e-tag concurrency, retried on conflict.
 
         `change` gets the stored record (None when absent) and returns the record to store, or
         None to leave it as it is; it may run more than once, so it must not have side effects.
         Returns what is stored afterwards. Conflicting writers back off with jitter.
+
+        `together` names the records to store in the same write as a change of an existing
+        record (what the change starts: its own records, last writer wins): all or nothing on
+        SQLite; on Blob Storage, which writes one blob at a time, they follow the changed record
+        (infra/blob.py), so a crash can come between them.
         """
         for attempt in range(attempts):
             if attempt:
@@ -101,10 +111,15 @@ class RecordStore:
             value = changed.model_dump(mode="json")
             if found is None:
                 if await self.storage.create(key.path, value):
+                    if together is not None:
+                        await self.put(*together(changed))
                     return changed
                 continue
+            writes = {key.path: Write(value, if_match=found.e_tag)}
+            for record in together(changed) if together is not None else ():
+                writes[record.key().path] = Write(record.model_dump(mode="json"))
             try:
-                await self.storage.write({key.path: Write(value, if_match=found.e_tag)})
+                await self.storage.write(writes)
             except StorageConflict:
                 continue
             return changed

@@ -7,17 +7,27 @@ a redelivery, two people in a channel) exactly one wins; the answer must come fr
 conversation that asked and, in a channel where many people see the card, from the person who
 asked (every costly or destructive question passes `user`), before the record expires.
 Answered and expired questions are swept at start a day after they expire.
+
+A question that starts long work is answered with `confirm`: the answer and the records of the
+work it starts (built from the answered question alone, so the same every time) are one write,
+before any card is posted. On SQLite that write is one transaction; Blob Storage writes one blob
+at a time, the question first, so a crash can leave a confirmed question without its work:
+`unrecorded` finds those (the skill records their work at its next start or retry: the step's
+own retry). The records of a confirmed question's work are therefore deleted only together with
+the question (teardown does both): a confirmed question without its work is one whose work was
+never recorded.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 from infra.errors import UserError
-from infra.records import Key, RecordStore
+from infra.records import Key, Record, RecordStore
+from skills.audit import Actor
 from skills.records import Confirmation
 
 LIFETIME = 24 * 3600.0
@@ -72,6 +82,46 @@ class Confirmations:
         `again` is the command that asks the question anew (for the sentence); with `user`, only
         the person who asked may answer.
         """
+        return await self._answer(key, {"state": state}, conversation, again, user, None)
+
+    async def confirm(
+        self,
+        key: Key[C],
+        conversation: str,
+        again: str,
+        actor: Actor,
+        card: str,
+        work: Callable[[C], Sequence[Record]],
+    ) -> C:
+        """Answer "confirmed" (only `actor` may) and record the work it starts in the same write
+        (see the module's docstring): the question keeps who answered, when, and the card pressed
+        (`card`, when known), and `work(question)` gives the records of the work, built from the
+        answered question alone. Returns the answered question."""
+        answer = {"state": "confirmed", "by_name": actor.name, "answered_at": self._clock()}
+        if card:
+            answer["card"] = card
+        return await self._answer(key, answer, conversation, again, actor.id, work)
+
+    async def unrecorded(self, kind: type[C], recorded: Callable[[C], Awaitable[bool]]) -> list[C]:
+        """The questions of `kind` answered with `confirm` whose work `recorded` does not find
+        (a crash between the answer and its work, on Blob Storage): record it from the question
+        as `confirm` does, then start it."""
+        found: list[C] = []
+        for question in await self.records.all(kind):
+            confirmed = question.state == "confirmed" and question.answered_at > 0
+            if confirmed and not await recorded(question):
+                found.append(question)
+        return found
+
+    async def _answer(
+        self,
+        key: Key[C],
+        answer: dict[str, Any],
+        conversation: str,
+        again: str,
+        user: str | None,
+        work: Callable[[C], Sequence[Record]] | None,
+    ) -> C:
         outcome: list[str] = []
         now = self._clock()
 
@@ -86,10 +136,10 @@ class Confirmations:
             elif found.state != "pending":
                 outcome.append(found.state)
             else:
-                return found.model_copy(update={"state": state})
+                return found.model_copy(update=answer)
             return None
 
-        answered = await self.records.update(key, change)
+        answered = await self.records.update(key, change, together=work)
         if not outcome and answered is not None:
             return answered
         reason = outcome[0] if outcome else "expired"
