@@ -254,12 +254,12 @@ async def test_teardown_keeps_what_it_could_not_delete_and_retries_it(
             model = (await azure.openai.fine_tuning.jobs.retrieve(job)).fine_tuned_model
             assert model
             await _deploy_outside(azure, "portal-copy", model)
-        refused = lab.sandbox.barriers.refuse("DELETE", JOB_DELETE, 409)
+        refused = lab.sandbox.barriers.refuse("DELETE", JOB_DELETE, 403)
         end = await torn_down(chat, "deployment: portal-copy", f"job: {job}", "file: ")
         text = card_text(end)
         assert refused.refused == 1
         assert "1 item not deleted" in text and "Injected fault" in text, text
-        assert "`teardown`" in text  # says how to try again
+        assert "say `teardown` again to retry it" in text
         left = await lab.leftovers()
         assert [j.split()[0] for j in left["jobs"]] == [job] and left["deployments"] == []
 
@@ -384,6 +384,8 @@ async def test_a_confirmation_whose_work_was_not_recorded_starts_it_at_the_next_
         chat.bot_url = url
         await wait_until(lambda: notices(chat), 90)
         assert "**train**" in card_text(await chat.say("audit"))
+        end = await torn_down(chat, f"job: {notice_job(chat)}", "file: ")
+        assert "is done" in card_text(end), card_text(end)
         await nothing_left(lab, chat)
 
 
