@@ -45,7 +45,7 @@ class DeleteRequest(Confirmation):
     resource: Resource
     name: str
     model: str
-    created_at: float = 0.0
+    deployed_at: float = 0.0
     """When Azure created the deployment asked about (its `systemData.createdAt`): a deletion
     recovered after a crash deletes that deployment, never a later one of the same name."""
 

@@ -197,8 +197,8 @@ class Hosting:
 
         for question in await self.ctx.confirmations.unrecorded(DeleteRequest, deleting):
             info = await self.get(question.resource, question.name)
-            created = question.created_at
-            if info is not None and created and info.created_at != created:
+            made_at = question.deployed_at
+            if info is not None and made_at and info.created_at != made_at:
                 await self.ctx.records.delete(question.key())  # a later one of that name: keep it
                 continue
             entry = self._deletion_entry(question)
@@ -267,7 +267,7 @@ class Hosting:
             resource=resource,
             name=info.name,
             model=info.model,
-            created_at=info.created_at or 0.0,
+            deployed_at=info.created_at or 0.0,
         )
 
     async def delete(self, token: str, conversation: str, actor: Actor, card: str) -> None:

@@ -106,7 +106,7 @@ class Teardown:
                 label = _("{job} and its fine-tuned model", job=job_id)
                 items.append(TeardownItem(kind="job", id=job_id, label=label))
         for file in files:
-            label = _("{file} ({name})", file=file.id, name=file.filename)
+            label = _("{file} ({name})", file=file.id, name=names.get(file.filename, file.filename))
             items.append(TeardownItem(kind="file", id=file.id, label=label))
         known = await self.resources.known(resource)
         if known is not None and known.provisioned and not known.deleted:
@@ -547,10 +547,10 @@ def _file_ids(launch: LaunchRecord) -> list[str]:
     return [f for f in (launch.training_file, launch.validation_file) if f]
 
 
-def _upload_names(launches: Sequence[LaunchRecord]) -> set[str]:
-    """The names the launches upload their files under (each copy has it)."""
+def _upload_names(launches: Sequence[LaunchRecord]) -> dict[str, str]:
+    """The names the launches upload their files under (each copy has it) -> the file's own."""
     return {
-        jobs.upload_name(d)
+        jobs.upload_name(d): d.name
         for launch in launches
         for d in (launch.plan.training, launch.plan.validation)
         if d is not None
