@@ -10,6 +10,7 @@ import pytest
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.records import RecordStore
+from skills.audit import Actor, Audit, AuditEntry
 from skills.confirmations import LIFETIME, SWEEP_AFTER, Confirmations
 from skills.deployment.records import DeleteRequest
 from tests.conftest import Clock
@@ -64,3 +65,49 @@ async def test_expired_questions_are_swept_a_day_later(records: RecordStore, clo
     clock.now += 2
     assert await confirmations.sweep() == 1
     assert await records.get(request.key()) is None
+
+
+async def test_a_confirmation_and_the_work_it_starts_are_one_write(
+    records: RecordStore, clock: Clock
+) -> None:
+    """`confirm` stores who answered, when and on which card with the work's records, made from
+    the answered question; a refused answer (someone else's, a second press) stores no work."""
+    confirmations = Confirmations(records, clock=clock)
+    request = await ask(records, confirmations)
+    clock.now += 60
+
+    def work(question: DeleteRequest) -> list[AuditEntry]:
+        actor = Actor(question.user, question.by_name)
+        return [Audit(records).entry(actor, "delete", question.name, at=question.answered_at)]
+
+    with pytest.raises(UserError, match="Only the person who asked"):
+        await confirmations.confirm(request.key(), "c", "delete", Actor("v", "Vee"), "", work)
+    assert await records.all(AuditEntry) == []
+    confirmed = await confirmations.confirm(
+        request.key(), "c", "delete", Actor("u", "Ursula"), "card-7", work
+    )
+    assert (confirmed.state, confirmed.by_name, confirmed.card) == ("confirmed", "Ursula", "card-7")
+    assert confirmed.answered_at == clock.now
+    [entry] = await records.all(AuditEntry)
+    assert (entry.user_name, entry.at) == ("Ursula", clock.now)
+    with pytest.raises(UserError, match="already answered"):
+        await confirmations.confirm(request.key(), "c", "delete", Actor("u", "Ursula"), "", work)
+    assert len(await records.all(AuditEntry)) == 1
+
+
+async def test_unrecorded_finds_a_confirmed_question_without_its_work(
+    records: RecordStore,
+) -> None:
+    """What a crash between the answer and its work leaves (on Blob Storage, the question is
+    written first): only questions answered with `confirm` whose work is missing."""
+    confirmations = Confirmations(records)
+    pending, answered, done, old = [await ask(records, confirmations) for _ in range(4)]
+    await confirmations.confirm(answered.key(), "c", "delete", Actor("u", "U"), "", lambda q: [])
+    await confirmations.confirm(done.key(), "c", "delete", Actor("u", "U"), "", lambda q: [])
+    await confirmations.answer(old.key(), "confirmed", "c", "delete")  # before `confirm` existed
+
+    async def recorded(question: DeleteRequest) -> bool:
+        return question.token == done.token
+
+    found = await confirmations.unrecorded(DeleteRequest, recorded)
+    assert [q.token for q in found] == [answered.token]
