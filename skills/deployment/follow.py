@@ -172,9 +172,8 @@ class Follower:
                 if record.state == "requested":
                     if not await self._request(record, info):
                         return
-                    shown = "Accepted"
-                    continue
-                if record.state == "deleting":
+                    shown = "Accepted"  # what the card shows until Azure says more
+                elif record.state == "deleting":
                     if info is None:
                         await self._deleted(record)
                         return
@@ -228,6 +227,9 @@ class Follower:
                     info = await arm.get_deployment(cognitive, resource, record.name)
                     if info is None or info.model != record.model:
                         raise
+        except AzureError as error:  # no answer at all: the next look sends it again
+            log.warning("requesting deployment %s: %s", record.name, error)
+            return True
         except UserError as error:
             await self._change(record, state="failed", reason=error.message)
             await self.ctx.audit.end(record.audit, "failed", error.message)
