@@ -9,8 +9,11 @@ creates is recorded with the conversation that asked for it, for the inactivity 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TypeVar
+
+from azure.core.exceptions import AzureError
 
 from infra.azure import Resource
 from infra.errors import UserError
@@ -37,6 +40,8 @@ from skills.deployment.views import (
 )
 from skills.models import default_name, is_fine_tuned
 from skills.notify import try_show
+
+log = logging.getLogger(__name__)
 
 Q = TypeVar("Q", DeployRequest, DeleteRequest)
 
@@ -192,19 +197,32 @@ class Hosting:
                 await self.ctx.records.put(entry)
 
         async def deleting(request: DeleteRequest) -> bool:
+            """Its deletion was recorded (its card waits on the record), or has ended: its audit
+            entry says how (gone already, or refused by Azure, whose card was taken off)."""
+            entry = await self.ctx.records.get(AuditEntry.at_id(self._deletion_entry(request).id))
+            if entry is not None and entry.outcome != "started":
+                return True
             found = await self.ctx.records.get(DeploymentRecord.at(request.resource, request.name))
             return found is not None and request.token in {c.token for c in found.delete_cards}
 
         for question in await self.ctx.confirmations.unrecorded(DeleteRequest, deleting):
-            info = await self.get(question.resource, question.name)
+            try:
+                info = await self.get(question.resource, question.name)
+            except (UserError, AzureError) as error:  # Azure cannot say now: the next look
+                log.warning("recovering the deletion of %s: %s", question.name, error)
+                continue
             made_at = question.deployed_at
             if info is not None and made_at and info.created_at != made_at:
                 await self.ctx.records.delete(question.key())  # a later one of that name: keep it
                 continue
             entry = self._deletion_entry(question)
-            await self.ctx.records.put(entry)
-            by = label(question.by_name)
-            await self._follow_delete(question, question.conversation, question.card, by, entry.id)
+            await self.ctx.records.create(entry)
+            by, conversation, card = label(question.by_name), question.conversation, question.card
+            gone = await self._follow_delete(question, conversation, card, by, entry.id)
+            if gone is not None:
+                await self.ctx.audit.end(entry.id, "done", "it was gone already")
+                await try_show(self.ctx.notify, conversation, card, gone)
+                continue
             self.follower.follow(question.resource, question.name)
 
     async def cancel_deploy(self, token: str, conversation: str, user: str) -> DeployRequest:

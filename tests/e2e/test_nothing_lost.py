@@ -10,7 +10,9 @@ SIGKILL where a barrier holds it.
 1. A deployment that costs money drops out of `teardown`: the card update refused with a 429;
    the bot killed while Resource Manager holds the answer to the deployment's PUT.
 2. Teardown forgets what it failed to delete: a deployment the bot did not record, a job
-   deletion Azure refuses; the second `teardown` lists and deletes what is left.
+   deletion Azure refuses; the second `teardown` lists and deletes what is left. A deletion
+   Azure refuses stays refused after a restart (the recovery of confirmed work takes only work
+   a crash kept from being recorded).
 3. Confirmed work that never starts: a 429 on the job card's post, a 429 on the teardown card's
    update; a second teardown of the same resource while one runs, and after a restart.
 4. A crash during an upload leaves a duplicate file: the bot killed while the sandbox holds the
@@ -36,6 +38,8 @@ from infra.blob import BlobAccount, BlobStorage
 from infra.records import RecordStore
 from infra.storage import SqliteStorage
 from sandbox.service import Sandbox
+from skills.audit import AuditEntry
+from skills.deployment.records import DeploymentRecord
 from skills.provisioning.records import TeardownRecord
 from skills.training.records import LaunchRecord, TrainingRequest
 from tests.channel import Activity, ChannelFake, Conversation, button, card_text
@@ -287,6 +291,36 @@ async def _deploy_outside(azure: Any, name: str, model: str) -> None:
         azure.resource_group, azure.account, name, body
     )
     await poller.result()
+
+
+async def test_a_deletion_azure_refused_is_not_carried_out_after_a_restart(
+    lab: Lab, channel: ChannelFake, session: aiohttp.ClientSession
+) -> None:
+    """A deletion that Azure refuses is said at once and ends there. Its answered question is not
+    taken, at the next start, for one whose deletion a crash kept from being recorded: the
+    deployment stays, its record says what Azure shows, the audit trail says it failed (before:
+    the restart marked it deleting, and its follower deleted it)."""
+    async with in_process_bot(lab) as url:
+        chat = Conversation(url, channel, session)
+        confirm = await chat.say("deploy gpt-4o-mini-2024-07-18 name=base")
+        await chat.press(confirm, "Deploy")
+        await chat.reply(updated(confirm["id"], "is deployed"), seconds=60)
+        ask = await chat.say("delete base")
+        refused = lab.sandbox.barriers.refuse("DELETE", DEPLOYMENT_PUT, 409)
+        await chat.press(ask, "Delete")
+        answer = card_text(await chat.reply())
+        assert refused.refused == 1 and "could not delete deployment `base`" in answer, answer
+    async with in_process_bot(lab) as url:  # its start recovers what a crash left unrecorded
+        chat.bot_url = url
+        async with state_of(lab.folder / "data") as records:
+            [deployment] = await records.all(DeploymentRecord)
+            deletions = [e for e in await records.all(AuditEntry) if e.action == "delete"]
+        assert (deployment.state, deployment.delete_cards) == ("succeeded", [])
+        assert [e.outcome for e in deletions] == ["failed"]
+        assert [d.split()[0] for d in (await lab.leftovers())["deployments"]] == ["base"]
+        end = await torn_down(chat, "deployment: base")
+        assert "is done" in card_text(end), card_text(end)
+        await nothing_left(lab, chat)
 
 
 # -- 3. confirmed work that never starts -------------------------------------------------------
