@@ -12,9 +12,10 @@ A question that starts long work is answered with `confirm`: the answer and the 
 work it starts (built from the answered question alone, so the same every time) are one write,
 before any card is posted. On SQLite that write is one transaction; Blob Storage writes one blob
 at a time, the question first, so a crash can leave a confirmed question without its work:
-`unrecorded` finds those (the skill records their work at its next start or retry: the step's
-own retry). The records of a confirmed question's work are therefore deleted only together with
-the question (teardown does both): a confirmed question without its work is one whose work was
+`record_missing` records it at the skill's next start or retry (the step's own retry), and
+`unrecorded` finds those questions for work that is more than records made from the question.
+The records of a confirmed question's work are therefore deleted only together with the
+question (teardown does both): a confirmed question without its work is one whose work was
 never recorded.
 """
 
@@ -112,6 +113,17 @@ class Confirmations:
             if confirmed and not await recorded(question):
                 found.append(question)
         return found
+
+    async def record_missing(self, kind: type[C], work: Callable[[C], Sequence[Record]]) -> None:
+        """Record the work of every question of `kind` answered with `confirm` that has none (a
+        crash between the answer and its work, on Blob Storage), as `confirm` did: `work`'s first
+        record is the work's own, made only where there is none; the others (its audit entry) are
+        written once it is made."""
+        for question in await self.records.all(kind):
+            if question.state == "confirmed" and question.answered_at > 0:
+                first, *rest = work(question)
+                if await self.records.create(first):
+                    await self.records.put(*rest)
 
     async def _answer(
         self,

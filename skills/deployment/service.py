@@ -187,14 +187,8 @@ class Hosting:
         """Record the deployments and deletions of confirmed questions that have none (a crash
         came between the answer and its records, on Blob Storage); `resume` follows them."""
 
-        async def deployed(request: DeployRequest) -> bool:
-            found = await self.ctx.records.get(DeploymentRecord.at(request.resource, request.name))
-            return found is not None  # this one's, or a later one's: either way not to make now
-
-        for request in await self.ctx.confirmations.unrecorded(DeployRequest, deployed):
-            record, entry = self._deployment_of(request)
-            if await self.ctx.records.create(record):
-                await self.ctx.records.put(entry)
+        # a record of that name, this one's or a later deployment's: not to be made now
+        await self.ctx.confirmations.record_missing(DeployRequest, self._deployment_of)
 
         async def deleting(request: DeleteRequest) -> bool:
             """Its deletion was recorded (its card waits on the record), or has ended: its audit

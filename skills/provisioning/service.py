@@ -201,14 +201,7 @@ class Provisioning:
     async def resume(self) -> None:
         """Carry on the provisionings a restart (or a lost instance) interrupted, and start
         those whose answer was written without their run (a crash between the two, on Blob)."""
-
-        async def recorded(request: ProvisionRequest) -> bool:
-            return await self.ctx.records.get(ProvisionRecord.at(request.token)) is not None
-
-        for request in await self.ctx.confirmations.unrecorded(ProvisionRequest, recorded):
-            record, entry = self._run_of(request)
-            if await self.ctx.records.create(record):
-                await self.ctx.records.put(entry)
+        await self.ctx.confirmations.record_missing(ProvisionRequest, self._run_of)
         for record in await self.ctx.records.all(ProvisionRecord):
             if not record.finished and not self.ctx.owners.owns(owner_item(record.token)):
                 self._spawn(record)

@@ -253,14 +253,7 @@ class Teardown:
     async def resume(self) -> None:
         """Carry on the teardowns a restart (or a lost instance) interrupted, and start those
         whose answer was written without their run (a crash between the two, on Blob)."""
-
-        async def recorded(request: TeardownRequest) -> bool:
-            return await self.ctx.records.get(TeardownRecord.at(request.token)) is not None
-
-        for request in await self.ctx.confirmations.unrecorded(TeardownRequest, recorded):
-            record, entry = self._run_of(request)
-            if await self.ctx.records.create(record):
-                await self.ctx.records.put(entry)
+        await self.ctx.confirmations.record_missing(TeardownRequest, self._run_of)
         for record in await self.ctx.records.all(TeardownRecord):
             if not record.finished and not self.ctx.owners.owns(owner_item(record.resource)):
                 self._spawn(record)

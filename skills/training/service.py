@@ -163,14 +163,7 @@ class Training:
     async def recover(self) -> None:
         """Record the launch of every confirmed plan that has none (a crash came between the
         answer and its records, on Blob Storage); `Launcher.resume` then runs it."""
-
-        async def recorded(request: TrainingRequest) -> bool:
-            return await self.ctx.records.get(LaunchRecord.at_token(request.token)) is not None
-
-        for request in await self.ctx.confirmations.unrecorded(TrainingRequest, recorded):
-            launch, entry = self._launch_of(request)
-            if await self.ctx.records.create(launch):
-                await self.ctx.records.put(entry)
+        await self.ctx.confirmations.record_missing(TrainingRequest, self._launch_of)
 
     async def _adopt(self) -> None:
         """Launches nobody runs: those a dead instance left, and those never recorded."""

@@ -111,3 +111,36 @@ async def test_unrecorded_finds_a_confirmed_question_without_its_work(
 
     found = await confirmations.unrecorded(DeleteRequest, recorded)
     assert [q.token for q in found] == [answered.token]
+
+
+async def test_record_missing_makes_only_the_work_a_crash_kept_from_being_written(
+    records: RecordStore,
+) -> None:
+    """Made again from the question as `confirm` made it: only for questions answered with
+    `confirm`, only where the work's own record (the first) is absent, the others with it; a
+    second look writes nothing more."""
+    confirmations = Confirmations(records)
+    pending, answered, done, old = [await ask(records, confirmations) for _ in range(4)]
+    await confirmations.confirm(answered.key(), "c", "delete", Actor("u", "U"), "", lambda q: [])
+    await confirmations.confirm(done.key(), "c", "delete", Actor("u", "U"), "", lambda q: [])
+    await confirmations.answer(old.key(), "confirmed", "c", "delete")  # before `confirm` existed
+
+    def work(question: DeleteRequest) -> list[AuditEntry]:
+        actor = Actor(question.user, question.by_name)
+        return [
+            Audit(records).entry(actor, "delete", question.name, at=1.0, ref=question.token),
+            Audit(records).entry(actor, "trail", question.name, at=2.0, ref=question.token),
+        ]
+
+    made = work(done)[0]  # the work `done`'s answer wrote
+    await records.put(made.model_copy(update={"detail": "made by its own answer"}))
+    for _ in range(2):
+        await confirmations.record_missing(DeleteRequest, work)
+        entries = await records.all(AuditEntry)
+        assert sorted((e.id[-8:], e.action, e.detail) for e in entries) == sorted(
+            [
+                (answered.token[:8], "delete", ""),
+                (answered.token[:8], "trail", ""),
+                (done.token[:8], "delete", "made by its own answer"),
+            ]
+        )
