@@ -143,7 +143,12 @@ class Hosting:
         request) and its audit entry are one write (skills/confirmations.py); the card pressed
         (`card`, else the one that asked) then shows the first progress, and the follower sends
         the PUT and follows it (skills/deployment/follow.py). A crash before, during or after
-        the PUT loses nothing: the record is there, and the follower adopts what Azure made."""
+        the PUT loses nothing: the record is there, and the follower adopts what Azure made.
+        While a deployment of that name is under way or there (another card's, since the
+        question), the question is dropped with the sentence why."""
+        question = await self.ctx.records.get(DeployRequest.at(token))
+        if question is not None and question.state == "pending":
+            await self._refuse_taken(question, conversation, actor)
         request = await self.ctx.confirmations.confirm(
             DeployRequest.at(token), conversation, "deploy", actor, card, self._deployment_of
         )
@@ -151,6 +156,24 @@ class Hosting:
         if record.card:  # a card never posted is posted by the follower, the work's owner
             await self.follower.show(record, DeploymentProgress(self.plan(record), "Accepted", 0))
         self.follower.follow(record.resource, record.name)
+
+    async def _refuse_taken(self, question: DeployRequest, conversation: str, actor: Actor) -> None:
+        """Drop the question (UserError) when its name went to a deployment after it was asked
+        (another card's, under way or there): its record would be taken over by this one's."""
+        resource, name = question.resource, question.name
+        found = await self.ctx.records.get(DeploymentRecord.at(resource, name))
+        if found is None or found.state in ("deleted", "failed"):
+            return
+        info = await self.get(resource, name)
+        if info is None and found.state not in ("requested", "creating"):
+            return  # gone since: deploying it again is what the question asks
+        if info is None:  # recorded, its PUT not sent yet
+            info = DeploymentInfo(name, found.model, found.version, found.sku, 0, "Creating")
+        try:
+            refuse_existing(info, question.model)
+        except UserError:
+            await self.cancel_deploy(question.token, conversation, actor.id)
+            raise
 
     def _deployment_of(self, request: DeployRequest) -> tuple[DeploymentRecord, AuditEntry]:
         """The record of the deployment a confirmed question asks for, not yet requested from
