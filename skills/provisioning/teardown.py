@@ -93,7 +93,7 @@ class Teardown:
             listed = await jobs.list_files(client)
         except openai.APIError as error:
             raise openai_error(error, _("job list")) from error
-        names = _upload_names(launches)
+        names = {up: own for launch in launches for up, own in launch.upload_names().items()}
         recorded = {f for launch in launches for f in _file_ids(launch)}
         files = [f for f in listed if f.filename in names or f.id in recorded]
         ours = {job.job for job in known_jobs} | {launch.job for launch in launches if launch.job}
@@ -538,16 +538,6 @@ class Teardown:
 
 def _file_ids(launch: LaunchRecord) -> list[str]:
     return [f for f in (launch.training_file, launch.validation_file) if f]
-
-
-def _upload_names(launches: Sequence[LaunchRecord]) -> dict[str, str]:
-    """The names the launches upload their files under (each copy has it) -> the file's own."""
-    return {
-        jobs.upload_name(d): d.name
-        for launch in launches
-        for d in (launch.plan.training, launch.plan.validation)
-        if d is not None
-    }
 
 
 def _base_model(info: DeploymentInfo) -> str:

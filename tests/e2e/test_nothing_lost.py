@@ -453,7 +453,8 @@ async def test_a_bot_killed_during_an_upload_uploads_once(
     chat.bot_url = bot.url
     await wait_until(lambda: notices(chat), 90)
     assert len(training_files(await lab.leftovers())) == 1, await lab.leftovers()
-    end = await torn_down(chat, f"job: {notice_job(chat)}", "file: ")
+    # the upload is named for its content on Azure; the card names the file as the user knows it
+    end = await torn_down(chat, f"job: {notice_job(chat)}", "(training_set.jsonl)")
     assert "is done" in card_text(end), card_text(end)
     await nothing_left(lab, chat)
 
