@@ -502,6 +502,15 @@ def teardown_progress_card(view: TeardownProgress) -> Card:
         title, color = _("Teardown of {account} is done", account=name), "Good"
     body = [_title(title, color)]
     body += [_item_line(item) for item in view.items]
+    if view.finished and failed:
+        body.append(
+            text(
+                _(
+                    "I kept what was not deleted in mind: say `teardown` again to retry it, once "
+                    "its reason above is fixed."
+                )
+            )
+        )
     if view.local_done:
         body.append(
             text(

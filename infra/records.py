@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -200,7 +200,12 @@ class RecordStore:
         return await self.storage.create(record.key().path, record.stored())
 
     async def update(
-        self, key: Key[R], change: Callable[[R | None], R | None], *, attempts: int = 20
+        self,
+        key: Key[R],
+        change: Callable[[R | None], R | None],
+        *,
+        attempts: int = 20,
+        together: Callable[[R], Sequence[Record]] | None = None,
     ) -> R | None:
         """Read-modify-write one record under e-tag concurrency, retried on conflict.
 
@@ -208,6 +213,11 @@ class RecordStore:
         None to leave it as it is; it may run more than once, so it must not have side effects.
         Returns what is stored afterwards. Conflicting writers back off with jitter. A record of a
         newer layout is not overwritten (StorageConflict).
+
+        `together` names the records to store in the same write as a change of an existing
+        record (what the change starts: its own records, last writer wins): all or nothing on
+        SQLite; on Blob Storage, which writes one blob at a time, they follow the changed record
+        (infra/blob.py), so a crash can come between them.
         """
         for attempt in range(attempts):
             if attempt:
@@ -228,10 +238,15 @@ class RecordStore:
             value = changed.stored()
             if found is None:
                 if await self.storage.create(key.path, value):
+                    if together is not None:
+                        await self.put(*together(changed))
                     return changed
                 continue
+            writes = {key.path: Write(value, if_match=found.e_tag)}
+            for record in together(changed) if together is not None else ():
+                writes[record.key().path] = Write(record.stored())
             try:
-                await self.storage.write({key.path: Write(value, if_match=found.e_tag)})
+                await self.storage.write(writes)
             except StorageConflict:
                 continue
             return changed

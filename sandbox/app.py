@@ -35,7 +35,8 @@ TOGETHER = web.AppKey("sandbox_together", asyncio.Barrier)
 
 @web.middleware
 async def azure_edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Injected faults, Azure-shaped errors, and the headers every answer carries."""
+    """Injected faults and a test's barriers, Azure-shaped errors, and the headers every answer
+    carries."""
     sandbox = request.config_dict[SANDBOX]
     faults = sandbox.config.faults
     request_id = new_guid()
@@ -47,13 +48,16 @@ async def azure_edge(request: web.Request, handler: Handler) -> web.StreamRespon
         if faults.together and request.path.endswith("/chat/completions"):
             await request.config_dict[TOGETHER].wait()
         status = faults.pick(sandbox.fault_rng) if faults.rates else None
+        status = sandbox.barriers.refusal(request.method, request.path) or status
         if status is not None:
             code, message = describe(status)
             headers = {}
             if status in (429, 503):
                 headers = {"Retry-After": f"{faults.retry_after:g}"}
             raise AzureError(status, code, message, headers=headers)
+        await sandbox.barriers.wait(request.method, request.path, served=False)
         response = await handler(request)
+        await sandbox.barriers.wait(request.method, request.path, served=True)
         lost = faults.lost and request.method == "POST" and not response.prepared
         if lost and sandbox.fault_rng.random() < faults.lost:
             raise AzureError(504, *describe(504))  # done, but the caller never hears of it

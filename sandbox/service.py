@@ -20,6 +20,7 @@ from typing import Any
 import tiktoken
 from aiohttp import web
 
+from sandbox.barriers import Barriers
 from sandbox.clock import SandboxClock
 from sandbox.contract import ACCOUNT, BOT_PRINCIPAL, RESOURCE_GROUP, SUBSCRIPTION
 from sandbox.faults import Faults
@@ -134,6 +135,8 @@ class Sandbox:
         saved = self.store.meta("clock")
         self.clock = SandboxClock(config.speedup, float(saved) if saved else None)
         self.fault_rng = config.faults.rng()
+        self.barriers = Barriers()
+        """The holds and refusals of a fault test (sandbox/barriers.py)."""
         self.wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._processes: ProcessPoolExecutor | None = None

@@ -80,11 +80,17 @@ class Audit:
         resource: Resource | None = None,
         outcome: AuditOutcome = "started",
         detail: Said | None = None,
+        *,
+        at: float | None = None,
+        ref: str = "",
     ) -> AuditEntry:
-        """A new entry, not stored yet: store it in the same write as the action's own record."""
-        now = time.time()
+        """A new entry, not stored yet: store it in the same write as the action's own record.
+        With `at` and `ref` (the answer that started the action: when, and its token) it is the
+        same entry each time it is made, so the action's records can be made again from their
+        question (skills/confirmations.py)."""
+        now = time.time() if at is None else at
         return AuditEntry(
-            id=f"{int(now * 1000):015d}-{uuid.uuid4().hex[:8]}",
+            id=f"{int(now * 1000):015d}-{(ref or uuid.uuid4().hex)[:8]}",
             at=now,
             user=actor.id,
             user_name=actor.name,

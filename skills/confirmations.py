@@ -12,6 +12,16 @@ The card a question is asked on is noted on it (`shown`), and only that card is 
 answer (`card_of`): a button press names a card (Teams' replyToId), but a button's data can claim
 to answer any card, so the card pressed is taken only while the asking turn has not noted its
 own yet.
+
+A question that starts long work is answered with `confirm`: the answer and the records of the
+work it starts (built from the answered question alone, so the same every time) are one write,
+before any card is posted. On SQLite that write is one transaction; Blob Storage writes one blob
+at a time, the question first, so a crash can leave a confirmed question without its work:
+`record_missing` records it at the skill's next start or retry (the step's own retry), and
+`unrecorded` finds those questions for work that is more than records made from the question.
+The records of a confirmed question's work are therefore deleted only together with the
+question (teardown does both): a confirmed question without its work is one whose work was
+never recorded.
 """
 
 from __future__ import annotations
@@ -19,11 +29,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 from infra.errors import UserError
-from infra.records import Key, RecordStore
+from infra.records import Key, Record, RecordStore
+from skills.audit import Actor
 from skills.records import Confirmation
 
 LIFETIME = 24 * 3600.0
@@ -112,6 +123,57 @@ class Confirmations:
         translation is the command word a reader of that language types (`학습`); with `user`,
         only the person who asked may answer.
         """
+        return await self._answer(key, {"state": state}, conversation, again, user, None)
+
+    async def confirm(
+        self,
+        key: Key[C],
+        conversation: str,
+        again: str,
+        actor: Actor,
+        card: str,
+        work: Callable[[C], Sequence[Record]],
+    ) -> C:
+        """Answer "confirmed" (only `actor` may) and record the work it starts in the same write
+        (see the module's docstring): the question keeps who answered, when, and the card pressed
+        (`card`, when known), and `work(question)` gives the records of the work, built from the
+        answered question alone. Returns the answered question."""
+        answer = {"state": "confirmed", "by_name": actor.name, "answered_at": self._clock()}
+        if card:
+            answer["card"] = card
+        return await self._answer(key, answer, conversation, again, actor.id, work)
+
+    async def unrecorded(self, kind: type[C], recorded: Callable[[C], Awaitable[bool]]) -> list[C]:
+        """The questions of `kind` answered with `confirm` whose work `recorded` does not find
+        (a crash between the answer and its work, on Blob Storage): record it from the question
+        as `confirm` does, then start it."""
+        found: list[C] = []
+        for question in await self.records.all(kind):
+            confirmed = question.state == "confirmed" and question.answered_at > 0
+            if confirmed and not await recorded(question):
+                found.append(question)
+        return found
+
+    async def record_missing(self, kind: type[C], work: Callable[[C], Sequence[Record]]) -> None:
+        """Record the work of every question of `kind` answered with `confirm` that has none (a
+        crash between the answer and its work, on Blob Storage), as `confirm` did: `work`'s first
+        record is the work's own, made only where there is none; the others (its audit entry) are
+        written once it is made."""
+        for question in await self.records.all(kind):
+            if question.state == "confirmed" and question.answered_at > 0:
+                first, *rest = work(question)
+                if await self.records.create(first):
+                    await self.records.put(*rest)
+
+    async def _answer(
+        self,
+        key: Key[C],
+        answer: dict[str, Any],
+        conversation: str,
+        again: str,
+        user: str | None,
+        work: Callable[[C], Sequence[Record]] | None,
+    ) -> C:
         outcome: list[str] = []
         now = self._clock()
 
@@ -126,10 +188,10 @@ class Confirmations:
             elif found.state != "pending":
                 outcome.append(found.state)
             else:
-                return found.model_copy(update={"state": state})
+                return found.model_copy(update=answer)
             return None
 
-        answered = await self.records.update(key, change)
+        answered = await self.records.update(key, change, together=work)
         if not outcome and answered is not None:
             return answered
         reason = outcome[0] if outcome else "expired"

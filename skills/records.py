@@ -140,6 +140,10 @@ class Confirmation(Record, Spoken):
     expires_at: float
     state: Literal["pending", "confirmed", "cancelled"] = "pending"
     card: str = ""
+    by_name: str = ""
+    """Who confirmed it (display name), for the audit entry of the work it starts."""
+    answered_at: float = 0.0
+    """When it was confirmed (`Confirmations.confirm`): the work it starts is dated by it."""
 
     @classmethod
     def kinds(cls) -> list[type[Confirmation]]:

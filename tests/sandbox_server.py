@@ -12,6 +12,7 @@ from aiohttp import web
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
 from sandbox.app import create_sandbox_app
+from sandbox.service import SANDBOX, Sandbox
 from tests.harness import SANDBOX_TOKEN
 
 SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
@@ -31,17 +32,29 @@ BEARER = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
 @asynccontextmanager
 async def running_sandbox(data_dir: Path, **options: Any) -> AsyncIterator[str]:
     """Serve a sandbox on a free port; yields its base URL (`http://127.0.0.1:N/sandbox`)."""
+    async with serving_sandbox(data_dir, **options) as (url, _):
+        yield url
+
+
+@asynccontextmanager
+async def serving_sandbox(data_dir: Path, **options: Any) -> AsyncIterator[tuple[str, Sandbox]]:
+    """`running_sandbox`, and the `Sandbox` itself: a test sets its barriers
+    (`sandbox.barriers.hold(...)`, sandbox/barriers.py) while a bot it runs as a process of its
+    own calls it. Every hold is released at the end, so the server can stop."""
     root = web.Application()
     options.setdefault("arm_token", SANDBOX_TOKEN)
-    root.add_subapp("/sandbox", create_sandbox_app(data_dir, **options))
+    app = create_sandbox_app(data_dir, **options)
+    root.add_subapp("/sandbox", app)
     runner = web.AppRunner(root)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
+    sandbox = app[SANDBOX]
     try:
-        yield f"http://127.0.0.1:{port}/sandbox"
+        yield f"http://127.0.0.1:{port}/sandbox", sandbox
     finally:
+        sandbox.barriers.release_all()
         await runner.cleanup()
 
 

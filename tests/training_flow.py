@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,16 @@ FAST = {
     "training_card_seconds": 0.2,
     "training_updates_per_second": 50.0,
 }
+
+
+def uploaded_names() -> list[str]:
+    """The names the sample files are uploaded under: each its own, with the first 16 hex
+    digits of its content's SHA-256 before the extension (skills/training/jobs.upload_name)."""
+    names = []
+    for name in FILES:
+        digest = hashlib.sha256((SAMPLE / name).read_bytes()).hexdigest()[:16]
+        names.append(name.replace(".jsonl", f".{digest}.jsonl"))
+    return sorted(names)
 
 
 async def validate_samples(chat: Conversation) -> None:

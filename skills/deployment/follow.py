@@ -2,6 +2,13 @@
 is updated in place (from a tracked task, resumed after a restart) until Azure says it succeeded,
 failed or is gone. One owner follows a deployment (`infra.ownership`); it stops when it loses
 that, and deployments in progress that nobody follows (a dead instance's) are picked up.
+
+The follower also sends what its record asks for, so a crash never loses it: a deployment
+recorded `requested` (before any request) gets its PUT here, unless Azure shows it already (a
+PUT sent before a crash, or whose answer was lost: adopted); a record left `deleting` that Azure
+still shows, not being deleted, gets its DELETE again. A card that the work never could post is
+posted by its owner, here, and never by the turn that confirmed it (two instances would post
+two).
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from skills.deployment.views import (
     DeploymentSucceeded,
     plan_of,
     state_label,
+    state_said,
 )
+from skills.models import ModelChoice
 from skills.notify import NotDelivered, View, show, try_show
 from skills.service_clock import ServiceClock
 
@@ -46,6 +55,8 @@ GIVE_UP_AFTER = 3 * HOUR
 """Service time after which a deployment still creating is left to `deployments`."""
 GIVE_UP_REAL_SECONDS = 60.0
 """...and never sooner than this in real time (sandbox time may run very fast)."""
+IN_PROGRESS = ("requested", "creating", "deleting")
+"""The states of a deployment that its follower carries on."""
 
 
 def poll_seconds(clock: ServiceClock) -> float:
@@ -81,6 +92,29 @@ def deleted_view(record: DeploymentRecord, waiting: DeleteCard) -> DeploymentDel
     return DeploymentDeleted(record.name, by=record.deleted_by)
 
 
+def refuse_existing(existing: DeploymentInfo, model: str) -> None:
+    """The sentence for a name that is taken (or being deleted)."""
+    if existing.deleting:
+        raise UserError(
+            "`{name}` is being deleted; deploy again once `deployments` no longer lists it, or "
+            "pick another name with `name=...`.",
+            name=existing.name,
+        )
+    if existing.model == model:
+        state = _("ready") if existing.ready else state_label(existing.state).lower()
+        raise UserError(
+            "`{name}` already serves this model ({state}); talk to it with `chat {name}`, or "
+            "pick another name with `name=...`.",
+            name=existing.name,
+            state=state,
+        )
+    raise UserError(
+        "The name `{name}` is taken by a deployment of `{model}`; choose another with `name=...`.",
+        name=existing.name,
+        model=existing.model,
+    )
+
+
 def owner_item(resource: Resource, name: str) -> str:
     """The ownership item of following a deployment."""
     return f"follow/{resource.subscription_id}/{resource.account}/{name.lower()}"
@@ -97,11 +131,11 @@ class Follower:
         self.ctx.tasks.spawn(self._owned(resource, name), f"follow deployment {name}")
 
     async def resume(self) -> None:
-        """Follow every deployment left creating or deleting that nobody here follows, on every
-        resource that has records."""
+        """Follow every deployment left requested, creating or deleting that nobody here
+        follows, on every resource that has records."""
         for record in await self.ctx.records.all(DeploymentRecord):
             owned = self.ctx.owners.owns(owner_item(record.resource, record.name))
-            if record.state in ("creating", "deleting") and not owned:
+            if record.state in IN_PROGRESS and not owned:
                 self.follow(record.resource, record.name)
 
     async def _owned(self, resource: Resource, name: str) -> None:
@@ -119,10 +153,13 @@ class Follower:
         shown: str | None = None
         shown_at = begun = time.monotonic()
         give_up = max(GIVE_UP_REAL_SECONDS, clock.real_seconds(GIVE_UP_AFTER))
+        asked_delete = False
         while True:
             record = await self.ctx.records.get(DeploymentRecord.at(resource, name))
-            if record is None or record.state not in ("creating", "deleting"):
+            if record is None or record.state not in IN_PROGRESS:
                 return
+            if not record.card and record.conversation and record.state != "deleting":
+                await self.show(record, self._progress(record, "Accepted"))  # never posted yet
             try:
                 info = await arm.get_deployment(cognitive, resource, name, clock.observe)
             except (UserError, AzureError) as error:
@@ -133,10 +170,17 @@ class Follower:
                 log.warning("deployment %s is no longer ours to follow", name)
                 return
             with i18n.use(record.language):  # the card speaks its deployer's language
-                if record.state == "deleting":
+                if record.state == "requested":
+                    if not await self._request(record, info):
+                        return
+                    shown = "Accepted"  # what the card shows until Azure says more
+                elif record.state == "deleting":
                     if info is None:
                         await self._deleted(record)
                         return
+                    if not info.deleting and not asked_delete:
+                        asked_delete = True  # recorded before its DELETE, which a crash stopped
+                        await self._ask_delete(record)
                 elif info is None:
                     await self._finish(record, None, _("Azure no longer shows it."))
                     return
@@ -157,6 +201,62 @@ class Follower:
                     await self.show(record, DeploymentProgress(plan, info.state, elapsed))
                     shown, shown_at = info.state, time.monotonic()
             await asyncio.sleep(poll_seconds(clock))
+
+    def _progress(self, record: DeploymentRecord, state: str) -> DeploymentProgress:
+        plan = plan_of(record, self.ctx.settings.hosting_prices)
+        elapsed = self.ctx.clock.now() - record.started_at if record.started_at else 0.0
+        return DeploymentProgress(plan, state, elapsed)
+
+    async def _request(self, record: DeploymentRecord, info: DeploymentInfo | None) -> bool:
+        """Send the PUT of a deployment recorded as requested, or adopt the deployment Azure
+        shows by that name already (this one's PUT, sent before a crash or answered with an
+        error after all). False when Azure refused it (the card says why)."""
+        resource, clock = record.resource, self.ctx.clock
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        choice = ModelChoice(record.model, record.version, record.fine_tuned, record.job)
+        started = clock.now()
+        try:
+            if info is not None:
+                if info.deleting or info.model != record.model:
+                    refuse_existing(info, record.model)
+            else:
+                try:
+                    info = await arm.start_deployment(
+                        cognitive, resource, record.name, choice, record.sku, record.capacity
+                    )
+                except UserError:
+                    info = await arm.get_deployment(cognitive, resource, record.name)
+                    if info is None or info.model != record.model:
+                        raise
+        except AzureError as error:  # no answer at all: the next look sends it again
+            log.warning("requesting deployment %s: %s", record.name, error)
+            return True
+        except UserError as error:
+            await self._change(record, state="failed", reason=error.message)
+            await self.ctx.audit.end(record.audit, "failed", error.said)
+            plan = plan_of(record, self.ctx.settings.hosting_prices)
+            retry = record.ref or record.model
+            await self.show(record, DeploymentFailed(plan, error.message, retry))
+            return False
+        created = info.created_at or started
+        accepted = {"state": "creating", "started_at": started, "created_at": created}
+
+        def apply(found: DeploymentRecord | None) -> DeploymentRecord | None:
+            if found is None or found.state != "requested":
+                return None  # deleted meanwhile (teardown, delete): the loop carries that out
+            return found.model_copy(update={**accepted, "last_used": created})
+
+        await self.ctx.records.update(record.key(), apply)
+        await self.ctx.audit.end(record.audit, "done", state_said(info.state))
+        return True
+
+    async def _ask_delete(self, record: DeploymentRecord) -> None:
+        """Send the DELETE of a deployment recorded as being deleted (again: idempotent)."""
+        cognitive = self.ctx.azure.cognitive(record.resource.subscription_id)
+        try:
+            await arm.begin_delete(cognitive, record.resource, record.name)
+        except UserError as error:
+            log.warning("deleting %s: %s", record.name, error.message)
 
     async def show(self, record: DeploymentRecord, view: View) -> None:
         """Update the record's card in its conversation, in the language of the person who
@@ -216,6 +316,8 @@ class Follower:
 
         changed = await self.ctx.records.update(record.key(), apply)
         assert changed is not None
+        for entry in {waiting.audit for waiting in taken if waiting.audit}:
+            await self.ctx.audit.end(entry, "done")
         for waiting in taken:
             # the card speaks the language of whoever pressed Delete on it (the deployer's, in
             # records written before a waiting card carried its own)

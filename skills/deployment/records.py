@@ -45,6 +45,9 @@ class DeleteRequest(Confirmation):
     resource: Resource
     name: str
     model: str
+    deployed_at: float = 0.0
+    """When Azure created the deployment asked about (its `systemData.createdAt`): a deletion
+    recovered after a crash deletes that deployment, never a later one of the same name."""
 
     @classmethod
     def at(cls, token: str) -> Key[DeleteRequest]:
@@ -56,15 +59,19 @@ class DeleteRequest(Confirmation):
         return self.at(self.token)
 
 
-DeploymentState = Literal["creating", "succeeded", "failed", "deleting", "deleted"]
+DeploymentState = Literal["requested", "creating", "succeeded", "failed", "deleting", "deleted"]
+"""`requested`: recorded before its PUT, which the follower sends (skills/deployment/follow.py)."""
 
 
 class DeleteCard(BaseModel):
-    """A card waiting for a deletion to end, in its conversation, and who pressed Delete there."""
+    """A card waiting for a deletion to end, in its conversation, who pressed Delete there, the
+    question answered and its audit entry."""
 
     conversation: str
     card: str
     by: str = ""
+    token: str = ""
+    audit: str = ""
 
 
 class DeploymentRecord(Record, Spoken):
@@ -86,6 +93,10 @@ class DeploymentRecord(Record, Spoken):
     job: str = ""
     ref: str = ""
     """What the user asked to deploy (job, model or checkpoint), for "Try again"."""
+    token: str = ""
+    """The question whose "Deploy" made this record."""
+    audit: str = ""
+    """The audit entry of the deployment, ended when Azure accepts or refuses its PUT."""
     started_at: float = 0.0
     created_at: float = 0.0
     last_used: float = 0.0

@@ -10,19 +10,22 @@ creates is recorded with the conversation that asked for it, for the inactivity 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
+
+from azure.core.exceptions import AzureError
 
 from infra.azure import Resource
 from infra.errors import UserError
-from infra.i18n import N_, _, later
+from infra.i18n import N_, later
 from infra.ownership import every_retry
 from infra.text import echo, label
-from skills.audit import Actor
+from skills.audit import Actor, AuditEntry
 from skills.chat import Answer, DeploymentGone, keep_alive
 from skills.context import Context
 from skills.deployment import arm
 from skills.deployment.arm import DeploymentInfo
-from skills.deployment.follow import Follower, deleted_view
+from skills.deployment.follow import Follower, deleted_view, refuse_existing
 from skills.deployment.idle import DAY, IdleWatcher, days_left, idle_expired
 from skills.deployment.records import (
     DeleteCard,
@@ -35,41 +38,18 @@ from skills.deployment.views import (
     DeletedForInactivity,
     DeploymentDeleted,
     DeploymentDeleting,
-    DeploymentFailed,
     DeploymentList,
     DeploymentPlan,
     DeploymentProgress,
     DeploymentRow,
     plan_of,
     state_label,
-    state_said,
 )
-from skills.models import ModelChoice, default_name, is_fine_tuned
-from skills.notify import show, try_show
+from skills.models import default_name, is_fine_tuned
+from skills.notify import try_show
 from skills.records import Claim
 
-
-def refuse_existing(existing: DeploymentInfo, model: str) -> None:
-    """The sentence for a name that is taken (or being deleted)."""
-    if existing.deleting:
-        raise UserError(
-            "`{name}` is being deleted; deploy again once `deployments` no longer lists it, or "
-            "pick another name with `name=...`.",
-            name=existing.name,
-        )
-    if existing.model == model:
-        state = _("ready") if existing.ready else state_label(existing.state).lower()
-        raise UserError(
-            "`{name}` already serves this model ({state}); talk to it with `chat {name}`, or "
-            "pick another name with `name=...`.",
-            name=existing.name,
-            state=state,
-        )
-    raise UserError(
-        "The name `{name}` is taken by a deployment of `{model}`; choose another with `name=...`.",
-        name=existing.name,
-        model=existing.model,
-    )
+log = logging.getLogger(__name__)
 
 
 class Hosting:
@@ -83,11 +63,16 @@ class Hosting:
     async def start(self) -> None:
         """Follow again the deployments left in progress (and, with several instances, those a
         dead instance left), and start the idle watcher."""
-        await self.follower.resume()
+        await self._adopt()
         self.ctx.tasks.spawn(self.idle.run(), "idle watcher")
         self.ctx.tasks.spawn(
-            every_retry(self.ctx.owners, self.follower.resume, "deployments"), "follow adopter"
+            every_retry(self.ctx.owners, self._adopt, "deployments"), "follow adopter"
         )
+
+    async def _adopt(self) -> None:
+        """Deployments nobody follows: those a dead instance left, and those never recorded."""
+        await self.recover()
+        await self.follower.resume()
 
     async def get(self, resource: Resource, name: str) -> DeploymentInfo | None:
         """One deployment as Azure reports it now."""
@@ -162,59 +147,108 @@ class Hosting:
         return plan_of(request, self.ctx.settings.hosting_prices)
 
     async def deploy(self, token: str, conversation: str, actor: Actor, card: str) -> None:
-        """Answer "Deploy" once and create the deployment. The card pressed (`card`, else the
-        one that asked) then says why Azure refused, or follows it: the deployment is recorded
-        first, then shows its first progress, then is followed (skills/deployment/follow.py)."""
-        request = await self.ctx.confirmations.answer(
-            DeployRequest.at(token), "confirmed", conversation, N_("deploy"), actor.id
+        """Answer "Deploy" once: the answer, the deployment's record (`requested`, before any
+        request) and its audit entry are one write (skills/confirmations.py); the card pressed
+        (`card`, else the one that asked) then shows the first progress, and the follower sends
+        the PUT and follows it (skills/deployment/follow.py). A crash before, during or after
+        the PUT loses nothing: the record is there, and the follower adopts what Azure made.
+        While a deployment of that name is under way or there (another card's, since the
+        question), the question is dropped with the sentence why."""
+        question = await self.ctx.records.get(DeployRequest.at(token))
+        if question is not None and question.state == "pending":
+            await self._refuse_taken(question, conversation, actor)
+        request = await self.ctx.confirmations.confirm(
+            DeployRequest.at(token), conversation, N_("deploy"), actor, card, self._deployment_of
         )
-        card = card or request.card
-        resource, clock = request.resource, self.ctx.clock
-        plan = self.plan(request)
-        choice = ModelChoice(request.model, request.version, request.fine_tuned, request.job)
-        entry = await self.ctx.audit.begin(
-            actor, "deploy", f"{request.name} ({choice.model}, {request.sku})", resource
-        )
-        try:
-            existing = await self.get(resource, request.name)
-            if existing is not None:
-                refuse_existing(existing, choice.model)
-            started = clock.now()
-            info = await arm.start_deployment(
-                self.ctx.azure.cognitive(resource.subscription_id),
-                resource,
-                request.name,
-                choice,
-                request.sku,
-                request.capacity,
-            )
-        except UserError as error:
-            await self.ctx.audit.end(entry.id, "failed", error.said)
-            failed = DeploymentFailed(plan, error.message, request.ref)
-            await show(self.ctx.notify, conversation, card, failed)
+        record, _entry = self._deployment_of(request)
+        if record.card:  # a card never posted is posted by the follower, the work's owner
+            await self.follower.show(record, DeploymentProgress(self.plan(record), "Accepted", 0))
+        self.follower.follow(record.resource, record.name)
+
+    async def _refuse_taken(self, question: DeployRequest, conversation: str, actor: Actor) -> None:
+        """Drop the question (UserError) when its name went to a deployment after it was asked
+        (another card's, under way or there): its record would be taken over by this one's."""
+        resource, name = question.resource, question.name
+        found = await self.ctx.records.get(DeploymentRecord.at(resource, name))
+        if found is None or found.state in ("deleted", "failed"):
             return
-        await self.ctx.audit.end(entry.id, "done", state_said(info.state))
+        info = await self.get(resource, name)
+        if info is None and found.state not in ("requested", "creating"):
+            return  # gone since: deploying it again is what the question asks
+        if info is None:  # recorded, its PUT not sent yet
+            info = DeploymentInfo(name, found.model, found.version, found.sku, 0, "Creating")
+        try:
+            refuse_existing(info, question.model)
+        except UserError:
+            await self.cancel_deploy(question.token, conversation, actor.id)
+            raise
+
+    def _deployment_of(self, request: DeployRequest) -> tuple[DeploymentRecord, AuditEntry]:
+        """The record of the deployment a confirmed question asks for, not yet requested from
+        Azure, and its audit entry: made from the answered question alone."""
+        entry = self.ctx.audit.entry(
+            Actor(request.user, request.by_name),
+            "deploy",
+            f"{request.name} ({request.model}, {request.sku})",
+            request.resource,
+            at=request.answered_at,
+            ref=request.token,
+        )
         record = DeploymentRecord(
-            resource=resource,
+            resource=request.resource,
             name=request.name,
-            model=choice.model,
-            version=choice.version,
+            model=request.model,
+            version=request.version,
             sku=request.sku,
             capacity=request.capacity,
-            fine_tuned=choice.fine_tuned,
-            state="creating",
-            conversation=conversation,
+            fine_tuned=request.fine_tuned,
+            state="requested",
+            conversation=request.conversation,
             user=request.user,
-            job=choice.job,
+            job=request.job,
             ref=request.ref,
-            card=card,
-            started_at=started,
-            created_at=info.created_at or started,
-            last_used=info.created_at or started,
+            card=request.card,
+            token=request.token,
+            audit=entry.id,
+            language=request.language,
         )
-        await self.ctx.records.put(record)
-        await self.follower.show(record, DeploymentProgress(plan, info.state, 0.0))
-        self.follower.follow(resource, request.name)
+        return record, entry
+
+    async def recover(self) -> None:
+        """Record the deployments and deletions of confirmed questions that have none (a crash
+        came between the answer and its records, on Blob Storage); `resume` follows them."""
+
+        # a record of that name, this one's or a later deployment's: not to be made now
+        await self.ctx.confirmations.record_missing(DeployRequest, self._deployment_of)
+
+        async def deleting(request: DeleteRequest) -> bool:
+            """Its deletion was recorded (its card waits on the record), or has ended: its audit
+            entry says how (gone already, or refused by Azure, whose card was taken off)."""
+            entry = await self.ctx.records.get(AuditEntry.at_id(self._deletion_entry(request).id))
+            if entry is not None and entry.outcome != "started":
+                return True
+            found = await self.ctx.records.get(DeploymentRecord.at(request.resource, request.name))
+            return found is not None and request.token in {c.token for c in found.delete_cards}
+
+        for question in await self.ctx.confirmations.unrecorded(DeleteRequest, deleting):
+            try:
+                info = await self.get(question.resource, question.name)
+            except (UserError, AzureError) as error:  # Azure cannot say now: the next look
+                log.warning("recovering the deletion of %s: %s", question.name, error)
+                continue
+            made_at = question.deployed_at
+            if info is not None and made_at and info.created_at != made_at:
+                await self.ctx.records.delete(question.key())  # a later one of that name: keep it
+                continue
+            entry = self._deletion_entry(question)
+            await self.ctx.records.create(entry)
+            by, conversation, card = label(question.by_name), question.conversation, question.card
+            gone = await self._follow_delete(question, conversation, card, by, entry.id)
+            if gone is not None:
+                await self.ctx.audit.end(entry.id, "done", later("It was gone already."))
+                await try_show(self.ctx.notify, conversation, card, gone)
+                continue
+            self.follower.follow(question.resource, question.name)
 
     async def cancel_deploy(self, token: str, conversation: str, user: str) -> DeployRequest:
         """Drop a deployment that was not confirmed."""
@@ -277,39 +311,98 @@ class Hosting:
             resource=resource,
             name=info.name,
             model=info.model,
+            deployed_at=info.created_at or 0.0,
         )
 
     async def delete(self, token: str, conversation: str, actor: Actor, card: str) -> None:
-        """Answer "Delete" once and ask Azure to delete the deployment. The card pressed
-        (`card`, else the one that asked) says it is being deleted, then that it is gone."""
-        request = await self.ctx.confirmations.answer(
-            DeleteRequest.at(token), "confirmed", conversation, N_("delete"), actor.id
+        """Answer "Delete" once and delete the deployment: the answer and its audit entry are
+        one write; the record then says it is being deleted, with the card that waits (before
+        the request: after a crash the follower asks Azure again), then Azure is asked. The card
+        pressed (`card`, else the one that asked) says it is being deleted, then that it is gone;
+        a refusal is said at once."""
+        request = await self.ctx.confirmations.confirm(
+            DeleteRequest.at(token),
+            conversation,
+            N_("delete"),
+            actor,
+            card,
+            lambda question: [self._deletion_entry(question)],
         )
+        entry = self._deletion_entry(request)
+        notify, by = self.ctx.notify, label(actor.name)
+        gone = await self._follow_delete(request, conversation, request.card, by, entry.id)
+        if gone is not None:  # deleted meanwhile, by someone else
+            await self.ctx.audit.end(entry.id, "done", later("It was gone already."))
+            await try_show(notify, conversation, request.card, gone)
+            return
         resource = request.resource
-        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
-        entry = await self.ctx.audit.begin(actor, "delete", request.name, resource)
         try:
-            await arm.begin_delete(cognitive, resource, request.name)
+            await arm.begin_delete(
+                self.ctx.azure.cognitive(resource.subscription_id), resource, request.name
+            )
         except UserError as error:
             await self.ctx.audit.end(entry.id, "failed", error.said)
+            await self._undo_delete(request)
             raise
         await self.ctx.audit.end(entry.id, "done", later("Azure is deleting it."))
-        notify, deleting = self.ctx.notify, DeploymentDeleting(request.name)
-        # shown before the card waits on the record, so the end is never overwritten by this
-        card = await try_show(notify, conversation, card or request.card, deleting)
-        gone = await self._follow_delete(request, conversation, card, label(actor.name))
-        if gone is not None:  # deleted meanwhile, by someone else
-            await try_show(notify, conversation, card, gone)
+        card = await try_show(notify, conversation, request.card, DeploymentDeleting(request.name))
+        if card != request.card:
+            await self._waiting_card(request, card)
+        self.follower.follow(resource, request.name)
+
+    def _deletion_entry(self, request: DeleteRequest) -> AuditEntry:
+        """The audit entry of a confirmed deletion, made from the answered question alone."""
+        actor = Actor(request.user, request.by_name)
+        return self.ctx.audit.entry(
+            actor,
+            "delete",
+            request.name,
+            request.resource,
+            at=request.answered_at,
+            ref=request.token,
+        )
+
+    async def _waiting_card(self, request: DeleteRequest, card: str) -> None:
+        """Note the id of the card a deletion posted (it had none when it was recorded)."""
+
+        def apply(found: DeploymentRecord | None) -> DeploymentRecord | None:
+            if found is None:
+                return None
+            cards = [
+                c.model_copy(update={"card": card}) if c.token == request.token else c
+                for c in found.delete_cards
+            ]
+            return found.model_copy(update={"delete_cards": cards})
+
+        await self.ctx.records.update(DeploymentRecord.at(request.resource, request.name), apply)
+
+    async def _undo_delete(self, request: DeleteRequest) -> None:
+        """Azure refused the deletion: the record says again what Azure shows, without the
+        card that waited for it."""
+        info = await self.get(request.resource, request.name)
+
+        def apply(found: DeploymentRecord | None) -> DeploymentRecord | None:
+            if found is None:
+                return None
+            cards = [c for c in found.delete_cards if c.token != request.token]
+            state = found.state
+            if not cards and info is not None and not info.deleting:
+                state = "succeeded" if info.ready else "failed"
+            return found.model_copy(update={"delete_cards": cards, "state": state})
+
+        await self.ctx.records.update(DeploymentRecord.at(request.resource, request.name), apply)
 
     async def _follow_delete(
-        self, request: DeleteRequest, conversation: str, card: str, by: str
+        self, request: DeleteRequest, conversation: str, card: str, by: str, audit: str
     ) -> DeploymentDeleted | None:
-        """Follow a deletion until it is gone; `card` (in `conversation`) then says so.
+        """Record the deletion and its waiting card; the follower says when it is gone.
 
         Two people may delete the same deployment: every card waits on the record and each is
         told when it is gone (and by whom, when it was someone else). When the deletion has
         ended already, the view for `card` is returned at once."""
-        waiting = DeleteCard(conversation=conversation, card=card, by=by)
+        waiting = DeleteCard(
+            conversation=conversation, card=card, by=by, token=request.token, audit=audit
+        )
         ended: list[DeploymentRecord] = []
 
         def apply(found: DeploymentRecord | None) -> DeploymentRecord | None:
@@ -342,7 +435,6 @@ class Hosting:
                 delete_cards=[waiting],
                 deleted_by=by,
             )
-        self.follower.follow(request.resource, request.name)
         return None
 
     async def keep(self, token: str, conversation: str, user: str) -> DeleteRequest:

@@ -24,7 +24,7 @@ from infra.azure import Resource
 from infra.errors import UserError, unexpected
 from infra.i18n import N_, Said, _, later, moment
 from infra.text import name_in_sentence
-from skills.audit import UNEXPECTED, Actor
+from skills.audit import UNEXPECTED, Actor, AuditEntry
 from skills.confirmations import lifetime_hours
 from skills.context import Context
 from skills.notify import View, try_show
@@ -143,46 +143,57 @@ class Provisioning:
         self, token: str, conversation: str, actor: Actor, card: str
     ) -> ProvisionRecord:
         """Answer "Create" once and provision in the background, followed on the card pressed
-        (`card`, else the one that asked): the run is recorded first (with its audit entry),
-        then the card shows its first progress, then the run starts."""
-        request = await self.ctx.confirmations.answer(
-            ProvisionRequest.at(token), "confirmed", conversation, N_("provision"), actor.id
+        (`card`, else the one that asked): the answer, the run's record and its audit entry are
+        one write (skills/confirmations.py), then the card shows its first progress, then the
+        run starts."""
+        request = await self.ctx.confirmations.confirm(
+            ProvisionRequest.at(token), conversation, N_("provision"), actor, card, self._run_of
         )
-        with i18n.use(request.language):  # the audit and the card speak the asker's language
-            return await self._begin(request, conversation, actor, card)
+        record, _entry = self._run_of(request)
+        if record.card:  # a card never posted is posted by the run, the work's owner
+            with i18n.use(record.language):
+                record = await self._card(record, self._first_view(record))
+        self._spawn(record)
+        return record
 
-    async def _begin(
-        self, request: ProvisionRequest, conversation: str, actor: Actor, card: str
-    ) -> ProvisionRecord:
+    def _run_of(self, request: ProvisionRequest) -> tuple[ProvisionRecord, AuditEntry]:
+        """The run a confirmed question starts, and its audit entry, in the asker's language:
+        made from the answered question alone."""
         resource = request.resource
         # names only, no words, as every target (the group is in the entry's resource): the
         # audit's reader may read another language than the actor
         target = f"{resource.account} ({request.location})"
-        entry = self.ctx.audit.entry(actor, "provision", target, resource)
+        actor = Actor(request.user, request.by_name or request.user_name)
+        entry = self.ctx.audit.entry(
+            actor, "provision", target, resource, at=request.answered_at, ref=request.token
+        )
         record = ProvisionRecord(
             token=request.token,
             scope=request.scope,
-            conversation=conversation,
-            user=actor.id,
+            conversation=request.conversation,
+            user=request.user,
             user_name=actor.name,
             resource=resource,
             location=request.location,
             audit=entry.id,
-            card=card or request.card,
-            started_at=self.ctx.clock.now(),
+            card=request.card,
             language=request.language,
         )
-        await self.ctx.records.put(record, entry)  # the audit entry is part of the action
-        plan = self.plan(record, group_exists=True, exists=False)
-        record = await self._card(record, ProvisionProgress(plan, "", "", 0))
+        return record, entry
+
+    def _first_view(self, record: ProvisionRecord) -> ProvisionProgress:
+        return ProvisionProgress(self.plan(record, group_exists=True, exists=False), "", "", 0)
+
+    def _spawn(self, record: ProvisionRecord) -> None:
         self.ctx.tasks.spawn(self._owned(record.token), f"provision {record.resource.account}")
-        return record
 
     async def resume(self) -> None:
-        """Carry on the provisionings a restart (or a lost instance) interrupted."""
+        """Carry on the provisionings a restart (or a lost instance) interrupted, and start
+        those whose answer was written without their run (a crash between the two, on Blob)."""
+        await self.ctx.confirmations.record_missing(ProvisionRequest, self._run_of)
         for record in await self.ctx.records.all(ProvisionRecord):
             if not record.finished and not self.ctx.owners.owns(owner_item(record.token)):
-                self.ctx.tasks.spawn(self._owned(record.token), f"provision {record.token}")
+                self._spawn(record)
 
     # -- provision: the run ----------------------------------------------------------------
 
@@ -217,6 +228,10 @@ class Provisioning:
 
     async def _run(self, record: ProvisionRecord) -> None:
         with i18n.use(record.language):  # the cards speak the language of who asked
+            if not record.started_at:
+                record = await self._save(record, started_at=self.ctx.clock.now())
+            if not record.card:
+                record = await self._card(record, self._first_view(record))
             await self._stages(record)
 
     async def _stages(self, record: ProvisionRecord) -> None:
@@ -259,9 +274,13 @@ class Provisioning:
         resource = record.resource
         record = await self._show(record, _("Creating the account"), "Creating")
         cognitive = self.ctx.azure.cognitive(resource.subscription_id)
-        await arm.begin_create(
-            cognitive, resource.resource_group, resource.account, record.location
-        )
+        group, name = resource.resource_group, resource.account
+        try:
+            await arm.begin_create(cognitive, group, name, record.location)
+        except UserError:
+            if await arm.get_account(cognitive, group, name) is None:
+                raise
+            # the PUT went through though its answer says otherwise: follow what Azure made
         return record
 
     async def _wait_created(self, record: ProvisionRecord) -> ProvisionRecord:
@@ -391,10 +410,41 @@ class Provisioning:
         )
 
     async def _failed(self, record: ProvisionRecord, reason: str, detail: Said) -> None:
+        if await self._left_behind(record):
+            reason += " " + _(
+                "Account `{name}` exists on Azure all the same: `provision name={name}` takes "
+                "it up again, and `teardown` then deletes it.",
+                name=record.resource.account,
+            )
         record = await self._save(record, stage="failed", error=reason)
         await self.ctx.audit.end(record.audit, "failed", detail)
         plan = self.plan(record, group_exists=True, exists=record.adopted)
         await self._card(record, ProvisionFailed(plan, reason))
+
+    async def _left_behind(self, record: ProvisionRecord) -> bool:
+        """A run that created its account and failed after: the account is recorded as the
+        bot's (so `teardown` deletes it once it is taken up again). True when there is one."""
+        if record.adopted or record.stage not in ("creating", "roles", "waiting"):
+            return False
+        resource = record.resource
+        cognitive = self.ctx.azure.cognitive(resource.subscription_id)
+        try:
+            found = await arm.get_account(cognitive, resource.resource_group, resource.account)
+        except UserError:
+            return False
+        if found is None:
+            return False
+        known = ResourceRecord(
+            resource=resource,
+            location=record.location,
+            sku=arm.SKU,
+            provisioned=True,
+            by=record.user,
+            by_name=record.user_name,
+            at=time.time(),
+        )
+        await self.ctx.records.create(known)
+        return True
 
     # -- resource ----------------------------------------------------------------------------
 

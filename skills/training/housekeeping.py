@@ -54,12 +54,19 @@ class Housekeeping:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def _uploads(self, resource: Resource) -> set[str]:
-        """The ids of the files the bot uploaded to `resource`."""
-        found: set[str] = set()
+    async def _uploads(self, resource: Resource) -> dict[str, str]:
+        """The files the bot uploaded to `resource`: id -> the file's own name (an upload's name
+        on Azure carries a hash of its content: `jobs.upload_name`)."""
+        found: dict[str, str] = {}
         for launch in await self.ctx.records.all(LaunchRecord):
             if launch.resource == resource:
-                found.update(f for f in (launch.training_file, launch.validation_file) if f)
+                plan = launch.plan
+                for file_id, dataset in (
+                    (launch.training_file, plan.training),
+                    (launch.validation_file, plan.validation),
+                ):
+                    if file_id and dataset is not None:
+                        found[file_id] = dataset.name
         return found
 
     async def _users(self, resource: Resource) -> dict[str, list[jobs.JobState]]:
@@ -84,7 +91,7 @@ class Housekeeping:
         rows = [
             FileRow(
                 id=f.id,
-                name=f.filename,
+                name=mine[f.id],
                 bytes=int(f.bytes or 0),
                 age=max(0.0, now - int(f.created_at or now)),
                 jobs=tuple(j.id for j in used.get(f.id, [])),

@@ -16,13 +16,14 @@ import io
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
 from openai import AsyncOpenAI
+from openai.types import FileObject
 from pydantic import BaseModel
 
 from infra.errors import AzureAnswerError, UserError
@@ -272,38 +273,79 @@ class Series(BaseModel):
 # -- files and jobs -----------------------------------------------------------------------------
 
 
+UPLOAD_HASH_DIGITS = 16
+"""Hex digits of the content's SHA-256 that an upload's name carries."""
+FAILED_IMPORTS = frozenset({"error", "failed", "deleted"})
+
+
+def upload_name(dataset: Dataset) -> str:
+    """The name a dataset is uploaded under: its own, with a hash of its content before the
+    extension (`training_set.3f2a9c1b4d5e6f70.jsonl`). The bot finds by it an upload it made
+    before (a restart, another instance, an answer lost on the way) instead of making another,
+    and teardown finds every copy."""
+    stem, dot, extension = dataset.name.rpartition(".")
+    if not dot:
+        stem, extension = dataset.name, "jsonl"
+    return f"{stem}.{dataset.sha256[:UPLOAD_HASH_DIGITS]}.{extension}"
+
+
+async def list_files(client: AsyncOpenAI) -> list[FileObject]:
+    """The resource's fine-tune files, oldest first. The v1 API lists files by `purpose` only
+    (`listFiles` in sandbox/specs/.../azure-v1-v1-generated.json): callers match names here."""
+    files = await call(lambda: _list_files(client))
+    return sorted(files, key=lambda f: (f.created_at, f.id))
+
+
+async def find_uploads(client: AsyncOpenAI, names: Collection[str]) -> list[FileObject]:
+    """The resource's fine-tune files named one of `names`, oldest first."""
+    return [f for f in await list_files(client) if f.filename in names]
+
+
+async def list_all_jobs(client: AsyncOpenAI) -> list[openai.types.fine_tuning.FineTuningJob]:
+    """Every fine-tuning job of the resource (all pages)."""
+
+    async def listed() -> list[openai.types.fine_tuning.FineTuningJob]:
+        return [job async for job in client.fine_tuning.jobs.list(limit=100)]
+
+    return await call(listed)
+
+
 async def upload(client: AsyncOpenAI, dataset: Dataset, path: Path) -> str:
     """Upload a dataset (its bytes in the local file `path`) for fine-tuning once; returns the
-    Azure file id. The file is streamed from disk, never read into memory whole."""
+    Azure file id. An upload made before (found by `upload_name`, the same size, not a failed
+    import) is taken instead of a new one. The file is streamed from disk, never read into
+    memory whole."""
+    name = upload_name(dataset)
     size = (await asyncio.to_thread(path.stat)).st_size
 
-    async def uploads() -> set[str]:
-        """Ids of the fine-tune files that look like this upload (name and size)."""
-        files = await call(lambda: _list_files(client))
-        return {f.id for f in files if f.filename == dataset.name and f.bytes == size}
+    async def made() -> str | None:
+        """The upload of this content made before, if any."""
+        for found in await find_uploads(client, {name}):
+            if found.bytes == size and str(found.status) not in FAILED_IMPORTS:
+                return str(found.id)
+        return None
 
-    async def attempt(before: set[str]) -> str:
+    async def attempt() -> str:
+        if (before := await made()) is not None:
+            return before
         source = await asyncio.to_thread(path.open, "rb")
         try:
-            created = await once(client).files.create(
-                file=(dataset.name, source), purpose="fine-tune"
-            )
+            created = await once(client).files.create(file=(name, source), purpose="fine-tune")
             return str(created.id)
         except openai.APIError as error:
-            if maybe_done(error) and (made := await uploads() - before):
-                return min(made)  # the upload went through; its answer got lost
+            if maybe_done(error) and (before := await made()) is not None:
+                return before  # the upload went through; its answer got lost
             raise
         finally:
             await asyncio.to_thread(source.close)
 
     try:
-        before = await uploads()
-        return await call(lambda: attempt(before))
+        return await call(attempt)
     except openai.APIError as error:
         raise openai_error(error, _("file upload for {name}", name=echo(dataset.name))) from error
 
 
-async def _list_files(client: AsyncOpenAI) -> list[openai.types.FileObject]:
+async def _list_files(client: AsyncOpenAI) -> list[FileObject]:
     return [f async for f in client.files.list(purpose="fine-tune")]
 
 

@@ -2,11 +2,15 @@
 
 A `LaunchRecord` keeps each stage: `confirmed` -> (the pre-flight checks again: the model offered,
 room in the job queue) -> files uploaded (their ids kept) -> `creating`
--> `created` (with the job) or `failed`. A restart resumes a launch from its stage, so files are
-never uploaded twice, and a create whose answer was lost is found on its training file instead of
-being made again. The launch's first step posts its card (the job card to be) through `Notify` and
-keeps its id on the record; the card is updated on the way. A card that could not be posted never
-stops the launch: the next step posts it.
+-> `created` (with the job) or `failed`. Every create is recorded as intended before its request:
+the record, made before the first upload, names the files (an upload's name carries a hash of
+its content: `jobs.upload_name`), and `creating` is saved before the job's create. A restart (or
+another instance) resumes a launch from its stage and finds what a lost request made: an upload
+by its name, a job by its training file; so nothing is made twice, and teardown finds it all.
+A launch that teardown stopped (its record `failed`) stops at its next step.
+The launch's first step posts its card (the job card to be) through `Notify` and keeps its id on
+the record; the card is updated on the way. A card that could not be posted never stops the
+launch: the next step posts it.
 A launch has one owner at a time (`infra.ownership`), checked before each stage; an owner that
 loses it stops, and the launches nobody owns (a dead instance's) are resumed from their stage.
 The files are read from the dataset store, which fetches them when another instance kept them.
@@ -35,6 +39,10 @@ def owner_item(token: str) -> str:
     return f"launch/{token}"
 
 
+class Stopped(Exception):
+    """The launch was stopped meanwhile (teardown): nothing more is done for it."""
+
+
 class Launcher:
     """Runs launches in the background and resumes them after a restart."""
 
@@ -59,7 +67,11 @@ class Launcher:
         try:
             record = await self.ctx.records.get(LaunchRecord.at_token(token))
             with i18n.use(record.language if record is not None else i18n.current()):
-                await self._launch(token)
+                try:
+                    await self._launch(token)
+                except Stopped:
+                    log.info("launch %s was stopped", token)
+                    await self._stopped(token)
         except NotOwned:
             log.warning("launch %s is no longer ours; its new owner carries it on", token)
         finally:
@@ -71,10 +83,29 @@ class Launcher:
         return record if card == record.card else await self._save(record, card=card)
 
     async def _save(self, record: LaunchRecord, **changes: object) -> LaunchRecord:
+        """Store a step of the launch, unless it was stopped meanwhile (`Stopped`)."""
         require(self.ctx.owners, owner_item(record.token))
+
         changed = record.model_copy(update=changes)
-        await self.ctx.records.put(changed)
+        stopped = False
+
+        def apply(found: LaunchRecord | None) -> LaunchRecord | None:
+            nonlocal stopped
+            stopped = found is None or found.finished
+            return None if stopped else changed
+
+        await self.ctx.records.update(record.key(), apply)
+        if stopped:
+            raise Stopped(record.token)
         return changed
+
+    async def _stopped(self, token: str) -> None:
+        """Show a stopped launch's end on its card."""
+        record = await self.ctx.records.get(LaunchRecord.at_token(token))
+        if record is not None and record.stage == "failed" and not record.job:
+            plan = record.plan
+            view = JobView("failed", plan.model, plan.files, error=record.error)
+            await try_show(self.ctx.notify, record.conversation, record.card, view)
 
     async def _launch(self, token: str) -> None:
         record = await self.ctx.records.get(LaunchRecord.at_token(token))
@@ -116,7 +147,7 @@ class Launcher:
                 job = await jobs.create_job(
                     client, plan, record.training_file, record.validation_file or None
                 )
-        except NotOwned:
+        except (NotOwned, Stopped):
             raise
         except UserError as error:
             await self._failed(record, error.message)

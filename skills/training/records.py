@@ -8,7 +8,7 @@ from typing import Literal
 from infra.azure import Resource
 from infra.records import Key, Record
 from skills.records import ClaimKind, Confirmation, Spoken
-from skills.training.jobs import Series
+from skills.training.jobs import Series, upload_name
 from skills.training.plan import Plan
 
 
@@ -104,6 +104,12 @@ class LaunchRecord(Record, Spoken):
     def finished(self) -> bool:
         """The launch made its job, or gave up."""
         return self.stage in ("created", "failed")
+
+    def upload_names(self) -> dict[str, str]:
+        """The names its files are uploaded under (every copy has it: `jobs.upload_name`), each
+        to the file's own name."""
+        datasets = (self.plan.training, self.plan.validation)
+        return {upload_name(d): d.name for d in datasets if d is not None}
 
 
 class JobRecord(Record, Spoken):

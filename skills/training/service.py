@@ -9,7 +9,6 @@ nothing more than "already started". The launch and the job watch run in the bac
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from infra.azure import Resource
@@ -17,7 +16,7 @@ from infra.errors import UserError
 from infra.i18n import N_, _, later
 from infra.ownership import every_retry
 from infra.text import echo
-from skills.audit import Actor
+from skills.audit import Actor, AuditEntry
 from skills.context import Context
 from skills.datasets import ValidatedSet, kept_report
 from skills.training import jobs, preflight
@@ -50,9 +49,9 @@ class Training:
         """Resume watching and launching after a start (and keep picking up the launches that
         nobody owns, with several instances)."""
         await self.watcher.start()
-        await self.launcher.resume()
+        await self._adopt()
         self.ctx.tasks.spawn(
-            every_retry(self.ctx.owners, self.launcher.resume, "launches"), "launch adopter"
+            every_retry(self.ctx.owners, self._adopt, "launches"), "launch adopter"
         )
 
     async def stop(self) -> None:
@@ -146,19 +145,26 @@ class Training:
         return UserError("This training was already started; `status` shows how it goes.")
 
     async def launch(self, token: str, conversation: str, actor: Actor) -> LaunchRecord:
-        """Answer "Confirm training" once and launch it: the launch is recorded first (with its
-        audit entry), then it runs in the background, where its first step posts the job card
-        (skills/training/launch.py)."""
+        """Answer "Confirm training" once and launch it: the answer, the launch and its audit
+        entry are one write (skills/confirmations.py), then the launch runs in the background,
+        where its first step posts the job card (skills/training/launch.py)."""
         if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
             raise await self._already(token)
         try:
-            request = await self.ctx.confirmations.answer(
-                TrainingRequest.at(token), "confirmed", conversation, N_("train"), actor.id
+            request = await self.ctx.confirmations.confirm(
+                TrainingRequest.at(token), conversation, N_("train"), actor, "", self._launch_of
             )
         except UserError:
             if await self.ctx.records.get(LaunchRecord.at_token(token)) is not None:
                 raise await self._already(token) from None
             raise
+        launch, _entry = self._launch_of(request)
+        self.launcher.start(token)
+        return launch
+
+    def _launch_of(self, request: TrainingRequest) -> tuple[LaunchRecord, AuditEntry]:
+        """The launch a confirmed plan starts, and its audit entry: made from the answered
+        question alone, so the same each time (a recovery makes what the answer wrote)."""
         plan = request.plan
         if plan.price is None:
             detail = later(
@@ -171,18 +177,36 @@ class Training:
                 price=plan.price,
                 prices=("price",),
             )
-        entry = self.ctx.audit.entry(actor, "train", plan.model, request.resource, "done", detail)
-        launch = LaunchRecord(
-            token=token,
-            conversation=conversation,
-            user=actor.id,
-            plan=request.plan,
-            resource=request.resource,
-            at=time.time(),
+        entry = self.ctx.audit.entry(
+            Actor(request.user, request.by_name),
+            "train",
+            plan.model,
+            request.resource,
+            "done",
+            detail,
+            at=request.answered_at,
+            ref=request.token,
         )
-        await self.ctx.records.put(launch, entry)  # the audit entry is part of the launch
-        self.launcher.start(token)
-        return launch
+        launch = LaunchRecord(
+            token=request.token,
+            conversation=request.conversation,
+            user=request.user,
+            plan=plan,
+            resource=request.resource,
+            at=request.answered_at,
+            language=request.language,
+        )
+        return launch, entry
+
+    async def recover(self) -> None:
+        """Record the launch of every confirmed plan that has none (a crash came between the
+        answer and its records, on Blob Storage); `Launcher.resume` then runs it."""
+        await self.ctx.confirmations.record_missing(TrainingRequest, self._launch_of)
+
+    async def _adopt(self) -> None:
+        """Launches nobody runs: those a dead instance left, and those never recorded."""
+        await self.recover()
+        await self.launcher.resume()
 
     async def abort(self, token: str, conversation: str, user: str) -> None:
         """Drop a plan before anything was spent."""

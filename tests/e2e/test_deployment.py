@@ -242,3 +242,23 @@ async def test_only_the_person_who_asked_confirms_a_deployment_or_a_deletion(
     await bob.press(ask, "Delete")
     assert (await bob.reply())["text"].startswith("Only the person who asked")
     assert "base" in card_text(await alice.say("deployments"))
+
+
+async def test_two_cards_for_one_name_deploy_it_once(
+    conversation: Callable[..., Conversation],
+) -> None:
+    """Two `deploy` cards for one name, both pressed: the first deploys; the second, whose name
+    went to the first since it was asked, is dropped with the sentence why (its record would
+    take the first one's over: that card would stop being followed, its audit entry never end)."""
+    chat = conversation()
+    first = await chat.say("deploy gpt-4o-mini-2024-07-18 name=base")
+    second = await chat.say("deploy gpt-4o-mini-2024-07-18 name=base")
+    await chat.press(first, "Deploy")
+    await chat.press(second, "Deploy")
+    refused = card_text(await chat.reply())
+    assert "`base` already serves this model (" in refused, refused
+    await chat.reply(updated(first["id"], "is deployed"), seconds=20)
+    await chat.press(second, "Deploy")
+    assert "has expired or was cancelled" in card_text(await chat.reply())
+    audit = card_text(await chat.say("audit"))
+    assert audit.count("**deploy**") == 1 and "— done" in audit, audit

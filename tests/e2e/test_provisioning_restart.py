@@ -44,7 +44,9 @@ async def test_a_restart_mid_teardown_resumes_and_finishes_on_its_card(
     channel: ChannelFake, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    async with running_bot(bot_settings(data, sandbox_speedup=FAST)) as url:
+    first = bot_settings(data, sandbox_speedup=FAST)
+    port = first.port  # the account's endpoint is on the embedded sandbox: it keeps its address
+    async with running_bot(first) as url:
         chat = Conversation(url, channel, session, aad_object_id=ADMIN)
         ask = await chat.say("provision name=aoai-lab2")
         await chat.press(ask, "Create")
@@ -52,13 +54,13 @@ async def test_a_restart_mid_teardown_resumes_and_finishes_on_its_card(
         deploy = await chat.say("deploy gpt-4o-mini-2024-07-18 name=base")
         await chat.press(deploy, "Deploy")
         await chat.reply(updated(deploy["id"], "is deployed"), seconds=30)
-    async with running_bot(bot_settings(data, sandbox_speedup=SLOW)) as url:
+    async with running_bot(bot_settings(data, sandbox_speedup=SLOW, port=port)) as url:
         chat.bot_url = url
         ask = await chat.say("teardown")
         assert "deployment: base" in card_text(ask) and "account: aoai-lab2" in card_text(ask)
         await chat.press(ask, "Delete all of it")
         await chat.reply(updated(ask["id"], "deleting..."), seconds=20)
-    async with running_bot(bot_settings(data, sandbox_speedup=SLOW)) as url:
+    async with running_bot(bot_settings(data, sandbox_speedup=SLOW, port=port)) as url:
         chat.bot_url = url
         done = await chat.reply(updated(ask["id"], "Teardown of aoai-lab2 is done"), seconds=40)
         assert "FAILED" not in card_text(done)

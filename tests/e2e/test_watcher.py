@@ -31,6 +31,7 @@ from tests.training_flow import (
     notices,
     train,
     updates_of,
+    uploaded_names,
     validate_samples,
     wait_until,
     watch_ended,
@@ -147,7 +148,7 @@ async def test_restart_during_the_file_import_uploads_once_and_creates_one_job(
         jobs = [j async for j in azure.openai.fine_tuning.jobs.list()]
     assert len(notices(chat)) == 1 and "succeeded" in card_text(notices(chat)[0])
     assert len(job_cards(chat)) == 1
-    assert sorted(f.filename for f in files) == ["training_set.jsonl", "validation_set.jsonl"]
+    assert sorted(f.filename for f in files) == uploaded_names()
     assert [j.id for j in jobs] == [job_id_of(channel, card["id"])]
 
 
@@ -185,7 +186,7 @@ async def test_lost_answers_to_uploads_and_the_create_still_give_one_of_each(
     async with azure_clients(client, sandbox_url=f"{chat.bot_url}/sandbox") as azure:
         files = [f async for f in azure.openai.files.list() if f.purpose == "fine-tune"]
         jobs = [j async for j in azure.openai.fine_tuning.jobs.list()]
-    assert sorted(f.filename for f in files) == ["training_set.jsonl", "validation_set.jsonl"]
+    assert sorted(f.filename for f in files) == uploaded_names()
     assert len(jobs) == 1
     await watch_ended(bot_records, jobs[0].id)
     assert len(notices(chat)) == 1 and "succeeded" in card_text(notices(chat)[0])

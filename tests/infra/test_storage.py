@@ -114,6 +114,31 @@ async def test_concurrent_updates_lose_nothing(storage: Storage) -> None:
     assert counter is not None and counter.count == 50
 
 
+async def test_an_update_stores_what_it_starts_in_the_same_write(storage: Storage) -> None:
+    """`update(..., together=)`: the records a change starts are written with it, made from the
+    record as changed, and only when there is a change (one that does nothing writes neither)."""
+    records = RecordStore(storage)
+    await records.put(Counter(name="c", count=1))
+
+    def bump(found: Counter | None) -> Counter | None:
+        return found.model_copy(update={"count": found.count + 1}) if found else None
+
+    def started(counter: Counter) -> list[Counter]:
+        return [Counter(name=f"started-by-{counter.count}")]
+
+    changed = await records.update(Counter.at("c"), bump, together=started)
+    assert changed is not None and changed.count == 2
+    assert await records.get(Counter.at("started-by-2")) is not None
+    unchanged = await records.update(Counter.at("c"), lambda found: None, together=started)
+    assert unchanged == changed
+    created = await records.update(
+        Counter.at("new"), lambda found: Counter(name="new"), together=started
+    )
+    assert created is not None
+    names = sorted(c.name for c in await records.all(Counter, "counter/"))
+    assert names == ["c", "new", "started-by-0", "started-by-2"]
+
+
 async def test_keys_of_any_text_round_trip_and_scan_by_prefix(storage: Storage) -> None:
     """Teams conversation ids carry `:`, `;`, `@`, `=`; names may be Korean; keys may have
     empty segments or end in a dot."""

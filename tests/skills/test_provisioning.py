@@ -28,7 +28,9 @@ from skills.audit import Actor
 from skills.azure_errors import openai_error
 from skills.confirmations import Confirmations
 from skills.context import Context
+from skills.deployment import arm as deployments
 from skills.deployment.records import DeploymentRecord
+from skills.models import ModelChoice
 from skills.notify import View
 from skills.provisioning import arm, regions
 from skills.provisioning.access import Access
@@ -173,16 +175,21 @@ async def test_provisioning_roles_keys_teardown_and_purge_speak_korean(tmp_path:
             assert korean_only([rotated]) == [] and "`Ada Admin`" in rotated
 
             # teardown: the list, then a run that speaks Korean from an English task (a
-            # deployment the bot made, deleted on Azure since, and the account)
-            await s.ctx.records.put(
-                DeploymentRecord(
-                    resource=resource,
-                    name="teacher",
-                    model="gpt-4o-mini-2024-07-18.ft-1",
-                    state="succeeded",
-                    conversation=CONVERSATION,
+            # deployment the bot made, and the account; one it made and Azure deleted since is
+            # not listed: teardown lists what is there)
+            base = ModelChoice("gpt-4o-mini", "2024-07-18", fine_tuned=False)
+            cognitive = s.ctx.azure.cognitive(resource.subscription_id)
+            await deployments.start_deployment(cognitive, resource, "teacher", base, "standard", 1)
+            for name in ("teacher", "gone"):
+                await s.ctx.records.put(
+                    DeploymentRecord(
+                        resource=resource,
+                        name=name,
+                        model=base.model,
+                        state="succeeded",
+                        conversation=CONVERSATION,
+                    )
                 )
-            )
             asked = await s.teardown.ask(resource, CONVERSATION, ADA)
             assert [item.kind for item in asked.items] == ["deployment", "account"]
             labels = [item.label for item in asked.items]
