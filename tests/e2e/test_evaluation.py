@@ -112,7 +112,7 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     assert "has no deployment yet" in card_text(offer) and "Developer tier" in card_text(offer)
     await chat.press(offer, "Deploy it")
     ask = await chat.reply(lambda a: "Deploy gpt-4o-mini-clippy?" in card_text(a))
-    assert "Developer tier: no hourly hosting fee" in card_text(ask)
+    assert "Developer deployment: no hourly hosting fee" in card_text(ask)
     await chat.press(ask, "Cancel")
     await chat.reply(updated(ask["id"], "cancelled"))
     deployed = await deploy(chat, f"deploy {job} name=clippy sku=developer")
