@@ -328,16 +328,16 @@ async def upload(client: AsyncOpenAI, dataset: Dataset, path: Path) -> str:
     async def attempt() -> str:
         if (before := await made()) is not None:
             return before
-        source = await asyncio.to_thread(path.open, "rb")
-        try:
-            created = await once(client).files.create(file=(name, source), purpose="fine-tune")
-            return str(created.id)
-        except openai.APIError as error:
-            if maybe_done(error) and (before := await made()) is not None:
-                return before  # the upload went through; its answer got lost
-            raise
-        finally:
-            await asyncio.to_thread(source.close)
+        # opened and closed here, not in a thread: a turn cancelled while a thread opened it
+        # would leave the file open (a cancelled await discards the thread's result)
+        with path.open("rb") as source:
+            try:
+                created = await once(client).files.create(file=(name, source), purpose="fine-tune")
+                return str(created.id)
+            except openai.APIError as error:
+                if maybe_done(error) and (before := await made()) is not None:
+                    return before  # the upload went through; its answer got lost
+                raise
 
     try:
         return await call(attempt)
