@@ -9,7 +9,7 @@ GALLERY := .gallery/node_modules/.installed
 
 # pytest-xdist workers: most tests wait on a bot, a sandbox or a channel, so more workers than
 # cores keep both cores busy (`make test WORKERS=1` runs one after another).
-WORKERS ?= 3
+WORKERS ?= 4
 
 .PHONY: run test test-fast lint bench package catalog gallery clean
 

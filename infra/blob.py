@@ -79,13 +79,17 @@ def key_of(name: str) -> str:
 class BlobAccount:
     """The storage account's client, shared by the state store, the leases and the datasets."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, quick: bool = False) -> None:
+        """`quick`: one retry after a second instead of the SDK's three over about a minute (a
+        check that should answer soon: `ftbot doctor`)."""
         options: dict[str, Any] = {
             "max_single_put_size": BLOCK_BYTES,
             "max_block_size": BLOCK_BYTES,
             "max_single_get_size": BLOCK_BYTES,
             "max_chunk_get_size": BLOCK_BYTES,
         }
+        if quick:  # azure-storage-blob's ExponentialRetry takes these from the client's options
+            options |= {"retry_total": 1, "initial_backoff": 1, "increment_base": 1}
         self._credential: Any = None
         connection = settings.storage_connection_string.get_secret_value()
         if connection:

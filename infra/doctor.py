@@ -110,7 +110,7 @@ async def state_check(settings: Settings) -> Check:
     try:
         if settings.state == "sqlite":
             private_dir(settings.data_dir)  # as the bot's start makes it
-        state = open_state(settings)
+        state = open_state(settings, quick=True)  # an unreachable account: said in seconds
     except Exception as error:
         return failed(name, f"{where}: {reason(error)}.", fix)
     try:

@@ -36,15 +36,16 @@ class State:
             await self.account.close()
 
 
-def open_state(settings: Settings) -> State:
-    """The state of `settings.state` (nothing is contacted until first use)."""
+def open_state(settings: Settings, *, quick: bool = False) -> State:
+    """The state of `settings.state` (nothing is contacted until first use; `quick`: Blob
+    Storage retries once, soon, see `BlobAccount`)."""
     if settings.state == "sqlite":
         return State(
             SqliteStorage(settings.data_dir / "state.sqlite3"),
             LocalOwnership(),
             FileDatasets(settings.data_dir / "datasets"),
         )
-    account = BlobAccount(settings)
+    account = BlobAccount(settings, quick=quick)
     return State(
         BlobStorage(account, settings.state_container),
         LeaseOwnership(
