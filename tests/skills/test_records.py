@@ -38,19 +38,25 @@ def _docstrings(tree: ast.AST) -> set[int]:
     }
 
 
-def _spellings(source: str, prefix: str) -> list[int]:
-    """The lines of `source` where a string literal (an f-string's text too) starts with
-    `prefix`; docstrings aside."""
+def _literals(source: str) -> list[tuple[int, str]]:
+    """(line, text) of every string literal of `source` (an f-string's text too), docstrings
+    aside."""
     tree = ast.parse(source)
     skipped = _docstrings(tree)
     return [
-        node.lineno
+        (node.lineno, node.value)
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and node.value.startswith(prefix)
         and id(node) not in skipped
     ]
+
+
+def _spellings(source: str | list[tuple[int, str]], prefix: str) -> list[int]:
+    """The lines of `source` (or of its `_literals`) where a string literal starts with
+    `prefix`."""
+    literals = _literals(source) if isinstance(source, str) else source
+    return [line for line, text in literals if text.startswith(prefix)]
 
 
 def _sample(kind: type[Record]) -> Record:
@@ -81,16 +87,16 @@ def test_no_two_kinds_share_a_prefix_and_none_starts_another() -> None:
 
 def test_no_prefix_is_spelled_twice() -> None:
     """Each prefix appears as a string literal once: where its kind names it."""
-    sources = {
-        path.relative_to(ROOT): path.read_text(encoding="utf-8")
+    sources = {  # each file parsed once
+        path.relative_to(ROOT): _literals(path.read_text(encoding="utf-8"))
         for package in PACKAGES
         for path in sorted((ROOT / package).rglob("*.py"))
     }
     spelled = {
         prefix: [
             f"{path}:{line}"
-            for path, source in sources.items()
-            for line in _spellings(source, prefix)
+            for path, literals in sources.items()
+            for line in _spellings(literals, prefix)
         ]
         for prefix, _ in prefixes()
     }
