@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, heading, quote, submit, text
+from adaptive_cards.common import Card, Element, card, facts, heading, quoted, submit, text
 from infra.i18n import N_, _, duration, n_, number, percent, price, size
 from skills.training.housekeeping import FileList
 from skills.training.jobs import Checkpoint, Event, JobState
@@ -346,7 +346,7 @@ def final_card(view: FinalView) -> Card:
         body.append(text(says, color="Attention"))
         reason = job.error_message
         body.append(
-            quote(reason, color="Attention") if reason else text(_("Azure gave no reason."))
+            quoted(reason, color="Attention") if reason else text(_("Azure gave no reason."))
         )
         if view.safety is not None:
             body += safety_lines(view)
@@ -434,7 +434,7 @@ def events_card(job_id: str, events: Sequence[Event]) -> Card:
     if not events:
         return card([heading(_("Events of {job}", job=job_id)), text(_("No events yet."))])
     lines = [
-        quote(
+        quoted(
             f"**{event.level}** {event.message}",
             spacing="None",
             color="Attention" if event.level == "error" else "Default",

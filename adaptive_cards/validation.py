@@ -11,8 +11,8 @@ from adaptive_cards.common import (
     card,
     facts,
     open_url,
-    plain,
-    quote,
+    quoted,
+    sentence,
     submit,
     text,
 )
@@ -176,7 +176,7 @@ def checking_card(names: Sequence[str], stage: str) -> Card:
     return card(
         [
             text(_("Checking your files..."), weight="Bolder", size="Medium"),
-            quote(", ".join(names)),
+            quoted(", ".join(names)),
             text(doing, isSubtle=True),
         ]
     )
@@ -235,13 +235,13 @@ def personal_chat_card(reason: str, where: str, link: str | None) -> Card:
     (a button that opens it, when the bot has an app id) whose report comes back to `where`."""
     body = [
         text(reason + " " + _(CHANNEL_FILES)),
-        text(
-            _(
+        sentence(
+            N_(
                 "Send the file to me in our personal chat within 24 hours and say `validate`: I "
-                "will post the report, with its Start training button, in {where} too.",
-                where=plain(where),
+                "will post the report, with its Start training button, in {where} too."
             ),
-            isSubtle=True,
+            {"where": where},
+            {"isSubtle": True},
         ),
     ]
     return card(body, [open_url(_("Send it to me in a chat"), link)] if link else [])

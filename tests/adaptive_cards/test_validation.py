@@ -9,6 +9,7 @@ from typing import Any
 from adaptive_cards.validation import error_lines, validation_card
 from skills.sample import read_sample, write_sample
 from skills.validation import ValidationReport, validate_file
+from tests.channel import fact_rows
 
 SAMPLE_LINES = len(read_sample("training_set.jsonl").splitlines())
 
@@ -41,9 +42,7 @@ def test_ready_card(tmp_path: Path) -> None:
     )
     tables = [e for e in card["body"] if e["type"] == "Table"]
     assert len(tables) == 2 and len(tables[0]["rows"]) == 4
-    facts = {
-        f["title"]: f["value"] for e in card["body"] if e["type"] == "FactSet" for f in e["facts"]
-    }
+    facts = fact_rows(card)
     billing = reports[0].billing
     assert (
         facts["Epochs"] == str(billing.epochs)

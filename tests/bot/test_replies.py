@@ -17,6 +17,7 @@ from bot.limits import fit, fits, sizes, split_text
 from bot.render import render
 from skills.training.jobs import Checkpoint, Metric
 from skills.training.views import FinalView
+from tests.adaptive_cards.test_card_rules import pieces
 from tests.adaptive_cards.test_cards import TRAINING, TUNED, job
 from tests.channel import ChannelFake, Conversation, card_of, card_text
 from tests.e2e.test_datasets_chat import attachment
@@ -78,8 +79,10 @@ async def test_a_system_message_comes_back_as_text(
     reply = await chat.say("system [click me](http://evil.test) **loud** `code` " + "x" * 1000)
     assert live_links(reply["text"]) == [] and "**loud**" not in reply["text"]
     assert "(cut at 500 of " in reply["text"]
-    shown = card_text(await chat.say("chat base"))
-    assert "[click me](http" not in shown and "\\[click me\\]" in shown
+    shown = list(pieces(card_of(await chat.say("chat base"))))
+    quoted = [p.value for p in shown if p.quote]
+    assert any(q.startswith("[click me](http://evil.test) **loud** `code`") for q in quoted)
+    assert not [p for p in shown if p.markdown and "click me" in p.value]
 
 
 async def test_huge_keys_in_a_file_do_not_make_a_huge_card(

@@ -27,7 +27,7 @@ from azure.mgmt.cognitiveservices.models import Sku as DeploymentSku
 from infra.azure import AzureClients, azure_clients
 from infra.records import RecordStore
 from skills.training.records import TrainingRequest
-from tests.channel import Activity, Conversation, card_of, card_text, verbs
+from tests.channel import Activity, Conversation, card_text, facts_of, verbs
 from tests.harness import client_settings
 from tests.korean import english, texts_of
 from tests.training_flow import FAST, SAMPLE, watch_ended
@@ -134,11 +134,7 @@ def job_of(notice: Activity) -> str:
 
 def values(activity: Activity) -> list[str]:
     """The values of the card's facts."""
-    found: list[str] = []
-    for element in card_of(activity)["body"]:
-        if element.get("type") == "FactSet":
-            found += [str(f["value"]) for f in element["facts"]]
-    return found
+    return list(facts_of(activity).values())
 
 
 @dataclass(frozen=True)
