@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from infra.i18n import _, current, number
+from infra.particles import attach
 
 Card = dict[str, Any]
 Element = dict[str, Any]
@@ -89,7 +90,10 @@ def sentence(
     RichTextBlock style themselves)."""
     look = dict(style or {})
     marks = {name: f"\ue000{uuid.uuid4().hex}\ue001" for name in words}
-    said = _(message, **params, **marks)
+    # A Korean particle after a placeholder takes the form its value needs: the words', not
+    # their marks' (infra/particles.py reads the value).
+    values = {n: w if isinstance(w, str) else ", ".join(w) for n, w in words.items()}
+    said = attach(_(message), {**params, **values}).format(**params, **marks)
     runs: list[Element] = []
     for piece in re.split("(\ue000[0-9a-f]{32}\ue001)", said):
         name = next((n for n, mark in marks.items() if mark == piece), None)
@@ -119,6 +123,27 @@ with others' words in it."""
 def heading(value: str) -> Element:
     """A card's title line (the bot's words only; see HEADING)."""
     return text(value, **HEADING)
+
+
+Tone = Literal["good", "warning", "attention"]
+"""What a title says at a glance (done, take care, failed) as a Container style: a coloured
+band whose text keeps the default colour, which reaches WCAG AA on Teams' light and dark
+themes (the Good, Warning and Attention text colours do not)."""
+
+
+def titled(
+    message: str,
+    /,
+    words: Mapping[str, str | Sequence[str]],
+    tone: Tone | None = None,
+    **params: object,
+) -> Element:
+    """A card's title line with others' words in it (`sentence` in the HEADING look); with a
+    `tone`, on a band of that colour."""
+    line = sentence(message, words, HEADING, **params)
+    if tone is None:
+        return line
+    return {"type": "Container", "style": tone, "bleed": True, "items": [line]}
 
 
 FACT_TITLE_WIDTH = "120px"

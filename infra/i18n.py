@@ -27,7 +27,7 @@ from gettext import c2py
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_skeleton
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -244,6 +244,14 @@ def duration(seconds: float) -> str:
 
 def _unit(value: float, unit: str) -> str:
     return format_unit(value, unit, length="short", locale=current())
+
+
+def day(value: dt.date, year: bool = True) -> str:
+    """A calendar day in the locale's words: `Dec 4, 2026` (`Dec 4` without the year); Korean
+    `2026년 12월 4일`, never the numeric "2026. 12. 4." a card's markdown would read as a list."""
+    skeleton = "yMMMd" if year else "MMMd"
+    moment = dt.datetime(value.year, value.month, value.day)
+    return format_skeleton(skeleton, moment, locale=current())
 
 
 def moment(when: dt.datetime | float | str) -> str:
