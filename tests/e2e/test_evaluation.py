@@ -245,7 +245,7 @@ async def test_a_restart_mid_evaluation_resumes_and_finishes_on_its_card(
         later = [a for a in chat.replies() if a["_op"] == "post" and "Evaluat" in card_text(a)]
         assert later == [confirm], "the evaluation finished on the card that asked"
         shown = card_text(await chat.say("audit"))
-        assert shown.count("**`evaluate`** clippy against base — done") == 1
+        assert shown.count("evaluate clippy against base · done") == 1
 
 
 async def test_a_run_that_fails_ends_the_evaluation_with_azures_reason(
@@ -276,7 +276,7 @@ async def test_a_run_that_fails_ends_the_evaluation_with_azures_reason(
         (record,) = await state.all(EvalRecord)
         assert record.state == "failed" and record.outcome is None
         shown = card_text(await chat.say("audit"))
-        assert "**`evaluate`** clippy against base — failed" in shown, shown
+        assert "evaluate clippy against base · failed" in shown, shown
 
 
 async def test_evaluate_in_korean(
