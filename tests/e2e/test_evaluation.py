@@ -192,7 +192,8 @@ async def test_evaluate_a_job_against_its_base_from_chat(
     assert "better" in result
 
     # every output of both runs downloads as JSONL from the card's link, and only with its key
-    (link,) = [a["url"] for a in done["attachments"][0]["content"]["actions"]]
+    actions = done["attachments"][0]["content"]["actions"]
+    (link,) = [a["url"] for a in actions if a["type"] == "Action.OpenUrl"]
     async with session.get(link) as response:
         assert response.status == 200 and "attachment" in response.headers["Content-Disposition"]
         rows = [json.loads(line) for line in (await response.text()).splitlines()]

@@ -66,7 +66,7 @@ async def confirm(chat: Conversation, command: str, button: str, done: str) -> A
     return await chat.reply(updated(card["id"], done), seconds=60)
 
 
-async def answer(activity: Activity) -> bool:
+def answer(activity: Activity) -> bool:
     """A new message of the bot's (the answer to a button), not a card's update or a notice."""
     return activity["_op"] == "post" and not is_notice(activity)
 
