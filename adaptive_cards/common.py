@@ -109,6 +109,19 @@ def sentence(
     return {"type": "RichTextBlock", "inlines": runs}
 
 
+def spoken(value: str, **style: Any) -> Element:
+    """The bot's words said elsewhere first (a reason, a note, an audit detail: a chat
+    message's form, with names and codes in backticks), on a card: each code span a TextRun of
+    others' words (`their_words`: no backticks, never markdown), the rest the bot's own runs."""
+    runs: list[Element] = []
+    for index, piece in enumerate(value.split("`")):
+        if index % 2:
+            runs += their_words(piece, **style) if piece else []
+        elif piece:
+            runs.append({"type": "TextRun", "text": piece, **style})
+    return {"type": "RichTextBlock", "inlines": runs}
+
+
 def name_value(value: str) -> Element:
     """A name, an id or a masked key as a fact's value: others' words (`quoted`), in every
     language as it is (no markdown, no backticks)."""

@@ -10,8 +10,8 @@ from adaptive_cards.common import (
     card,
     facts,
     name_value,
-    quoted,
     sentence,
+    spoken,
     submit,
     text,
     their_words,
@@ -184,7 +184,7 @@ def failed_card(view: DeploymentFailed) -> Card:
         [
             titled(N_("Deployment of {name} failed"), {"name": plan.name}, "attention"),
             _plan_facts(plan),
-            quoted(view.reason),
+            spoken(view.reason),
         ],
         [
             submit(

@@ -20,6 +20,7 @@ from adaptive_cards.common import (
     name_value,
     quoted,
     sentence,
+    spoken,
     submit,
     text,
     their_words,
@@ -193,8 +194,8 @@ def provision_progress_card(view: ProvisionProgress) -> Card:
             _plan_facts(plan),
             facts(
                 [
-                    (_("Step"), view.step or _("Starting")),
-                    (_("State"), view.state or "-"),
+                    (_("Step"), spoken(view.step) if view.step else _("Starting")),
+                    (_("State"), spoken(view.state) if view.state else "-"),
                     (_("Elapsed"), duration(view.elapsed)),
                 ]
             ),
@@ -241,7 +242,7 @@ def provision_succeeded_card(view: ProvisionSucceeded) -> Card:
         ),
     ]
     if view.note:
-        body.append(text(view.note, isSubtle=True))
+        body.append(spoken(view.note, isSubtle=True))
     return card(body, [_roles_for_me(), submit(_("Show the resource"), verbs.RESOURCE)])
 
 
@@ -253,7 +254,7 @@ def provision_failed_card(view: ProvisionFailed) -> Card:
                 N_("Provisioning {account} failed"), {"account": view.plan.account}, "attention"
             ),
             _plan_facts(view.plan),
-            text(view.reason),
+            spoken(view.reason),
         ]
     )
 
@@ -277,11 +278,11 @@ def resource_card(view: ResourceView) -> Card:
         (_("Region"), name_value(view.location)),
         (_("SKU"), name_value(view.sku)),
         (_("Endpoint"), name_value(view.endpoint)),
-        (_("The bot authenticates with"), view.auth),
+        (_("The bot authenticates with"), spoken(view.auth)),
         (_("Origin"), _origin(view.origin)),
     ]
     if view.state:
-        pairs.insert(3, (_("State"), view.state))
+        pairs.insert(3, (_("State"), spoken(view.state)))
     title = titled(N_("Current resource: {account}"), {"account": view.account})
     return card([title, facts(pairs)])
 
@@ -300,7 +301,7 @@ def _role(line: RoleLine, state: str, words: dict[str, tuple[str, ...]] | None =
     return {
         "type": "Container",
         "spacing": "Medium",
-        "items": [name, text(line.allows, isSubtle=True, spacing="None"), held],
+        "items": [name, {**spoken(line.allows, isSubtle=True), "spacing": "None"}, held],
     }
 
 
@@ -381,7 +382,7 @@ def keys_card(view: KeysView) -> Card:
         (_("Endpoint"), name_value(view.endpoint)),
         ("KEY1", _masked(view, "key1")),
         ("KEY2", _masked(view, "key2")),
-        (_("The bot uses"), view.auth),
+        (_("The bot uses"), spoken(view.auth)),
         (_("KEY1 last rotated"), _rotation(view.rotated.get("key1"))),
         (_("KEY2 last rotated"), _rotation(view.rotated.get("key2"))),
     ]
@@ -506,28 +507,20 @@ def _kind(item: TeardownItem) -> str:
 
 def _item_line(item: TeardownItem, shown: bool = True) -> Element:
     """One thing teardown deletes: its kind, its label (the workflow's words around names: a
-    TextRun) and, where `shown`, its state; a failed one on an attention band."""
+    TextRun) and, where `shown`, its state; a failed one on an attention band, with Azure's
+    reason under it."""
     words = {"label": item.label}
-    if not shown:
-        line = sentence(N_("{kind}: {label}"), words, kind=_kind(item))
-    elif item.reason:
-        line = sentence(
-            N_("{kind}: {label}: {state} ({reason})"),
-            {**words, "reason": item.reason},
-            kind=_kind(item),
-            state=_(MARKS[item.state]) if item.state in MARKS else item.state,
-        )
+    if shown:
+        state = _(MARKS[item.state]) if item.state in MARKS else item.state
+        line = sentence(N_("{kind}: {label}: {state}"), words, kind=_kind(item), state=state)
     else:
-        line = sentence(
-            N_("{kind}: {label}: {state}"),
-            words,
-            kind=_kind(item),
-            state=_(MARKS[item.state]) if item.state in MARKS else item.state,
-        )
+        line = sentence(N_("{kind}: {label}"), words, kind=_kind(item))
     line["spacing"] = "Small"
-    if item.state == "failed":
-        return {"type": "Container", "style": "attention", "spacing": "Small", "items": [line]}
-    return line
+    if not shown or (not item.reason and item.state != "failed"):
+        return line
+    reason = [{**spoken(item.reason), "spacing": "None"}] if item.reason else []
+    style = {"style": "attention"} if item.state == "failed" else {}
+    return {"type": "Container", **style, "spacing": "Small", "items": [line, *reason]}
 
 
 def teardown_confirm_card(plan: TeardownPlan) -> Card:
@@ -725,7 +718,7 @@ def _entry(entry: AuditEntry) -> Element:
         said = sentence(N_("{when} · {user}"), {"user": who}, subtle, when=when(moment))
     items = [headline, {**said, "spacing": "None"}]
     if isinstance(entry.detail, Said):
-        items.append(text(entry.detail.text(), isSubtle=True, spacing="None"))
+        items.append({**spoken(entry.detail.text(), isSubtle=True), "spacing": "None"})
     elif entry.detail:  # written before details were kept as message ids: shown as it was
         items.append(quoted(entry.detail, isSubtle=True, spacing="None"))
     return {"type": "Container", "separator": True, "spacing": "Small", "items": items}

@@ -3,7 +3,7 @@ bot's, as TextRuns of a RichTextBlock, which Teams never reads as markdown."""
 
 from __future__ import annotations
 
-from adaptive_cards.common import QUOTE_ID, quoted, sentence, their_words
+from adaptive_cards.common import QUOTE_ID, quoted, sentence, spoken, their_words
 from infra import i18n
 from infra.i18n import N_
 
@@ -42,3 +42,19 @@ def test_a_korean_particle_after_others_words_is_the_one_they_take() -> None:
         consonant = sentence(N_("Deploy {name}?"), {"name": "teacherlab"})  # 티처랩: 을
     assert [r["text"] for r in vowel["inlines"]] == ["teacher", "를 배포할까요?"]
     assert [r["text"] for r in consonant["inlines"]] == ["teacherlab", "을 배포할까요?"]
+
+
+def test_the_bot_s_words_said_elsewhere_show_their_codes_as_others_words() -> None:
+    """A reason or an audit detail written for a chat message marks names with backticks: on a
+    card each becomes a TextRun of its own, without them."""
+    block = spoken("It is still not ready; `deployments` shows `its` state.", isSubtle=True)
+    runs = block["inlines"]
+    assert [r["text"] for r in runs] == [
+        "It is still not ready; ",
+        "deployments",
+        " shows ",
+        "its",
+        " state.",
+    ]
+    assert [bool(r.get("id")) for r in runs] == [False, True, False, True, False]
+    assert all(r["isSubtle"] for r in runs) and "`" not in str(block)
