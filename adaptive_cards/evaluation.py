@@ -14,6 +14,7 @@ from adaptive_cards.common import (
     quoted,
     sentence,
     show_card,
+    spoken,
     submit,
     text,
     titled,
@@ -272,6 +273,6 @@ def offer_card(sentence: str, offer: dict[str, str]) -> Card:
     """A model the evaluation needs is not deployed: why, and a button that deploys it (the
     `deploy` command, which states the cost and asks first)."""
     return card(
-        [heading(_("Deploy first")), text(sentence)],
+        [heading(_("Deploy first")), spoken(sentence)],
         [submit(_("Deploy it"), verbs.DEPLOY, offer, "positive")],
     )
