@@ -9,8 +9,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from infra.i18n import _, current, number
-from infra.particles import attach
+from infra.i18n import _, current, number, spell
 
 Card = dict[str, Any]
 Element = dict[str, Any]
@@ -93,7 +92,7 @@ def sentence(
     # A Korean particle after a placeholder takes the form its value needs: the words', not
     # their marks' (infra/particles.py reads the value).
     values = {n: w if isinstance(w, str) else ", ".join(w) for n, w in words.items()}
-    said = attach(_(message), {**params, **values}).format(**params, **marks)
+    said = spell(message, {**params, **values}).format(**params, **marks)
     runs: list[Element] = []
     for piece in re.split("(\ue000[0-9a-f]{32}\ue001)", said):
         name = next((n for n, mark in marks.items() if mark == piece), None)

@@ -18,7 +18,7 @@ message id with parameters, `later()`, and said in its reader's language.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -127,6 +127,14 @@ def _(message: str, /, **params: object) -> str:
     """`message` in the current language, its `{name}` placeholders filled from `params`."""
     found = _catalog(current()).table.get(message)
     return _fill(found[0] if found else message, params)
+
+
+def spell(message: str, /, values: Mapping[str, object]) -> str:
+    """`message` in the current language with each Korean particle after a placeholder in the
+    form its value in `values` needs, the placeholders left unfilled (for a caller that fills
+    them with something else: a card's TextRuns, adaptive_cards.common.sentence)."""
+    found = _catalog(current()).table.get(message)
+    return attach(found[0] if found else message, values)
 
 
 def n_(singular: str, plural: str, count: int, /, **params: object) -> str:
