@@ -89,7 +89,8 @@ def sentence(
     RichTextBlock style themselves)."""
     look = dict(style or {})
     marks = {name: f"\ue000{uuid.uuid4().hex}\ue001" for name in words}
-    said = _(message, **params, **marks)
+    # a message said in chat text too may set a name off as code (`{name}`): here it is a TextRun
+    said = re.sub("`(\ue000[0-9a-f]{32}\ue001)`", r"\1", _(message, **params, **marks))
     runs: list[Element] = []
     for piece in re.split("(\ue000[0-9a-f]{32}\ue001)", said):
         name = next((n for n, mark in marks.items() if mark == piece), None)
