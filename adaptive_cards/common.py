@@ -93,6 +93,8 @@ def sentence(
     # their marks' (infra/particles.py reads the value).
     values = {n: w if isinstance(w, str) else ", ".join(w) for n, w in words.items()}
     said = spell(message, {**params, **values}).format(**params, **marks)
+    # a message said in chat text too may set a name off as code (`{name}`): here it is a TextRun
+    said = re.sub("`(\ue000[0-9a-f]{32}\ue001)`", r"\1", said)
     runs: list[Element] = []
     for piece in re.split("(\ue000[0-9a-f]{32}\ue001)", said):
         name = next((n for n, mark in marks.items() if mark == piece), None)

@@ -23,8 +23,9 @@ import pytest
 
 from adaptive_cards import verbs
 from adaptive_cards.common import QUOTE_ID, Card
-from infra.i18n import LANGUAGES
-from tests.adaptive_cards.test_cards import MODEL, RESOURCE, TUNED
+from bot.render import render
+from infra.i18n import LANGUAGES, use
+from tests.adaptive_cards.test_cards import MODEL, RESOURCE, TUNED, VIEWS
 from tools.gallery import built
 
 HOSTCONFIGS = Path(__file__).parents[1] / "data" / "hostconfigs"
@@ -266,3 +267,16 @@ def test_the_rules_catch_what_teams_would_draw_wrongly() -> None:
         "'Delete' (delete) is not styled destructive",
     ):
         assert expected in found, expected
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_notification_previews_are_plain_text(language: str) -> None:
+    """A card's `summary` is the notification's preview, drawn as plain text: no markdown, and
+    a time says its zone (a preview cannot use DATE()/TIME())."""
+    problems = []
+    with use(language):
+        for view in VIEWS:
+            summary = str(render(view).summary)
+            if MARKUP.search(summary) or "{{" in summary:
+                problems.append(f"{type(view).__name__}: {summary!r}")
+    assert problems == []

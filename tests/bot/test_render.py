@@ -105,15 +105,8 @@ def test_a_proactive_message_previews_in_its_language(view: View, shown: str) ->
         assert render(view).summary == shown
     with i18n.use("ko"):
         summary = render(view).summary
-    assert summary != shown and english([unnamed(summary)]) == [], summary
-
-
-def unnamed(preview: str) -> str:
-    """A preview without the names it says: plain text shows a name as it is (no backticks
-    there, where Teams would show them), so the language check leaves them out by name."""
-    for name in ("teacher", "aoai-lab"):
-        preview = preview.replace(name, " ")
-    return preview
+    names = [TUNED, "teacher", "aoai-lab", "ftjob-abc", "The training file was deleted."]
+    assert summary != shown and english([summary], names) == [], summary
 
 
 def test_the_other_final_status_and_the_job_preview() -> None:
@@ -121,7 +114,7 @@ def test_the_other_final_status_and_the_job_preview() -> None:
         ended = render(FinalView(job("paused"), "a.jsonl", None, None)).summary
         unknown = render(FinalView(job("expired"), "a.jsonl", None, None)).summary
     assert ended == "학습 종료: 일시 중지됨"  # the bot resumes it now (`재개`)
-    assert unknown == "학습 종료: `expired`"  # a status Azure added later: its word, as code
+    assert unknown == "학습 종료: expired"  # a status Azure added later: its word, as it is
     with i18n.use("en"):
         assert render(FinalView(job("paused"), "a.jsonl", None, None)).summary == (
             "Training ended: Paused"
@@ -159,9 +152,9 @@ async def test_a_view_sent_later_speaks_the_language_around_the_send(
     await notifier.send(CONVERSATION, view)
     korean, updated, english_one = (dict(a) for a in channel.sent)
     for sent in (korean, updated):
-        assert english(texts_of(sent)) == [] and english([unnamed(sent["summary"])]) == []
+        assert english(texts_of(sent)) == [] and english([sent["summary"]], ["teacher"]) == []
     assert updated["_op"] == "update" and updated["summary"] == "teacher 배포가 삭제되었습니다"
-    assert texts_of(english_one) == ["`teacher` is deleted (by `Alice`)"]  # names: TextRuns
+    assert texts_of(english_one) == ["teacher is deleted (by Alice)"]
     assert english_one["summary"] == "teacher is deleted"
 
 
