@@ -6,54 +6,88 @@ are quotations: they keep their own language (adaptive_cards.common.quote)."""
 
 from __future__ import annotations
 
-from adaptive_cards.common import Card, Element, card, facts, heading, plain, quote, text
-from infra.i18n import _, n_, number
-from skills.chat import LAB_SYSTEM_MESSAGE, Answer, ChatSession
+from adaptive_cards import verbs
+from adaptive_cards.common import (
+    Card,
+    Element,
+    card,
+    facts,
+    heading,
+    name_value,
+    quoted,
+    sentence,
+    submit,
+    text,
+    their_words,
+)
+from infra.i18n import N_, _, n_, number
+from skills.chat import Answer, ChatSession
 from skills.playground import Comparison, Side
 
 
+def _said(label: str, words: str) -> Element:
+    """One line of someone else's words after the bot's bold label ("User:", "Prompt:")."""
+    runs = [{"type": "TextRun", "text": f"{label} ", "weight": "Bolder", "isSubtle": True}]
+    return {"type": "RichTextBlock", "inlines": runs + their_words(words, isSubtle=True)}
+
+
 def session_card(session: ChatSession) -> Card:
-    """A chat session has started (or its settings changed): what the model will be given."""
-    pairs = [(_("Model"), session.model)]
+    """A chat session has started (or its settings changed): what the model will be given, the
+    End and Clear buttons, and the chat's commands behind "Show chat commands"."""
+    pairs = [(_("Model"), name_value(session.model))]
     if not session.system:
         pairs.append((_("System message"), _("(none)")))
     pairs.append((_("Examples"), number(len(session.examples))))
+    title = {"weight": "Bolder", "size": "Medium"}
     body: list[Element] = [
-        heading(_("Chatting with {deployment}", deployment=session.deployment)),
+        sentence(N_("Chatting with {deployment}"), {"deployment": session.deployment}, title),
         facts(pairs),
     ]
     if session.system:
         body.append(text(_("System message"), weight="Bolder", spacing="Small"))
-        body.append(quote(plain(session.system), isSubtle=True))
+        body.append(quoted(session.system, isSubtle=True))
     for user, assistant in session.examples:
-        asked, answered = _("User:"), _("Assistant:")
-        shown = f"**{asked}** {plain(user)}\n\n**{answered}** {plain(assistant)}"
-        body.append(quote(shown, isSubtle=True))
+        body += [_said(_("User:"), user), _said(_("Assistant:"), assistant)]
     body.append(
         text(
-            _(
-                "Type a message and the model answers. `system <text>` sets the system message "
-                '(try: "{example}"), `example <user> => <assistant>` adds a few-shot example, '
-                "`reset` clears the history, `compare <deployment>` asks another deployment the "
-                "same, `end` leaves. Other commands keep working.",
-                example=LAB_SYSTEM_MESSAGE,
-            ),
+            _("Type a message and the model answers; other commands keep working."),
             isSubtle=True,
         )
     )
-    return card(body)
+    commands = {
+        "type": "AdaptiveCard",
+        "body": [
+            text(
+                _(
+                    "- **system** and your text: set the system message\n"
+                    "- **example** user text => assistant text: add a few-shot example\n"
+                    "- **compare** and a deployment: ask another deployment the same\n"
+                    "- **reset**: clear the history (the system message and examples stay)\n"
+                    "- **end**: leave the chat"
+                )
+            )
+        ],
+    }
+    actions = [
+        submit(_("End chat"), verbs.CHAT_END),
+        submit(_("Clear history"), verbs.CHAT_RESET),
+        {"type": "Action.ShowCard", "title": _("Show chat commands"), "card": commands},
+    ]
+    return card(body, actions)
 
 
-def footer(answer: Answer) -> str:
-    """The small line under an answer: deployment, tokens, and what was left out."""
+def footer(answer: Answer, *, named: bool = True) -> str:
+    """The small line under an answer: deployment (unless a card names it above), tokens, and
+    what was left out."""
     parts = [
         _(
-            "{deployment} · {prompt} prompt + {completion} completion tokens",
-            deployment=answer.deployment,
+            "{prompt} prompt + {completion} completion tokens",
             prompt=number(answer.prompt_tokens),
             completion=number(answer.completion_tokens),
         )
     ]
+    if named:
+        parts.insert(0, answer.deployment)
     if answer.dropped:
         parts.append(
             n_(
@@ -74,7 +108,7 @@ def answer_text(answer: Answer) -> str:
     return answer.text or _("(the model gave an empty answer)")
 
 
-def quoted(theirs: str) -> str:
+def quotation(theirs: str) -> str:
     """Someone else's words (the model's answer, the user's system message) set off as a
     markdown quotation, apart from the bot's own words and in their own language."""
     return "\n".join(f"> {line}" if line.strip() else ">" for line in theirs.splitlines())
@@ -82,12 +116,12 @@ def quoted(theirs: str) -> str:
 
 def said_with(said: str, theirs: str) -> str:
     """The bot's sentence followed by someone else's words on their own quotation lines."""
-    return f"{said}\n{quoted(theirs)}"
+    return f"{said}\n{quotation(theirs)}"
 
 
 def answer_message(answer: Answer) -> str:
     """An answer in a chat session: the text, then its footer in small letters."""
-    said = answer_text(answer) if answer.filtered or not answer.text else quoted(answer.text)
+    said = answer_text(answer) if answer.filtered or not answer.text else quotation(answer.text)
     return f"{said}\n\n_{footer(answer)}_"
 
 
@@ -97,26 +131,24 @@ def compare_card(comparison: Comparison) -> Card:
     def column(side: Side) -> Element:
         answer = side.answer
         if answer is not None and answer.text and not answer.filtered:
-            said = quote(answer.text, color="Default")
+            said = quoted(answer.text)
         else:
-            message = answer_text(answer) if answer is not None else side.error
-            said = text(message, color="Attention" if answer is None else "Default")
-        below = footer(answer) if answer is not None else _("no answer")
+            said = text(answer_text(answer) if answer is not None else side.error)
+        below = footer(answer, named=False) if answer is not None else _("no answer")
         return {
             "type": "Column",
             "width": "stretch",
             "items": [
-                quote(side.deployment, weight="Bolder"),
+                quoted(side.deployment, weight="Bolder"),
                 said,
                 text(below, isSubtle=True, size="Small"),
             ],
         }
 
-    prompt = _("Prompt:")
     return card(
         [
             heading(_("Compare")),
-            quote(f"**{prompt}** {plain(comparison.prompt)}", isSubtle=True),
+            _said(_("Prompt:"), comparison.prompt),
             {"type": "ColumnSet", "columns": [column(comparison.left), column(comparison.right)]},
         ]
     )

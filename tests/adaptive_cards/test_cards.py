@@ -135,13 +135,12 @@ def answer(text: str) -> Answer:
 
 def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
     """Every card the bot sends, built from typical data."""
-    yield (
-        "help",
-        help.help_card(
-            [help.HelpEntry("help", "help [command]", "List the commands.", "user", ("?",))],
-            mode="Sandbox mode.",
-        ),
-    )
+    router = build_router()
+    yield "help", help.help_card(router.listing(), mode="Sandbox mode.")
+    yield "help-greeting", help.help_card(router.listing(), mode="Sandbox mode.", greeting=True)
+    train = router.describe("train")
+    assert train is not None
+    yield "help-command", help.command_card(train)
     files = write_sample(tmp_path)
     reports = [validate_file(path) for path in files]
     yield "validation", validation.validation_card(reports, ["a" * 64, "b" * 64], 0.02)
