@@ -11,9 +11,7 @@ from adaptive_cards.common import (
     Card,
     Element,
     card,
-    facts,
     heading,
-    name_value,
     quoted,
     sentence,
     submit,
@@ -21,7 +19,7 @@ from adaptive_cards.common import (
     their_words,
 )
 from infra.i18n import N_, _, n_, number
-from skills.chat import Answer, ChatSession
+from skills.chat import LAB_SYSTEM_MESSAGE, Answer, ChatSession
 from skills.playground import Comparison, Side
 
 
@@ -34,14 +32,10 @@ def _said(label: str, words: str) -> Element:
 def session_card(session: ChatSession) -> Card:
     """A chat session has started (or its settings changed): what the model will be given, the
     End and Clear buttons, and the chat's commands behind "Show chat commands"."""
-    pairs = [(_("Model"), name_value(session.model))]
-    if not session.system:
-        pairs.append((_("System message"), _("(none)")))
-    pairs.append((_("Examples"), number(len(session.examples))))
     title = {"weight": "Bolder", "size": "Medium"}
     body: list[Element] = [
         sentence(N_("Chatting with {deployment}"), {"deployment": session.deployment}, title),
-        facts(pairs),
+        sentence(N_("Model: {model}"), {"model": session.model}, {"isSubtle": True}),
     ]
     if session.system:
         body.append(text(_("System message"), weight="Bolder", spacing="Small"))
@@ -65,7 +59,10 @@ def session_card(session: ChatSession) -> Card:
                     "- **reset**: clear the history (the system message and examples stay)\n"
                     "- **end**: leave the chat"
                 )
-            )
+            ),
+            sentence(
+                N_("The lab's system message: system {example}"), {"example": LAB_SYSTEM_MESSAGE}
+            ),
         ],
     }
     actions = [
@@ -79,15 +76,19 @@ def session_card(session: ChatSession) -> Card:
 def footer(answer: Answer, *, named: bool = True) -> str:
     """The small line under an answer: deployment (unless a card names it above), tokens, and
     what was left out."""
+    prompt, completion = number(answer.prompt_tokens), number(answer.completion_tokens)
     parts = [
         _(
-            "{prompt} prompt + {completion} completion tokens",
-            prompt=number(answer.prompt_tokens),
-            completion=number(answer.completion_tokens),
+            "{deployment} · {prompt} prompt + {completion} completion tokens",
+            deployment=answer.deployment,
+            prompt=prompt,
+            completion=completion,
+        )
+        if named
+        else _(
+            "{prompt} prompt + {completion} completion tokens", prompt=prompt, completion=completion
         )
     ]
-    if named:
-        parts.insert(0, answer.deployment)
     if answer.dropped:
         parts.append(
             n_(
