@@ -126,6 +126,19 @@ def answer_message(answer: Answer) -> str:
     return f"{said}\n\n_{footer(answer)}_"
 
 
+def _spans(message: str) -> Element:
+    """A sentence said as a chat message, its names in code spans (a refusal's message), on a
+    card: a RichTextBlock whose names are others' words in monospace (Teams draws no code in a
+    card)."""
+    runs: list[Element] = []
+    for index, piece in enumerate(message.split("`")):
+        if index % 2:
+            runs += their_words(piece, fontType="Monospace")
+        elif piece:
+            runs.append({"type": "TextRun", "text": piece})
+    return {"type": "RichTextBlock", "inlines": runs}
+
+
 def compare_card(comparison: Comparison) -> Card:
     """Two deployments' answers to the same prompt, side by side."""
 
@@ -134,7 +147,7 @@ def compare_card(comparison: Comparison) -> Card:
         if answer is not None and answer.text and not answer.filtered:
             said = quoted(answer.text)
         else:
-            said = text(answer_text(answer) if answer is not None else side.error)
+            said = _spans(answer_text(answer) if answer is not None else side.error)
         below = footer(answer, named=False) if answer is not None else _("no answer")
         return {
             "type": "Column",

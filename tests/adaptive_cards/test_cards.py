@@ -34,7 +34,7 @@ from infra.azure import Resource
 from infra.i18n import duration, use
 from skills import notify
 from skills.audit import AuditEntry
-from skills.chat import Answer, ChatSession
+from skills.chat import Answer, ChatSession, DeploymentGone
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
@@ -420,7 +420,7 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
             Comparison(
                 "What is AI?",
                 Side("teacher", answer("Software that learns.")),
-                Side("base", None, "Not ready."),
+                Side("base", None, DeploymentGone("base").message),
             )
         ),
     )
