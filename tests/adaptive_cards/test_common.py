@@ -33,3 +33,17 @@ def test_others_words_are_capped_with_the_bot_s_note() -> None:
     assert runs[0]["text"] == "x" * 500 + "…" and runs[0]["id"].startswith(QUOTE_ID)
     assert runs[1]["text"] == " (cut at 500 of 600 characters)" and "id" not in runs[1]
     assert quoted("  hi ")["inlines"] == their_words("hi")
+
+
+def test_a_korean_particle_takes_the_form_of_the_words() -> None:
+    """The particle after a name follows how the name is read, not the mark that holds its place
+    while the sentence is translated ("teacher와", "학습봇과")."""
+    with i18n.use("ko"):
+        said = [
+            "".join(
+                r["text"]
+                for r in sentence(N_("Chatting with {deployment}"), {"deployment": name})["inlines"]
+            )
+            for name in ("teacher", "학습봇")
+        ]
+    assert said == ["teacher와 채팅 중", "학습봇과 채팅 중"]
