@@ -115,7 +115,11 @@ def help_card(entries: Sequence[HelpEntry], *, mode: str, greeting: bool = False
     steps = [_starter(step, by_name[step.command]) for step in STARTERS if step.command in by_name]
     everything = {
         "type": "AdaptiveCard",
-        "body": [_all_commands(entries), text(_ask_one(entries), isSubtle=True)],
+        "body": [
+            text(_("Every command, by the role it needs:")),
+            _all_commands(entries),
+            text(_ask_one(entries), isSubtle=True),
+        ],
     }
     show_all = {"type": "Action.ShowCard", "title": _("Show all commands"), "card": everything}
     body = [
