@@ -68,7 +68,7 @@ def _starter(step: Starter, entry: HelpEntry) -> Element:
         return line
     button = submit(_(step.button), step.command)
     if step.positive:
-        button["style"] = "positive"
+        button = {**button, "style": "positive"}
     return {
         "type": "ColumnSet",
         "columns": [
@@ -104,7 +104,7 @@ def _ask_one(entries: Sequence[HelpEntry]) -> str:
 
 
 def help_card(entries: Sequence[HelpEntry], *, mode: str, greeting: bool = False) -> Card:
-    """What I do, the first steps with their buttons, and every command behind "All commands";
+    """What I do, the first steps with their buttons, and every command behind "Show all commands";
     `mode` says where Azure calls go (sandbox or the Azure account)."""
     title = _("Hi, I'm FineTune Ops") if greeting else _("FineTune Ops commands")
     intro = _(
