@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from botbuilder.core import CardFactory, MessageFactory
 
-from adaptive_cards.common import card, text
+from adaptive_cards.common import QUOTE_ID, card, text
 from bot.limits import fit, fits, sizes, split_text
 from bot.render import render
 from skills.training.jobs import Checkpoint, Metric
 from skills.training.views import FinalView
 from tests.adaptive_cards.test_cards import TRAINING, TUNED, job
-from tests.channel import ChannelFake, Conversation, card_of, card_text
+from tests.channel import ChannelFake, Conversation, _objects, card_of, card_text
 from tests.e2e.test_datasets_chat import attachment
 from tests.e2e.test_deployment import MODEL, deploy_and_wait
 
@@ -78,8 +78,12 @@ async def test_a_system_message_comes_back_as_text(
     reply = await chat.say("system [click me](http://evil.test) **loud** `code` " + "x" * 1000)
     assert live_links(reply["text"]) == [] and "**loud**" not in reply["text"]
     assert "(cut at 500 of " in reply["text"]
-    shown = card_text(await chat.say("chat base"))
-    assert "[click me](http" not in shown and "\\[click me\\]" in shown
+    # on the session card it is a TextRun, which Teams never reads as markdown (CARDS.md rule 2)
+    started = await chat.say("chat base")
+    holding = [n for n in _objects(started) if "click me" in str(n.get("text", ""))]
+    assert [n["type"] for n in holding] == ["TextRun"], holding
+    assert holding[0]["id"].startswith(QUOTE_ID)
+    assert "[click me](http://evil.test) **loud** `code`" in card_text(started)
 
 
 async def test_huge_keys_in_a_file_do_not_make_a_huge_card(
