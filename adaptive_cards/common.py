@@ -8,8 +8,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from infra.i18n import SOURCE, _, current, number
-from infra.particles import attach
+from infra.i18n import SOURCE, _, current, number, unfilled
 
 Card = dict[str, Any]
 Element = dict[str, Any]
@@ -106,7 +105,7 @@ def sentence(
     marks = {name: f"\ue000{uuid.uuid4().hex}\ue001" for name in words}
     # a Korean particle after a placeholder takes the form of the words, not of their mark
     read = {name: value if isinstance(value, str) else value[-1] for name, value in words.items()}
-    said = attach(_(message), {**params, **read}).format(**params, **marks)
+    said = unfilled(message, **params, **read).format(**params, **marks)
     runs: list[Element] = []
     for piece in re.split("(\ue000[0-9a-f]{32}\ue001)", said):
         name = next((n for n, mark in marks.items() if mark == piece), None)

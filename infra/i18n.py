@@ -129,6 +129,14 @@ def _(message: str, /, **params: object) -> str:
     return _fill(found[0] if found else message, params)
 
 
+def unfilled(message: str, /, **params: object) -> str:
+    """`message` in the current language, its particles chosen for `params` (as `_` chooses
+    them) and its placeholders left to fill: for a card that puts something else in their place
+    (adaptive_cards.common.sentence)."""
+    found = _catalog(current()).table.get(message)
+    return attach(found[0] if found else message, params)
+
+
 def n_(singular: str, plural: str, count: int, /, **params: object) -> str:
     """The singular or plural sentence for `count` (filled in as `{count}`, locale-formatted)."""
     catalog = _catalog(current())
