@@ -6,50 +6,89 @@ are quotations: they keep their own language (adaptive_cards.common.quote)."""
 
 from __future__ import annotations
 
-from adaptive_cards.common import Card, Element, card, facts, heading, quoted, text
-from infra.i18n import _, n_, number
+from adaptive_cards import verbs
+from adaptive_cards.common import (
+    HEADING,
+    Card,
+    Element,
+    card,
+    heading,
+    quoted,
+    sentence,
+    spoken,
+    submit,
+    text,
+    their_words,
+)
+from infra.i18n import N_, _, n_, number
 from skills.chat import LAB_SYSTEM_MESSAGE, Answer, ChatSession
 from skills.playground import Comparison, Side
 
 
+def _said(label: str, words: str) -> Element:
+    """One line of someone else's words after the bot's bold label ("User:", "Prompt:")."""
+    runs = [{"type": "TextRun", "text": f"{label} ", "weight": "Bolder", "isSubtle": True}]
+    return {"type": "RichTextBlock", "inlines": runs + their_words(words, isSubtle=True)}
+
+
 def session_card(session: ChatSession) -> Card:
-    """A chat session has started (or its settings changed): what the model will be given."""
-    pairs = [(_("Model"), session.model)]
-    if not session.system:
-        pairs.append((_("System message"), _("(none)")))
-    pairs.append((_("Examples"), number(len(session.examples))))
+    """A chat session has started (or its settings changed): what the model will be given, the
+    End and Clear buttons, and the chat's commands behind "Show chat commands"."""
+    title = HEADING
     body: list[Element] = [
-        heading(_("Chatting with {deployment}", deployment=session.deployment)),
-        facts(pairs),
+        sentence(N_("Chatting with {deployment}"), {"deployment": session.deployment}, title),
+        sentence(N_("Model: {model}"), {"model": session.model}, {"isSubtle": True}),
     ]
     if session.system:
         body.append(text(_("System message"), weight="Bolder", spacing="Small"))
         body.append(quoted(session.system, isSubtle=True))
     for user, assistant in session.examples:
-        body.append(facts([(_("User:"), quoted(user)), (_("Assistant:"), quoted(assistant))]))
+        body += [_said(_("User:"), user), _said(_("Assistant:"), assistant)]
     body.append(
         text(
-            _(
-                "Type a message and the model answers. `system <text>` sets the system message "
-                '(try: "{example}"), `example <user> => <assistant>` adds a few-shot example, '
-                "`reset` clears the history, `compare <deployment>` asks another deployment the "
-                "same, `end` leaves. Other commands keep working.",
-                example=LAB_SYSTEM_MESSAGE,
-            ),
+            _("Type a message and the model answers; other commands keep working."),
             isSubtle=True,
         )
     )
-    return card(body)
+    commands = {
+        "type": "AdaptiveCard",
+        "body": [
+            text(
+                _(
+                    "- **system** and your text: set the system message\n"
+                    "- **example** user text => assistant text: add a few-shot example\n"
+                    "- **compare** and a deployment: ask another deployment the same\n"
+                    "- **reset**: clear the history (the system message and examples stay)\n"
+                    "- **end**: leave the chat"
+                )
+            ),
+            sentence(
+                N_("The lab's system message: system {example}"), {"example": LAB_SYSTEM_MESSAGE}
+            ),
+        ],
+    }
+    actions = [
+        submit(_("End chat"), verbs.CHAT_END),
+        submit(_("Clear history"), verbs.CHAT_RESET),
+        {"type": "Action.ShowCard", "title": _("Show chat commands"), "card": commands},
+    ]
+    return card(body, actions)
 
 
-def footer(answer: Answer) -> str:
-    """The small line under an answer: deployment, tokens, and what was left out."""
+def footer(answer: Answer, *, named: bool = True) -> str:
+    """The small line under an answer: deployment (unless a card names it above), tokens, and
+    what was left out."""
+    prompt, completion = number(answer.prompt_tokens), number(answer.completion_tokens)
     parts = [
         _(
             "{deployment} · {prompt} prompt + {completion} completion tokens",
             deployment=answer.deployment,
-            prompt=number(answer.prompt_tokens),
-            completion=number(answer.completion_tokens),
+            prompt=prompt,
+            completion=completion,
+        )
+        if named
+        else _(
+            "{prompt} prompt + {completion} completion tokens", prompt=prompt, completion=completion
         )
     ]
     if answer.dropped:
@@ -95,11 +134,10 @@ def compare_card(comparison: Comparison) -> Card:
     def column(side: Side) -> Element:
         answer = side.answer
         if answer is not None and answer.text and not answer.filtered:
-            said = quoted(answer.text, color="Default")
+            said = quoted(answer.text)
         else:
-            message = answer_text(answer) if answer is not None else side.error
-            said = text(message, color="Attention" if answer is None else "Default")
-        below = footer(answer) if answer is not None else _("no answer")
+            said = spoken(answer_text(answer) if answer is not None else side.error)
+        below = footer(answer, named=False) if answer is not None else _("no answer")
         return {
             "type": "Column",
             "width": "stretch",
@@ -113,7 +151,7 @@ def compare_card(comparison: Comparison) -> Card:
     return card(
         [
             heading(_("Compare")),
-            facts([(_("Prompt:"), quoted(comparison.prompt, isSubtle=True))]),
+            _said(_("Prompt:"), comparison.prompt),
             {"type": "ColumnSet", "columns": [column(comparison.left), column(comparison.right)]},
         ]
     )

@@ -3,7 +3,9 @@ that every verb a card emits resolves to one)."""
 
 from __future__ import annotations
 
+HELP = "help"
 WELCOME = "welcome"
+SAMPLE = "sample"
 VALIDATE = "validate"
 ERRORS = "errors"
 TRAIN = "train"
@@ -29,6 +31,8 @@ EVALUATE = "evaluate"
 EVALUATE_CONFIRM = "evaluate-confirm"
 EVALUATE_CANCEL = "evaluate-cancel"
 CHAT = "chat"
+CHAT_RESET = "reset"
+CHAT_END = "end"
 ATTACHED = "attached"
 PROVISION_CONFIRM = "provision-confirm"
 PROVISION_CANCEL = "provision-cancel"

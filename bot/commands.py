@@ -103,7 +103,7 @@ def build_router() -> Router:
     return Router(
         [
             Command(
-                "help",
+                verbs.HELP,
                 N_("help [command]"),
                 N_("List the commands, or explain one."),
                 optional_word,
@@ -114,7 +114,7 @@ def build_router() -> Router:
             ),
             Command(verbs.WELCOME, "welcome", "Greeting card.", no_args, welcome, listed=False),
             Command(
-                "sample",
+                verbs.SAMPLE,
                 N_("sample"),
                 N_("Send a sample dataset (an AI teacher) to try the whole flow."),
                 no_args,
@@ -171,7 +171,7 @@ def build_router() -> Router:
                 N_(
                     "Fine-tune on the files last validated here (asks to confirm the cost first): "
                     "DPO on a preference file, Global or Developer training, or continue a "
-                    "fine-tuned model with `from=`."
+                    "fine-tuned model with from=."
                 ),
                 parse_train,
                 train,
@@ -375,7 +375,7 @@ def build_router() -> Router:
             Command(
                 verbs.CHAT,
                 N_("chat <deployment>"),
-                N_("Chat with a deployment here, as in the portal's playground; `end` leaves."),
+                N_("Chat with a deployment here, as in the portal's playground; end leaves."),
                 parse_chat,
                 start_chat,
                 menu=True,
@@ -385,8 +385,8 @@ def build_router() -> Router:
                 "system",
                 N_("system <text>"),
                 N_(
-                    "Set the chat's system message, e.g. `system The system is an AI teacher that "
-                    "helps people learn about AI`."
+                    "Set the chat's system message, e.g. \"system The system is an AI teacher that "
+                    'helps people learn about AI".'
                 ),
                 parse_text,
                 set_system,
@@ -401,7 +401,7 @@ def build_router() -> Router:
                 korean=("예시",),
             ),
             Command(
-                "reset",
+                verbs.CHAT_RESET,
                 N_("reset"),
                 N_("Clear the chat history (system message and examples stay)."),
                 no_args,
@@ -417,7 +417,13 @@ def build_router() -> Router:
                 korean=("비교",),
             ),
             Command(
-                "end", N_("end"), N_("Leave the chat."), no_args, end, menu=True, korean=("종료",)
+                verbs.CHAT_END,
+                N_("end"),
+                N_("Leave the chat."),
+                no_args,
+                end,
+                menu=True,
+                korean=("종료",),
             ),
             Command(
                 verbs.DEPLOY_CONFIRM,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adaptive_cards.help import help_card
+from adaptive_cards.help import command_card, help_card
 from bot.turn import Turn
 from infra.errors import UserError
 from infra.i18n import _
@@ -27,41 +27,24 @@ def mode_line(settings: Settings) -> str:
 
 
 async def show_help(turn: Turn, name: str | None) -> None:
-    """The command list, or one command's usage, help and role."""
+    """The help card, or one command's card: its syntax, what it does, its other words, its
+    role."""
     if name is None:
         mode = mode_line(turn.services.settings)
         await turn.show(help_card(turn.commands.listing(), mode=mode), _("FineTune Ops commands"))
         return
-    entry = turn.commands.describe(name)
+    word = name[1:] if name.startswith("/") and len(name) > 1 else name  # `/시스템` as typed
+    entry = turn.commands.describe(word)
     if entry is None:
-        close = turn.commands.suggestions(name)
+        close = turn.commands.suggestions(word)
         if close:
             raise UserError(
                 "There is no command {name}. Did you mean `{close}`? Type `help` for the list.",
-                name=echo(name),
+                name=echo(word),
                 close=close[0],
             )
-        raise UserError("There is no command {name}. Type `help` for the list.", name=echo(name))
-    if entry.aliases:
-        aliases = ", ".join(entry.aliases)
-        await turn.send_text(
-            _(
-                "`{usage}` (also: {aliases}): {help} Needs the {role} role.",
-                usage=entry.usage,
-                aliases=aliases,
-                help=entry.help,
-                role=entry.role,
-            )
-        )
-        return
-    await turn.send_text(
-        _(
-            "`{usage}`: {help} Needs the {role} role.",
-            usage=entry.usage,
-            help=entry.help,
-            role=entry.role,
-        )
-    )
+        raise UserError("There is no command {name}. Type `help` for the list.", name=echo(word))
+    await turn.show(command_card(entry), entry.usage)
 
 
 GREETINGS = frozenset(

@@ -69,14 +69,16 @@ LANGUAGE_TAGS = {"ko": "ko-kr"}
 
 
 def menu(router: Router) -> list[dict[str, str]]:
-    """The command menu in the current language: the table's menu commands (a Korean title is
-    the Korean command word, which the router knows), their usage as the description."""
+    """The command menu in the current language: the table's menu commands, their usage as the
+    description. A Korean title is the Korean command word with its `/`: Teams puts the title in
+    the compose box and the user may add words, and in a chat session only the `/` keeps a
+    Korean command with words after it from going to the model (bot/router.py)."""
     english = i18n.current() == i18n.SOURCE
     entries = []
     for command in router.commands:
         if command.menu:
             usage = _(command.usage)
-            title = command.name if english or not command.korean else command.korean[0]
+            title = command.name if english or not command.korean else f"/{command.korean[0]}"
             description = _("{help} Usage: {usage}", help=_(command.help), usage=usage)
             entries.append({"title": title, "description": description[:128]})
     return entries

@@ -85,10 +85,10 @@ POSITIVE = {
 }
 """The yes of a question that starts work: `positive`."""
 ENGLISH_VERBS = {
-    "Approve", "Ask", "Cancel", "Chat", "Check", "Clear", "Compare", "Confirm", "Continue",
-    "Create", "Delete", "Deploy", "End", "Evaluate", "Keep", "List", "Open", "Pause", "Purge",
-    "Redeploy", "Refuse", "Regenerate", "Resume", "See", "Send", "Show", "Start", "Stop", "Tear",
-    "Train", "Try", "Upload", "Use", "Validate", "View", "Assign",
+    "Approve", "Ask", "Assign", "Cancel", "Chat", "Check", "Clear", "Compare", "Confirm",
+    "Continue", "Create", "Delete", "Deploy", "End", "Evaluate", "Get", "Keep", "List", "Open",
+    "Pause", "Purge", "Redeploy", "Refuse", "Regenerate", "Resume", "See", "Send", "Show", "Start",
+    "Stop", "Tear", "Train", "Try", "Upload", "Use", "Validate", "View",
 }  # fmt: skip
 """The first word of an English button: a verb (a label says what pressing it does)."""
 AA = 4.5

@@ -34,7 +34,7 @@ from infra.azure import Resource
 from infra.i18n import duration, later, use
 from skills import notify
 from skills.audit import AuditEntry
-from skills.chat import Answer, ChatSession
+from skills.chat import Answer, ChatSession, DeploymentGone
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
@@ -137,13 +137,12 @@ def answer(text: str) -> Answer:
 
 def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
     """Every card the bot sends, built from typical data."""
-    yield (
-        "help",
-        help.help_card(
-            [help.HelpEntry("help", "help [command]", "List the commands.", "user", ("?",))],
-            mode="Sandbox mode.",
-        ),
-    )
+    router = build_router()
+    yield "help", help.help_card(router.listing(), mode="Sandbox mode.")
+    yield "help-greeting", help.help_card(router.listing(), mode="Sandbox mode.", greeting=True)
+    train = router.describe("train")
+    assert train is not None
+    yield "help-command", help.command_card(train)
     files = write_sample(tmp_path)
     reports = [validate_file(path) for path in files]
     yield "validation", validation.validation_card(reports, ["a" * 64, "b" * 64], 0.02)
@@ -432,7 +431,7 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
             Comparison(
                 "What is AI?",
                 Side("teacher", answer("Software that learns.")),
-                Side("base", None, "Not ready."),
+                Side("base", None, DeploymentGone("base").message),
             )
         ),
     )

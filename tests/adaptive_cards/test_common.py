@@ -58,3 +58,17 @@ def test_the_bot_s_words_said_elsewhere_show_their_codes_as_others_words() -> No
     ]
     assert [bool(r.get("id")) for r in runs] == [False, True, False, True, False]
     assert all(r["isSubtle"] for r in runs) and "`" not in str(block)
+
+
+def test_a_korean_particle_takes_the_form_of_the_words() -> None:
+    """The particle after a name follows how the name is read, not the mark that holds its place
+    while the sentence is translated ("teacher와", "학습봇과")."""
+    with i18n.use("ko"):
+        said = [
+            "".join(
+                r["text"]
+                for r in sentence(N_("Chatting with {deployment}"), {"deployment": name})["inlines"]
+            )
+            for name in ("teacher", "학습봇")
+        ]
+    assert said == ["teacher와 채팅 중", "학습봇과 채팅 중"]

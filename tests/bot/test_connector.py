@@ -30,7 +30,7 @@ async def test_one_connection_carries_every_reply(
     chats = [conversation(), conversation()]
     for _ in range(4):
         for chat in chats:
-            assert "help [command]" in card_text(await chat.say("help"))
+            assert "FineTune Ops commands" in card_text(await chat.say("help"))
     assert channel.calls == 8
     assert len(channel.peers) == 1  # not one client (and connection) per turn
 
@@ -50,7 +50,7 @@ async def test_with_an_app_id_replies_and_proactive_sends_carry_one_token(
             assert (await chat.post(chat.activity(text="help"))).status == 401
             chat.headers["Authorization"] = f"Bearer {login.channel_token(channel.url)}"
             for _ in range(3):
-                assert "help [command]" in card_text(await chat.say("help"))
+                assert "FineTune Ops commands" in card_text(await chat.say("help"))
             # In production files come only from public https hosts: the sample needs no download.
             await chat.say("sample")
             offer = await chat.reply(lambda a: "Validate these" in buttons(a))

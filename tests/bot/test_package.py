@@ -121,9 +121,10 @@ def test_make_package_writes_a_valid_zip_from_settings(tmp_path: Path) -> None:
         for k, v in korean.items()
         if k.startswith("bots[0].commandLists[0].") and k.endswith(".title")
     ]
-    assert "도움말" in titles and "검증" in titles
+    assert "/도움말" in titles and "/검증" in titles and "/종료" in titles
+    # each one a Korean command word with its slash, which works in a chat session too
     router = build_router()
-    assert [t for t in titles if router.find(t) is None] == []
+    assert [t for t in titles if not t.startswith("/") or router.find(t[1:]) is None] == []
     del files["ko-kr.json"]
     assert check_package(files) == ["the localization file 'ko-kr.json' is missing or unreadable"]
 

@@ -16,7 +16,7 @@ from infra.tokens import get_encoding
 from skills.chat import ChatSession, build_messages, message_tokens
 from skills.playground import NO_SESSION
 from skills.sample import read_sample
-from tests.channel import Conversation, card_text
+from tests.channel import Conversation, buttons, card_text
 from tests.e2e.test_deployment import MODEL, deploy_and_wait, trained_model
 from tests.training_flow import wait_until
 
@@ -85,7 +85,7 @@ async def test_chat_like_the_playground(
     assert answer_of(await chat.say("What is artificial intelligence?"))  # the lab's question
 
     # commands keep working during a session; a greeting is a prompt there
-    assert "help [command]" in card_text(await chat.say("help"))
+    assert "FineTune Ops commands" in card_text(await chat.say("help"))
     assert (await chat.say("Hello!"))["text"].endswith(" completion tokens_")
 
     # the same prompt to the base model, side by side
@@ -94,9 +94,18 @@ async def test_chat_like_the_playground(
     assert NAME in compared and "base" in compared
     assert steered in compared and "stand-in for the base model" in compared
 
-    # leaving: plain messages are commands again
-    ended = await chat.say("end")
+    # the session card's buttons: Clear history, then End chat
+    card = await chat.say(f"chat {NAME}")
+    assert sorted(buttons(card)) == ["Clear history", "End chat"]
+    await chat.press(card, "Clear history")
+    cleared = await chat.reply()
+    assert cleared["text"].startswith("History cleared (")
+    assert (await chat.say("What is machine learning?"))["text"].endswith(" completion tokens_")
+    await chat.press(card, "End chat")
+    ended = await chat.reply()
     assert ended["text"].startswith(f"Chat with `{NAME}` ended (")
+    # leaving: plain messages are commands again
+    assert (await chat.say("end"))["text"] == NO_SESSION
     assert "Hi, I'm FineTune Ops" in card_text(await chat.say("Hello there!"))
     assert (await chat.say("helo"))["text"].startswith("I don't know `helo`")
 

@@ -105,12 +105,21 @@ async def test_the_whole_lab_in_korean_then_english_on_request(
     answer = await said(chat, "학습 데이터는 어떻게 만드나요?")
     assert "train-confirm" not in verbs(answer) and "학습을 시작할까요" not in card_text(answer)
     await chat.say("/초기화", **KOREAN)
-    # the chat ends from the Korean Teams menu: Teams sends the item's title, the bare word
+    # the chat card's buttons: Clear history, then End chat from the Korean Teams menu (Teams
+    # sends the item's title, the slash word), then a new chat ended by its End chat button
+    started = await said(chat, f"/채팅 {name}")
+    assert "/종료" in card_text(started), card_text(started)
+    await press(chat, started, "reset", **KOREAN)
+    cleared = await chat.reply(lambda a: a["_op"] == "post")
+    assert "기록을 지웠습니다" in cleared["text"], cleared
     router = build_router()
     menu = {v for k, v in localization(router, "ko").items() if k.endswith(".title")}
-    end = router.commands[[c.name for c in router.commands].index("end")].korean[0]
-    assert end == "종료" and end in menu, menu
-    ended = await said(chat, end)
+    assert "/종료" in menu and "/채팅" in menu, menu
+    ended = await said(chat, "/종료")
+    assert "채팅을 끝냈습니다" in ended["text"], ended
+    started = await said(chat, f"채팅 {name}")
+    await press(chat, started, "end", **KOREAN)
+    ended = await chat.reply(lambda a: a["_op"] == "post")
     assert "채팅을 끝냈습니다" in ended["text"], ended
 
     # the lab's clean-up: delete the deployment

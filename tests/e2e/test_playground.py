@@ -17,7 +17,11 @@ async def test_help_and_a_typo(playground: Playground) -> None:
     await playground.send("help")
     reply = await playground.wait_for(has_card)
     assert "FineTune Ops commands" in reply.all_text
-    assert "help [command]" in reply.all_text
+    assert "Show all commands" in reply.all_text
+
+    await playground.send("help train")
+    reply = await playground.wait_for(has_card)
+    assert "train [model=..]" in reply.all_text and "Fine-tune on the files" in reply.all_text
 
     await playground.send("hlep")
     reply = await playground.next_message()
