@@ -533,7 +533,7 @@ def events_card(job_id: str, events: Sequence[Event]) -> Card:
             "type": "RichTextBlock",
             "spacing": "Small",
             "inlines": [
-                {"type": "TextRun", "text": event.level, "weight": "Bolder"},
+                *their_words(event.level, weight="Bolder"),
                 {"type": "TextRun", "text": " "},
                 *their_words(event.message),
             ],
@@ -641,5 +641,5 @@ def cleanup_done_card(request: CleanupRequest, deleted: bool) -> Card:
             [sentence(N_("{name} is deleted for good"), words={"name": name}, style=HEADING)]
         )
     return card(
-        [sentence(N_("Kept {name}: nothing was deleted"), words={"name": name}, style=HEADING)]
+        [sentence(N_("Nothing was deleted: {name} is kept"), words={"name": name}, style=HEADING)]
     )

@@ -113,6 +113,11 @@ def _problems(report: ValidationReport) -> list[Element]:
     return body
 
 
+def _warnings(report: ValidationReport) -> list[Element]:
+    """What is valid but worth a look, each with a warning sign (no colour: words)."""
+    return [text("⚠️ " + w.text(), spacing="Small") for w in report.warnings]
+
+
 def _verdict(report: ValidationReport) -> Element:
     """One file's verdict, its name as the user's words."""
     if report.ok:
@@ -165,7 +170,7 @@ def validation_card(
     body: list[Element] = [text(_("✅ Ready to train"), weight="Bolder", size="Large")]
     for report in reports:
         body.append(_verdict(report))
-        body += [text("⚠️ " + w.text(), spacing="Small") for w in report.warnings]
+        body += _warnings(report)
     billing = reports[0].billing
     estimate = [
         (_("Epochs"), number(billing.epochs)),
@@ -199,6 +204,7 @@ def _not_ready(reports: list[ValidationReport], dataset_ids: list[str]) -> Card:
         body.append(_verdict(report))
         if not report.ok:
             body += _problems(report)
+        body += _warnings(report)
     body.append(
         text(
             _("Fix the file, then send it again with **validate**."),
@@ -281,7 +287,7 @@ def personal_chat_card(reason: str, where: str, link: str | None) -> Card:
         text(reason + " " + _(CHANNEL_FILES)),
         sentence(
             N_(
-                "Send the file to me in our personal chat within 24 hours and say \"validate\": I "
+                'Send the file to me in our personal chat within 24 hours and say "validate": I '
                 "will post the report, with its Start training button, in {where} too."
             ),
             words={"where": where},

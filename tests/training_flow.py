@@ -164,3 +164,13 @@ def _facts(activity: Activity) -> list[dict[str, str]]:
 def facts_of(activity: Activity) -> dict[str, str]:
     """The card's facts as a dict."""
     return {f["title"]: f["value"] for f in _facts(activity)}
+
+
+def details_of(activity: Activity) -> dict[str, str]:
+    """The facts behind the card's "Show details" button (an Action.ShowCard)."""
+    [shown] = [
+        a["card"] for a in card_of(activity).get("actions") or [] if a["title"] == "Show details"
+    ]
+    return {
+        f["title"]: f["value"] for e in shown["body"] if e["type"] == "FactSet" for f in e["facts"]
+    }

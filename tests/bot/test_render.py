@@ -113,7 +113,7 @@ def test_the_other_final_status_and_the_job_preview() -> None:
         ended = render(FinalView(job("paused"), "a.jsonl", None, None)).summary
         unknown = render(FinalView(job("expired"), "a.jsonl", None, None)).summary
     assert ended == "학습 종료: 일시 중지됨"  # the bot resumes it now (`재개`)
-    assert unknown == "학습 종료: `expired`"  # a status Azure added later: its word, as code
+    assert unknown == "학습 종료: expired"  # a status Azure added later: its word, as it is
     with i18n.use("en"):
         assert render(FinalView(job("paused"), "a.jsonl", None, None)).summary == (
             "Training ended: Paused"

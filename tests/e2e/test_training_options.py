@@ -30,7 +30,7 @@ from skills.training.records import TrainingRequest
 from tests.channel import Activity, Conversation, card_of, card_text, verbs
 from tests.harness import client_settings
 from tests.korean import english, texts_of
-from tests.training_flow import FAST, SAMPLE, watch_ended
+from tests.training_flow import FAST, SAMPLE, details_of, watch_ended
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LANGUAGES = ("en", "ko")
@@ -212,10 +212,13 @@ async def test_dpo_with_developer_training_and_the_other_types_priced(
     assert (await plan_of(bot_records, cheaper)).price < standard.price
     if user.english:
         assert "Global training" in values(cheaper)
-        text = card_text(cheaper)
-        assert "Price by training type: Standard training: about $" in text
-        assert "Developer training: about $" in text and "(no data residency)" in text
-        assert "(estimate), 10% less than Standard training; Developer training" in text
+        prices = details_of(cheaper)  # behind "Show details"
+        assert prices["Price, Standard training"].startswith("about $")
+        assert prices["Price, Global training"].endswith(
+            "(estimate), 10% less than Standard training"
+        )
+        assert prices["Price, Developer training"].startswith("about $")
+        assert "(no data residency)" in card_text(cheaper)
     user.check_korean()
 
     # DPO from a preference file: the method follows the file, beta is DPO's
@@ -231,8 +234,8 @@ async def test_dpo_with_developer_training_and_the_other_types_priced(
     job = job_of(notice)
     assert "deploy" in verbs(notice)
     if user.english:
-        assert "Training complete: succeeded" in card_text(notice)
-        assert {"DPO, beta 0.2", "Developer training"} <= set(values(notice))
+        assert "Training succeeded" in card_text(notice)
+        assert {"DPO, beta 0.2", "Developer training"} <= set(details_of(notice).values())
     user.check_korean()
     async with azure(bot_url, tmp_path) as clients:
         made = await clients.openai.fine_tuning.jobs.retrieve(job)
