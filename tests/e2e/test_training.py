@@ -148,7 +148,7 @@ async def test_cancel_in_the_confirmation_spends_nothing(
     await validate_samples(chat)
     confirmation = await train(chat, "train epochs=2 suffix=teacher")
     assert facts_of(confirmation)["Epochs"] == "2"
-    assert facts_of(confirmation)["Suffix"] == "`teacher`"
+    assert details_of(confirmation)["Suffix"] == "teacher"
     await chat.press(confirmation, "Cancel")
     reply = await chat.reply(answered)
     assert reply["text"].startswith("OK, I dropped that training plan")

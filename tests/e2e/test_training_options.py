@@ -133,11 +133,14 @@ def job_of(notice: Activity) -> str:
 
 
 def values(activity: Activity) -> list[str]:
-    """The values of the card's facts."""
+    """The values of the card's facts, those behind "Show details" too; a name as it is (a
+    Korean card shows it as code)."""
+    content = card_of(activity)
+    shown = [a["card"] for a in content.get("actions") or [] if a["type"] == "Action.ShowCard"]
     found: list[str] = []
-    for element in card_of(activity)["body"]:
+    for element in [e for c in (content, *shown) for e in c["body"]]:
         if element.get("type") == "FactSet":
-            found += [str(f["value"]) for f in element["facts"]]
+            found += [str(f["value"]).strip("`") for f in element["facts"]]
     return found
 
 
@@ -235,7 +238,7 @@ async def test_dpo_with_developer_training_and_the_other_types_priced(
     assert "deploy" in verbs(notice)
     if user.english:
         assert "Training succeeded" in card_text(notice)
-        assert {"DPO, beta 0.2", "Developer training"} <= set(details_of(notice).values())
+        assert {"DPO, beta 0.2", "Developer training"} <= set(values(notice))
     user.check_korean()
     async with azure(bot_url, tmp_path) as clients:
         made = await clients.openai.fine_tuning.jobs.retrieve(job)
@@ -299,7 +302,7 @@ async def test_a_run_continued_from_a_fine_tuned_model_then_cleaned_up(
     listing = await user.say("files")
     text = card_text(listing)
     assert "training_set.jsonl" in text and parent in text and child in text
-    file_id = re.findall(r"`(file-[0-9a-f]+)`", text)[-1]
+    file_id = re.findall(r"\((file-[0-9a-f]+)\)", text)[-1]  # "name (id): size, ..."
     ask = await user.say(f"delete file {file_id}")
     await user.press(ask, "cleanup-confirm")
     await user.chat.reply(lambda a: a["_op"] == "post" and file_id in card_text(a))
