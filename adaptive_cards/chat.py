@@ -6,7 +6,7 @@ are quotations: they keep their own language (adaptive_cards.common.quote)."""
 
 from __future__ import annotations
 
-from adaptive_cards.common import Card, Element, card, facts, heading, plain, quote, text
+from adaptive_cards.common import Card, Element, card, facts, heading, quoted, text
 from infra.i18n import _, n_, number
 from skills.chat import LAB_SYSTEM_MESSAGE, Answer, ChatSession
 from skills.playground import Comparison, Side
@@ -24,11 +24,9 @@ def session_card(session: ChatSession) -> Card:
     ]
     if session.system:
         body.append(text(_("System message"), weight="Bolder", spacing="Small"))
-        body.append(quote(plain(session.system), isSubtle=True))
+        body.append(quoted(session.system, isSubtle=True))
     for user, assistant in session.examples:
-        asked, answered = _("User:"), _("Assistant:")
-        shown = f"**{asked}** {plain(user)}\n\n**{answered}** {plain(assistant)}"
-        body.append(quote(shown, isSubtle=True))
+        body.append(facts([(_("User:"), quoted(user)), (_("Assistant:"), quoted(assistant))]))
     body.append(
         text(
             _(
@@ -74,7 +72,7 @@ def answer_text(answer: Answer) -> str:
     return answer.text or _("(the model gave an empty answer)")
 
 
-def quoted(theirs: str) -> str:
+def quotation(theirs: str) -> str:
     """Someone else's words (the model's answer, the user's system message) set off as a
     markdown quotation, apart from the bot's own words and in their own language."""
     return "\n".join(f"> {line}" if line.strip() else ">" for line in theirs.splitlines())
@@ -82,12 +80,12 @@ def quoted(theirs: str) -> str:
 
 def said_with(said: str, theirs: str) -> str:
     """The bot's sentence followed by someone else's words on their own quotation lines."""
-    return f"{said}\n{quoted(theirs)}"
+    return f"{said}\n{quotation(theirs)}"
 
 
 def answer_message(answer: Answer) -> str:
     """An answer in a chat session: the text, then its footer in small letters."""
-    said = answer_text(answer) if answer.filtered or not answer.text else quoted(answer.text)
+    said = answer_text(answer) if answer.filtered or not answer.text else quotation(answer.text)
     return f"{said}\n\n_{footer(answer)}_"
 
 
@@ -97,7 +95,7 @@ def compare_card(comparison: Comparison) -> Card:
     def column(side: Side) -> Element:
         answer = side.answer
         if answer is not None and answer.text and not answer.filtered:
-            said = quote(answer.text, color="Default")
+            said = quoted(answer.text, color="Default")
         else:
             message = answer_text(answer) if answer is not None else side.error
             said = text(message, color="Attention" if answer is None else "Default")
@@ -106,17 +104,16 @@ def compare_card(comparison: Comparison) -> Card:
             "type": "Column",
             "width": "stretch",
             "items": [
-                quote(side.deployment, weight="Bolder"),
+                quoted(side.deployment, weight="Bolder"),
                 said,
                 text(below, isSubtle=True, size="Small"),
             ],
         }
 
-    prompt = _("Prompt:")
     return card(
         [
             heading(_("Compare")),
-            quote(f"**{prompt}** {plain(comparison.prompt)}", isSubtle=True),
+            facts([(_("Prompt:"), quoted(comparison.prompt, isSubtle=True))]),
             {"type": "ColumnSet", "columns": [column(comparison.left), column(comparison.right)]},
         ]
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from infra.i18n import SOURCE, _, current, number
+from infra.i18n import _, current, number
 
 Card = dict[str, Any]
 Element = dict[str, Any]
@@ -24,6 +25,7 @@ def card(body: Iterable[Element], actions: Iterable[Element] = ()) -> Card:
         "version": "1.5",
         "body": list(body),
         "msteams": {"width": "Full"},
+        "lang": current(),
     }
     actions = list(actions)
     if actions:
@@ -38,31 +40,10 @@ def text(value: str, **style: Any) -> Element:
 
 USER_TEXT_CHARS = 500
 """The most of one user text (a system message, an example, a prompt) a card shows."""
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>#~|])")
-
-
-def plain(value: str, cap: int = USER_TEXT_CHARS) -> str:
-    """User text for a TextBlock: markdown and HTML escaped (a link typed by a user stays
-    text), at most `cap` characters, and a note when it was cut."""
-    value = value.strip()
-    note = ""
-    if len(value) > cap:
-        note = " " + _(
-            "(cut at {cap} of {total} characters)", cap=number(cap), total=number(len(value))
-        )
-        value = value[:cap] + "…"
-    return _MARKDOWN.sub(r"\\\1", value) + note
-
 
 QUOTE_ID = "quote-"
-"""The id prefix of a TextBlock that quotes what is not the bot's own words (the user's data, a
+"""The id prefix of a TextRun that quotes what is not the bot's own words (the user's data, a
 model's answer, Azure's message): it stays in its own language, and the language test skips it."""
-
-
-def quote(value: str, **style: Any) -> Element:
-    """A TextBlock quoting someone else's words (see QUOTE_ID), with a stable unique-enough id."""
-    ident = f"{QUOTE_ID}{zlib.crc32(value.encode('utf-8')):08x}"
-    return {**text(value, **style), "id": ident}
 
 
 def _quote_id(value: str) -> str:
@@ -84,9 +65,14 @@ def their_words(value: str, cap: int = USER_TEXT_CHARS, **style: Any) -> list[El
     return [{"type": "TextRun", "text": kept, "id": _quote_id(kept), **style}, *runs]
 
 
+_BLOCK_KEYS = frozenset({"spacing", "separator", "horizontalAlignment", "isVisible", "height"})
+
+
 def quoted(value: str, cap: int = USER_TEXT_CHARS, **style: Any) -> Element:
-    """A block of someone else's words alone (see `their_words`)."""
-    return {"type": "RichTextBlock", "inlines": their_words(value, cap, **style)}
+    """A block of someone else's words alone (see `their_words`): `style` keys of an element
+    (spacing, separator, horizontalAlignment...) go to the block, the others to its runs."""
+    block = {key: style.pop(key) for key in list(style) if key in _BLOCK_KEYS}
+    return {"type": "RichTextBlock", "inlines": their_words(value, cap, **style), **block}
 
 
 def sentence(
@@ -103,7 +89,8 @@ def sentence(
     RichTextBlock style themselves)."""
     look = dict(style or {})
     marks = {name: f"\ue000{uuid.uuid4().hex}\ue001" for name in words}
-    said = _(message, **params, **marks)
+    # a message said in chat text too may set a name off as code (`{name}`): here it is a TextRun
+    said = re.sub("`(\ue000[0-9a-f]{32}\ue001)`", r"\1", _(message, **params, **marks))
     runs: list[Element] = []
     for piece in re.split("(\ue000[0-9a-f]{32}\ue001)", said):
         name = next((n for n, mark in marks.items() if mark == piece), None)
@@ -119,27 +106,101 @@ def sentence(
     return {"type": "RichTextBlock", "inlines": runs}
 
 
-def name_value(value: str) -> str:
-    """A name, an id or a masked key as a fact's value: as it is in English, as code where the
-    bot speaks another language (a name is not a word of that language)."""
-    return value if not value or current() == SOURCE else f"`{value}`"
+def name_value(value: str) -> Element:
+    """A name, an id or a masked key as a fact's value: others' words (`quoted`), in every
+    language as it is (no markdown, no backticks)."""
+    return quoted(value)
+
+
+HEADING = {"weight": "Bolder", "size": "Medium"}
+"""A card's title line's look: `heading(text)`, or `sentence(..., style=HEADING)` for a title
+with others' words in it."""
 
 
 def heading(value: str) -> Element:
-    """A card's title line."""
-    return text(value, weight="Bolder", size="Medium")
+    """A card's title line (the bot's words only; see HEADING)."""
+    return text(value, **HEADING)
 
 
-def facts(pairs: Iterable[tuple[str, str]]) -> Element:
-    """A FactSet of (title, value) pairs."""
-    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs]}
+FACT_TITLE_WIDTH = "120px"
+"""A fact's title column: one width on every row, so the values line up; wide enough for a
+Korean label of eight syllables on one line at 360 px (Teams' mobile card width)."""
 
 
-def submit(title: str, verb: str, data: Mapping[str, Any] | None = None) -> Element:
+def facts(pairs: Iterable[tuple[str, str | Element]]) -> Element:
+    """(title, value) rows: the title bold, the value the bot's words (a string) or a
+    RichTextBlock of others' words (`name_value`, `quoted`, `sentence`). A value is never
+    markdown: Teams would read a FactSet's values as markdown (a name with `*` or `_`, a date
+    like "2026. 12. 6." read as a numbered list), so the rows are ColumnSets whose values are
+    TextRuns."""
+    rows = [
+        {
+            "type": "ColumnSet",
+            **({"spacing": "None"} if index else {}),
+            "columns": [
+                {
+                    "type": "Column",
+                    "width": FACT_TITLE_WIDTH,
+                    "items": [_runs(title, weight="Bolder")],
+                },
+                {
+                    "type": "Column",
+                    "width": "stretch",
+                    "items": [
+                        value
+                        if not isinstance(value, str)
+                        else {
+                            "type": "RichTextBlock",
+                            "inlines": [{"type": "TextRun", "text": value}],
+                        }
+                    ],
+                },
+            ],
+        }
+        for index, (title, value) in enumerate(pairs)
+    ]
+    return {"type": "Container", "items": rows}
+
+
+def _runs(value: str, **style: Any) -> Element:
+    """The bot's words as one TextRun: drawn as they are, never as markdown."""
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": value, **style}]}
+
+
+def when(moment: dt.datetime) -> str:
+    """A moment as each reader's local date and time: the Adaptive Cards DATE()/TIME()
+    functions (Microsoft's "Text features": upper case, no spaces, RFC 3339). Put it in a
+    TextRun (a `sentence` parameter, a fact's value), not at the start of a TextBlock line:
+    Korean "2026. 12. 6." there would be read as a numbered list."""
+    stamp = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({stamp},SHORT)}}}} {{{{TIME({stamp})}}}}"
+
+
+Style = Literal["positive", "destructive"]
+"""An action's style: `positive` on a card's main action, `destructive` on what deletes, stops
+or replaces (delete, purge, teardown, cancel a job, regenerate a key)."""
+
+
+def submit(
+    title: str, verb: str, data: Mapping[str, Any] | None = None, style: Style | None = None
+) -> Element:
     """A button whose press reaches the bot as a message with `value.verb` (Action.Submit); it
     carries the card's language, so the card keeps it whoever presses the button."""
     payload = {"verb": verb, **(data or {}), "language": current()}
-    return {"type": "Action.Submit", "title": title, "data": payload}
+    action: Element = {"type": "Action.Submit", "title": title, "data": payload}
+    if style:
+        action["style"] = style
+    return action
+
+
+def show_card(title: str, body: Iterable[Element], actions: Iterable[Element] = ()) -> Element:
+    """A button that opens more of the card below it (Action.ShowCard): details, or a second
+    set of buttons."""
+    inner: Card = {"type": "AdaptiveCard", "body": list(body)}
+    actions = list(actions)
+    if actions:
+        inner["actions"] = actions
+    return {"type": "Action.ShowCard", "title": title, "card": inner}
 
 
 def open_url(title: str, url: str) -> Element:

@@ -10,7 +10,7 @@ from adaptive_cards.common import (
     facts,
     heading,
     name_value,
-    quote,
+    quoted,
     sentence,
     submit,
     text,
@@ -225,7 +225,7 @@ def deployments_card(listing: DeploymentList) -> Card:
                 hourly=price(row.hourly_price),
             )
             pairs.append((_("Hosting fee"), fee))
-        items: list[Element] = [quote(row.name, weight="Bolder"), facts(pairs)]
+        items: list[Element] = [quoted(row.name, weight="Bolder"), facts(pairs)]
         if row.state.lower() != "deleting":
             actions = [
                 submit(_("Chat"), verbs.CHAT, {"deployment": row.name}),

@@ -10,13 +10,13 @@ from adaptive_cards.common import (
     card,
     facts,
     heading,
-    name_value,
     open_url,
-    quote,
+    quoted,
+    sentence,
     submit,
     text,
 )
-from infra.i18n import _, n_, number, percent, price
+from infra.i18n import N_, _, n_, number, percent, price
 from skills.evaluation.evals import JUDGE
 from skills.evaluation.records import Outcome, Setup, Worst
 from skills.evaluation.stats import Comparison
@@ -27,10 +27,19 @@ def _setup_facts(setup: Setup) -> Element:
     source = setup.source
     return facts(
         [
-            (_("Fine-tuned"), f"{name_value(setup.target)} ({name_value(setup.model)})"),
-            (_("Base"), f"{name_value(setup.base)} ({name_value(setup.base_model)})"),
-            (_("Examples"), f"{number(setup.items)} ({name_value(source)})"),
-            (_("Graders"), ", ".join(name_value(g) for g in setup.graders)),
+            (
+                _("Fine-tuned"),
+                sentence(N_("{name} ({model})"), {"name": setup.target, "model": setup.model}),
+            ),
+            (
+                _("Base"),
+                sentence(N_("{name} ({model})"), {"name": setup.base, "model": setup.base_model}),
+            ),
+            (
+                _("Examples"),
+                sentence(N_("{count} ({source})"), {"source": source}, count=number(setup.items)),
+            ),
+            (_("Graders"), quoted(", ".join(setup.graders))),
         ]
     )
 
@@ -152,13 +161,16 @@ def _difference(comparison: Comparison) -> str:
 
 
 def _comparison(comparison: Comparison, judge: str) -> list[Element]:
-    title = name_value(comparison.grader)
+    bold = {"weight": "Bolder"}
+    title = quoted(comparison.grader, weight="Bolder")
     if judge and comparison.grader == JUDGE:
-        title += " " + _(
-            "(the opinion of the model {judge}, not a measurement)", judge=name_value(judge)
+        title = sentence(
+            N_("{grader} (the opinion of the model {judge}, not a measurement)"),
+            {"grader": comparison.grader, "judge": judge},
+            bold,
         )
     return [
-        text(title, weight="Bolder"),
+        title,
         facts(
             [
                 (
@@ -195,13 +207,13 @@ def _worst(index: int, worst: Worst) -> list[Element]:
             weight="Bolder",
         ),
         text(_("Prompt"), isSubtle=True),
-        quote(worst.prompt),
+        quoted(worst.prompt),
         text(_("Expected"), isSubtle=True),
-        quote(worst.reference),
+        quoted(worst.reference),
         text(_("Base answer"), isSubtle=True),
-        quote(worst.base_answer),
+        quoted(worst.base_answer),
         text(_("Fine-tuned answer"), isSubtle=True),
-        quote(worst.tuned_answer),
+        quoted(worst.tuned_answer),
     ]
 
 
@@ -247,7 +259,7 @@ def failed_card(view: EvalFailed) -> Card:
                 color="Attention",
             ),
             _setup_facts(view.setup),
-            quote(view.message),
+            quoted(view.message),
         ]
     )
 

@@ -17,7 +17,7 @@ from adaptive_cards.common import (
     facts,
     heading,
     name_value,
-    quote,
+    quoted,
     sentence,
     submit,
     text,
@@ -88,13 +88,6 @@ OUTCOMES = {
 """How an audited action ended."""
 
 
-def _name(value: str) -> str:
-    """A name or id as a fact's value (or a stored text that names something): as it is in
-    English, as code in another language; the workflow's words (not ASCII in that language, or
-    quoting their names already) stay as they are."""
-    return value if "`" in value or not value.isascii() else name_value(value)
-
-
 def _expiry(hours: int) -> Element:
     return text(
         n_(
@@ -112,17 +105,22 @@ def _title(value: str, color: str) -> Element:
 
 def _plan_facts(plan: ProvisionPlan) -> Element:
     if plan.group_exists:
-        group = _name(plan.group)
+        group = name_value(plan.group)
     else:
-        group = _("{group} (created, and never deleted later)", group=plan.group)
+        group = sentence(N_("{group} (created, and never deleted later)"), {"group": plan.group})
     return facts(
         [
-            (_("Account"), _name(plan.account)),
+            (_("Account"), name_value(plan.account)),
             (_("Kind, SKU"), "OpenAI, Standard S0"),
-            (_("Region"), _("{region} ({location})", region=plan.region, location=plan.location)),
-            (_("Custom subdomain"), _name(plan.account.lower())),
+            (
+                _("Region"),
+                sentence(
+                    N_("{region} ({location})"), {"location": plan.location}, region=plan.region
+                ),
+            ),
+            (_("Custom subdomain"), name_value(plan.account.lower())),
             (_("Resource group"), group),
-            (_("Subscription"), _name(plan.subscription)),
+            (_("Subscription"), name_value(plan.subscription)),
         ]
     )
 
@@ -241,13 +239,13 @@ def provision_failed_card(view: ProvisionFailed) -> Card:
 
 def resource_card(view: ResourceView) -> Card:
     """`resource`: the current resource."""
-    pairs = [
-        (_("Subscription"), _name(view.subscription)),
-        (_("Resource group"), _name(view.group)),
-        (_("Account"), _name(view.account)),
-        (_("Region"), _name(view.location)),
-        (_("SKU"), _name(view.sku)),
-        (_("Endpoint"), view.endpoint),
+    pairs: list[tuple[str, str | Element]] = [
+        (_("Subscription"), name_value(view.subscription)),
+        (_("Resource group"), name_value(view.group)),
+        (_("Account"), name_value(view.account)),
+        (_("Region"), name_value(view.location)),
+        (_("SKU"), name_value(view.sku)),
+        (_("Endpoint"), name_value(view.endpoint)),
         (_("The bot authenticates with"), view.auth),
         (_("Origin"), view.origin),
     ]
@@ -301,15 +299,15 @@ def roles_card(view: RolesView) -> Card:
     return card(body)
 
 
-def _masked(view: KeysView | KeyRotated, name: str) -> str:
-    """A masked key (`••••abcd`): as it is in English, as code in another language."""
+def _masked(view: KeysView | KeyRotated, name: str) -> Element:
+    """A masked key (••••abcd), as it is."""
     return name_value(view.masked.get(name, ""))
 
 
 def keys_card(view: KeysView) -> Card:
     """`keys`: masked keys, which the bot uses, rotations, and the advice."""
-    pairs = [
-        (_("Endpoint"), view.endpoint),
+    pairs: list[tuple[str, str | Element]] = [
+        (_("Endpoint"), name_value(view.endpoint)),
         ("KEY1", _masked(view, "key1")),
         ("KEY2", _masked(view, "key2")),
         (_("The bot uses"), view.auth),
@@ -417,11 +415,11 @@ def kept_key_card(account: str) -> Card:
 
 
 def _kind(item: TeardownItem) -> str:
-    return _(KINDS[item.kind]) if item.kind in KINDS else _name(item.kind)
+    return _(KINDS[item.kind]) if item.kind in KINDS else item.kind
 
 
 def _item_line(item: TeardownItem) -> Element:
-    mark = _(MARKS[item.state]) if item.state in MARKS else _name(item.state)
+    mark = _(MARKS[item.state]) if item.state in MARKS else item.state
     if item.reason:
         line = _(
             "{kind}: {label}: **{state}** ({reason})",
@@ -564,7 +562,12 @@ def purge_confirm_card(plan: PurgePlan) -> Card:
         [
             _title(_("Purge {account} for good?", account=plan.account), "Attention"),
             text(what),
-            facts([(_("Resource group"), _name(plan.group)), (_("Region"), _name(plan.location))]),
+            facts(
+                [
+                    (_("Resource group"), name_value(plan.group)),
+                    (_("Region"), name_value(plan.location)),
+                ]
+            ),
             _expiry(plan.expires_hours),
         ],
         [
@@ -592,11 +595,11 @@ def purged_card(account: str, done: bool) -> Card:
 
 def _entry_lines(entry: AuditEntry) -> list[Element]:
     action = _(ACTIONS[entry.action]) if entry.action in ACTIONS else f"`{entry.action}`"
-    outcome = _(OUTCOMES[entry.outcome]) if entry.outcome in OUTCOMES else _name(entry.outcome)
+    outcome = _(OUTCOMES[entry.outcome]) if entry.outcome in OUTCOMES else entry.outcome
     headline = _(
         "**{action}** {target} — {outcome}",
         action=action,
-        target=_name(entry.target),
+        target=entry.target,
         outcome=outcome,
     )
     who = {"user": f"{entry.user_name} ({entry.user})"}  # a name from Teams: their words
@@ -607,7 +610,7 @@ def _entry_lines(entry: AuditEntry) -> list[Element]:
             who,
             subtle,
             when=moment(entry.at),
-            resource=_name(entry.resource),
+            resource=entry.resource,
         )
     else:
         when = sentence(N_("{when}, by {user}"), who, subtle, when=moment(entry.at))
@@ -615,7 +618,7 @@ def _entry_lines(entry: AuditEntry) -> list[Element]:
     if isinstance(entry.detail, Said):
         lines.append(text(entry.detail.text(), isSubtle=True))
     elif entry.detail:  # written before details were kept as message ids: shown as it was
-        lines.append(quote(entry.detail, isSubtle=True))
+        lines.append(quoted(entry.detail, isSubtle=True))
     return lines
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from adaptive_cards import verbs
 from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import (
+    HEADING,
     Card,
     Element,
     card,
@@ -17,6 +18,7 @@ from adaptive_cards.common import (
     name_value,
     quoted,
     sentence,
+    show_card,
     submit,
     text,
     their_words,
@@ -44,18 +46,7 @@ STATUS_LABELS = {
     "cancelled": N_("Cancelled"),
 }
 ENDED = ("succeeded", "failed", "cancelled")
-CHART_POINTS = 60
-
-
-def styled(action: Element, style: str) -> Element:
-    """`action` in a Teams button style: "positive" (the card's main action) or "destructive"
-    (it deletes, or cancels a job). For common.submit(..., style=) when it has it."""
-    return {**action, "style": style}
-
-
-def show_card(title: str, shown: Card) -> Element:
-    """A button that opens `shown` below the card (Action.ShowCard), for what most readers skip."""
-    return {"type": "Action.ShowCard", "title": title, "card": shown}
+CHART_POINTS = 30
 
 
 def status_label(status: str) -> str:
@@ -138,7 +129,7 @@ def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
     else:
         epochs = _("{count} (automatic)", count=number(plan.estimated_epochs))
     validation = plan.validation
-    pairs = [(_("Base model"), name_value(plan.model))]
+    pairs: list[tuple[str, str | Element]] = [(_("Base model"), name_value(plan.model))]
     if plan.parent:
         pairs.append((_("Continues from"), name_value(plan.parent)))
     if plan.method != "supervised":
@@ -188,18 +179,16 @@ def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
     return card(
         body,
         [
-            styled(
-                submit(_("Confirm training"), verbs.TRAIN_CONFIRM, {"token": token}), "positive"
-            ),
+            submit(_("Confirm training"), verbs.TRAIN_CONFIRM, {"token": token}, style="positive"),
             show_card(_("Show details"), _plan_details(plan)),
             submit(_("Cancel"), verbs.TRAIN_ABORT, {"token": token}),
         ],
     )
 
 
-def _plan_details(plan: Plan) -> Card:
+def _plan_details(plan: Plan) -> list[Element]:
     """The settings of a run most readers leave as they are, and the price by training type."""
-    pairs = []
+    pairs: list[tuple[str, str | Element]] = []
     if len(plan.lineage) > 2:
         pairs.append((_("Lineage"), name_value(lineage_text(plan.lineage))))
     if plan.method == "supervised":
@@ -219,7 +208,7 @@ def _plan_details(plan: Plan) -> Card:
     body: list[Element] = [facts(pairs)]
     if plan.method == "dpo":
         body.append(text(_(DPO_LINE), isSubtle=True))
-    return card(body)
+    return body
 
 
 def notice_card(title: str, body: str | Element) -> Card:
@@ -231,7 +220,7 @@ def notice_card(title: str, body: str | Element) -> Card:
 def job_card(view: JobView) -> Card:
     """The one job card, updated in place as the job goes on."""
     head = heading(_("Fine-tuning: {status}", status=status_label(view.status)))
-    pairs = [
+    pairs: list[tuple[str, str | Element]] = [
         (_("Job"), name_value(view.job_id) if view.job_id else _("not created yet")),
         (_("Base model"), name_value(view.lineage[0] if view.lineage else view.model)),
     ]
@@ -268,13 +257,13 @@ def job_card(view: JobView) -> Card:
     if view.job_id and view.status == "running":
         actions.append(submit(_("Pause"), verbs.PAUSE, {"job": view.job_id}))
     if view.job_id and view.status == "paused":
-        actions.append(styled(submit(_("Resume"), verbs.RESUME, {"job": view.job_id}), "positive"))
+        actions.append(submit(_("Resume"), verbs.RESUME, {"job": view.job_id}, style="positive"))
         if view.checkpoint:
             data = {"model": view.checkpoint, "job": view.job_id}
             actions.append(submit(_("Deploy the checkpoint"), verbs.DEPLOY, data))
     if view.job_id and view.status not in ENDED:
-        cancel = submit(_("Cancel job"), verbs.CANCEL, {"job": view.job_id})
-        actions.append(styled(cancel, "destructive"))
+        cancel = submit(_("Cancel job"), verbs.CANCEL, {"job": view.job_id}, style="destructive")
+        actions.append(cancel)
     return card(body, actions)
 
 
@@ -345,7 +334,7 @@ def final_card(view: FinalView) -> Card:
         title = _(FINAL_TITLES[job.status])
     else:
         title = _("Training ended: {status}", status=status_label(job.status))
-    pairs = [(_("Job"), name_value(job.id))]
+    pairs: list[tuple[str, str | Element]] = [(_("Job"), name_value(job.id))]
     if not job.fine_tuned_model:
         pairs.append((_("Base model"), name_value(view.lineage[0] if view.lineage else job.model)))
     if view.elapsed is not None:
@@ -366,7 +355,7 @@ def final_card(view: FinalView) -> Card:
     actions = []
     if view.deployable and job.fine_tuned_model:
         deploy = {"model": job.fine_tuned_model, "job": job.id}
-        actions.append(styled(submit(_("Deploy"), verbs.DEPLOY, deploy), "positive"))
+        actions.append(submit(_("Deploy"), verbs.DEPLOY, deploy, style="positive"))
         actions.append(submit(_("Evaluate"), verbs.EVALUATE, {"job": job.id}))
     actions.append(show_card(_("Show details"), _details(view)))
     actions.append(submit(_("Show events"), verbs.EVENTS, {"job": job.id}))
@@ -393,10 +382,10 @@ def _failure(view: FinalView) -> list[Element]:
     return said
 
 
-def _details(view: FinalView) -> Card:
+def _details(view: FinalView) -> list[Element]:
     """What the notice keeps behind "Show details": the settings, the metrics, the checkpoints."""
     job = view.job
-    pairs = []
+    pairs: list[tuple[str, str | Element]] = []
     if job.fine_tuned_model:
         pairs.append((_("Base model"), name_value(view.lineage[0] if view.lineage else job.model)))
     if view.lineage:
@@ -426,7 +415,7 @@ def _details(view: FinalView) -> Card:
     body: list[Element] = [facts(pairs)]
     if view.checkpoints:
         body += _checkpoints(view)
-    return card(body)
+    return body
 
 
 def _checkpoints(view: FinalView) -> list[Element]:
@@ -493,10 +482,6 @@ def safety_lines(view: FinalView) -> list[Element]:
             "safety evaluation."
         )
     return [text(found, weight="Bolder"), text(change), text(billed, isSubtle=True)]
-
-
-HEADING = {"weight": "Bolder", "size": "Medium"}
-"""The look of a heading that names something (a `sentence`'s style)."""
 
 
 def jobs_card(jobs: Sequence[JobState]) -> Card:
@@ -567,8 +552,8 @@ def cancel_confirmation_card(job: JobState, token: str, expires_hours: int) -> C
             ),
         ],
         [
-            styled(
-                submit(_("Cancel the job"), verbs.CANCEL_CONFIRM, {"token": token}), "destructive"
+            submit(
+                _("Cancel the job"), verbs.CANCEL_CONFIRM, {"token": token}, style="destructive"
             ),
             submit(_("Keep it running"), verbs.CANCEL_KEEP, {"token": token}),
         ],
@@ -610,11 +595,17 @@ def cleanup_confirm_card(request: CleanupRequest, expires_hours: int) -> Card:
     data = {"request": request.token}
     if request.what == "file":
         title = _("Delete this file?")
-        pairs = [(_("File"), name_value(request.target)), (_("Name"), name_value(request.label))]
+        pairs: list[tuple[str, str | Element]] = [
+            (_("File"), name_value(request.target)),
+            (_("Name"), name_value(request.label)),
+        ]
         effect = _("Azure deletes the file for good; a new job would need it uploaded again.")
     else:
         title = _("Delete this fine-tuned model?")
-        pairs = [(_("Job"), name_value(request.target)), (_("Model"), name_value(request.label))]
+        pairs = [
+            (_("Job"), name_value(request.target)),
+            (_("Model"), name_value(request.label)),
+        ]
         effect = _(
             "Azure deletes the job with its fine-tuned model, its checkpoints and its results "
             "for good; the training cannot be deployed again."
@@ -627,7 +618,7 @@ def cleanup_confirm_card(request: CleanupRequest, expires_hours: int) -> Card:
     return card(
         [heading(title), facts(pairs), text(effect), text(note, isSubtle=True)],
         [
-            styled(submit(_("Delete"), verbs.CLEANUP_CONFIRM, data), "destructive"),
+            submit(_("Delete"), verbs.CLEANUP_CONFIRM, data, style="destructive"),
             submit(_("Keep it"), verbs.CLEANUP_KEEP, data),
         ],
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from adaptive_cards import verbs
 from adaptive_cards.common import (
+    HEADING,
     Card,
     Element,
     card,
@@ -14,10 +15,11 @@ from adaptive_cards.common import (
     open_url,
     quoted,
     sentence,
+    show_card,
     submit,
     text,
+    their_words,
 )
-from adaptive_cards.training import show_card, styled
 from infra.i18n import N_, _, n_, number, price
 from skills.validation import Distribution, ValidationReport
 
@@ -59,10 +61,18 @@ def _capital(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
-def _words(value: str, **style: Any) -> Element:
-    """The bot's line that may carry the file's own words (a role, a key, a token the file
-    holds): one TextRun, which Teams never reads as markdown."""
-    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": value, **style}]}
+def _said(value: str, spacing: str | None = None, **style: Any) -> Element:
+    """The bot's line from a message that sets names and the file's own words off as code (chat
+    text draws them so: "`role`", "`{keys}`"): on a card those parts are quoted TextRuns in
+    monospace, the rest the bot's words; no run is markdown, no backtick shows."""
+    runs: list[Element] = []
+    for index, piece in enumerate(value.split("`")):
+        if index % 2 and piece:
+            runs += their_words(piece, fontType="Monospace", **style)
+        elif piece:
+            runs.append({"type": "TextRun", "text": piece, **style})
+    block: Element = {"type": "RichTextBlock", "inlines": runs}
+    return {**block, "spacing": spacing} if spacing else block
 
 
 def _examples(count: int) -> str:
@@ -71,7 +81,7 @@ def _examples(count: int) -> str:
 
 def _problems(report: ValidationReport) -> list[Element]:
     """What is wrong with a file in words, where (line numbers), one line per kind of problem."""
-    body = [_words("• " + _capital(e.text()), spacing="Small") for e in report.file_errors]
+    body = [_said("• " + _capital(e.text()), spacing="Small") for e in report.file_errors]
     lines: dict[str, list[int]] = {}
     for error in report.errors:
         lines.setdefault(_capital(error.text()), []).append(error.line)
@@ -83,7 +93,7 @@ def _problems(report: ValidationReport) -> list[Element]:
             lines=_lines(where, len(where)),
             problem=problem,
         )
-        body.append(_words(said, spacing="Small"))
+        body.append(_said(said, spacing="Small"))
     if report.over_limit:
         count = len(report.over_limit)
         said = n_(
@@ -94,7 +104,7 @@ def _problems(report: ValidationReport) -> list[Element]:
             model=report.model,
             lines=_lines(report.over_limit, count),
         )
-        body.append(_words(said, spacing="Small"))
+        body.append(_said(said, spacing="Small"))
     codes = {e.code for e in report.file_errors}
     total = sum(n for code, n in report.error_counts.items() if code not in codes)
     more = total - sum(len(where) for where in list(lines.values())[:SHOWN_PROBLEMS])
@@ -115,7 +125,7 @@ def _problems(report: ValidationReport) -> list[Element]:
 
 def _warnings(report: ValidationReport) -> list[Element]:
     """What is valid but worth a look, each with a warning sign (no colour: words)."""
-    return [text("⚠️ " + w.text(), spacing="Small") for w in report.warnings]
+    return [_said("⚠️ " + w.text(), spacing="Small") for w in report.warnings]
 
 
 def _verdict(report: ValidationReport) -> Element:
@@ -134,12 +144,12 @@ def _verdict(report: ValidationReport) -> Element:
 BOLD = {"weight": "Bolder"}
 
 
-def _details(reports: list[ValidationReport]) -> Card:
+def _details(reports: list[ValidationReport]) -> list[Element]:
     """Each file's format, model limit and token statistics, for "Show details"."""
     body: list[Element] = []
     for report in reports:
         body.append(sentence(N_("{file}"), words={"file": report.file}, style=BOLD))
-        pairs = [
+        pairs: list[tuple[str, str | Element]] = [
             (_("Format"), _(FORMATS.get(report.format, report.format))),
             (_("Examples"), number(report.examples)),
             (_("Invalid"), number(report.invalid_examples)),
@@ -153,7 +163,7 @@ def _details(reports: list[ValidationReport]) -> Card:
                 (_("Messages"), _stats(report.tokens.messages)),
             ]
         body.append(facts(pairs))
-    return card(body)
+    return body
 
 
 def validation_card(
@@ -172,7 +182,7 @@ def validation_card(
         body.append(_verdict(report))
         body += _warnings(report)
     billing = reports[0].billing
-    estimate = [
+    estimate: list[tuple[str, str | Element]] = [
         (_("Epochs"), number(billing.epochs)),
         (
             _("Billed tokens"),
@@ -192,7 +202,7 @@ def validation_card(
         facts(estimate),
     ]
     actions = [
-        styled(submit(_("Start training"), verbs.TRAIN, {"datasets": dataset_ids}), "positive"),
+        submit(_("Start training"), verbs.TRAIN, {"datasets": dataset_ids}, style="positive"),
         show_card(_("Show details"), _details(reports)),
     ]
     return card(body, actions)
@@ -238,7 +248,7 @@ def check_failed_card(names: Sequence[str], message: str) -> Card:
     """The card when a check could not finish, with the one sentence why (it names the files:
     a TextRun, never markdown)."""
     title = sentence(N_("Could not check {names}"), words={"names": list(names)}, style=HEADING)
-    return card([title, _words(message)])
+    return card([title, _said(message)])
 
 
 def offer_card(names: Sequence[str], ids: Sequence[str]) -> Card:
@@ -246,11 +256,8 @@ def offer_card(names: Sequence[str], ids: Sequence[str]) -> Card:
     body = [
         sentence(N_("Got {names}. Shall I check it for fine-tuning?"), words={"names": list(names)})
     ]
-    validate = submit(_("Validate"), verbs.VALIDATE, {"datasets": list(ids)})
-    return card(body, [styled(validate, "positive")])
-
-
-HEADING = {"weight": "Bolder", "size": "Medium"}
+    validate = submit(_("Validate"), verbs.VALIDATE, {"datasets": list(ids)}, style="positive")
+    return card(body, [validate])
 
 
 def error_lines(report: ValidationReport) -> list[str]:

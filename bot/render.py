@@ -19,6 +19,7 @@ from adaptive_cards.common import Card
 from adaptive_cards.training import final_card, job_card, status_label
 from adaptive_cards.validation import check_failed_card, checking_card, offer_card, validation_card
 from infra.i18n import N_, _
+from infra.text import unmarked
 from skills.checks import CheckFailed, CheckingFiles, FilesOffered, FilesReport
 from skills.deployment.views import (
     DeletedForInactivity,
@@ -54,7 +55,7 @@ def card_activity(content: Card, summary: str = "") -> Activity:
     """A message carrying one Adaptive Card; `summary` is the notification preview text."""
     activity = MessageFactory.attachment(CardFactory.adaptive_card(content))
     if summary:
-        activity.summary = summary
+        activity.summary = unmarked(summary)
     return activity
 
 

@@ -44,6 +44,15 @@ def escape_markdown(value: str) -> str:
     return _MARKDOWN.sub(r"\\\1", value)
 
 
+_MARKS = re.compile(r"`|\*\*")
+
+
+def unmarked(value: str) -> str:
+    """A message written for a chat (Teams markdown) as plain text, such as a notification's
+    preview: code and bold marks dropped, the words kept."""
+    return _MARKS.sub("", value)
+
+
 def prose(value: object, cap: int = PROSE_CHARS) -> str:
     """`value` as plain text inside a message: at most `cap` characters (a note says when it was
     cut), markdown and HTML escaped."""

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from adaptive_cards.common import FACT_TITLE_WIDTH
 from infra import i18n
 
 Activity = dict[str, Any]
@@ -362,17 +363,8 @@ def card_of(activity: Activity) -> dict[str, Any]:
 def _objects(activity: Activity) -> Iterator[dict[str, Any]]:
     """Every JSON object inside an activity's attachments, in document order."""
 
-    def walk(node: Any) -> Iterator[dict[str, Any]]:
-        if isinstance(node, dict):
-            yield node
-            for value in node.values():
-                yield from walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                yield from walk(value)
-
     for attachment in activity.get("attachments") or []:
-        yield from walk(attachment.get("content"))
+        yield from _walk(attachment.get("content"))
 
 
 def card_text(activity: Activity) -> str:
@@ -387,6 +379,44 @@ def card_text(activity: Activity) -> str:
             continue
         parts += [node[key] for key in ("text", "title", "value") if isinstance(node.get(key), str)]
     return "\n".join(parts)
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _drawn(element: dict[str, Any]) -> str:
+    """A text element as Teams draws it: a RichTextBlock's runs as one line."""
+    if element.get("type") == "RichTextBlock":
+        return "".join(str(run["text"]) for run in element.get("inlines") or [])
+    return str(element["text"])
+
+
+def fact_rows(card: Any) -> dict[str, str]:
+    """The (title, value) rows of adaptive_cards.common.facts() anywhere in a card (hidden
+    ShowCards too), each value read as Teams draws it (its runs as one line)."""
+    found: dict[str, str] = {}
+    for node in _walk(card):
+        columns = node.get("columns") if node.get("type") == "ColumnSet" else None
+        if not columns or len(columns) != 2 or columns[0].get("width") != FACT_TITLE_WIDTH:
+            continue
+        title, value = (_drawn(column["items"][0]) for column in columns)
+        found[title] = value
+    return found
+
+
+def facts_of(activity: Activity) -> dict[str, str]:
+    """The fact rows of an activity's cards (see fact_rows)."""
+    found: dict[str, str] = {}
+    for attachment in activity.get("attachments") or []:
+        found.update(fact_rows(attachment.get("content")))
+    return found
 
 
 def buttons(activity: Activity) -> dict[str, dict[str, Any]]:

@@ -138,10 +138,14 @@ def texts_of(activity: dict[str, Any]) -> list[str]:
     return [text for text in found if text]
 
 
-def english(texts: Iterable[str]) -> list[str]:
-    """The English words (with their line) in `texts`, quotations and ALLOWED left out."""
+def english(texts: Iterable[str], names: Iterable[str] = ()) -> list[str]:
+    """The English words (with their line) in `texts`, quotations, ALLOWED and `names` (others'
+    words in plain text, such as a notification preview, where nothing marks them) left out."""
     found = []
+    names = sorted(names, key=len, reverse=True)
     for text in texts:
+        for name in names:
+            text = text.replace(name, " ")
         for line in text.splitlines():
             if line.lstrip().startswith(">"):
                 continue

@@ -12,7 +12,16 @@ from typing import Any
 from infra.records import RecordStore
 from skills.records import Claim
 from skills.training.records import WatchEntry, notice_claim
-from tests.channel import Activity, ChannelFake, Conversation, buttons, card_of, card_text
+from tests.channel import (
+    Activity,
+    ChannelFake,
+    Conversation,
+    buttons,
+    card_of,
+    card_text,
+    fact_rows,
+    facts_of,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "skills" / "sample_data"
 FILES = ("training_set.jsonl", "validation_set.jsonl")
@@ -143,34 +152,20 @@ def job_id_of(channel: ChannelFake, card_id: str) -> str | None:
     """The job id the live card shows once the job exists."""
     for activity in reversed(channel.sent):
         if activity["id"] == card_id:
-            for fact in _facts(activity):
-                if fact["title"] == "Job" and fact["value"].startswith("ftjob-"):
-                    return str(fact["value"])
+            job = facts_of(activity).get("Job", "")
+            if job.startswith("ftjob-"):
+                return job
     return None
 
 
-def _facts(activity: Activity) -> list[dict[str, str]]:
-    found: list[dict[str, str]] = []
-    try:
-        body = card_of(activity)["body"]
-    except AssertionError:
-        return found
-    for element in body:
-        if element.get("type") == "FactSet":
-            found.extend(element["facts"])
-    return found
-
-
-def facts_of(activity: Activity) -> dict[str, str]:
-    """The card's facts as a dict."""
-    return {f["title"]: f["value"] for f in _facts(activity)}
-
-
 def details_of(activity: Activity) -> dict[str, str]:
-    """The facts behind the card's "Show details" button (an Action.ShowCard)."""
+    """The fact rows behind the card's "Show details" button (an Action.ShowCard)."""
     [shown] = [
         a["card"] for a in card_of(activity).get("actions") or [] if a["title"] == "Show details"
     ]
-    return {
-        f["title"]: f["value"] for e in shown["body"] if e["type"] == "FactSet" for f in e["facts"]
-    }
+    return fact_rows(shown)
+
+
+def shown_facts_of(activity: Activity) -> dict[str, str]:
+    """The fact rows a reader sees before opening anything (not those behind a ShowCard)."""
+    return fact_rows(card_of(activity)["body"])

@@ -548,7 +548,7 @@ def test_every_view_renders_as_a_card_with_a_summary(tmp_path: Path) -> None:
     chart = next(e for e in notice.content["body"] if e["type"] == "Chart.Line")
     png = base64.b64decode(chart["fallback"]["url"].removeprefix("data:image/png;base64,"))
     assert chart["fallback"]["type"] == "Image" and png.startswith(b"\x89PNG")
-    assert Image.open(io.BytesIO(png)).size == (960, 480)  # twice the width a card shows it at
+    assert Image.open(io.BytesIO(png)).size == (800, 400)  # twice the width a card gives it
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,7 @@ def test_every_training_card_stays_english_in_english() -> None:
     content = training.confirmation_card(TRAINING, "e" * 32, 24)
     texts = texts_of({"attachments": [{"content": content}]})
     assert "Start fine-tuning?" in texts
-    assert "training_set.jsonl (16 examples)" in texts
+    assert "`training_set.jsonl (16 examples)`" in texts  # the name, quoted (a TextRun)
     assert "about $0.02 (estimate)" in texts
     assert "5,166 (estimate)" in texts
 

@@ -9,6 +9,7 @@ from typing import Any
 from adaptive_cards.validation import error_lines, validation_card
 from skills.sample import read_sample, write_sample
 from skills.validation import ValidationReport, validate_file
+from tests.channel import fact_rows
 
 SAMPLE_LINES = len(read_sample("training_set.jsonl").splitlines())
 
@@ -25,16 +26,6 @@ def texts(element: Any) -> list[str]:
     if isinstance(element, list):
         return [t for item in element for t in texts(item)]
     return []
-
-
-def facts_in(element: Any) -> dict[str, str]:
-    """Every fact in an element tree, title -> value."""
-    if isinstance(element, dict):
-        own = {f["title"]: f["value"] for f in element.get("facts", [])}
-        return own | {k: v for value in element.values() for k, v in facts_in(value).items()}
-    if isinstance(element, list):
-        return {k: v for item in element for k, v in facts_in(item).items()}
-    return {}
 
 
 def broken(tmp_path: Path, bad_lines: int) -> ValidationReport:
@@ -55,7 +46,7 @@ def test_ready_card(tmp_path: Path) -> None:
     assert "training_set.jsonl: ready, 16 examples" in words
     assert "validation_set.jsonl: ready, 12 examples" in words
     assert "Table" not in json.dumps(card)
-    facts = facts_in(card["body"])
+    facts = fact_rows(card["body"])  # those a reader sees first
     billing = reports[0].billing
     assert (
         facts["Epochs"] == str(billing.epochs)
@@ -70,7 +61,7 @@ def test_ready_card(tmp_path: Path) -> None:
         "style": "positive",
     }
     assert (details["type"], details["title"]) == ("Action.ShowCard", "Show details")
-    shown = facts_in(details["card"])
+    shown = fact_rows(details["card"])
     total = reports[-1].tokens.total if reports[-1].tokens else None
     assert total and shown["Tokens per example"].startswith(f"median {total.shown()[3]}, mean ")
     assert {"Format", "Model", "Token limit", "Assistant tokens", "Messages"} <= set(shown)

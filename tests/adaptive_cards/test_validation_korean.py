@@ -74,9 +74,9 @@ def _card_texts(content: dict[str, Any]) -> list[str]:
     return texts_of({"attachments": [{"content": content}]})
 
 
-def all_korean(texts: list[str]) -> None:
-    """The texts are Korean: some Hangul, and no English outside quotations."""
-    assert english(texts) == []
+def all_korean(texts: list[str], names: tuple[str, ...] = ()) -> None:
+    """The texts are Korean: some Hangul, and no English outside quotations and `names`."""
+    assert english(texts, names) == []
     assert any("\uac00" <= c <= "\ud7a3" for t in texts for c in t)  # some Hangul
 
 
@@ -186,7 +186,7 @@ def test_the_cards_of_a_check_are_korean_as_the_bot_renders_them(tmp_path: Path)
         ]
         for activity in views:
             all_korean(texts_of(activity))
-        all_korean([ready["summary"]])
+        all_korean([ready["summary"]], names)
     with i18n.use("en"):
         card = _activity(FilesReport(reports, ("a" * 64, "b" * 64), 0.42))["attachments"][0]
         assert card["content"]["body"][0]["text"] == "✅ Ready to train"

@@ -105,7 +105,8 @@ def test_a_proactive_message_previews_in_its_language(view: View, shown: str) ->
         assert render(view).summary == shown
     with i18n.use("ko"):
         summary = render(view).summary
-    assert summary != shown and english([summary]) == [], summary
+    names = [TUNED, "teacher", "aoai-lab", "ftjob-abc", "The training file was deleted."]
+    assert summary != shown and english([summary], names) == [], summary
 
 
 def test_the_other_final_status_and_the_job_preview() -> None:
@@ -151,8 +152,8 @@ async def test_a_view_sent_later_speaks_the_language_around_the_send(
     await notifier.send(CONVERSATION, view)
     korean, updated, english_one = (dict(a) for a in channel.sent)
     for sent in (korean, updated):
-        assert english(texts_of(sent)) == [] and english([sent["summary"]]) == []
-    assert updated["_op"] == "update" and updated["summary"] == "`teacher` 배포가 삭제되었습니다"
+        assert english(texts_of(sent)) == [] and english([sent["summary"]], ["teacher"]) == []
+    assert updated["_op"] == "update" and updated["summary"] == "teacher 배포가 삭제되었습니다"
     assert texts_of(english_one) == ["teacher is deleted (by Alice)"]
     assert english_one["summary"] == "teacher is deleted"
 

@@ -13,11 +13,12 @@ import pytest
 from botbuilder.core import CardFactory, MessageFactory
 
 from adaptive_cards.common import card, text
-from bot.limits import ENVELOPE, MAX_UTF8, fit, fits, sizes, split_text
+from bot.limits import ENVELOPE, MAX_UTF8, MAX_UTF16, fit, fits, sizes, split_text
 from bot.render import render
 from infra import i18n
 from skills.training.jobs import Checkpoint, Metric
 from skills.training.views import FinalView
+from tests.adaptive_cards.test_card_rules import pieces
 from tests.adaptive_cards.test_cards import TRAINING, TUNED, job
 from tests.channel import ChannelFake, Conversation, card_of, card_text
 from tests.e2e.test_datasets_chat import attachment
@@ -79,8 +80,10 @@ async def test_a_system_message_comes_back_as_text(
     reply = await chat.say("system [click me](http://evil.test) **loud** `code` " + "x" * 1000)
     assert live_links(reply["text"]) == [] and "**loud**" not in reply["text"]
     assert "(cut at 500 of " in reply["text"]
-    shown = card_text(await chat.say("chat base"))
-    assert "[click me](http" not in shown and "\\[click me\\]" in shown
+    shown = list(pieces(card_of(await chat.say("chat base"))))
+    quoted = [p.value for p in shown if p.quote]
+    assert any(q.startswith("[click me](http://evil.test) **loud** `code`") for q in quoted)
+    assert not [p for p in shown if p.markdown and "click me" in p.value]
 
 
 async def test_huge_keys_in_a_file_do_not_make_a_huge_card(
@@ -111,7 +114,7 @@ def test_a_card_over_the_limit_is_cut_and_says_so() -> None:
 
 def test_the_training_notice_and_its_chart_fit_in_one_message() -> None:
     """The loss chart PNG rides in the card, the Chart.Line's fallback, at twice the width a
-    card shows it (8 KB of base64 for 400 steps): the notice fits Teams' limit whole, with room
+    card shows it (6.5 KB of base64 for 400 steps): the notice fits Teams' limit whole, with room
     to spare, in either language."""
     last = Metric(480, 0.4, 0.86, 0.6, 0.8, 0.62, 0.79)
     train = [[float(i), 2.0 * math.exp(-i / 50) + 0.05 * math.sin(i)] for i in range(1, 401, 2)]
@@ -124,6 +127,7 @@ def test_the_training_notice_and_its_chart_fit_in_one_message() -> None:
         [card] = activity.attachments
         chart = next(e for e in card.content["body"] if e["type"] == "Chart.Line")
         assert chart["fallback"]["url"].startswith("data:image/png;base64,")
-        utf8, _ = sizes(activity.serialize())
+        utf8, utf16 = sizes(activity.serialize())
         assert utf8 < MAX_UTF8 - ENVELOPE - 2_000, (language, utf8)
+        assert utf16 < MAX_UTF16 - 2 * ENVELOPE - 1_000, (language, utf16)
         assert fit(activity) is activity and "cut to fit" not in json.dumps(card.content)

@@ -27,7 +27,7 @@ from azure.mgmt.cognitiveservices.models import Sku as DeploymentSku
 from infra.azure import AzureClients, azure_clients
 from infra.records import RecordStore
 from skills.training.records import TrainingRequest
-from tests.channel import Activity, Conversation, card_of, card_text, verbs
+from tests.channel import Activity, Conversation, card_text, facts_of, verbs
 from tests.harness import client_settings
 from tests.korean import english, texts_of
 from tests.training_flow import FAST, SAMPLE, details_of, watch_ended
@@ -133,15 +133,8 @@ def job_of(notice: Activity) -> str:
 
 
 def values(activity: Activity) -> list[str]:
-    """The values of the card's facts, those behind "Show details" too; a name as it is (a
-    Korean card shows it as code)."""
-    content = card_of(activity)
-    shown = [a["card"] for a in content.get("actions") or [] if a["type"] == "Action.ShowCard"]
-    found: list[str] = []
-    for element in [e for c in (content, *shown) for e in c["body"]]:
-        if element.get("type") == "FactSet":
-            found += [str(f["value"]).strip("`") for f in element["facts"]]
-    return found
+    """The values of the card's facts, those behind "Show details" too."""
+    return list(facts_of(activity).values())
 
 
 @dataclass(frozen=True)
