@@ -378,7 +378,7 @@ def _failure(view: FinalView) -> list[Element]:
     if view.safety is not None:
         return [*safety_lines(view), *said]
     if view.advice:
-        said.append(text(_("What to do: {advice}", advice=view.advice), weight="Bolder"))
+        said.append(text(_("What to do: {advice}", advice=view.advice)))
     return said
 
 

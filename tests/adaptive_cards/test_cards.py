@@ -548,7 +548,10 @@ def test_every_view_renders_as_a_card_with_a_summary(tmp_path: Path) -> None:
     chart = next(e for e in notice.content["body"] if e["type"] == "Chart.Line")
     png = base64.b64decode(chart["fallback"]["url"].removeprefix("data:image/png;base64,"))
     assert chart["fallback"]["type"] == "Image" and png.startswith(b"\x89PNG")
-    assert Image.open(io.BytesIO(png)).size == (800, 400)  # twice the width a card gives it
+    image = Image.open(io.BytesIO(png))
+    assert image.size == (800, 400)  # twice the width a card gives it
+    # no white box in the dark theme: a transparent background, grey text, two line colours
+    assert image.mode == "P" and image.info["transparency"] == 0 and image.getpixel((0, 0)) == 0
 
 
 @pytest.mark.parametrize(
