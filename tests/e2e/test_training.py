@@ -19,6 +19,7 @@ from tests.training_flow import (
     job_cards,
     notice_job,
     notices,
+    shown_facts_of,
     train,
     updates_of,
     validate_samples,
@@ -57,7 +58,7 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     [notice] = notices(chat)
     text = card_text(notice)
     assert "Training succeeded" in text and text.lower().count("succeeded") == 1  # said once
-    facts = facts_of(notice)
+    facts = shown_facts_of(notice)
     assert len(facts) <= 5, facts  # the rest is behind "Show details"
     job = facts["Job"]
     model = button(notice, "Deploy")["model"]
