@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from infra.i18n import _, current, number
+from infra.i18n import _, current, number, spell
 
 Card = dict[str, Any]
 Element = dict[str, Any]
@@ -89,8 +89,12 @@ def sentence(
     RichTextBlock style themselves)."""
     look = dict(style or {})
     marks = {name: f"\ue000{uuid.uuid4().hex}\ue001" for name in words}
+    # A Korean particle after a placeholder takes the form its value needs: the words', not
+    # their marks' (infra/particles.py reads the value).
+    values = {n: w if isinstance(w, str) else ", ".join(w) for n, w in words.items()}
+    said = spell(message, {**params, **values}).format(**params, **marks)
     # a message said in chat text too may set a name off as code (`{name}`): here it is a TextRun
-    said = re.sub("`(\ue000[0-9a-f]{32}\ue001)`", r"\1", _(message, **params, **marks))
+    said = re.sub("`(\ue000[0-9a-f]{32}\ue001)`", r"\1", said)
     runs: list[Element] = []
     for piece in re.split("(\ue000[0-9a-f]{32}\ue001)", said):
         name = next((n for n, mark in marks.items() if mark == piece), None)
@@ -103,6 +107,19 @@ def sentence(
             if index:
                 runs.append({"type": "TextRun", "text": ", ", **look})
             runs += their_words(one, **look)
+    return {"type": "RichTextBlock", "inlines": runs}
+
+
+def spoken(value: str, **style: Any) -> Element:
+    """The bot's words said elsewhere first (a reason, a note, an audit detail: a chat
+    message's form, with names and codes in backticks), on a card: each code span a TextRun of
+    others' words (`their_words`: no backticks, never markdown), the rest the bot's own runs."""
+    runs: list[Element] = []
+    for index, piece in enumerate(value.split("`")):
+        if index % 2:
+            runs += their_words(piece, **style) if piece else []
+        elif piece:
+            runs.append({"type": "TextRun", "text": piece, **style})
     return {"type": "RichTextBlock", "inlines": runs}
 
 
@@ -120,6 +137,27 @@ with others' words in it."""
 def heading(value: str) -> Element:
     """A card's title line (the bot's words only; see HEADING)."""
     return text(value, **HEADING)
+
+
+Tone = Literal["good", "warning", "attention"]
+"""What a title says at a glance (done, take care, failed) as a Container style: a coloured
+band whose text keeps the default colour, which reaches WCAG AA on Teams' light and dark
+themes (the Good, Warning and Attention text colours do not)."""
+
+
+def titled(
+    message: str,
+    /,
+    words: Mapping[str, str | Sequence[str]],
+    tone: Tone | None = None,
+    **params: object,
+) -> Element:
+    """A card's title line with others' words in it (`sentence` in the HEADING look); with a
+    `tone`, on a band of that colour."""
+    line = sentence(message, words, HEADING, **params)
+    if tone is None:
+        return line
+    return {"type": "Container", "style": tone, "bleed": True, "items": [line]}
 
 
 FACT_TITLE_WIDTH = "120px"

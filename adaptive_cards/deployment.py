@@ -6,14 +6,16 @@ from adaptive_cards import verbs
 from adaptive_cards.common import (
     Card,
     Element,
+    Style,
     card,
     facts,
-    heading,
     name_value,
-    quoted,
     sentence,
+    spoken,
     submit,
     text,
+    their_words,
+    titled,
 )
 from infra.i18n import N_, _, duration, n_, number, price
 from skills.deployment.views import (
@@ -29,11 +31,6 @@ from skills.deployment.views import (
     state_label,
 )
 from skills.models import sku_label
-
-
-def _title(value: str, color: str) -> Element:
-    """A heading in a color (Good, Warning, Attention)."""
-    return text(value, weight="Bolder", size="Medium", color=color)
 
 
 def cost_lines(plan: DeploymentPlan) -> list[str]:
@@ -74,11 +71,15 @@ def cost_lines(plan: DeploymentPlan) -> list[str]:
     ]
 
 
+def _costs(plan: DeploymentPlan) -> list[Element]:
+    return [text(line, isSubtle=True) for line in cost_lines(plan)]
+
+
 def _plan_facts(plan: DeploymentPlan) -> Element:
     return facts(
         [
             (_("Deployment"), name_value(plan.name)),
-            (_("Model"), plan.model),
+            (_("Model"), name_value(plan.model)),
             (
                 _("SKU"),
                 _(
@@ -91,24 +92,25 @@ def _plan_facts(plan: DeploymentPlan) -> Element:
     )
 
 
+def _expiry(hours: int) -> str:
+    return n_(
+        "This question can be answered for {count} hour.",
+        "This question can be answered for {count} hours.",
+        hours,
+    )
+
+
 def confirm_card(plan: DeploymentPlan) -> Card:
     """Ask before hosting costs anything: what, where, and the estimated fee."""
     return card(
         [
-            heading(_("Deploy {name}?", name=plan.name)),
+            titled(N_("Deploy {name}?"), {"name": plan.name}),
             _plan_facts(plan),
-            *[text(line, isSubtle=True) for line in cost_lines(plan)],
-            text(
-                n_(
-                    "This question can be answered for {count} hour.",
-                    "This question can be answered for {count} hours.",
-                    plan.expires_hours,
-                ),
-                isSubtle=True,
-            ),
+            *_costs(plan),
+            text(_expiry(plan.expires_hours), isSubtle=True),
         ],
         [
-            submit(_("Deploy"), verbs.DEPLOY_CONFIRM, {"request": plan.token}),
+            submit(_("Deploy"), verbs.DEPLOY_CONFIRM, {"request": plan.token}, "positive"),
             submit(_("Cancel"), verbs.DEPLOY_CANCEL, {"request": plan.token}),
         ],
     )
@@ -116,7 +118,9 @@ def confirm_card(plan: DeploymentPlan) -> Card:
 
 def cancelled_card(plan: DeploymentPlan) -> Card:
     """The confirmation card after "Cancel"."""
-    return card([heading(_("Deployment of {name} cancelled", name=plan.name)), _plan_facts(plan)])
+    return card(
+        [titled(N_("Deployment of {name} cancelled"), {"name": plan.name}), _plan_facts(plan)]
+    )
 
 
 def progress_card(view: DeploymentProgress) -> Card:
@@ -124,7 +128,7 @@ def progress_card(view: DeploymentProgress) -> Card:
     plan, state, elapsed = view.plan, state_label(view.state), duration(view.elapsed)
     return card(
         [
-            heading(_("Deploying {name}", name=plan.name)),
+            titled(N_("Deploying {name}"), {"name": plan.name}),
             _plan_facts(plan),
             facts([(_("State"), state), (_("Elapsed"), elapsed)]),
             text(
@@ -134,55 +138,60 @@ def progress_card(view: DeploymentProgress) -> Card:
                 ),
                 isSubtle=True,
             ),
-            *[text(line, isSubtle=True) for line in cost_lines(plan)],
+            *_costs(plan),
         ]
     )
 
 
 def succeeded_card(view: DeploymentSucceeded) -> Card:
-    """The deployment is ready: offer to chat with it."""
+    """The deployment is ready: chat with it (the main action), evaluate it, or delete it."""
     plan, elapsed = view.plan, duration(view.elapsed)
     return card(
         [
-            _title(_("{name} is deployed", name=plan.name), "Good"),
+            titled(N_("{name} is deployed"), {"name": plan.name}, "good"),
             _plan_facts(plan),
             facts([(_("State"), state_label("succeeded")), (_("Took"), elapsed)]),
             text(
                 _(
-                    "Talk to it here with `chat {name}`. Remove it with `delete {name}` when you "
-                    "are done: hosting is billed while it exists.",
-                    name=plan.name,
+                    "Chat with it here. Delete it when you are done: hosting is billed while it "
+                    "exists."
                 ),
                 isSubtle=True,
             ),
-            *[text(line, isSubtle=True) for line in cost_lines(plan)],
+            *_costs(plan),
         ],
         [
-            submit(_("Chat with it"), verbs.CHAT, {"deployment": plan.name}),
+            submit(_("Chat with it"), verbs.CHAT, {"deployment": plan.name}, "positive"),
             *(
                 [submit(_("Evaluate"), verbs.EVALUATE, {"deployment": plan.name})]
                 if plan.fine_tuned
                 else []
             ),
-            submit(_("Delete"), verbs.DELETE, {"deployment": plan.name}),
+            _delete_button(plan.name),
         ],
     )
 
 
+def _delete_button(name: str) -> Element:
+    """The button that asks before deleting a deployment (the question is a card of its own)."""
+    return submit(_("Delete deployment"), verbs.DELETE, {"deployment": name}, "destructive")
+
+
 def failed_card(view: DeploymentFailed) -> Card:
-    """The deployment failed: Azure's reason in plain words, and a way to try again."""
-    plan, reason, model_ref = view.plan, view.reason, view.retry
+    """The deployment failed: the reason, and a way to try again."""
+    plan, model_ref = view.plan, view.retry
     return card(
         [
-            _title(_("Deployment of {name} failed", name=plan.name), "Attention"),
+            titled(N_("Deployment of {name} failed"), {"name": plan.name}, "attention"),
             _plan_facts(plan),
-            text(reason),
+            spoken(view.reason),
         ],
         [
             submit(
                 _("Try again"),
                 verbs.DEPLOY,
                 {"model": model_ref, "name": plan.name, "sku": plan.sku},
+                "positive",
             )
         ],
     )
@@ -196,91 +205,136 @@ def _last_use(row: DeploymentRow) -> str:
     return _("none seen")
 
 
+def _row(row: DeploymentRow) -> Element:
+    """One deployment: its name and state on one line, its model and what it costs, and what
+    can be done with it (Chat; Keep alive where the 15-day rule applies; Delete last, in the
+    destructive style)."""
+    said = _(
+        "{state}, {sku} x{capacity}",
+        state=state_label(row.state),
+        sku=sku_label(row.sku),
+        capacity=number(row.capacity),
+    )
+    line = {
+        "type": "RichTextBlock",
+        "inlines": [
+            *their_words(row.name, weight="Bolder"),
+            {"type": "TextRun", "text": " · " + said},
+        ],
+    }
+    pairs: list[tuple[str, str | Element]] = [
+        (_("Model"), name_value(row.model)),
+        (_("Last use"), _last_use(row)),
+    ]
+    if row.idle_days is not None and row.days_left is not None:
+        idle = _(
+            "idle {idle} days, {left} days left of 15",
+            idle=number(row.idle_days, 1),
+            left=number(row.days_left, 1),
+        )
+        pairs.append((_("Idle deletion"), idle))
+    if row.fee_this_month is not None and row.hourly_price is not None:
+        fee = _(
+            "{fee} so far this month ({hourly} an hour, used or not; estimate)",
+            fee=price(row.fee_this_month),
+            hourly=price(row.hourly_price),
+        )
+        pairs.append((_("Hosting fee"), fee))
+    items: list[Element] = [line, facts(pairs)]
+    if row.state.lower() != "deleting":
+        actions = [submit(_("Chat"), verbs.CHAT, {"deployment": row.name})]
+        if row.idle_days is not None:  # the 15-day rule applies: one call restarts it
+            actions.append(submit(_("Keep alive"), verbs.KEEP_ALIVE, {"deployment": row.name}))
+        delete = submit(_("Delete"), verbs.DELETE, {"deployment": row.name}, "destructive")
+        items.append(
+            {
+                "type": "ColumnSet",
+                "columns": [
+                    {"type": "Column", "width": "stretch", "items": [_buttons(actions)]},
+                    {"type": "Column", "width": "auto", "items": [_buttons([delete])]},
+                ],
+            }
+        )
+    return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
+
+
+def _buttons(actions: list[Element]) -> Element:
+    return {"type": "ActionSet", "actions": actions}
+
+
 def deployments_card(listing: DeploymentList) -> Card:
-    """The account's deployments, with last use and days before the 15-day deletion."""
-    body: list[Element] = [heading(_("Deployments on {account}", account=listing.account))]
+    """The account's deployments, each with its model, state, last use, days before the 15-day
+    deletion and its buttons; then those Azure deleted for inactivity, each with Redeploy."""
+    body: list[Element] = [titled(N_("Deployments on {account}"), {"account": listing.account})]
     if not listing.rows:
         body.append(
-            text(_("There are no deployments. Deploy a model with `deploy <job or model>`."))
+            text(
+                _(
+                    "There are no deployments. Deploy a model with the Deploy button of a "
+                    "training's notice, or say **deploy** with the job or model."
+                )
+            )
         )
-    for row in listing.rows:
-        sku = f"{sku_label(row.sku)} x{number(row.capacity)}"
-        pairs = [
-            (_("Model"), row.model),
-            (_("SKU"), sku),
-            (_("State"), state_label(row.state)),
-        ]
-        pairs.append((_("Last use"), _last_use(row)))
-        if row.idle_days is not None and row.days_left is not None:
-            idle = _(
-                "idle {idle} days, {left} days left of 15",
-                idle=number(row.idle_days, 1),
-                left=number(row.days_left, 1),
-            )
-            pairs.append((_("Idle deletion"), idle))
-        if row.fee_this_month is not None and row.hourly_price is not None:
-            fee = _(
-                "{fee} so far this month ({hourly} an hour, used or not; estimate)",
-                fee=price(row.fee_this_month),
-                hourly=price(row.hourly_price),
-            )
-            pairs.append((_("Hosting fee"), fee))
-        items: list[Element] = [quoted(row.name, weight="Bolder"), facts(pairs)]
-        if row.state.lower() != "deleting":
-            actions = [
-                submit(_("Chat"), verbs.CHAT, {"deployment": row.name}),
-                submit(_("Delete"), verbs.DELETE, {"deployment": row.name}),
-            ]
-            if row.idle_days is not None:  # the 15-day rule applies: one call restarts it
-                actions.append(submit(_("Keep"), verbs.KEEP_ALIVE, {"deployment": row.name}))
-            items.append({"type": "ActionSet", "actions": actions})
-        body.append({"type": "Container", "separator": True, "items": items})
+    body += [_row(row) for row in listing.rows]
+    for gone in listing.deleted_for_inactivity:
+        body.append(
+            {
+                "type": "Container",
+                "separator": True,
+                "spacing": "Medium",
+                "items": [
+                    _inactivity_sentence(gone),
+                    _buttons([_redeploy_button(gone)]),
+                ],
+            }
+        )
     note = _("Idle days count completions the bot made; calls from elsewhere are not seen.")
-    gone = [_inactivity_sentence(g) for g in listing.deleted_for_inactivity]
-    body.append(text(" ".join([*gone, note]), isSubtle=True))
+    body.append(text(note, isSubtle=True, separator=True))
     return card(body)
 
 
-def _inactivity_sentence(gone: DeletedForInactivity) -> str:
-    return _(
-        "`{name}` was deleted by Azure after 15 days without completions (its model `{model}` is "
-        "kept; `deploy {model}` brings it back).",
-        name=gone.name,
-        model=gone.model,
+def _inactivity_sentence(gone: DeletedForInactivity) -> Element:
+    return sentence(
+        N_(
+            "Azure deleted {name} after 15 days without completions. Its model {model} is "
+            "kept and can be deployed again."
+        ),
+        {"name": gone.name, "model": gone.model},
     )
+
+
+def _redeploy_button(gone: DeletedForInactivity, style: Style | None = None) -> Element:
+    data = {"model": gone.model, "name": gone.name}
+    return submit(_("Redeploy"), verbs.DEPLOY, data, style)
 
 
 def delete_confirm_card(name: str, model: str, request: str, expires_hours: int) -> Card:
     """Ask before deleting a deployment."""
     return card(
         [
-            heading(_("Delete {name}?", name=name)),
-            facts([(_("Deployment"), name_value(name)), (_("Model"), model)]),
+            titled(N_("Delete {name}?"), {"name": name}),
+            facts([(_("Deployment"), name_value(name)), (_("Model"), name_value(model))]),
             text(
                 _(
                     "The deployment stops answering and its hosting fee stops. A fine-tuned model "
                     "itself is kept and can be deployed again."
                 )
                 + " "
-                + n_(
-                    "This question can be answered for {count} hour.",
-                    "This question can be answered for {count} hours.",
-                    expires_hours,
-                ),
+                + _expiry(expires_hours),
                 isSubtle=True,
             ),
         ],
         [
-            submit(_("Delete"), verbs.DELETE_CONFIRM, {"request": request}),
+            submit(_("Delete"), verbs.DELETE_CONFIRM, {"request": request}, "destructive"),
             submit(_("Keep it"), verbs.DELETE_KEEP, {"request": request}),
         ],
     )
 
 
-def deleting_card(state: str) -> Card:
-    """Deletion under way, finished, or dropped: `state` is the sentence (deleting_sentence,
+def deleting_card(state: Element) -> Card:
+    """Deletion under way, finished, or dropped: `state` is its title (deleting_sentence,
     kept_sentence, deleted_sentence)."""
-    return card([heading(state)])
+    return card([state])
 
 
 def deleted_card(view: DeploymentDeleted) -> Card:
@@ -288,34 +342,35 @@ def deleted_card(view: DeploymentDeleted) -> Card:
     return deleting_card(deleted_sentence(view))
 
 
-def deleting_sentence(name: str) -> str:
-    """The delete card's heading while Azure deletes the deployment."""
-    return _("Deleting {name}...", name=name)
+def deleting_sentence(name: str) -> Element:
+    """The delete card's title while Azure deletes the deployment."""
+    return titled(N_("Deleting {name}..."), {"name": name})
 
 
-def kept_sentence(name: str) -> str:
-    """The delete card's heading after "Keep it"."""
-    return _("Kept {name}: nothing was deleted", name=name)
+def kept_sentence(name: str) -> Element:
+    """The delete card's title after "Keep it"."""
+    return titled(N_("Kept {name}: nothing was deleted"), {"name": name})
 
 
-def deleted_sentence(view: DeploymentDeleted) -> str:
-    """The delete card's heading once the deployment is gone (and who deleted it)."""
+def deleted_sentence(view: DeploymentDeleted) -> Element:
+    """The delete card's title once the deployment is gone (and who deleted it)."""
     if view.by:
-        return _("{name} is deleted (by {who})", name=view.name, who=view.by)
+        return titled(N_("{name} is deleted (by {who})"), {"name": view.name, "who": view.by})
     if view.elsewhere:
-        return _("{name} is deleted (deleted elsewhere)", name=view.name)
-    return _("{name} is deleted", name=view.name)
+        return titled(N_("{name} is deleted (deleted elsewhere)"), {"name": view.name})
+    return titled(N_("{name} is deleted"), {"name": view.name})
 
 
 def idle_warning_card(view: IdleWarning) -> Card:
-    """48 hours before Azure deletes an idle fine-tuned deployment."""
-    name, model, idle, left = view.name, view.model, duration(view.idle), duration(view.left)
+    """48 hours before Azure deletes an idle fine-tuned deployment: keep it (the main action)
+    or delete it now."""
+    name, idle, left = view.name, duration(view.idle), duration(view.left)
     return card(
         [
-            _title(_("{name} will be deleted for inactivity", name=name), "Warning"),
+            titled(N_("{name} will be deleted for inactivity"), {"name": name}, "warning"),
             facts(
                 [
-                    (_("Model"), model),
+                    (_("Model"), name_value(view.model)),
                     (_("No completion for"), idle),
                     (_("Deleted in"), left),
                 ]
@@ -330,8 +385,8 @@ def idle_warning_card(view: IdleWarning) -> Card:
             ),
         ],
         [
-            submit(_("Keep alive"), verbs.KEEP_ALIVE, {"deployment": name}),
-            submit(_("Delete now"), verbs.DELETE, {"deployment": name}),
+            submit(_("Keep alive"), verbs.KEEP_ALIVE, {"deployment": name}, "positive"),
+            submit(_("Delete now"), verbs.DELETE, {"deployment": name}, "destructive"),
         ],
     )
 
@@ -340,9 +395,8 @@ def kept_alive_card(name: str, model: str, who: str) -> Card:
     """The warning card after "Keep alive"."""
     return card(
         [
-            _title(_("{name} kept alive", name=name), "Good"),
-            facts([(_("Model"), model)]),
-            sentence(N_("Kept alive by {name}"), {"name": who}),
+            titled(N_("{name} kept alive"), {"name": name}, "good"),
+            facts([(_("Model"), name_value(model)), (_("Kept alive by"), name_value(who))]),
             text(
                 _("One completion was made: the 15-day inactivity clock starts again now."),
                 isSubtle=True,
@@ -353,18 +407,10 @@ def kept_alive_card(name: str, model: str, who: str) -> Card:
 
 def deleted_for_inactivity_card(view: DeletedForInactivity) -> Card:
     """Azure removed an idle fine-tuned deployment: the model is kept, offer to deploy it again."""
-    name, model = view.name, view.model
     return card(
         [
-            _title(_("{name} was deleted for inactivity", name=name), "Attention"),
-            text(
-                _(
-                    "Azure deleted `{name}` after 15 days without completions. Its model "
-                    "`{model}` is kept and can be deployed again.",
-                    name=name,
-                    model=model,
-                )
-            ),
+            titled(N_("{name} was deleted for inactivity"), {"name": view.name}, "attention"),
+            _inactivity_sentence(view),
         ],
-        [submit(_("Redeploy"), verbs.DEPLOY, {"model": model, "name": name})],
+        [_redeploy_button(view, "positive")],
     )

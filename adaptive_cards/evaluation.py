@@ -13,8 +13,11 @@ from adaptive_cards.common import (
     open_url,
     quoted,
     sentence,
+    show_card,
+    spoken,
     submit,
     text,
+    titled,
 )
 from infra.i18n import N_, _, n_, number, percent, price
 from skills.evaluation.evals import JUDGE
@@ -91,7 +94,9 @@ def confirm_card(setup: Setup, token: str, expires_hours: int) -> Card:
     """Ask before the runs cost anything: what is compared, on what, and the estimate."""
     return card(
         [
-            heading(_("Evaluate {name} against {base}?", name=setup.target, base=setup.base)),
+            titled(
+                N_("Evaluate {name} against {base}?"), {"name": setup.target, "base": setup.base}
+            ),
             _setup_facts(setup),
             *_notes(setup),
             text(_cost(setup)),
@@ -112,7 +117,7 @@ def confirm_card(setup: Setup, token: str, expires_hours: int) -> Card:
             ),
         ],
         [
-            submit(_("Evaluate"), verbs.EVALUATE_CONFIRM, {"request": token}),
+            submit(_("Evaluate"), verbs.EVALUATE_CONFIRM, {"request": token}, "positive"),
             submit(_("Cancel"), verbs.EVALUATE_CANCEL, {"request": token}),
         ],
     )
@@ -128,7 +133,7 @@ def progress_card(view: EvalProgress) -> Card:
     setup, total = view.setup, number(view.setup.items)
     return card(
         [
-            heading(_("Evaluating {name}", name=setup.target)),
+            titled(N_("Evaluating {name}"), {"name": setup.target}),
             _setup_facts(setup),
             facts(
                 [
@@ -199,12 +204,13 @@ def _worst(index: int, worst: Worst) -> list[Element]:
     return [
         text(
             _(
-                "{index}. Base {base}, fine-tuned {tuned}",
+                "Example {index}: base {base}, fine-tuned {tuned}",
                 index=index,
                 base=f"{worst.base_score:.2f}",
                 tuned=f"{worst.tuned_score:.2f}",
             ),
             weight="Bolder",
+            separator=index > 1,
         ),
         text(_("Prompt"), isSubtle=True),
         quoted(worst.prompt),
@@ -228,36 +234,35 @@ def _usage(outcome: Outcome) -> str:
 
 
 def result_card(view: EvalDone) -> Card:
-    """Base vs fine-tuned per grader, the tokens and cost, the items where it did worst."""
+    """Base vs fine-tuned per grader, the tokens and cost; the items where it did worst behind
+    a button, and the download of every output."""
     setup, outcome = view.setup, view.outcome
     body: list[Element] = [
-        heading(_("Evaluation of {name}", name=setup.target)),
+        titled(N_("Evaluation of {name}"), {"name": setup.target}),
         _setup_facts(setup),
         *_notes(setup),
     ]
     for comparison in outcome.comparisons:
         body += _comparison(comparison, setup.judge)
     body.append(text(_usage(outcome), isSubtle=True))
+    actions: list[Element] = []
     if outcome.worst:
-        body.append(
+        worst: list[Element] = [
             text(_("Where the fine-tuned model did worst against the base"), weight="Bolder")
-        )
-        for index, worst in enumerate(outcome.worst, start=1):
-            body += _worst(index, worst)
-    actions = [open_url(_("Download all outputs (JSONL)"), view.download_url)]
-    return card(body, actions if view.download_url else [])
+        ]
+        for index, each in enumerate(outcome.worst, start=1):
+            worst += _worst(index, each)
+        actions.append(show_card(_("Show where it did worst"), worst))
+    if view.download_url:
+        actions.append(open_url(_("Download all outputs (JSONL)"), view.download_url))
+    return card(body, actions)
 
 
 def failed_card(view: EvalFailed) -> Card:
     """Azure refused or a run failed."""
     return card(
         [
-            text(
-                _("Evaluation of {name} failed", name=view.setup.target),
-                weight="Bolder",
-                size="Medium",
-                color="Attention",
-            ),
+            titled(N_("Evaluation of {name} failed"), {"name": view.setup.target}, "attention"),
             _setup_facts(view.setup),
             quoted(view.message),
         ]
@@ -268,6 +273,6 @@ def offer_card(sentence: str, offer: dict[str, str]) -> Card:
     """A model the evaluation needs is not deployed: why, and a button that deploys it (the
     `deploy` command, which states the cost and asks first)."""
     return card(
-        [heading(_("Deploy first")), text(sentence)],
-        [submit(_("Deploy it"), verbs.DEPLOY, offer)],
+        [heading(_("Deploy first")), spoken(sentence)],
+        [submit(_("Deploy it"), verbs.DEPLOY, offer, "positive")],
     )

@@ -1,13 +1,14 @@
 """Cards of provisioning, access, keys, teardown and the audit trail.
 
 The texts a view carries from the workflow (a step, a state, a reason, a note, what a role
-allows) are said there, in the language of the person who started it. Names and ids (accounts,
-groups, keys, people) are not words of any language: in English they read as they always did,
-in another language they are code (the translations put a sentence's names in backticks, and
-`_name` does it for a fact's value).
+allows, a teardown item's label) are said there, in the language of the person who started it.
+Names and ids (accounts, groups, endpoints, keys, people) are others' words: TextRuns (`titled`,
+`sentence`, `name_value`), never markdown, in every language as they are.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from adaptive_cards import verbs
 from adaptive_cards.common import (
@@ -19,25 +20,31 @@ from adaptive_cards.common import (
     name_value,
     quoted,
     sentence,
+    spoken,
     submit,
     text,
+    their_words,
+    titled,
+    when,
 )
-from infra import i18n
-from infra.i18n import N_, Said, _, duration, moment, n_
+from infra.i18n import N_, Said, _, duration, n_
 from skills.audit import AuditEntry
 from skills.provisioning.records import TeardownItem
 from skills.provisioning.views import (
     AuditView,
     KeyRotated,
     KeysView,
+    Origin,
     ProvisionFailed,
     ProvisionPlan,
     ProvisionProgress,
     ProvisionSucceeded,
     PurgePlan,
     ResourceView,
+    RoleLine,
     RolesView,
     RotatePlan,
+    Rotation,
     TeardownPlan,
     TeardownProgress,
 )
@@ -47,9 +54,8 @@ ROLE_DELAY = N_(
     "works."
 )
 ENTRA_ADVICE = N_(
-    "Prefer Entra ID to copying keys: give people the roles they need with `roles me` or "
-    "`roles @someone`, as current Azure guidance recommends; a key grants everything to anyone "
-    "who holds it."
+    "Prefer Entra ID to copying keys: give people the roles they need (the roles command, as "
+    "current Azure guidance recommends); a key grants everything to anyone who holds it."
 )
 
 KINDS = {
@@ -77,6 +83,13 @@ ACTIONS = {
     "keys rotate": N_("keys rotate"),
     "teardown": N_("teardown"),
     "purge": N_("purge"),
+    "pause": N_("pause"),
+    "resume": N_("resume"),
+    "evaluate": N_("evaluate"),
+    "budget": N_("budget"),
+    "approval asked": N_("approval asked"),
+    "approve": N_("approve"),
+    "refuse": N_("refuse"),
 }
 """The audit trail's actions, named as the commands that did them."""
 OUTCOMES = {
@@ -99,8 +112,15 @@ def _expiry(hours: int) -> Element:
     )
 
 
-def _title(value: str, color: str) -> Element:
-    return text(value, weight="Bolder", size="Medium", color=color)
+def _moment(value: float | str) -> dt.datetime | None:
+    """A Unix time, or an ISO 8601 text as Azure writes a date (None: not one)."""
+    if not isinstance(value, str):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    try:
+        found = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=dt.UTC)
 
 
 def _plan_facts(plan: ProvisionPlan) -> Element:
@@ -108,16 +128,12 @@ def _plan_facts(plan: ProvisionPlan) -> Element:
         group = name_value(plan.group)
     else:
         group = sentence(N_("{group} (created, and never deleted later)"), {"group": plan.group})
+    region = sentence(N_("{region} ({location})"), {"location": plan.location}, region=plan.region)
     return facts(
         [
             (_("Account"), name_value(plan.account)),
             (_("Kind, SKU"), "OpenAI, Standard S0"),
-            (
-                _("Region"),
-                sentence(
-                    N_("{region} ({location})"), {"location": plan.location}, region=plan.region
-                ),
-            ),
+            (_("Region"), region),
             (_("Custom subdomain"), name_value(plan.account.lower())),
             (_("Resource group"), group),
             (_("Subscription"), name_value(plan.subscription)),
@@ -127,15 +143,15 @@ def _plan_facts(plan: ProvisionPlan) -> Element:
 
 def provision_confirm_card(plan: ProvisionPlan) -> Card:
     """What `provision` will create, and the question."""
-    account = plan.account
+    words = {"account": plan.account}
     if plan.exists:
-        title = _("Use the existing account {account}?", account=account)
+        title = titled(N_("Use the existing account {account}?"), words)
         intro = _(
             "An account of that name is in that group already: I will adopt it, not create it."
         )
         button = _("Use it")
     else:
-        title = _("Create {account}?", account=account)
+        title = titled(N_("Create {account}?"), words)
         intro = _(
             "I will create this Azure OpenAI resource (a long-running operation: a few minutes "
             "on Azure), give my own identity Cognitive Services OpenAI Contributor on it, and "
@@ -144,7 +160,7 @@ def provision_confirm_card(plan: ProvisionPlan) -> Card:
         button = _("Create")
     return card(
         [
-            heading(title),
+            title,
             text(intro),
             _plan_facts(plan),
             text(
@@ -157,7 +173,7 @@ def provision_confirm_card(plan: ProvisionPlan) -> Card:
             _expiry(plan.expires_hours),
         ],
         [
-            submit(button, verbs.PROVISION_CONFIRM, {"request": plan.token}),
+            submit(button, verbs.PROVISION_CONFIRM, {"request": plan.token}, "positive"),
             submit(_("Cancel"), verbs.PROVISION_CANCEL, {"request": plan.token}),
         ],
     )
@@ -165,8 +181,8 @@ def provision_confirm_card(plan: ProvisionPlan) -> Card:
 
 def provision_cancelled_card(plan: ProvisionPlan) -> Card:
     """The question after "Cancel"."""
-    title = _("Nothing created: {account} cancelled", account=plan.account)
-    return card([heading(title), _plan_facts(plan)])
+    title = titled(N_("Nothing created: {account} cancelled"), {"account": plan.account})
+    return card([title, _plan_facts(plan)])
 
 
 def provision_progress_card(view: ProvisionProgress) -> Card:
@@ -174,12 +190,12 @@ def provision_progress_card(view: ProvisionProgress) -> Card:
     plan = view.plan
     return card(
         [
-            heading(_("Provisioning {account}", account=plan.account)),
+            titled(N_("Provisioning {account}"), {"account": plan.account}),
             _plan_facts(plan),
             facts(
                 [
-                    (_("Step"), view.step or _("Starting")),
-                    (_("State"), view.state or "-"),
+                    (_("Step"), spoken(view.step) if view.step else _("Starting")),
+                    (_("State"), spoken(view.state) if view.state else "-"),
                     (_("Elapsed"), duration(view.elapsed)),
                 ]
             ),
@@ -195,46 +211,62 @@ def provision_progress_card(view: ProvisionProgress) -> Card:
     )
 
 
+def _roles_for_me() -> Element:
+    """The lab's next step after provisioning: the four roles for whoever presses it."""
+    return submit(_("Assign the roles to me"), verbs.ROLES, {"arg": "me"}, "positive")
+
+
 def provision_succeeded_card(view: ProvisionSucceeded) -> Card:
-    """The account is ready, with its endpoint."""
-    plan = view.plan
-    account = plan.account
+    """The account is ready, with its endpoint; next, as in the lab, the roles."""
+    words = {"account": view.plan.account}
     if view.adopted:
-        title = _("{account} is adopted", account=account)
+        title = titled(N_("{account} is adopted"), words, "good")
     else:
-        title = _("{account} is ready", account=account)
+        title = titled(N_("{account} is ready"), words, "good")
     body = [
-        _title(title, "Good"),
-        _plan_facts(plan),
+        title,
+        _plan_facts(view.plan),
         facts(
             [
                 (_("State"), _("Succeeded")),
-                (_("Endpoint"), view.endpoint),
+                (_("Endpoint"), name_value(view.endpoint)),
                 (_("Took"), duration(view.elapsed)),
             ]
         ),
         text(
             _(
-                "I now work on this resource in this team or conversation; `resource` shows it. "
-                "Next, as in the lab: `roles me` gives you the four roles."
+                "I now work on this resource in this team or conversation. Next, as in the lab: "
+                "the four roles for you."
             ),
             isSubtle=True,
         ),
     ]
     if view.note:
-        body.append(text(view.note, isSubtle=True))
-    return card(body, [submit(_("Show the resource"), verbs.RESOURCE)])
+        body.append(spoken(view.note, isSubtle=True))
+    return card(body, [_roles_for_me(), submit(_("Show the resource"), verbs.RESOURCE)])
 
 
 def provision_failed_card(view: ProvisionFailed) -> Card:
     """Provisioning stopped, and why."""
     return card(
         [
-            _title(_("Provisioning {account} failed", account=view.plan.account), "Attention"),
+            titled(
+                N_("Provisioning {account} failed"), {"account": view.plan.account}, "attention"
+            ),
             _plan_facts(view.plan),
-            text(view.reason),
+            spoken(view.reason),
         ]
     )
+
+
+def _origin(origin: Origin | None) -> str | Element:
+    """Who made the resource the current one, and when (each reader's local time)."""
+    if origin is None:
+        return _("from the settings (the default for every team and conversation)")
+    moment = when(dt.datetime.fromtimestamp(origin.at, dt.UTC))
+    if origin.adopted:
+        return sentence(N_("adopted by {name} on {when}"), {"name": origin.by}, when=moment)
+    return sentence(N_("provisioned by {name} on {when}"), {"name": origin.by}, when=moment)
 
 
 def resource_card(view: ResourceView) -> Card:
@@ -246,48 +278,72 @@ def resource_card(view: ResourceView) -> Card:
         (_("Region"), name_value(view.location)),
         (_("SKU"), name_value(view.sku)),
         (_("Endpoint"), name_value(view.endpoint)),
-        (_("The bot authenticates with"), view.auth),
-        (_("Origin"), view.origin),
+        (_("The bot authenticates with"), spoken(view.auth)),
+        (_("Origin"), _origin(view.origin)),
     ]
     if view.state:
-        pairs.insert(3, (_("State"), view.state))
-    title = _("Current resource: {account}", account=view.account)
-    return card([heading(title), facts(pairs)])
+        pairs.insert(3, (_("State"), spoken(view.state)))
+    title = titled(N_("Current resource: {account}"), {"account": view.account})
+    return card([title, facts(pairs)])
+
+
+def _role(line: RoleLine, state: str, words: dict[str, tuple[str, ...]] | None = None) -> Element:
+    """One role: its name (Azure's) and where it is assigned; what it allows; who holds it."""
+    name = {
+        "type": "RichTextBlock",
+        "inlines": [
+            {"type": "TextRun", "text": line.name, "weight": "Bolder"},
+            {"type": "TextRun", "text": " " + _("(at the {scope})", scope=line.scope)},
+        ],
+    }
+    held = sentence(state, words) if words else text(state)
+    held["spacing"] = "None"
+    return {
+        "type": "Container",
+        "spacing": "Medium",
+        "items": [name, {**spoken(line.allows, isSubtle=True), "spacing": "None"}, held],
+    }
 
 
 def roles_card(view: RolesView) -> Card:
-    """The lab's four roles: what each allows and who holds it (or what changed)."""
-    account = view.account
-    big = {"weight": "Bolder", "size": "Medium"}
+    """The lab's four roles: who holds what and what is missing, with the button that assigns
+    them (or, after `roles <who>`, what changed for whom)."""
+    account = {"account": view.account}
+    body: list[Element] = []
+    actions: list[Element] = []
     if view.action == "list":
-        title = heading(_("Roles on {account}", account=account))
-    elif view.action == "removed":
-        who = {"principal": view.principal}  # a name from Teams: their words
-        title = sentence(
-            N_("Roles removed for {principal} on {account}"), who, big, account=account
-        )
-    else:
-        who = {"principal": view.principal}
-        title = sentence(
-            N_("Roles assigned for {principal} on {account}"), who, big, account=account
-        )
-    body: list[Element] = [title]
-    for line in view.lines:
-        state: Element
-        if view.action == "list":
+        body.append(titled(N_("Roles on {account}"), account))
+        missing = [line for line in view.lines if not line.holders]
+        for line in view.lines:
             if line.holders:
-                state = sentence(N_("Held by: {names}"), {"names": line.holders})
+                body.append(_role(line, N_("Held by {names}"), {"names": line.holders}))
             else:
-                state = text(_("Held by: nobody the bot knows of"))
-        else:
+                body.append(_role(line, _("Missing: nobody I know of holds it")))
+        if missing:
+            body.append(
+                text(
+                    n_(
+                        "{count} role is held by nobody I know of.",
+                        "{count} roles are held by nobody I know of.",
+                        len(missing),
+                    ),
+                    weight="Bolder",
+                )
+            )
+        actions.append(_roles_for_me())
+    else:
+        message = (
+            N_("Roles removed for {principal} on {account}")
+            if view.action == "removed"
+            else N_("Roles assigned for {principal} on {account}")
+        )
+        body.append(titled(message, {"principal": view.principal, **account}))
+        for line in view.lines:
             if line.held:
-                state = text(_("held now ({note})", note=line.note))
+                state = _("Held now ({note})", note=line.note)
             else:
-                state = text(_("not held ({note})", note=line.note))
-        role = _("**{role}** (at the {scope})", role=line.name, scope=line.scope)
-        body.append(text(role, spacing="Medium"))
-        body.append(text(line.allows, isSubtle=True))
-        body.append(state)
+                state = _("Not held ({note})", note=line.note)
+            body.append(_role(line, state))
     body.append(
         text(
             _("These four are the only roles I assign or remove.")
@@ -296,27 +352,43 @@ def roles_card(view: RolesView) -> Card:
             isSubtle=True,
         )
     )
-    return card(body)
+    return card(body, actions)
 
 
 def _masked(view: KeysView | KeyRotated, name: str) -> Element:
-    """A masked key (••••abcd), as it is."""
+    """A masked key (••••abcd), as it is: the secret itself is never on a card."""
     return name_value(view.masked.get(name, ""))
 
 
+def _rotation(rotation: Rotation | None) -> str | Element:
+    """When and for whom the bot regenerated a key (each reader's local time)."""
+    if rotation is None:
+        return _("not by the bot")
+    moment = _moment(rotation.at)
+    stamp = when(moment) if moment else ""
+    return sentence(N_("{when} by {name}"), {"name": rotation.by}, when=stamp)
+
+
+def _regenerate(key: str) -> Element:
+    """The button that asks before regenerating `key` (key1, key2)."""
+    label = _("Regenerate {key}", key=key.upper())
+    return submit(label, verbs.KEYS, {"arg": f"rotate {key}"}, "destructive")
+
+
 def keys_card(view: KeysView) -> Card:
-    """`keys`: masked keys, which the bot uses, rotations, and the advice."""
+    """`keys`: the endpoint, the masked keys, which one the bot uses, the bot's rotations, the
+    advice, and a Regenerate button per key (each asks first)."""
     pairs: list[tuple[str, str | Element]] = [
         (_("Endpoint"), name_value(view.endpoint)),
         ("KEY1", _masked(view, "key1")),
         ("KEY2", _masked(view, "key2")),
-        (_("The bot uses"), view.auth),
-        (_("KEY1 last rotated"), view.rotated.get("key1", "")),
-        (_("KEY2 last rotated"), view.rotated.get("key2", "")),
+        (_("The bot uses"), spoken(view.auth)),
+        (_("KEY1 last rotated"), _rotation(view.rotated.get("key1"))),
+        (_("KEY2 last rotated"), _rotation(view.rotated.get("key2"))),
     ]
     return card(
         [
-            heading(_("Keys of {account}", account=view.account)),
+            titled(N_("Keys of {account}"), {"account": view.account}),
             facts(pairs),
             text(
                 _(
@@ -326,7 +398,8 @@ def keys_card(view: KeysView) -> Card:
                 isSubtle=True,
             ),
             text(_(ENTRA_ADVICE), isSubtle=True),
-        ]
+        ],
+        [_regenerate("key1"), _regenerate("key2")],
     )
 
 
@@ -350,19 +423,17 @@ def rotate_confirm_card(plan: RotatePlan) -> Card:
         )
     return card(
         [
-            heading(_("Regenerate {key} of {account}?", key=name, account=plan.account)),
+            titled(N_("Regenerate {key} of {account}?"), {"account": plan.account}, key=name),
             text(warning),
             _expiry(plan.expires_hours),
         ],
         [
-            {
-                **submit(
-                    _("Regenerate {key}", key=name),
-                    verbs.KEYS_ROTATE_CONFIRM,
-                    {"request": plan.token},
-                ),
-                "style": "destructive",
-            },
+            submit(
+                _("Regenerate {key}", key=name),
+                verbs.KEYS_ROTATE_CONFIRM,
+                {"request": plan.token},
+                "destructive",
+            ),
             submit(_("Keep it"), verbs.KEYS_KEEP, {"request": plan.token}),
         ],
     )
@@ -371,38 +442,54 @@ def rotate_confirm_card(plan: RotatePlan) -> Card:
 def rotated_card(view: KeyRotated) -> Card:
     """A key was regenerated: which one is valid now."""
     name, valid = view.key_name.upper(), view.valid.upper()
+    which: Element
     if view.also:
-        which = _(
-            "{valid} was regenerated too since you asked ({when}): neither old key works any "
-            "more, so whoever copied one must take the new keys from the portal.",
+        moment = _moment(view.also.at)
+        which = sentence(
+            N_(
+                "{valid} was regenerated too since you asked ({when}, by {name}): neither old "
+                "key works any more, so whoever copied one must take the new keys from the "
+                "portal."
+            ),
+            {"name": view.also.by},
             valid=valid,
-            when=view.also,
+            when=when(moment) if moment else "",
         )
         if view.switched:
-            which += " " + _(
-                "I switched to the new {valid} before regenerating {key}.", valid=valid, key=name
+            which["inlines"].append(
+                {
+                    "type": "TextRun",
+                    "text": " "
+                    + _(
+                        "I switched to the new {valid} before regenerating {key}.",
+                        valid=valid,
+                        key=name,
+                    ),
+                }
             )
     elif view.switched:
-        which = _(
-            "{valid} is the key that still works: whoever copied the old {key} must use {valid} "
-            "(or the new {key} from the portal). I switched to {valid} before regenerating.",
-            valid=valid,
-            key=name,
+        which = text(
+            _(
+                "{valid} is the key that still works: whoever copied the old {key} must use "
+                "{valid} (or the new {key} from the portal). I switched to {valid} before "
+                "regenerating.",
+                valid=valid,
+                key=name,
+            )
         )
     else:
-        which = _(
-            "{valid} is the key that still works: whoever copied the old {key} must use {valid} "
-            "(or the new {key} from the portal).",
-            valid=valid,
-            key=name,
+        which = text(
+            _(
+                "{valid} is the key that still works: whoever copied the old {key} must use "
+                "{valid} (or the new {key} from the portal).",
+                valid=valid,
+                key=name,
+            )
         )
     return card(
         [
-            _title(
-                _("{key} of {account} was regenerated", key=name, account=view.account),
-                "Good",
-            ),
-            text(which),
+            titled(N_("{key} of {account} was regenerated"), {"account": view.account}, key=name),
+            which,
             facts([("KEY1", _masked(view, "key1")), ("KEY2", _masked(view, "key2"))]),
             text(_(ENTRA_ADVICE), isSubtle=True),
         ]
@@ -411,31 +498,34 @@ def rotated_card(view: KeyRotated) -> Card:
 
 def kept_key_card(account: str) -> Card:
     """The rotation question after "Keep it"."""
-    return card([heading(_("No key of {account} was regenerated", account=account))])
+    return card([titled(N_("No key of {account} was regenerated"), {"account": account})])
 
 
 def _kind(item: TeardownItem) -> str:
     return _(KINDS[item.kind]) if item.kind in KINDS else item.kind
 
 
-def _item_line(item: TeardownItem) -> Element:
-    mark = _(MARKS[item.state]) if item.state in MARKS else item.state
-    if item.reason:
-        line = _(
-            "{kind}: {label}: **{state}** ({reason})",
-            kind=_kind(item),
-            label=item.label,
-            state=mark,
-            reason=item.reason,
-        )
+def _item_line(item: TeardownItem, shown: bool = True) -> Element:
+    """One thing teardown deletes: its kind, its label (the workflow's words around names: a
+    TextRun) and, where `shown`, its state; a failed one on an attention band, with Azure's
+    reason under it."""
+    words = {"label": item.label}
+    if shown:
+        state = _(MARKS[item.state]) if item.state in MARKS else item.state
+        line = sentence(N_("{kind}: {label}: {state}"), words, kind=_kind(item), state=state)
     else:
-        line = _("{kind}: {label}: **{state}**", kind=_kind(item), label=item.label, state=mark)
-    return text(line, color="Attention" if item.state == "failed" else "Default")
+        line = sentence(N_("{kind}: {label}"), words, kind=_kind(item))
+    line["spacing"] = "Small"
+    if not shown or (not item.reason and item.state != "failed"):
+        return line
+    reason = [{**spoken(item.reason), "spacing": "None"}] if item.reason else []
+    style = {"style": "attention"} if item.state == "failed" else {}
+    return {"type": "Container", **style, "spacing": "Small", "items": [line, *reason]}
 
 
 def teardown_confirm_card(plan: TeardownPlan) -> Card:
     """Everything teardown deletes, and the destructive button."""
-    lines = [text(_("{kind}: {label}", kind=_kind(item), label=item.label)) for item in plan.items]
+    lines = [_item_line(item, shown=False) for item in plan.items]
     account = any(i.kind == "account" for i in plan.items)
     if account:
         order = _(
@@ -444,34 +534,50 @@ def teardown_confirm_card(plan: TeardownPlan) -> Card:
         )
     else:
         order = _("Order: deployments, then fine-tuning jobs (with their models) and files.")
-    notes = [
-        order,
-        _("The resource group {group} is never deleted.", group=plan.group),
-        _(
-            "I also delete my own copies for this resource (stored datasets, chat sessions); the "
-            "audit trail is kept."
+    notes: list[Element] = [
+        text(order, isSubtle=True),
+        sentence(
+            N_("The resource group {group} is never deleted."),
+            {"group": plan.group},
+            {"isSubtle": True},
+        ),
+        text(
+            _(
+                "I also delete my own copies for this resource (stored datasets, chat sessions); "
+                "the audit trail is kept."
+            ),
+            isSubtle=True,
         ),
     ]
     if account:
         notes.append(
-            _("Azure keeps a deleted account for 48 hours (soft delete); `purge` ends it.")
+            text(
+                _(
+                    "Azure keeps a deleted account for 48 hours (soft delete); purging it ends "
+                    "that."
+                ),
+                isSubtle=True,
+            )
         )
     return card(
         [
-            _title(
-                _("Delete everything I created on {account}?", account=plan.account),
-                "Attention",
+            titled(
+                N_("Delete everything I created on {account}?"),
+                {"account": plan.account},
+                "attention",
             ),
             text(_("Read the list: this cannot be undone."), weight="Bolder"),
             *lines,
-            *[text(n, isSubtle=True) for n in notes],
+            *notes,
             _expiry(plan.expires_hours),
         ],
         [
-            {
-                **submit(_("Delete all of it"), verbs.TEARDOWN_CONFIRM, {"request": plan.token}),
-                "style": "destructive",
-            },
+            submit(
+                _("Delete all of it"),
+                verbs.TEARDOWN_CONFIRM,
+                {"request": plan.token},
+                "destructive",
+            ),
             submit(_("Keep everything"), verbs.TEARDOWN_KEEP, {"request": plan.token}),
         ],
     )
@@ -479,36 +585,38 @@ def teardown_confirm_card(plan: TeardownPlan) -> Card:
 
 def teardown_kept_card(account: str) -> Card:
     """The teardown question after "Keep everything"."""
-    return card([heading(_("Nothing on {account} was deleted", account=account))])
+    return card([titled(N_("Nothing on {account} was deleted"), {"account": account})])
 
 
 def teardown_progress_card(view: TeardownProgress) -> Card:
-    """The card that follows a teardown."""
+    """The card that follows a teardown; once done, what is left to do: try again what failed,
+    or purge the soft-deleted account (the button says it is for good, and asks first)."""
     failed = [i for i in view.items if i.state == "failed"]
-    name = view.account
+    words = {"account": view.account}
     if not view.finished:
-        title, color = _("Tearing down {account}", account=name), "Default"
+        title = titled(N_("Tearing down {account}"), words)
     elif failed:
-        title = n_(
+        said = n_(  # the count said, the account left for titled() to show as a TextRun
             "Teardown of {account}: {count} item not deleted",
             "Teardown of {account}: {count} items not deleted",
             len(failed),
-            account=name,
+            account="{account}",
         )
-        color = "Warning"
+        title = titled(said, words, "warning")
     else:
-        title, color = _("Teardown of {account} is done", account=name), "Good"
-    body = [_title(title, color)]
-    body += [_item_line(item) for item in view.items]
+        title = titled(N_("Teardown of {account} is done"), words, "good")
+    body = [title, *[_item_line(item) for item in view.items]]
+    actions = []
     if view.finished and failed:
         body.append(
             text(
                 _(
-                    "I kept what was not deleted in mind: say `teardown` again to retry it, once "
-                    "its reason above is fixed."
+                    "I kept what was not deleted in mind: once its reason above is fixed, Try "
+                    "again asks to delete it."
                 )
             )
         )
+        actions.append(submit(_("Try again"), verbs.TEARDOWN, style="destructive"))
     if view.local_done:
         body.append(
             text(
@@ -519,62 +627,52 @@ def teardown_progress_card(view: TeardownProgress) -> Card:
                 isSubtle=True,
             )
         )
-    actions = []
     account = next((i for i in view.items if i.kind == "account" and i.state == "done"), None)
     if account is not None:
         body.append(
-            text(
-                _(
-                    "Azure keeps {account} soft-deleted for 48 hours; `purge {account}` removes "
-                    "it for good (and frees its name).",
-                    account=account.id,
+            sentence(
+                N_(
+                    "Azure keeps {account} soft-deleted for 48 hours. Purging it deletes it for "
+                    "good, with the files and models it kept, and frees its name; it cannot be "
+                    "undone (I ask first)."
                 ),
-                isSubtle=True,
+                {"account": account.id},
+                {"isSubtle": True},
             )
         )
-        actions.append(submit(_purge_title(account.id), verbs.PURGE, {"account": account.id}))
+        purge = submit(_("Purge for good"), verbs.PURGE, {"account": account.id}, "destructive")
+        actions.append(purge)
     return card(body, actions)
-
-
-def _purge_title(account: str) -> str:
-    """The purge button: it names the account in English; a button cannot show a name as code,
-    so in another language it is "Purge" (the sentence above it names the account)."""
-    if i18n.current() == i18n.SOURCE:
-        return _("Purge {account}", account=account)
-    return _("Purge")
 
 
 def purge_confirm_card(plan: PurgePlan) -> Card:
     """Ask before purging a soft-deleted account."""
-    if plan.purge_date:
-        what = _(
-            "The deleted account and everything it kept (files, models) are removed "
-            "permanently; it can no longer be restored. Azure would purge it by itself on "
-            "{date}.",
-            date=moment(plan.purge_date),
+    what = _(
+        "The deleted account and everything it kept (files, models) are removed permanently; "
+        "it can no longer be restored."
+    )
+    body: list[Element] = [
+        titled(N_("Purge {account} for good?"), {"account": plan.account}, "attention"),
+        text(what),
+    ]
+    moment = _moment(plan.purge_date) if plan.purge_date else None
+    if moment is not None:
+        body.append(
+            text(_("Azure would purge it by itself on {date}.", date=when(moment)), isSubtle=True)
         )
-    else:
-        what = _(
-            "The deleted account and everything it kept (files, models) are removed "
-            "permanently; it can no longer be restored."
-        )
+    body += [
+        facts(
+            [
+                (_("Resource group"), name_value(plan.group)),
+                (_("Region"), name_value(plan.location)),
+            ]
+        ),
+        _expiry(plan.expires_hours),
+    ]
     return card(
+        body,
         [
-            _title(_("Purge {account} for good?", account=plan.account), "Attention"),
-            text(what),
-            facts(
-                [
-                    (_("Resource group"), name_value(plan.group)),
-                    (_("Region"), name_value(plan.location)),
-                ]
-            ),
-            _expiry(plan.expires_hours),
-        ],
-        [
-            {
-                **submit(_("Purge"), verbs.PURGE_CONFIRM, {"request": plan.token}),
-                "style": "destructive",
-            },
+            submit(_("Purge"), verbs.PURGE_CONFIRM, {"request": plan.token}, "destructive"),
             submit(_("Keep it"), verbs.PURGE_KEEP, {"request": plan.token}),
         ],
     )
@@ -582,51 +680,54 @@ def purge_confirm_card(plan: PurgePlan) -> Card:
 
 def purged_card(account: str, done: bool) -> Card:
     """After the purge question."""
-    name = account
     if done:
         return card(
             [
-                _title(_("{account} is purged", account=name), "Good"),
+                titled(N_("{account} is purged"), {"account": account}, "good"),
                 text(_("It is gone for good; its name and subdomain are free again.")),
             ]
         )
-    return card([heading(_("{account} was not purged", account=name))])
+    return card([titled(N_("{account} was not purged"), {"account": account})])
 
 
-def _entry_lines(entry: AuditEntry) -> list[Element]:
-    action = _(ACTIONS[entry.action]) if entry.action in ACTIONS else f"`{entry.action}`"
+def _entry(entry: AuditEntry) -> Element:
+    """One audited action, compact: what, on what, how it ended; when (each reader's local
+    time), by whom (their name), on which resource; the detail in the reader's language."""
+    action = _(ACTIONS[entry.action]) if entry.action in ACTIONS else entry.action
     outcome = _(OUTCOMES[entry.outcome]) if entry.outcome in OUTCOMES else entry.outcome
-    headline = _(
-        "**{action}** {target} — {outcome}",
-        action=action,
-        target=entry.target,
-        outcome=outcome,
-    )
-    who = {"user": f"{entry.user_name} ({entry.user})"}  # a name from Teams: their words
+    headline = {
+        "type": "RichTextBlock",
+        "inlines": [
+            {"type": "TextRun", "text": action, "weight": "Bolder"},
+            {"type": "TextRun", "text": " "},
+            *their_words(entry.target),
+            {"type": "TextRun", "text": " · " + outcome},
+        ],
+    }
+    moment = dt.datetime.fromtimestamp(entry.at, dt.UTC)
     subtle = {"isSubtle": True}
+    who = entry.user_name or entry.user
     if entry.resource:
-        when = sentence(
-            N_("{when}, by {user} on {resource}"),
-            who,
+        said = sentence(
+            N_("{when} · {user} · {resource}"),
+            {"user": who, "resource": entry.resource},
             subtle,
-            when=moment(entry.at),
-            resource=entry.resource,
+            when=when(moment),
         )
     else:
-        when = sentence(N_("{when}, by {user}"), who, subtle, when=moment(entry.at))
-    lines = [text(headline, spacing="Medium"), when]
+        said = sentence(N_("{when} · {user}"), {"user": who}, subtle, when=when(moment))
+    items = [headline, {**said, "spacing": "None"}]
     if isinstance(entry.detail, Said):
-        lines.append(text(entry.detail.text(), isSubtle=True))
+        items.append({**spoken(entry.detail.text(), isSubtle=True), "spacing": "None"})
     elif entry.detail:  # written before details were kept as message ids: shown as it was
-        lines.append(quoted(entry.detail, isSubtle=True))
-    return lines
+        items.append(quoted(entry.detail, isSubtle=True, spacing="None"))
+    return {"type": "Container", "separator": True, "spacing": "Small", "items": items}
 
 
 def audit_card(view: AuditView) -> Card:
-    """`audit`: the latest costly or destructive actions."""
+    """`audit`: the latest costly or destructive actions, newest first."""
     body: list[Element] = [heading(_("Audit trail"))]
     if not view.entries:
         body.append(text(_("Nothing costly or destructive has been done yet.")))
-    for entry in view.entries:
-        body += _entry_lines(entry)
+    body += [_entry(entry) for entry in view.entries]
     return card(body)

@@ -4,9 +4,23 @@ chart in card text)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
-from infra.i18n import _, moment, number, percent, price
+from adaptive_cards.common import (
+    Card,
+    Element,
+    card,
+    facts,
+    heading,
+    name_value,
+    sentence,
+    submit,
+    text,
+    titled,
+    when,
+)
+from infra.i18n import N_, _, day, number, percent, price
 from skills.spend import Approval, Budget, BudgetCheck, BudgetNotice, SpendView
 
 DAYS_SHOWN = 7
@@ -22,11 +36,11 @@ def spend_card(view: SpendView) -> Card:
     """`spend`: what the current resource cost, reported and estimated."""
     costs, money = view.costs, view.costs.currency
     if view.period == "month":
-        title = _("Spend on {account} this month", account=view.account)
+        title = N_("Spend on {account} this month")
     else:
-        title = _("Spend on {account} in the last 30 days", account=view.account)
-    body: list[Element] = [heading(title)]
-    pairs = [
+        title = N_("Spend on {account} in the last 30 days")
+    body: list[Element] = [titled(title, {"account": view.account})]
+    pairs: list[tuple[str, str | Element]] = [
         (_("Training jobs"), price(costs.total("training"), money)),
         (_("Hosting"), price(costs.total("hosting"), money)),
         (_("Inference"), price(costs.total("inference"), money)),
@@ -55,7 +69,7 @@ def spend_card(view: SpendView) -> Card:
     else:
         body.append(
             text(
-                _("Azure's latest data is for {day} (UTC).", day=latest.isoformat()),
+                _("Azure's latest data is for {day} (UTC).", day=day(latest)),
                 isSubtle=True,
             )
         )
@@ -65,7 +79,7 @@ def spend_card(view: SpendView) -> Card:
                 _(
                     "Azure reports costs hours late: the estimate counts training and hosting "
                     "since {since} at list prices.",
-                    since=moment(view.since),
+                    since=when(dt.datetime.fromtimestamp(view.since, dt.UTC)),
                 ),
                 isSubtle=True,
             )
@@ -85,7 +99,8 @@ def spend_card(view: SpendView) -> Card:
     if days:
         top = max(d.total for d in days)
         lines = [
-            f"- {d.day.isoformat()} {_bar(d.total / top)} {price(d.total, money)}" for d in days
+            f"- {day(d.day, year=False)} {_bar(d.total / top)} {price(d.total, money)}"
+            for d in days
         ]
         body.append(text(_("By day:")))
         body.append(text("\n".join(lines)))
@@ -147,17 +162,17 @@ def approval_card(approval: Approval) -> Card:
     spent = _("unknown") if check.spent is None else price(check.spent, money)
     if approval.kind == "deploy":
         title, subject = _("Approve a deployment over the budget?"), _("Deployment")
-        started = _("Approved by {name}; the deployment starts.", name=approval.by)
+        started = N_("Approved by {name}; the deployment starts.")
     else:
         title, subject = _("Approve a training over the budget?"), _("Training plan")
-        started = _("Approved by {name}; the training starts.", name=approval.by)
+        started = N_("Approved by {name}; the training starts.")
     estimate = _("unknown") if check.estimate is None else price(check.estimate, money)
     body = [
         heading(title),
         facts(
             [
-                (_("Asked by"), approval.asker_name or approval.asker),
-                (subject, approval.what),
+                (_("Asked by"), name_value(approval.asker_name or approval.asker)),
+                (subject, name_value(approval.what)),
                 (_("Estimate"), estimate),
                 (_("Spent this month"), spent),
                 (_("Budget this month"), price(check.budget, money)),
@@ -168,14 +183,14 @@ def approval_card(approval: Approval) -> Card:
         said = (
             started
             if approval.state == "approved"
-            else _("Refused by {name}; nothing was started.", name=approval.by)
+            else N_("Refused by {name}; nothing was started.")
         )
-        return card([*body, text(said, weight="Bolder")])
+        return card([*body, sentence(said, {"name": approval.by}, {"weight": "Bolder"})])
     data = {"token": approval.token}
     return card(
         [*body, text(_("An admin approves or refuses it."), isSubtle=True)],
         [
-            submit(_("Approve"), verbs.SPEND_APPROVE, data),
+            submit(_("Approve"), verbs.SPEND_APPROVE, data, "positive"),
             submit(_("Refuse"), verbs.SPEND_REFUSE, data),
         ],
     )
@@ -183,17 +198,19 @@ def approval_card(approval: Approval) -> Card:
 
 def budget_notice_card(view: BudgetNotice) -> Card:
     """The month's spend reached 80% or 100% of the budget."""
+    words = {"account": view.account}
     if view.share >= 1:
-        title = _("{account} has used its whole budget this month", account=view.account)
+        title = titled(N_("{account} has used its whole budget this month"), words, "attention")
     else:
-        title = _(
-            "{account} has used {share} of its budget this month",
-            account=view.account,
+        title = titled(
+            N_("{account} has used {share} of its budget this month"),
+            words,
+            "warning",
             share=percent(view.share, 0),
         )
     return card(
         [
-            heading(title),
+            title,
             facts(
                 [
                     (_("Spent this month"), price(view.spent, view.currency)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from adaptive_cards import verbs
 from adaptive_cards.common import (
@@ -16,9 +15,9 @@ from adaptive_cards.common import (
     quoted,
     sentence,
     show_card,
+    spoken,
     submit,
     text,
-    their_words,
 )
 from infra.i18n import N_, _, n_, number, price
 from skills.validation import Distribution, ValidationReport
@@ -61,18 +60,10 @@ def _capital(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
-def _said(value: str, spacing: str | None = None, **style: Any) -> Element:
-    """The bot's line from a message that sets names and the file's own words off as code (chat
-    text draws them so: "`role`", "`{keys}`"): on a card those parts are quoted TextRuns in
-    monospace, the rest the bot's words; no run is markdown, no backtick shows."""
-    runs: list[Element] = []
-    for index, piece in enumerate(value.split("`")):
-        if index % 2 and piece:
-            runs += their_words(piece, fontType="Monospace", **style)
-        elif piece:
-            runs.append({"type": "TextRun", "text": piece, **style})
-    block: Element = {"type": "RichTextBlock", "inlines": runs}
-    return {**block, "spacing": spacing} if spacing else block
+def _said(value: str, spacing: str = "Small") -> Element:
+    """A line of the report said in a chat message too (names and the file's own words in
+    backticks there): on the card, `spoken`, with its spacing."""
+    return {**spoken(value), "spacing": spacing}
 
 
 def _examples(count: int) -> str:
@@ -81,7 +72,7 @@ def _examples(count: int) -> str:
 
 def _problems(report: ValidationReport) -> list[Element]:
     """What is wrong with a file in words, where (line numbers), one line per kind of problem."""
-    body = [_said("• " + _capital(e.text()), spacing="Small") for e in report.file_errors]
+    body = [_said("• " + _capital(e.text())) for e in report.file_errors]
     lines: dict[str, list[int]] = {}
     for error in report.errors:
         lines.setdefault(_capital(error.text()), []).append(error.line)
@@ -93,7 +84,7 @@ def _problems(report: ValidationReport) -> list[Element]:
             lines=_lines(where, len(where)),
             problem=problem,
         )
-        body.append(_said(said, spacing="Small"))
+        body.append(_said(said))
     if report.over_limit:
         count = len(report.over_limit)
         said = n_(
@@ -104,7 +95,7 @@ def _problems(report: ValidationReport) -> list[Element]:
             model=report.model,
             lines=_lines(report.over_limit, count),
         )
-        body.append(_said(said, spacing="Small"))
+        body.append(_said(said))
     codes = {e.code for e in report.file_errors}
     total = sum(n for code, n in report.error_counts.items() if code not in codes)
     more = total - sum(len(where) for where in list(lines.values())[:SHOWN_PROBLEMS])
@@ -125,7 +116,7 @@ def _problems(report: ValidationReport) -> list[Element]:
 
 def _warnings(report: ValidationReport) -> list[Element]:
     """What is valid but worth a look, each with a warning sign (no colour: words)."""
-    return [_said("⚠️ " + w.text(), spacing="Small") for w in report.warnings]
+    return [_said("⚠️ " + w.text()) for w in report.warnings]
 
 
 def _verdict(report: ValidationReport) -> Element:
@@ -248,7 +239,7 @@ def check_failed_card(names: Sequence[str], message: str) -> Card:
     """The card when a check could not finish, with the one sentence why (it names the files:
     a TextRun, never markdown)."""
     title = sentence(N_("Could not check {names}"), words={"names": list(names)}, style=HEADING)
-    return card([title, _said(message)])
+    return card([title, spoken(message)])
 
 
 def offer_card(names: Sequence[str], ids: Sequence[str]) -> Card:

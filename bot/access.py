@@ -42,8 +42,9 @@ class RolesArgs:
 
 
 def parse_roles(text: str, data: Mapping[str, Any]) -> RolesArgs:
-    """Who gets (or loses) the lab's four roles; nobody named: list them."""
-    words = text.split()
+    """Who gets (or loses) the lab's four roles; nobody named: list them (the text, or a card
+    button's `arg`: the roles card's "Assign the roles to me")."""
+    words = (text or str(data.get("arg") or "")).split()
     remove = bool(words) and words[-1].lower() == "remove"
     if remove:
         words = words[:-1]
@@ -81,8 +82,9 @@ class KeysArgs:
 
 
 def parse_keys(text: str, data: Mapping[str, Any]) -> KeysArgs:
-    """`keys`, `keys rotate key1`, `keys rotate key2`."""
-    words = [w.lower() for w in text.split()]
+    """`keys`, `keys rotate key1`, `keys rotate key2` (the text, or a card button's `arg`: the
+    keys card's Regenerate buttons)."""
+    words = [w.lower() for w in (text or str(data.get("arg") or "")).split()]
     if not words:
         return KeysArgs()
     if words[0] == "rotate" and len(words) == 2 and words[1] in ("key1", "key2"):

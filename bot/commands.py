@@ -505,7 +505,7 @@ def build_router() -> Router:
                 korean=("예산",),
             ),
             Command(
-                "keys",
+                verbs.KEYS,
                 N_("keys [rotate key1|key2]"),
                 N_("Show the endpoint and masked keys, or regenerate one without downtime."),
                 parse_keys,
@@ -514,7 +514,7 @@ def build_router() -> Router:
                 korean=("키",),
             ),
             Command(
-                "teardown",
+                verbs.TEARDOWN,
                 N_("teardown"),
                 N_("Delete everything I created on the current resource (asks to confirm first)."),
                 no_args,

@@ -18,7 +18,7 @@ message id with parameters, `later()`, and said in its reader's language.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,7 +27,7 @@ from gettext import c2py
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_skeleton
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -127,6 +127,14 @@ def _(message: str, /, **params: object) -> str:
     """`message` in the current language, its `{name}` placeholders filled from `params`."""
     found = _catalog(current()).table.get(message)
     return _fill(found[0] if found else message, params)
+
+
+def spell(message: str, /, values: Mapping[str, object]) -> str:
+    """`message` in the current language with each Korean particle after a placeholder in the
+    form its value in `values` needs, the placeholders left unfilled (for a caller that fills
+    them with something else: a card's TextRuns, adaptive_cards.common.sentence)."""
+    found = _catalog(current()).table.get(message)
+    return attach(found[0] if found else message, values)
 
 
 def n_(singular: str, plural: str, count: int, /, **params: object) -> str:
@@ -244,6 +252,14 @@ def duration(seconds: float) -> str:
 
 def _unit(value: float, unit: str) -> str:
     return format_unit(value, unit, length="short", locale=current())
+
+
+def day(value: dt.date, year: bool = True) -> str:
+    """A calendar day in the locale's words: `Dec 4, 2026` (`Dec 4` without the year); Korean
+    `2026년 12월 4일`, never the numeric "2026. 12. 4." a card's markdown would read as a list."""
+    skeleton = "yMMMd" if year else "MMMd"
+    moment = dt.datetime(value.year, value.month, value.day)
+    return format_skeleton(skeleton, moment, locale=current())
 
 
 def moment(when: dt.datetime | float | str) -> str:

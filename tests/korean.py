@@ -98,6 +98,8 @@ ALLOWED = {
 }
 _CODE = re.compile(r"`[^`]*`")
 _URL = re.compile(r"https?://\S+|www\.\S+")
+_WHEN = re.compile(r"\{\{(DATE|TIME)\([^)]*\)\}\}")
+"""A date or time each reader's client writes in their language (adaptive_cards.common.when)."""
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’._-]*")
 
 
@@ -149,7 +151,7 @@ def english(texts: Iterable[str], names: Iterable[str] = ()) -> list[str]:
         for line in text.splitlines():
             if line.lstrip().startswith(">"):
                 continue
-            bare = _URL.sub(" ", _CODE.sub(" ", line))
+            bare = _WHEN.sub(" ", _URL.sub(" ", _CODE.sub(" ", line)))
             words = [w for w in _WORD.findall(bare) if w.lower().strip("'’._-") not in ALLOWED]
             # a word with a digit is a model or an id; one letter is a placeholder (`N`, `X`)
             words = [w for w in words if len(w) > 1 and not any(c.isdigit() for c in w)]

@@ -40,6 +40,8 @@ WIDTHS = (560, 360)
 TALL = 2000
 """Rendered heights above this are marked in the index (issue 26: no card over 2,000 px)."""
 FULL_HELP = "help-full"
+HELP_TALL = 1200
+"""The help cards' limit at 560 px (issue 26: help under 1,200 px on the desktop)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,17 @@ Over {TALL:,} px: marked.</p>
 """
 
 
+def too_tall(planned: list[Shot], drawn: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The pictures over their limit: any card over TALL, a help card over HELP_TALL at 560 px."""
+    found = []
+    for shot in planned:
+        height = int(drawn[shot.png]["height"]) if shot.png in drawn else 0
+        limit = HELP_TALL if shot.card in ("help", FULL_HELP) and shot.width == 560 else TALL
+        if height > limit:
+            found.append(f"{shot.png}: {height:,} px, over {limit:,}")
+    return found
+
+
 def main() -> None:
     """Build the gallery in build/gallery/ and print each card's height (light theme)."""
     if shutil.which("node") is None or not Path("/usr/bin/chromium").exists():
@@ -199,6 +212,8 @@ def main() -> None:
         heights = (drawn[Shot(name, lang, "light", width).png]["height"] for lang, width in light)
         print(f"| {name} | " + " | ".join(f"{h:,}" for h in heights) + " |")
     print(f"{len(planned)} pictures and the index: {OUT / 'index.html'}")
+    if tall := too_tall(planned, drawn):
+        sys.exit("Too tall:\n" + "\n".join(tall))
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ STATES = {
 
 
 def state_label(state: str) -> str:
-    """A deployment's provisioning state in words (one Azure does not list here as code)."""
+    """A deployment's provisioning state in words (one Azure does not list here as Azure
+    names it)."""
     known = STATES.get(state.lower())
-    return _(known) if known else f"`{state}`"
+    return _(known) if known else state
 
 
 def state_said(state: str) -> Said:

@@ -24,17 +24,22 @@ from collections.abc import Mapping
 
 import openai
 
-from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError
 from infra.i18n import N_, Said, _, later
-from infra.text import name_in_sentence
 from skills.audit import Actor
 from skills.confirmations import lifetime_hours
 from skills.context import Context
 from skills.provisioning import arm, roles
 from skills.provisioning.records import KeyName, KeysRequest, KeyState, PrincipalName
-from skills.provisioning.views import KeyRotated, KeysView, RoleLine, RolesView, RotatePlan
+from skills.provisioning.views import (
+    KeyRotated,
+    KeysView,
+    RoleLine,
+    RolesView,
+    RotatePlan,
+    Rotation,
+)
 from skills.records import resource_segment
 from skills.resources import Resources
 
@@ -178,12 +183,8 @@ class Access:
         rotated = {}
         for name in ("key1", "key2"):
             at = state.rotated_at.get(name) if state else None
-            if at:
-                who = state.rotated_by.get(name, "?") if state else "?"
-                who = name_in_sentence(who)  # a name from Teams: never markdown
-                rotated[name] = _("{when} by {name}", when=i18n.moment(at), name=who)
-            else:
-                rotated[name] = _("not by the bot")
+            if state and at:
+                rotated[name] = Rotation(at, state.rotated_by.get(name, "?"))
         return KeysView(
             resource.account,
             resource.endpoint,
@@ -280,11 +281,10 @@ class Access:
         )
         await self.ctx.audit.end(entry.id, "done", detail)
         masked = {key: mask(value) for key, value in after.items()}
-        also = ""
+        also = None
         at = noted.rotated_at.get(other, 0.0) if noted else 0.0
         if noted and at >= request.created_at:  # the other key changed since the question
-            who = name_in_sentence(noted.rotated_by.get(other, "?"))
-            also = _("{when} by {name}", when=i18n.moment(at), name=who)
+            also = Rotation(at, noted.rotated_by.get(other, "?"))
         return KeyRotated(resource.account, name, other, switched, masked, also)
 
     async def _switch(self, resource: Resource, name: KeyName, value: str) -> None:

@@ -23,7 +23,6 @@ from infra import i18n
 from infra.azure import Resource
 from infra.errors import UserError, unexpected
 from infra.i18n import N_, Said, _, later, moment
-from infra.text import name_in_sentence
 from skills.audit import UNEXPECTED, Actor, AuditEntry
 from skills.confirmations import lifetime_hours
 from skills.context import Context
@@ -37,6 +36,7 @@ from skills.provisioning.regions import (
     region_name,
 )
 from skills.provisioning.views import (
+    Origin,
     ProvisionFailed,
     ProvisionPlan,
     ProvisionProgress,
@@ -465,22 +465,9 @@ class Provisioning:
                 state = _("not found on Azure")
             else:
                 location, sku, state = found.location, found.sku, arm.state_name(found.state)
-        if known is None:
-            origin = _("from the settings (the default for every team and conversation)")
-        elif known.provisioned:
-            origin = _(
-                "provisioned by {name} ({id}) on {when}",
-                name=name_in_sentence(known.by_name),  # a name from Teams: never markdown
-                id=known.by,
-                when=i18n.moment(known.at),
-            )
-        else:
-            origin = _(
-                "adopted by {name} ({id}) on {when}",
-                name=name_in_sentence(known.by_name),
-                id=known.by,
-                when=i18n.moment(known.at),
-            )
+        origin = None
+        if known is not None:
+            origin = Origin(not known.provisioned, known.by_name or known.by, known.at)
         unset = _("(not set)")
         return ResourceView(
             subscription=resource.subscription_id or unset,

@@ -88,7 +88,7 @@ ENGLISH_VERBS = {
     "Approve", "Ask", "Cancel", "Chat", "Check", "Clear", "Compare", "Confirm", "Continue",
     "Create", "Delete", "Deploy", "End", "Evaluate", "Keep", "List", "Open", "Pause", "Purge",
     "Redeploy", "Refuse", "Regenerate", "Resume", "See", "Send", "Show", "Start", "Stop", "Tear",
-    "Train", "Try", "Upload", "Use", "Validate", "View",
+    "Train", "Try", "Upload", "Use", "Validate", "View", "Assign",
 }  # fmt: skip
 """The first word of an English button: a verb (a label says what pressing it does)."""
 AA = 4.5

@@ -34,7 +34,7 @@ from adaptive_cards.common import Card
 from bot.commands import build_router
 from bot.render import render
 from infra.azure import Resource
-from infra.i18n import duration, use
+from infra.i18n import duration, later, use
 from skills import notify
 from skills.audit import AuditEntry
 from skills.chat import Answer, ChatSession
@@ -58,6 +58,7 @@ from skills.provisioning.views import (
     AuditView,
     KeyRotated,
     KeysView,
+    Origin,
     ProvisionFailed,
     ProvisionPlan,
     ProvisionProgress,
@@ -67,6 +68,7 @@ from skills.provisioning.views import (
     RoleLine,
     RolesView,
     RotatePlan,
+    Rotation,
     TeardownPlan,
     TeardownProgress,
 )
@@ -332,7 +334,7 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
                 "S0",
                 "https://aoai-lab2.openai.azure.com/",
                 "Entra ID (the bot's own identity)",
-                "provisioned by Ada (0a11) on 2026-01-01 10:00 UTC",
+                Origin(adopted=False, by="Ada", at=1_767_261_600.0),
                 "Succeeded",
             )
         ),
@@ -342,7 +344,11 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
         "roles",
         provisioning.roles_card(
             RolesView(
-                "aoai-lab2", (RoleLine(**{**contributor.__dict__, "holders": ("Ada (0a11)",)}),)
+                "aoai-lab2",
+                (
+                    RoleLine(**{**contributor.__dict__, "holders": ("Ada (0a11)",)}),
+                    RoleLine("Cognitive Services Usages Reader", "Read quota.", "subscription"),
+                ),
             )
         ),
     )
@@ -366,7 +372,7 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
                 "key auth with KEY1",
                 {"key1": "••••abcd", "key2": "••••ef01"},
                 "key1",
-                {"key1": "not by the bot", "key2": "2026-01-01 10:00 UTC by Ada"},
+                {"key2": Rotation(1_767_261_600.0, "Ada")},
             )
         ),
     )
@@ -402,10 +408,15 @@ def cards(tmp_path: Path) -> Iterator[tuple[str, Card]]:
         user="0a11",
         user_name="Ada",
         action="teardown",
-        target="5 item(s) on aoai-lab2",
+        target="aoai-lab2",
         resource="aoai-lab2 (rg-lab)",
         outcome="partly done",
-        detail="ftjob-1: Azure said no.",
+        detail=later(
+            "deleted {deleted} of {total}; not deleted: {items}",
+            deleted=3,
+            total=4,
+            items="ftjob-1",
+        ),
     )
     yield "audit", provisioning.audit_card(AuditView((entry,)))
     session = ChatSession(

@@ -168,7 +168,7 @@ def test_english_stays_english() -> None:
         flat = "\n".join(text for texts in shown() for text in texts)
         said = [error.message for error in errors()]
     assert "Estimated hosting fee: $1.70 per hour (about $40.80 a day)" in flat
-    assert "Deploy teacher?" in flat and "idle 0.1 days, 14.9 days left of 15" in flat
+    assert "Deploy `teacher`?" in flat and "idle 0.1 days, 14.9 days left of 15" in flat
     assert (
         "> Narrow AI does one task.\n>\n> General AI would do any.\n\n_teacher · 1,234 prompt"
         in flat
@@ -238,3 +238,47 @@ async def test_a_followed_deployment_speaks_its_deployers_language(tmp_path: Pat
     # The deleted card's heading is bot/render.py's (still English there): it is said with
     # adaptive_cards.deployment.deleted_card, Korean in test_every_hosting_and_chat_text_is_korean.
     assert any(any("deleted" in line for line in t) for t in texts)
+
+
+def _actions(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        own = [node] if node.get("type") == "Action.Submit" else []
+        return own + [a for value in node.values() for a in _actions(value)]
+    if isinstance(node, list):
+        return [a for value in node for a in _actions(value)]
+    return []
+
+
+def test_each_deployment_has_its_model_state_and_buttons_delete_apart_from_chat() -> None:
+    row = DeploymentRow("teacher", TUNED, "standard", 1, "Succeeded", 60.0, 600.0, 0.1, 14.9)
+    listing = deployment.deployments_card(
+        DeploymentList("aoai-lab", [row], [DeletedForInactivity("old", TUNED)])
+    )
+    shown = texts_of(card_activity(listing).serialize())
+    assert "`teacher` · Succeeded, Standard x1" in shown  # name, state, sku: one line
+    assert f"`{TUNED}`" in shown
+    first = next(b for b in listing["body"] if b.get("separator"))
+    buttons = first["items"][-1]["columns"]  # Chat and Keep alive, then Delete in a column
+    left, right = ([a["title"] for a in _actions(c)] for c in buttons)
+    assert (left, right) == (["Chat", "Keep alive"], ["Delete"])
+    styles = {a["title"]: a.get("style") for a in _actions(listing)}
+    assert styles == {"Chat": None, "Keep alive": None, "Delete": "destructive", "Redeploy": None}
+    gone = _actions(listing)[-1]["data"]
+    assert (gone["verb"], gone["model"], gone["name"]) == ("deploy", TUNED, "old")
+
+
+def test_the_main_action_is_positive_and_what_deletes_is_destructive() -> None:
+    def styles(content: Card) -> list[tuple[str, str | None]]:
+        return [(a["title"], a.get("style")) for a in _actions(content)]
+
+    assert styles(deployment.confirm_card(plan())) == [("Deploy", "positive"), ("Cancel", None)]
+    assert styles(deployment.succeeded_card(DeploymentSucceeded(plan(), 1.0))) == [
+        ("Chat with it", "positive"),
+        ("Evaluate", None),
+        ("Delete deployment", "destructive"),
+    ]
+    warning = deployment.idle_warning_card(IdleWarning("teacher", TUNED, 1.0, 2.0))
+    assert styles(warning) == [("Keep alive", "positive"), ("Delete now", "destructive")]
+    assert warning["body"][0]["style"] == "warning"  # a band, not a text colour
+    asked = deployment.delete_confirm_card("teacher", TUNED, "d" * 32, 24)
+    assert styles(asked) == [("Delete", "destructive"), ("Keep it", None)]

@@ -103,7 +103,7 @@ def shown() -> list[list[str]]:
 def test_the_cards_say_what_is_compared_what_it_costs_and_what_was_found() -> None:
     with i18n.use("en"):
         ask, _cancelled, live, result, failed, offer = ["\n".join(t) for t in shown()]
-    assert "Evaluate clippy against base?" in ask and "120,000 tokens for both runs" in ask
+    assert "Evaluate `clippy` against `base`?" in ask and "120,000 tokens for both runs" in ask
     assert "$0.03" in ask and "a fixed sample of 1,000 of them" in ask
     assert "preferred answer" in ask
     assert "3 of 1,000 done" in live and "5 of 1,000 done" in live
@@ -115,16 +115,21 @@ def test_the_cards_say_what_is_compared_what_it_costs_and_what_was_found() -> No
     assert "an estimated less than $0.01" in "\n".join(
         texts_of({"attachments": [{"content": result_card(EvalDone(SETUP, tiny))}]})
     )
-    assert "judge (the opinion of the model judge-4o, not a measurement)" in result
+    assert "`judge` (the opinion of the model `judge-4o`, not a measurement)" in result
     assert "-0.700 (95% interval -1.000 to -0.400) worse" in result
-    assert "Evaluation of clippy failed" in failed
+    assert "Evaluation of `clippy` failed" in failed
     assert "Deploy first" in offer and "Deploy it" in offer
+    done = result_card(EvalDone(SETUP, OUTCOME))
+    worst = [a for a in done["actions"] if a["type"] == "Action.ShowCard"]  # behind a button
+    assert [a["title"] for a in worst] == ["Show where it did worst"]
     quotes = [
-        b["text"]
-        for b in result_card(EvalDone(SETUP, OUTCOME))["body"]
-        if str(b.get("id", "")).startswith("quote-")
+        run["text"]
+        for block in worst[0]["card"]["body"]
+        for run in block.get("inlines", [])
+        if str(run.get("id", "")).startswith("quote-")
     ]
     assert quotes == ["Capital?", "Canberra.", "Canberra", "Sydney!"]  # their words, as quotations
+    assert "Example 1: base 0.90, fine-tuned 0.10" in result  # not "1. ", a list in markdown
 
 
 def test_every_evaluation_card_is_korean() -> None:

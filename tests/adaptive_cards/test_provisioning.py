@@ -29,6 +29,7 @@ from skills.provisioning.views import (
     AuditView,
     KeyRotated,
     KeysView,
+    Origin,
     ProvisionFailed,
     ProvisionPlan,
     ProvisionProgress,
@@ -38,6 +39,7 @@ from skills.provisioning.views import (
     RoleLine,
     RolesView,
     RotatePlan,
+    Rotation,
     TeardownPlan,
     TeardownProgress,
 )
@@ -58,12 +60,12 @@ def items(korean: bool) -> tuple[TeardownItem, ...]:
     """What teardown deletes, labelled as the workflow labels them."""
     if korean:
         labels = (
-            "`teacher` (`gpt-4o-mini-2024-07-18.ft-abc-teacher`)",
-            "`ftjob-1`과 미세 조정된 모델",
-            "`file-1` (`training_set.jsonl`)",
-            "`teacherlab` (리소스 그룹 `rg-lab`은 남겨 둠)",
+            "teacher (gpt-4o-mini-2024-07-18.ft-abc-teacher)",
+            "ftjob-1과 미세 조정된 모델",
+            "file-1 (training_set.jsonl)",
+            "teacherlab (리소스 그룹 rg-lab은 남겨 둠)",
         )
-        reason = "Azure 응답: `The job is still running.`"
+        reason = "Azure 응답: `The job is still running.`"  # Azure's words: a TextRun
     else:
         labels = (
             "teacher (gpt-4o-mini-2024-07-18.ft-abc-teacher)",
@@ -110,14 +112,12 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
             "reason": "`teacherlab`은 이미 사용 중인 이름입니다: 다른 Azure 리소스가 "
             "쓰고 있습니다.",
             "auth": "Entra ID(제 ID)",
-            "origin": "프로비저닝: `Ada Admin` (`0a11`), 2026. 1. 1. 오전 10시 0분 0초 UTC",
             "found": "성공",
             "allows": "파일 업로드, 미세 조정, 배포, 모델 호출 (데이터 평면, Entra ID).",
             "scope": "리소스",
             "assigned": "지금 할당함",
             "removed": "지금 제거함",
             "uses": "KEY1 키 인증",
-            "rotated": "제가 다시 생성한 적 없음",
             "date": "2026-01-03",
         }
         if korean
@@ -127,14 +127,12 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
             "note": "FTBOT_BOT_PRINCIPAL_ID is not set, so the bot assigned itself no role.",
             "reason": "The name teacherlab is taken: another Azure resource already uses it.",
             "auth": "Entra ID (the bot's own identity)",
-            "origin": "provisioned by Ada Admin (0a11) on Jan 1, 2026, 10:00:00 AM UTC",
             "found": "Succeeded",
             "allows": "Upload files, fine-tune, deploy and call the models (data plane, Entra ID).",
             "scope": "account",
             "assigned": "assigned now",
             "removed": "removed now",
             "uses": "key auth with KEY1",
-            "rotated": "not by the bot",
             "date": "2026-01-03",
         }
     )
@@ -144,7 +142,7 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
     assigned = RoleLine(**{**role.__dict__, "held": True, "note": said["assigned"]})
     removed = RoleLine(**{**role.__dict__, "held": False, "note": said["removed"]})
     masked = {"key1": "••••abcd", "key2": "••••efgh"}
-    rotated = {"key1": said["rotated"], "key2": said["rotated"]}
+    rotated = {"key2": Rotation(1_767_261_600.0, "Ada Admin")}  # key1: never by the bot
     progress = ProvisionProgress(plan(region), said["step"], said["state"], 200.0)
     return [
         ("provision-confirm", cards.provision_confirm_card(plan(region))),
@@ -182,7 +180,7 @@ def every_card(korean: bool) -> list[tuple[str, Card]]:
                     "S0",
                     ENDPOINT,
                     said["auth"],
-                    said["origin"],
+                    Origin(adopted=False, by="Ada Admin", at=1_767_261_600.0),
                     said["found"],
                 )
             ),
@@ -274,49 +272,152 @@ def test_every_card_speaks_korean() -> None:
         assert languages <= {"ko"}, name
 
 
-def test_names_read_as_code_in_korean_and_as_they_are_in_english() -> None:
+def runs(content: Any) -> list[dict[str, Any]]:
+    """Every TextRun of a card (or of any part of one)."""
+    if isinstance(content, dict):
+        own = [content] if content.get("type") == "TextRun" else []
+        return own + [run for value in content.values() for run in runs(value)]
+    if isinstance(content, list):
+        return [run for value in content for run in runs(value)]
+    return []
+
+
+def names(content: Card) -> list[str]:
+    """The others' words on a card: TextRuns with a quotation's id (never markdown)."""
+    return [r["text"] for r in runs(content) if str(r.get("id", "")).startswith("quote-")]
+
+
+def buttons(content: Card) -> list[tuple[str, str, str | None]]:
+    """(title, verb, style) of every button of a card, wherever it is."""
+    found = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Submit":
+                found.append((node["title"], node["data"]["verb"], node.get("style")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(content)
+    return found
+
+
+def test_names_are_textruns_in_every_language() -> None:
+    """Names and ids are TextRuns (shown as they are, never markdown, no backticks) in Korean
+    and English alike; Korean particles after them are the ones the names take."""
     with i18n.use("ko"):
         korean = dict(every_card(korean=True))
     english_cards = dict(every_card(korean=False))
     confirm = seen(korean["provision-confirm"])
-    assert confirm[0] == "`teacherlab` 리소스를 만들까요?"
+    assert confirm[0] == "`teacherlab` 리소스를 만들까요?"  # the account: a TextRun
     assert "`rg-lab` (새로 만들며, 나중에도 삭제하지 않음)" in confirm
     assert "미국 중북부 (`northcentralus`)" in confirm
     assert [a["title"] for a in korean["provision-confirm"]["actions"]] == ["만들기", "취소"]
-    assert "`••••abcd`" in seen(korean["keys"])
+    assert "••••abcd" in names(korean["keys"]) and "`" not in "".join(names(korean["keys"]))
+    assert seen(korean["teardown-done"])[0] == "`teacherlab`에서 제가 만든 것을 모두 삭제했습니다"
+    said = seen(korean["teardown-failed"])
+    assert any(line.startswith("Azure는 `teacherlab`을 48시간 동안") for line in said), said
+    assert seen(english_cards["provision-confirm"])[0] == "Create `teacherlab`?"
+    assert names(english_cards["provision-confirm"])[0] == "teacherlab"
+    assert "••••abcd" in names(english_cards["keys"])
+
+
+def test_the_audit_says_who_what_and_when_compactly_in_the_reader_s_language() -> None:
+    """One row per action: what, on what, how it ended; when in each reader's own time zone
+    (DATE/TIME, never a literal UTC time, never a line Teams reads as a numbered list); the
+    person's name, not their object id; the detail in the reader's language."""
+    with i18n.use("ko"):
+        korean = dict(every_card(korean=True))
+    english_cards = dict(every_card(korean=False))
     audit = seen(korean["audit"])
-    assert "**정리** `teacherlab` — 일부 완료" in audit
-    assert "4개 중 3개 삭제, 삭제하지 못함: `ftjob-1`" in audit
-    assert "**키 다시 생성** `KEY1` — 완료" in audit and "먼저 KEY2로 전환함" in audit
-    assert any(t.startswith("2023. 11. 14.") and "실행: `Ada Admin (0a11)`" in t for t in audit)
-    assert seen(english_cards["provision-confirm"])[0] == "Create teacherlab?"
-    assert "••••abcd" in seen(english_cards["keys"])
+    assert "정리 `teacherlab` · 일부 완료" in audit
+    assert "4개 중 3개 삭제, 삭제하지 못함: ftjob-1" in audit
+    assert "키 다시 생성 `KEY1` · 완료" in audit and "먼저 KEY2로 전환함" in audit
+    stamp = "{{DATE(2023-11-14T22:13:20Z,SHORT)}} {{TIME(2023-11-14T22:13:20Z)}}"
+    assert f"{stamp} · `Ada Admin` · `teacherlab (rg-lab)`" in audit
+    assert not any("0a11" in line or "UTC" in line for line in audit)
+    rows = [b for b in korean["audit"]["body"] if b["type"] == "Container"]
+    assert len(rows) == 3 and all(len(row["items"]) == 3 for row in rows)  # three lines each
     english_audit = seen(english_cards["audit"])
-    assert "**teardown** teacherlab — partly done" in english_audit
+    assert "teardown `teacherlab` · partly done" in english_audit
     assert "deleted 3 of 4; not deleted: ftjob-1" in english_audit
-    old = [
-        b
-        for b in english_cards["audit"]["body"]
-        if b.get("text") == "Azure said: AuthorizationFailed"
-    ]
+    written = runs(english_cards["audit"])
+    old = [r for r in written if r["text"] == "Azure said: AuthorizationFailed"]
     assert old and old[0]["id"].startswith("quote-")  # an entry written before: as it was
+
+
+def test_roles_say_who_has_what_what_is_missing_and_offer_the_fix() -> None:
+    shown = dict(every_card(korean=False))
+    roles = seen(shown["roles"])
+    held = "Held by `Ada Admin (0a11ce00-0000-4000-8000-000000000001)`, `the bot (b0b0)`"
+    assert held in roles  # names from Teams are others' words (TextRuns)
+    assert "Missing: nobody I know of holds it" in roles
+    assert "1 role is held by nobody I know of." in roles
+    assert buttons(shown["roles"]) == [("Assign the roles to me", "roles", "positive")]
+    assert parse_roles("", shown["roles"]["actions"][0]["data"]).target == "me"
+    assert buttons(shown["roles-assigned"]) == []  # what changed, nothing to fix
+
+
+def test_keys_show_no_secret_and_regenerate_each_key_in_the_destructive_style() -> None:
+    shown = dict(every_card(korean=False))
+    keys = shown["keys"]
+    assert names(keys)[1:4] == [ENDPOINT, "••••abcd", "••••efgh"]  # after the account's name
+    assert buttons(keys) == [
+        ("Regenerate KEY1", "keys", "destructive"),
+        ("Regenerate KEY2", "keys", "destructive"),
+    ]
+    asked = [parse_keys("", a["data"]).rotate for a in keys["actions"]]
+    assert asked == ["key1", "key2"]  # each button asks first, as `keys rotate keyN` does
+    when = "{{DATE(2026-01-01T10:00:00Z,SHORT)}} {{TIME(2026-01-01T10:00:00Z)}} by `Ada Admin`"
+    assert when in seen(keys) and "not by the bot" in seen(keys)
+
+
+def test_the_purge_after_a_teardown_is_destructive_and_says_what_it_does() -> None:
+    shown = dict(every_card(korean=False))
+    deployment, *_, account = items(korean=False)
+    done = cards.teardown_progress_card(
+        TeardownProgress("teacherlab", (deployment, account), True, True)
+    )
+    assert buttons(done) == [("Purge for good", "purge", "destructive")]  # its only button
+    assert done["actions"][0]["data"]["account"] == "teacherlab"
+    said = "\n".join(seen(done))
+    assert "Purging it deletes it for good" in said and "it cannot be undone" in said
+    failed = shown["teardown-failed"]
+    assert buttons(failed) == [
+        ("Try again", "teardown", "destructive"),
+        ("Purge for good", "purge", "destructive"),
+    ]
+    bands = [b.get("style") for b in failed["body"] if b["type"] == "Container"]
+    assert bands == ["warning", "attention"]  # the title's band, the failed item's
+    assert buttons(shown["teardown-confirm"])[0] == (
+        "Delete all of it",
+        "teardown-confirm",
+        "destructive",
+    )
+    assert buttons(shown["provision-succeeded"])[0] == (
+        "Assign the roles to me",
+        "roles",
+        "positive",
+    )
 
 
 def test_english_is_still_english() -> None:
     shown = dict(every_card(korean=False))
     for name, content in shown.items():
         assert not hangul(seen(content)), name
-    assert seen(shown["teardown-failed"])[0] == "Teardown of teacherlab: 1 item not deleted"
-    assert (
-        "job: ftjob-1 and its fine-tuned model: **FAILED** (Azure said: The job is still running.)"
-        in seen(shown["teardown-failed"])
-    )
+    assert seen(shown["teardown-failed"])[0] == "Teardown of `teacherlab`: 1 item not deleted"
+    failed = seen(shown["teardown-failed"])
+    assert "job: `ftjob-1 and its fine-tuned model`: FAILED" in failed
+    assert "Azure said: The job is still running." in failed  # the reason, under its item
     assert "This question can be answered for 1 hour." in seen(shown["rotate-in-use"])
-    assert "**Cognitive Services OpenAI Contributor** (at the account)" in seen(shown["roles"])
-    held = "Held by: `Ada Admin (0a11ce00-0000-4000-8000-000000000001)`, `the bot (b0b0)`"
-    assert held in seen(shown["roles"])  # names from Teams are others' words (TextRuns)
-    assert seen(shown["provision-adopted"])[0] == "teacherlab is adopted"
+    assert "Cognitive Services OpenAI Contributor (at the account)" in seen(shown["roles"])
+    assert seen(shown["provision-adopted"])[0] == "`teacherlab` is adopted"
     assert "1 hr 5 min" in seen(shown["provision-adopted"])
+    origin = "provisioned by `Ada Admin` on {{DATE(2026-01-01T10:00:00Z,SHORT)}}"
+    assert any(line.startswith(origin) for line in seen(shown["resource"]))
 
 
 def test_a_card_a_workflow_sends_later_speaks_the_language_it_is_sent_in() -> None:

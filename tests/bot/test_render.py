@@ -124,9 +124,9 @@ def test_the_other_final_status_and_the_job_preview() -> None:
 @pytest.mark.parametrize(
     ("view", "shown"),
     [
-        (DeploymentDeleted("teacher"), "teacher is deleted"),
-        (DeploymentDeleted("teacher", by="Alice {0}"), "teacher is deleted (by Alice {0})"),
-        (DeploymentDeleted("teacher", elsewhere=True), "teacher is deleted (deleted elsewhere)"),
+        (DeploymentDeleted("teacher"), "`teacher` is deleted"),
+        (DeploymentDeleted("teacher", by="Alice {0}"), "`teacher` is deleted (by `Alice {0}`)"),
+        (DeploymentDeleted("teacher", elsewhere=True), "`teacher` is deleted (deleted elsewhere)"),
     ],
 )
 def test_the_deleted_card_says_who_in_its_language(view: DeploymentDeleted, shown: str) -> None:
@@ -154,7 +154,7 @@ async def test_a_view_sent_later_speaks_the_language_around_the_send(
     for sent in (korean, updated):
         assert english(texts_of(sent)) == [] and english([sent["summary"]], ["teacher"]) == []
     assert updated["_op"] == "update" and updated["summary"] == "teacher 배포가 삭제되었습니다"
-    assert texts_of(english_one) == ["teacher is deleted (by Alice)"]
+    assert texts_of(english_one) == ["`teacher` is deleted (by `Alice`)"]  # names: TextRuns
     assert english_one["summary"] == "teacher is deleted"
 
 

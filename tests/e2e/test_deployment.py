@@ -261,4 +261,5 @@ async def test_two_cards_for_one_name_deploy_it_once(
     await chat.press(second, "Deploy")
     assert "has expired or was cancelled" in card_text(await chat.reply())
     audit = card_text(await chat.say("audit"))
-    assert audit.count("**deploy**") == 1 and "— done" in audit, audit
+    deployed = [row for row in audit.splitlines() if row.startswith("deploy ")]
+    assert len(deployed) == 1 and deployed[0].endswith(" · done"), audit

@@ -95,4 +95,4 @@ async def test_deleted_for_inactivity_is_offered_again(
         again = await chat.reply()
         assert f"Deploy {NAME}?" in card_text(again) and model in card_text(again)
         listing = card_text(await chat.say("deployments"))
-        assert "There are no deployments" in listing and "was deleted by Azure" in listing
+        assert "There are no deployments" in listing and f"Azure deleted {NAME} after" in listing

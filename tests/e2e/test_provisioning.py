@@ -19,7 +19,15 @@ from sandbox import contract
 from tests.channel import Activity, Conversation, card_text
 from tests.e2e.test_deployment import updated
 from tests.harness import SANDBOX_TOKEN, client_settings
-from tests.training_flow import FAST, ask, notices, train, validate_samples, wait_until
+from tests.training_flow import (
+    FAST,
+    ask,
+    is_notice,
+    notices,
+    train,
+    validate_samples,
+    wait_until,
+)
 
 ADMIN = "0a11ce00-0000-4000-8000-000000000001"
 """The caller's AAD object id (Teams sends it as `from.aadObjectId`)."""
@@ -56,6 +64,11 @@ async def confirm(chat: Conversation, command: str, button: str, done: str) -> A
     card = await chat.say(command)
     await chat.press(card, button)
     return await chat.reply(updated(card["id"], done), seconds=60)
+
+
+def answer(activity: Activity) -> bool:
+    """A new message of the bot's (the answer to a button), not a card's update or a notice."""
+    return activity["_op"] == "post" and not is_notice(activity)
 
 
 async def principal_can_chat(endpoint: str, deployment: str) -> bool:
@@ -110,9 +123,11 @@ async def test_the_lab_from_provision_to_purge(
     deployed = await confirm(chat, f"deploy {job} name=teacher", "Deploy", "is deployed")
     assert "teacher" in card_text(deployed)
 
-    # 3. roles me: before, the caller's own token is refused; after, it can chat
+    # 3. the ready card's next step, "Assign the roles to me" (what `roles me` does): before,
+    # the caller's own token is refused; after, it can chat
     assert not await principal_can_chat(endpoint, "teacher")
-    reply = await ask(chat, "roles me")
+    await chat.press(done, "Assign the roles to me")
+    reply = await chat.reply(answer)
     shown = card_text(reply)
     assert shown.count("assigned now") == 4, shown
     for role in (
@@ -135,10 +150,15 @@ async def test_the_lab_from_provision_to_purge(
     # keys: masked; rotation of KEY2 changes it and the bot keeps working
     async with clients(bot_url, tmp_path) as azure:
         before = await azure.cognitive.accounts.list_keys(GROUP, ACCOUNT)
-    shown = card_text(await ask(chat, "keys"))
+    keys = await ask(chat, "keys")
+    shown = card_text(keys)
     assert f"••••{before.key1[-4:]}" in shown and f"••••{before.key2[-4:]}" in shown
     assert "Azure does not report" in shown and "Entra ID" in shown
-    rotated = await confirm(chat, "keys rotate key2", "Regenerate KEY2", "KEY2 of")
+    await chat.press(keys, "Regenerate KEY2")  # asks first, as `keys rotate key2` does
+    question = await chat.reply(answer)
+    assert "Regenerate KEY2 of aoai-lab2?" in card_text(question)
+    await chat.press(question, "Regenerate KEY2")
+    rotated = await chat.reply(updated(question["id"], "KEY2 of"), seconds=60)
     assert "KEY1 is the key that still works" in card_text(rotated)
     async with clients(bot_url, tmp_path) as azure:
         after = await azure.cognitive.accounts.list_keys(GROUP, ACCOUNT)
@@ -167,8 +187,13 @@ async def test_the_lab_from_provision_to_purge(
     assert reply["text"].startswith(f"`{ACCOUNT}` was deleted recently and Azure keeps it")
     assert f"`purge {ACCOUNT}`" in reply["text"]
 
-    # purge: gone for good
-    purged = await confirm(chat, f"purge {ACCOUNT}", "Purge", f"{ACCOUNT} is purged")
+    # purge, from the finished teardown's only button: it says what it does, and asks first
+    assert "Purging it deletes it for good" in card_text(finished)
+    await chat.press(finished, "Purge for good")
+    question = await chat.reply(answer)
+    assert f"Purge {ACCOUNT} for good?" in card_text(question)
+    await chat.press(question, "Purge")
+    purged = await chat.reply(updated(question["id"], f"{ACCOUNT} is purged"), seconds=60)
     assert "free again" in card_text(purged)
     async with clients(bot_url, tmp_path) as azure:
         left = [a.name async for a in azure.cognitive.deleted_accounts.list()]
@@ -176,9 +201,11 @@ async def test_the_lab_from_provision_to_purge(
 
     # audit: every action, with the caller
     shown = card_text(await ask(chat, "audit 20"))
+    rows = shown.splitlines()
     for action in ("provision", "train", "deploy", "roles", "keys rotate", "teardown", "purge"):
-        assert f"**{action}**" in shown, action
-    assert f"Ada Admin ({ADMIN})" in shown
+        assert any(row.startswith(f"{action} ") for row in rows), action
+    by = [row for row in rows if row.startswith("{{DATE(")]  # when · who · on what
+    assert by and all(" · Ada Admin · " in row and ADMIN not in row for row in by), by
 
     # no full key in any activity or log line
     secrets = {before.key1, before.key2, after.key2}

@@ -138,5 +138,5 @@ def test_markers_after_a_placeholder_are_resolved_when_it_is_filled() -> None:
 
 def test_the_korean_catalog_says_particles_that_fit() -> None:
     with i18n.use("ko"):
-        assert i18n._("Deploy {name}?", name="ft-teacher") == "`ft-teacher`를 배포할까요?"
-        assert i18n._("Deploy {name}?", name="aoai-lab") == "`aoai-lab`을 배포할까요?"
+        assert i18n._("Deploy {name}?", name="ft-teacher") == "ft-teacher를 배포할까요?"
+        assert i18n._("Deploy {name}?", name="aoai-lab") == "aoai-lab을 배포할까요?"

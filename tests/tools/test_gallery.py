@@ -8,7 +8,18 @@ import re
 from pathlib import Path
 
 from infra.i18n import LANGUAGES, SOURCE
-from tools.gallery import FULL_HELP, TALL, THEMES, WIDTHS, gallery_cards, index, shots, snapshots
+from tools.gallery import (
+    FULL_HELP,
+    HELP_TALL,
+    TALL,
+    THEMES,
+    WIDTHS,
+    gallery_cards,
+    index,
+    shots,
+    snapshots,
+    too_tall,
+)
 
 HANGUL = re.compile("[\uac00-\ud7a3]")
 
@@ -49,3 +60,17 @@ def test_the_index_shows_every_picture_with_its_height(tmp_path: Path) -> None:
         assert f'src="{shot.png}"' in page
     assert "Unknown element type &quot;Chart.Line&quot;." in page
     assert page.count("<td>—</td>") == 1
+
+
+def test_the_gallery_names_every_card_over_its_limit() -> None:
+    planned = shots([("help", "en"), ("validation", "ko")])
+    drawn = {shot.png: {"height": HELP_TALL} for shot in planned}
+    assert too_tall(planned, drawn) == []
+    help_desktop, help_mobile = (s for s in planned if s.card == "help" and s.theme == "dark")
+    drawn[help_desktop.png] = drawn[help_mobile.png] = {"height": HELP_TALL + 1}
+    validation = next(s for s in planned if s.card == "validation")
+    drawn[validation.png] = {"height": TALL + 1}
+    assert too_tall(planned, drawn) == [
+        f"{help_desktop.png}: {HELP_TALL + 1:,} px, over {HELP_TALL:,}",
+        f"{validation.png}: {TALL + 1:,} px, over {TALL:,}",
+    ]
