@@ -71,10 +71,10 @@ def _labels(title: str | None) -> tuple[str, str, str, str, str, str | None]:
 
 
 SIZE = (4.0, 2.0)
-"""The chart's size in inches; at DPI it is 800 x 400 pixels, twice the 400 px a card gives it
-and more than twice what a phone shows (Teams mobile, where the fallback shows), so its text
-stays sharp; larger would not fit the notice in Teams' message size limit."""
-DPI = 200
+"""The chart's size in inches; at DPI it is 640 x 320 pixels, twice the 320 px a phone shows it
+at (Teams mobile is where the fallback shows: Teams desktop draws the Chart.Line), so its text
+stays sharp; larger would crowd the notice out of Teams' message size limit."""
+DPI = 160
 GREY = "#8c8c8c"
 """Text, axes and grid: a mid-grey that reads on Teams' light (#ffffff) and dark (#2d2c2c) card
 backgrounds alike (3.4:1 and 4.1:1, above the 3:1 WCAG asks of graphics and large text; the

@@ -46,7 +46,7 @@ STATUS_LABELS = {
     "cancelled": N_("Cancelled"),
 }
 ENDED = ("succeeded", "failed", "cancelled")
-CHART_POINTS = 30
+CHART_POINTS = 24
 
 
 def status_label(status: str) -> str:
@@ -299,7 +299,7 @@ def loss_chart(train: Sequence[Sequence[float]], valid: Sequence[Sequence[float]
     data = []
     for legend, points in ((_("Training loss"), train), (_("Validation loss"), valid)):
         if points:
-            values = [{"x": int(x), "y": round(y, 4)} for x, y in _thin(points, CHART_POINTS)]
+            values = [{"x": int(x), "y": round(y, 3)} for x, y in _thin(points, CHART_POINTS)]
             data.append({"legend": legend, "values": values})
     png = loss_chart_png([list(p) for p in train], [list(p) for p in valid], _("Loss by step"))
     image = {

@@ -560,7 +560,7 @@ def test_every_view_renders_as_a_card_with_a_summary(tmp_path: Path) -> None:
     png = base64.b64decode(chart["fallback"]["url"].removeprefix("data:image/png;base64,"))
     assert chart["fallback"]["type"] == "Image" and png.startswith(b"\x89PNG")
     image = Image.open(io.BytesIO(png))
-    assert image.size == (800, 400)  # twice the width a card gives it
+    assert image.size == (640, 320)  # twice the width a phone shows it at
     # no white box in the dark theme: a transparent background, grey text, two line colours
     assert image.mode == "P" and image.info["transparency"] == 0 and image.getpixel((0, 0)) == 0
 
