@@ -3,10 +3,26 @@ and the files and models a resource keeps (list, delete)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, heading, quoted, submit, text
+from adaptive_cards.charts import loss_chart_png
+from adaptive_cards.common import (
+    HEADING,
+    Card,
+    Element,
+    card,
+    facts,
+    heading,
+    name_value,
+    quoted,
+    sentence,
+    show_card,
+    submit,
+    text,
+    their_words,
+)
 from infra.i18n import N_, _, duration, n_, number, percent, price, size
 from skills.training.housekeeping import FileList
 from skills.training.jobs import Checkpoint, Event, JobState
@@ -29,16 +45,15 @@ STATUS_LABELS = {
     "failed": N_("Failed"),
     "cancelled": N_("Cancelled"),
 }
-STATUS_COLORS = {"succeeded": "Good", "failed": "Attention", "cancelled": "Warning"}
-CHART_POINTS = 60
+ENDED = ("succeeded", "failed", "cancelled")
+CHART_POINTS = 24
 
 
 def status_label(status: str) -> str:
-    """A readable job status, in the current language (one Azure added later as its own word,
-    as code: it is Azure's, not ours)."""
+    """A readable job status, in the current language (one Azure added later as Azure's word)."""
     if status in STATUS_LABELS:
         return _(STATUS_LABELS[status])
-    return echo(status)
+    return status
 
 
 def _loss(value: float | None) -> str:
@@ -55,18 +70,8 @@ def _price(value: float | None) -> str:
     return _("about {price} (estimate)", price=price(value))
 
 
-def echo(value: str) -> str:
-    """A name as one code span (someone else's word: a file, a suffix, an error code)."""
-    return "`" + " ".join(value.split()).replace("`", "'") + "`"
-
-
-def _files(files: str) -> str:
-    """The files' names (`a.jsonl + b.jsonl`) as code spans: they are the user's names."""
-    return " + ".join(echo(name) for name in files.split(" + "))
-
-
 def _examples(name: str, count: int) -> str:
-    return n_("{name} ({count} example)", "{name} ({count} examples)", count, name=echo(name))
+    return n_("{name} ({count} example)", "{name} ({count} examples)", count, name=name)
 
 
 RESIDENCY = {
@@ -100,9 +105,11 @@ def lineage_text(models: Sequence[str]) -> str:
     return " → ".join(models)
 
 
-def _type_prices(plan: Plan) -> str:
+def _type_prices(plan: Plan) -> list[tuple[str, str]]:
     """The estimate with each training type the model offers, with what Global and Developer
-    training save on Standard (a small run's cents alone hide it)."""
+    training save on Standard (a small run's cents alone hide it): (training type, price)."""
+    if len(plan.type_prices) < 2:
+        return []
     standard = plan.type_prices.get("standard")
     shown = []
     for kind, value in plan.type_prices.items():
@@ -110,108 +117,120 @@ def _type_prices(plan: Plan) -> str:
         if standard and kind != "standard":
             saving = percent(1 - value / standard, 0)
             said = _("{price}, {saving} less than Standard training", price=said, saving=saving)
-        shown.append(f"{training_label(kind)}: {said}")
-    return "; ".join(shown)
+        shown.append((_("Price, {type}", type=training_label(kind)), said))
+    return shown
 
 
 def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
-    """What a run will cost before anything is spent, with Confirm and Cancel."""
+    """What a run will cost before anything is spent, with Confirm and Cancel; the settings a
+    reader rarely checks behind "Show details"."""
     if plan.epochs is not None:
         epochs = number(plan.epochs)
     else:
         epochs = _("{count} (automatic)", count=number(plan.estimated_epochs))
     validation = plan.validation
-    pairs = [(_("Base model"), plan.model)]
+    pairs: list[tuple[str, str | Element]] = [(_("Base model"), name_value(plan.model))]
     if plan.parent:
-        pairs.append((_("Continues from"), plan.parent))
-    if len(plan.lineage) > 2:
-        pairs.append((_("Lineage"), lineage_text(plan.lineage)))
+        pairs.append((_("Continues from"), name_value(plan.parent)))
+    if plan.method != "supervised":
+        pairs.append((_("Method"), method_label(plan.method, plan.beta)))
+    if plan.training_type != "standard":
+        pairs.append((_("Training type"), training_label(plan.training_type)))
     pairs += [
-        (_("Method"), method_label(plan.method, plan.beta)),
-        (_("Training type"), training_label(plan.training_type)),
-        (_("Training file"), _examples(plan.training.name, plan.training.examples)),
+        (_("Training file"), name_value(_examples(plan.training.name, plan.training.examples))),
         (
             _("Validation file"),
-            _examples(validation.name, validation.examples) if validation else _("none"),
+            name_value(_examples(validation.name, validation.examples))
+            if validation
+            else _("none"),
         ),
         (_("Epochs"), epochs),
-    ]
-    if plan.batch_size is not None:
-        pairs.append((_("Batch size"), number(plan.batch_size)))
-    if plan.learning_rate_multiplier is not None:
-        pairs.append((_("Learning rate multiplier"), number(plan.learning_rate_multiplier)))
-    if plan.suffix:
-        pairs.append((_("Suffix"), echo(plan.suffix)))
-    if plan.seed is not None:
-        pairs.append((_("Seed"), str(plan.seed)))
-    pairs += [
-        (_("Billed tokens"), _("{count} (estimate)", count=number(plan.billed_tokens))),
         (_("Training price"), _price(plan.price)),
     ]
     notes: list[Element] = []
-    if plan.method == "dpo":
-        notes.append(text(_(DPO_LINE)))
-    if len(plan.type_prices) > 1:
-        notes.append(text(_("Price by training type: {prices}.", prices=_type_prices(plan))))
-    if plan.training_type in RESIDENCY:
-        notes.append(text(_(RESIDENCY[plan.training_type])))
     if plan.hosting_full:
         notes.append(
             text(
-                _(
+                "⚠️ "
+                + _(
                     "This resource already hosts 5 fine-tuned deployments, the most Azure "
                     "allows: delete one before you deploy the model this run makes."
                 ),
-                color="Warning",
+                weight="Bolder",
             )
         )
-    return card(
-        [
-            heading(_("Start fine-tuning?")),
-            facts(pairs),
-            *notes,
-            text(
-                n_(
-                    "Nothing is uploaded or spent until you confirm. This question can be "
-                    "answered for {count} hour.",
-                    "Nothing is uploaded or spent until you confirm. This question can be "
-                    "answered for {count} hours.",
-                    expires_hours,
-                ),
-                isSubtle=True,
+    if plan.training_type in RESIDENCY:
+        notes.append(text(_(RESIDENCY[plan.training_type])))
+    body = [
+        heading(_("Start fine-tuning?")),
+        facts(pairs),
+        *notes,
+        text(
+            n_(
+                "Nothing is uploaded or spent until you confirm. This question can be "
+                "answered for {count} hour.",
+                "Nothing is uploaded or spent until you confirm. This question can be "
+                "answered for {count} hours.",
+                expires_hours,
             ),
-        ],
+            isSubtle=True,
+        ),
+    ]
+    return card(
+        body,
         [
-            submit(_("Confirm training"), verbs.TRAIN_CONFIRM, {"token": token}),
+            submit(_("Confirm training"), verbs.TRAIN_CONFIRM, {"token": token}, style="positive"),
+            show_card(_("Show details"), _plan_details(plan)),
             submit(_("Cancel"), verbs.TRAIN_ABORT, {"token": token}),
         ],
     )
 
 
-def notice_card(title: str, body: str, *, color: str | None = None) -> Card:
-    """A short card that replaces a confirmation once it is answered."""
-    head = heading(title)
-    if color:
-        head["color"] = color
-    return card([head, text(body)])
+def _plan_details(plan: Plan) -> list[Element]:
+    """The settings of a run most readers leave as they are, and the price by training type."""
+    pairs: list[tuple[str, str | Element]] = []
+    if len(plan.lineage) > 2:
+        pairs.append((_("Lineage"), name_value(lineage_text(plan.lineage))))
+    if plan.method == "supervised":
+        pairs.append((_("Method"), method_label(plan.method)))
+    if plan.training_type == "standard":
+        pairs.append((_("Training type"), training_label(plan.training_type)))
+    if plan.batch_size is not None:
+        pairs.append((_("Batch size"), number(plan.batch_size)))
+    if plan.learning_rate_multiplier is not None:
+        pairs.append((_("Learning rate multiplier"), number(plan.learning_rate_multiplier)))
+    if plan.suffix:
+        pairs.append((_("Suffix"), name_value(plan.suffix)))
+    if plan.seed is not None:
+        pairs.append((_("Seed"), str(plan.seed)))
+    pairs.append((_("Billed tokens"), _("{count} (estimate)", count=number(plan.billed_tokens))))
+    pairs += _type_prices(plan)
+    body: list[Element] = [facts(pairs)]
+    if plan.method == "dpo":
+        body.append(text(_(DPO_LINE), isSubtle=True))
+    return body
+
+
+def notice_card(title: str, body: str | Element) -> Card:
+    """A short card that replaces a confirmation once it is answered (`body`: the bot's
+    sentence, or a `sentence(...)` with names in it)."""
+    return card([heading(title), text(body) if isinstance(body, str) else body])
 
 
 def job_card(view: JobView) -> Card:
     """The one job card, updated in place as the job goes on."""
     head = heading(_("Fine-tuning: {status}", status=status_label(view.status)))
-    if view.status in STATUS_COLORS:
-        head["color"] = STATUS_COLORS[view.status]
-    pairs = [
-        (_("Job"), view.job_id or _("not created yet")),
-        (_("Base model"), view.lineage[0] if view.lineage else view.model),
+    pairs: list[tuple[str, str | Element]] = [
+        (_("Job"), name_value(view.job_id) if view.job_id else _("not created yet")),
+        (_("Base model"), name_value(view.lineage[0] if view.lineage else view.model)),
     ]
     if view.lineage:
-        pairs.append((_("Continues from"), view.lineage[-1]))
+        pairs.append((_("Continues from"), name_value(view.lineage[-1])))
     if view.method != "supervised":
         pairs.append((_("Method"), method_label(view.method)))
     if view.training_type != "standard":
         pairs.append((_("Training type"), training_label(view.training_type)))
-    pairs.append((_("Files"), _files(view.files)))
+    pairs.append((_("Files"), name_value(view.files)))
     if view.step is not None:
         step = number(view.step)
         if view.total_steps:
@@ -226,10 +245,10 @@ def job_card(view: JobView) -> Card:
     if view.left is not None:
         pairs.append((_("Time left"), _("about {time}", time=duration(view.left))))
     if view.fine_tuned_model:
-        pairs.append((_("Fine-tuned model"), view.fine_tuned_model))
+        pairs.append((_("Model"), name_value(view.fine_tuned_model)))
     body: list[Element] = [head, facts(pairs)]
     if view.error:
-        body.append(text(view.error, color="Attention"))
+        body += [text(_("Azure's message:")), quoted(view.error)]
     if view.status == "paused":
         body.append(text(paused_sentence(view)))
     if view.notice_coming:
@@ -238,12 +257,13 @@ def job_card(view: JobView) -> Card:
     if view.job_id and view.status == "running":
         actions.append(submit(_("Pause"), verbs.PAUSE, {"job": view.job_id}))
     if view.job_id and view.status == "paused":
-        actions.append(submit(_("Resume"), verbs.RESUME, {"job": view.job_id}))
+        actions.append(submit(_("Resume"), verbs.RESUME, {"job": view.job_id}, style="positive"))
         if view.checkpoint:
             data = {"model": view.checkpoint, "job": view.job_id}
             actions.append(submit(_("Deploy the checkpoint"), verbs.DEPLOY, data))
-    if view.job_id and view.status not in STATUS_COLORS:
-        actions.append(submit(_("Cancel job"), verbs.CANCEL, {"job": view.job_id}))
+    if view.job_id and view.status not in ENDED:
+        cancel = submit(_("Cancel job"), verbs.CANCEL, {"job": view.job_id}, style="destructive")
+        actions.append(cancel)
     return card(body, actions)
 
 
@@ -272,101 +292,160 @@ def _thin(points: Sequence[Sequence[float]], limit: int) -> list[Sequence[float]
 
 
 def loss_chart(train: Sequence[Sequence[float]], valid: Sequence[Sequence[float]]) -> Element:
-    """A Teams line chart of the losses; other hosts show the fallback sentence."""
+    """The losses as a Teams line chart (Microsoft Learn, "Charts in Adaptive Cards"), with the
+    same curves as a PNG for its fallback: Teams clients that cannot draw Chart.* elements (Teams
+    for iOS: microsoft/AdaptiveCards#9120) show the image instead, and no client shows both. The
+    PNG rides as a data: URL, within Teams' message size limit (bot/limits.py)."""
     data = []
     for legend, points in ((_("Training loss"), train), (_("Validation loss"), valid)):
         if points:
-            values = [{"x": int(x), "y": round(y, 4)} for x, y in _thin(points, CHART_POINTS)]
+            values = [{"x": int(x), "y": round(y, 3)} for x, y in _thin(points, CHART_POINTS)]
             data.append({"legend": legend, "values": values})
+    png = loss_chart_png([list(p) for p in train], [list(p) for p in valid], _("Loss by step"))
+    image = {
+        "type": "Image",
+        "url": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+        "altText": _("Training and validation loss by step"),
+        "size": "Stretch",
+    }
     return {
         "type": "Chart.Line",
         "title": _("Loss by step"),
         "xAxisTitle": _("step"),
         "yAxisTitle": _("loss"),
         "data": data,
-        "fallback": text(_("Loss curves: see the image with this message."), isSubtle=True),
+        "fallback": image,
     }
 
 
 FINAL_TITLES = {
-    "succeeded": N_("Training complete: succeeded"),
+    "succeeded": N_("Training succeeded"),
     "failed": N_("Training failed"),
     "cancelled": N_("Training cancelled"),
 }
 
 
 def final_card(view: FinalView) -> Card:
-    """The proactive notice when a job ends: result, metrics, curves, checkpoints, next steps."""
+    """The proactive notice when a job ends: what happened, the model, the time and the final
+    loss, the chart, and the next steps; the rest (settings, accuracies, checkpoints, each with
+    its Deploy button) behind "Show details"."""
     job = view.job
     if job.status in FINAL_TITLES:
         title = _(FINAL_TITLES[job.status])
     else:
         title = _("Training ended: {status}", status=status_label(job.status))
-    head = heading(title)
-    head["color"] = STATUS_COLORS.get(job.status, "Default")
-    pairs = [
-        (_("Job"), job.id),
-        (_("Status"), status_label(job.status)),
-        (_("Base model"), view.lineage[0] if view.lineage else job.model),
-    ]
-    if view.lineage:
-        pairs.append((_("Continues from"), view.lineage[-1]))
-    if job.method != "supervised":
-        pairs.append((_("Method"), method_label(job.method, job.beta)))
-    if view.training_type != "standard":
-        pairs.append((_("Training type"), training_label(view.training_type)))
-    pairs.append((_("Files"), _files(view.files)))
-    if job.fine_tuned_model:
-        pairs.append((_("Fine-tuned model"), job.fine_tuned_model))
-    if view.lineage and job.fine_tuned_model:
-        pairs.append((_("Lineage"), lineage_text([*view.lineage, job.fine_tuned_model])))
-    if job.trained_tokens is not None:
-        pairs.append((_("Trained tokens"), number(job.trained_tokens)))
-    if isinstance(job.hyperparameters.get("n_epochs"), int):
-        pairs.append((_("Epochs"), number(job.hyperparameters["n_epochs"])))
+    pairs: list[tuple[str, str | Element]] = [(_("Job"), name_value(job.id))]
+    if not job.fine_tuned_model:
+        pairs.append((_("Base model"), name_value(view.lineage[0] if view.lineage else job.model)))
     if view.elapsed is not None:
         pairs.append((_("Duration"), duration(view.elapsed)))
     last = view.last
     if last is not None:
-        pairs.append((_("Final step"), number(last.step)))
         pairs.append((_("Training loss"), _loss(last.train_loss)))
-        pairs.append((_("Training accuracy"), _accuracy(last.train_accuracy)))
         if last.valid_loss is not None:
             pairs.append((_("Validation loss"), _loss(last.valid_loss)))
+    body: list[Element] = [heading(title)]
+    if job.fine_tuned_model:  # on a line of its own: ~60 characters squeeze a fact's title
+        body.append(sentence(N_("New model: {model}"), words={"model": job.fine_tuned_model}))
+    body.append(facts(pairs))
+    if job.status == "failed":
+        body += _failure(view)
+    if view.train_curve or view.valid_curve:
+        body.append(loss_chart(view.train_curve, view.valid_curve))
+    actions = []
+    if view.deployable and job.fine_tuned_model:
+        deploy = {"model": job.fine_tuned_model, "job": job.id}
+        actions.append(submit(_("Deploy"), verbs.DEPLOY, deploy, style="positive"))
+        actions.append(submit(_("Evaluate"), verbs.EVALUATE, {"job": job.id}))
+    actions.append(show_card(_("Show details"), _details(view)))
+    actions.append(submit(_("Show events"), verbs.EVENTS, {"job": job.id}))
+    return card(body, actions)
+
+
+def _failure(view: FinalView) -> list[Element]:
+    """What went wrong in words (Azure's message as Azure's words) and what to do next."""
+    job = view.job
+    reason = job.error_message
+    if not reason:
+        said: list[Element] = [text(_("Azure gave no reason."))]
+    elif job.error_code:
+        said = [
+            sentence(N_("Azure's message ({code}):"), words={"code": job.error_code}),
+            quoted(reason),
+        ]
+    else:
+        said = [text(_("Azure's message:")), quoted(reason)]
+    if view.safety is not None:
+        return [*safety_lines(view), *said]
+    if view.advice:
+        said.append(text(_("What to do: {advice}", advice=view.advice)))
+    return said
+
+
+def _details(view: FinalView) -> list[Element]:
+    """What the notice keeps behind "Show details": the settings, the metrics, the checkpoints."""
+    job = view.job
+    pairs: list[tuple[str, str | Element]] = []
+    if job.fine_tuned_model:
+        pairs.append((_("Base model"), name_value(view.lineage[0] if view.lineage else job.model)))
+    if view.lineage:
+        pairs.append((_("Continues from"), name_value(view.lineage[-1])))
+    if view.lineage and job.fine_tuned_model:
+        pairs.append(
+            (_("Lineage"), name_value(lineage_text([*view.lineage, job.fine_tuned_model])))
+        )
+    if job.method != "supervised":
+        pairs.append((_("Method"), method_label(job.method, job.beta)))
+    if view.training_type != "standard":
+        pairs.append((_("Training type"), training_label(view.training_type)))
+    pairs.append((_("Files"), name_value(view.files)))
+    if job.trained_tokens is not None:
+        pairs.append((_("Trained tokens"), number(job.trained_tokens)))
+    if isinstance(job.hyperparameters.get("n_epochs"), int):
+        pairs.append((_("Epochs"), number(job.hyperparameters["n_epochs"])))
+    last = view.last
+    if last is not None:
+        pairs.append((_("Final step"), number(last.step)))
+        pairs.append((_("Training accuracy"), _accuracy(last.train_accuracy)))
+        if last.valid_loss is not None:
             pairs.append((_("Validation accuracy"), _accuracy(last.valid_accuracy)))
         if last.full_valid_loss is not None:
             pairs.append((_("Full validation loss"), _loss(last.full_valid_loss)))
             pairs.append((_("Full validation accuracy"), _accuracy(last.full_valid_accuracy)))
-    body: list[Element] = [head, facts(pairs)]
-    if job.status == "failed":
-        if job.error_code:
-            says = _("Azure says ({code}):", code=echo(job.error_code))
-        else:
-            says = _("Azure says:")
-        body.append(text(says, color="Attention"))
-        reason = job.error_message
-        body.append(
-            quoted(reason, color="Attention") if reason else text(_("Azure gave no reason."))
-        )
-        if view.safety is not None:
-            body += safety_lines(view)
-        elif view.advice:
-            body.append(text(_("What to do: {advice}", advice=view.advice)))
-    if view.train_curve or view.valid_curve:
-        body.append(loss_chart(view.train_curve, view.valid_curve))
+    body: list[Element] = [facts(pairs)]
     if view.checkpoints:
-        body.append(text(_("Checkpoints (each can be deployed)"), weight="Bolder"))
-        body.append(
-            facts((_("Step {step}", step=number(c.step)), _checkpoint(c)) for c in view.checkpoints)
+        body += _checkpoints(view)
+    return body
+
+
+def _checkpoints(view: FinalView) -> list[Element]:
+    """The checkpoints Azure keeps, each with its loss and a button that deploys it."""
+    shown = [(_("Step {step}", step=number(c.step)), _checkpoint_loss(c)) for c in view.checkpoints]
+    buttons = [
+        submit(
+            _("Deploy step {step}", step=number(c.step)),
+            verbs.DEPLOY,
+            {"model": c.model, "job": view.job.id},
         )
-    actions = []
-    if view.deployable and job.fine_tuned_model:
-        actions.append(
-            submit(_("Deploy"), verbs.DEPLOY, {"model": job.fine_tuned_model, "job": job.id})
-        )
-        actions.append(submit(_("Evaluate"), verbs.EVALUATE, {"job": job.id}))
-    actions.append(submit(_("Show events"), verbs.EVENTS, {"job": job.id}))
-    return card(body, actions)
+        for c in view.checkpoints
+    ]
+    return [
+        text(_("Checkpoints"), weight="Bolder", separator=True, spacing="Medium"),
+        text(
+            _("Each checkpoint is a model of its own, which you can deploy instead of the last."),
+            isSubtle=True,
+            spacing="None",
+        ),
+        facts(shown),
+        {"type": "ActionSet", "actions": buttons},
+    ]
+
+
+def _checkpoint_loss(checkpoint: Checkpoint) -> str:
+    metric = checkpoint.metric
+    if metric is None or metric.train_loss is None:
+        return _("no loss reported")
+    return _("training loss {loss}", loss=_loss(metric.train_loss))
 
 
 def safety_lines(view: FinalView) -> list[Element]:
@@ -405,46 +484,48 @@ def safety_lines(view: FinalView) -> list[Element]:
     return [text(found, weight="Bolder"), text(change), text(billed, isSubtle=True)]
 
 
-def _checkpoint(checkpoint: Checkpoint) -> str:
-    metric = checkpoint.metric
-    if metric is None or metric.train_loss is None:
-        return checkpoint.model
-    return _("{model} · loss {loss}", model=checkpoint.model, loss=_loss(metric.train_loss))
-
-
 def jobs_card(jobs: Sequence[JobState]) -> Card:
     """Recent jobs of the resource: id, status, base and fine-tuned model."""
     if not jobs:
         return card(
             [heading(_("Fine-tuning jobs")), text(_("There are no jobs on this resource yet."))]
         )
-    rows = [
-        (
-            job.id,
-            f"{status_label(job.status)} · {job.model}"
-            + (f" → {job.fine_tuned_model}" if job.fine_tuned_model else ""),
-        )
-        for job in jobs
-    ]
-    return card([heading(_("Fine-tuning jobs (newest first)")), facts(rows)])
+    lines = []
+    for job in jobs:
+        if job.fine_tuned_model:
+            line = sentence(
+                N_("{job} · {status} · {model} → {tuned}"),
+                words={"job": job.id, "model": job.model, "tuned": job.fine_tuned_model},
+                status=status_label(job.status),
+            )
+        else:
+            line = sentence(
+                N_("{job} · {status} · {model}"),
+                words={"job": job.id, "model": job.model},
+                status=status_label(job.status),
+            )
+        lines.append({**line, "spacing": "Small"})
+    return card([heading(_("Fine-tuning jobs (newest first)")), *lines])
 
 
 def events_card(job_id: str, events: Sequence[Event]) -> Card:
-    """A job's latest events, oldest first (their messages are Azure's words, quoted)."""
+    """A job's latest events, oldest first (their messages are Azure's words, as they are)."""
+    title = sentence(N_("Latest events of {job}"), words={"job": job_id}, style=HEADING)
     if not events:
-        return card([heading(_("Events of {job}", job=job_id)), text(_("No events yet."))])
+        return card([title, text(_("No events yet."))])
     lines = [
-        quoted(
-            f"**{event.level}** {event.message}",
-            spacing="None",
-            color="Attention" if event.level == "error" else "Default",
-        )
+        {
+            "type": "RichTextBlock",
+            "spacing": "Small",
+            "inlines": [
+                *their_words(event.level, weight="Bolder"),
+                {"type": "TextRun", "text": " "},
+                *their_words(event.message),
+            ],
+        }
         for event in events
     ]
-    title = n_(
-        "Events of {job} (last {count})", "Events of {job} (last {count})", len(events), job=job_id
-    )
-    return card([heading(title), *lines])
+    return card([title, *lines])
 
 
 def cancel_confirmation_card(job: JobState, token: str, expires_hours: int) -> Card:
@@ -454,9 +535,9 @@ def cancel_confirmation_card(job: JobState, token: str, expires_hours: int) -> C
             heading(_("Cancel this fine-tuning job?")),
             facts(
                 [
-                    (_("Job"), job.id),
+                    (_("Job"), name_value(job.id)),
                     (_("Status"), status_label(job.status)),
-                    (_("Base model"), job.model),
+                    (_("Base model"), name_value(job.model)),
                 ]
             ),
             text(
@@ -471,7 +552,9 @@ def cancel_confirmation_card(job: JobState, token: str, expires_hours: int) -> C
             ),
         ],
         [
-            submit(_("Cancel the job"), verbs.CANCEL_CONFIRM, {"token": token}),
+            submit(
+                _("Cancel the job"), verbs.CANCEL_CONFIRM, {"token": token}, style="destructive"
+            ),
             submit(_("Keep it running"), verbs.CANCEL_KEEP, {"token": token}),
         ],
     )
@@ -479,26 +562,31 @@ def cancel_confirmation_card(job: JobState, token: str, expires_hours: int) -> C
 
 def files_card(listing: FileList) -> Card:
     """The files the bot uploaded to the resource: name, size, age, the jobs that use them."""
-    body: list[Element] = [heading(_("Files I uploaded to {account}", account=listing.account))]
+    title = sentence(
+        N_("Files I uploaded to {account}"), words={"account": listing.account}, style=HEADING
+    )
+    body: list[Element] = [title]
     if not listing.rows:
         body.append(text(_("I uploaded no file to this resource that is still there.")))
     for row in listing.rows:
-        used = (
-            _("used by {jobs}", jobs=", ".join(f"`{job}`" for job in row.jobs))
-            if row.jobs
-            else _("used by no recent job")
-        )
-        line = _(
-            "{name} (`{id}`): {size}, uploaded {age} ago, {used}",
-            name=echo(row.name),
-            id=row.id,
-            size=size(row.bytes),
-            age=duration(row.age),
-            used=used,
-        )
-        body.append(text(line, spacing="Small"))
+        bytes_, age = size(row.bytes), duration(row.age)
+        if row.jobs:
+            line = sentence(
+                N_("{name} ({id}): {size}, uploaded {age} ago, used by {jobs}"),
+                words={"name": row.name, "id": row.id, "jobs": list(row.jobs)},
+                size=bytes_,
+                age=age,
+            )
+        else:
+            line = sentence(
+                N_("{name} ({id}): {size}, uploaded {age} ago, used by no recent job"),
+                words={"name": row.name, "id": row.id},
+                size=bytes_,
+                age=age,
+            )
+        body.append({**line, "spacing": "Small"})
     if listing.rows:
-        body.append(text(_("`delete file <id>` deletes one."), isSubtle=True))
+        body.append(text(_("**delete file** with a file's id deletes it."), isSubtle=True))
     return card(body)
 
 
@@ -507,11 +595,17 @@ def cleanup_confirm_card(request: CleanupRequest, expires_hours: int) -> Card:
     data = {"request": request.token}
     if request.what == "file":
         title = _("Delete this file?")
-        pairs = [(_("File"), request.target), (_("Name"), echo(request.label))]
+        pairs: list[tuple[str, str | Element]] = [
+            (_("File"), name_value(request.target)),
+            (_("Name"), name_value(request.label)),
+        ]
         effect = _("Azure deletes the file for good; a new job would need it uploaded again.")
     else:
         title = _("Delete this fine-tuned model?")
-        pairs = [(_("Job"), request.target), (_("Fine-tuned model"), request.label)]
+        pairs = [
+            (_("Job"), name_value(request.target)),
+            (_("Model"), name_value(request.label)),
+        ]
         effect = _(
             "Azure deletes the job with its fine-tuned model, its checkpoints and its results "
             "for good; the training cannot be deployed again."
@@ -524,7 +618,7 @@ def cleanup_confirm_card(request: CleanupRequest, expires_hours: int) -> Card:
     return card(
         [heading(title), facts(pairs), text(effect), text(note, isSubtle=True)],
         [
-            submit(_("Delete"), verbs.CLEANUP_CONFIRM, data),
+            submit(_("Delete"), verbs.CLEANUP_CONFIRM, data, style="destructive"),
             submit(_("Keep it"), verbs.CLEANUP_KEEP, data),
         ],
     )
@@ -534,5 +628,9 @@ def cleanup_done_card(request: CleanupRequest, deleted: bool) -> Card:
     """The deletion question once answered: deleted, or kept."""
     name = request.label if request.what == "model" else request.target
     if deleted:
-        return card([heading(_("{name} is deleted for good", name=name))])
-    return card([heading(_("Kept {name}: nothing was deleted", name=name))])
+        return card(
+            [sentence(N_("{name} is deleted for good"), words={"name": name}, style=HEADING)]
+        )
+    return card(
+        [sentence(N_("Nothing was deleted: {name} is kept"), words={"name": name}, style=HEADING)]
+    )

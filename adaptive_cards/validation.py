@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from adaptive_cards import verbs
 from adaptive_cards.common import (
+    HEADING,
     Card,
     Element,
     card,
@@ -13,13 +14,14 @@ from adaptive_cards.common import (
     open_url,
     quoted,
     sentence,
+    show_card,
+    spoken,
     submit,
     text,
 )
 from infra.i18n import N_, _, n_, number, price
-from skills.validation import Distribution, TokenStats, ValidationReport
+from skills.validation import Distribution, ValidationReport
 
-SHOWN_ERRORS = 10
 FORMATS = {"chat": N_("chat"), "dpo": N_("dpo"), "unknown": N_("unknown")}
 """A report's format as the card names it."""
 CHANNEL_FILES = N_(
@@ -28,32 +30,23 @@ CHANNEL_FILES = N_(
 )
 
 
-def _cell(value: str, bold: bool = False) -> Element:
-    block = text(value, weight="Bolder") if bold else text(value)
-    return {"type": "TableCell", "items": [block]}
+SHOWN_PROBLEMS = 6
+"""The most kinds of problem a not-ready report lists per file (the rest: "Show all errors")."""
 
 
-def _table(tokens: TokenStats) -> Element:
-    """Token statistics: one row per measure, columns min..p95."""
-    header = ["", _("min"), _("max"), _("mean"), _("median"), _("p5"), _("p95")]
-    rows: list[tuple[str, Distribution]] = [
-        (_("Total tokens"), tokens.total),
-        (_("Assistant tokens"), tokens.assistant),
-        (_("Messages"), tokens.messages),
-    ]
-    return {
-        "type": "Table",
-        "columns": [{"width": 3}] + [{"width": 2}] * 6,
-        "firstRowAsHeader": True,
-        "rows": [{"type": "TableRow", "cells": [_cell(h, bold=True) for h in header]}]
-        + [
-            {
-                "type": "TableRow",
-                "cells": [_cell(label)] + [_cell(value) for value in d.shown()],
-            }
-            for label, d in rows
-        ],
-    }
+def _stats(d: Distribution) -> str:
+    """A distribution in words, wrapping between words at any width (a 7-column table split
+    numbers mid-digit at 360 px)."""
+    low, high, mean, median, p5, p95 = d.shown()
+    return _(
+        "median {median}, mean {mean}; {min} to {max}, 90% from {p5} to {p95}",
+        median=median,
+        mean=mean,
+        min=low,
+        max=high,
+        p5=p5,
+        p95=p95,
+    )
 
 
 def _lines(lines: list[int], count: int) -> str:
@@ -67,64 +60,100 @@ def _capital(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
-def _file_section(report: ValidationReport) -> list[Element]:
-    if report.ok:
-        verdict = _("**{file}**: ready", file=report.file)
-    else:
-        verdict = _("**{file}**: not ready", file=report.file)
-    limit = number(report.token_limit)
-    body = [
-        text(verdict, separator=True, spacing="Medium"),
-        facts(
-            [
-                (_("Format"), _(FORMATS.get(report.format, report.format))),
-                (_("Examples"), number(report.examples)),
-                (_("Invalid"), number(report.invalid_examples)),
-                (
-                    _("Model"),
-                    _(
-                        "{model} (limit {limit} tokens per example)",
-                        model=report.model,
-                        limit=limit,
-                    ),
-                ),
-            ]
-        ),
-    ]
-    body += [text(_capital(e.text()), color="Attention") for e in report.file_errors]
-    if report.errors:
-        total = number(sum(report.error_counts.values()))
-        body.append(text(_("First errors ({total} in all):", total=total), weight="Bolder"))
-        body += [
-            text(
-                _(
-                    "Line {line} · `{code}` · {problem}",
-                    line=str(e.line),
-                    code=e.code,
-                    problem=e.text(),
-                ),
-                color="Attention",
-                spacing="None",
-            )
-            for e in report.errors[:SHOWN_ERRORS]
-        ]
+def _said(value: str, spacing: str = "Small") -> Element:
+    """A line of the report said in a chat message too (names and the file's own words in
+    backticks there): on the card, `spoken`, with its spacing."""
+    return {**spoken(value), "spacing": spacing}
+
+
+def _examples(count: int) -> str:
+    return n_("{count} example", "{count} examples", count)
+
+
+def _problems(report: ValidationReport) -> list[Element]:
+    """What is wrong with a file in words, where (line numbers), one line per kind of problem."""
+    body = [_said("• " + _capital(e.text())) for e in report.file_errors]
+    lines: dict[str, list[int]] = {}
+    for error in report.errors:
+        lines.setdefault(_capital(error.text()), []).append(error.line)
+    for problem, where in list(lines.items())[:SHOWN_PROBLEMS]:
+        said = n_(
+            "• Line {lines}: {problem}",
+            "• Lines {lines}: {problem}",
+            len(where),
+            lines=_lines(where, len(where)),
+            problem=problem,
+        )
+        body.append(_said(said))
     if report.over_limit:
         count = len(report.over_limit)
+        said = n_(
+            "• {count} example is over {limit} tokens, the most {model} takes: line {lines}",
+            "• {count} examples are over {limit} tokens, the most {model} takes: lines {lines}",
+            count,
+            limit=number(report.token_limit),
+            model=report.model,
+            lines=_lines(report.over_limit, count),
+        )
+        body.append(_said(said))
+    codes = {e.code for e in report.file_errors}
+    total = sum(n for code, n in report.error_counts.items() if code not in codes)
+    more = total - sum(len(where) for where in list(lines.values())[:SHOWN_PROBLEMS])
+    if more > 0:
         body.append(
             text(
                 n_(
-                    "{count} example exceeds {limit} tokens: line {lines}",
-                    "{count} examples exceed {limit} tokens: line {lines}",
-                    count,
-                    limit=limit,
-                    lines=_lines(report.over_limit, count),
+                    "{count} more error is not listed here.",
+                    "{count} more errors are not listed here.",
+                    more,
                 ),
-                color="Attention",
+                isSubtle=True,
+                spacing="Small",
             )
         )
-    body += [text(f"⚠ {w.text()}", color="Warning", spacing="Small") for w in report.warnings]
-    if report.tokens:
-        body.append(_table(report.tokens))
+    return body
+
+
+def _warnings(report: ValidationReport) -> list[Element]:
+    """What is valid but worth a look, each with a warning sign (no colour: words)."""
+    return [_said("⚠️ " + w.text()) for w in report.warnings]
+
+
+def _verdict(report: ValidationReport) -> Element:
+    """One file's verdict, its name as the user's words."""
+    if report.ok:
+        said = sentence(
+            N_("{file}: ready, {examples}"),
+            words={"file": report.file},
+            examples=_examples(report.examples),
+        )
+    else:
+        said = sentence(N_("{file}: not ready"), words={"file": report.file}, style=BOLD)
+    return {**said, "spacing": "Medium"}
+
+
+BOLD = {"weight": "Bolder"}
+
+
+def _details(reports: list[ValidationReport]) -> list[Element]:
+    """Each file's format, model limit and token statistics, for "Show details"."""
+    body: list[Element] = []
+    for report in reports:
+        body.append(sentence(N_("{file}"), words={"file": report.file}, style=BOLD))
+        pairs: list[tuple[str, str | Element]] = [
+            (_("Format"), _(FORMATS.get(report.format, report.format))),
+            (_("Examples"), number(report.examples)),
+            (_("Invalid"), number(report.invalid_examples)),
+            (_("Model"), report.model),
+            (_("Token limit"), _("{limit} per example", limit=number(report.token_limit))),
+        ]
+        if report.tokens:
+            pairs += [
+                (_("Tokens per example"), _stats(report.tokens.total)),
+                (_("Assistant tokens"), _stats(report.tokens.assistant)),
+                (_("Messages"), _stats(report.tokens.messages)),
+            ]
+        body.append(facts(pairs))
     return body
 
 
@@ -132,17 +161,19 @@ def validation_card(
     reports: list[ValidationReport], dataset_ids: list[str], cost: float | None
 ) -> Card:
     """The report on the training file (first) and any validation file; `dataset_ids` are the
-    stored files' sha256 ids, `price` the estimated training cost in USD for the first file."""
+    stored files' sha256 ids, `price` the estimated training cost in USD for the first file.
+
+    Ready: the verdict, the estimate and Start training, the statistics behind "Show details".
+    Not ready: what is wrong in words, where, and what to do; nothing about training."""
     ready = all(report.ok for report in reports)
-    if ready:
-        verdict = _("✅ Ready to train")
-    else:
-        verdict = _("❌ Not ready to train: fix the problems below")
-    body: list[Element] = [text(verdict, weight="Bolder", size="Large")]
+    if not ready:
+        return _not_ready(reports, dataset_ids)
+    body: list[Element] = [text(_("✅ Ready to train"), weight="Bolder", size="Large")]
     for report in reports:
-        body += _file_section(report)
+        body.append(_verdict(report))
+        body += _warnings(report)
     billing = reports[0].billing
-    estimate = [
+    estimate: list[tuple[str, str | Element]] = [
         (_("Epochs"), number(billing.epochs)),
         (
             _("Billed tokens"),
@@ -157,10 +188,32 @@ def validation_card(
         estimate.append(
             (_("Estimated price"), _("about {price} (an estimate, not a quote)", price=price(cost)))
         )
-    body += [text(_("Training estimate"), weight="Bolder", separator=True), facts(estimate)]
+    body += [
+        text(_("Training estimate"), weight="Bolder", separator=True, spacing="Medium"),
+        facts(estimate),
+    ]
+    actions = [
+        submit(_("Start training"), verbs.TRAIN, {"datasets": dataset_ids}, style="positive"),
+        show_card(_("Show details"), _details(reports)),
+    ]
+    return card(body, actions)
+
+
+def _not_ready(reports: list[ValidationReport], dataset_ids: list[str]) -> Card:
+    body: list[Element] = [text(_("❌ Not ready to train"), weight="Bolder", size="Large")]
+    for report in reports:
+        body.append(_verdict(report))
+        if not report.ok:
+            body += _problems(report)
+        body += _warnings(report)
+    body.append(
+        text(
+            _("Fix the file, then send it again with **validate**."),
+            separator=True,
+            spacing="Medium",
+        )
+    )
     actions = []
-    if ready:
-        actions.append(submit(_("Start training"), verbs.TRAIN, {"datasets": dataset_ids}))
     if any(report.errors or report.file_errors for report in reports):
         errors = {"datasets": dataset_ids, "model": reports[0].model}  # its reports' model
         actions.append(submit(_("Show all errors"), verbs.ERRORS, errors))
@@ -183,24 +236,19 @@ def checking_card(names: Sequence[str], stage: str) -> Card:
 
 
 def check_failed_card(names: Sequence[str], message: str) -> Card:
-    """The card when a check could not finish, with the one sentence why."""
-    return card(
-        [
-            text(_("Could not check {names}", names=_names(names)), weight="Bolder", size="Medium"),
-            text(message, color="Attention"),
-        ]
-    )
+    """The card when a check could not finish, with the one sentence why (it names the files:
+    a TextRun, never markdown)."""
+    title = sentence(N_("Could not check {names}"), words={"names": list(names)}, style=HEADING)
+    return card([title, spoken(message)])
 
 
 def offer_card(names: Sequence[str], ids: Sequence[str]) -> Card:
     """Files attached with no text: kept, and offered for validation."""
-    body = [text(_("Got {names}. Shall I check it for fine-tuning?", names=_names(names)))]
-    return card(body, [submit(_("Validate"), verbs.VALIDATE, {"datasets": list(ids)})])
-
-
-def _names(names: Sequence[str]) -> str:
-    """File names in a sentence (a translation shows them as code: they are the user's words)."""
-    return ", ".join(names)
+    body = [
+        sentence(N_("Got {names}. Shall I check it for fine-tuning?"), words={"names": list(names)})
+    ]
+    validate = submit(_("Validate"), verbs.VALIDATE, {"datasets": list(ids)}, style="positive")
+    return card(body, [validate])
 
 
 def error_lines(report: ValidationReport) -> list[str]:
@@ -237,11 +285,11 @@ def personal_chat_card(reason: str, where: str, link: str | None) -> Card:
         text(reason + " " + _(CHANNEL_FILES)),
         sentence(
             N_(
-                "Send the file to me in our personal chat within 24 hours and say `validate`: I "
+                'Send the file to me in our personal chat within 24 hours and say "validate": I '
                 "will post the report, with its Start training button, in {where} too."
             ),
-            {"where": where},
-            {"isSubtle": True},
+            words={"where": where},
+            style={"isSubtle": True},
         ),
     ]
     return card(body, [open_url(_("Send it to me in a chat"), link)] if link else [])

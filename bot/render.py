@@ -2,22 +2,19 @@
 
 A message carries one Adaptive Card and no `text` beside it (some clients split text + card into
 two messages, and the card could then not be updated in place); `summary` is the notification
-preview. The training notice also carries its loss chart as a PNG, for hosts that cannot draw the
-card's chart.
+preview. The training notice's loss chart is in its card: a Chart.Line with the PNG as its
+fallback (adaptive_cards/training.py `loss_chart`).
 """
 
 from __future__ import annotations
 
-import base64
-
 from botbuilder.core import CardFactory, MessageFactory
-from botbuilder.schema import Activity, Attachment
+from botbuilder.schema import Activity
 
 from adaptive_cards import deployment as hosting_cards
 from adaptive_cards import evaluation as evaluation_cards
 from adaptive_cards import provisioning as provisioning_cards
 from adaptive_cards import spend as spend_cards
-from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import Card
 from adaptive_cards.training import final_card, job_card, status_label
 from adaptive_cards.validation import check_failed_card, checking_card, offer_card, validation_card
@@ -71,14 +68,7 @@ def _notice(view: FinalView) -> Activity:
         job=job.id,
         status=status_label(job.status),
     )
-    activity = card_activity(final_card(view), summary)
-    if view.train_curve or view.valid_curve:
-        png = loss_chart_png(view.train_curve, view.valid_curve)
-        url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        activity.attachments.append(
-            Attachment(content_type="image/png", content_url=url, name="loss-curves.png")
-        )
-    return activity
+    return card_activity(final_card(view), summary)
 
 
 def render(view: View) -> Activity:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adaptive_cards.common import Card
+from adaptive_cards.common import Card, sentence
 from adaptive_cards.spend import approval_card, budget_line
 from adaptive_cards.training import (
     cancel_confirmation_card,
@@ -218,7 +218,8 @@ async def confirm(turn: Turn, token: str) -> None:
         turn,
         TrainingRequest.at(token),
         notice_card(
-            _("Training confirmed"), _("Starting fine-tuning of {model}.", model=launch.plan.model)
+            _("Training confirmed"),
+            sentence(N_("Starting fine-tuning of {model}."), words={"model": launch.plan.model}),
         ),
     )
 
@@ -275,7 +276,9 @@ async def cancel_confirmed(turn: Turn, token: str) -> None:
     await _answer_on(
         turn,
         CancelRequest.at(token),
-        notice_card(_("Cancelling"), _("Job `{job}` is being cancelled.", job=job.id)),
+        notice_card(
+            _("Cancelling"), sentence(N_("Job {job} is being cancelled."), words={"job": job.id})
+        ),
     )
     await turn.send_text(
         _(
@@ -292,7 +295,10 @@ async def cancel_kept(turn: Turn, token: str) -> None:
     await _answer_on(
         turn,
         request.key(),
-        notice_card(_("Still running"), _("Job `{job}` keeps training.", job=request.job)),
+        notice_card(
+            _("Still running"),
+            sentence(N_("Job {job} keeps training."), words={"job": request.job}),
+        ),
     )
     await turn.send_text(_("OK, job `{job}` keeps running.", job=request.job))
 

@@ -19,6 +19,7 @@ from tests.channel import (
     buttons,
     card_of,
     card_text,
+    fact_rows,
     facts_of,
 )
 
@@ -155,3 +156,16 @@ def job_id_of(channel: ChannelFake, card_id: str) -> str | None:
             if job.startswith("ftjob-"):
                 return job
     return None
+
+
+def details_of(activity: Activity) -> dict[str, str]:
+    """The fact rows behind the card's "Show details" button (an Action.ShowCard)."""
+    [shown] = [
+        a["card"] for a in card_of(activity).get("actions") or [] if a["title"] == "Show details"
+    ]
+    return fact_rows(shown)
+
+
+def shown_facts_of(activity: Activity) -> dict[str, str]:
+    """The fact rows a reader sees before opening anything (not those behind a ShowCard)."""
+    return fact_rows(card_of(activity)["body"])

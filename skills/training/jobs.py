@@ -647,14 +647,18 @@ def time_left(step: int, total: int | None, running_for: float) -> float | None:
 
 
 FAILURE_ADVICE = {
-    "invalid_file": N_("Fix the file (`validate` shows what is wrong), then start training again."),
-    "invalid_training_file": N_("Fix the file (`validate` shows what is wrong), then train again."),
+    "invalid_file": N_(
+        "Fix the file (**validate** shows what is wrong), then start training again."
+    ),
+    "invalid_training_file": N_(
+        "Fix the file (**validate** shows what is wrong), then train again."
+    ),
     "invalid_validation_file": N_("Fix the validation file, then start training again."),
     "quota_exceeded": N_("The resource's fine-tuning quota is used up; cancel a job or wait."),
-    "invalid_model": N_("Choose a base model this region can fine-tune (`train model=...`)."),
+    "invalid_model": N_("Choose a base model this region can fine-tune (**train model=...**)."),
 }
 DEFAULT_ADVICE = N_(
-    "Check the reason above, then start again with `train`; if it persists, tell your admin."
+    "Check Azure's message above, then start again with **train**; if it persists, tell your admin."
 )
 
 

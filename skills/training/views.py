@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from infra.i18n import _
-from infra.text import echo
 from skills.notify import View
 from skills.training.jobs import FINAL_STATUSES, Checkpoint, JobState, Metric, time_left
 from skills.training.records import JobRecord
@@ -30,6 +28,7 @@ class JobView(View):
     left: float | None = None
     fine_tuned_model: str | None = None
     error: str | None = None
+    """Azure's message on a failed job, as Azure wrote it (the card quotes it)."""
     notice_coming: bool = False
     """The job is under way: the result comes as a new message when it ends."""
     method: str = "supervised"
@@ -76,8 +75,7 @@ def job_view(record: JobRecord, job: JobState | None = None, now: float | None =
         elapsed = (record.ended_at if record.ended_at is not None else now) - record.launched_at
     error = None
     if job is not None and job.status == "failed":
-        reason = echo(job.error_message) if job.error_message else _("no reason given")
-        error = _("Azure says: {reason}", reason=reason)
+        error = job.error_message or None
     return JobView(
         status=status,
         model=record.model,

@@ -7,7 +7,9 @@ the new snapshots with `FTBOT_UPDATE_SNAPSHOTS=1 pytest tests/adaptive_cards/tes
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from adaptive_cards import (
     chat,
@@ -549,8 +552,16 @@ def test_every_view_renders_as_a_card_with_a_summary(tmp_path: Path) -> None:
         activity = render(view)
         assert activity.attachments[0].content_type == "application/vnd.microsoft.card.adaptive"
         assert activity.summary and not activity.text
-    notice = render(VIEWS[1])
-    assert [a.content_type for a in notice.attachments][1:] == ["image/png"]
+    # the notice is one card: its chart's PNG is the Chart.Line's fallback, not a second
+    # attachment that Teams desktop would show beside the chart it draws
+    [notice] = render(VIEWS[1]).attachments
+    chart = next(e for e in notice.content["body"] if e["type"] == "Chart.Line")
+    png = base64.b64decode(chart["fallback"]["url"].removeprefix("data:image/png;base64,"))
+    assert chart["fallback"]["type"] == "Image" and png.startswith(b"\x89PNG")
+    image = Image.open(io.BytesIO(png))
+    assert image.size == (640, 320)  # twice the width a phone shows it at
+    # no white box in the dark theme: a transparent background, grey text, two line colours
+    assert image.mode == "P" and image.info["transparency"] == 0 and image.getpixel((0, 0)) == 0
 
 
 @pytest.mark.parametrize(

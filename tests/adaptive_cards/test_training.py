@@ -81,9 +81,9 @@ def test_every_training_card_is_korean_in_korean() -> None:
     assert found == {}
     confirm = "\n".join(shown["confirm"])
     assert "미세 조정을 시작할까요?" in confirm and "학습 시작" in confirm and "취소" in confirm
-    assert "`training_set.jsonl`(예시 16개)" in confirm
+    assert "training_set.jsonl(예시 16개)" in confirm
     assert "24시간" in confirm
-    assert "학습 완료: 성공" in shown["notice-succeeded"]
+    assert "학습 성공" in shown["notice-succeeded"]
     assert "단계별 손실" in shown["notice-succeeded"]
 
 
@@ -97,7 +97,7 @@ def test_every_training_card_stays_english_in_english() -> None:
     content = training.confirmation_card(TRAINING, "e" * 32, 24)
     texts = texts_of({"attachments": [{"content": content}]})
     assert "Start fine-tuning?" in texts
-    assert "`training_set.jsonl` (16 examples)" in texts
+    assert "`training_set.jsonl (16 examples)`" in texts  # the name, quoted (a TextRun)
     assert "about $0.02 (estimate)" in texts
     assert "5,166 (estimate)" in texts
 
@@ -128,9 +128,11 @@ def test_the_job_view_of_a_failed_job_quotes_azure() -> None:
     record = JobRecord(job="ftjob-0123", resource=RESOURCE, conversation="c", model=MODEL)
     with i18n.use("ko"):
         view = job_view(record, job("failed"))
-        assert view.error == "Azure 메시지: `The training file was deleted.`"
-        assert english(texts_of({"attachments": [{"content": training.job_card(view)}]})) == []
-    assert job_view(record, job("failed")).error == ("Azure says: `The training file was deleted.`")
+        content = training.job_card(view)
+        assert english(texts_of({"attachments": [{"content": content}]})) == []
+    assert view.error == "The training file was deleted."  # Azure's words, as Azure wrote them
+    runs = [r for e in content["body"] if e["type"] == "RichTextBlock" for r in e["inlines"]]
+    assert view.error in [run["text"] for run in runs]  # a TextRun: never read as markdown
 
 
 def _refusal(work: Callable[[], object]) -> str:

@@ -99,7 +99,8 @@ def test_a_report_of_every_chat_problem_is_korean(tmp_path: Path) -> None:
         card = validation_card([report], ["a" * 64], 1.25)
         shown = _card_texts(card)
         all_korean(shown)
-        assert "❌ 아직 학습할 수 없습니다. 아래 문제를 해결하세요" in shown
+        assert "❌ 학습 준비 안 됨" in shown
+        assert "파일을 고친 뒤 **검증**으로 다시 보내세요." in shown  # the next step
         assert [a["title"] for a in card["actions"]] == ["모든 오류 보기"]
         lines = error_lines(report)
         all_korean(lines)
@@ -173,7 +174,7 @@ def test_the_cards_of_a_check_are_korean_as_the_bot_renders_them(tmp_path: Path)
     with i18n.use("ko"):
         ready = _activity(FilesReport(reports, ("a" * 64, "b" * 64), 0.42))
         card = ready["attachments"][0]["content"]
-        assert [a["title"] for a in card["actions"]] == ["학습 시작"]
+        assert [a["title"] for a in card["actions"]] == ["학습 시작", "자세히 보기"]
         assert card["actions"][0]["data"]["language"] == "ko"
         views = [
             ready,

@@ -90,7 +90,10 @@ async def test_a_bad_file_lists_its_errors(
     reply = await chat.checked("validate", attachments=[attachment(channel, "train.jsonl", broken)])
     shown = card_text(reply)
     assert "Not ready to train" in shown
-    assert "Line 2" in shown and "invalid_json" in shown and "missing_messages_list" in shown
+    assert "• Line 2: The line is not JSON (" in shown
+    assert "• Line 3: Messages is missing, empty or not a list" in shown
+    assert "invalid_json" not in shown and "missing_messages_list" not in shown  # words, no codes
+    assert "Fix the file, then send it again with **validate**." in shown  # the next step
     assert "Start training" not in [a["title"] for a in card_of(reply)["actions"]]
     listed = await chat.say("", value=button(reply, "Show all errors"))
     assert listed["text"] == "All 3 problems found."

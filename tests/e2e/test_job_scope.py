@@ -32,7 +32,7 @@ async def test_another_team_cannot_follow_or_cancel_a_teams_job(
 
     job_id = await wait_until(job)
     assert job_id in card_text(await ada.say(f"status {job_id}"))
-    assert "Events of" in card_text(await ada.say(f"events {job_id}"))
+    assert "Latest events of" in card_text(await ada.say(f"events {job_id}"))
 
     team_b = conversation(conversation_type="channel", team_id="team-2")
     nothing = f"Azure OpenAI has no job `{job_id}`."

@@ -169,7 +169,7 @@ async def test_three_instances_one_killed_every_job_one_card_and_one_notice(
         assert len(job_cards(chat)) == 1
         expected = (1, 2) if job in in_send else (1,)
         assert len(notices(chat)) in expected, f"{job}: {len(notices(chat))} notices"
-        assert "Training complete: succeeded" in card_text(notices(chat)[0])
+        assert "Training succeeded" in card_text(notices(chat)[0])
         final = updates_of(chat, card["id"])[-1]
         assert "Succeeded" in card_text(final)
     # The dead instance's jobs were taken over within a lease period and a retry, and their

@@ -9,15 +9,17 @@ from typing import Any
 import pytest
 
 from infra.records import RecordStore
-from tests.channel import ChannelFake, Conversation, button, card_of, card_text
+from tests.channel import ChannelFake, Conversation, button, buttons, card_of, card_text
 from tests.training_flow import (
     FAST,
     answered,
     ask,
+    details_of,
     facts_of,
     job_cards,
     notice_job,
     notices,
+    shown_facts_of,
     train,
     updates_of,
     validate_samples,
@@ -39,9 +41,10 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     confirmation = await train(chat)
     shown = facts_of(confirmation)
     assert shown["Base model"] == "gpt-4o-mini-2024-07-18"
-    assert shown["Training file"].startswith("`training_set.jsonl` (")
-    assert shown["Validation file"].startswith("`validation_set.jsonl` (")
-    assert "(estimate)" in shown["Billed tokens"] and "$" in shown["Training price"]
+    assert shown["Training file"].startswith("training_set.jsonl (")
+    assert shown["Validation file"].startswith("validation_set.jsonl (")
+    assert "$" in shown["Training price"]
+    assert "(estimate)" in details_of(confirmation)["Billed tokens"]
 
     await chat.press(confirmation, "Confirm training")
     card = await chat.reply(lambda a: a["_op"] == "post" and "Fine-tuning" in card_text(a))
@@ -54,25 +57,37 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     assert "Training confirmed" in card_text(updates_of(chat, confirmation["id"])[-1])
     [notice] = notices(chat)
     text = card_text(notice)
-    assert "Training complete: succeeded" in text
-    facts = facts_of(notice)
-    model = facts["Fine-tuned model"]
-    assert model.startswith("gpt-4o-mini-2024-07-18.ft-")
-    assert int(facts["Trained tokens"].replace(",", "")) > 0
-    assert float(facts["Training loss"]) > 0
-    assert "ckpt-step-" in text  # the checkpoints
-    body = card_of(notice)["body"]
-    chart = next(e for e in body if e["type"] == "Chart.Line")
-    assert len(chart["data"][0]["values"]) > 2
-    images = [a for a in notice["attachments"] if a["contentType"] == "image/png"]
-    assert images and images[0]["contentUrl"].startswith("data:image/png;base64,")
+    assert "Training succeeded" in text and text.lower().count("succeeded") == 1  # said once
+    facts = shown_facts_of(notice)
+    assert len(facts) <= 5, facts  # the rest is behind "Show details"
     job = facts["Job"]
+    model = button(notice, "Deploy")["model"]
+    assert model.startswith("gpt-4o-mini-2024-07-18.ft-") and f"New model: {model}" in text
     assert button(notice, "Deploy") == {
         "verb": "deploy",
         "model": model,
         "job": job,
         "language": "en",
     }
+    [main] = [a for a in card_of(notice)["actions"] if a.get("style") == "positive"]
+    assert main["title"] == "Deploy"  # the card's one main action
+    assert float(facts["Training loss"]) > 0
+    assert int(details_of(notice)["Trained tokens"].replace(",", "")) > 0
+    # one chart: a Chart.Line with the PNG as its fallback, no image attached beside it
+    body = card_of(notice)["body"]
+    chart = next(e for e in body if e["type"] == "Chart.Line")
+    assert len(chart["data"][0]["values"]) > 2
+    assert chart["fallback"]["url"].startswith("data:image/png;base64,")
+    assert [a["contentType"] for a in notice["attachments"]] == [
+        "application/vnd.microsoft.card.adaptive"
+    ]
+    # a Deploy button per checkpoint, which the deploy command takes as it is
+    steps = {t: d for t, d in buttons(notice).items() if t.startswith("Deploy step ")}
+    assert steps and all(d["verb"] == "deploy" and d["job"] == job for d in steps.values())
+    checkpoint = next(iter(steps.values()))["model"]
+    assert checkpoint.startswith(f"{model}:ckpt-step-"), checkpoint
+    question = await ask(chat, "", value=next(iter(steps.values())))
+    assert checkpoint in card_text(question) and "Deploy" in buttons(question), card_text(question)
     assert button(notice, "Show events") == {"verb": "events", "job": job, "language": "en"}
     # The live card ends on the final state, with the same id.
     final_card = updates_of(chat, card["id"])[-1]
@@ -85,7 +100,7 @@ async def test_confirm_gives_one_live_card_then_one_notice(
     listed = await ask(chat, "jobs")
     assert job in card_text(listed) and "Succeeded" in card_text(listed)
     last_two = await ask(chat, f"events {job} 2")
-    assert card_text(last_two).count("**info**") == 2
+    assert [line.split()[0] for line in card_text(last_two).splitlines()[-2:]] == ["info"] * 2
 
 
 async def test_a_repeated_or_second_confirm_creates_one_job(
@@ -124,7 +139,7 @@ async def test_a_refused_job_card_is_posted_by_the_launchs_next_step(
     assert not channel.failures  # the refusal was spent on the job card
     [card] = job_cards(chat)
     assert "Succeeded" in card_text(updates_of(chat, card["id"])[-1])
-    assert "Training complete: succeeded" in card_text(notices(chat)[0])
+    assert "Training succeeded" in card_text(notices(chat)[0])
 
 
 async def test_cancel_in_the_confirmation_spends_nothing(
@@ -134,7 +149,7 @@ async def test_cancel_in_the_confirmation_spends_nothing(
     await validate_samples(chat)
     confirmation = await train(chat, "train epochs=2 suffix=teacher")
     assert facts_of(confirmation)["Epochs"] == "2"
-    assert facts_of(confirmation)["Suffix"] == "`teacher`"
+    assert details_of(confirmation)["Suffix"] == "teacher"
     await chat.press(confirmation, "Cancel")
     reply = await chat.reply(answered)
     assert reply["text"].startswith("OK, I dropped that training plan")

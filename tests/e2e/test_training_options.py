@@ -30,7 +30,7 @@ from skills.training.records import TrainingRequest
 from tests.channel import Activity, Conversation, card_text, facts_of, verbs
 from tests.harness import client_settings
 from tests.korean import english, texts_of
-from tests.training_flow import FAST, SAMPLE, watch_ended
+from tests.training_flow import FAST, SAMPLE, details_of, watch_ended
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LANGUAGES = ("en", "ko")
@@ -133,7 +133,7 @@ def job_of(notice: Activity) -> str:
 
 
 def values(activity: Activity) -> list[str]:
-    """The values of the card's facts."""
+    """The values of the card's facts, those behind "Show details" too."""
     return list(facts_of(activity).values())
 
 
@@ -208,10 +208,13 @@ async def test_dpo_with_developer_training_and_the_other_types_priced(
     assert (await plan_of(bot_records, cheaper)).price < standard.price
     if user.english:
         assert "Global training" in values(cheaper)
-        text = card_text(cheaper)
-        assert "Price by training type: Standard training: about $" in text
-        assert "Developer training: about $" in text and "(no data residency)" in text
-        assert "(estimate), 10% less than Standard training; Developer training" in text
+        prices = details_of(cheaper)  # behind "Show details"
+        assert prices["Price, Standard training"].startswith("about $")
+        assert prices["Price, Global training"].endswith(
+            "(estimate), 10% less than Standard training"
+        )
+        assert prices["Price, Developer training"].startswith("about $")
+        assert "(no data residency)" in card_text(cheaper)
     user.check_korean()
 
     # DPO from a preference file: the method follows the file, beta is DPO's
@@ -227,7 +230,7 @@ async def test_dpo_with_developer_training_and_the_other_types_priced(
     job = job_of(notice)
     assert "deploy" in verbs(notice)
     if user.english:
-        assert "Training complete: succeeded" in card_text(notice)
+        assert "Training succeeded" in card_text(notice)
         assert {"DPO, beta 0.2", "Developer training"} <= set(values(notice))
     user.check_korean()
     async with azure(bot_url, tmp_path) as clients:
@@ -292,7 +295,7 @@ async def test_a_run_continued_from_a_fine_tuned_model_then_cleaned_up(
     listing = await user.say("files")
     text = card_text(listing)
     assert "training_set.jsonl" in text and parent in text and child in text
-    file_id = re.findall(r"`(file-[0-9a-f]+)`", text)[-1]
+    file_id = re.findall(r"\((file-[0-9a-f]+)\)", text)[-1]  # "name (id): size, ..."
     ask = await user.say(f"delete file {file_id}")
     await user.press(ask, "cleanup-confirm")
     await user.chat.reply(lambda a: a["_op"] == "post" and file_id in card_text(a))

@@ -61,7 +61,7 @@ async def test_train_deploy_and_chat_through_the_playground(playground: Playgrou
         elif message.action == "createMessage" and heading(message).startswith("Training "):
             notice = message
     assert updates >= 2
-    assert "Training complete: succeeded" in notice.all_text
+    assert "Training succeeded" in notice.all_text
     assert "gpt-4o-mini-2024-07-18.ft-" in notice.all_text
 
     # the lab's last steps from the notice: deploy, then chat with the model

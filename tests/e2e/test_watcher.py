@@ -49,8 +49,8 @@ async def confirmed(chat: Conversation, text: str = "train") -> dict[str, Any]:
 
 
 LANGUAGES = {
-    "en": ("en-US", "Fine-tuning:", "Training complete: succeeded"),
-    "ko": ("ko-KR", "미세 조정:", "학습 완료: 성공"),
+    "en": ("en-US", "Fine-tuning:", "Training succeeded"),
+    "ko": ("ko-KR", "미세 조정:", "학습 성공"),
 }
 """A user's Teams locale, the job card's heading and the notice's heading in that language."""
 
@@ -169,7 +169,7 @@ async def test_a_job_under_injected_faults_still_notifies_once(
     await wait_until(lambda: notices(chat), 90)
     await watch_ended(bot_records, notice_job(chat))
     assert len(notices(chat)) == 1
-    assert "Training complete: succeeded" in card_text(notices(chat)[0])
+    assert "Training succeeded" in card_text(notices(chat)[0])
     assert len(updates_of(chat, card["id"])) >= 2
 
 
@@ -209,7 +209,7 @@ async def test_a_failed_job_shows_the_service_error(
     [notice] = notices(chat)
     text = card_text(notice)
     assert "Training failed" in text
-    assert "Azure says (`invalid_file`):\nThe training file was deleted." in text
+    assert "Azure's message (invalid_file):\nThe training file was deleted." in text
     assert "What to do:" in text
     assert "Deploy" not in [a["title"] for a in notice["attachments"][0]["content"]["actions"]]
     final = updates_of(chat, card["id"])[-1]
@@ -292,6 +292,6 @@ async def test_jobs_of_two_conversations_each_notify_their_own(
     models = set()
     for chat, card in zip(chats, cards, strict=True):
         [notice] = notices(chat)
-        models.add(facts_of(notice)["Fine-tuned model"])
+        models.add(verbs(notice)["deploy"]["model"])
         assert len(updates_of(chat, card["id"])) >= 2
     assert len(models) == 2
