@@ -10,12 +10,15 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
+from yarl import URL
 
 from infra.blob import BlobAccount, BlobStorage
 from infra.records import Key, Record, RecordStore
 from infra.storage import SqliteStorage, Storage, StorageConflict, Write
-from tests.harness import bot_settings
+from tests.harness import bot_settings, free_port
 
 Opener = Callable[[Path], Storage]
 STORES = ("blob", "sqlite")
@@ -188,3 +191,60 @@ async def test_a_locked_database_does_not_stall_the_event_loop(tmp_path: Path) -
     holder.join()
     assert (await storage.read(["a"]))["a"].value == {"n": 2}
     await storage.close()
+
+
+_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server"})
+"""Response headers a relay does not pass on (aiohttp sets its own)."""
+
+
+async def test_blob_calls_take_the_proxy_the_environment_names(
+    azurite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set, the state store goes through it (infra/blob.py leaves the SDK's
+    environment settings off only when no proxy is set)."""
+    endpoint = URL(dict(part.split("=", 1) for part in azurite.split(";") if part)["BlobEndpoint"])
+    relayed: list[str] = []
+
+    async def relay(request: web.Request) -> web.Response:
+        # A forward proxy: the request line holds the whole URL; pass it on as it came.
+        relayed.append(request.method)
+        target = URL.build(
+            scheme="http",
+            host=str(endpoint.host),
+            port=endpoint.port,
+            path=request.rel_url.raw_path,
+            query_string=request.rel_url.raw_query_string,
+            encoded=True,
+        )
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as session,
+            session.request(
+                request.method,
+                target,
+                headers=request.headers,
+                data=await request.read(),
+                skip_auto_headers=("Content-Type", "User-Agent", "Accept-Encoding", "Accept"),
+            ) as answer,
+        ):
+            headers = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP}
+            return web.Response(status=answer.status, headers=headers, body=await answer.read())
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", relay)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        store = blob_opener(azurite)(tmp_path)
+        try:
+            assert await store.create("a", {"n": 1})
+            assert (await store.read(["a"]))["a"].value == {"n": 1}
+        finally:
+            await store.close()
+    finally:
+        await runner.cleanup()
+    assert "PUT" in relayed and "GET" in relayed, relayed
