@@ -391,11 +391,19 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(value)
 
 
-def _drawn(element: dict[str, Any]) -> str:
+def drawn(element: dict[str, Any]) -> str:
     """A text element as Teams draws it: a RichTextBlock's runs as one line."""
     if element.get("type") == "RichTextBlock":
         return "".join(str(run["text"]) for run in element.get("inlines") or [])
     return str(element["text"])
+
+
+def title_of(card: dict[str, Any]) -> str:
+    """A card's first line as Teams draws it (a title on a coloured band included)."""
+    first = card["body"][0]
+    while first.get("type") == "Container":
+        first = first["items"][0]
+    return drawn(first)
 
 
 def fact_rows(card: Any) -> dict[str, str]:
@@ -406,7 +414,7 @@ def fact_rows(card: Any) -> dict[str, str]:
         columns = node.get("columns") if node.get("type") == "ColumnSet" else None
         if not columns or len(columns) != 2 or columns[0].get("width") != FACT_TITLE_WIDTH:
             continue
-        title, value = (_drawn(column["items"][0]) for column in columns)
+        title, value = (drawn(column["items"][0]) for column in columns)
         found[title] = value
     return found
 

@@ -9,6 +9,7 @@ import aiohttp
 
 from tests.channel import ChannelFake, Conversation, card_text
 from tests.e2e.test_deployment import updated
+from tests.e2e.test_nothing_lost import audited
 from tests.e2e.test_provisioning import ADMIN, clients
 from tests.harness import bot_settings, running_bot
 
@@ -37,7 +38,7 @@ async def test_a_restart_mid_provision_resumes_and_finishes_on_its_card(
             ]
         assert sorted(accounts) == ["aoai-lab2", "aoai-sandbox"]
         shown = card_text(await chat.say("audit"))
-        assert shown.count("**provision**") == 1 and "done" in shown
+        assert audited(shown, "provision") == 1 and "done" in shown
 
 
 async def test_a_restart_mid_teardown_resumes_and_finishes_on_its_card(

@@ -175,7 +175,7 @@ async def test_the_bot_starts_on_the_folder_and_resumes_its_work(
             lab.id = LAB
             assert "aoai-lab2" in card_text(await lab.say("<at>FineTuneBot</at> resource"))
             audit = card_text(await lab.say("<at>FineTuneBot</at> audit 50"))
-            assert audit.count("by Ada Admin") == 8, audit
+            assert audit.count(" · Ada Admin · ") == 8, audit
             # details written as text before they were kept as message ids: shown as written
             assert "not in use" in audit and "everything deleted" in audit, audit
             min_ = Conversation(url, channel, session, user_id="29:min", aad_object_id=MIN)

@@ -381,7 +381,8 @@ async def test_pause_and_resume_from_the_job_card(
         said = [e.message async for e in events]
     assert "Job paused." in said and "Job resumed." in said
     audit = card_text(await user.say("audit 3"))
-    assert "pause" in audit and "resume" in audit and job in audit
+    paused, resumed_word = ("pause", "resume") if user.english else ("일시 중지", "다시 시작")
+    assert f"{paused} {job}" in audit and f"{resumed_word} {job}" in audit
     user.check_korean()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.channel import title_of
 from tests.playground import BotMessage, Playground, playground_fixture  # noqa: F401 (fixture)
 from tests.training_flow import FAST, FILES, SAMPLE
 
@@ -17,7 +18,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def heading(message: BotMessage) -> str:
-    return str(message.cards[0]["body"][0].get("text", "")) if message.cards else ""
+    return title_of(message.cards[0]) if message.cards else ""
 
 
 async def validate(playground: Playground) -> None:
