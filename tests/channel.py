@@ -364,7 +364,7 @@ def _objects(activity: Activity) -> Iterator[dict[str, Any]]:
     """Every JSON object inside an activity's attachments, in document order."""
 
     for attachment in activity.get("attachments") or []:
-        yield from _walk(attachment.get("content"))
+        yield from nodes(attachment.get("content"))
 
 
 def card_text(activity: Activity) -> str:
@@ -381,14 +381,15 @@ def card_text(activity: Activity) -> str:
     return "\n".join(parts)
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
+def nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in `node`, in document order."""
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            yield from _walk(value)
+            yield from nodes(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk(value)
+            yield from nodes(value)
 
 
 def drawn(element: dict[str, Any]) -> str:
@@ -410,7 +411,7 @@ def fact_rows(card: Any) -> dict[str, str]:
     """The (title, value) rows of adaptive_cards.common.facts() anywhere in a card (hidden
     ShowCards too), each value read as Teams draws it (its runs as one line)."""
     found: dict[str, str] = {}
-    for node in _walk(card):
+    for node in nodes(card):
         columns = node.get("columns") if node.get("type") == "ColumnSet" else None
         if not columns or len(columns) != 2 or columns[0].get("width") != FACT_TITLE_WIDTH:
             continue

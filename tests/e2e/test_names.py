@@ -7,25 +7,14 @@ messages, and a right-to-left override or zero-width characters passed through."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from tests.channel import Activity, card_of
+from tests.channel import Activity, card_of, nodes
 from tests.e2e.test_deployment import updated
 from tests.e2e.test_provisioning import ADMIN
 
 MARKDOWN = "**Boss** [click](https://evil.example/x)"
 HIDDEN = "\u202e\u200b\u200d\u2066"  # right-to-left override, zero-width space and joiner, isolate
-
-
-def nodes(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from nodes(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from nodes(value)
 
 
 def where(activity: Activity, words: str) -> list[str]:
