@@ -37,7 +37,7 @@ def test_the_turns_benchmark_runs_small(capsys: pytest.CaptureFixture[str]) -> N
         references=50,
         job_records=5,
         watched=(1, 2),
-        speedup=20.0,
+        speedup=100.0,
         watcher=fast,
     )
     turns.run(sizes)
