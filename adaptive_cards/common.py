@@ -123,12 +123,6 @@ def spoken(value: str, **style: Any) -> Element:
     return {"type": "RichTextBlock", "inlines": runs}
 
 
-def name_value(value: str) -> Element:
-    """A name, an id or a masked key as a fact's value: others' words (`quoted`), in every
-    language as it is (no markdown, no backticks)."""
-    return quoted(value)
-
-
 HEADING = {"weight": "Bolder", "size": "Medium"}
 """A card's title line's look: `heading(text)`, or `sentence(..., style=HEADING)` for a title
 with others' words in it."""
@@ -167,7 +161,7 @@ Korean label of eight syllables on one line at 360 px (Teams' mobile card width)
 
 def facts(pairs: Iterable[tuple[str, str | Element]]) -> Element:
     """(title, value) rows: the title bold, the value the bot's words (a string) or a
-    RichTextBlock of others' words (`name_value`, `quoted`, `sentence`). A value is never
+    RichTextBlock of others' words (`quoted`, `sentence`). A value is never
     markdown: Teams would read a FactSet's values as markdown (a name with `*` or `_`, a date
     like "2026. 12. 6." read as a numbered list), so the rows are ColumnSets whose values are
     TextRuns."""

@@ -9,7 +9,7 @@ from adaptive_cards.common import (
     Style,
     card,
     facts,
-    name_value,
+    quoted,
     sentence,
     spoken,
     submit,
@@ -78,8 +78,8 @@ def _costs(plan: DeploymentPlan) -> list[Element]:
 def _plan_facts(plan: DeploymentPlan) -> Element:
     return facts(
         [
-            (_("Deployment"), name_value(plan.name)),
-            (_("Model"), name_value(plan.model)),
+            (_("Deployment"), quoted(plan.name)),
+            (_("Model"), quoted(plan.model)),
             (
                 _("SKU"),
                 _(
@@ -223,7 +223,7 @@ def _row(row: DeploymentRow) -> Element:
         ],
     }
     pairs: list[tuple[str, str | Element]] = [
-        (_("Model"), name_value(row.model)),
+        (_("Model"), quoted(row.model)),
         (_("Last use"), _last_use(row)),
     ]
     if row.idle_days is not None and row.days_left is not None:
@@ -313,7 +313,7 @@ def delete_confirm_card(name: str, model: str, request: str, expires_hours: int)
     return card(
         [
             titled(N_("Delete {name}?"), {"name": name}),
-            facts([(_("Deployment"), name_value(name)), (_("Model"), name_value(model))]),
+            facts([(_("Deployment"), quoted(name)), (_("Model"), quoted(model))]),
             text(
                 _(
                     "The deployment stops answering and its hosting fee stops. A fine-tuned model "
@@ -370,7 +370,7 @@ def idle_warning_card(view: IdleWarning) -> Card:
             titled(N_("{name} will be deleted for inactivity"), {"name": name}, "warning"),
             facts(
                 [
-                    (_("Model"), name_value(view.model)),
+                    (_("Model"), quoted(view.model)),
                     (_("No completion for"), idle),
                     (_("Deleted in"), left),
                 ]
@@ -396,7 +396,7 @@ def kept_alive_card(name: str, model: str, who: str) -> Card:
     return card(
         [
             titled(N_("{name} kept alive"), {"name": name}, "good"),
-            facts([(_("Model"), name_value(model)), (_("Kept alive by"), name_value(who))]),
+            facts([(_("Model"), quoted(model)), (_("Kept alive by"), quoted(who))]),
             text(
                 _("One completion was made: the 15-day inactivity clock starts again now."),
                 isSubtle=True,

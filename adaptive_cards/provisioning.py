@@ -3,7 +3,7 @@
 The texts a view carries from the workflow (a step, a state, a reason, a note, what a role
 allows, a teardown item's label) are said there, in the language of the person who started it.
 Names and ids (accounts, groups, endpoints, keys, people) are others' words: TextRuns (`titled`,
-`sentence`, `name_value`), never markdown, in every language as they are.
+`sentence`), never markdown, in every language as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from adaptive_cards.common import (
     card,
     facts,
     heading,
-    name_value,
     quoted,
     sentence,
     spoken,
@@ -125,18 +124,18 @@ def _moment(value: float | str) -> dt.datetime | None:
 
 def _plan_facts(plan: ProvisionPlan) -> Element:
     if plan.group_exists:
-        group = name_value(plan.group)
+        group = quoted(plan.group)
     else:
         group = sentence(N_("{group} (created, and never deleted later)"), {"group": plan.group})
     region = sentence(N_("{region} ({location})"), {"location": plan.location}, region=plan.region)
     return facts(
         [
-            (_("Account"), name_value(plan.account)),
+            (_("Account"), quoted(plan.account)),
             (_("Kind, SKU"), "OpenAI, Standard S0"),
             (_("Region"), region),
-            (_("Custom subdomain"), name_value(plan.account.lower())),
+            (_("Custom subdomain"), quoted(plan.account.lower())),
             (_("Resource group"), group),
-            (_("Subscription"), name_value(plan.subscription)),
+            (_("Subscription"), quoted(plan.subscription)),
         ]
     )
 
@@ -229,7 +228,7 @@ def provision_succeeded_card(view: ProvisionSucceeded) -> Card:
         facts(
             [
                 (_("State"), _("Succeeded")),
-                (_("Endpoint"), name_value(view.endpoint)),
+                (_("Endpoint"), quoted(view.endpoint)),
                 (_("Took"), duration(view.elapsed)),
             ]
         ),
@@ -272,12 +271,12 @@ def _origin(origin: Origin | None) -> str | Element:
 def resource_card(view: ResourceView) -> Card:
     """`resource`: the current resource."""
     pairs: list[tuple[str, str | Element]] = [
-        (_("Subscription"), name_value(view.subscription)),
-        (_("Resource group"), name_value(view.group)),
-        (_("Account"), name_value(view.account)),
-        (_("Region"), name_value(view.location)),
-        (_("SKU"), name_value(view.sku)),
-        (_("Endpoint"), name_value(view.endpoint)),
+        (_("Subscription"), quoted(view.subscription)),
+        (_("Resource group"), quoted(view.group)),
+        (_("Account"), quoted(view.account)),
+        (_("Region"), quoted(view.location)),
+        (_("SKU"), quoted(view.sku)),
+        (_("Endpoint"), quoted(view.endpoint)),
         (_("The bot authenticates with"), spoken(view.auth)),
         (_("Origin"), _origin(view.origin)),
     ]
@@ -357,7 +356,7 @@ def roles_card(view: RolesView) -> Card:
 
 def _masked(view: KeysView | KeyRotated, name: str) -> Element:
     """A masked key (••••abcd), as it is: the secret itself is never on a card."""
-    return name_value(view.masked.get(name, ""))
+    return quoted(view.masked.get(name, ""))
 
 
 def _rotation(rotation: Rotation | None) -> str | Element:
@@ -379,7 +378,7 @@ def keys_card(view: KeysView) -> Card:
     """`keys`: the endpoint, the masked keys, which one the bot uses, the bot's rotations, the
     advice, and a Regenerate button per key (each asks first)."""
     pairs: list[tuple[str, str | Element]] = [
-        (_("Endpoint"), name_value(view.endpoint)),
+        (_("Endpoint"), quoted(view.endpoint)),
         ("KEY1", _masked(view, "key1")),
         ("KEY2", _masked(view, "key2")),
         (_("The bot uses"), spoken(view.auth)),
@@ -663,8 +662,8 @@ def purge_confirm_card(plan: PurgePlan) -> Card:
     body += [
         facts(
             [
-                (_("Resource group"), name_value(plan.group)),
-                (_("Region"), name_value(plan.location)),
+                (_("Resource group"), quoted(plan.group)),
+                (_("Region"), quoted(plan.location)),
             ]
         ),
         _expiry(plan.expires_hours),

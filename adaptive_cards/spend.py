@@ -13,7 +13,7 @@ from adaptive_cards.common import (
     card,
     facts,
     heading,
-    name_value,
+    quoted,
     sentence,
     submit,
     text,
@@ -171,8 +171,8 @@ def approval_card(approval: Approval) -> Card:
         heading(title),
         facts(
             [
-                (_("Asked by"), name_value(approval.asker_name or approval.asker)),
-                (subject, name_value(approval.what)),
+                (_("Asked by"), quoted(approval.asker_name or approval.asker)),
+                (subject, quoted(approval.what)),
                 (_("Estimate"), estimate),
                 (_("Spent this month"), spent),
                 (_("Budget this month"), price(check.budget, money)),

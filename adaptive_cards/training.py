@@ -15,7 +15,6 @@ from adaptive_cards.common import (
     card,
     facts,
     heading,
-    name_value,
     quoted,
     sentence,
     show_card,
@@ -129,20 +128,18 @@ def confirmation_card(plan: Plan, token: str, expires_hours: int) -> Card:
     else:
         epochs = _("{count} (automatic)", count=number(plan.estimated_epochs))
     validation = plan.validation
-    pairs: list[tuple[str, str | Element]] = [(_("Base model"), name_value(plan.model))]
+    pairs: list[tuple[str, str | Element]] = [(_("Base model"), quoted(plan.model))]
     if plan.parent:
-        pairs.append((_("Continues from"), name_value(plan.parent)))
+        pairs.append((_("Continues from"), quoted(plan.parent)))
     if plan.method != "supervised":
         pairs.append((_("Method"), method_label(plan.method, plan.beta)))
     if plan.training_type != "standard":
         pairs.append((_("Training type"), training_label(plan.training_type)))
     pairs += [
-        (_("Training file"), name_value(_examples(plan.training.name, plan.training.examples))),
+        (_("Training file"), quoted(_examples(plan.training.name, plan.training.examples))),
         (
             _("Validation file"),
-            name_value(_examples(validation.name, validation.examples))
-            if validation
-            else _("none"),
+            quoted(_examples(validation.name, validation.examples)) if validation else _("none"),
         ),
         (_("Epochs"), epochs),
         (_("Training price"), _price(plan.price)),
@@ -190,7 +187,7 @@ def _plan_details(plan: Plan) -> list[Element]:
     """The settings of a run most readers leave as they are, and the price by training type."""
     pairs: list[tuple[str, str | Element]] = []
     if len(plan.lineage) > 2:
-        pairs.append((_("Lineage"), name_value(lineage_text(plan.lineage))))
+        pairs.append((_("Lineage"), quoted(lineage_text(plan.lineage))))
     if plan.method == "supervised":
         pairs.append((_("Method"), method_label(plan.method)))
     if plan.training_type == "standard":
@@ -200,7 +197,7 @@ def _plan_details(plan: Plan) -> list[Element]:
     if plan.learning_rate_multiplier is not None:
         pairs.append((_("Learning rate multiplier"), number(plan.learning_rate_multiplier)))
     if plan.suffix:
-        pairs.append((_("Suffix"), name_value(plan.suffix)))
+        pairs.append((_("Suffix"), quoted(plan.suffix)))
     if plan.seed is not None:
         pairs.append((_("Seed"), str(plan.seed)))
     pairs.append((_("Billed tokens"), _("{count} (estimate)", count=number(plan.billed_tokens))))
@@ -221,16 +218,16 @@ def job_card(view: JobView) -> Card:
     """The one job card, updated in place as the job goes on."""
     head = heading(_("Fine-tuning: {status}", status=status_label(view.status)))
     pairs: list[tuple[str, str | Element]] = [
-        (_("Job"), name_value(view.job_id) if view.job_id else _("not created yet")),
-        (_("Base model"), name_value(view.lineage[0] if view.lineage else view.model)),
+        (_("Job"), quoted(view.job_id) if view.job_id else _("not created yet")),
+        (_("Base model"), quoted(view.lineage[0] if view.lineage else view.model)),
     ]
     if view.lineage:
-        pairs.append((_("Continues from"), name_value(view.lineage[-1])))
+        pairs.append((_("Continues from"), quoted(view.lineage[-1])))
     if view.method != "supervised":
         pairs.append((_("Method"), method_label(view.method)))
     if view.training_type != "standard":
         pairs.append((_("Training type"), training_label(view.training_type)))
-    pairs.append((_("Files"), name_value(view.files)))
+    pairs.append((_("Files"), quoted(view.files)))
     if view.step is not None:
         step = number(view.step)
         if view.total_steps:
@@ -245,7 +242,7 @@ def job_card(view: JobView) -> Card:
     if view.left is not None:
         pairs.append((_("Time left"), _("about {time}", time=duration(view.left))))
     if view.fine_tuned_model:
-        pairs.append((_("Model"), name_value(view.fine_tuned_model)))
+        pairs.append((_("Model"), quoted(view.fine_tuned_model)))
     body: list[Element] = [head, facts(pairs)]
     if view.error:
         body += [text(_("Azure's message:")), quoted(view.error)]
@@ -334,9 +331,9 @@ def final_card(view: FinalView) -> Card:
         title = _(FINAL_TITLES[job.status])
     else:
         title = _("Training ended: {status}", status=status_label(job.status))
-    pairs: list[tuple[str, str | Element]] = [(_("Job"), name_value(job.id))]
+    pairs: list[tuple[str, str | Element]] = [(_("Job"), quoted(job.id))]
     if not job.fine_tuned_model:
-        pairs.append((_("Base model"), name_value(view.lineage[0] if view.lineage else job.model)))
+        pairs.append((_("Base model"), quoted(view.lineage[0] if view.lineage else job.model)))
     if view.elapsed is not None:
         pairs.append((_("Duration"), duration(view.elapsed)))
     last = view.last
@@ -387,18 +384,16 @@ def _details(view: FinalView) -> list[Element]:
     job = view.job
     pairs: list[tuple[str, str | Element]] = []
     if job.fine_tuned_model:
-        pairs.append((_("Base model"), name_value(view.lineage[0] if view.lineage else job.model)))
+        pairs.append((_("Base model"), quoted(view.lineage[0] if view.lineage else job.model)))
     if view.lineage:
-        pairs.append((_("Continues from"), name_value(view.lineage[-1])))
+        pairs.append((_("Continues from"), quoted(view.lineage[-1])))
     if view.lineage and job.fine_tuned_model:
-        pairs.append(
-            (_("Lineage"), name_value(lineage_text([*view.lineage, job.fine_tuned_model])))
-        )
+        pairs.append((_("Lineage"), quoted(lineage_text([*view.lineage, job.fine_tuned_model]))))
     if job.method != "supervised":
         pairs.append((_("Method"), method_label(job.method, job.beta)))
     if view.training_type != "standard":
         pairs.append((_("Training type"), training_label(view.training_type)))
-    pairs.append((_("Files"), name_value(view.files)))
+    pairs.append((_("Files"), quoted(view.files)))
     if job.trained_tokens is not None:
         pairs.append((_("Trained tokens"), number(job.trained_tokens)))
     if isinstance(job.hyperparameters.get("n_epochs"), int):
@@ -535,9 +530,9 @@ def cancel_confirmation_card(job: JobState, token: str, expires_hours: int) -> C
             heading(_("Cancel this fine-tuning job?")),
             facts(
                 [
-                    (_("Job"), name_value(job.id)),
+                    (_("Job"), quoted(job.id)),
                     (_("Status"), status_label(job.status)),
-                    (_("Base model"), name_value(job.model)),
+                    (_("Base model"), quoted(job.model)),
                 ]
             ),
             text(
@@ -596,15 +591,15 @@ def cleanup_confirm_card(request: CleanupRequest, expires_hours: int) -> Card:
     if request.what == "file":
         title = _("Delete this file?")
         pairs: list[tuple[str, str | Element]] = [
-            (_("File"), name_value(request.target)),
-            (_("Name"), name_value(request.label)),
+            (_("File"), quoted(request.target)),
+            (_("Name"), quoted(request.label)),
         ]
         effect = _("Azure deletes the file for good; a new job would need it uploaded again.")
     else:
         title = _("Delete this fine-tuned model?")
         pairs = [
-            (_("Job"), name_value(request.target)),
-            (_("Model"), name_value(request.label)),
+            (_("Job"), quoted(request.target)),
+            (_("Model"), quoted(request.label)),
         ]
         effect = _(
             "Azure deletes the job with its fine-tuned model, its checkpoints and its results "
