@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from adaptive_cards import verbs
 from adaptive_cards.common import (
-    HEADING,
     Card,
     Element,
     card,
     heading,
     quoted,
     sentence,
+    show_card,
     spoken,
     submit,
     text,
     their_words,
+    titled,
 )
 from infra.i18n import N_, _, n_, number
 from skills.chat import LAB_SYSTEM_MESSAGE, Answer, ChatSession
@@ -34,9 +35,8 @@ def _said(label: str, words: str) -> Element:
 def session_card(session: ChatSession) -> Card:
     """A chat session has started (or its settings changed): what the model will be given, the
     End and Clear buttons, and the chat's commands behind "Show chat commands"."""
-    title = HEADING
     body: list[Element] = [
-        sentence(N_("Chatting with {deployment}"), {"deployment": session.deployment}, title),
+        titled(N_("Chatting with {deployment}"), {"deployment": session.deployment}),
         sentence(N_("Model: {model}"), {"model": session.model}, {"isSubtle": True}),
     ]
     if session.system:
@@ -50,9 +50,9 @@ def session_card(session: ChatSession) -> Card:
             isSubtle=True,
         )
     )
-    commands = {
-        "type": "AdaptiveCard",
-        "body": [
+    commands = show_card(
+        _("Show chat commands"),
+        [
             text(
                 _(
                     "- **system** and your text: set the system message\n"
@@ -66,11 +66,11 @@ def session_card(session: ChatSession) -> Card:
                 N_("The lab's system message: system {example}"), {"example": LAB_SYSTEM_MESSAGE}
             ),
         ],
-    }
+    )
     actions = [
         submit(_("End chat"), verbs.CHAT_END),
         submit(_("Clear history"), verbs.CHAT_RESET),
-        {"type": "Action.ShowCard", "title": _("Show chat commands"), "card": commands},
+        commands,
     ]
     return card(body, actions)
 

@@ -124,8 +124,8 @@ def spoken(value: str, **style: Any) -> Element:
 
 
 HEADING = {"weight": "Bolder", "size": "Medium"}
-"""A card's title line's look: `heading(text)`, or `sentence(..., style=HEADING)` for a title
-with others' words in it."""
+"""A card's title line's look: `heading(text)`, or `titled(...)` for a title with others' words
+in it."""
 
 
 def heading(value: str) -> Element:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adaptive_cards import verbs
-from adaptive_cards.common import Card, Element, card, facts, heading, submit, text
+from adaptive_cards.common import Card, Element, card, facts, heading, show_card, submit, text
 from infra.i18n import N_, _
 
 
@@ -111,15 +111,14 @@ def help_card(entries: Sequence[HelpEntry], *, mode: str, greeting: bool = False
     )
     by_name = {entry.name: entry for entry in entries}
     steps = [_starter(step, by_name[step.command]) for step in STARTERS if step.command in by_name]
-    everything = {
-        "type": "AdaptiveCard",
-        "body": [
+    show_all = show_card(
+        _("Show all commands"),
+        [
             text(_("Every command, by the role it needs:")),
             _all_commands(entries),
             text(_ask_one(entries), isSubtle=True),
         ],
-    }
-    show_all = {"type": "Action.ShowCard", "title": _("Show all commands"), "card": everything}
+    )
     body = [
         heading(title),
         text(intro),

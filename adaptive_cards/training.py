@@ -21,6 +21,7 @@ from adaptive_cards.common import (
     submit,
     text,
     their_words,
+    titled,
 )
 from infra.i18n import N_, _, duration, n_, number, percent, price, size
 from skills.training.housekeeping import FileList
@@ -505,7 +506,7 @@ def jobs_card(jobs: Sequence[JobState]) -> Card:
 
 def events_card(job_id: str, events: Sequence[Event]) -> Card:
     """A job's latest events, oldest first (their messages are Azure's words, as they are)."""
-    title = sentence(N_("Latest events of {job}"), words={"job": job_id}, style=HEADING)
+    title = titled(N_("Latest events of {job}"), {"job": job_id})
     if not events:
         return card([title, text(_("No events yet."))])
     lines = [
