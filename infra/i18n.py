@@ -13,6 +13,9 @@ sizes, durations and dates go through Babel, never through hand-made formats. A 
 written as its pair after a placeholder (`{name}`을(를)) takes the form the value needs
 (infra/particles.py). A sentence that someone else reads later (an audit detail) is kept as its
 message id with parameters, `later()`, and said in its reader's language.
+
+Babel is imported by the functions that use it, not here: a process that only marks messages
+(`N_`), such as a validation worker, does not pay for its import (about 65 ms).
 """
 
 from __future__ import annotations
@@ -21,20 +24,16 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from gettext import c2py
 from pathlib import Path
-
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, format_skeleton
-from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent
-from babel.units import format_unit
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING
 
 from infra.particles import attach
+
+if TYPE_CHECKING:
+    from babel.messages.catalog import Catalog
 
 SOURCE = "en"
 LANGUAGES = ("en", "ko")
@@ -64,6 +63,8 @@ def supported(tag: object) -> str | None:
     """The language of a locale tag ('ko-KR', 'ko', 'en_US') when the bot speaks it, else None."""
     if not isinstance(tag, str) or not tag.strip():
         return None
+    from babel import Locale, UnknownLocaleError
+
     try:
         language = Locale.parse(tag.strip(), sep="-" if "-" in tag else "_").language
     except (ValueError, UnknownLocaleError):
@@ -90,6 +91,8 @@ def _catalog(language: str) -> _Catalog:
     path = catalog_path(language)
     if language == SOURCE or not path.exists():
         return _Catalog({}, _english_plural)
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as file:
         catalog = read_po(file, locale=language)
     return _Catalog(_entries(catalog), c2py(catalog.plural_expr))
@@ -147,16 +150,17 @@ def n_(singular: str, plural: str, count: int, /, **params: object) -> str:
     return _fill(singular if count == 1 else plural, params)
 
 
-class Said(BaseModel):
+@dataclass(frozen=True)
+class Said:
     """A sentence kept as its message id and parameters, said in the language of whoever reads
     it (an audit detail written by one user, read by another). A parameter named in `translated`
     is itself a message id (a state, a label), translated when the sentence is said; one named in
-    `prices` is an amount in US dollars, formatted for the reader (`price()`)."""
-
-    model_config = ConfigDict(frozen=True)
+    `prices` is an amount in US dollars, formatted for the reader (`price()`). A dataclass, not a
+    pydantic model: the records holding one validate and store it all the same, and a process
+    that only marks messages does not import pydantic."""
 
     id: str
-    params: dict[str, str | int | float] = {}
+    params: dict[str, str | int | float] = field(default_factory=dict)
     translated: tuple[str, ...] = ()
     prices: tuple[str, ...] = ()
 
@@ -196,6 +200,8 @@ def N_(message: str) -> str:
 
 def number(value: float, digits: int | None = None) -> str:
     """A number with the locale's grouping: `1,234`; `digits` fixes the decimals shown."""
+    from babel.numbers import format_decimal
+
     if digits is None:
         return format_decimal(value, locale=current())
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
@@ -204,12 +210,16 @@ def number(value: float, digits: int | None = None) -> str:
 
 def percent(fraction: float, digits: int = 1) -> str:
     """A fraction as a percentage: 0.423 -> `42.3%`."""
+    from babel.numbers import format_percent
+
     pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
     return format_percent(fraction, format=pattern, locale=current())
 
 
 def price(amount: float, currency: str = "USD") -> str:
     """An amount of money: `$1,234.50` in English, `US$1,234.50` in Korean."""
+    from babel.numbers import format_currency
+
     return format_currency(amount, currency, locale=current())
 
 
@@ -226,8 +236,8 @@ def size(count: int) -> str:
         if count >= factor:
             value = count / factor
             shown = round(value) if value >= 100 or value == int(value) else round(value, 1)
-            return format_unit(shown, unit, length="short", locale=current())
-    return format_unit(count, "digital-byte", length="short", locale=current())
+            return _unit(shown, unit)
+    return _unit(count, "digital-byte")
 
 
 _HOUR = 3600
@@ -238,6 +248,8 @@ def duration(seconds: float) -> str:
     """A duration in the locale's units: `45 sec`, `3 min 20 sec`, `1 hr 5 min`, `2.4 days`."""
     seconds = max(0.0, seconds)
     if seconds >= 2 * _DAY:
+        from babel.units import format_unit
+
         days = round(seconds / _DAY, 1)
         return format_unit(days, "duration-day", length="long", locale=current())
     whole = int(round(seconds))
@@ -251,6 +263,8 @@ def duration(seconds: float) -> str:
 
 
 def _unit(value: float, unit: str) -> str:
+    from babel.units import format_unit
+
     return format_unit(value, unit, length="short", locale=current())
 
 
@@ -258,6 +272,8 @@ def day(value: dt.date, year: bool = True) -> str:
     """A calendar day in the locale's words: `Dec 4, 2026` (`Dec 4` without the year); Korean
     `2026년 12월 4일`, never the numeric "2026. 12. 4." a card's markdown would read as a list."""
     skeleton = "yMMMd" if year else "MMMd"
+    from babel.dates import format_skeleton
+
     moment = dt.datetime(value.year, value.month, value.day)
     return format_skeleton(skeleton, moment, locale=current())
 
@@ -276,4 +292,6 @@ def moment(when: dt.datetime | float | str) -> str:
         when = dt.datetime.fromtimestamp(when, dt.UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
+    from babel.dates import format_datetime
+
     return format_datetime(when, "medium", tzinfo=dt.UTC, locale=current()) + " UTC"

@@ -9,6 +9,7 @@ import string
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
 from infra import i18n, particles
 from infra.errors import UserError
@@ -107,7 +108,8 @@ def test_a_sentence_kept_for_later_is_said_in_its_readers_language() -> None:
         "Azure accepted it; its state: Accepted.",
         "Confirmed for train.jsonl, about $1,234.50; the launch runs in the background.",
     )
-    stored = i18n.Said.model_validate_json(priced.model_dump_json())
+    kept_as = TypeAdapter(i18n.Said)  # as a record holding one stores it
+    stored = kept_as.validate_json(kept_as.dump_json(priced))
     with i18n.use("ko"):
         assert kept.text() == "Azure가 요청을 접수했습니다. 상태: 접수됨."
         assert stored.text() == (
