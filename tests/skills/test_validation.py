@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.errors import UserError
-from infra.tokens import get_encoding
+from infra.tokens import get_encoding, token_counter
 from skills.validation import (
     TOKEN_LIMITS,
     billing_epochs,
@@ -633,6 +635,55 @@ def test_every_statistic_equals_the_naive_count(tmp_path: Path, name: str) -> No
         assert stats == distribution(Counter(values))
         assert (stats.min, stats.max, stats.mean) == (min(values), max(values), np.mean(values))
     assert report.billing.dataset_tokens == sum(expected["total"])
+
+
+WORDS = ["a", "the", "Model", "HELLO", "camelCase", "ß", "é", "한국어", "漢字", "ا", "123", "1234",
+         "2048.", "it's", "don'T", "we'LL", "!", "?!", ".", ",", "/", "\\", "<|", "😀", "👍🏽",
+         "\u0301", "\u00a0", "\u3000", "\t", "\n", "\r\n", "x\n", "\u2028", "\x85", "\ud800",
+         ""]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(st.lists(st.lists(st.sampled_from(WORDS), max_size=3).map("".join), min_size=8, max_size=40))
+def test_counting_by_words_equals_tiktoken(words: list[str]) -> None:
+    """Words of letters, digits, marks, punctuation, contractions and whitespace (an empty word
+    is two spaces in a row), joined by spaces: counted word by word where that is exact, the
+    total is tiktoken's for the whole text, in both encodings."""
+    text = " ".join(words)
+    for name in ("o200k_base", "cl100k_base"):
+        counter = TokenCounter(token_counter(name))
+        expected = len(get_encoding(name).encode_ordinary(text))
+        assert (counter.text(text), counter.text(text)) == (expected, expected), name
+        assert counter.by_words and counter._words  # the words were remembered
+
+
+def test_counting_by_words_stops_on_a_vocabulary_too_large_to_remember() -> None:
+    """Repeated words are encoded once; once the word memo fills with words seen once, whole
+    texts are counted, and every count stays tiktoken's."""
+    calls: list[str] = []
+
+    def count(text: str) -> int:
+        calls.append(text)
+        return len(ENCODING.encode_ordinary(text))
+
+    rng = random.Random(3)
+    repeating = TokenCounter(count)
+    repeating.WORDS = 200
+    vocabulary = [f"w{i}" for i in range(100)]
+    for _ in range(300):
+        text = " ".join(rng.choices(vocabulary, k=20))
+        assert repeating.text(text) == len(ENCODING.encode_ordinary(text))
+    assert repeating.by_words
+    assert len(calls) <= 300 + 100  # each text's first word, each word of the vocabulary once
+
+    calls.clear()
+    fresh = TokenCounter(count)
+    fresh.WORDS = 200
+    for number in range(300):
+        text = " ".join(f"v{number}x{i}" for i in range(20))
+        assert fresh.text(text) == len(ENCODING.encode_ordinary(text))
+    assert not fresh.by_words and not fresh._words
+    assert calls[-1] == text  # counted whole
 
 
 def test_what_repeats_is_counted_once_in_bounded_memory() -> None:
