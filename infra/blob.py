@@ -43,7 +43,8 @@ PARALLEL = 16
 """Blob calls one store runs at once (a `read` or `scan` of many keys)."""
 KEPT_CLIENTS = 1024
 """Blob clients a store keeps for keys it reads or writes again (a user's language is read on
-every turn): making one took about a quarter of a small read's client CPU."""
+every turn): making one, with the wait on the container, was a third of a small read's client
+CPU."""
 _WRITE_ID = "ftbotwrite"
 _SUFFIX = ".json"
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/")
