@@ -3,7 +3,10 @@
 (a) Turn latency: the real bot in-process, a channel fake for the connector, `help` said over
 and over; every turn reads and writes the state store (conversation reference, delivery claim).
 One bot on SQLite, one on Blob Storage (Azurite, in memory, on loopback); rounds alternate
-between them and the ratio is the median of the rounds' paired p50 ratios.
+between them and the ratio is the median of the rounds' paired p50 ratios. Then the delivery
+claim alone is timed (`Claims.once` on Blob, which every message's turn awaits before it may
+answer): the SQLite turn plus that one round trip is about as fast as a Blob turn can be while
+it keeps the claim (printed as the floor, a ratio to the SQLite turn's p50).
 (b) Memory: in a process of its own, a generated 512 MB file is kept in the Blob dataset store
 (staged 4 MiB blocks) and fetched back by a second store with an empty cache (chunked download);
 its peak RSS above the idle process must stay under 100 MB.
@@ -22,9 +25,13 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from statistics import median
+from typing import TYPE_CHECKING
 
 import aiohttp
 import numpy as np
+
+if TYPE_CHECKING:
+    from skills.claims import Claims
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "bench-data"
@@ -51,17 +58,37 @@ async def _turns(url: str, count: int) -> list[float]:
     return took
 
 
+async def _claims(claims: Claims, count: int) -> list[float]:
+    """Delivery claims taken one after another, as a turn takes its own."""
+    from skills.records import delivery_claim
+
+    took = []
+    for _ in range(count):
+        began = time.perf_counter()
+        assert await claims.once(delivery_claim("bench", uuid.uuid4().hex))
+        took.append(time.perf_counter() - began)
+    return took
+
+
 async def _latency(connection: str) -> None:
+    from infra.blob import BlobAccount, BlobStorage
+    from infra.records import RecordStore
+    from infra.settings import Settings
+    from skills.claims import Claims
     from tests.harness import bot_settings, running_bot
 
     with tempfile.TemporaryDirectory() as folder:
         sqlite = bot_settings(Path(folder) / "sqlite")
+        container = f"bench-{uuid.uuid4().hex[:12]}"
         blob = bot_settings(
             Path(folder) / "blob",
             state="blob",
             storage_connection_string=connection,
-            state_container=f"bench-{uuid.uuid4().hex[:12]}",
+            state_container=container,
         )
+        settings = Settings(_env_file=None, state="blob", storage_connection_string=connection)
+        store = BlobStorage(BlobAccount(settings), container, own_account=True)
+        claims = Claims(RecordStore(store))
         async with running_bot(sqlite) as sqlite_url, running_bot(blob) as blob_url:
             await _turns(sqlite_url, 5)  # warm up: imports, tiktoken, first connections
             await _turns(blob_url, 5)
@@ -72,12 +99,21 @@ async def _latency(connection: str) -> None:
                 ours += mine
                 theirs += base
                 ratios.append(float(np.median(mine) / np.median(base)))
+        await _claims(claims, 5)  # after the turns, so that they run as they always did
+        alone = await _claims(claims, ROUNDS * TURNS)
+        await store.close()
     blob_ms, sqlite_ms = np.array(ours) * 1000, np.array(theirs) * 1000
+    claim_ms = float(np.median(alone)) * 1000
     print(f"turn latency (`help`, {ROUNDS} rounds x {TURNS} turns each):")
     print(
         f"  blob (Azurite) p50 {np.median(blob_ms):.1f} ms, p99 {np.percentile(blob_ms, 99):.1f} ms"
         f" vs sqlite p50 {np.median(sqlite_ms):.1f} ms, p99 {np.percentile(sqlite_ms, 99):.1f} ms"
         f": ratio {median(ratios):.2f}x"
+    )
+    floor = (np.median(sqlite_ms) + claim_ms) / np.median(sqlite_ms)
+    print(
+        f"  the delivery claim alone on blob p50 {claim_ms:.1f} ms: floor (sqlite turn + claim)"
+        f" {floor:.2f}x"
     )
 
 

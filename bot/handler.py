@@ -52,6 +52,25 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        user = self._turn(turn_context).user_id if activity.from_property else ""
+        deciding = decide(turn_context, user, self.services.languages)
+        # The state calls of a turn go at once, the claim first, so a turn waits for one round
+        # trip to Blob Storage, not one after another (the reference is stored while the claim
+        # and the language are on their way).
+        if activity.type in (ActivityTypes.message, ActivityTypes.invoke):
+            first, language, _ = await asyncio.gather(
+                self._first(turn_context), deciding, self._remember(activity)
+            )
+            if not first:
+                return  # the channel delivered the same activity again: it was handled already
+        else:
+            language, _ = await asyncio.gather(deciding, self._remember(activity))
+        with i18n.use(language):
+            await super().on_turn(turn_context)
+
+    async def _remember(self, activity: Activity) -> None:
+        """Keep the reference of the conversation an activity from a user came from (for
+        proactive messages)."""
         if activity.conversation is not None and activity.type in (
             ActivityTypes.message,
             ActivityTypes.invoke,
@@ -59,18 +78,6 @@ class FineTuneBot(ActivityHandler):  # type: ignore[misc]
             ActivityTypes.installation_update,
         ):
             await self.notifier.remember(activity)
-        user = self._turn(turn_context).user_id if activity.from_property else ""
-        deciding = decide(turn_context, user, self.services.languages)
-        if activity.type in (ActivityTypes.message, ActivityTypes.invoke):
-            # The delivery claim and the language are two reads of the state store: at once,
-            # so a turn waits for one round trip to Blob Storage, not two.
-            first, language = await asyncio.gather(self._first(turn_context), deciding)
-            if not first:
-                return  # the channel delivered the same activity again: it was handled already
-        else:
-            language = await deciding
-        with i18n.use(language):
-            await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         turn = self._turn(turn_context)

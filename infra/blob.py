@@ -41,6 +41,10 @@ BLOCK_BYTES = 4 * 1024 * 1024
 """The size of one block moved to or from Blob Storage: the most any transfer holds in memory."""
 PARALLEL = 16
 """Blob calls one store runs at once (a `read` or `scan` of many keys)."""
+KEPT_CLIENTS = 1024
+"""Blob clients a store keeps for keys it reads or writes again (a user's language is read on
+every turn): making one, with the wait on the container, was a third of a small read's client
+CPU."""
 _WRITE_ID = "ftbotwrite"
 _SUFFIX = ".json"
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/")
@@ -121,7 +125,9 @@ class BlobAccount:
     async def ensure(self, name: str) -> ContainerClient:
         """The client of a container, created first if the account has none of that name."""
         task = self._ready.get(name)
-        if task is None or (task.done() and task.exception() is not None):
+        if task is not None and task.done() and task.exception() is None:
+            return self.container(name)  # ready: no shielded wait on every state call
+        if task is None or task.done():  # not asked yet, or the last try failed
             task = asyncio.ensure_future(self._create(name))
             self._ready[name] = task
         await asyncio.shield(task)
@@ -155,6 +161,7 @@ class BlobStorage:
         self._own_account = own_account
         self._container_name = container
         self._gate = asyncio.Semaphore(PARALLEL)
+        self._clients: dict[str, BlobClient] = {}  # least recently used first
 
     @property
     def name(self) -> str:
@@ -164,8 +171,17 @@ class BlobStorage:
     async def _container(self) -> ContainerClient:
         return await self._account.ensure(self._container_name)
 
-    async def _blob(self, key: str) -> BlobClient:
-        return (await self._container()).get_blob_client(blob_name(key))
+    async def _blob(self, key: str, *, keep: bool = True) -> BlobClient:
+        """The client of a key's blob; `keep`: kept for the next call on the same key (not for
+        a key written once, a delivery claim)."""
+        client = self._clients.pop(key, None)
+        if client is None:
+            client = (await self._container()).get_blob_client(blob_name(key))
+        if keep:
+            self._clients[key] = client
+            if len(self._clients) > KEPT_CLIENTS:
+                del self._clients[next(iter(self._clients))]
+        return client
 
     async def _gated(self, work: Callable[..., Awaitable[T]], *args: Any) -> T:
         async with self._gate:
@@ -183,10 +199,10 @@ class BlobStorage:
     async def _put(
         self, key: str, value: JsonObject, *, overwrite: bool = True, **conditions: Any
     ) -> str:
-        """Store one blob under `conditions` (`overwrite=False`: only if absent); returns its
-        new e-tag. A refusal of a PUT that was in fact ours (the SDK retried it after its answer
-        was lost) counts as done."""
-        blob = await self._blob(key)
+        """Store one blob under `conditions` (`overwrite=False`: only if absent, a key most
+        often written once); returns its new e-tag. A refusal of a PUT that was in fact ours
+        (the SDK retried it after its answer was lost) counts as done."""
+        blob = await self._blob(key, keep=overwrite)
         write = uuid.uuid4().hex
         body = json.dumps(value).encode("utf-8")
         try:

@@ -193,6 +193,25 @@ async def test_a_locked_database_does_not_stall_the_event_loop(tmp_path: Path) -
     await storage.close()
 
 
+async def test_a_blob_store_reads_what_another_instance_wrote_since(
+    azurite: str, tmp_path: Path
+) -> None:
+    """A store keeps the clients of the keys it reads (infra/blob.py), never their values: each
+    read asks Blob Storage, so another instance's write is seen at once."""
+    first, second = blob_opener(azurite)(tmp_path), blob_opener(azurite)(tmp_path)
+    try:
+        assert await first.read(["language/u"]) == {}
+        assert await second.create("language/u", {"n": 1})
+        assert (await first.read(["language/u"]))["language/u"].value == {"n": 1}
+        await second.write({"language/u": Write({"n": 2})})
+        assert (await first.read(["language/u"]))["language/u"].value == {"n": 2}
+        await second.delete(["language/u"])
+        assert await first.read(["language/u"]) == {}
+    finally:
+        await first.close()
+        await second.close()
+
+
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server"})
 """Response headers a relay does not pass on (aiohttp sets its own)."""
 
