@@ -7,7 +7,6 @@ import base64
 from collections.abc import Sequence
 
 from adaptive_cards import verbs
-from adaptive_cards.charts import loss_chart_png
 from adaptive_cards.common import (
     HEADING,
     Card,
@@ -299,6 +298,8 @@ def loss_chart(train: Sequence[Sequence[float]], valid: Sequence[Sequence[float]
         if points:
             values = [{"x": int(x), "y": round(y, 3)} for x, y in _thin(points, CHART_POINTS)]
             data.append({"legend": legend, "values": values})
+    from adaptive_cards.charts import loss_chart_png  # matplotlib: only when a chart is drawn
+
     png = loss_chart_png([list(p) for p in train], [list(p) for p in valid], _("Loss by step"))
     image = {
         "type": "Image",

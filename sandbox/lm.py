@@ -178,6 +178,42 @@ def _positions(turn: Turn) -> tuple[list[np.ndarray], np.ndarray]:
     return [np.zeros(len(at), dtype=np.int64), one, one * SPACE + seq[at - 2]], seq[at]
 
 
+MEMO_CANDIDATES = 250_000
+"""At most this many candidates are kept per model, over the turns it scores (48 bytes each, so
+12 MB at most; a sample file's job needs about 90,000); turns beyond it are scored from
+scratch."""
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    """What scoring a turn needs that fine-tuning never changes: per predicted position, its
+    context keys and the candidates that are not learned ones (the target first, then the base's
+    likeliest tokens and the conversation's), with their base probabilities and cache shares."""
+
+    contexts: list[np.ndarray]
+    targets: list[int]
+    base_top: list[set[int]]
+    context: frozenset[int]
+    first: dict[int, int]
+    """Each target token's first position (a later position has it in its cache)."""
+    at: np.ndarray
+    b_at: np.ndarray
+    ab_at: np.ndarray
+    pool: np.ndarray
+    base_p: np.ndarray
+    cache_share: np.ndarray
+    starts: np.ndarray
+
+    def has(self, i: int, token: int) -> bool:
+        """Whether `token` is one of position `i`'s fixed candidates."""
+        return (
+            token == self.targets[i]
+            or token in self.base_top[i]
+            or token in self.context
+            or self.first.get(token, i) < i
+        )
+
+
 class NGramModel:
     """The base model plus what fine-tuning added: adapted bigram and trigram tables."""
 
@@ -190,6 +226,8 @@ class NGramModel:
         self.tri_total: dict[int, float] = {}
         self.penalty: dict[int, dict[int, float]] = {}
         """Log-factors on trigram predictions that preference training pushed down."""
+        self._fixed: dict[Turn, _Fixed] = {}
+        self._memo_left = MEMO_CANDIDATES
 
     def state(self) -> dict[str, dict[str, Any]]:
         """What fine-tuning added to the base, as JSON-ready tables (a fine-tuned model's
@@ -237,9 +275,11 @@ class NGramModel:
         self, base_p: np.ndarray, b: list[int], ab: list[int], tokens: list[int]
     ) -> np.ndarray:
         """The fine-tuned probabilities of (context, token) pairs from the base's."""
-        bi_c = np.array([self.bi.get(x, {}).get(t, 0.0) for x, t in zip(b, tokens, strict=True)])
+        none: dict[int, float] = {}
+        bi, tri = self.bi, self.tri
+        bi_c = np.array([bi.get(x, none).get(t, 0.0) for x, t in zip(b, tokens, strict=True)])
         bi_n = np.array([self.bi_total.get(x, 0.0) for x in b])
-        tri_c = np.array([self.tri.get(x, {}).get(t, 0.0) for x, t in zip(ab, tokens, strict=True)])
+        tri_c = np.array([tri.get(x, none).get(t, 0.0) for x, t in zip(ab, tokens, strict=True)])
         tri_n = np.array([self.tri_total.get(x, 0.0) for x in ab])
         q = (bi_c + TAU_BIGRAM * base_p) / (bi_n + TAU_BIGRAM)
         q = (tri_c + TAU_TRIGRAM * q) / (tri_n + TAU_TRIGRAM)
@@ -286,8 +326,11 @@ class NGramModel:
                 found.update(sorted(row, key=row.__getitem__, reverse=True)[:FT_CANDIDATES])
         return found
 
-    def score(self, turn: Turn) -> tuple[float, int, int]:
-        """(summed negative log-likelihood, tokens predicted right, tokens) of one turn."""
+    def _fixed_of(self, turn: Turn) -> _Fixed:
+        """The parts of scoring `turn` that do not change (kept while the memo has room)."""
+        found = self._fixed.get(turn)
+        if found is not None:
+            return found
         contexts, targets = _positions(turn)
         base_top = self.base.candidates(contexts)
         cache = Counter(turn.context)
@@ -295,27 +338,71 @@ class NGramModel:
         owner: list[int] = []
         pool: list[int] = []
         cache_share: list[float] = []
-        b_list, ab_list = contexts[1].tolist(), contexts[2].tolist()
-        for i, target in enumerate(targets.tolist()):
-            found = set(base_top[:, i].tolist()) | self._learned(b_list[i], ab_list[i])
-            found.update(cache)
-            found.discard(target)
-            for token in (target, *found):
+        tops: list[set[int]] = []
+        first: dict[int, int] = {}
+        target_list = targets.tolist()
+        for i, target in enumerate(target_list):
+            top = set(base_top[:, i].tolist())
+            tops.append(top)
+            fixed = top | set(cache)
+            fixed.discard(target)
+            for token in (target, *fixed):
                 owner.append(i)
                 pool.append(token)
                 cache_share.append(cache.get(token, 0) / cached if cached else 0.0)
+            first.setdefault(target, i)
             cache[target] += 1
             cached += 1
         at = np.array(owner)
         tokens = np.array(pool, dtype=np.int64)
-        base_p = self.base.prob([c[at] for c in contexts], tokens)
-        p = self._adapt(base_p, contexts[1][at].tolist(), contexts[2][at].tolist(), pool)
-        p = (1 - CACHE_WEIGHT) * p + CACHE_WEIGHT * np.array(cache_share)
-        starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-        truth = p[starts]
-        best = np.maximum.reduceat(p, starts)
+        found = _Fixed(
+            contexts=contexts,
+            targets=target_list,
+            base_top=tops,
+            context=frozenset(turn.context),
+            first=first,
+            at=at,
+            b_at=contexts[1][at],
+            ab_at=contexts[2][at],
+            pool=tokens,
+            base_p=self.base.prob([c[at] for c in contexts], tokens),
+            cache_share=np.array(cache_share),
+            starts=np.flatnonzero(np.r_[True, at[1:] != at[:-1]]),
+        )
+        if len(pool) <= self._memo_left:
+            self._memo_left -= len(pool)
+            self._fixed[turn] = found
+        return found
+
+    def score(self, turn: Turn) -> tuple[float, int, int]:
+        """(summed negative log-likelihood, tokens predicted right, tokens) of one turn: every
+        position's target against its candidates (the base's likeliest tokens, the learned ones
+        and the conversation's), the cache of the conversation mixed in."""
+        fixed = self._fixed_of(turn)
+        p = self._adapt(
+            fixed.base_p, fixed.b_at.tolist(), fixed.ab_at.tolist(), fixed.pool.tolist()
+        )
+        p = (1 - CACHE_WEIGHT) * p + CACHE_WEIGHT * fixed.cache_share
+        truth = p[fixed.starts]
+        best = np.maximum.reduceat(p, fixed.starts)
+        owner: list[int] = []
+        pool: list[int] = []
+        b_list, ab_list = fixed.contexts[1].tolist(), fixed.contexts[2].tolist()
+        for i in range(len(fixed.targets)):
+            for token in self._learned(b_list[i], ab_list[i]):
+                if not fixed.has(i, token):  # a learned candidate: outside the conversation
+                    owner.append(i)
+                    pool.append(token)
+        if pool:
+            at = np.array(owner)
+            base_p = self.base.prob([c[at] for c in fixed.contexts], np.array(pool, dtype=np.int64))
+            q = self._adapt(
+                base_p, fixed.contexts[1][at].tolist(), fixed.contexts[2][at].tolist(), pool
+            )
+            q = (1 - CACHE_WEIGHT) * q + CACHE_WEIGHT * np.zeros(len(pool))
+            np.maximum.at(best, at, q)
         right = int(np.sum(truth >= best))
-        return float(-np.log(truth).sum()), right, len(targets)
+        return float(-np.log(truth).sum()), right, len(fixed.targets)
 
     def generate(
         self, context: Sequence[int], rng: random.Random, max_tokens: int, temperature: float

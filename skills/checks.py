@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -225,18 +226,16 @@ class Validator:
         """The validation report of the file at `path`."""
         if self._pool is None:
             self._pool = process_pool(1)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _validate, str(path), model, epochs, name)
+        # `validate_file` itself, not a function of this module: the worker then imports only
+        # skills.validation (0.4 s of CPU to start it, instead of 1.8 s for this module's imports)
+        work = partial(validate_file, path, model=model, epochs=epochs, name=name)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
     def close(self) -> None:
         """Stop the worker (a validation running is abandoned)."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-def _validate(path: str, model: str, epochs: int | None, name: str) -> ValidationReport:
-    return validate_file(Path(path), model=model, epochs=epochs, name=name)
 
 
 # -- the workflow ---------------------------------------------------------------------------------

@@ -38,6 +38,18 @@ def test_every_vendored_file_is_the_one_its_source_names() -> None:
     assert set(contracts.SPECIFICATION.rglob("*.json")) == listed
 
 
+def test_the_v1_document_is_a_valid_openapi_document() -> None:
+    """The checker loads it unchecked (sandbox/contracts.py `_openapi`): checked here, once."""
+    from openapi_core import OpenAPI
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    document = contracts._load(contracts.DOCUMENTS[0].path)
+    OpenAPI.from_dict(document)  # openapi-core's default: the document checked on load
+    broken = {**document, "paths": {"/x": {"get": {"responses": "none"}}}}
+    with pytest.raises(OpenAPIValidationError):
+        OpenAPI.from_dict(broken)
+
+
 def test_every_erratum_says_what_differs_and_where_it_is_said() -> None:
     for entry in contracts.errata():
         assert entry["spec"] and entry["azure"] and entry["source"].startswith("https://")
