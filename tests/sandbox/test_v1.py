@@ -68,16 +68,30 @@ async def test_v1_files_fine_tuning_and_chat_with_the_plain_client(
     url, key = sandbox
     async with v1_client(url, key) as client:
         training = await _upload(client, TRAINING.name, TRAINING.read_bytes())
+
+        def supervised(epochs: int) -> Any:
+            hyperparameters = {"n_epochs": epochs, "batch_size": 1}
+            return {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
+
+        # A resource trains one job at a time: a long job ahead keeps ours queued until it is
+        # cancelled, so the test sees `queued` however slowly the machine polls.
+        ahead = await client.fine_tuning.jobs.create(
+            model=MODEL, training_file=training, method=supervised(50)
+        )
         job = await client.fine_tuning.jobs.create(
-            model=MODEL,
-            training_file=training,
-            method={
-                "type": "supervised",
-                "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 1}},
-            },
+            model=MODEL, training_file=training, method=supervised(1)
         )
         assert job.status == "validating_files" and job.method and job.method.type == "supervised"
         seen = [job.status]
+
+        async def queued() -> Any:
+            found = await client.fine_tuning.jobs.retrieve(job.id)
+            if seen[-1] != found.status:
+                seen.append(found.status)
+            return found if found.status != "validating_files" else None
+
+        assert (await wait_for(queued)).status == "queued"
+        await client.fine_tuning.jobs.cancel(ahead.id)
         job = await _follow(client, job.id, seen)
         assert seen == ["validating_files", "queued", "running", "succeeded"]
         assert job.hyperparameters.n_epochs == 1 and job.hyperparameters.batch_size == 1
