@@ -112,6 +112,16 @@ def message(channel: Channel, conversation: str, text: str, **fields: Any) -> Ac
     }
 
 
+def proc_status(pid: int | str, field_name: str) -> int:
+    """A kB figure of process `pid` ("self": this one) from /proc/<pid>/status (VmHWM: its own
+    peak resident memory, which getrusage's ru_maxrss is not: that one keeps the peak of the
+    process it was forked from through exec)."""
+    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if row.startswith(field_name + ":"):
+            return int(row.split()[1])
+    raise KeyError(field_name)
+
+
 @dataclass
 class BotProcess:
     """A bot serving /api/messages in its own process."""
@@ -124,11 +134,8 @@ class BotProcess:
         return self.process.pid
 
     def status(self, field_name: str) -> int:
-        """A kB figure from /proc/<pid>/status (VmHWM: peak resident memory)."""
-        for row in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if row.startswith(field_name + ":"):
-                return int(row.split()[1])
-        raise KeyError(field_name)
+        """A kB figure of the process from /proc/<pid>/status (`proc_status`)."""
+        return proc_status(self.pid, field_name)
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds the process has used so far."""

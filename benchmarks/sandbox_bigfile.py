@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
+from benchmarks._load import proc_status
 from benchmarks.sandbox_load import ROOT, TOKEN, _free_port, _ready
 
 SIZE = 512 * 1024 * 1024 - 4096
@@ -143,13 +144,6 @@ async def _bench(url: str, big: Path) -> tuple[float, float, int, int, float]:
     )
 
 
-def _peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run() -> None:
     """Start a sandbox process, time its start, load it with the big file, print the figures."""
     port = _free_port()
@@ -177,7 +171,7 @@ def run() -> None:
             server.stdout.readline()  # "Azure sandbox listening on ..."
             listening = time.monotonic() - started
             p99, p50, count, errors, imported = asyncio.run(_bench(f"http://127.0.0.1:{port}", big))
-            peak = _peak_mb(server.pid)
+            peak = proc_status(server.pid, "VmHWM") / 1024
         finally:
             server.terminate()
             server.wait(timeout=60)

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 import numpy as np
 
+from benchmarks._load import proc_status
+
 if TYPE_CHECKING:
     from skills.claims import Claims
 
@@ -177,10 +179,7 @@ def child() -> None:
     source = _generate(DATA_DIR / "dataset-512mb.jsonl")
     with tempfile.TemporaryDirectory() as folder:
         idle, up, down = asyncio.run(_move(connection, source, Path(folder)))
-    # VmHWM, this process's own peak: getrusage's ru_maxrss would count the peak of the process
-    # it was forked from (the benchmark runner, 1.7 GB after the fuzz benchmark), which exec keeps.
-    status = Path("/proc/self/status").read_text().splitlines()
-    peak = next(int(row.split()[1]) for row in status if row.startswith("VmHWM:")) / 1024
+    peak = proc_status("self", "VmHWM") / 1024  # not ru_maxrss: the runner's 1.7 GB after fuzz
     print(f"{idle:.1f} {peak:.1f} {up:.2f} {down:.2f}")
 
 
