@@ -191,15 +191,18 @@ class _Fixed:
     likeliest tokens and the conversation's), with their base probabilities and cache shares."""
 
     contexts: list[np.ndarray]
+    b: list[int]
+    ab: list[int]
+    """Each position's bigram and trigram context keys."""
     targets: list[int]
     base_top: list[set[int]]
     context: frozenset[int]
     first: dict[int, int]
     """Each target token's first position (a later position has it in its cache)."""
-    at: np.ndarray
-    b_at: np.ndarray
-    ab_at: np.ndarray
-    pool: np.ndarray
+    pool: list[int]
+    b_at: list[int]
+    ab_at: list[int]
+    """Each candidate of the pool, and its position's context keys."""
     base_p: np.ndarray
     cache_share: np.ndarray
     starts: np.ndarray
@@ -357,14 +360,15 @@ class NGramModel:
         tokens = np.array(pool, dtype=np.int64)
         found = _Fixed(
             contexts=contexts,
+            b=contexts[1].tolist(),
+            ab=contexts[2].tolist(),
             targets=target_list,
             base_top=tops,
             context=frozenset(turn.context),
             first=first,
-            at=at,
-            b_at=contexts[1][at],
-            ab_at=contexts[2][at],
-            pool=tokens,
+            pool=pool,
+            b_at=contexts[1][at].tolist(),
+            ab_at=contexts[2][at].tolist(),
             base_p=self.base.prob([c[at] for c in contexts], tokens),
             cache_share=np.array(cache_share),
             starts=np.flatnonzero(np.r_[True, at[1:] != at[:-1]]),
@@ -379,17 +383,14 @@ class NGramModel:
         position's target against its candidates (the base's likeliest tokens, the learned ones
         and the conversation's), the cache of the conversation mixed in."""
         fixed = self._fixed_of(turn)
-        p = self._adapt(
-            fixed.base_p, fixed.b_at.tolist(), fixed.ab_at.tolist(), fixed.pool.tolist()
-        )
+        p = self._adapt(fixed.base_p, fixed.b_at, fixed.ab_at, fixed.pool)
         p = (1 - CACHE_WEIGHT) * p + CACHE_WEIGHT * fixed.cache_share
         truth = p[fixed.starts]
         best = np.maximum.reduceat(p, fixed.starts)
         owner: list[int] = []
         pool: list[int] = []
-        b_list, ab_list = fixed.contexts[1].tolist(), fixed.contexts[2].tolist()
         for i in range(len(fixed.targets)):
-            for token in self._learned(b_list[i], ab_list[i]):
+            for token in self._learned(fixed.b[i], fixed.ab[i]):
                 if not fixed.has(i, token):  # a learned candidate: outside the conversation
                     owner.append(i)
                     pool.append(token)
@@ -399,7 +400,7 @@ class NGramModel:
             q = self._adapt(
                 base_p, fixed.contexts[1][at].tolist(), fixed.contexts[2][at].tolist(), pool
             )
-            q = (1 - CACHE_WEIGHT) * q + CACHE_WEIGHT * np.zeros(len(pool))
+            q = (1 - CACHE_WEIGHT) * q  # outside the conversation: no share of its cache
             np.maximum.at(best, at, q)
         right = int(np.sum(truth >= best))
         return float(-np.log(truth).sum()), right, len(fixed.targets)
